@@ -1,0 +1,54 @@
+// Compiles apps/, libs/ and scripts/ to dist/ with SWC, rewriting the @hospital/* path aliases.
+// Type-checking is `npm run check`; this stays fast enough to run before every demo, test and bench.
+import { transformFile } from '@swc/core';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const out = join(root, 'dist');
+const sources = ['apps', 'libs', 'scripts'];
+
+const options = {
+  sourceMaps: true,
+  module: { type: 'commonjs' },
+  jsc: {
+    target: 'es2022',
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    keepClassNames: true,
+    baseUrl: root,
+    paths: {
+      '@hospital/transactions': ['libs/transactions/src'],
+      '@hospital/transactions/*': ['libs/transactions/src/*'],
+      '@hospital/fhir': ['libs/fhir/src'],
+      '@hospital/fhir/*': ['libs/fhir/src/*'],
+      '@hospital/platform': ['libs/platform/src'],
+      '@hospital/platform/*': ['libs/platform/src/*'],
+    },
+  },
+};
+
+async function* walk(dir) {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else if (/(?<!\.d|\.spec|-spec)\.ts$/.test(entry.name)) yield path;
+  }
+}
+
+async function compile(file) {
+  const target = join(out, file.slice(root.length + 1)).replace(/\.ts$/, '.js');
+  const [src, dst] = await Promise.all([stat(file), stat(target).catch(() => undefined)]);
+  if (dst && dst.mtimeMs >= src.mtimeMs) return false;
+  const { code, map } = await transformFile(file, { ...options, filename: file, sourceFileName: file });
+  await mkdir(dirname(target), { recursive: true });
+  await writeFile(target, `${code}\n//# sourceMappingURL=${target.split('/').pop()}.map`);
+  if (map) await writeFile(`${target}.map`, map);
+  return true;
+}
+
+const files = [];
+for (const dir of sources) for await (const file of walk(join(root, dir))) files.push(file);
+const results = await Promise.all(files.map(compile));
+const built = results.filter(Boolean).length;
+if (built > 0) process.stderr.write(`build: compiled ${built} of ${files.length} files to dist/\n`);
