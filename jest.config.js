@@ -16,7 +16,9 @@ const swc = [
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  // Nest 12 ships ESM only; jest's CommonJS loader needs those packages compiled like our own code.
+  transform: { '^.+\\.(ts|js|mjs)$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@hospital/(transactions|fhir|platform)$': '<rootDir>/libs/$1/src',

@@ -1,0 +1,103 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min, validateSync } from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+/**
+ * Environment every service reads. Validated once at boot; a bad value stops the process
+ * with a message naming the variable. Service-specific settings extend this class.
+ */
+export class BaseEnvironment {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @IsString() HOST?: string;
+
+  @IsString() PGHOST: string = '127.0.0.1';
+  @Transform(toInt) @IsInt() @Min(1) @Max(65535) PGPORT: number = 5432;
+  @IsString() PGUSER: string = 'postgres';
+  @IsOptional() @IsString() PGPASSWORD?: string;
+  /** Overrides the service's database name (`hospital_<service>` by default). */
+  @IsOptional() @IsString() PGDATABASE?: string;
+  @Transform(toInt) @IsInt() @Min(1) @Max(500) PG_POOL_SIZE: number = 20;
+
+  @IsUrl({ require_tld: false, protocols: ['redis', 'rediss'] }) REDIS_URL: string = 'redis://127.0.0.1:6379';
+  @IsUrl({ require_tld: false, protocols: ['amqp', 'amqps'] }) AMQP_URL: string = 'amqp://guest:guest@127.0.0.1:5672';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL: string = 'info';
+  /** Largest request body accepted, in bytes. */
+  @Transform(toInt) @IsInt() @Min(1024) BODY_LIMIT_BYTES: number = 1_048_576;
+
+  /** Base URLs of the other services, used by coordinators and participants. */
+  @IsUrl({ require_tld: false }) EMR_URL: string = 'http://127.0.0.1:3001';
+  @IsUrl({ require_tld: false }) LIS_URL: string = 'http://127.0.0.1:3002';
+  @IsUrl({ require_tld: false }) PACS_URL: string = 'http://127.0.0.1:3003';
+}
+
+export class ConfigError extends Error {}
+
+/** Reads `env` into `schema`, throwing a ConfigError that names every invalid variable. */
+export function loadEnvironment<T extends BaseEnvironment>(
+  schema: new () => T,
+  env: NodeJS.ProcessEnv = process.env,
+): T {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const instance = plainToInstance(schema, { ...new schema(), ...defined }, { exposeDefaultValues: true });
+  const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.map(
+      (e) => `  ${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return instance;
+}
+
+export interface ServiceIdentity {
+  /** Short name: emr, lis, pacs… Used for the database name, logs and gids. */
+  name: string;
+  defaultPort: number;
+}
+
+export interface ServiceConfig<T extends BaseEnvironment = BaseEnvironment> {
+  service: ServiceIdentity;
+  env: T;
+  port: number;
+  host: string;
+  database: DatabaseSettings;
+  /** Base URL of each service by name, from EMR_URL, LIS_URL… */
+  peers: Record<string, string>;
+}
+
+export interface DatabaseSettings {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  poolSize: number;
+}
+
+export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
+
+export function buildServiceConfig<T extends BaseEnvironment>(
+  service: ServiceIdentity,
+  schema: new () => T,
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceConfig<T> {
+  const e = loadEnvironment(schema, env);
+  return {
+    service,
+    env: e,
+    port: e.PORT ?? service.defaultPort,
+    host: e.HOST ?? '127.0.0.1',
+    database: {
+      host: e.PGHOST,
+      port: e.PGPORT,
+      user: e.PGUSER,
+      password: e.PGPASSWORD,
+      database: e.PGDATABASE ?? `hospital_${service.name}`,
+      poolSize: e.PG_POOL_SIZE,
+    },
+    peers: { emr: e.EMR_URL, lis: e.LIS_URL, pacs: e.PACS_URL },
+  };
+}

@@ -1,0 +1,79 @@
+import { Pool, PoolClient, types } from 'pg';
+import { DatabaseSettings } from '../config/service-config';
+import { SqlExecutor } from './sql-executor';
+
+// int8 counts and ids as numbers, timestamps as Date (pg's default) — row mappers convert further.
+types.setTypeParser(types.builtins.INT8, (value) => Number(value));
+
+/** A connection held for a sequence of statements: a local transaction, or a branch that ends prepared. */
+export class Session implements SqlExecutor {
+  constructor(private readonly client: PoolClient) {}
+
+  async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
+    const result = await this.client.query(sql, parameters);
+    return result.rows as T[];
+  }
+}
+
+/**
+ * The pool of one service's database. Repositories, stores and transaction adapters run their SQL
+ * through it; nothing else in a service touches the driver.
+ */
+export class Database implements SqlExecutor {
+  readonly pool: Pool;
+
+  constructor(readonly settings: DatabaseSettings, applicationName: string) {
+    this.pool = new Pool({
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      password: settings.password,
+      database: settings.database,
+      max: settings.poolSize,
+      application_name: applicationName,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 5_000,
+    });
+    // An idle client that loses its server (a restart) must not crash the process; the pool replaces it.
+    this.pool.on('error', () => undefined);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
+    const result = await this.pool.query(sql, parameters);
+    return result.rows as T[];
+  }
+
+  /** Runs `work` on one dedicated connection, released afterwards (destroyed if `work` threw). */
+  async withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let failed = false;
+    try {
+      return await work(new Session(client));
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      client.release(failed);
+    }
+  }
+
+  /** Runs `work` in a local transaction: committed when it returns, rolled back when it throws. */
+  async transaction<T>(work: (tx: Session) => Promise<T>, options: { synchronousCommit?: boolean } = {}): Promise<T> {
+    return this.withSession(async (session) => {
+      await session.query('BEGIN');
+      try {
+        if (options.synchronousCommit === false) await session.query('SET LOCAL synchronous_commit = off');
+        const result = await work(session);
+        await session.query('COMMIT');
+        return result;
+      } catch (error) {
+        await session.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The one thing repositories need from a database connection: run a parameterised statement.
+ * A TypeORM DataSource, EntityManager and QueryRunner all satisfy it, so the same repository code
+ * runs in an ordinary local transaction and inside a branch that ends in PREPARE TRANSACTION.
+ */
+export interface SqlExecutor {
+  query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]>;
+}
+
+/** Postgres error codes the platform reacts to. */
+export const PgErrorCode = {
+  UniqueViolation: '23505',
+  ForeignKeyViolation: '23503',
+  SerializationFailure: '40001',
+  DeadlockDetected: '40P01',
+  LockNotAvailable: '55P03',
+  UndefinedObject: '42704',
+  DuplicateObject: '42710',
+} as const;
+
+export function pgErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  const driverError = (error as { driverError?: unknown }).driverError;
+  return driverError === undefined ? undefined : pgErrorCode(driverError);
+}
