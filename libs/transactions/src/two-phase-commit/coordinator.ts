@@ -1,0 +1,219 @@
+import { backoffDelay, Clock, systemClock, withTimeout } from '../core/clock';
+import { errorMessage, ProtocolLogger, silentLogger, silentObserver, TransactionObserver } from '../core/observer';
+import { BranchRecord, GlobalTransactionRecord } from '../ports/global-transaction';
+import { ParticipantClient, TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
+import { Branch, CommitAck, Decision, TransactionAbortedError, TwoPhaseResult } from './types';
+
+export interface TwoPhaseCoordinatorOptions {
+  /** Name participants use to ask this coordinator for outcomes (its service name). */
+  name: string;
+  /** A participant whose vote has not arrived by then is counted as NO. */
+  voteTimeoutMs: number;
+  /** Phase-two attempts made inline before leaving the rest to recovery. */
+  inlineCommitAttempts: number;
+  /** Time allowed for one commit or abort call to a participant. */
+  callTimeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Lease a recovering replica holds on a claimed transaction. */
+  recoveryLeaseMs: number;
+  recoveryBatch: number;
+}
+
+export const defaultCoordinatorOptions: Omit<TwoPhaseCoordinatorOptions, 'name'> = {
+  voteTimeoutMs: 5_000,
+  inlineCommitAttempts: 3,
+  callTimeoutMs: 5_000,
+  retryBaseMs: 50,
+  retryMaxMs: 2_000,
+  recoveryLeaseMs: 30_000,
+  recoveryBatch: 50,
+};
+
+export interface TwoPhaseRequest<Tx> {
+  gtid: string;
+  branches: Branch[];
+  /** The coordinator's own writes; they commit in the same local transaction as the COMMIT decision. */
+  local?: (tx: Tx) => Promise<void>;
+}
+
+/**
+ * Two-phase commit coordinator, presumed abort. Framework-free: it talks to its log and its participants
+ * only through ports, so the same core runs over PostgreSQL and HTTP in services and over in-memory
+ * adapters in property tests.
+ *
+ * Invariant: a participant is told to commit only after COMMIT is durable in the log, and COMMIT is
+ * recorded only after every participant voted YES and no ABORT was recorded first.
+ */
+export class TwoPhaseCoordinator<Tx> {
+  private readonly options: TwoPhaseCoordinatorOptions;
+  private readonly participants: Map<string, ParticipantClient>;
+
+  constructor(
+    private readonly log: TwoPhaseCoordinatorLog<Tx>,
+    participants: ParticipantClient[],
+    options: Partial<TwoPhaseCoordinatorOptions> & { name: string },
+    private readonly observer: TransactionObserver = silentObserver,
+    private readonly logger: ProtocolLogger = silentLogger,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.options = { ...defaultCoordinatorOptions, ...options };
+    this.participants = new Map(participants.map((p) => [p.name, p]));
+  }
+
+  /**
+   * Runs one global transaction to its decision. Resolves when the decision is durable: with
+   * `acknowledged` true once every participant confirmed phase two, false when recovery will finish it.
+   * Throws TransactionAbortedError when the transaction aborted, or the local work's own error.
+   */
+  async execute(request: TwoPhaseRequest<Tx>): Promise<TwoPhaseResult & { outcome: 'committed' }> {
+    const { gtid, branches } = request;
+    const started = this.clock.now();
+    for (const b of branches) this.client(b.participant);
+    this.observer.started('2pc', gtid);
+    await this.log.begin(
+      gtid,
+      branches.map((b) => b.participant),
+    );
+
+    const votes = await Promise.all(branches.map((b) => this.collectVote(gtid, b)));
+    const refused = votes.filter((v) => v.state !== 'prepared');
+    if (refused.length > 0) {
+      const reasons = refused.map((v) => `${v.participant}: ${v.reason ?? 'refused'}`);
+      await this.abort(gtid, reasons.join('; '), votes, started);
+      throw new TransactionAbortedError(gtid, reasons);
+    }
+
+    let decision: Decision;
+    try {
+      decision = await this.log.decideCommit(gtid, votes, request.local);
+    } catch (error) {
+      await this.abort(gtid, `coordinator: ${errorMessage(error)}`, votes, started);
+      throw error;
+    }
+    if (decision === 'abort') {
+      const reason = 'an abort was recorded before the commit decision (vote time-out or participant inquiry)';
+      await this.abort(gtid, reason, votes, started);
+      throw new TransactionAbortedError(gtid, [reason]);
+    }
+    this.logger.info('2pc commit decided', { gtid, participants: votes.map((v) => v.participant) });
+
+    const acknowledged = await this.drive(gtid, 'commit', votes, this.options.inlineCommitAttempts);
+    if (acknowledged) this.observer.finished('2pc', gtid, 'committed', this.clock.now() - started);
+    return { gtid, outcome: 'committed', acknowledged };
+  }
+
+  /**
+   * Answers a participant's inquiry about an in-doubt branch. Presumed abort: a transaction without a
+   * durable COMMIT is recorded as aborted first, so the coordinator can never decide COMMIT afterwards.
+   */
+  async outcome(gtid: string): Promise<Decision> {
+    return this.log.decideAbort(gtid, 'participant inquired before any decision');
+  }
+
+  /** Drives every unfinished transaction it can claim to completion; returns how many it finished. */
+  async recover(): Promise<number> {
+    const { recoveryBatch, recoveryLeaseMs, voteTimeoutMs } = this.options;
+    const claimed = await this.log.claimUnfinished(recoveryBatch, recoveryLeaseMs, voteTimeoutMs * 2);
+    let finished = 0;
+    for (const record of claimed) {
+      try {
+        if (await this.recoverOne(record)) finished += 1;
+      } catch (error) {
+        this.logger.warn('2pc recovery step failed; will retry', { gtid: record.gtid, error: errorMessage(error) });
+        await this.log.noteRetry(record.gtid, errorMessage(error)).catch(() => undefined);
+      }
+    }
+    return finished;
+  }
+
+  private async recoverOne(record: GlobalTransactionRecord): Promise<boolean> {
+    const { gtid } = record;
+    let decision: Decision;
+    if (record.state === 'preparing') {
+      decision = await this.log.decideAbort(gtid, 'coordinator did not decide in time');
+    } else {
+      decision = record.state === 'committing' || record.state === 'committed' ? 'commit' : 'abort';
+    }
+    this.observer.recovered('2pc', gtid, decision === 'commit' ? 'recommit' : 'abort');
+    this.logger.info('2pc recovery drives phase two', { gtid, decision });
+    const branches = record.branches.length > 0 ? record.branches : [];
+    return this.drive(gtid, decision, branches, 1);
+  }
+
+  private client(name: string): ParticipantClient {
+    const client = this.participants.get(name);
+    if (!client) throw new Error(`unknown participant '${name}'`);
+    return client;
+  }
+
+  private async collectVote(gtid: string, branch: Branch): Promise<BranchRecord> {
+    const { participant } = branch;
+    try {
+      const vote = await withTimeout(
+        this.client(participant).prepare(gtid, this.options.name, branch.payload),
+        this.options.voteTimeoutMs,
+        `vote of ${participant}`,
+        this.clock,
+      );
+      return vote.vote === 'yes'
+        ? { participant, state: 'prepared' }
+        : { participant, state: 'refused', reason: vote.reason };
+    } catch (error) {
+      return { participant, state: 'refused', reason: errorMessage(error) };
+    }
+  }
+
+  private async abort(gtid: string, reason: string, branches: BranchRecord[], started: number): Promise<void> {
+    this.logger.warn('2pc aborting', { gtid, reason });
+    const decision = await this.log.decideAbort(gtid, reason, branches);
+    if (decision === 'commit') {
+      // Cannot happen for a live coordinator (it decides COMMIT itself); guard against a broken log.
+      throw new Error(`2pc log holds COMMIT for ${gtid} while aborting`);
+    }
+    const acknowledged = await this.drive(gtid, 'abort', branches, 1);
+    if (acknowledged) this.observer.finished('2pc', gtid, 'aborted', this.clock.now() - started);
+  }
+
+  /**
+   * Phase two: sends the decision to every participant until each acknowledges or `attempts` run out.
+   * Returns true (and completes the log record) once all acknowledged; otherwise recovery carries on.
+   */
+  private async drive(gtid: string, decision: Decision, branches: BranchRecord[], attempts: number): Promise<boolean> {
+    const pending = new Map(branches.map((b) => [b.participant, b]));
+    const done: BranchRecord[] = [];
+    for (let attempt = 0; attempt < attempts && pending.size > 0; attempt += 1) {
+      if (attempt > 0) await this.clock.sleep(backoffDelay(attempt, this.options.retryBaseMs, this.options.retryMaxMs));
+      await Promise.all(
+        [...pending.values()].map(async (branch) => {
+          try {
+            await this.tell(gtid, decision, branch.participant);
+            pending.delete(branch.participant);
+            done.push({ participant: branch.participant, state: decision === 'commit' ? 'committed' : 'aborted' });
+          } catch (error) {
+            const message = `${decision} ${branch.participant}: ${errorMessage(error)}`;
+            this.observer.retried('2pc', gtid, decision, message);
+            await this.log.noteRetry(gtid, message).catch(() => undefined);
+          }
+        }),
+      );
+    }
+    if (pending.size > 0) {
+      this.logger.warn('2pc phase two incomplete; recovery will finish it', { gtid, decision, pending: [...pending.keys()] });
+      return false;
+    }
+    await this.log.complete(gtid, decision, done);
+    return true;
+  }
+
+  private async tell(gtid: string, decision: Decision, participant: string): Promise<void> {
+    const client = this.client(participant);
+    const call: Promise<CommitAck | void> = decision === 'commit' ? client.commit(gtid) : client.abort(gtid);
+    const ack = await withTimeout(call, this.options.callTimeoutMs, `${decision} at ${participant}`, this.clock);
+    if (ack === 'unknown') {
+      // The participant holds neither a prepared nor a committed branch: under COMMIT that would be a
+      // lost vote, which the participant's durable prepare rules out. Keep retrying and make it visible.
+      throw new Error(`${participant} knows no prepared branch for ${gtid}`);
+    }
+  }
+}

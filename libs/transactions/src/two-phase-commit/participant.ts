@@ -1,0 +1,72 @@
+import { Clock, systemClock } from '../core/clock';
+import { errorMessage, ProtocolLogger, silentLogger, silentObserver, TransactionObserver } from '../core/observer';
+import { CoordinatorClient, PreparedResource } from '../ports/two-phase-commit.ports';
+import { CommitAck, Vote } from './types';
+
+/**
+ * The participant's business step: validates the coordinator's payload and applies it in the branch's
+ * local transaction. Throwing votes NO with the error's message as the reason.
+ */
+export type BranchWork<Tx> = (tx: Tx, payload: unknown, gtid: string) => Promise<void>;
+
+export interface TwoPhaseParticipantOptions {
+  /** A branch prepared longer ago than this is in doubt: the participant asks its coordinator. */
+  inDoubtAfterMs: number;
+}
+
+export const defaultParticipantOptions: TwoPhaseParticipantOptions = { inDoubtAfterMs: 15_000 };
+
+/**
+ * Two-phase commit participant: votes by preparing a local transaction, commits or rolls it back on the
+ * coordinator's word, and after a crash or a silent coordinator resolves in-doubt branches by asking it.
+ */
+export class TwoPhaseParticipant<Tx> {
+  private readonly options: TwoPhaseParticipantOptions;
+
+  constructor(
+    private readonly resource: PreparedResource<Tx>,
+    private readonly coordinators: CoordinatorClient,
+    private readonly work: BranchWork<Tx>,
+    options: Partial<TwoPhaseParticipantOptions> = {},
+    private readonly observer: TransactionObserver = silentObserver,
+    private readonly logger: ProtocolLogger = silentLogger,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.options = { ...defaultParticipantOptions, ...options };
+  }
+
+  async prepare(gtid: string, coordinator: string, payload: unknown): Promise<Vote> {
+    const vote = await this.resource.prepare(gtid, coordinator, (tx) => this.work(tx, payload, gtid));
+    if (vote.vote === 'no') this.logger.warn('2pc branch votes NO', { gtid, reason: vote.reason });
+    return vote;
+  }
+
+  commit(gtid: string): Promise<CommitAck> {
+    return this.resource.commit(gtid);
+  }
+
+  abort(gtid: string): Promise<void> {
+    return this.resource.abort(gtid);
+  }
+
+  /** Resolves every branch in doubt for too long by asking its coordinator; returns how many it resolved. */
+  async recover(): Promise<number> {
+    const olderThan = new Date(this.clock.now() - this.options.inDoubtAfterMs);
+    let resolved = 0;
+    for (const branch of await this.resource.inDoubt(olderThan)) {
+      try {
+        const decision = await this.coordinators.outcome(branch.coordinator, branch.gtid);
+        if (decision === 'commit') await this.resource.commit(branch.gtid);
+        else await this.resource.abort(branch.gtid);
+        this.observer.recovered('2pc', branch.gtid, `participant-${decision}`);
+        this.logger.info('2pc in-doubt branch resolved', { gtid: branch.gtid, decision });
+        resolved += 1;
+      } catch (error) {
+        // The coordinator is unreachable: the branch stays prepared (2PC blocks here by design) and the
+        // next sweep asks again.
+        this.logger.warn('2pc in-doubt branch still unresolved', { gtid: branch.gtid, error: errorMessage(error) });
+      }
+    }
+    return resolved;
+  }
+}
