@@ -1,0 +1,3 @@
+import { MigrationClass } from '@hospital/platform';
+
+export const migrations: MigrationClass[] = [];
