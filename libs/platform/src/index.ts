@@ -3,3 +3,8 @@ export * from './database/sql-executor';
 export * from './database/database';
 export * from './database/database.module';
 export * from './database/migrations';
+export * from './logging/logger';
+export * from './metrics/metrics';
+export * from './health/health';
+export * from './http/platform.module';
+export * from './http/bootstrap';

@@ -1,0 +1,57 @@
+import { DynamicModule, ExceptionFilter, INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'pino';
+import { ServiceConfig } from '../config/service-config';
+import { PinoNestLogger } from '../logging/logger';
+import { ROOT_LOGGER } from './platform.module';
+
+export interface ServiceAppOptions {
+  /** Global exception filters (a FHIR service installs the OperationOutcome mapper). */
+  filters?: ExceptionFilter[];
+  description?: string;
+}
+
+/**
+ * Creates a service's Nest app with the platform's conventions: JSON and FHIR JSON bodies up to the
+ * configured limit, pino logs, OpenAPI at /api/docs, graceful shutdown. Does not listen.
+ */
+export async function createServiceApp(
+  root: DynamicModule,
+  config: ServiceConfig,
+  options: ServiceAppOptions = {},
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(root, { bodyParser: false, bufferLogs: true });
+  app.useLogger(new PinoNestLogger(app.get<Logger>(ROOT_LOGGER)));
+  app.useBodyParser('json', {
+    limit: config.env.BODY_LIMIT_BYTES,
+    type: ['application/json', 'application/fhir+json', 'application/*+json'],
+  });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  if (options.filters?.length) app.useGlobalFilters(...options.filters);
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle(`hospital ${config.service.name}`)
+      .setDescription(options.description ?? `Admin and transaction API of the ${config.service.name} service.`)
+      .setVersion('0.1.0')
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document);
+  return app;
+}
+
+/** Creates the app and listens on the configured host and port; logs where it is. */
+export async function startService(
+  root: DynamicModule,
+  config: ServiceConfig,
+  options: ServiceAppOptions = {},
+): Promise<INestApplication> {
+  const app = await createServiceApp(root, config, options);
+  await app.listen(config.port, config.host);
+  app.get<Logger>(ROOT_LOGGER).info({ port: config.port }, `${config.service.name} listening on http://${config.host}:${config.port}`);
+  return app;
+}
