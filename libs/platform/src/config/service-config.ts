@@ -27,6 +27,13 @@ export class BaseEnvironment {
   /** Largest request body accepted, in bytes. */
   @Transform(toInt) @IsInt() @Min(1024) BODY_LIMIT_BYTES: number = 1_048_576;
 
+  /** Distributed transactions: how long a coordinator waits for votes, and how often recovery sweeps. */
+  @Transform(toInt) @IsInt() @Min(50) TX_VOTE_TIMEOUT_MS: number = 5_000;
+  /** A participant asks its coordinator about a branch prepared longer ago than this. */
+  @Transform(toInt) @IsInt() @Min(50) TX_IN_DOUBT_AFTER_MS: number = 15_000;
+  /** Interval of the recovery sweep; 0 runs it only at start-up. */
+  @Transform(toInt) @IsInt() @Min(0) TX_RECOVERY_INTERVAL_MS: number = 5_000;
+
   /** Base URLs of the other services, used by coordinators and participants. */
   @IsUrl({ require_tld: false }) EMR_URL: string = 'http://127.0.0.1:3001';
   @IsUrl({ require_tld: false }) LIS_URL: string = 'http://127.0.0.1:3002';

@@ -21,25 +21,46 @@ export class Session implements SqlExecutor {
  */
 export class Database implements SqlExecutor {
   readonly pool: Pool;
+  private relaxedPool?: Pool;
 
-  constructor(readonly settings: DatabaseSettings, applicationName: string) {
-    this.pool = new Pool({
-      host: settings.host,
-      port: settings.port,
-      user: settings.user,
-      password: settings.password,
-      database: settings.database,
-      max: settings.poolSize,
-      application_name: applicationName,
+  constructor(
+    readonly settings: DatabaseSettings,
+    private readonly applicationName: string,
+  ) {
+    this.pool = this.createPool(settings.poolSize);
+  }
+
+  private createPool(max: number, options?: string): Pool {
+    const pool = new Pool({
+      host: this.settings.host,
+      port: this.settings.port,
+      user: this.settings.user,
+      password: this.settings.password,
+      database: this.settings.database,
+      max,
+      options,
+      application_name: this.applicationName,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 5_000,
     });
     // An idle client that loses its server (a restart) must not crash the process; the pool replaces it.
-    this.pool.on('error', () => undefined);
+    pool.on('error', () => undefined);
+    return pool;
   }
 
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
     const result = await this.pool.query(sql, parameters);
+    return result.rows as T[];
+  }
+
+  /**
+   * Runs one statement whose commit need not wait for the WAL flush (`synchronous_commit = off`): for
+   * bookkeeping that recovery can re-derive, such as a transaction's start record or its completion mark.
+   * Never for a decision or for data.
+   */
+  async queryRelaxed<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
+    this.relaxedPool ??= this.createPool(Math.max(2, Math.ceil(this.settings.poolSize / 4)), '-c synchronous_commit=off');
+    const result = await this.relaxedPool.query(sql, parameters);
     return result.rows as T[];
   }
 
@@ -74,6 +95,6 @@ export class Database implements SqlExecutor {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.relaxedPool?.end()]);
   }
 }

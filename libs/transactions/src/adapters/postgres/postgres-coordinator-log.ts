@@ -1,0 +1,156 @@
+import { Database, Session } from '@hospital/platform';
+import { TransactionStyle } from '../../core/observer';
+import { BranchRecord, GlobalTransactionRecord, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
+import { TwoPhaseCoordinatorLog } from '../../ports/two-phase-commit.ports';
+import { Decision, TwoPhaseState } from '../../two-phase-commit/types';
+
+interface Row {
+  gtid: string;
+  style: TransactionStyle;
+  state: string;
+  branches: BranchRecord[];
+  timeline: { at: string; event: string }[];
+  retries: number;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toRecord = (row: Row): GlobalTransactionRecord => ({
+  gtid: row.gtid,
+  style: row.style,
+  state: row.state,
+  branches: row.branches,
+  timeline: row.timeline,
+  retries: row.retries,
+  ...(row.last_error ? { lastError: row.last_error } : {}),
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+});
+
+const event = (name: string): string => JSON.stringify([{ at: new Date().toISOString(), event: name }]);
+const decisionOf = (state: string | undefined): Decision =>
+  state === 'committing' || state === 'committed' ? 'commit' : 'abort';
+
+/** Lists and inspects the global transactions a service coordinates, for `/api/transactions`. */
+export class PostgresTransactionBrowser implements TransactionBrowser {
+  constructor(protected readonly db: Database) {}
+
+  async list(query: TransactionQuery): Promise<GlobalTransactionRecord[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM tx_global
+        WHERE ($1::text IS NULL OR style = $1) AND ($2::text IS NULL OR state = $2)
+          AND ($3::timestamptz IS NULL OR created_at < $3)
+        ORDER BY created_at DESC LIMIT $4`,
+      [query.style ?? null, query.state ?? null, query.before ?? null, query.limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  async get(gtid: string): Promise<GlobalTransactionRecord | undefined> {
+    const [row] = await this.db.query<Row>('SELECT * FROM tx_global WHERE gtid = $1', [gtid]);
+    return row ? toRecord(row) : undefined;
+  }
+}
+
+/**
+ * The 2PC decision log in the coordinator's own PostgreSQL database. The COMMIT decision and the
+ * coordinator's own writes share one local transaction; ABORT wins any race with COMMIT through the
+ * `state = 'preparing'` guard on the same row. Start and completion marks are bookkeeping that recovery
+ * can re-derive, so they are written without waiting for the WAL flush.
+ */
+export class PostgresTwoPhaseLog extends PostgresTransactionBrowser implements TwoPhaseCoordinatorLog<Session> {
+  constructor(
+    db: Database,
+    private readonly leaseMs = 30_000,
+  ) {
+    super(db);
+  }
+
+  async begin(gtid: string, participants: string[]): Promise<void> {
+    const branches = participants.map((participant): BranchRecord => ({ participant, state: 'pending' }));
+    await this.db.queryRelaxed(
+      `INSERT INTO tx_global (gtid, style, state, branches, timeline) VALUES ($1, '2pc', 'preparing', $2, $3)
+       ON CONFLICT (gtid) DO NOTHING`,
+      [gtid, JSON.stringify(branches), event('started')],
+    );
+  }
+
+  async decideCommit(
+    gtid: string,
+    branches: BranchRecord[],
+    localWork?: (tx: Session) => Promise<void>,
+  ): Promise<Decision> {
+    return this.db.transaction(async (tx) => {
+      const decided = await tx.query<{ state: string }>(
+        `INSERT INTO tx_global (gtid, style, state, branches, timeline, lease_until)
+         VALUES ($1, '2pc', 'committing', $2, $3, now() + $4 * interval '1 millisecond')
+         ON CONFLICT (gtid) DO UPDATE
+           SET state = 'committing', branches = EXCLUDED.branches, lease_until = EXCLUDED.lease_until,
+               timeline = tx_global.timeline || EXCLUDED.timeline, updated_at = now()
+           WHERE tx_global.state = 'preparing'
+         RETURNING state`,
+        [gtid, JSON.stringify(branches), event('decided commit'), this.leaseMs],
+      );
+      if (decided.length === 0) return decisionOf(await this.stateIn(tx, gtid));
+      if (localWork) await localWork(tx);
+      return 'commit';
+    });
+  }
+
+  async decideAbort(gtid: string, reason: string, branches: BranchRecord[] = []): Promise<Decision> {
+    const [row] = await this.db.query<{ state: string }>(
+      `INSERT INTO tx_global (gtid, style, state, branches, timeline, last_error)
+       VALUES ($1, '2pc', CASE WHEN jsonb_array_length($2::jsonb) = 0 THEN 'aborted' ELSE 'aborting' END, $2, $3, $4)
+       ON CONFLICT (gtid) DO UPDATE
+         SET state = 'aborting',
+             branches = CASE WHEN jsonb_array_length(EXCLUDED.branches) = 0 THEN tx_global.branches ELSE EXCLUDED.branches END,
+             timeline = tx_global.timeline || EXCLUDED.timeline, last_error = EXCLUDED.last_error, updated_at = now()
+         WHERE tx_global.state = 'preparing'
+       RETURNING state`,
+      [gtid, JSON.stringify(branches), event('decided abort'), reason.slice(0, 500)],
+    );
+    return decisionOf(row?.state ?? (await this.stateIn(this.db, gtid)));
+  }
+
+  async complete(gtid: string, decision: Decision, branches: BranchRecord[]): Promise<void> {
+    await this.db.queryRelaxed(
+      `UPDATE tx_global
+          SET state = $2, branches = $3, lease_until = NULL, updated_at = now(), timeline = timeline || $4
+        WHERE gtid = $1 AND state IN ('committing', 'aborting')`,
+      [gtid, decision === 'commit' ? 'committed' : 'aborted', JSON.stringify(branches), event('completed')],
+    );
+  }
+
+  async noteRetry(gtid: string, error: string): Promise<void> {
+    await this.db.queryRelaxed(
+      'UPDATE tx_global SET retries = retries + 1, last_error = $2, updated_at = now() WHERE gtid = $1',
+      [gtid, error.slice(0, 500)],
+    );
+  }
+
+  async claimUnfinished(limit: number, leaseMs: number, staleAfterMs: number): Promise<GlobalTransactionRecord[]> {
+    const rows = await this.db.query<Row>(
+      `UPDATE tx_global SET lease_until = now() + $2 * interval '1 millisecond'
+        WHERE gtid IN (
+          SELECT gtid FROM tx_global
+           WHERE style = '2pc' AND state IN ('preparing', 'committing', 'aborting')
+             AND (lease_until IS NULL OR lease_until < now())
+             AND (state <> 'preparing' OR created_at < now() - $3 * interval '1 millisecond')
+           ORDER BY updated_at LIMIT $1
+           FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [limit, leaseMs, staleAfterMs],
+    );
+    return rows.map(toRecord);
+  }
+
+  async state(gtid: string): Promise<TwoPhaseState | undefined> {
+    return (await this.stateIn(this.db, gtid)) as TwoPhaseState | undefined;
+  }
+
+  private async stateIn(exec: Database | Session, gtid: string): Promise<string | undefined> {
+    const [row] = await exec.query<{ state: string }>('SELECT state FROM tx_global WHERE gtid = $1', [gtid]);
+    return row?.state;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './observability';
+export * from './recovery-loop';
+export * from './two-phase-commit.controllers';
+export * from './two-phase-commit.module';

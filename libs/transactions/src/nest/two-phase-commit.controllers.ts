@@ -1,0 +1,109 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  ParseIntPipe,
+  Post,
+  Query,
+  DefaultValuePipe,
+} from '@nestjs/common';
+import { ApiExcludeController, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Session } from '@hospital/platform';
+import { isValidGtid } from '../core/gtid';
+import { TransactionStyle } from '../core/observer';
+import { GlobalTransactionRecord, TransactionBrowser } from '../ports/global-transaction';
+import { TwoPhaseCoordinator } from '../two-phase-commit/coordinator';
+import { TwoPhaseParticipant } from '../two-phase-commit/participant';
+import { CommitAck, Decision, Vote } from '../two-phase-commit/types';
+import { isRecord } from '../adapters/http/http-json';
+
+export const TRANSACTION_BROWSER = Symbol('TRANSACTION_BROWSER');
+
+function gtidParam(gtid: string): string {
+  if (!isValidGtid(gtid)) throw new BadRequestException('gtid must be 1–100 characters of letters, digits and . _ : -');
+  return gtid;
+}
+
+/** Participant side of the 2PC HTTP contract (see adapters/http/two-phase-commit.http.ts). */
+@ApiExcludeController()
+@Controller('internal/2pc')
+export class TwoPhaseParticipantController {
+  constructor(@Inject(TwoPhaseParticipant) private readonly participant: TwoPhaseParticipant<Session>) {}
+
+  @Post(':gtid/prepare')
+  @HttpCode(200)
+  prepare(@Param('gtid') gtid: string, @Body() body: unknown): Promise<Vote> {
+    if (!isRecord(body) || typeof body.coordinator !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(body.coordinator)) {
+      throw new BadRequestException('prepare needs {coordinator, payload}');
+    }
+    return this.participant.prepare(gtidParam(gtid), body.coordinator, body.payload);
+  }
+
+  @Post(':gtid/commit')
+  @HttpCode(200)
+  async commit(@Param('gtid') gtid: string): Promise<{ ack: CommitAck }> {
+    return { ack: await this.participant.commit(gtidParam(gtid)) };
+  }
+
+  @Post(':gtid/abort')
+  @HttpCode(200)
+  async abort(@Param('gtid') gtid: string): Promise<{ ack: 'aborted' }> {
+    await this.participant.abort(gtidParam(gtid));
+    return { ack: 'aborted' };
+  }
+}
+
+/** Coordinator side: participants ask here about branches they hold in doubt. */
+@ApiExcludeController()
+@Controller('internal/2pc')
+export class TwoPhaseCoordinatorController {
+  constructor(@Inject(TwoPhaseCoordinator) private readonly coordinator: TwoPhaseCoordinator<Session>) {}
+
+  @Get(':gtid/outcome')
+  async outcome(@Param('gtid') gtid: string): Promise<{ decision: Decision }> {
+    return { decision: await this.coordinator.outcome(gtidParam(gtid)) };
+  }
+}
+
+const STYLES: TransactionStyle[] = ['2pc', '3pc', 'tcc', 'saga', 'quota-saga', 'outbox', 'message', 'best-effort'];
+
+/** Admin API: the global transactions this service coordinates, their state, branches, timeline and retries. */
+@ApiTags('transactions')
+@Controller('api/transactions')
+export class TransactionsController {
+  constructor(@Inject(TRANSACTION_BROWSER) private readonly browser: TransactionBrowser) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List global transactions, newest first' })
+  @ApiQuery({ name: 'style', required: false, enum: STYLES })
+  @ApiQuery({ name: 'state', required: false })
+  @ApiQuery({ name: 'before', required: false, description: 'ISO instant: only transactions created before it' })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
+  list(
+    @Query('style') style?: string,
+    @Query('state') state?: string,
+    @Query('before') before?: string,
+    @Query('limit', new DefaultValuePipe(50), ParseIntPipe) limit = 50,
+  ): Promise<GlobalTransactionRecord[]> {
+    if (style !== undefined && !STYLES.includes(style as TransactionStyle)) {
+      throw new BadRequestException(`style must be one of ${STYLES.join(', ')}`);
+    }
+    if (before !== undefined && Number.isNaN(Date.parse(before))) throw new BadRequestException('before must be an ISO instant');
+    if (state !== undefined && !/^[a-z-]{1,30}$/.test(state)) throw new BadRequestException('state is not a transaction state');
+    if (limit < 1 || limit > 500) throw new BadRequestException('limit must be between 1 and 500');
+    return this.browser.list({ style: style as TransactionStyle | undefined, state, before, limit });
+  }
+
+  @Get(':gtid')
+  @ApiOperation({ summary: 'One global transaction: state, branches, timeline, retries' })
+  async get(@Param('gtid') gtid: string): Promise<GlobalTransactionRecord> {
+    const record = await this.browser.get(gtidParam(gtid));
+    if (!record) throw new NotFoundException(`no global transaction ${gtid}`);
+    return record;
+  }
+}

@@ -1,0 +1,139 @@
+import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
+import { Logger } from 'pino';
+import { PostgresPreparedResource } from '../adapters/postgres/postgres-prepared-resource';
+import { PostgresTwoPhaseLog } from '../adapters/postgres/postgres-coordinator-log';
+import { HttpCoordinatorClient, HttpParticipantClient } from '../adapters/http/two-phase-commit.http';
+import { TwoPhaseCoordinator } from '../two-phase-commit/coordinator';
+import { BranchWork, TwoPhaseParticipant } from '../two-phase-commit/participant';
+import { MetricsTransactionObserver, protocolLogger } from './observability';
+import { RecoveryLoop } from './recovery-loop';
+import {
+  TRANSACTION_BROWSER,
+  TransactionsController,
+  TwoPhaseCoordinatorController,
+  TwoPhaseParticipantController,
+} from './two-phase-commit.controllers';
+import { Session } from '@hospital/platform';
+
+/** Provider token of the participant's business step (a `BranchWork<Session>`). */
+export const BRANCH_WORK = Symbol('BRANCH_WORK');
+const RECOVERY_LOOPS = Symbol('RECOVERY_LOOPS');
+
+@Injectable()
+class RecoveryLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(RECOVERY_LOOPS) private readonly loops: RecoveryLoop[]) {}
+  onApplicationBootstrap(): void {
+    for (const loop of this.loops) loop.start();
+  }
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.stop()));
+  }
+}
+
+/** Runs the service's recovery sweeps on demand (tests, admin tooling). */
+@Injectable()
+export class TransactionRecovery {
+  constructor(@Inject(RECOVERY_LOOPS) private readonly loops: RecoveryLoop[]) {}
+  async runOnce(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.runOnce()));
+  }
+}
+
+export interface TwoPhaseCommitOptions {
+  /** Services this one coordinates 2PC transactions with, by name (their URLs come from config peers). */
+  participants?: string[];
+  /** Set when this service takes part in others' 2PC transactions: the provider of its BranchWork. */
+  participant?: boolean;
+}
+
+/**
+ * Wires the two-phase commit core to PostgreSQL, HTTP, metrics and logs. A coordinator gets a
+ * `TwoPhaseCoordinator<Session>` to inject; a participant provides `BRANCH_WORK` and gets the
+ * `/internal/2pc` endpoints. Both get recovery sweeps and `/api/transactions`.
+ */
+@Module({})
+export class TwoPhaseCommitModule {
+  static register(options: TwoPhaseCommitOptions, extraProviders: DynamicModule['providers'] = []): DynamicModule {
+    const coordinating = (options.participants ?? []).length > 0;
+    const controllers: NonNullable<DynamicModule['controllers']> = [TransactionsController];
+    if (coordinating) controllers.push(TwoPhaseCoordinatorController);
+    if (options.participant) controllers.push(TwoPhaseParticipantController);
+
+    const observerProvider = {
+      provide: MetricsTransactionObserver,
+      inject: [MetricsRegistry],
+      useFactory: (metrics: MetricsRegistry) => new MetricsTransactionObserver(metrics),
+    };
+    const providers: NonNullable<DynamicModule['providers']> = [
+      ...extraProviders,
+      observerProvider,
+      { provide: PostgresTwoPhaseLog, inject: [Database], useFactory: (db: Database) => new PostgresTwoPhaseLog(db) },
+      { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
+      RecoveryLifecycle,
+      TransactionRecovery,
+    ];
+    const loopDeps: unknown[] = [SERVICE_CONFIG, ROOT_LOGGER];
+    if (coordinating) {
+      providers.push({
+        provide: TwoPhaseCoordinator,
+        inject: [SERVICE_CONFIG, PostgresTwoPhaseLog, MetricsTransactionObserver, ROOT_LOGGER],
+        useFactory: (config: ServiceConfig, log: PostgresTwoPhaseLog, observer: MetricsTransactionObserver, logger: Logger) =>
+          new TwoPhaseCoordinator<Session>(
+            log,
+            (options.participants ?? []).map((name) => {
+              const url = config.peers[name];
+              if (!url) throw new Error(`no URL configured for 2PC participant '${name}'`);
+              return new HttpParticipantClient(name, url, config.env.TX_VOTE_TIMEOUT_MS * 2);
+            }),
+            { name: config.service.name, voteTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS },
+            observer,
+            protocolLogger(logger),
+          ),
+      });
+      loopDeps.push(TwoPhaseCoordinator);
+    }
+    if (options.participant) {
+      providers.push({
+        provide: TwoPhaseParticipant,
+        inject: [SERVICE_CONFIG, Database, BRANCH_WORK, MetricsTransactionObserver, ROOT_LOGGER],
+        useFactory: (
+          config: ServiceConfig,
+          db: Database,
+          work: BranchWork<Session>,
+          observer: MetricsTransactionObserver,
+          logger: Logger,
+        ) =>
+          new TwoPhaseParticipant<Session>(
+            new PostgresPreparedResource(db),
+            new HttpCoordinatorClient(config.peers),
+            work,
+            { inDoubtAfterMs: config.env.TX_IN_DOUBT_AFTER_MS },
+            observer,
+            protocolLogger(logger),
+          ),
+      });
+      loopDeps.push(TwoPhaseParticipant);
+    }
+    providers.push({
+      provide: RECOVERY_LOOPS,
+      inject: loopDeps as never[],
+      useFactory: (config: ServiceConfig, logger: Logger, ...cores: (TwoPhaseCoordinator<Session> | TwoPhaseParticipant<Session>)[]) =>
+        cores.map(
+          (core) =>
+            new RecoveryLoop(
+              core instanceof TwoPhaseCoordinator ? '2pc-coordinator' : '2pc-participant',
+              () => core.recover(),
+              config.env.TX_RECOVERY_INTERVAL_MS,
+              logger,
+            ),
+        ),
+    });
+    return {
+      module: TwoPhaseCommitModule,
+      controllers,
+      providers,
+      exports: coordinating ? [TwoPhaseCoordinator, TransactionRecovery] : [TransactionRecovery],
+    };
+  }
+}
