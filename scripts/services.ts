@@ -1,0 +1,87 @@
+// The services the scripts (infra, demo, test, bench, faults) drive: where each listens, what it runs,
+// and which migrations build its database. Adding a service to the platform means adding it here.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { MigrationClass } from '@hospital/platform';
+/* eslint-disable no-restricted-imports -- the scripts are the one place that knows every app's migrations */
+import { migrations as emrMigrations } from '../apps/emr/src/database/migrations';
+import { migrations as lisMigrations } from '../apps/lis/src/database/migrations';
+import { migrations as pacsMigrations } from '../apps/pacs/src/database/migrations';
+/* eslint-enable no-restricted-imports */
+
+export interface ServiceDefinition {
+  /** Short name: used for the database (`hospital_<name>`), logs and the `<NAME>_URL` variable. */
+  readonly name: string;
+  /** Default HTTP port (DESIGN.md section 1). */
+  readonly port: number;
+  /** Compiled entry point, relative to the repository root. */
+  readonly entry: string;
+  /** The service's migration classes, in order. */
+  readonly migrations: readonly MigrationClass[];
+}
+
+export const services = [
+  { name: 'emr', port: 3001, entry: 'dist/apps/emr/src/main.js', migrations: emrMigrations },
+  { name: 'lis', port: 3002, entry: 'dist/apps/lis/src/main.js', migrations: lisMigrations },
+  { name: 'pacs', port: 3003, entry: 'dist/apps/pacs/src/main.js', migrations: pacsMigrations },
+] as const satisfies readonly ServiceDefinition[];
+
+export type ServiceName = (typeof services)[number]['name'];
+
+export function isServiceName(name: string): name is ServiceName {
+  return services.some((s) => s.name === name);
+}
+
+export function findService(name: string): ServiceDefinition {
+  const found = services.find((s) => s.name === name);
+  if (!found) throw new Error(`Unknown service '${name}' (known: ${services.map((s) => s.name).join(', ')})`);
+  return found;
+}
+
+/** The database a service owns unless PGDATABASE overrides it. */
+export function databaseName(name: string): string {
+  return `hospital_${name}`;
+}
+
+/** `icu-monitor` → `ICU_MONITOR_URL`, the variable a peer reads to reach the service. */
+export function urlVariable(name: string): string {
+  return `${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`;
+}
+
+/** The repository root: the nearest folder above this file that holds package.json (works from dist/ too). */
+export function repositoryRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`No package.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Absolute path of a service's compiled entry point. */
+export function serviceEntry(name: string): string {
+  return join(repositoryRoot(), findService(name).entry);
+}
+
+/**
+ * The environment to spawn a service with: the current environment, the service's own PORT, and the base URL
+ * of every registered peer (an explicit `<NAME>_URL` in the environment wins over the default port).
+ * `overrides` come last; an override set to `undefined` removes the variable.
+ */
+export function serviceEnv(
+  name: string,
+  overrides: Record<string, string | undefined> = {},
+): NodeJS.ProcessEnv {
+  const service = findService(name);
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(service.port) };
+  for (const peer of services) {
+    const variable = urlVariable(peer.name);
+    if (!process.env[variable]) env[variable] = `http://127.0.0.1:${peer.port}`;
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
