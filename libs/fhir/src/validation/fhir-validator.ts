@@ -1,0 +1,187 @@
+import {
+  OperationOutcomeError,
+  crawlTypedValue,
+  isResourceType,
+  toTypedValue,
+  validateResource,
+  type TypedValueWithPath,
+} from '@medplum/core';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '../definitions';
+import { FhirErrorCode } from '../errors/fhir-error-code';
+import { FhirException, operationOutcome } from '../errors/fhir-exception';
+import { R4ValueSets } from './value-sets';
+
+/** FHIR `id`: 1 to 64 of A-Z a-z 0-9 - . */
+export const FHIR_ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export function isValidFhirId(id: string): boolean {
+  return FHIR_ID_PATTERN.test(id);
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Medplum warnings that FHIR R4 treats as errors. */
+const promotedWarnings = [/^Conflicting choice of type properties/];
+
+/**
+ * Keeps an issue's severity, code, expression and wording but never a value from the body: medplum
+ * quotes some values in its texts (e.g. a reference's target), so quoted parts are blanked, except in
+ * the "additional property" text whose quoted part is the property name, already in the expression.
+ * Diagnostics survive only as the FHIRPath of a failed invariant.
+ */
+function sanitizeIssue(issue: OperationOutcomeIssue, promote: boolean): OperationOutcomeIssue {
+  const text = issue.details?.text ?? '';
+  const safeText = text.startsWith('Invalid additional property') ? text : text.replace(/"[^"]*"/g, '"…"');
+  const sanitized: OperationOutcomeIssue = {
+    severity: promote ? 'error' : issue.severity,
+    code: issue.code === 'processing' ? 'invalid' : issue.code,
+    details: { text: safeText || 'Invalid element' },
+    diagnostics: safeText || 'Invalid element',
+  };
+  if (issue.code === 'invariant' && issue.diagnostics !== undefined) {
+    try {
+      const data = JSON.parse(issue.diagnostics) as { fhirpath?: unknown };
+      if (typeof data.fhirpath === 'string') sanitized.diagnostics = `${safeText} (${data.fhirpath})`;
+    } catch {
+      // diagnostics were not medplum's JSON; keep the text only
+    }
+  }
+  if (issue.expression !== undefined) sanitized.expression = [...issue.expression];
+  return sanitized;
+}
+
+function invalid(message: string, issues: OperationOutcomeIssue[]): FhirException {
+  return new FhirException(FhirErrorCode.Invalid, message, { issues });
+}
+
+function structureIssue(text: string, expression?: string): OperationOutcomeIssue {
+  return operationOutcome({
+    code: 'structure',
+    details: text,
+    diagnostics: text,
+    expression: expression === undefined ? undefined : [expression],
+  }).issue[0];
+}
+
+/**
+ * JSON-level rules medplum 4.5.2 lets through: empty strings (only whitespace is caught), empty
+ * arrays, and resource ids that are not FHIR ids. Iterative, so a deeply nested body cannot overflow.
+ */
+function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  const stack: { value: unknown; path: string }[] = [{ value: root, path: rootPath }];
+  while (stack.length > 0 && issues.length < 100) {
+    const { value, path } = stack.pop() as { value: unknown; path: string };
+    if (typeof value === 'string') {
+      if (value === '') issues.push(structureIssue('String must contain non-whitespace content', path));
+    } else if (Array.isArray(value)) {
+      if (value.length === 0) issues.push(structureIssue('Arrays must not be empty', path));
+      value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));
+    } else if (isPlainObject(value)) {
+      if (typeof value.resourceType === 'string' && typeof value.id === 'string' && value.id !== '') {
+        if (!isValidFhirId(value.id)) issues.push(structureIssue('Invalid id format', `${path}.id`));
+      }
+      for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: `${path}.${key}` });
+    }
+  }
+  return issues;
+}
+
+/** `code` elements bound to a required value set must hold one of its codes. */
+function requiredBindingIssues(resource: Resource, valueSets: R4ValueSets): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  crawlTypedValue(toTypedValue(resource), {
+    visitProperty(_parent, key, _path, propertyValues, schema) {
+      const binding = schema.elements[key]?.binding;
+      if (binding?.strength !== 'required' || binding.valueSet === undefined) return;
+      const codes = valueSets.codes(binding.valueSet);
+      if (codes === undefined) return;
+      const values: TypedValueWithPath[] = propertyValues.flat();
+      for (const value of values) {
+        if (value.type !== 'code' || typeof value.value !== 'string') continue;
+        if (!codes.has(value.value)) {
+          const valueSet = binding.valueSet.split('|')[0];
+          const text = `Value is not in the required value set ${valueSet}`;
+          issues.push(
+            operationOutcome({
+              code: 'code-invalid',
+              details: text,
+              diagnostics: text,
+              expression: [value.path],
+            }).issue[0],
+          );
+        }
+      }
+    },
+  });
+  return issues;
+}
+
+/**
+ * Validates request bodies against the FHIR R4 definitions (medplum's validator over the base
+ * StructureDefinitions, plus required bindings of `code` elements and a few JSON rules medplum
+ * skips). Definitions load once per process, on the first call. Every rejection is a
+ * `FhirException` (400) whose OperationOutcome lists the issues by path, never by value.
+ */
+export class FhirValidator {
+  constructor(private readonly valueSets: () => R4ValueSets = () => R4ValueSets.shared()) {}
+
+  /** Loads the definitions now (e.g. at module init) instead of on the first request. */
+  warmUp(): void {
+    loadFhirDefinitions();
+    this.valueSets();
+  }
+
+  validate<T extends Resource = Resource>(body: unknown, expectedType?: string): T {
+    if (!isPlainObject(body)) {
+      throw invalid('Body must be a JSON object holding a FHIR resource', [
+        structureIssue('Body must be a JSON object holding a FHIR resource'),
+      ]);
+    }
+    const resourceType = body.resourceType;
+    if (typeof resourceType !== 'string' || resourceType === '') {
+      throw invalid('Missing resourceType', [structureIssue('Missing resourceType', 'resourceType')]);
+    }
+    loadFhirDefinitions();
+    if (!isResourceType(resourceType)) {
+      throw invalid('Unknown resourceType', [
+        operationOutcome({ code: 'invalid', details: 'Unknown resourceType', expression: ['resourceType'] })
+          .issue[0],
+      ]);
+    }
+    if (expectedType !== undefined && resourceType !== expectedType) {
+      const text = `Expected a ${expectedType} resource, got ${resourceType}`;
+      throw invalid(text, [
+        operationOutcome({ code: 'invalid', details: text, diagnostics: text, expression: ['resourceType'] })
+          .issue[0],
+      ]);
+    }
+    const resource = body as unknown as T;
+    const issues: OperationOutcomeIssue[] = [];
+    try {
+      const warnings = validateResource(resource);
+      for (const warning of warnings) {
+        const text = warning.details?.text ?? '';
+        if (promotedWarnings.some((pattern) => pattern.test(text))) issues.push(sanitizeIssue(warning, true));
+      }
+      issues.push(...jsonIssues(body, resourceType));
+      if (issues.length === 0) issues.push(...requiredBindingIssues(resource, this.valueSets()));
+    } catch (error) {
+      if (error instanceof OperationOutcomeError) {
+        const medplumIssues = error.outcome.issue ?? [];
+        issues.push(...medplumIssues.map((issue) => sanitizeIssue(issue, false)));
+        if (!issues.some((issue) => issue.severity === 'error' || issue.severity === 'fatal')) {
+          issues.push(structureIssue('Resource is not valid FHIR R4'));
+        }
+      } else {
+        // medplum's crawler can throw on shapes it does not expect (or overflow on deep nesting):
+        // that body is not a valid resource either.
+        issues.push(structureIssue('Resource is not valid FHIR R4'));
+      }
+    }
+    if (issues.length > 0) throw invalid(`${resourceType} failed FHIR R4 validation`, issues);
+    return resource;
+  }
+}
