@@ -34,6 +34,12 @@ export class BaseEnvironment {
   /** Interval of the recovery sweep; 0 runs it only at start-up. */
   @Transform(toInt) @IsInt() @Min(0) TX_RECOVERY_INTERVAL_MS: number = 5_000;
 
+  /**
+   * Fault runs only: the process kills itself (SIGKILL) when a protocol reaches this point, e.g.
+   * `2pc.coordinator.after-decision`. Unset in every other run.
+   */
+  @IsOptional() @IsString() FAULT_KILL_AT?: string;
+
   /** Base URLs of the other services, used by coordinators and participants. */
   @IsUrl({ require_tld: false }) EMR_URL: string = 'http://127.0.0.1:3001';
   @IsUrl({ require_tld: false }) LIS_URL: string = 'http://127.0.0.1:3002';

@@ -15,6 +15,17 @@ import {
   TwoPhaseParticipantController,
 } from './two-phase-commit.controllers';
 import { Session } from '@hospital/platform';
+import { isProtocolPoint, noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
+
+/** The fault runner's hook: SIGKILL at the configured protocol point. Nothing unless FAULT_KILL_AT is set. */
+function faultPoints(config: ServiceConfig): ProtocolPoints {
+  const target = config.env.FAULT_KILL_AT;
+  if (target === undefined) return noProtocolPoints;
+  if (!isProtocolPoint(target)) throw new Error(`FAULT_KILL_AT=${target} is not a protocol point`);
+  return (point) => {
+    if (point === target) process.kill(process.pid, 'SIGKILL');
+  };
+}
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
 export const BRANCH_WORK = Symbol('BRANCH_WORK');
@@ -86,7 +97,7 @@ export class TwoPhaseCommitModule {
               if (!url) throw new Error(`no URL configured for 2PC participant '${name}'`);
               return new HttpParticipantClient(name, url, config.env.TX_VOTE_TIMEOUT_MS * 2);
             }),
-            { name: config.service.name, voteTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS },
+            { name: config.service.name, voteTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS, points: faultPoints(config) },
             observer,
             protocolLogger(logger),
           ),
@@ -108,7 +119,7 @@ export class TwoPhaseCommitModule {
             new PostgresPreparedResource(db),
             new HttpCoordinatorClient(config.peers),
             work,
-            { inDoubtAfterMs: config.env.TX_IN_DOUBT_AFTER_MS },
+            { inDoubtAfterMs: config.env.TX_IN_DOUBT_AFTER_MS, points: faultPoints(config) },
             observer,
             protocolLogger(logger),
           ),

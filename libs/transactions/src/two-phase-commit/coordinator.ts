@@ -1,5 +1,6 @@
 import { backoffDelay, Clock, systemClock, withTimeout } from '../core/clock';
 import { errorMessage, ProtocolLogger, silentLogger, silentObserver, TransactionObserver } from '../core/observer';
+import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { BranchRecord, GlobalTransactionRecord } from '../ports/global-transaction';
 import { ParticipantClient, TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
 import { Branch, CommitAck, Decision, TransactionAbortedError, TwoPhaseResult } from './types';
@@ -18,6 +19,8 @@ export interface TwoPhaseCoordinatorOptions {
   /** Lease a recovering replica holds on a claimed transaction. */
   recoveryLeaseMs: number;
   recoveryBatch: number;
+  /** Announces protocol instants (fault injection); nothing by default. */
+  points: ProtocolPoints;
 }
 
 export const defaultCoordinatorOptions: Omit<TwoPhaseCoordinatorOptions, 'name'> = {
@@ -28,6 +31,7 @@ export const defaultCoordinatorOptions: Omit<TwoPhaseCoordinatorOptions, 'name'>
   retryMaxMs: 2_000,
   recoveryLeaseMs: 30_000,
   recoveryBatch: 50,
+  points: noProtocolPoints,
 };
 
 export interface TwoPhaseRequest<Tx> {
@@ -84,6 +88,7 @@ export class TwoPhaseCoordinator<Tx> {
       throw new TransactionAbortedError(gtid, reasons);
     }
 
+    this.options.points('2pc.coordinator.before-decision', gtid);
     let decision: Decision;
     try {
       decision = await this.log.decideCommit(gtid, votes, request.local);
@@ -97,6 +102,7 @@ export class TwoPhaseCoordinator<Tx> {
       throw new TransactionAbortedError(gtid, [reason]);
     }
     this.logger.info('2pc commit decided', { gtid, participants: votes.map((v) => v.participant) });
+    this.options.points('2pc.coordinator.after-decision', gtid);
 
     const acknowledged = await this.drive(gtid, 'commit', votes, this.options.inlineCommitAttempts);
     if (acknowledged) this.observer.finished('2pc', gtid, 'committed', this.clock.now() - started);
@@ -188,6 +194,7 @@ export class TwoPhaseCoordinator<Tx> {
         [...pending.values()].map(async (branch) => {
           try {
             await this.tell(gtid, decision, branch.participant);
+            if (decision === 'commit') this.options.points('2pc.coordinator.mid-phase-two', gtid);
             pending.delete(branch.participant);
             done.push({ participant: branch.participant, state: decision === 'commit' ? 'committed' : 'aborted' });
           } catch (error) {

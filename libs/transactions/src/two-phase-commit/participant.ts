@@ -1,5 +1,6 @@
 import { Clock, systemClock } from '../core/clock';
 import { errorMessage, ProtocolLogger, silentLogger, silentObserver, TransactionObserver } from '../core/observer';
+import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { CoordinatorClient, PreparedResource } from '../ports/two-phase-commit.ports';
 import { CommitAck, Vote } from './types';
 
@@ -12,9 +13,14 @@ export type BranchWork<Tx> = (tx: Tx, payload: unknown, gtid: string) => Promise
 export interface TwoPhaseParticipantOptions {
   /** A branch prepared longer ago than this is in doubt: the participant asks its coordinator. */
   inDoubtAfterMs: number;
+  /** Announces protocol instants (fault injection); nothing by default. */
+  points: ProtocolPoints;
 }
 
-export const defaultParticipantOptions: TwoPhaseParticipantOptions = { inDoubtAfterMs: 15_000 };
+export const defaultParticipantOptions: TwoPhaseParticipantOptions = {
+  inDoubtAfterMs: 15_000,
+  points: noProtocolPoints,
+};
 
 /**
  * Two-phase commit participant: votes by preparing a local transaction, commits or rolls it back on the
@@ -36,12 +42,17 @@ export class TwoPhaseParticipant<Tx> {
   }
 
   async prepare(gtid: string, coordinator: string, payload: unknown): Promise<Vote> {
-    const vote = await this.resource.prepare(gtid, coordinator, (tx) => this.work(tx, payload, gtid));
+    const vote = await this.resource.prepare(gtid, coordinator, async (tx) => {
+      await this.work(tx, payload, gtid);
+      this.options.points('2pc.participant.before-prepare', gtid);
+    });
+    if (vote.vote === 'yes') this.options.points('2pc.participant.after-prepare', gtid);
     if (vote.vote === 'no') this.logger.warn('2pc branch votes NO', { gtid, reason: vote.reason });
     return vote;
   }
 
   commit(gtid: string): Promise<CommitAck> {
+    this.options.points('2pc.participant.before-commit', gtid);
     return this.resource.commit(gtid);
   }
 
