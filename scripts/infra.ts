@@ -22,7 +22,9 @@ main().then(
             ? (error.stack ?? error.message)
             : error.message
           : String(error);
-      process.stderr.write(`infra: error: ${text.replace(/\n\s*/g, process.env.DEBUG ? '\n' : '; ')}\n`);
+      process.stderr.write(
+        `infra: error: ${text.replace(/:\n\s*/g, ': ').replace(/\n\s*/g, process.env.DEBUG ? '\n' : '; ')}\n`,
+      );
     }
     process.exit(1);
   },

@@ -70,12 +70,7 @@ async function main(): Promise<number> {
   const first = selected.filter((p) => p !== 'faults');
   if (first.length > 0) {
     // No --passWithNoTests here: a run that finds no unit or integration specs is a broken run.
-    const code = await runJest([
-      ...first.flatMap((p) => ['--selectProjects', p]),
-      '--maxWorkers=2',
-      ...ci,
-      ...rest,
-    ]);
+    const code = await runJest(['--selectProjects', ...first, '--maxWorkers=2', ...ci, ...rest]);
     results.push(`${first.join(' + ')}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`}`);
     if (code !== 0) {
       if (selected.includes('faults')) results.push('faults: skipped (the specs above failed)');
@@ -105,7 +100,7 @@ main().then(
   (error: unknown) => {
     const text = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof InfrastructureError ? 'infrastructure is not ready: ' : '';
-    process.stderr.write(`test: error: ${prefix}${text.replace(/\n\s*/g, '; ')}\n`);
+    process.stderr.write(`test: error: ${prefix}${text.replace(/:\n\s*/g, ': ').replace(/\n\s*/g, '; ')}\n`);
     process.exit(1);
   },
 );

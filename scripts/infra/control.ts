@@ -41,8 +41,20 @@ const stopTimeoutMs: Record<BackingService, number> = { postgres: 60_000, redis:
 
 const silent: Log = () => undefined;
 
-/** The version of the Debian PostgreSQL cluster `main` serving `port` (the highest one if none says so). */
-export function postgresClusterVersion(port: number): string {
+/**
+ * The Debian PostgreSQL cluster to drive, as `[version, name]`: PGCLUSTER (`15/main`, postgresql-common's own
+ * variable) when set, otherwise the `main` cluster whose configuration serves `port` (the newest if none does).
+ */
+export function postgresCluster(port: number): [version: string, name: string] {
+  const configured = process.env.PGCLUSTER;
+  if (configured) {
+    const match = /^([^/\s]+)\/([^/\s]+)$/.exec(configured);
+    if (!match)
+      throw new InfrastructureError(
+        `PGCLUSTER=${configured} is not of the form <version>/<cluster>, e.g. 15/main`,
+      );
+    return [match[1], match[2]];
+  }
   const root = '/etc/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)
@@ -59,7 +71,7 @@ export function postgresClusterVersion(port: number): string {
     const match = /^\s*port\s*=\s*(\d+)/m.exec(conf);
     return Number(match?.[1] ?? 5432) === port;
   });
-  return onPort ?? versions[0];
+  return [onPort ?? versions[0], 'main'];
 }
 
 export function postgresClusterCommand(
@@ -67,14 +79,7 @@ export function postgresClusterCommand(
   port: number,
   extra: string[] = [],
 ): string[] {
-  return [
-    'pg_ctlcluster',
-    '--skip-systemctl-redirect',
-    postgresClusterVersion(port),
-    'main',
-    action,
-    ...extra,
-  ];
+  return ['pg_ctlcluster', '--skip-systemctl-redirect', ...postgresCluster(port), action, ...extra];
 }
 
 /** The command that starts `service`, as the platform's operations guide gives it. */

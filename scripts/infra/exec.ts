@@ -60,7 +60,7 @@ export async function runCommand(argv: readonly string[], timeoutMs: number): Pr
 }
 
 /** The last non-empty lines of a command's output, on one line, for an error message. */
-export function summarizeOutput(output: string, maxLines = 3): string {
+export function summarizeOutput(output: string, maxLines = 4): string {
   const lines = output
     .split('\n')
     .map((l) => l.trim())
