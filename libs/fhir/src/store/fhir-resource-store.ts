@@ -1,0 +1,479 @@
+import { randomUUID } from 'node:crypto';
+import type { Meta, Resource } from '@medplum/fhirtypes';
+import type { SqlExecutor } from '@hospital/platform';
+import { FhirErrorCode } from '../errors/fhir-error-code';
+import { FhirException } from '../errors/fhir-exception';
+import { extractSearchIndex, referenceTarget, type SearchIndexRow } from '../search/search-index';
+import type { SearchParameterRegistry } from '../search/search-parameter-registry';
+import type { SearchRequest, SearchResult } from '../search/search-request';
+import { isValidFhirId } from '../validation/fhir-validator';
+import { buildSearchSql } from './search-sql';
+
+/** A stored resource: `id`, `meta.versionId` and `meta.lastUpdated` are always set. */
+export type Stored<T extends Resource> = T & {
+  id: string;
+  meta: Meta & { versionId: string; lastUpdated: string };
+};
+
+export interface FhirWriteResult<T extends Resource> {
+  resource: Stored<T>;
+  /** True when this write created the resource (201), false when it updated it (200). */
+  created: boolean;
+  /** False when `upsertCopy` found the same content and wrote nothing. */
+  changed: boolean;
+}
+
+export interface FhirDeleteResult {
+  /** The version that records the deletion. */
+  versionId: string;
+  /** False when the resource was already deleted (nothing written). */
+  changed: boolean;
+}
+
+export interface FhirHistoryEntry {
+  resourceType: string;
+  id: string;
+  versionId: string;
+  lastUpdated: string;
+  deleted: boolean;
+  /** Absent for the version that records a deletion. */
+  resource?: Resource;
+}
+
+export interface FhirHistoryPage {
+  total: number;
+  entries: FhirHistoryEntry[];
+}
+
+interface CurrentRow {
+  version_id: number;
+  deleted: boolean;
+  content: Resource;
+}
+
+type WriteKind = 'insert' | 'update' | 'delete';
+
+const MAX_ATTEMPTS = 5;
+
+function assertId(id: string): void {
+  if (!isValidFhirId(id)) throw FhirException.invalid('Invalid resource id', ['id']);
+}
+
+/** `content` with the server's id and meta, keys in the usual order (resourceType, id, meta, …). */
+function withMeta<T extends Resource>(
+  resource: T,
+  id: string,
+  versionId: number,
+  lastUpdated: string,
+): Stored<T> {
+  const { resourceType, id: _id, meta, ...rest } = resource;
+  return {
+    resourceType,
+    id,
+    meta: { ...meta, versionId: String(versionId), lastUpdated },
+    ...rest,
+  } as unknown as Stored<T>;
+}
+
+/** Deterministic JSON (sorted keys) of a resource without the server-managed meta fields. */
+function canonicalContent(resource: Resource): string {
+  const copy = { ...resource } as Record<string, unknown>;
+  if (resource.meta !== undefined) {
+    const { versionId: _v, lastUpdated: _l, ...meta } = resource.meta;
+    if (Object.keys(meta).length > 0) copy.meta = meta;
+    else delete copy.meta;
+  }
+  const sort = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sort);
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, sort((value as Record<string, unknown>)[key])]),
+      );
+    }
+    return value;
+  };
+  return JSON.stringify(sort(copy));
+}
+
+function indexArrays(rows: SearchIndexRow[]): unknown[] {
+  return [
+    rows.map((r) => r.code),
+    rows.map((r) => r.system),
+    rows.map((r) => r.value),
+    rows.map((r) => r.valueNorm),
+    rows.map((r) => r.dateLo),
+    rows.map((r) => r.dateHi),
+    rows.map((r) => r.ref),
+  ];
+}
+
+/**
+ * One statement writes the resource row, its history row and its index rows, so a write is atomic
+ * even on an executor without a transaction; inside a transaction it commits or rolls back (or is
+ * prepared) with the caller's other work. Guarded by the version the caller read, so a concurrent
+ * writer makes it return no row instead of overwriting.
+ */
+function writeStatement(kind: WriteKind): string {
+  const history = `
+    hist AS (
+      INSERT INTO fhir_resource_history (resource_type, id, version_id, last_updated, deleted, content)
+      SELECT resource_type, id, version_id, last_updated, deleted, CASE WHEN deleted THEN NULL ELSE content END FROM res
+    )`;
+  const clearIndex = `
+    del AS (
+      DELETE FROM fhir_search_index i USING res WHERE i.resource_type = res.resource_type AND i.resource_id = res.id
+    )`;
+  const fillIndex = `
+    idx AS (
+      INSERT INTO fhir_search_index (resource_type, resource_id, code, system, value, value_norm, date_lo, date_hi, ref)
+      SELECT res.resource_type, res.id, u.code, u.system, u.value, u.value_norm, u.date_lo, u.date_hi, u.ref
+      FROM res, unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+        AS u(code, system, value, value_norm, date_lo, date_hi, ref)
+    )`;
+  switch (kind) {
+    case 'insert':
+      return `
+        WITH res AS (
+          INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+          VALUES ($1, $2, $3, $4, false, $5::jsonb)
+          ON CONFLICT (resource_type, id) DO NOTHING
+          RETURNING resource_type, id, version_id, last_updated, deleted, content
+        ),${history},${fillIndex}
+        SELECT version_id FROM res`;
+    case 'update':
+      return `
+        WITH res AS (
+          UPDATE fhir_resource SET version_id = $3, last_updated = $4, deleted = false, content = $5::jsonb
+          WHERE resource_type = $1 AND id = $2 AND version_id = $13
+          RETURNING resource_type, id, version_id, last_updated, deleted, content
+        ),${history},${clearIndex},${fillIndex}
+        SELECT version_id FROM res`;
+    case 'delete':
+      return `
+        WITH res AS (
+          UPDATE fhir_resource SET version_id = $3, last_updated = $4, deleted = true
+          WHERE resource_type = $1 AND id = $2 AND version_id = $5 AND NOT deleted
+          RETURNING resource_type, id, version_id, last_updated, deleted, content
+        ),${history},${clearIndex}
+        SELECT version_id FROM res`;
+  }
+}
+
+/**
+ * Versioned FHIR resources in the service's own PostgreSQL database: current rows, full history and
+ * a search index (tables of `FhirStore1763700000000`). A plain class: every method takes the
+ * `SqlExecutor` to run on, so the same code runs on the pool, in a local transaction, or in a
+ * participant's branch that ends in PREPARE TRANSACTION. Callers validate resources before writing.
+ */
+export class FhirResourceStore {
+  constructor(private readonly registry: SearchParameterRegistry) {}
+
+  /** Creates a resource; the server assigns a UUID unless `id` is given (409 when that id is taken). */
+  async create<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    options: { id?: string } = {},
+  ): Promise<Stored<T>> {
+    const id = options.id ?? randomUUID();
+    assertId(id);
+    const stored = await this.insert(exec, resource, id);
+    if (stored === undefined) {
+      throw new FhirException(FhirErrorCode.Conflict, `${resource.resourceType}/${id} already exists`);
+    }
+    return stored;
+  }
+
+  /**
+   * Updates `resource` (its `id` names the target). `ifMatch` is the version from `If-Match: W/"n"`;
+   * a different current version is a 412. Without `ifMatch`, a missing resource is created with the
+   * given id (update-as-create) and a deleted one is brought back as a new version.
+   */
+  async update<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    options: { ifMatch?: string } = {},
+  ): Promise<FhirWriteResult<T>> {
+    const id = resource.id;
+    if (id === undefined) throw FhirException.invalid('Resource id is required for update', ['id']);
+    assertId(id);
+    const { ifMatch } = options;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.current(exec, resource.resourceType, id, true);
+      if (current === undefined) {
+        if (ifMatch !== undefined) throw this.preconditionFailed(resource.resourceType, id);
+        const created = await this.insert(exec, resource, id);
+        if (created !== undefined) return { resource: created, created: true, changed: true };
+        continue; // created concurrently: update it instead
+      }
+      if (ifMatch !== undefined && ifMatch !== String(current.version_id)) {
+        throw this.preconditionFailed(resource.resourceType, id);
+      }
+      const updated = await this.replace(exec, resource, id, current.version_id);
+      if (updated !== undefined) return { resource: updated, created: false, changed: true };
+      if (ifMatch !== undefined) throw this.preconditionFailed(resource.resourceType, id);
+    }
+    throw new FhirException(
+      FhirErrorCode.Conflict,
+      `${resource.resourceType}/${id} is being changed concurrently`,
+    );
+  }
+
+  /**
+   * Keeps this service's copy of a resource owned by another service, under the same id: writes a
+   * new version (of its own numbering) only when the content differs from the stored copy, ignoring
+   * `meta.versionId` and `meta.lastUpdated`. A deleted copy is brought back.
+   */
+  async upsertCopy<T extends Resource>(exec: SqlExecutor, resource: T): Promise<FhirWriteResult<T>> {
+    const id = resource.id;
+    if (id === undefined) throw FhirException.invalid('Resource id is required for a copy', ['id']);
+    assertId(id);
+    const wanted = canonicalContent(resource);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.current(exec, resource.resourceType, id, true);
+      if (current === undefined) {
+        const created = await this.insert(exec, resource, id);
+        if (created !== undefined) return { resource: created, created: true, changed: true };
+        continue;
+      }
+      if (!current.deleted && canonicalContent(current.content) === wanted) {
+        return { resource: current.content as Stored<T>, created: false, changed: false };
+      }
+      const updated = await this.replace(exec, resource, id, current.version_id);
+      if (updated !== undefined) return { resource: updated, created: false, changed: true };
+    }
+    throw new FhirException(
+      FhirErrorCode.Conflict,
+      `${resource.resourceType}/${id} is being changed concurrently`,
+    );
+  }
+
+  /** The current version; 404 when unknown, 410 when deleted. */
+  async read<T extends Resource = Resource>(
+    exec: SqlExecutor,
+    resourceType: string,
+    id: string,
+  ): Promise<Stored<T>> {
+    const current = isValidFhirId(id) ? await this.current(exec, resourceType, id, false) : undefined;
+    if (current === undefined) throw FhirException.notFound(resourceType, id);
+    if (current.deleted) throw FhirException.gone(resourceType, id);
+    return current.content as Stored<T>;
+  }
+
+  /** One version; 404 when unknown, 410 when that version records the deletion. */
+  async vread<T extends Resource = Resource>(
+    exec: SqlExecutor,
+    resourceType: string,
+    id: string,
+    versionId: string,
+  ): Promise<Stored<T>> {
+    if (!isValidFhirId(id) || !/^[1-9]\d{0,8}$/.test(versionId)) {
+      throw new FhirException(FhirErrorCode.NotFound, `${resourceType}/${id} has no version ${versionId}`);
+    }
+    const rows = await exec.query<{ deleted: boolean; content: Resource | null }>(
+      `SELECT deleted, content FROM fhir_resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      [resourceType, id, Number(versionId)],
+    );
+    const row = rows[0];
+    if (row === undefined) {
+      throw new FhirException(FhirErrorCode.NotFound, `${resourceType}/${id} has no version ${versionId}`);
+    }
+    if (row.deleted || row.content === null) {
+      throw new FhirException(
+        FhirErrorCode.Gone,
+        `${resourceType}/${id} version ${versionId} records its deletion`,
+      );
+    }
+    return row.content as Stored<T>;
+  }
+
+  /** Versions, newest first; 404 when the resource never existed. */
+  async history(
+    exec: SqlExecutor,
+    resourceType: string,
+    id: string,
+    page: { count?: number; offset?: number } = {},
+  ): Promise<FhirHistoryPage> {
+    if (!isValidFhirId(id)) throw FhirException.notFound(resourceType, id);
+    const counted = await exec.query<{ total: number }>(
+      `SELECT count(*)::int AS total FROM fhir_resource_history WHERE resource_type = $1 AND id = $2`,
+      [resourceType, id],
+    );
+    const total = counted[0]?.total ?? 0;
+    if (total === 0) throw FhirException.notFound(resourceType, id);
+    const rows = await exec.query<{
+      version_id: number;
+      last_updated: Date;
+      deleted: boolean;
+      content: Resource | null;
+    }>(
+      `SELECT version_id, last_updated, deleted, content FROM fhir_resource_history
+       WHERE resource_type = $1 AND id = $2 ORDER BY version_id DESC LIMIT $3 OFFSET $4`,
+      [resourceType, id, page.count ?? 100, page.offset ?? 0],
+    );
+    return {
+      total,
+      entries: rows.map((row) => {
+        const entry: FhirHistoryEntry = {
+          resourceType,
+          id,
+          versionId: String(row.version_id),
+          lastUpdated: row.last_updated.toISOString(),
+          deleted: row.deleted,
+        };
+        if (row.content !== null && !row.deleted) entry.resource = row.content;
+        return entry;
+      }),
+    };
+  }
+
+  /**
+   * Soft delete: a new version marks the resource deleted (read → 410), its index rows go. Deleting a
+   * deleted resource changes nothing; an unknown one is a 404.
+   */
+  async delete(exec: SqlExecutor, resourceType: string, id: string): Promise<FhirDeleteResult> {
+    if (!isValidFhirId(id)) throw FhirException.notFound(resourceType, id);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.current(exec, resourceType, id, true);
+      if (current === undefined) throw FhirException.notFound(resourceType, id);
+      if (current.deleted) return { versionId: String(current.version_id), changed: false };
+      const versionId = current.version_id + 1;
+      const rows = await exec.query<{ version_id: number }>(writeStatement('delete'), [
+        resourceType,
+        id,
+        versionId,
+        new Date().toISOString(),
+        current.version_id,
+      ]);
+      if (rows.length > 0) return { versionId: String(versionId), changed: true };
+    }
+    throw new FhirException(FhirErrorCode.Conflict, `${resourceType}/${id} is being changed concurrently`);
+  }
+
+  /** Resources matching a parsed search (see `SearchParameterRegistry.parseSearch`), one page. */
+  async search<T extends Resource = Resource>(
+    exec: SqlExecutor,
+    request: SearchRequest,
+  ): Promise<SearchResult<Stored<T>>> {
+    const sql = buildSearchSql(this.registry, request);
+    let total: number | undefined;
+    if (request.total) {
+      const counted = await exec.query<{ total: number }>(sql.count.text, sql.count.values);
+      total = counted[0]?.total ?? 0;
+    }
+    const resources =
+      request.count === 0 || total === 0
+        ? []
+        : (await exec.query<{ content: Stored<T> }>(sql.page.text, sql.page.values)).map(
+            (row) => row.content,
+          );
+    return total === undefined ? { resources } : { total, resources };
+  }
+
+  /** Whether a current (not deleted) resource exists. */
+  async exists(exec: SqlExecutor, resourceType: string, id: string): Promise<boolean> {
+    if (!isValidFhirId(id)) return false;
+    const rows = await exec.query(
+      `SELECT 1 FROM fhir_resource WHERE resource_type = $1 AND id = $2 AND NOT deleted`,
+      [resourceType, id],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Throws 422 (ReferenceNotFound) when a literal reference of `resource` to one of `resourceTypes`
+   * points at a resource this store does not hold; the issue names the element, not the target.
+   */
+  async assertReferencesExist(
+    exec: SqlExecutor,
+    resource: Resource,
+    resourceTypes: readonly string[],
+  ): Promise<void> {
+    const missing: string[] = [];
+    for (const { path, reference } of literalReferences(resource, resource.resourceType)) {
+      const target = referenceTarget(reference);
+      if (target === undefined || !resourceTypes.includes(target.resourceType)) continue;
+      if (!(await this.exists(exec, target.resourceType, target.id))) missing.push(path);
+    }
+    if (missing.length > 0) {
+      throw new FhirException(FhirErrorCode.ReferenceNotFound, 'Referenced resource not found', {
+        expression: missing,
+      });
+    }
+  }
+
+  private async current(
+    exec: SqlExecutor,
+    resourceType: string,
+    id: string,
+    lock: boolean,
+  ): Promise<CurrentRow | undefined> {
+    const rows = await exec.query<CurrentRow>(
+      `SELECT version_id, deleted, content FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      [resourceType, id],
+    );
+    return rows[0];
+  }
+
+  private async insert<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    id: string,
+  ): Promise<Stored<T> | undefined> {
+    const content = withMeta(resource, id, 1, new Date().toISOString());
+    const rows = await exec.query(writeStatement('insert'), [
+      resource.resourceType,
+      id,
+      1,
+      content.meta.lastUpdated,
+      JSON.stringify(content),
+      ...indexArrays(extractSearchIndex(this.registry, content)),
+    ]);
+    return rows.length > 0 ? content : undefined;
+  }
+
+  private async replace<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    id: string,
+    currentVersion: number,
+  ): Promise<Stored<T> | undefined> {
+    const content = withMeta(resource, id, currentVersion + 1, new Date().toISOString());
+    const rows = await exec.query(writeStatement('update'), [
+      resource.resourceType,
+      id,
+      currentVersion + 1,
+      content.meta.lastUpdated,
+      JSON.stringify(content),
+      ...indexArrays(extractSearchIndex(this.registry, content)),
+      currentVersion,
+    ]);
+    return rows.length > 0 ? content : undefined;
+  }
+
+  private preconditionFailed(resourceType: string, id: string): FhirException {
+    return new FhirException(
+      FhirErrorCode.PreconditionFailed,
+      `If-Match does not name the current version of ${resourceType}/${id}`,
+    );
+  }
+}
+
+/** Every `reference` string of a resource with its FHIRPath-like location. */
+function literalReferences(root: unknown, rootPath: string): { path: string; reference: string }[] {
+  const found: { path: string; reference: string }[] = [];
+  const stack: { value: unknown; path: string }[] = [{ value: root, path: rootPath }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop() as { value: unknown; path: string };
+    if (Array.isArray(value)) value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));
+    else if (typeof value === 'object' && value !== null) {
+      for (const [key, child] of Object.entries(value)) {
+        if (key === 'reference' && typeof child === 'string')
+          found.push({ path: `${path}.reference`, reference: child });
+        else if (key !== 'contained') stack.push({ value: child, path: `${path}.${key}` });
+      }
+    }
+  }
+  return found;
+}
