@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Encounter, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import {
+  FhirErrorCode,
+  FhirException,
+  FhirResourceStore,
+  OrderDestination,
+  orderDestination,
+  RecordSyncPayload,
+  Stored,
+} from '@hospital/fhir';
+import { Session } from '@hospital/platform';
+import { Branch, TransactionAbortedError, TwoPhaseCoordinator } from '@hospital/transactions';
+import { RecordUpdate } from './record-update';
+
+export interface RecordUpdateResult {
+  gtid: string;
+  patient: Stored<Patient>;
+  /** True when this update created the patient. */
+  patientCreated: boolean;
+  encounters: Stored<Encounter>[];
+  orders: Stored<ServiceRequest>[];
+}
+
+const DEPARTMENTS: readonly OrderDestination[] = ['lis', 'pacs'];
+
+/**
+ * Commits a record update in the EMR, the LIS and the PACS with two-phase commit: the departments
+ * prepare the patient's demographics and their orders; the EMR's own writes commit with the decision.
+ */
+@Injectable()
+export class RecordUpdateService {
+  constructor(
+    @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
+    @Inject(TwoPhaseCoordinator) private readonly coordinator: TwoPhaseCoordinator<Session>,
+  ) {}
+
+  async commit(update: RecordUpdate): Promise<RecordUpdateResult> {
+    const branches = this.branches(update);
+    let result: RecordUpdateResult | undefined;
+    try {
+      await this.coordinator.execute({
+        gtid: update.gtid,
+        branches,
+        local: async (tx) => {
+          result = await this.writeLocal(tx, update);
+        },
+      });
+    } catch (error) {
+      if (error instanceof TransactionAbortedError) {
+        throw new FhirException(
+          FhirErrorCode.Unavailable,
+          `Record update ${update.gtid} was not committed in any system: ${error.reasons.join('; ')}`,
+        );
+      }
+      throw error;
+    }
+    if (!result) throw new Error(`record update ${update.gtid} committed without its local writes`);
+    return result;
+  }
+
+  /** One branch per department that has something to apply: always when demographics changed. */
+  private branches(update: RecordUpdate): Branch<RecordSyncPayload>[] {
+    const routed = new Map<OrderDestination, ServiceRequest[]>(DEPARTMENTS.map((d) => [d, []]));
+    for (const order of update.orders) {
+      const destination = orderDestination(order);
+      if (!destination) {
+        throw new FhirException(
+          FhirErrorCode.Invalid,
+          'ServiceRequest.category must be laboratory (SNOMED 108252007) or imaging (SNOMED 363679005)',
+          { expression: ['ServiceRequest.category'] },
+        );
+      }
+      routed.get(destination)?.push(order);
+    }
+    return DEPARTMENTS.filter((d) => update.patient.mode !== 'reference' || (routed.get(d)?.length ?? 0) > 0).map(
+      (participant) => ({
+        participant,
+        payload: { patient: withoutMeta(update.patient.resource), serviceRequests: routed.get(participant) ?? [] },
+      }),
+    );
+  }
+
+  private async writeLocal(tx: Session, update: RecordUpdate): Promise<RecordUpdateResult> {
+    const { patient } = update;
+    let stored: Stored<Patient>;
+    let patientCreated = false;
+    switch (patient.mode) {
+      case 'create':
+        stored = await this.store.create(tx, patient.resource, { id: patient.resource.id });
+        patientCreated = true;
+        break;
+      case 'update': {
+        const written = await this.store.update(tx, patient.resource, { ifMatch: patient.ifMatch });
+        stored = written.resource;
+        patientCreated = written.created;
+        break;
+      }
+      case 'reference':
+        stored = await this.store.read<Patient>(tx, 'Patient', patient.resource.id ?? '');
+        break;
+    }
+    const encounters: Stored<Encounter>[] = [];
+    for (const encounter of update.encounters) encounters.push(await this.store.create(tx, encounter, { id: encounter.id }));
+    const orders: Stored<ServiceRequest>[] = [];
+    for (const order of update.orders) orders.push(await this.store.create(tx, order, { id: order.id }));
+    return { gtid: update.gtid, patient: stored, patientCreated, encounters, orders };
+  }
+}
+
+/** Departments keep their own version numbering; the EMR's meta does not travel. */
+function withoutMeta<T extends Resource>(resource: T): T {
+  const { meta: _meta, ...rest } = resource;
+  return rest as T;
+}

@@ -1,0 +1,73 @@
+import type { Patient, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import { FhirErrorCode } from '../errors/fhir-error-code';
+import { FhirException } from '../errors/fhir-exception';
+import { FhirValidator } from '../validation/fhir-validator';
+
+/**
+ * The EMR → LIS/PACS record-update contract. In one global transaction the EMR sends each department
+ * system the patient's current demographics and the orders routed to it; the department keeps copies
+ * under the EMR's ids, so a repeated or recovered delivery overwrites instead of duplicating.
+ */
+export interface RecordSyncPayload {
+  patient: Patient;
+  serviceRequests: ServiceRequest[];
+}
+
+/** The departments orders are routed to. */
+export type OrderDestination = 'lis' | 'pacs';
+
+/** SNOMED CT categories of ServiceRequest (the R4 example value set servicerequest-category). */
+export const ORDER_CATEGORY = {
+  laboratory: { system: 'http://snomed.info/sct', code: '108252007', display: 'Laboratory procedure' },
+  imaging: { system: 'http://snomed.info/sct', code: '363679005', display: 'Imaging' },
+} as const;
+
+/** Where an order goes, from its category; undefined when no category routes it. */
+export function orderDestination(order: ServiceRequest): OrderDestination | undefined {
+  const codings = (order.category ?? []).flatMap((c) => c.coding ?? []);
+  const has = (target: { system: string; code: string }) =>
+    codings.some((c) => c.system === target.system && c.code === target.code);
+  if (has(ORDER_CATEGORY.laboratory)) return 'lis';
+  if (has(ORDER_CATEGORY.imaging)) return 'pacs';
+  return undefined;
+}
+
+/** The id in a `Patient/<id>` reference, or undefined for any other reference. */
+export function patientIdOf(reference: Reference | undefined): string | undefined {
+  const match = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference?.reference ?? '');
+  return match?.[1];
+}
+
+function rejectPayload(message: string): never {
+  throw new FhirException(FhirErrorCode.Invalid, `record-sync payload: ${message}`);
+}
+
+/**
+ * Validates a payload received from the EMR as strictly as a FHIR request body: every resource against
+ * FHIR R4, ids present, every order about the payload's patient. Throws a FhirException otherwise.
+ */
+export function parseRecordSyncPayload(validator: FhirValidator, payload: unknown): RecordSyncPayload {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    rejectPayload('not an object');
+  const { patient, serviceRequests } = payload as Record<string, unknown>;
+  if (!Array.isArray(serviceRequests)) rejectPayload('serviceRequests must be an array');
+  const parsedPatient = validator.validate<Patient>(patient, 'Patient');
+  if (!parsedPatient.id) rejectPayload('patient has no id');
+  const orders = serviceRequests.map((order: unknown) =>
+    validator.validate<ServiceRequest>(order, 'ServiceRequest'),
+  );
+  for (const order of orders) {
+    if (!order.id) rejectPayload('an order has no id');
+    if (patientIdOf(order.subject) !== parsedPatient.id) rejectPayload('an order is about another patient');
+  }
+  return { patient: parsedPatient, serviceRequests: orders };
+}
+
+/** Applies a payload through `keepCopy` (the department's FHIR store upsert), patient first. */
+export async function applyRecordSync(
+  payload: RecordSyncPayload,
+  keepCopy: (resource: Resource) => Promise<unknown>,
+): Promise<void> {
+  await keepCopy(payload.patient);
+  for (const order of payload.serviceRequests) await keepCopy(order);
+}
