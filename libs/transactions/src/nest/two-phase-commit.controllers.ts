@@ -25,7 +25,7 @@ import { isRecord } from '../adapters/http/http-json';
 export const TRANSACTION_BROWSER = Symbol('TRANSACTION_BROWSER');
 
 function gtidParam(gtid: string): string {
-  if (!isValidGtid(gtid)) throw new BadRequestException('gtid must be 1–100 characters of letters, digits and . _ : -');
+  if (!isValidGtid(gtid)) throw new BadRequestException('gtid must be 1–64 characters of letters, digits and . _ : -');
   return gtid;
 }
 

@@ -6,15 +6,21 @@ import { CommitAck, Vote } from '../../two-phase-commit/types';
 const GID_PREFIX = '2pc';
 const SEPARATOR = '|';
 
-/** PostgreSQL global transaction identifier of a branch: `2pc|<coordinator>|<gtid>`. */
-export function branchGid(coordinator: string, gtid: string): string {
-  return [GID_PREFIX, coordinator, gtid].join(SEPARATOR);
+/**
+ * PostgreSQL identifier of a branch: `2pc|<coordinator>|<gtid>|<database>`. Prepared-transaction ids are
+ * unique across the whole server, and several participants of one global transaction may share a server,
+ * so the participant's database is part of it.
+ */
+export function branchGid(coordinator: string, gtid: string, database: string): string {
+  return [GID_PREFIX, coordinator, gtid, database].join(SEPARATOR);
 }
 
 function parseGid(gid: string): { coordinator: string; gtid: string } | undefined {
   const [prefix, coordinator, gtid] = gid.split(SEPARATOR);
   return prefix === GID_PREFIX && coordinator && gtid ? { coordinator, gtid } : undefined;
 }
+
+const likeEscape = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** A literal for PREPARE TRANSACTION and friends, which take no parameters. Gtids are validated upstream. */
 const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
@@ -32,7 +38,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
   ) {}
 
   async prepare(gtid: string, coordinator: string, work: (tx: Session) => Promise<void>): Promise<Vote> {
-    const gid = branchGid(coordinator, gtid);
+    const gid = branchGid(coordinator, gtid, this.db.settings.database);
     const known = await this.known(gid, gtid);
     if (known) return known;
     return this.db.withSession(async (session) => {
@@ -134,7 +140,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
   private async preparedGid(gtid: string): Promise<string | undefined> {
     const [row] = await this.db.query<{ gid: string }>(
       `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1`,
-      [`${GID_PREFIX}${SEPARATOR}%${SEPARATOR}${gtid.replace(/[\\%_]/g, (c) => `\\${c}`)}`],
+      [`${GID_PREFIX}${SEPARATOR}%${SEPARATOR}${likeEscape(gtid)}${SEPARATOR}${likeEscape(this.db.settings.database)}`],
     );
     return row?.gid;
   }

@@ -1,0 +1,268 @@
+import { Clock } from '../core/clock';
+import {
+  BranchRecord,
+  GlobalTransactionRecord,
+  TransactionBrowser,
+  TransactionQuery,
+} from '../ports/global-transaction';
+import { TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
+import { Decision, TwoPhaseState } from '../two-phase-commit/types';
+import { immediateStorage, MemoryDatabase, MemoryTx, StorageGate } from './memory-database';
+
+/** One durable row of the coordinator log. */
+export interface StoredTwoPhaseRecord {
+  gtid: string;
+  state: TwoPhaseState;
+  branches: BranchRecord[];
+  timeline: { at: number; event: string }[];
+  retries: number;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  lease?: { holder: string; until: number };
+}
+
+const ALLOWED: Record<TwoPhaseState, readonly TwoPhaseState[]> = {
+  preparing: ['preparing', 'committing', 'aborting', 'aborted'],
+  committing: ['committing', 'committed'],
+  committed: ['committed'],
+  aborting: ['aborting', 'aborted'],
+  aborted: ['aborted'],
+};
+
+/**
+ * The durable side of an in-memory coordinator log: survives coordinator crashes and is shared by every
+ * replica of the coordinating service (as their PostgreSQL database would be). Also holds the
+ * coordinator's own data, written atomically with the COMMIT decision.
+ */
+export class CoordinatorLogStore {
+  readonly records = new Map<string, StoredTwoPhaseRecord>();
+  /** The coordinating service's own rows (the `local` work of each request). */
+  readonly database = new MemoryDatabase();
+  /** Protocol misuse seen by the log (illegal state changes, completing with the wrong decision). */
+  readonly violations: string[] = [];
+
+  state(gtid: string): TwoPhaseState | undefined {
+    return this.records.get(gtid)?.state;
+  }
+
+  /** The decision durably in force: COMMIT once committing, ABORT once aborting, none while preparing. */
+  decision(gtid: string): Decision | undefined {
+    const state = this.state(gtid);
+    if (state === 'committing' || state === 'committed') return 'commit';
+    if (state === 'aborting' || state === 'aborted') return 'abort';
+    return undefined;
+  }
+
+  move(record: StoredTwoPhaseRecord, to: TwoPhaseState, event: string, now: number): void {
+    if (!ALLOWED[record.state].includes(to)) {
+      this.violations.push(`coordinator log: ${record.gtid} moved ${record.state} → ${to} (${event})`);
+    }
+    if (record.state !== to) record.timeline.push({ at: now, event: `${to}: ${event}` });
+    record.state = to;
+    record.updatedAt = now;
+  }
+}
+
+export interface InMemoryCoordinatorLogOptions {
+  /** Time source for timestamps, staleness and leases. */
+  clock: Pick<Clock, 'now'>;
+  /** Lease holder identity of this handle (one per coordinator replica incarnation). */
+  claimer?: string;
+  gate?: StorageGate;
+}
+
+let anonymousClaimers = 0;
+
+/**
+ * `TwoPhaseCoordinatorLog` over a `CoordinatorLogStore`, with the semantics of the PostgreSQL log:
+ * every write is one atomic step, `decideCommit` makes the local work durable in the same step as the
+ * decision, and `claimUnfinished` hands out leases that expire by the clock.
+ */
+export class InMemoryCoordinatorLog implements TwoPhaseCoordinatorLog<MemoryTx>, TransactionBrowser {
+  private readonly clock: Pick<Clock, 'now'>;
+  private readonly gate: StorageGate;
+  readonly claimer: string;
+
+  constructor(
+    readonly store: CoordinatorLogStore,
+    options: InMemoryCoordinatorLogOptions,
+  ) {
+    this.clock = options.clock;
+    this.gate = options.gate ?? immediateStorage;
+    this.claimer = options.claimer ?? `claimer-${++anonymousClaimers}`;
+  }
+
+  begin(gtid: string, participants: string[]): Promise<void> {
+    return this.gate('write', `log begin ${gtid}`, () => {
+      if (this.store.records.has(gtid)) return;
+      const now = this.clock.now();
+      this.store.records.set(gtid, {
+        gtid,
+        state: 'preparing',
+        branches: participants.map((participant) => ({ participant, state: 'pending' })),
+        timeline: [{ at: now, event: 'preparing' }],
+        retries: 0,
+        createdAt: now,
+        updatedAt: now,
+      });
+    });
+  }
+
+  async decideCommit(
+    gtid: string,
+    branches: BranchRecord[],
+    localWork?: (tx: MemoryTx) => Promise<void>,
+  ): Promise<Decision> {
+    // The local work runs on a private write set; if it throws, nothing below happens.
+    const tx = this.store.database.begin();
+    if (localWork) await localWork(tx);
+    return this.gate('write', `log decide-commit ${gtid}`, () => {
+      const now = this.clock.now();
+      const record = this.store.records.get(gtid);
+      if (record && (record.state === 'aborting' || record.state === 'aborted')) return 'abort';
+      if (record && (record.state === 'committing' || record.state === 'committed')) return 'commit';
+      this.store.database.apply(tx.writeSet);
+      if (record) {
+        record.branches = copyBranches(branches);
+        this.store.move(record, 'committing', 'commit decided', now);
+      } else {
+        this.store.records.set(gtid, {
+          gtid,
+          state: 'committing',
+          branches: copyBranches(branches),
+          timeline: [{ at: now, event: 'committing: commit decided' }],
+          retries: 0,
+          createdAt: now,
+          updatedAt: now,
+        });
+      }
+      return 'commit';
+    });
+  }
+
+  decideAbort(gtid: string, reason: string, branches?: BranchRecord[]): Promise<Decision> {
+    return this.gate('write', `log decide-abort ${gtid}`, () => {
+      const now = this.clock.now();
+      const record = this.store.records.get(gtid);
+      if (!record) {
+        const kept = copyBranches(branches ?? []);
+        this.store.records.set(gtid, {
+          gtid,
+          state: kept.length > 0 ? 'aborting' : 'aborted',
+          branches: kept,
+          timeline: [{ at: now, event: `${kept.length > 0 ? 'aborting' : 'aborted'}: ${reason}` }],
+          retries: 0,
+          lastError: reason,
+          createdAt: now,
+          updatedAt: now,
+        });
+        return 'abort';
+      }
+      if (record.state === 'committing' || record.state === 'committed') return 'commit';
+      if (record.state === 'preparing') {
+        if (branches) record.branches = copyBranches(branches);
+        record.lastError = reason;
+        this.store.move(record, record.branches.length > 0 ? 'aborting' : 'aborted', reason, now);
+      } else if (record.state === 'aborting' && branches) {
+        record.branches = copyBranches(branches);
+        record.updatedAt = now;
+      }
+      return 'abort';
+    });
+  }
+
+  complete(gtid: string, decision: Decision, branches: BranchRecord[]): Promise<void> {
+    return this.gate('write', `log complete ${gtid}`, () => {
+      const now = this.clock.now();
+      const record = this.store.records.get(gtid);
+      if (!record) {
+        this.store.violations.push(`coordinator log: complete(${decision}) for unknown ${gtid}`);
+        return;
+      }
+      const inForce = this.store.decision(gtid);
+      if (inForce !== decision) {
+        this.store.violations.push(
+          `coordinator log: complete(${decision}) for ${gtid} while the log holds ${inForce ?? 'no decision'}`,
+        );
+        return;
+      }
+      for (const done of branches) {
+        const existing = record.branches.find((b) => b.participant === done.participant);
+        if (existing) existing.state = done.state;
+        else record.branches.push({ ...done });
+      }
+      record.lease = undefined;
+      this.store.move(record, decision === 'commit' ? 'committed' : 'aborted', 'every participant acknowledged', now);
+    });
+  }
+
+  noteRetry(gtid: string, error: string): Promise<void> {
+    return this.gate('write', `log note-retry ${gtid}`, () => {
+      const record = this.store.records.get(gtid);
+      if (!record) return;
+      record.retries += 1;
+      record.lastError = error;
+      record.updatedAt = this.clock.now();
+    });
+  }
+
+  claimUnfinished(limit: number, leaseMs: number, staleAfterMs: number): Promise<GlobalTransactionRecord[]> {
+    return this.gate('write', `log claim-unfinished by ${this.claimer}`, () => {
+      const now = this.clock.now();
+      const claimable = [...this.store.records.values()]
+        .filter(
+          (r) =>
+            r.state === 'committing' ||
+            r.state === 'aborting' ||
+            (r.state === 'preparing' && r.createdAt <= now - staleAfterMs),
+        )
+        .filter((r) => !r.lease || r.lease.until <= now || r.lease.holder === this.claimer)
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .slice(0, Math.max(0, limit));
+      for (const record of claimable) record.lease = { holder: this.claimer, until: now + leaseMs };
+      return claimable.map(toGlobalRecord);
+    });
+  }
+
+  state(gtid: string): Promise<TwoPhaseState | undefined> {
+    return this.gate('read', `log state ${gtid}`, () => this.store.state(gtid));
+  }
+
+  list(query: TransactionQuery): Promise<GlobalTransactionRecord[]> {
+    return this.gate('read', 'log list', () =>
+      [...this.store.records.values()]
+        .filter(() => query.style === undefined || query.style === '2pc')
+        .filter((r) => query.state === undefined || r.state === query.state)
+        .filter((r) => query.before === undefined || r.createdAt < Date.parse(query.before))
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .slice(0, query.limit)
+        .map(toGlobalRecord),
+    );
+  }
+
+  get(gtid: string): Promise<GlobalTransactionRecord | undefined> {
+    return this.gate('read', `log get ${gtid}`, () => {
+      const record = this.store.records.get(gtid);
+      return record && toGlobalRecord(record);
+    });
+  }
+}
+
+function copyBranches(branches: BranchRecord[]): BranchRecord[] {
+  return branches.map((b) => ({ ...b }));
+}
+
+function toGlobalRecord(record: StoredTwoPhaseRecord): GlobalTransactionRecord {
+  return {
+    gtid: record.gtid,
+    style: '2pc',
+    state: record.state,
+    branches: copyBranches(record.branches),
+    timeline: record.timeline.map((t) => ({ at: new Date(t.at).toISOString(), event: t.event })),
+    retries: record.retries,
+    ...(record.lastError === undefined ? {} : { lastError: record.lastError }),
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+  };
+}
