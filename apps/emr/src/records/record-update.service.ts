@@ -4,11 +4,9 @@ import {
   FhirErrorCode,
   FhirException,
   FhirResourceStore,
-  OrderDestination,
-  orderDestination,
-  RecordSyncPayload,
   Stored,
 } from '@hospital/fhir';
+import { OrderDestination, orderDestination, RecordSyncPayload } from '@hospital/fhir/contracts/record-sync.contract';
 import { Session } from '@hospital/platform';
 import { Branch, TransactionAbortedError, TwoPhaseCoordinator } from '@hospital/transactions';
 import { RecordUpdate } from './record-update';

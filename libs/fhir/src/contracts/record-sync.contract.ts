@@ -2,6 +2,8 @@ import type { Patient, Reference, Resource, ServiceRequest } from '@medplum/fhir
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
 import { FhirValidator } from '../validation/fhir-validator';
+import type { FhirResourceStore } from '../store/fhir-resource-store';
+import type { SqlExecutor } from '@hospital/platform';
 
 /**
  * The EMR → LIS/PACS record-update contract. In one global transaction the EMR sends each department
@@ -70,4 +72,18 @@ export async function applyRecordSync(
 ): Promise<void> {
   await keepCopy(payload.patient);
   for (const order of payload.serviceRequests) await keepCopy(order);
+}
+
+/**
+ * A department's side of the contract, as one 2PC branch step: validates what the EMR sent and keeps
+ * the copies in the department's FHIR store, inside the branch's transaction.
+ */
+export function recordSyncBranch(
+  store: FhirResourceStore,
+  validator: FhirValidator,
+): (tx: SqlExecutor, payload: unknown) => Promise<void> {
+  return async (tx, payload) => {
+    const parsed = parseRecordSyncPayload(validator, payload);
+    await applyRecordSync(parsed, (resource) => store.upsertCopy(tx, resource));
+  };
 }
