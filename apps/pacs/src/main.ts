@@ -10,6 +10,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // Configuration errors name the variable; anything else at start-up is printed without request data.
-  process.stderr.write(`pacs failed to start: ${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `pacs failed to start: ${error instanceof ConfigError ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

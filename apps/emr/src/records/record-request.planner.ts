@@ -1,14 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Encounter, Patient, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import {
   FhirErrorCode,
   FhirException,
   FhirResourceStore,
-  FhirValidator,
-  parseTransactionBundle,
+  ParsedTransaction,
   TransactionEntry,
+  orderDestination,
+  patientIdOf,
 } from '@hospital/fhir';
-import { orderDestination, patientIdOf } from '@hospital/fhir/contracts/record-sync.contract';
 import { Database } from '@hospital/platform';
 import { isValidGtid, newGtid } from '@hospital/transactions';
 import { PatientChange, RecordUpdate } from './record-update';
@@ -30,17 +31,27 @@ export class RecordRequestPlanner {
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
-    @Inject(FhirValidator) private readonly validator: FhirValidator,
   ) {}
 
-  async fromBundle(body: unknown, gtid?: string): Promise<RecordUpdate> {
-    const { entries } = parseTransactionBundle(this.validator, body, { allowedTypes: RECORD_TYPES });
+  /** A transaction Bundle, already parsed by the FHIR module (validated, ids assigned, references rewritten). */
+  async fromTransaction({ entries }: ParsedTransaction, gtid?: string): Promise<RecordUpdate> {
+    const unsupported = entries.find((e) => !(RECORD_TYPES as readonly string[]).includes(e.resourceType));
+    if (unsupported) {
+      throw invalid(
+        `A record update carries Patient, Encounter and ServiceRequest, not ${unsupported.resourceType}`,
+        'Bundle.entry.resource',
+      );
+    }
     const patients = entries.filter((e) => e.resourceType === 'Patient');
     if (patients.length > 1) throw invalid('A record update carries at most one Patient', 'Bundle.entry');
     const encounters = entries.filter((e) => e.resourceType === 'Encounter');
     const orders = entries.filter((e) => e.resourceType === 'ServiceRequest');
     for (const entry of [...encounters, ...orders]) {
-      if (entry.method !== 'POST') throw invalid(`${entry.resourceType} entries must be POST (new records)`, 'Bundle.entry.request.method');
+      if (entry.method !== 'POST')
+        throw invalid(
+          `${entry.resourceType} entries must be POST (new records)`,
+          'Bundle.entry.request.method',
+        );
     }
     const patient = patients[0]
       ? await this.patientChange(patients[0])
@@ -53,30 +64,39 @@ export class RecordRequestPlanner {
     );
   }
 
-  async fromPatientCreate(body: unknown, gtid?: string): Promise<RecordUpdate> {
-    const resource = this.validator.validate<Patient>(body, 'Patient');
-    return this.assemble({ mode: 'create', resource: { ...resource, id: newGtid() } }, [], [], gtid);
+  /** A new patient (validated by the FHIR module): its demographics reach the LIS and the PACS too. */
+  async fromPatientCreate(resource: Patient, gtid?: string): Promise<RecordUpdate> {
+    return this.assemble({ mode: 'create', resource: { ...resource, id: randomUUID() } }, [], [], gtid);
   }
 
-  async fromPatientUpdate(id: string, body: unknown, ifMatch: string | undefined, gtid?: string): Promise<RecordUpdate> {
-    const resource = this.validator.validate<Patient>(body, 'Patient');
-    if (resource.id !== id) throw invalid('Patient.id must equal the id in the URL', 'Patient.id');
-    return this.assemble(await this.patientChange({ method: 'PUT', resource: { ...resource, id }, ifMatch }), [], [], gtid);
+  /** A demographic update (validated, `id` equal to the URL's). */
+  async fromPatientUpdate(
+    resource: Patient & { id: string },
+    ifMatch: string | undefined,
+    gtid?: string,
+  ): Promise<RecordUpdate> {
+    return this.assemble(await this.patientChange({ method: 'PUT', resource, ifMatch }), [], [], gtid);
   }
 
-  async fromOrderCreate(body: unknown, gtid?: string): Promise<RecordUpdate> {
-    const order = { ...this.validator.validate<ServiceRequest>(body, 'ServiceRequest'), id: newGtid() };
+  /** A new order for an existing patient, routed to its department. */
+  async fromOrderCreate(resource: ServiceRequest, gtid?: string): Promise<RecordUpdate> {
+    const order = { ...resource, id: randomUUID() };
     return this.assemble(await this.referencedPatient([order]), [], [order], gtid);
   }
 
-  private async patientChange(entry: Pick<TransactionEntry, 'method' | 'resource' | 'ifMatch'>): Promise<PatientChange> {
+  private async patientChange(
+    entry: Pick<TransactionEntry, 'method' | 'resource' | 'ifMatch'>,
+  ): Promise<PatientChange> {
     const resource = entry.resource as Patient & { id: string };
     if (entry.method === 'POST') return { mode: 'create', resource };
     if (entry.ifMatch !== undefined) {
       // Checked again under lock when the EMR writes; checking now spares the departments a doomed prepare.
       const current = await this.store.read(this.db, 'Patient', resource.id);
       if (current.meta.versionId !== entry.ifMatch) {
-        throw new FhirException(FhirErrorCode.PreconditionFailed, `Patient/${resource.id} is not at version ${entry.ifMatch}`);
+        throw new FhirException(
+          FhirErrorCode.PreconditionFailed,
+          `Patient/${resource.id} is not at version ${entry.ifMatch}`,
+        );
       }
     }
     return { mode: 'update', resource, ifMatch: entry.ifMatch };
@@ -107,7 +127,10 @@ export class RecordRequestPlanner {
     const encounterIds = new Set(encounters.map((e) => e.id));
     for (const record of [...encounters, ...orders]) {
       if (patientIdOf(record.subject) !== patientId) {
-        throw invalid(`${record.resourceType}.subject must be the update's patient`, `${record.resourceType}.subject`);
+        throw invalid(
+          `${record.resourceType}.subject must be the update's patient`,
+          `${record.resourceType}.subject`,
+        );
       }
     }
     for (const order of orders) {
@@ -118,11 +141,20 @@ export class RecordRequestPlanner {
         );
       }
       const encounterRef = /^Encounter\/(.+)$/.exec(order.encounter?.reference ?? '')?.[1];
-      if (order.encounter && !encounterRef) throw invalid('ServiceRequest.encounter must be Encounter/<id>', 'ServiceRequest.encounter');
-      if (encounterRef && !encounterIds.has(encounterRef) && !(await this.store.exists(this.db, 'Encounter', encounterRef))) {
-        throw new FhirException(FhirErrorCode.ReferenceNotFound, 'The order names an encounter that does not exist', {
-          expression: ['ServiceRequest.encounter'],
-        });
+      if (order.encounter && !encounterRef)
+        throw invalid('ServiceRequest.encounter must be Encounter/<id>', 'ServiceRequest.encounter');
+      if (
+        encounterRef &&
+        !encounterIds.has(encounterRef) &&
+        !(await this.store.exists(this.db, 'Encounter', encounterRef))
+      ) {
+        throw new FhirException(
+          FhirErrorCode.ReferenceNotFound,
+          'The order names an encounter that does not exist',
+          {
+            expression: ['ServiceRequest.encounter'],
+          },
+        );
       }
     }
     if (gtid !== undefined && !isValidGtid(gtid)) {

@@ -5,8 +5,10 @@ import {
   FhirException,
   FhirResourceStore,
   Stored,
+  OrderDestination,
+  orderDestination,
+  RecordSyncPayload,
 } from '@hospital/fhir';
-import { OrderDestination, orderDestination, RecordSyncPayload } from '@hospital/fhir/contracts/record-sync.contract';
 import { Session } from '@hospital/platform';
 import { Branch, TransactionAbortedError, TwoPhaseCoordinator } from '@hospital/transactions';
 import { RecordUpdate } from './record-update';
@@ -71,12 +73,15 @@ export class RecordUpdateService {
       }
       routed.get(destination)?.push(order);
     }
-    return DEPARTMENTS.filter((d) => update.patient.mode !== 'reference' || (routed.get(d)?.length ?? 0) > 0).map(
-      (participant) => ({
-        participant,
-        payload: { patient: withoutMeta(update.patient.resource), serviceRequests: routed.get(participant) ?? [] },
-      }),
-    );
+    return DEPARTMENTS.filter(
+      (d) => update.patient.mode !== 'reference' || (routed.get(d)?.length ?? 0) > 0,
+    ).map((participant) => ({
+      participant,
+      payload: {
+        patient: withoutMeta(update.patient.resource),
+        serviceRequests: routed.get(participant) ?? [],
+      },
+    }));
   }
 
   private async writeLocal(tx: Session, update: RecordUpdate): Promise<RecordUpdateResult> {
@@ -99,7 +104,8 @@ export class RecordUpdateService {
         break;
     }
     const encounters: Stored<Encounter>[] = [];
-    for (const encounter of update.encounters) encounters.push(await this.store.create(tx, encounter, { id: encounter.id }));
+    for (const encounter of update.encounters)
+      encounters.push(await this.store.create(tx, encounter, { id: encounter.id }));
     const orders: Stored<ServiceRequest>[] = [];
     for (const order of update.orders) orders.push(await this.store.create(tx, order, { id: order.id }));
     return { gtid: update.gtid, patient: stored, patientCreated, encounters, orders };

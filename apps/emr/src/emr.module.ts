@@ -1,0 +1,32 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { FhirModule, recordSearch } from '@hospital/fhir';
+import { PlatformModule } from '@hospital/platform';
+import { EmrConfig } from './config';
+import { EmrFhirWriter } from './records/emr-fhir.writer';
+import { RecordsModule } from './records/records.module';
+
+/** The electronic medical record: the clinician's FHIR endpoint and the coordinator of the record update. */
+@Module({})
+export class EmrModule {
+  static forRoot(config: EmrConfig): DynamicModule {
+    return {
+      module: EmrModule,
+      imports: [
+        PlatformModule.forService(config),
+        FhirModule.forService({
+          serviceName: 'emr',
+          resources: recordSearch('Patient', 'Practitioner', 'Encounter', 'ServiceRequest'),
+          writes: {
+            Patient: ['create', 'update'],
+            ServiceRequest: ['create'],
+            Encounter: ['create'],
+            Practitioner: ['create'],
+          },
+          transaction: true,
+          writer: EmrFhirWriter,
+          imports: [RecordsModule],
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import {
+  FhirErrorCode,
+  FhirException,
+  FhirResourceStore,
+  FhirUpdateContext,
+  FhirUpdateResult,
+  FhirWriteContext,
+  FhirWriter,
+  ParsedTransaction,
+  Stored,
+  TransactionResult,
+} from '@hospital/fhir';
+import { Database, withGtid } from '@hospital/platform';
+import { RecordRequestPlanner } from './record-request.planner';
+import { RecordUpdateResult, RecordUpdateService } from './record-update.service';
+
+/**
+ * The EMR's FHIR write path. Writes that other systems must see — patients (demographics) and orders —
+ * go through the record update, committed by two-phase commit in the EMR, the LIS and the PACS; records
+ * only the EMR keeps (encounters, practitioners) are local transactions.
+ */
+@Injectable()
+export class EmrFhirWriter implements FhirWriter {
+  constructor(
+    @Inject(Database) private readonly db: Database,
+    @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
+    @Inject(RecordRequestPlanner) private readonly planner: RecordRequestPlanner,
+    @Inject(RecordUpdateService) private readonly records: RecordUpdateService,
+  ) {}
+
+  async create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
+    switch (resource.resourceType) {
+      case 'Patient':
+        return (await this.commit(await this.planner.fromPatientCreate(resource, context.gtid))).patient;
+      case 'ServiceRequest': {
+        const result = await this.commit(await this.planner.fromOrderCreate(resource, context.gtid));
+        return result.orders[0] as Stored<ServiceRequest>;
+      }
+      default:
+        return this.db.transaction(async (tx) => {
+          await this.store.assertReferencesExist(tx, resource, ['Patient', 'Practitioner', 'Encounter']);
+          return this.store.create(tx, resource);
+        });
+    }
+  }
+
+  async update(resource: Resource & { id: string }, context: FhirUpdateContext): Promise<FhirUpdateResult> {
+    if (resource.resourceType !== 'Patient') {
+      throw new FhirException(
+        FhirErrorCode.MethodNotAllowed,
+        `${resource.resourceType} records are not updated here`,
+      );
+    }
+    const update = await this.planner.fromPatientUpdate(
+      resource as Patient & { id: string },
+      context.ifMatch,
+      context.gtid,
+    );
+    const result = await this.commit(update);
+    return { resource: result.patient, created: result.patientCreated };
+  }
+
+  async transaction(transaction: ParsedTransaction, context: FhirWriteContext): Promise<TransactionResult[]> {
+    const result = await this.commit(await this.planner.fromTransaction(transaction, context.gtid));
+    const stored = new Map<string, { resource: Stored<Resource>; created: boolean }>([
+      [`Patient/${result.patient.id}`, { resource: result.patient, created: result.patientCreated }],
+      ...[...result.encounters, ...result.orders].map(
+        (r) => [`${r.resourceType}/${r.id}`, { resource: r as Stored<Resource>, created: true }] as const,
+      ),
+    ]);
+    return transaction.entries.map((entry) => {
+      const found = stored.get(`${entry.resourceType}/${entry.id}`);
+      if (!found) throw new Error(`transaction entry ${entry.resourceType}/${entry.id} has no result`);
+      return found;
+    });
+  }
+
+  private commit(update: Parameters<RecordUpdateService['commit']>[0]): Promise<RecordUpdateResult> {
+    return withGtid(update.gtid, () => this.records.commit(update));
+  }
+}

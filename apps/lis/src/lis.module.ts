@@ -1,0 +1,20 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { FhirModule, recordSearch } from '@hospital/fhir';
+import { PlatformModule } from '@hospital/platform';
+import { LisConfig } from './config';
+import { OrdersModule } from './orders/orders.module';
+
+/** The laboratory information system: copies of patients and lab orders, kept by the EMR's record update. */
+@Module({})
+export class LisModule {
+  static forRoot(config: LisConfig): DynamicModule {
+    return {
+      module: LisModule,
+      imports: [
+        PlatformModule.forService(config),
+        FhirModule.forService({ serviceName: 'lis', resources: recordSearch('Patient', 'ServiceRequest') }),
+        OrdersModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,20 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { FhirModule, recordSearch } from '@hospital/fhir';
+import { PlatformModule } from '@hospital/platform';
+import { PacsConfig } from './config';
+import { OrdersModule } from './orders/orders.module';
+
+/** The imaging system: copies of patients and imaging orders, kept by the EMR's record update. */
+@Module({})
+export class PacsModule {
+  static forRoot(config: PacsConfig): DynamicModule {
+    return {
+      module: PacsModule,
+      imports: [
+        PlatformModule.forService(config),
+        FhirModule.forService({ serviceName: 'pacs', resources: recordSearch('Patient', 'ServiceRequest') }),
+        OrdersModule,
+      ],
+    };
+  }
+}
