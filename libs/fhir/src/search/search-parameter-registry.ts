@@ -9,7 +9,7 @@ import {
 import { loadFhirDefinitions } from '../definitions';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
-import { isValidFhirId } from '../validation/fhir-validator';
+import { isStorableString, isValidFhirId } from '../validation/fhir-validator';
 import { R4ValueSets, type ValueSetCodes } from '../validation/value-sets';
 import {
   DATE_PREFIXES,
@@ -76,6 +76,9 @@ function queryEntries(query: unknown): [string, string][] {
     const values: unknown[] = Array.isArray(value) ? value : [value];
     for (const v of values) {
       if (typeof v !== 'string') throw invalidValue(name, 'expected a plain string value');
+      if (!isStorableString(name) || !isStorableString(v)) {
+        throw FhirException.invalid('Query contains a NUL character or an unpaired surrogate');
+      }
       entries.push([name, v]);
     }
   }

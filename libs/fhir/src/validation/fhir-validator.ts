@@ -22,6 +22,14 @@ export function isValidFhirId(id: string): boolean {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * False for strings holding what JSON allows but PostgreSQL's text and jsonb cannot store (NUL, an
+ * unpaired surrogate); FHIR strings have no use for either.
+ */
+export function isStorableString(value: string): boolean {
+  return !value.includes('\u0000') && !/[\uD800-\uDFFF]/u.test(value);
+}
+
 /** Medplum warnings that FHIR R4 treats as errors. */
 const promotedWarnings = [/^Conflicting choice of type properties/];
 
@@ -67,7 +75,7 @@ function structureIssue(text: string, expression?: string): OperationOutcomeIssu
 
 /**
  * JSON-level rules medplum 4.5.2 lets through: empty strings (only whitespace is caught), empty
- * arrays, and resource ids that are not FHIR ids. Iterative, so a deeply nested body cannot overflow.
+ * arrays, resource ids that are not FHIR ids, and NUL characters or unpaired surrogates. Iterative, so a deeply nested body cannot overflow.
  */
 function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
@@ -76,6 +84,8 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
     const { value, path } = stack.pop() as { value: unknown; path: string };
     if (typeof value === 'string') {
       if (value === '') issues.push(structureIssue('String must contain non-whitespace content', path));
+      else if (!isStorableString(value))
+        issues.push(structureIssue('String contains a NUL or unpaired surrogate', path));
     } else if (Array.isArray(value)) {
       if (value.length === 0) issues.push(structureIssue('Arrays must not be empty', path));
       value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));

@@ -1,0 +1,71 @@
+import { SearchParameterRegistry } from '../search/search-parameter-registry';
+import { FhirValidator } from '../validation/fhir-validator';
+import { buildCapabilityStatement } from './capability-statement';
+import { FhirException } from '../errors/fhir-exception';
+
+describe('buildCapabilityStatement', () => {
+  let registry: SearchParameterRegistry;
+  beforeAll(() => {
+    registry = new SearchParameterRegistry({
+      Patient: ['_id', 'identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
+      ServiceRequest: ['_id', 'subject', 'patient', 'category', 'status', 'identifier', 'encounter'],
+    });
+  }, 30_000);
+
+  const statement = () =>
+    buildCapabilityStatement({
+      serviceName: 'lis',
+      baseUrl: 'https://lis.example/fhir/',
+      registry,
+      interactions: {
+        types: { ServiceRequest: ['read', 'vread', 'history-instance', 'search-type', 'create', 'update'] },
+        transaction: true,
+      },
+      date: '2025-01-01T00:00:00Z',
+    });
+
+  it('advertises exactly the search parameters the registry accepts', () => {
+    for (const resource of statement().rest?.[0]?.resource ?? []) {
+      const advertised = (resource.searchParam ?? []).map((p) => p.name);
+      expect(advertised).toEqual(registry.params(resource.type).map((p) => p.code));
+      for (const name of advertised) {
+        expect(() =>
+          registry.parseSearch(resource.type, { [name]: name === 'birthdate' ? '2000' : 'x' }),
+        ).not.toThrow();
+      }
+      // and nothing else is accepted
+      expect(() => registry.parseSearch(resource.type, { 'not-advertised': 'x' })).toThrow(FhirException);
+    }
+  });
+
+  it('carries type, definition URL and documentation of each parameter', () => {
+    const patient = statement().rest?.[0]?.resource?.find((r) => r.type === 'Patient');
+    expect(patient?.searchParam?.find((p) => p.name === 'birthdate')).toMatchObject({
+      definition: 'http://hl7.org/fhir/SearchParameter/individual-birthdate',
+      type: 'date',
+    });
+    expect(patient?.searchParam?.find((p) => p.name === '_id')?.type).toBe('token');
+  });
+
+  it('lists the interactions of each type and the transaction interaction', () => {
+    const rest = statement().rest?.[0];
+    const codes = (type: string) =>
+      rest?.resource?.find((r) => r.type === type)?.interaction?.map((i) => i.code);
+    expect(codes('Patient')).toEqual(['read', 'vread', 'history-instance', 'search-type']);
+    expect(codes('ServiceRequest')).toEqual([
+      'read',
+      'vread',
+      'update',
+      'history-instance',
+      'create',
+      'search-type',
+    ]);
+    expect(rest?.interaction).toEqual([{ code: 'transaction' }]);
+    expect(statement().implementation?.url).toBe('https://lis.example/fhir');
+  });
+
+  it('is a valid FHIR R4 CapabilityStatement', () => {
+    const capability = statement();
+    expect(new FhirValidator().validate(capability, 'CapabilityStatement')).toBe(capability);
+  });
+});

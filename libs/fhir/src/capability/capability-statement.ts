@@ -1,0 +1,105 @@
+import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import { normalizeBaseUrl } from '../bundle/bundle-links';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  type SearchParameterRegistry,
+} from '../search/search-parameter-registry';
+
+/** Type-level interactions (codes of http://hl7.org/fhir/type-restful-interaction). */
+export type FhirTypeInteraction =
+  'read' | 'vread' | 'history-instance' | 'search-type' | 'create' | 'update' | 'delete';
+export type FhirWriteInteraction = 'create' | 'update' | 'delete';
+
+/** What the FHIR module serves for every registered type, from the store. */
+export const READ_INTERACTIONS: readonly FhirTypeInteraction[] = [
+  'read',
+  'vread',
+  'history-instance',
+  'search-type',
+];
+
+export interface FhirInteractions {
+  /** Interactions per resource type; a registered type that is not listed gets READ_INTERACTIONS. */
+  types?: Readonly<Record<string, readonly FhirTypeInteraction[]>>;
+  /** Whether `POST [base]` accepts transaction Bundles. */
+  transaction?: boolean;
+}
+
+export interface CapabilityStatementInput {
+  serviceName: string;
+  baseUrl: string;
+  registry: SearchParameterRegistry;
+  interactions: FhirInteractions;
+  /** Publication date; now by default. */
+  date?: string;
+}
+
+/** The interactions offered for a type, in the order FHIR lists them. */
+export function interactionsOf(interactions: FhirInteractions, resourceType: string): FhirTypeInteraction[] {
+  const offered = interactions.types?.[resourceType] ?? READ_INTERACTIONS;
+  const order: FhirTypeInteraction[] = [
+    'read',
+    'vread',
+    'update',
+    'delete',
+    'history-instance',
+    'create',
+    'search-type',
+  ];
+  return order.filter((code) => offered.includes(code));
+}
+
+/**
+ * The service's CapabilityStatement, generated from the same SearchParameterRegistry the search
+ * parser uses: every advertised search parameter is accepted and every accepted one is advertised.
+ */
+export function buildCapabilityStatement(input: CapabilityStatementInput): CapabilityStatement {
+  const { serviceName, registry, interactions } = input;
+  const baseUrl = normalizeBaseUrl(input.baseUrl);
+  const resources = registry.resourceTypes().map((type): CapabilityStatementRestResource => {
+    const codes = interactionsOf(interactions, type);
+    return {
+      type: type as CapabilityStatementRestResource['type'],
+      profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+      interaction: codes.map((code) => ({ code })),
+      versioning: 'versioned-update',
+      readHistory: codes.includes('vread'),
+      updateCreate: codes.includes('update'),
+      conditionalCreate: false,
+      conditionalRead: 'not-supported',
+      conditionalUpdate: false,
+      conditionalDelete: 'not-supported',
+      referencePolicy: ['literal', 'local'],
+      searchParam: codes.includes('search-type')
+        ? registry.params(type).map((param) => ({
+            name: param.code,
+            definition: param.definition,
+            type: param.type,
+            ...(param.description === undefined ? {} : { documentation: param.description }),
+          }))
+        : [],
+    };
+  });
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: input.date ?? new Date().toISOString(),
+    publisher: 'Hospital integration platform',
+    kind: 'instance',
+    software: { name: `hospital-${serviceName}` },
+    implementation: { description: `FHIR R4 endpoint of the ${serviceName} service`, url: baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    rest: [
+      {
+        mode: 'server',
+        documentation:
+          `Search pages with _count (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE}) and _offset; ` +
+          '_sort and _total are supported; any other parameter is rejected with 400.',
+        resource: resources,
+        ...(interactions.transaction === true ? { interaction: [{ code: 'transaction' as const }] } : {}),
+      },
+    ],
+  };
+}

@@ -1,0 +1,293 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import { Database } from '@hospital/platform';
+import { historyBundle } from '../bundle/history';
+import { searchSetBundle } from '../bundle/searchset';
+import { parseTransactionBundle, transactionResponseBundle } from '../bundle/transaction';
+import {
+  READ_INTERACTIONS,
+  buildCapabilityStatement,
+  type FhirInteractions,
+  type FhirTypeInteraction,
+  type FhirWriteInteraction,
+} from '../capability/capability-statement';
+import { parseIfMatch, weakETag } from '../etag';
+import { FhirErrorCode } from '../errors/fhir-error-code';
+import { FhirException, informationOutcome } from '../errors/fhir-exception';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_OFFSET,
+  MAX_PAGE_SIZE,
+  SearchParameterRegistry,
+} from '../search/search-parameter-registry';
+import { FhirResourceStore, type Stored } from '../store/fhir-resource-store';
+import { FhirValidator } from '../validation/fhir-validator';
+import { FHIR_MODULE_OPTIONS, type FhirModuleOptions } from './fhir-module-options';
+import { FHIR_WRITER, type FhirWriteContext, type FhirWriter } from './fhir-writer';
+import type { FhirHttpRequest } from './http-types';
+
+/** A FHIR answer before it is sent: status, headers and a resource body. */
+export interface FhirHttpResult {
+  status: number;
+  headers: Record<string, string>;
+  body: Resource;
+}
+
+const ACCEPTED_MEDIA_TYPES = ['application/fhir+json', 'application/json'];
+
+function header(request: FhirHttpRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** ETag, Last-Modified and (for writes) Location of a stored version. */
+function versionHeaders(
+  baseUrl: string,
+  resource: Stored<Resource>,
+  withLocation: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    ETag: weakETag(resource.meta.versionId),
+    'Last-Modified': new Date(resource.meta.lastUpdated).toUTCString(),
+  };
+  if (withLocation) {
+    headers.Location = `${baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta.versionId}`;
+  }
+  return headers;
+}
+
+/**
+ * The FHIR REST interactions behind the controller: type and interaction checks, body media type
+ * and validation, reads and searches from the store on the app's Database, writes through the
+ * app's FhirWriter, and the mapping of every answer to status, headers and body.
+ */
+@Injectable()
+export class FhirRestService {
+  private readonly interactions: FhirInteractions;
+
+  constructor(
+    @Inject(FHIR_MODULE_OPTIONS) private readonly options: FhirModuleOptions,
+    @Inject(SearchParameterRegistry) private readonly registry: SearchParameterRegistry,
+    @Inject(FhirValidator) private readonly validator: FhirValidator,
+    @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
+    @Inject(Database) private readonly database: Database,
+    @Optional() @Inject(FHIR_WRITER) private readonly writer: FhirWriter | null,
+  ) {
+    this.interactions = {
+      types: Object.fromEntries(
+        registry.resourceTypes().map((type) => [type, [...READ_INTERACTIONS, ...this.writesOf(type)]]),
+      ),
+      transaction: options.transaction === true && typeof this.writer?.transaction === 'function',
+    };
+  }
+
+  private writesOf(type: string): FhirWriteInteraction[] {
+    return (this.options.writes?.[type] ?? []).filter((code) => typeof this.writer?.[code] === 'function');
+  }
+
+  /** The base URL and the global transaction a request belongs to. */
+  context(request: FhirHttpRequest): FhirWriteContext {
+    const baseUrl = (
+      this.options.baseUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}/fhir`
+    ).replace(/\/+$/, '');
+    const gtid = header(request, 'x-gtid');
+    return gtid !== undefined && gtid !== '' && gtid.length <= 100 ? { baseUrl, gtid } : { baseUrl };
+  }
+
+  metadata(context: FhirWriteContext): FhirHttpResult {
+    const body = buildCapabilityStatement({
+      serviceName: this.options.serviceName,
+      baseUrl: context.baseUrl,
+      registry: this.registry,
+      interactions: this.interactions,
+    });
+    return { status: 200, headers: {}, body };
+  }
+
+  async search(type: string, query: unknown, context: FhirWriteContext): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'search-type');
+    const request = this.registry.parseSearch(type, query);
+    const result = await this.store.search(this.database, request);
+    const body = searchSetBundle({ baseUrl: context.baseUrl, request, ...result });
+    return { status: 200, headers: {}, body };
+  }
+
+  /** `POST [type]/_search`: the query string's parameters plus those of a form body, if any. */
+  async searchByPost(
+    type: string,
+    query: unknown,
+    body: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    const merged = new URLSearchParams();
+    for (const source of [query, body]) {
+      if (source === undefined || source === null || typeof source !== 'object') continue;
+      for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+        for (const v of Array.isArray(value) ? (value as unknown[]) : [value]) {
+          if (typeof v !== 'string') {
+            throw new FhirException(FhirErrorCode.Invalid, `Invalid value for search parameter ${name}`, {
+              expression: [name],
+            });
+          }
+          merged.append(name, v);
+        }
+      }
+    }
+    return this.search(type, merged, context);
+  }
+
+  async read(type: string, id: string, context: FhirWriteContext): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'read');
+    const resource = await this.store.read(this.database, type, id);
+    return { status: 200, headers: versionHeaders(context.baseUrl, resource, false), body: resource };
+  }
+
+  async vread(
+    type: string,
+    id: string,
+    versionId: string,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'vread');
+    const resource = await this.store.vread(this.database, type, id, versionId);
+    return { status: 200, headers: versionHeaders(context.baseUrl, resource, false), body: resource };
+  }
+
+  async history(
+    type: string,
+    id: string,
+    query: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'history-instance');
+    const { count, offset } = pagingOf(query);
+    const page = await this.store.history(this.database, type, id, { count, offset });
+    const body = historyBundle({ baseUrl: context.baseUrl, resourceType: type, id, page, count, offset });
+    return { status: 200, headers: {}, body };
+  }
+
+  async create(
+    type: string,
+    contentType: string | undefined,
+    body: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'create');
+    assertJsonBody(contentType);
+    const resource = this.validator.validate(body, type);
+    const stored = await this.requireWriter('create').create?.(resource, context);
+    if (stored === undefined) throw FhirException.methodNotAllowed('create', type);
+    return { status: 201, headers: versionHeaders(context.baseUrl, stored, true), body: stored };
+  }
+
+  async update(
+    type: string,
+    id: string,
+    contentType: string | undefined,
+    ifMatch: string | string[] | undefined,
+    body: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'update');
+    assertJsonBody(contentType);
+    const resource = this.validator.validate(body, type);
+    if (resource.id !== id) {
+      throw FhirException.invalid('Resource id must equal the id in the URL', [`${type}.id`]);
+    }
+    const version = parseIfMatch(ifMatch);
+    const result = await this.requireWriter('update').update?.(
+      { ...resource, id },
+      version === undefined ? context : { ...context, ifMatch: version },
+    );
+    if (result === undefined) throw FhirException.methodNotAllowed('update', type);
+    return {
+      status: result.created ? 201 : 200,
+      headers: versionHeaders(context.baseUrl, result.resource, true),
+      body: result.resource,
+    };
+  }
+
+  async delete(type: string, id: string, context: FhirWriteContext): Promise<FhirHttpResult> {
+    this.assertInteraction(type, 'delete');
+    const result = await this.requireWriter('delete').delete?.(type, id, context);
+    if (result === undefined) throw FhirException.methodNotAllowed('delete', type);
+    return {
+      status: 200,
+      headers: { ETag: weakETag(result.versionId) },
+      body: informationOutcome(
+        result.changed ? `${type}/${id} deleted` : `${type}/${id} was already deleted`,
+      ),
+    };
+  }
+
+  async transaction(
+    contentType: string | undefined,
+    body: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    if (this.interactions.transaction !== true) throw FhirException.methodNotAllowed('transaction');
+    assertJsonBody(contentType);
+    const parsed = parseTransactionBundle(this.validator, body);
+    parsed.entries.forEach((entry, i) => {
+      const interaction = entry.method === 'POST' ? 'create' : 'update';
+      if (!this.offers(entry.resourceType, interaction)) {
+        throw new FhirException(
+          FhirErrorCode.MethodNotAllowed,
+          `This service does not support ${interaction} on ${entry.resourceType}`,
+          { expression: [`Bundle.entry[${i}].request`] },
+        );
+      }
+    });
+    const results = await this.requireWriter('transaction').transaction?.(parsed, context);
+    if (results === undefined) throw FhirException.methodNotAllowed('transaction');
+    return { status: 200, headers: {}, body: transactionResponseBundle(context.baseUrl, results) };
+  }
+
+  private offers(type: string, interaction: FhirTypeInteraction): boolean {
+    return this.interactions.types?.[type]?.includes(interaction) ?? false;
+  }
+
+  /** 404 for a type the service does not serve, 405 for an interaction it does not offer on it. */
+  private assertInteraction(type: string, interaction: FhirTypeInteraction): void {
+    if (!this.registry.supports(type)) throw FhirException.notFound(type);
+    if (!this.offers(type, interaction)) throw FhirException.methodNotAllowed(interaction, type);
+  }
+
+  private requireWriter(interaction: string): FhirWriter {
+    if (this.writer === null || this.writer === undefined) throw FhirException.methodNotAllowed(interaction);
+    return this.writer;
+  }
+}
+
+/** 415 unless the body was sent as FHIR JSON (or plain JSON). */
+function assertJsonBody(contentType: string | undefined): void {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType === undefined || !ACCEPTED_MEDIA_TYPES.includes(mediaType)) {
+    throw new FhirException(FhirErrorCode.UnsupportedMediaType, 'Content-Type must be application/fhir+json');
+  }
+}
+
+/** `_count` and `_offset` of a history request; anything else is a 400. */
+function pagingOf(query: unknown): { count: number; offset: number } {
+  let count = DEFAULT_PAGE_SIZE;
+  let offset = 0;
+  const entries =
+    query !== null && typeof query === 'object' ? Object.entries(query as Record<string, unknown>) : [];
+  for (const [name, value] of entries) {
+    if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) {
+      if (name === '_count' || name === '_offset') {
+        throw new FhirException(FhirErrorCode.Invalid, `Invalid value for ${name}`, { expression: [name] });
+      }
+      throw new FhirException(FhirErrorCode.UnknownSearchParameter, `Unknown parameter: ${name}`, {
+        expression: [name],
+      });
+    }
+    if (name === '_count') count = Math.min(Number(value), MAX_PAGE_SIZE);
+    else if (name === '_offset') offset = Math.min(Number(value), MAX_OFFSET);
+    else
+      throw new FhirException(FhirErrorCode.UnknownSearchParameter, `Unknown parameter: ${name}`, {
+        expression: [name],
+      });
+  }
+  return { count, offset };
+}

@@ -1,0 +1,41 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { ParsedTransaction, TransactionResult } from '../bundle/transaction';
+import type { FhirDeleteResult, Stored } from '../store/fhir-resource-store';
+
+/** What a write receives besides the resource: where it was addressed, and the global transaction. */
+export interface FhirWriteContext {
+  /** Absolute base URL of this FHIR endpoint (`https://emr.example/fhir`). */
+  baseUrl: string;
+  /** The `x-gtid` request header, when the write belongs to a global transaction. */
+  gtid?: string;
+}
+
+export interface FhirUpdateContext extends FhirWriteContext {
+  /** Version named by `If-Match` (`W/"3"` → `3`); the writer passes it to `FhirResourceStore.update`. */
+  ifMatch?: string;
+}
+
+export interface FhirUpdateResult {
+  resource: Stored<Resource>;
+  /** True when the update created the resource (answered 201 instead of 200). */
+  created: boolean;
+}
+
+/**
+ * The service's write path, supplied by the app to `FhirModule.forService({ writer })`. The module
+ * validates every body against FHIR R4 (and the transaction Bundle's structure) before calling it;
+ * the writer applies its business rules and persists, typically with `FhirResourceStore` inside
+ * `Database.transaction` or a distributed-transaction branch, and returns what it stored. A method
+ * the writer does not implement is answered 405, as is a type the module options do not open.
+ */
+export interface FhirWriter {
+  create?(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>>;
+  /** `resource.id` equals the id of the URL. */
+  update?(resource: Resource & { id: string }, context: FhirUpdateContext): Promise<FhirUpdateResult>;
+  delete?(resourceType: string, id: string, context: FhirWriteContext): Promise<FhirDeleteResult>;
+  /** Entries carry their final ids and rewritten references; results come back in entry order. */
+  transaction?(transaction: ParsedTransaction, context: FhirWriteContext): Promise<TransactionResult[]>;
+}
+
+/** Injection token of the app's FhirWriter (null when the service is read-only). */
+export const FHIR_WRITER = Symbol('FHIR_WRITER');
