@@ -63,7 +63,9 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
   }
 
   async prepare(gtid: string, coordinator: string, work: (tx: MemoryTx) => Promise<void>): Promise<Vote> {
-    const before = await this.gate('read', `${this.store.name} prepare-check ${gtid}`, () => this.store.state(gtid));
+    const before = await this.gate('read', `${this.store.name} prepare-check ${gtid}`, () =>
+      this.store.state(gtid),
+    );
     if (before === 'prepared' || before === 'committed') return YES;
     if (before === 'aborted') return { vote: 'no', reason: `branch ${gtid} was already aborted` };
 
@@ -76,7 +78,8 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
     }
     return this.gate('write', `${this.store.name} prepare ${gtid}`, (): Vote => {
       const current = this.store.branches.get(gtid);
-      if (current?.state === 'aborted') return { vote: 'no', reason: `branch ${gtid} was aborted while preparing` };
+      if (current?.state === 'aborted')
+        return { vote: 'no', reason: `branch ${gtid} was aborted while preparing` };
       if (current) return YES;
       this.store.branches.set(gtid, {
         gtid,
@@ -98,7 +101,12 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
           return 'committed';
         case 'prepared':
           this.store.database.apply(branch.writes);
-          this.store.branches.set(gtid, { ...branch, state: 'committed', writes: new Map(), resolvedAt: this.clock.now() });
+          this.store.branches.set(gtid, {
+            ...branch,
+            state: 'committed',
+            writes: new Map(),
+            resolvedAt: this.clock.now(),
+          });
           return 'committed';
         case 'aborted':
           this.store.violations.push(`${this.store.name}: commit ordered for aborted branch ${gtid}`);
@@ -112,7 +120,13 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
       const now = this.clock.now();
       const branch = this.store.branches.get(gtid);
       if (!branch) {
-        this.store.branches.set(gtid, { gtid, coordinator: '', state: 'aborted', writes: new Map(), resolvedAt: now });
+        this.store.branches.set(gtid, {
+          gtid,
+          coordinator: '',
+          state: 'aborted',
+          writes: new Map(),
+          resolvedAt: now,
+        });
         return;
       }
       switch (branch.state) {
@@ -122,9 +136,9 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
           this.store.branches.set(gtid, { ...branch, state: 'aborted', writes: new Map(), resolvedAt: now });
           return;
         case 'committed':
-          // Nothing is prepared any more, so the call resolves; but a correct coordinator never gets here.
+          // Left alone, and refused as PostgreSQL's adapter does; a correct coordinator never gets here.
           this.store.violations.push(`${this.store.name}: abort ordered for committed branch ${gtid}`);
-          return;
+          throw new Error(`branch ${gtid} is already committed and cannot be aborted`);
       }
     });
   }

@@ -62,5 +62,8 @@ export type StorageAccess = 'read' | 'write';
  */
 export type StorageGate = <T>(access: StorageAccess, label: string, operation: () => T) => Promise<T>;
 
-export const immediateStorage: StorageGate = <T>(_access: StorageAccess, _label: string, operation: () => T) =>
-  Promise.resolve().then(operation);
+export const immediateStorage: StorageGate = <T>(
+  _access: StorageAccess,
+  _label: string,
+  operation: () => T,
+) => Promise.resolve().then(operation);

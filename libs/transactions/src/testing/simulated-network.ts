@@ -164,7 +164,9 @@ export class SimulatedNetwork {
     const op = this.storageOps.get(id);
     this.storageOps.delete(id);
     if (op && event.owner.alive) {
-      this.trace(`storage  ${event.label} FAILS ${when === 'before' ? 'without effect' : 'after taking effect'}`);
+      this.trace(
+        `storage  ${event.label} FAILS ${when === 'before' ? 'without effect' : 'after taking effect'}`,
+      );
       op.run(when);
     }
   }
@@ -316,7 +318,9 @@ export function describeEvent(event: PendingEvent): string {
     case 'request':
       return `#${event.id} ${event.label}: ${event.from.node}#${event.from.epoch} → ${event.to}`;
     case 'reply': {
-      const answer = event.outcome.ok ? JSON.stringify(event.outcome.value) : `error "${event.outcome.error.message}"`;
+      const answer = event.outcome.ok
+        ? JSON.stringify(event.outcome.value)
+        : `error "${event.outcome.error.message}"`;
       return `#${event.id} reply to ${event.label}: ${event.from} → ${event.to.node}#${event.to.epoch} ${answer ?? ''}`;
     }
     case 'storage':

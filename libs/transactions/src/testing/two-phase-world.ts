@@ -152,6 +152,8 @@ export interface TwoPhaseWorldOptions {
   participant?: Partial<TwoPhaseParticipantOptions>;
   /** The participant-side HTTP client's time-out for outcome inquiries. Default 1 s. */
   clientTimeoutMs?: number;
+  /** Lease a COMMIT decision takes for the deciding replica's phase two. Default: the recovery lease. */
+  decisionLeaseMs?: number;
   /** Every durable write is its own schedulable step (crash points between any two). Default true. */
   scheduledStorage?: boolean;
   /** Participants' business step. Default `simulatedBranchWork`. */
@@ -188,6 +190,7 @@ export class TwoPhaseWorld {
   readonly coordinatorOptions: TwoPhaseCoordinatorOptions;
   readonly participantOptions: TwoPhaseParticipantOptions;
   readonly clientTimeoutMs: number;
+  readonly decisionLeaseMs: number;
   /** The coordinating service's durable log and own rows, shared by its replicas. */
   readonly log = new CoordinatorLogStore();
   readonly participantStores = new Map<string, PreparedResourceStore>();
@@ -211,9 +214,14 @@ export class TwoPhaseWorld {
     this.startTime = options.startTime ?? Date.UTC(2026, 0, 1);
     this.clock = new VirtualClock(this.startTime);
     this.coordinatorName = options.coordinatorName ?? 'emr';
-    this.coordinatorOptions = { ...worldCoordinatorDefaults, ...options.coordinator, name: this.coordinatorName };
+    this.coordinatorOptions = {
+      ...worldCoordinatorDefaults,
+      ...options.coordinator,
+      name: this.coordinatorName,
+    };
     this.participantOptions = { ...worldParticipantDefaults, ...options.participant };
     this.clientTimeoutMs = options.clientTimeoutMs ?? 1_000;
+    this.decisionLeaseMs = options.decisionLeaseMs ?? this.coordinatorOptions.recoveryLeaseMs;
     this.scheduledStorage = options.scheduledStorage ?? true;
     this.work = options.work ?? simulatedBranchWork;
     this.network = new SimulatedNetwork(
@@ -229,7 +237,9 @@ export class TwoPhaseWorld {
         ? Array.from({ length: options.participants ?? 3 }, (_, i) => `p${i + 1}`)
         : options.participants;
     for (const name of names) this.participantStores.set(name, new PreparedResourceStore(name));
-    this.participants = names.map((name) => new SimulatedNode(name, (inc) => this.bootParticipant(name, inc)));
+    this.participants = names.map(
+      (name) => new SimulatedNode(name, (inc) => this.bootParticipant(name, inc)),
+    );
 
     const replicaCount = Math.max(1, options.coordinatorReplicas ?? 1);
     const replicaNames =
@@ -386,6 +396,20 @@ export class TwoPhaseWorld {
     await this.flush();
   }
 
+  /**
+   * The coordinating service's database crashes and comes back: relaxed writes not yet flushed (start,
+   * completion and retry marks) are lost, and every write in flight on it fails without effect.
+   */
+  async crashCoordinatorDatabase(): Promise<void> {
+    const replicas = new Set(this.replicas.map((r) => r.name));
+    for (const e of [...this.network.pending()]) {
+      if (e.kind === 'storage' && replicas.has(e.owner.node)) this.network.failStorage(e.id, 'before');
+    }
+    const lost = this.log.crash();
+    this.note(`db crash ${this.coordinatorName} database (${lost} unflushed writes lost)`);
+    await this.flush();
+  }
+
   isolate(name: string): void {
     this.network.isolate(name);
     this.note(`isolate  ${name}`);
@@ -400,7 +424,9 @@ export class TwoPhaseWorld {
    * Delivers every pending event in order (skipping `hold`-ed ones) and, when nothing else is pending,
    * fires timers, until the world is idle. Returns how many steps it took; throws on a livelock.
    */
-  async settle(options: { hold?: (event: PendingEvent) => boolean; timers?: boolean; maxSteps?: number } = {}): Promise<number> {
+  async settle(
+    options: { hold?: (event: PendingEvent) => boolean; timers?: boolean; maxSteps?: number } = {},
+  ): Promise<number> {
     const { hold, timers = true, maxSteps = 20_000 } = options;
     let steps = 0;
     for (;;) {
@@ -429,6 +455,7 @@ export class TwoPhaseWorld {
         this.participantOptions.inDoubtAfterMs,
         c.voteTimeoutMs * 2,
         c.recoveryLeaseMs,
+        this.decisionLeaseMs,
         c.callTimeoutMs,
         this.clientTimeoutMs,
       ) + 1
@@ -458,7 +485,8 @@ export class TwoPhaseWorld {
   gtids(): string[] {
     const all = new Set<string>(this.executions.map((e) => e.tx.gtid));
     for (const gtid of this.log.records.keys()) all.add(gtid);
-    for (const store of this.participantStores.values()) for (const gtid of store.branches.keys()) all.add(gtid);
+    for (const store of this.participantStores.values())
+      for (const gtid of store.branches.keys()) all.add(gtid);
     return [...all];
   }
 
@@ -484,14 +512,18 @@ export class TwoPhaseWorld {
         if (state === 'committed') committedAt.push(store.name);
         if (state === 'aborted') abortedAt.push(store.name);
         if (checksRows && store.database.has(gtid) !== (state === 'committed')) {
-          problems.push(`${gtid}: ${store.name} has ${state ?? 'no'} branch but its rows are ${store.database.has(gtid) ? 'present' : 'missing'}`);
+          problems.push(
+            `${gtid}: ${store.name} has ${state ?? 'no'} branch but its rows are ${store.database.has(gtid) ? 'present' : 'missing'}`,
+          );
         }
       }
       if (committedAt.length > 0 && abortedAt.length > 0) {
         problems.push(`${gtid}: committed at ${committedAt.join(',')} but aborted at ${abortedAt.join(',')}`);
       }
       if (committedAt.length > 0 && decision !== 'commit') {
-        problems.push(`${gtid}: committed at ${committedAt.join(',')} without a durable COMMIT (log: ${logState})`);
+        problems.push(
+          `${gtid}: committed at ${committedAt.join(',')} without a durable COMMIT (log: ${logState})`,
+        );
       }
       if (decision === 'commit' && abortedAt.length > 0) {
         problems.push(`${gtid}: COMMIT recorded but the branch at ${abortedAt.join(',')} was aborted`);
@@ -511,7 +543,11 @@ export class TwoPhaseWorld {
         if (e.status === 'committed' && decision !== 'commit') {
           problems.push(`${gtid}: execute reported committed but the log holds ${logState}`);
         }
-        if ((e.status === 'aborted' || e.status === 'failed') && decision === 'commit') {
+        // The one excuse for a failure while COMMIT is recorded: the decision write itself failed, so the
+        // coordinator could not learn the outcome (the caller must then treat it as unknown).
+        const outcomeUnknown =
+          e.error instanceof StorageFailure && /decide-(commit|abort)/.test(e.error.operation);
+        if ((e.status === 'aborted' || e.status === 'failed') && decision === 'commit' && !outcomeUnknown) {
           problems.push(`${gtid}: execute reported ${e.status} but the log holds ${logState}`);
         }
         const expectedError =
@@ -522,7 +558,8 @@ export class TwoPhaseWorld {
       }
     }
     for (const sweep of this.sweeps) {
-      if (sweep.status === 'failed' && !(sweep.error instanceof StorageFailure)) problems.push(`recovery sweep on ${sweep.node} failed: ${errorMessage(sweep.error)}`);
+      if (sweep.status === 'failed' && !(sweep.error instanceof StorageFailure))
+        problems.push(`recovery sweep on ${sweep.node} failed: ${errorMessage(sweep.error)}`);
     }
     return [...new Set(problems)];
   }
@@ -541,22 +578,28 @@ export class TwoPhaseWorld {
         problems.push(`${gtid}: log record still ${state}`);
       }
       const expected = new Set<string>(this.log.records.get(gtid)?.branches.map((b) => b.participant) ?? []);
-      for (const e of this.executions) if (e.tx.gtid === gtid) for (const b of e.tx.branches) expected.add(b.participant);
+      for (const e of this.executions)
+        if (e.tx.gtid === gtid) for (const b of e.tx.branches) expected.add(b.participant);
       for (const store of this.participantStores.values()) {
         const branch = store.state(gtid);
         if (decision === 'commit' && expected.has(store.name) && branch !== 'committed') {
           problems.push(`${gtid}: COMMIT recorded but ${store.name}'s branch is ${branch ?? 'absent'}`);
         }
         if (decision !== 'commit' && (branch === 'committed' || branch === 'prepared')) {
-          problems.push(`${gtid}: not committed (log: ${state ?? 'no record'}) but ${branch} at ${store.name}`);
+          problems.push(
+            `${gtid}: not committed (log: ${state ?? 'no record'}) but ${branch} at ${store.name}`,
+          );
         }
       }
     }
     for (const store of this.participantStores.values()) {
-      for (const branch of store.prepared()) problems.push(`${store.name} still holds ${branch.gtid} prepared`);
+      for (const branch of store.prepared())
+        problems.push(`${store.name} still holds ${branch.gtid} prepared`);
     }
-    for (const e of this.executions) if (e.status === 'pending') problems.push(`execute of ${e.tx.gtid} never settled`);
-    for (const s of this.sweeps) if (s.status === 'running') problems.push(`recovery sweep on ${s.node} never finished`);
+    for (const e of this.executions)
+      if (e.status === 'pending') problems.push(`execute of ${e.tx.gtid} never settled`);
+    for (const s of this.sweeps)
+      if (s.status === 'running') problems.push(`recovery sweep on ${s.node} never finished`);
     return [...new Set(problems)];
   }
 
@@ -616,7 +659,8 @@ export class TwoPhaseWorld {
   private gate(incarnation: Incarnation): StorageGate {
     return <T>(access: 'read' | 'write', label: string, operation: () => T): Promise<T> => {
       if (!incarnation.alive) return never();
-      if (access === 'write' && this.scheduledStorage) return this.network.storage(incarnation, label, operation);
+      if (access === 'write' && this.scheduledStorage)
+        return this.network.storage(incarnation, label, operation);
       return Promise.resolve().then(operation);
     };
   }
@@ -627,9 +671,17 @@ export class TwoPhaseWorld {
       clock,
       gate: this.gate(incarnation),
       claimer: `${incarnation.node}#${incarnation.epoch}`,
+      decisionLeaseMs: this.decisionLeaseMs,
     });
     const clients = this.participants.map((p) => new SimulatedParticipantClient(p.name, this, incarnation));
-    const coordinator = new TwoPhaseCoordinator(log, clients, this.coordinatorOptions, undefined, undefined, clock);
+    const coordinator = new TwoPhaseCoordinator(
+      log,
+      clients,
+      this.coordinatorOptions,
+      undefined,
+      undefined,
+      clock,
+    );
     return { coordinator, log };
   }
 
@@ -704,4 +756,3 @@ export class SimulatedCoordinatorClient implements CoordinatorClient {
     );
   }
 }
-

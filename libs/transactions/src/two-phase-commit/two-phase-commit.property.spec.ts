@@ -5,8 +5,9 @@ import { seededRandom, SimulatedTransaction, TwoPhaseWorld } from '../testing';
  * Property-based tests of the two-phase commit core over the simulated world of `../testing`: random
  * workloads (several concurrent global transactions, YES and NO votes, coordinator work that writes or
  * fails) under random schedules of message delivery, loss, duplication, reordering and delay, time-outs,
- * crashes and restarts of any node at any step (between any two durable writes), network isolation and
- * recovery sweeps racing live transactions.
+ * crashes and restarts of any node at any step (between any two durable writes), network isolation,
+ * recovery sweeps racing live transactions, storage errors (before or after the write took effect) and
+ * crashes of the coordinator's database (losing its relaxed, unflushed writes).
  *
  * (a) Safety is checked after every single step (see TwoPhaseWorld.checkSafety).
  * (b) Liveness: once faults stop, the network is healed, every node restarted and recovery sweeps run
@@ -30,6 +31,7 @@ type Step =
   | { t: 'recover'; node: number }
   | { t: 'sweep' }
   | { t: 'storageError'; pick: number; when: 'before' | 'after' }
+  | { t: 'databaseCrash' }
   | { t: 'submit' };
 
 type StepKind = Step['t'];
@@ -78,6 +80,7 @@ const stepArbitraries: Record<StepKind, fc.Arbitrary<Step>> = {
     pick,
     when: fc.constantFrom('before' as const, 'after' as const),
   }),
+  databaseCrash: fc.constant({ t: 'databaseCrash' as const }),
   submit: fc.constant({ t: 'submit' as const }),
 };
 
@@ -85,7 +88,7 @@ function steps(weights: Partial<Record<StepKind, number>>, maxLength: number): f
   const choices = (Object.keys(weights) as StepKind[])
     .filter((kind) => (weights[kind] ?? 0) > 0)
     .map((kind) => ({ arbitrary: stepArbitraries[kind], weight: weights[kind] ?? 0 }));
-  return fc.array(fc.oneof(...choices), { maxLength, size: "max" });
+  return fc.array(fc.oneof(...choices), { maxLength, size: 'max' });
 }
 
 const vote = fc.oneof(
@@ -214,6 +217,9 @@ async function apply(world: TwoPhaseWorld, step: Step, control: Control): Promis
       if (writes.length > 0) await world.failStorage(writes[step.pick % writes.length].id, step.when);
       return;
     }
+    case 'databaseCrash':
+      await world.crashCoordinatorDatabase();
+      return;
     case 'submit':
       control.submitNext();
       await world.flush();
@@ -252,41 +258,31 @@ async function run(s: Scenario): Promise<void> {
     const control: Control = { delayed: new Set(), submitNext };
     for (const step of s.steps) {
       await apply(world, step, control);
-      if (world.violations.length > 0) throw failure(world, 'safety violated during the faulty schedule', world.violations);
+      if (world.violations.length > 0)
+        throw failure(world, 'safety violated during the faulty schedule', world.violations);
     }
 
     await world.heal();
     while (next < txs.length) submitNext();
     await world.recoverUntilQuiescent();
-    if (world.violations.length > 0) throw failure(world, 'safety violated during recovery', world.violations);
+    if (world.violations.length > 0)
+      throw failure(world, 'safety violated during recovery', world.violations);
     const unresolved = world.checkResolved();
     if (unresolved.length > 0) throw failure(world, 'not resolved after healing and recovery', unresolved);
-    const st = (globalThis as any).__stats ??= {};
-    const bump = (k: string, n = 1) => (st[k] = (st[k] ?? 0) + n);
-    bump('runs'); bump('traceLines', world.trace.length);
-    for (const e of world.executions) bump('exec:' + e.status);
-    for (const g of world.gtids()) bump('log:' + world.log.state(g));
-    bump('crashes', world.trace.filter((l) => l.includes(' crash ')).length);
-    bump('violationsCaught', 0);
-    bump('abortedPrepared', world.trace.filter((l) => l.includes('storage  p') && l.includes(' abort ')).length);
-    bump('inquiries', world.trace.filter((l) => l.includes('deliver') && l.includes('outcome')).length);
-    bump('dups', world.trace.filter((l) => l.includes('dup ')).length);
-    bump('recoveredSweeps', world.sweeps.filter((x) => (x.resolved ?? 0) > 0).length);
-    bump('sumSweepResolved', world.sweeps.reduce((a, x) => a + (x.resolved ?? 0), 0));
   } finally {
     random.mockRestore();
   }
 }
 
 function assertProperty(arbitrary: fc.Arbitrary<Scenario>, numRuns: number): Promise<void> {
+  const { FC_SEED, FC_PATH } = process.env;
   const replay =
-    process.env.FC_SEED === undefined
+    FC_SEED === undefined
       ? {}
-      : { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH, endOnFailure: true };
+      : { seed: Number(FC_SEED), ...(FC_PATH === undefined ? {} : { path: FC_PATH, endOnFailure: true }) };
   return fc.assert(fc.asyncProperty(arbitrary, run), { numRuns, ...replay });
 }
 
-afterAll(() => console.log(JSON.stringify((globalThis as any).__stats, null, 1)));
 describe('two-phase commit under crashes, message faults and time-outs (property)', () => {
   it('mixed faults: every step is safe and every transaction resolves after recovery', async () => {
     await assertProperty(
@@ -298,7 +294,7 @@ describe('two-phase commit under crashes, message faults and time-outs (property
             duplicate: 5,
             delay: 4,
             release: 2,
-            tick: 8,
+            tick: 5,
             advance: 2,
             crash: 3,
             restart: 4,
@@ -325,7 +321,22 @@ describe('two-phase commit under crashes, message faults and time-outs (property
   it('message-heavy: lost, duplicated, reordered and delayed messages with time-outs, no crashes', async () => {
     await assertProperty(
       scenario(
-        steps({ deliver: 30, lose: 8, duplicate: 10, delay: 8, release: 4, tick: 10, advance: 3, isolate: 2, rejoin: 3, recover: 3, submit: 4 }, 150),
+        steps(
+          {
+            deliver: 30,
+            lose: 8,
+            duplicate: 10,
+            delay: 8,
+            release: 4,
+            tick: 10,
+            advance: 3,
+            isolate: 2,
+            rejoin: 3,
+            recover: 3,
+            submit: 4,
+          },
+          150,
+        ),
       ),
       300,
     );
@@ -334,15 +345,50 @@ describe('two-phase commit under crashes, message faults and time-outs (property
   it('inquiry races: participants sweep in-doubt branches while votes and decisions are in flight', async () => {
     await assertProperty(
       scenario(
-        steps({ deliver: 30, duplicate: 3, delay: 6, release: 3, tick: 3, advance: 4, crash: 2, restart: 3, recover: 4, sweep: 8, submit: 4 }, 150),
+        steps(
+          {
+            deliver: 30,
+            duplicate: 3,
+            delay: 6,
+            release: 3,
+            tick: 3,
+            advance: 4,
+            crash: 2,
+            restart: 3,
+            recover: 4,
+            sweep: 8,
+            submit: 4,
+          },
+          150,
+        ),
       ),
       300,
     );
   }, 120_000);
 
-  it('storage errors: any durable write may fail, before or after taking effect', async () => {
+  // Fails with the current coordinator: a storage error on the COMMIT write (or on the completion mark)
+  // makes `execute` report a failure for a transaction that commits. See the "contract gaps" specs in
+  // coordinator.spec.ts for the two deterministic schedules.
+  it('storage errors: any write may fail before or after taking effect; the coordinator database may crash', async () => {
     await assertProperty(
-      scenario(steps({ deliver: 30, storageError: 6, lose: 2, tick: 4, advance: 2, crash: 2, restart: 3, recover: 3, sweep: 2, submit: 4 }, 150)),
+      scenario(
+        steps(
+          {
+            deliver: 30,
+            storageError: 5,
+            databaseCrash: 2,
+            lose: 2,
+            tick: 4,
+            advance: 2,
+            crash: 2,
+            restart: 3,
+            recover: 3,
+            sweep: 2,
+            submit: 4,
+          },
+          150,
+        ),
+      ),
       300,
     );
   }, 120_000);
