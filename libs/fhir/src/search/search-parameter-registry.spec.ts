@@ -172,6 +172,8 @@ describe('SearchParameterRegistry', () => {
         { 'name:sounds-like': secret },
         { 'gender:text': secret },
         { 'family:missing': secret },
+        { '_id:missing': 'true' },
+        { name: `a\u0000${secret}` },
         { name: { nested: secret } },
       ]) {
         const error = rejection(() => registry.parseSearch('Patient', query));

@@ -242,7 +242,7 @@ export class SearchParameterRegistry {
     raw: string,
   ): SearchFilter {
     const { code } = definition;
-    if (modifier === 'missing') {
+    if (modifier === 'missing' && !COLUMN_PARAMS.includes(code)) {
       if (raw !== 'true' && raw !== 'false') throw invalidValue(name, 'expected true or false');
       return { type: 'missing', code, missing: raw === 'true' };
     }

@@ -148,6 +148,18 @@ describe('FhirValidator', () => {
     ).toBe('error');
   });
 
+  it('rejects strings PostgreSQL cannot store (NUL, unpaired surrogates)', () => {
+    expect(
+      rejection({ resourceType: 'Patient', name: [{ family: 'a\u0000b' }] }).outcome.issue[0].expression,
+    ).toEqual(['Patient.name[0].family']);
+    expect(rejection({ resourceType: 'Patient', name: [{ family: 'a\ud800b' }] }).code).toBe(
+      FhirErrorCode.Invalid,
+    );
+    expect(validator.validate({ resourceType: 'Patient', name: [{ family: 'Emoji 😀' }] }).resourceType).toBe(
+      'Patient',
+    );
+  });
+
   it('rejects deeply nested bodies with a FhirException', () => {
     let extension: Record<string, unknown> = { url: 'http://example.org/x', valueString: 'leaf' };
     for (let i = 0; i < 5000; i++) extension = { url: 'http://example.org/x', extension: [extension] };
