@@ -42,11 +42,12 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
     }
   });
 
-  const orderIn = async (db: Database, id: string) => (await db.query('SELECT 1 FROM orders WHERE id = $1', [id])).length;
+  const orderIn = async (db: Database, id: string) =>
+    (await db.query('SELECT 1 FROM orders WHERE id = $1', [id])).length;
   const prepared = async (db: Database) =>
-    (await db.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts WHERE database = current_database()')).map(
-      (r) => r.gid,
-    );
+    (
+      await db.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts WHERE database = current_database()')
+    ).map((r) => r.gid);
 
   /** Participants whose business step inserts an order row, or refuses when the payload says so. */
   function participants(): { resources: PostgresPreparedResource[]; clients: ParticipantClient[] } {
@@ -90,7 +91,8 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
         { participant: 'p0', payload: { id: `${gtid}-a` } },
         { participant: 'p1', payload: { id: `${gtid}-b` } },
       ],
-      local: async (tx) => void (await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [`${gtid}-c`, 'coordinator'])),
+      local: async (tx) =>
+        void (await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [`${gtid}-c`, 'coordinator'])),
     });
     expect(result).toEqual({ gtid, outcome: 'committed', acknowledged: true });
     expect(await orderIn(participantDbs[0], `${gtid}-a`)).toBe(1);
@@ -108,7 +110,8 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
         { participant: 'p0', payload: { id: `${gtid}-a` } },
         { participant: 'p1', payload: { id: `${gtid}-b`, refuse: true } },
       ],
-      local: async (tx) => void (await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [`${gtid}-c`, 'coordinator'])),
+      local: async (tx) =>
+        void (await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [`${gtid}-c`, 'coordinator'])),
     });
     await expect(run).rejects.toThrow(TransactionAbortedError);
     await expect(run).rejects.toThrow(/order rejected by the department/);
@@ -125,10 +128,14 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
       await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [gtid, 'p0']);
     });
     expect(vote).toEqual({ vote: 'yes' });
-    expect(await prepared(participantDbs[0])).toContain(branchGid('emr', gtid, participantDbs[0].settings.database));
+    expect(await prepared(participantDbs[0])).toContain(
+      branchGid('emr', gtid, participantDbs[0].settings.database),
+    );
     expect(await orderIn(participantDbs[0], gtid)).toBe(0);
     // Prepare again (a duplicate request): same vote, nothing new.
-    expect(await resource.prepare(gtid, 'emr', () => Promise.reject(new Error('must not run')))).toEqual({ vote: 'yes' });
+    expect(await resource.prepare(gtid, 'emr', () => Promise.reject(new Error('must not run')))).toEqual({
+      vote: 'yes',
+    });
     expect(await resource.commit(gtid)).toBe('committed');
     expect(await resource.commit(gtid)).toBe('committed');
     expect(await orderIn(participantDbs[0], gtid)).toBe(1);
@@ -143,7 +150,9 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
       await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [gtid, 'p0']);
     });
     expect(vote.vote).toBe('no');
-    expect(await prepared(participantDbs[0])).not.toContain(branchGid('emr', gtid, participantDbs[0].settings.database));
+    expect(await prepared(participantDbs[0])).not.toContain(
+      branchGid('emr', gtid, participantDbs[0].settings.database),
+    );
     expect(await orderIn(participantDbs[0], gtid)).toBe(0);
   });
 
@@ -178,7 +187,9 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
     );
     expect(await participant.recover()).toBeGreaterThanOrEqual(1);
     expect(await orderIn(participantDbs[0], gtid)).toBe(1);
-    expect(await prepared(participantDbs[0])).not.toContain(branchGid('emr', gtid, participantDbs[0].settings.database));
+    expect(await prepared(participantDbs[0])).not.toContain(
+      branchGid('emr', gtid, participantDbs[0].settings.database),
+    );
   });
 
   it('re-drives phase two from the log after a coordinator restart', async () => {
@@ -193,7 +204,10 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
       { participant: 'p0', state: 'prepared' },
       { participant: 'p1', state: 'prepared' },
     ]);
-    const restarted = new TwoPhaseCoordinator<Session>(log, shared.clients, { name: 'emr', recoveryLeaseMs: 1_000 });
+    const restarted = new TwoPhaseCoordinator<Session>(log, shared.clients, {
+      name: 'emr',
+      recoveryLeaseMs: 1_000,
+    });
     await restarted.recover();
     expect(await orderIn(participantDbs[0], `${gtid}-0`)).toBe(1);
     expect(await orderIn(participantDbs[1], `${gtid}-1`)).toBe(1);

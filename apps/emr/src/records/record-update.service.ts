@@ -10,7 +10,12 @@ import {
   RecordSyncPayload,
 } from '@hospital/fhir';
 import { Session } from '@hospital/platform';
-import { Branch, TransactionAbortedError, TwoPhaseCoordinator } from '@hospital/transactions';
+import {
+  Branch,
+  OutcomeUnknownError,
+  TransactionAbortedError,
+  TwoPhaseCoordinator,
+} from '@hospital/transactions';
 import { RecordUpdate } from './record-update';
 
 export interface RecordUpdateResult {
@@ -51,6 +56,12 @@ export class RecordUpdateService {
         throw new FhirException(
           FhirErrorCode.Unavailable,
           `Record update ${update.gtid} was not committed in any system: ${error.reasons.join('; ')}`,
+        );
+      }
+      if (error instanceof OutcomeUnknownError) {
+        throw new FhirException(
+          FhirErrorCode.Unavailable,
+          `The outcome of record update ${update.gtid} is not known yet; see /api/transactions/${update.gtid}`,
         );
       }
       throw error;

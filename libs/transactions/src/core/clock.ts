@@ -10,7 +10,12 @@ export const systemClock: Clock = {
 };
 
 /** Exponential back-off with full jitter, capped: attempt 0 waits up to `baseMs`. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * ceiling);
 }
@@ -22,7 +27,12 @@ export class TimeoutError extends Error {
   }
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string, clock: Clock = systemClock): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  clock: Clock = systemClock,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout =
     clock === systemClock

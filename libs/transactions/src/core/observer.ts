@@ -1,5 +1,6 @@
 /** The transaction styles the library implements; `style` labels every metric and record. */
-export type TransactionStyle = '2pc' | '3pc' | 'tcc' | 'saga' | 'quota-saga' | 'outbox' | 'message' | 'best-effort';
+export type TransactionStyle =
+  '2pc' | '3pc' | 'tcc' | 'saga' | 'quota-saga' | 'outbox' | 'message' | 'best-effort';
 
 export type TransactionOutcome = 'committed' | 'aborted' | 'in-doubt';
 
@@ -27,7 +28,11 @@ export interface ProtocolLogger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export const silentLogger: ProtocolLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export const silentLogger: ProtocolLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

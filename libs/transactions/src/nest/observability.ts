@@ -13,7 +13,8 @@ export class MetricsTransactionObserver implements TransactionObserver {
 
   constructor(metrics: MetricsRegistry) {
     const registers = [metrics.registry];
-    const existing = <T>(name: string): T | undefined => metrics.registry.getSingleMetric(name) as T | undefined;
+    const existing = <T>(name: string): T | undefined =>
+      metrics.registry.getSingleMetric(name) as T | undefined;
     this.total =
       existing('hospital_transactions_total') ??
       new Counter({

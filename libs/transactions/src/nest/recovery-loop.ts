@@ -30,9 +30,12 @@ export class RecoveryLoop {
     if (this.stopped) return Promise.resolve();
     this.running ??= this.sweep()
       .then((count) => {
-        if (count > 0) this.logger.info({ recovery: this.name, count }, 'recovery sweep finished transactions');
+        if (count > 0)
+          this.logger.info({ recovery: this.name, count }, 'recovery sweep finished transactions');
       })
-      .catch((error: unknown) => this.logger.warn({ recovery: this.name, error: errorMessage(error) }, 'recovery sweep failed'))
+      .catch((error: unknown) =>
+        this.logger.warn({ recovery: this.name, error: errorMessage(error) }, 'recovery sweep failed'),
+      )
       .finally(() => {
         this.running = undefined;
       });

@@ -25,7 +25,8 @@ import { isRecord } from '../adapters/http/http-json';
 export const TRANSACTION_BROWSER = Symbol('TRANSACTION_BROWSER');
 
 function gtidParam(gtid: string): string {
-  if (!isValidGtid(gtid)) throw new BadRequestException('gtid must be 1–64 characters of letters, digits and . _ : -');
+  if (!isValidGtid(gtid))
+    throw new BadRequestException('gtid must be 1–64 characters of letters, digits and . _ : -');
   return gtid;
 }
 
@@ -38,7 +39,11 @@ export class TwoPhaseParticipantController {
   @Post(':gtid/prepare')
   @HttpCode(200)
   prepare(@Param('gtid') gtid: string, @Body() body: unknown): Promise<Vote> {
-    if (!isRecord(body) || typeof body.coordinator !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(body.coordinator)) {
+    if (
+      !isRecord(body) ||
+      typeof body.coordinator !== 'string' ||
+      !/^[a-z][a-z0-9-]{0,39}$/.test(body.coordinator)
+    ) {
       throw new BadRequestException('prepare needs {coordinator, payload}');
     }
     return this.participant.prepare(gtidParam(gtid), body.coordinator, body.payload);
@@ -70,7 +75,16 @@ export class TwoPhaseCoordinatorController {
   }
 }
 
-const STYLES: TransactionStyle[] = ['2pc', '3pc', 'tcc', 'saga', 'quota-saga', 'outbox', 'message', 'best-effort'];
+const STYLES: TransactionStyle[] = [
+  '2pc',
+  '3pc',
+  'tcc',
+  'saga',
+  'quota-saga',
+  'outbox',
+  'message',
+  'best-effort',
+];
 
 /** Admin API: the global transactions this service coordinates, their state, branches, timeline and retries. */
 @ApiTags('transactions')
@@ -82,8 +96,16 @@ export class TransactionsController {
   @ApiOperation({ summary: 'List global transactions, newest first' })
   @ApiQuery({ name: 'style', required: false, enum: STYLES })
   @ApiQuery({ name: 'state', required: false })
-  @ApiQuery({ name: 'before', required: false, description: 'ISO instant: only transactions created before it' })
-  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
+  @ApiQuery({
+    name: 'before',
+    required: false,
+    description: 'ISO instant: only transactions created before it',
+  })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+  })
   list(
     @Query('style') style?: string,
     @Query('state') state?: string,
@@ -93,8 +115,10 @@ export class TransactionsController {
     if (style !== undefined && !STYLES.includes(style as TransactionStyle)) {
       throw new BadRequestException(`style must be one of ${STYLES.join(', ')}`);
     }
-    if (before !== undefined && Number.isNaN(Date.parse(before))) throw new BadRequestException('before must be an ISO instant');
-    if (state !== undefined && !/^[a-z-]{1,30}$/.test(state)) throw new BadRequestException('state is not a transaction state');
+    if (before !== undefined && Number.isNaN(Date.parse(before)))
+      throw new BadRequestException('before must be an ISO instant');
+    if (state !== undefined && !/^[a-z-]{1,30}$/.test(state))
+      throw new BadRequestException('state is not a transaction state');
     if (limit < 1 || limit > 500) throw new BadRequestException('limit must be between 1 and 500');
     return this.browser.list({ style: style as TransactionStyle | undefined, state, before, limit });
   }

@@ -1,4 +1,11 @@
-import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
 import { Logger } from 'pino';
 import { PostgresPreparedResource } from '../adapters/postgres/postgres-prepared-resource';
@@ -65,7 +72,10 @@ export interface TwoPhaseCommitOptions {
  */
 @Module({})
 export class TwoPhaseCommitModule {
-  static register(options: TwoPhaseCommitOptions, extraProviders: DynamicModule['providers'] = []): DynamicModule {
+  static register(
+    options: TwoPhaseCommitOptions,
+    extraProviders: DynamicModule['providers'] = [],
+  ): DynamicModule {
     const coordinating = (options.participants ?? []).length > 0;
     const controllers: NonNullable<DynamicModule['controllers']> = [TransactionsController];
     if (coordinating) controllers.push(TwoPhaseCoordinatorController);
@@ -79,7 +89,11 @@ export class TwoPhaseCommitModule {
     const providers: NonNullable<DynamicModule['providers']> = [
       ...extraProviders,
       observerProvider,
-      { provide: PostgresTwoPhaseLog, inject: [Database], useFactory: (db: Database) => new PostgresTwoPhaseLog(db) },
+      {
+        provide: PostgresTwoPhaseLog,
+        inject: [Database],
+        useFactory: (db: Database) => new PostgresTwoPhaseLog(db),
+      },
       { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
       RecoveryLifecycle,
       TransactionRecovery,
@@ -89,7 +103,12 @@ export class TwoPhaseCommitModule {
       providers.push({
         provide: TwoPhaseCoordinator,
         inject: [SERVICE_CONFIG, PostgresTwoPhaseLog, MetricsTransactionObserver, ROOT_LOGGER],
-        useFactory: (config: ServiceConfig, log: PostgresTwoPhaseLog, observer: MetricsTransactionObserver, logger: Logger) =>
+        useFactory: (
+          config: ServiceConfig,
+          log: PostgresTwoPhaseLog,
+          observer: MetricsTransactionObserver,
+          logger: Logger,
+        ) =>
           new TwoPhaseCoordinator<Session>(
             log,
             (options.participants ?? []).map((name) => {
@@ -97,7 +116,11 @@ export class TwoPhaseCommitModule {
               if (!url) throw new Error(`no URL configured for 2PC participant '${name}'`);
               return new HttpParticipantClient(name, url, config.env.TX_VOTE_TIMEOUT_MS * 2);
             }),
-            { name: config.service.name, voteTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS, points: faultPoints(config) },
+            {
+              name: config.service.name,
+              voteTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS,
+              points: faultPoints(config),
+            },
             observer,
             protocolLogger(logger),
           ),
@@ -129,7 +152,11 @@ export class TwoPhaseCommitModule {
     providers.push({
       provide: RECOVERY_LOOPS,
       inject: loopDeps as never[],
-      useFactory: (config: ServiceConfig, logger: Logger, ...cores: (TwoPhaseCoordinator<Session> | TwoPhaseParticipant<Session>)[]) =>
+      useFactory: (
+        config: ServiceConfig,
+        logger: Logger,
+        ...cores: (TwoPhaseCoordinator<Session> | TwoPhaseParticipant<Session>)[]
+      ) =>
         cores.map(
           (core) =>
             new RecoveryLoop(

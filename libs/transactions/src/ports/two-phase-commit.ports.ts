@@ -24,7 +24,11 @@ export interface TwoPhaseCoordinatorLog<Tx> {
    * transaction. Returns the decision in force afterwards. If `localWork` throws, nothing is recorded and
    * the error propagates (the caller then aborts).
    */
-  decideCommit(gtid: string, branches: BranchRecord[], localWork?: (tx: Tx) => Promise<void>): Promise<Decision>;
+  decideCommit(
+    gtid: string,
+    branches: BranchRecord[],
+    localWork?: (tx: Tx) => Promise<void>,
+  ): Promise<Decision>;
   /** Records ABORT unless COMMIT is already recorded; returns the decision in force. Creates the record if absent. */
   decideAbort(gtid: string, reason: string, branches?: BranchRecord[]): Promise<Decision>;
   /** Phase two is acknowledged by every participant; the record leaves the unfinished set. */

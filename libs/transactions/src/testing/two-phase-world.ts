@@ -12,7 +12,13 @@ import {
   TwoPhaseParticipant,
   TwoPhaseParticipantOptions,
 } from '../two-phase-commit/participant';
-import { CommitAck, Decision, TransactionAbortedError, Vote } from '../two-phase-commit/types';
+import {
+  CommitAck,
+  Decision,
+  OutcomeUnknownError,
+  TransactionAbortedError,
+  Vote,
+} from '../two-phase-commit/types';
 import { CoordinatorLogStore, InMemoryCoordinatorLog } from './in-memory-coordinator-log';
 import { InMemoryPreparedResource, PreparedResourceStore } from './in-memory-prepared-resource';
 import { MemoryTx, StorageGate } from './memory-database';
@@ -546,12 +552,15 @@ export class TwoPhaseWorld {
         // The one excuse for a failure while COMMIT is recorded: the decision write itself failed, so the
         // coordinator could not learn the outcome (the caller must then treat it as unknown).
         const outcomeUnknown =
-          e.error instanceof StorageFailure && /decide-(commit|abort)/.test(e.error.operation);
+          e.error instanceof OutcomeUnknownError ||
+          (e.error instanceof StorageFailure && /decide-(commit|abort)/.test(e.error.operation));
         if ((e.status === 'aborted' || e.status === 'failed') && decision === 'commit' && !outcomeUnknown) {
           problems.push(`${gtid}: execute reported ${e.status} but the log holds ${logState}`);
         }
         const expectedError =
-          (e.tx.local === 'throw' && e.error instanceof LocalWorkError) || e.error instanceof StorageFailure;
+          (e.tx.local === 'throw' && e.error instanceof LocalWorkError) ||
+          e.error instanceof StorageFailure ||
+          e.error instanceof OutcomeUnknownError;
         if (e.status === 'failed' && !expectedError) {
           problems.push(`${gtid}: execute failed with an unexpected error: ${errorMessage(e.error)}`);
         }

@@ -1,9 +1,22 @@
 import { backoffDelay, Clock, systemClock, withTimeout } from '../core/clock';
-import { errorMessage, ProtocolLogger, silentLogger, silentObserver, TransactionObserver } from '../core/observer';
+import {
+  errorMessage,
+  ProtocolLogger,
+  silentLogger,
+  silentObserver,
+  TransactionObserver,
+} from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { BranchRecord, GlobalTransactionRecord } from '../ports/global-transaction';
 import { ParticipantClient, TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
-import { Branch, CommitAck, Decision, TransactionAbortedError, TwoPhaseResult } from './types';
+import {
+  Branch,
+  CommitAck,
+  Decision,
+  OutcomeUnknownError,
+  TransactionAbortedError,
+  TwoPhaseResult,
+} from './types';
 
 export interface TwoPhaseCoordinatorOptions {
   /** Name participants use to ask this coordinator for outcomes (its service name). */
@@ -74,6 +87,10 @@ export class TwoPhaseCoordinator<Tx> {
     const { gtid, branches } = request;
     const started = this.clock.now();
     for (const b of branches) this.client(b.participant);
+    if (new Set(branches.map((b) => b.participant)).size !== branches.length) {
+      // One branch per participant: a second prepare of the same branch would vote YES without its work.
+      throw new Error(`global transaction ${gtid} names a participant twice`);
+    }
     this.observer.started('2pc', gtid);
     await this.log.begin(
       gtid,
@@ -93,11 +110,23 @@ export class TwoPhaseCoordinator<Tx> {
     try {
       decision = await this.log.decideCommit(gtid, votes, request.local);
     } catch (error) {
-      await this.abort(gtid, `coordinator: ${errorMessage(error)}`, votes, started);
-      throw error;
+      // Either the local work failed (nothing recorded) or the commit's acknowledgement was lost after it
+      // took effect. Recording ABORT settles which: it answers 'commit' when the COMMIT did land.
+      let inForce: Decision;
+      try {
+        inForce = await this.log.decideAbort(gtid, `coordinator: ${errorMessage(error)}`, votes);
+      } catch (logError) {
+        throw new OutcomeUnknownError(gtid, logError);
+      }
+      if (inForce === 'abort') {
+        await this.abort(gtid, `coordinator: ${errorMessage(error)}`, votes, started);
+        throw error;
+      }
+      decision = 'commit';
     }
     if (decision === 'abort') {
-      const reason = 'an abort was recorded before the commit decision (vote time-out or participant inquiry)';
+      const reason =
+        'an abort was recorded before the commit decision (vote time-out or participant inquiry)';
       await this.abort(gtid, reason, votes, started);
       throw new TransactionAbortedError(gtid, [reason]);
     }
@@ -126,7 +155,10 @@ export class TwoPhaseCoordinator<Tx> {
       try {
         if (await this.recoverOne(record)) finished += 1;
       } catch (error) {
-        this.logger.warn('2pc recovery step failed; will retry', { gtid: record.gtid, error: errorMessage(error) });
+        this.logger.warn('2pc recovery step failed; will retry', {
+          gtid: record.gtid,
+          error: errorMessage(error),
+        });
         await this.log.noteRetry(record.gtid, errorMessage(error)).catch(() => undefined);
       }
     }
@@ -170,7 +202,12 @@ export class TwoPhaseCoordinator<Tx> {
     }
   }
 
-  private async abort(gtid: string, reason: string, branches: BranchRecord[], started: number): Promise<void> {
+  private async abort(
+    gtid: string,
+    reason: string,
+    branches: BranchRecord[],
+    started: number,
+  ): Promise<void> {
     this.logger.warn('2pc aborting', { gtid, reason });
     const decision = await this.log.decideAbort(gtid, reason, branches);
     if (decision === 'commit') {
@@ -185,18 +222,27 @@ export class TwoPhaseCoordinator<Tx> {
    * Phase two: sends the decision to every participant until each acknowledges or `attempts` run out.
    * Returns true (and completes the log record) once all acknowledged; otherwise recovery carries on.
    */
-  private async drive(gtid: string, decision: Decision, branches: BranchRecord[], attempts: number): Promise<boolean> {
+  private async drive(
+    gtid: string,
+    decision: Decision,
+    branches: BranchRecord[],
+    attempts: number,
+  ): Promise<boolean> {
     const pending = new Map(branches.map((b) => [b.participant, b]));
     const done: BranchRecord[] = [];
     for (let attempt = 0; attempt < attempts && pending.size > 0; attempt += 1) {
-      if (attempt > 0) await this.clock.sleep(backoffDelay(attempt, this.options.retryBaseMs, this.options.retryMaxMs));
+      if (attempt > 0)
+        await this.clock.sleep(backoffDelay(attempt, this.options.retryBaseMs, this.options.retryMaxMs));
       await Promise.all(
         [...pending.values()].map(async (branch) => {
           try {
             await this.tell(gtid, decision, branch.participant);
             if (decision === 'commit') this.options.points('2pc.coordinator.mid-phase-two', gtid);
             pending.delete(branch.participant);
-            done.push({ participant: branch.participant, state: decision === 'commit' ? 'committed' : 'aborted' });
+            done.push({
+              participant: branch.participant,
+              state: decision === 'commit' ? 'committed' : 'aborted',
+            });
           } catch (error) {
             const message = `${decision} ${branch.participant}: ${errorMessage(error)}`;
             this.observer.retried('2pc', gtid, decision, message);
@@ -206,17 +252,35 @@ export class TwoPhaseCoordinator<Tx> {
       );
     }
     if (pending.size > 0) {
-      this.logger.warn('2pc phase two incomplete; recovery will finish it', { gtid, decision, pending: [...pending.keys()] });
+      this.logger.warn('2pc phase two incomplete; recovery will finish it', {
+        gtid,
+        decision,
+        pending: [...pending.keys()],
+      });
       return false;
     }
-    await this.log.complete(gtid, decision, done);
+    try {
+      await this.log.complete(gtid, decision, done);
+    } catch (error) {
+      // Bookkeeping only: the decision stands and every participant acknowledged; recovery re-marks it.
+      this.logger.warn('2pc completion mark not written; recovery will finish it', {
+        gtid,
+        error: errorMessage(error),
+      });
+      return false;
+    }
     return true;
   }
 
   private async tell(gtid: string, decision: Decision, participant: string): Promise<void> {
     const client = this.client(participant);
     const call: Promise<CommitAck | void> = decision === 'commit' ? client.commit(gtid) : client.abort(gtid);
-    const ack = await withTimeout(call, this.options.callTimeoutMs, `${decision} at ${participant}`, this.clock);
+    const ack = await withTimeout(
+      call,
+      this.options.callTimeoutMs,
+      `${decision} at ${participant}`,
+      this.clock,
+    );
     if (ack === 'unknown') {
       // The participant holds neither a prepared nor a committed branch: under COMMIT that would be a
       // lost vote, which the participant's durable prepare rules out. Keep retrying and make it visible.

@@ -1,5 +1,11 @@
 import { Clock, systemClock } from '../core/clock';
-import { errorMessage, ProtocolLogger, silentLogger, silentObserver, TransactionObserver } from '../core/observer';
+import {
+  errorMessage,
+  ProtocolLogger,
+  silentLogger,
+  silentObserver,
+  TransactionObserver,
+} from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { CoordinatorClient, PreparedResource } from '../ports/two-phase-commit.ports';
 import { CommitAck, Vote } from './types';
@@ -75,7 +81,10 @@ export class TwoPhaseParticipant<Tx> {
       } catch (error) {
         // The coordinator is unreachable: the branch stays prepared (2PC blocks here by design) and the
         // next sweep asks again.
-        this.logger.warn('2pc in-doubt branch still unresolved', { gtid: branch.gtid, error: errorMessage(error) });
+        this.logger.warn('2pc in-doubt branch still unresolved', {
+          gtid: branch.gtid,
+          error: errorMessage(error),
+        });
       }
     }
     return resolved;

@@ -17,7 +17,11 @@ export interface Branch<P = unknown> {
 }
 
 export type TwoPhaseResult =
-  | { gtid: string; outcome: 'committed'; /** false when some participant still owes an acknowledgement (recovery finishes it). */ acknowledged: boolean }
+  | {
+      gtid: string;
+      outcome: 'committed';
+      /** false when some participant still owes an acknowledgement (recovery finishes it). */ acknowledged: boolean;
+    }
   | { gtid: string; outcome: 'aborted'; reasons: string[] };
 
 /** A participant's answer to "commit" for a branch it holds no prepared transaction for. */
@@ -31,5 +35,18 @@ export class TransactionAbortedError extends Error {
     override readonly cause?: unknown,
   ) {
     super(`global transaction ${gtid} aborted: ${reasons.join('; ') || 'no reason given'}`);
+  }
+}
+
+/**
+ * Raised when the coordinator cannot tell whether its decision was recorded (its log failed while
+ * deciding). The transaction is resolved by recovery; the caller must not assume either outcome.
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(
+    readonly gtid: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`outcome of global transaction ${gtid} is not known yet; recovery will settle it`);
   }
 }

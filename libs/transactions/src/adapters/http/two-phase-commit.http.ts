@@ -34,7 +34,9 @@ export class HttpParticipantClient implements ParticipantClient {
 
   async prepare(gtid: string, coordinator: string, payload: unknown): Promise<Vote> {
     const body: PrepareRequestBody = { coordinator, payload };
-    return parseVote(await callPeer(this.url(TwoPhaseRoutes.prepare(gtid)), gtid, { body, timeoutMs: this.timeoutMs }));
+    return parseVote(
+      await callPeer(this.url(TwoPhaseRoutes.prepare(gtid)), gtid, { body, timeoutMs: this.timeoutMs }),
+    );
   }
 
   async commit(gtid: string): Promise<CommitAck> {

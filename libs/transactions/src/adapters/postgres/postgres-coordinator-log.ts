@@ -1,6 +1,11 @@
 import { Database, Session } from '@hospital/platform';
 import { TransactionStyle } from '../../core/observer';
-import { BranchRecord, GlobalTransactionRecord, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
+import {
+  BranchRecord,
+  GlobalTransactionRecord,
+  TransactionBrowser,
+  TransactionQuery,
+} from '../../ports/global-transaction';
 import { TwoPhaseCoordinatorLog } from '../../ports/two-phase-commit.ports';
 import { Decision, TwoPhaseState } from '../../two-phase-commit/types';
 
@@ -59,7 +64,10 @@ export class PostgresTransactionBrowser implements TransactionBrowser {
  * `state = 'preparing'` guard on the same row. Start and completion marks are bookkeeping that recovery
  * can re-derive, so they are written without waiting for the WAL flush.
  */
-export class PostgresTwoPhaseLog extends PostgresTransactionBrowser implements TwoPhaseCoordinatorLog<Session> {
+export class PostgresTwoPhaseLog
+  extends PostgresTransactionBrowser
+  implements TwoPhaseCoordinatorLog<Session>
+{
   constructor(
     db: Database,
     private readonly leaseMs = 30_000,
@@ -129,7 +137,11 @@ export class PostgresTwoPhaseLog extends PostgresTransactionBrowser implements T
     );
   }
 
-  async claimUnfinished(limit: number, leaseMs: number, staleAfterMs: number): Promise<GlobalTransactionRecord[]> {
+  async claimUnfinished(
+    limit: number,
+    leaseMs: number,
+    staleAfterMs: number,
+  ): Promise<GlobalTransactionRecord[]> {
     const rows = await this.db.query<Row>(
       `UPDATE tx_global SET lease_until = now() + $2 * interval '1 millisecond'
         WHERE gtid IN (

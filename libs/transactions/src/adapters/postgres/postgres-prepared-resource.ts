@@ -54,7 +54,10 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
         return { vote: 'yes' } as const;
       } catch (error) {
         await session.query('ROLLBACK').catch(() => undefined);
-        if (pgErrorCode(error) === PgErrorCode.UniqueViolation || pgErrorCode(error) === PgErrorCode.LockNotAvailable) {
+        if (
+          pgErrorCode(error) === PgErrorCode.UniqueViolation ||
+          pgErrorCode(error) === PgErrorCode.LockNotAvailable
+        ) {
           // Another prepare of the same branch, or an abort tombstone, got there first.
           const settled = await this.known(gid, gtid);
           if (settled) return settled;
@@ -140,15 +143,18 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
   private async preparedGid(gtid: string): Promise<string | undefined> {
     const [row] = await this.db.query<{ gid: string }>(
       `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1`,
-      [`${GID_PREFIX}${SEPARATOR}%${SEPARATOR}${likeEscape(gtid)}${SEPARATOR}${likeEscape(this.db.settings.database)}`],
+      [
+        `${GID_PREFIX}${SEPARATOR}%${SEPARATOR}${likeEscape(gtid)}${SEPARATOR}${likeEscape(this.db.settings.database)}`,
+      ],
     );
     return row?.gid;
   }
 
   private async branchState(gtid: string): Promise<string | undefined> {
-    const [row] = await this.db.query<{ state: string }>('SELECT state FROM tx_participant_branch WHERE gtid = $1', [
-      gtid,
-    ]);
+    const [row] = await this.db.query<{ state: string }>(
+      'SELECT state FROM tx_participant_branch WHERE gtid = $1',
+      [gtid],
+    );
     return row?.state;
   }
 }

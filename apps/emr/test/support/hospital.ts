@@ -1,0 +1,185 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { FhirExceptionFilter } from '@hospital/fhir';
+import { Database, DatabaseSettings, MigrationClass } from '@hospital/platform';
+import { createTestDatabase } from '@hospital/platform/testing/test-database';
+import type { INestApplication } from '@nestjs/common';
+import { FhirStore1763700000000 } from '@hospital/fhir';
+import { TransactionLog1763700000100 } from '@hospital/transactions';
+import { createServiceApp } from '@hospital/platform';
+import { emrConfig } from '../../src/config';
+import { EmrModule } from '../../src/emr.module';
+
+/** Every service's schema: the FHIR store and the transaction log (the services' migration lists). */
+const MIGRATIONS: MigrationClass[] = [FhirStore1763700000000, TransactionLog1763700000100];
+const ROOT = join(__dirname, '..', '..', '..', '..');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+async function waitReady(url: string, child?: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${url} exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+export interface Department {
+  url: string;
+  db: Database;
+  settings: DatabaseSettings;
+  process?: ChildProcess;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A small hospital for integration specs: the EMR in-process (Nest app over real HTTP), the LIS and the
+ * PACS as real processes from `dist/` (built by `npm test`), each on its own fresh database.
+ */
+export class TestHospital {
+  emr!: { url: string; app: INestApplication; db: Database };
+  lis!: Department;
+  pacs!: Department;
+  private readonly drops: (() => Promise<void>)[] = [];
+
+  static async start(env: Record<string, string> = {}): Promise<TestHospital> {
+    const hospital = new TestHospital();
+    await hospital.boot(env);
+    return hospital;
+  }
+
+  private async boot(extraEnv: Record<string, string>): Promise<void> {
+    const [emrPort, lisPort, pacsPort] = [await freePort(), await freePort(), await freePort()];
+    const peers = {
+      EMR_URL: `http://127.0.0.1:${emrPort}`,
+      LIS_URL: `http://127.0.0.1:${lisPort}`,
+      PACS_URL: `http://127.0.0.1:${pacsPort}`,
+    };
+    const common = { ...peers, LOG_LEVEL: 'error', TX_RECOVERY_INTERVAL_MS: '500', ...extraEnv };
+    const database = async (name: string) => {
+      const { settings, drop } = await createTestDatabase(name, MIGRATIONS);
+      this.drops.push(drop);
+      return settings;
+    };
+    this.lis = await this.department('lis', lisPort, await database('lis'), common);
+    this.pacs = await this.department('pacs', pacsPort, await database('pacs'), common);
+    const emrSettings = await database('emr');
+    const config = emrConfig({
+      ...process.env,
+      ...common,
+      PORT: String(emrPort),
+      PGDATABASE: emrSettings.database,
+    });
+    const app = await createServiceApp(EmrModule.forRoot(config), config, {
+      filters: [new FhirExceptionFilter()],
+    });
+    await app.listen(emrPort, '127.0.0.1');
+    this.emr = { url: peers.EMR_URL, app, db: new Database(emrSettings, 'emr-test') };
+    await Promise.all([this.lis.start(), this.pacs.start()]);
+  }
+
+  private async department(
+    name: 'lis' | 'pacs',
+    port: number,
+    settings: DatabaseSettings,
+    env: Record<string, string>,
+  ): Promise<Department> {
+    const url = `http://127.0.0.1:${port}`;
+    const department: Department = {
+      url,
+      settings,
+      db: new Database(settings, `${name}-test`),
+      start: async () => {
+        const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
+          env: { ...process.env, ...env, PORT: String(port), PGDATABASE: settings.database },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+        department.process = child;
+        await waitReady(url, child);
+      },
+      stop: async () => {
+        const child = department.process;
+        if (!child || child.exitCode !== null) return;
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      },
+    };
+    return department;
+  }
+
+  /** Row counts of every table a record update writes, in all three databases. */
+  async snapshot(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const [name, db] of [
+      ['emr', this.emr.db],
+      ['lis', this.lis.db],
+      ['pacs', this.pacs.db],
+    ] as const) {
+      for (const table of [
+        'fhir_resource',
+        'fhir_resource_history',
+        'fhir_search_index',
+        'tx_participant_branch',
+      ]) {
+        const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        counts[`${name}.${table}`] = row?.n ?? 0;
+      }
+      const [prepared] = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()',
+      );
+      counts[`${name}.prepared`] = prepared?.n ?? 0;
+    }
+    return counts;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.lis?.stop(), this.pacs?.stop()]);
+    await this.emr?.app.close();
+    for (const db of [this.emr?.db, this.lis?.db, this.pacs?.db]) await db?.close();
+    for (const drop of this.drops) await drop();
+  }
+}
+
+/** POSTs or PUTs FHIR JSON and returns status, headers and parsed body. */
+export async function fhir(
+  url: string,
+  init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method: init.method ?? (init.body !== undefined || init.raw !== undefined ? 'POST' : 'GET'),
+    headers: { 'content-type': 'application/fhir+json', ...init.headers },
+    body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
+}
+
+/** Polls `condition` until it holds (an event the test cannot await directly, such as a recovery sweep). */
+export async function eventually(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
