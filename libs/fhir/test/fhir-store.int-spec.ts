@@ -309,6 +309,40 @@ describe('FhirResourceStore (PostgreSQL)', () => {
     });
   });
 
+  describe('concurrency', () => {
+    it('lets one of two concurrent updates with the same If-Match win; the other gets 412', async () => {
+      const created = await store.create(db, patient('RACE-1', 'Race', 'Ray', '1981-01-01'));
+      const attempt = (gender: Patient['gender']) =>
+        db.transaction((tx) => store.update(tx, { ...created, gender }, { ifMatch: '1' }));
+      const outcomes = await Promise.allSettled([attempt('male'), attempt('other')]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(rejected?.reason).toBeInstanceOf(FhirException);
+      expect((rejected?.reason as FhirException).status).toBe(412);
+      expect(await rowCounts('Patient', created.id)).toEqual({ resource: 1, history: 2, index: 7 });
+    });
+
+    it('serialises concurrent updates without If-Match into consecutive versions', async () => {
+      const created = await store.create(db, patient('RACE-2', 'Race', 'Rita', '1982-02-02'));
+      const genders: Patient['gender'][] = ['male', 'other', 'unknown', 'female'];
+      await Promise.all(
+        genders.map((gender) => db.transaction((tx) => store.update(tx, { ...created, gender }))),
+      );
+      const history = await store.history(db, 'Patient', created.id);
+      expect(history.entries.map((e) => e.versionId)).toEqual(['5', '4', '3', '2', '1']);
+    });
+
+    it('turns concurrent update-as-create of one id into one create and one update', async () => {
+      const body = { ...patient('RACE-3', 'Race', 'Rob', '1983-03-03'), id: 'race-create-1' };
+      const results = await Promise.all([
+        db.transaction((tx) => store.update(tx, body)),
+        db.transaction((tx) => store.update(tx, { ...body, gender: 'male' })),
+      ]);
+      expect(results.map((r) => r.created).sort()).toEqual([false, true]);
+      expect((await store.read(db, 'Patient', 'race-create-1')).meta.versionId).toBe('2');
+    });
+  });
+
   describe('atomicity', () => {
     it('leaves no resource, history or index row behind when the transaction fails after a create', async () => {
       await expect(
