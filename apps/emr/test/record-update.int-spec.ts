@@ -63,7 +63,7 @@ describe('record update across EMR, LIS and PACS', () => {
     expect(updated.headers.get('etag')).toBe('W/"2"');
     for (const department of [hospital.lis, hospital.pacs]) {
       const copy = await fhir(`${department.url}/fhir/Patient/${patient.id}`);
-      expect((copy.body as Patient).name?.[0]?.family).toBe('Renamed');
+      expect((copy.body as unknown as Patient).name?.[0]?.family).toBe('Renamed');
     }
 
     const before = await hospital.snapshot();

@@ -33,8 +33,11 @@ export interface TwoPhaseCoordinatorLog<Tx> {
   decideAbort(gtid: string, reason: string, branches?: BranchRecord[]): Promise<Decision>;
   /** Phase two is acknowledged by every participant; the record leaves the unfinished set. */
   complete(gtid: string, decision: Decision, branches: BranchRecord[]): Promise<void>;
-  /** Notes a repeated phase-two or recovery step. */
-  noteRetry(gtid: string, error: string): Promise<void>;
+  /**
+   * Notes a repeated phase-two or recovery step. With `retryAfterMs`, the record becomes claimable again
+   * after that delay (a recovery pass that could not finish backs off instead of holding its full lease).
+   */
+  noteRetry(gtid: string, error: string, retryAfterMs?: number): Promise<void>;
   /**
    * Claims, under a lease so that several coordinator replicas never drive the same one at once,
    * unfinished transactions: decided ones whose phase two is not acknowledged, and ones still

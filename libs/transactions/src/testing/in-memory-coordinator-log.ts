@@ -244,7 +244,7 @@ export class InMemoryCoordinatorLog implements TwoPhaseCoordinatorLog<MemoryTx>,
     });
   }
 
-  noteRetry(gtid: string, error: string): Promise<void> {
+  noteRetry(gtid: string, error: string, retryAfterMs?: number): Promise<void> {
     return this.gate('write', `log note-retry ${gtid}`, () => {
       const record = this.store.records.get(gtid);
       if (!record) return;
@@ -252,6 +252,8 @@ export class InMemoryCoordinatorLog implements TwoPhaseCoordinatorLog<MemoryTx>,
         record.retries += 1;
         record.lastError = error;
         record.updatedAt = this.clock.now();
+        if (retryAfterMs !== undefined)
+          record.lease = { holder: this.claimer, until: this.clock.now() + retryAfterMs };
       });
     });
   }

@@ -175,8 +175,13 @@ export class TwoPhaseCoordinator<Tx> {
     }
     this.observer.recovered('2pc', gtid, decision === 'commit' ? 'recommit' : 'abort');
     this.logger.info('2pc recovery drives phase two', { gtid, decision });
-    const branches = record.branches.length > 0 ? record.branches : [];
-    return this.drive(gtid, decision, branches, 1);
+    const finished = await this.drive(gtid, decision, record.branches, 1);
+    if (!finished) {
+      // Back off: claimable again after 1 s, 2 s, 4 s… up to the lease, not a full lease later.
+      const retryAfterMs = Math.min(this.options.recoveryLeaseMs, 1_000 * 2 ** Math.min(record.retries, 5));
+      await this.log.noteRetry(gtid, 'phase two not acknowledged by every participant', retryAfterMs);
+    }
+    return finished;
   }
 
   private client(name: string): ParticipantClient {

@@ -130,10 +130,12 @@ export class PostgresTwoPhaseLog
     );
   }
 
-  async noteRetry(gtid: string, error: string): Promise<void> {
+  async noteRetry(gtid: string, error: string, retryAfterMs?: number): Promise<void> {
     await this.db.queryRelaxed(
-      'UPDATE tx_global SET retries = retries + 1, last_error = $2, updated_at = now() WHERE gtid = $1',
-      [gtid, error.slice(0, 500)],
+      `UPDATE tx_global SET retries = retries + 1, last_error = $2, updated_at = now(),
+              lease_until = CASE WHEN $3::float8 IS NULL THEN lease_until ELSE now() + $3 * interval '1 millisecond' END
+        WHERE gtid = $1`,
+      [gtid, error.slice(0, 500), retryAfterMs ?? null],
     );
   }
 
