@@ -13,7 +13,14 @@ export default tseslint.config(
       'hospital/boundaries': 'error',
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/apps/**', '@hospital/*/src/**'], message: 'Import libs by @hospital/<lib>; never import apps.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/apps/**', '@hospital/*/src/**'],
+              message: 'Import libs by @hospital/<lib>; never import apps.',
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-explicit-any': 'error',

@@ -62,7 +62,11 @@ export const demoEncounters: Encounter[] = [
     resourceType: 'Encounter',
     id: 'enc-0002',
     status: 'in-progress',
-    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP', display: 'inpatient encounter' },
+    class: {
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+      code: 'IMP',
+      display: 'inpatient encounter',
+    },
     subject: { reference: 'Patient/pat-0002' },
     participant: [{ individual: { reference: 'Practitioner/prac-0002' } }],
   },

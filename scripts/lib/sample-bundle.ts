@@ -45,12 +45,20 @@ export function recordUpdateBundle(seq: number, mrnPrefix = 'BENCH'): Bundle {
         resource: {
           resourceType: 'Encounter',
           status: 'in-progress',
-          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' },
+          class: {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+            code: 'AMB',
+            display: 'ambulatory',
+          },
           subject: { reference: patient },
         },
         request: { method: 'POST', url: 'Encounter' },
       },
-      order(LAB, { system: 'http://loinc.org', code: '58410-2', display: 'CBC panel - Blood by Automated count' }),
+      order(LAB, {
+        system: 'http://loinc.org',
+        code: '58410-2',
+        display: 'CBC panel - Blood by Automated count',
+      }),
       order(IMAGING, { system: 'http://loinc.org', code: '36643-5', display: 'XR Chest 2 Views' }),
     ],
   };

@@ -21,7 +21,8 @@ export class BaseEnvironment {
   @Transform(toInt) @IsInt() @Min(1) @Max(500) PG_POOL_SIZE: number = 20;
 
   @IsUrl({ require_tld: false, protocols: ['redis', 'rediss'] }) REDIS_URL: string = 'redis://127.0.0.1:6379';
-  @IsUrl({ require_tld: false, protocols: ['amqp', 'amqps'] }) AMQP_URL: string = 'amqp://guest:guest@127.0.0.1:5672';
+  @IsUrl({ require_tld: false, protocols: ['amqp', 'amqps'] }) AMQP_URL: string =
+    'amqp://guest:guest@127.0.0.1:5672';
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL: string = 'info';
   /** Largest request body accepted, in bytes. */

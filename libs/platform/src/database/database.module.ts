@@ -23,7 +23,8 @@ export class DatabaseModule {
         {
           provide: Database,
           inject: [SERVICE_CONFIG],
-          useFactory: (config: ServiceConfig) => new Database(config.database, `hospital-${config.service.name}`),
+          useFactory: (config: ServiceConfig) =>
+            new Database(config.database, `hospital-${config.service.name}`),
         },
         DatabaseLifecycle,
       ],

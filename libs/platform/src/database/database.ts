@@ -59,7 +59,10 @@ export class Database implements SqlExecutor {
    * Never for a decision or for data.
    */
   async queryRelaxed<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
-    this.relaxedPool ??= this.createPool(Math.max(2, Math.ceil(this.settings.poolSize / 4)), '-c synchronous_commit=off');
+    this.relaxedPool ??= this.createPool(
+      Math.max(2, Math.ceil(this.settings.poolSize / 4)),
+      '-c synchronous_commit=off',
+    );
     const result = await this.relaxedPool.query(sql, parameters);
     return result.rows as T[];
   }
@@ -79,7 +82,10 @@ export class Database implements SqlExecutor {
   }
 
   /** Runs `work` in a local transaction: committed when it returns, rolled back when it throws. */
-  async transaction<T>(work: (tx: Session) => Promise<T>, options: { synchronousCommit?: boolean } = {}): Promise<T> {
+  async transaction<T>(
+    work: (tx: Session) => Promise<T>,
+    options: { synchronousCommit?: boolean } = {},
+  ): Promise<T> {
     return this.withSession(async (session) => {
       await session.query('BEGIN');
       try {

@@ -20,7 +20,10 @@ export function migrationDataSource(settings: DatabaseSettings, migrations: Migr
 }
 
 /** Applies pending migrations and returns the names of those it ran. */
-export async function runMigrations(settings: DatabaseSettings, migrations: MigrationClass[]): Promise<string[]> {
+export async function runMigrations(
+  settings: DatabaseSettings,
+  migrations: MigrationClass[],
+): Promise<string[]> {
   const source = migrationDataSource(settings, migrations);
   await source.initialize();
   try {

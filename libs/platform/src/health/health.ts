@@ -1,6 +1,12 @@
 import { Controller, DynamicModule, Get, Inject, Module } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorService,
+  TerminusModule,
+} from '@nestjs/terminus';
 import { Database } from '../database/database';
 
 /** A dependency the service needs to be ready: PostgreSQL always; Redis and RabbitMQ where a service uses them. */

@@ -36,7 +36,9 @@ export async function createServiceApp(
     app,
     new DocumentBuilder()
       .setTitle(`hospital ${config.service.name}`)
-      .setDescription(options.description ?? `Admin and transaction API of the ${config.service.name} service.`)
+      .setDescription(
+        options.description ?? `Admin and transaction API of the ${config.service.name} service.`,
+      )
       .setVersion('0.1.0')
       .build(),
   );
@@ -52,6 +54,8 @@ export async function startService(
 ): Promise<INestApplication> {
   const app = await createServiceApp(root, config, options);
   await app.listen(config.port, config.host);
-  app.get<Logger>(ROOT_LOGGER).info({ port: config.port }, `${config.service.name} listening on http://${config.host}:${config.port}`);
+  app
+    .get<Logger>(ROOT_LOGGER)
+    .info({ port: config.port }, `${config.service.name} listening on http://${config.host}:${config.port}`);
   return app;
 }

@@ -43,7 +43,9 @@ export class PlatformModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply((req: Request, res: Response, next: NextFunction) => this.observe(req, res, next)).forRoutes('*path');
+    consumer
+      .apply((req: Request, res: Response, next: NextFunction) => this.observe(req, res, next))
+      .forRoutes('*path');
   }
 
   /** Binds the gtid header to the request's log context and records its duration by route template. */
