@@ -162,8 +162,9 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
     await log.begin(gtid, ['p0']);
     expect(await coordinator().outcome(gtid)).toBe('abort');
     let ranLocal = false;
-    const decision = await log.decideCommit(gtid, [{ participant: 'p0', state: 'prepared' }], async () => {
+    const decision = await log.decideCommit(gtid, [{ participant: 'p0', state: 'prepared' }], () => {
       ranLocal = true;
+      return Promise.resolve();
     });
     expect(decision).toBe('abort');
     expect(ranLocal).toBe(false);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import {
   FhirErrorCode,
   FhirException,
@@ -36,7 +36,7 @@ export class EmrFhirWriter implements FhirWriter {
         return (await this.commit(await this.planner.fromPatientCreate(resource, context.gtid))).patient;
       case 'ServiceRequest': {
         const result = await this.commit(await this.planner.fromOrderCreate(resource, context.gtid));
-        return result.orders[0] as Stored<ServiceRequest>;
+        return result.orders[0];
       }
       default:
         return this.db.transaction(async (tx) => {
@@ -53,11 +53,7 @@ export class EmrFhirWriter implements FhirWriter {
         `${resource.resourceType} records are not updated here`,
       );
     }
-    const update = await this.planner.fromPatientUpdate(
-      resource as Patient & { id: string },
-      context.ifMatch,
-      context.gtid,
-    );
+    const update = await this.planner.fromPatientUpdate(resource, context.ifMatch, context.gtid);
     const result = await this.commit(update);
     return { resource: result.patient, created: result.patientCreated };
   }
@@ -67,7 +63,7 @@ export class EmrFhirWriter implements FhirWriter {
     const stored = new Map<string, { resource: Stored<Resource>; created: boolean }>([
       [`Patient/${result.patient.id}`, { resource: result.patient, created: result.patientCreated }],
       ...[...result.encounters, ...result.orders].map(
-        (r) => [`${r.resourceType}/${r.id}`, { resource: r as Stored<Resource>, created: true }] as const,
+        (r) => [`${r.resourceType}/${r.id}`, { resource: r, created: true }] as const,
       ),
     ]);
     return transaction.entries.map((entry) => {

@@ -78,8 +78,8 @@ export class TestHospital {
       this.drops.push(drop);
       return settings;
     };
-    this.lis = await this.department('lis', lisPort, await database('lis'), common);
-    this.pacs = await this.department('pacs', pacsPort, await database('pacs'), common);
+    this.lis = this.department('lis', lisPort, await database('lis'), common);
+    this.pacs = this.department('pacs', pacsPort, await database('pacs'), common);
     const emrSettings = await database('emr');
     const config = emrConfig({
       ...process.env,
@@ -95,12 +95,12 @@ export class TestHospital {
     await Promise.all([this.lis.start(), this.pacs.start()]);
   }
 
-  private async department(
+  private department(
     name: 'lis' | 'pacs',
     port: number,
     settings: DatabaseSettings,
     env: Record<string, string>,
-  ): Promise<Department> {
+  ): Department {
     const url = `http://127.0.0.1:${port}`;
     const department: Department = {
       url,

@@ -20,7 +20,8 @@ export interface PrepareRequestBody {
 
 function parseVote(body: unknown): Vote {
   if (isRecord(body) && body.vote === 'yes') return { vote: 'yes' };
-  if (isRecord(body) && body.vote === 'no') return { vote: 'no', reason: String(body.reason ?? 'refused') };
+  if (isRecord(body) && body.vote === 'no')
+    return { vote: 'no', reason: typeof body.reason === 'string' ? body.reason : 'refused' };
   throw new PeerCallError('prepare answered without a vote');
 }
 
