@@ -39,26 +39,29 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
 
   async prepare(gtid: string, coordinator: string, work: (tx: Session) => Promise<void>): Promise<Vote> {
     const gid = branchGid(coordinator, gtid, this.db.settings.database);
-    const known = await this.known(gid, gtid);
-    if (known) return known;
     return this.db.withSession(async (session) => {
-      await session.query('BEGIN');
       try {
-        await session.query(`SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs)}`);
+        // One round trip opens the branch. Its row conflicts at once with an earlier commit or abort of the
+        // same branch, and within 100 ms with one still prepared (a duplicate request). Ids are validated
+        // upstream and quoted here: the simple protocol takes no parameters.
         await session.query(
-          `INSERT INTO tx_participant_branch (gtid, coordinator, state) VALUES ($1, $2, 'committed')`,
-          [gtid, coordinator],
+          `BEGIN; SET LOCAL lock_timeout = 100;
+           INSERT INTO tx_participant_branch (gtid, coordinator, state)
+           VALUES (${literal(gtid)}, ${literal(coordinator)}, 'committed');
+           SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs)}`,
         );
         await work(session);
         await session.query(`PREPARE TRANSACTION ${literal(gid)}`);
         return { vote: 'yes' } as const;
       } catch (error) {
         await session.query('ROLLBACK').catch(() => undefined);
+        const code = pgErrorCode(error);
         if (
-          pgErrorCode(error) === PgErrorCode.UniqueViolation ||
-          pgErrorCode(error) === PgErrorCode.LockNotAvailable
+          code === PgErrorCode.UniqueViolation ||
+          code === PgErrorCode.LockNotAvailable ||
+          code === PgErrorCode.DuplicateObject
         ) {
-          // Another prepare of the same branch, or an abort tombstone, got there first.
+          // Another prepare of the same branch, or its commit or abort, got there first.
           const settled = await this.known(gid, gtid);
           if (settled) return settled;
         }
