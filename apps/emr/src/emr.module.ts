@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { FhirModule, recordSearch } from '@hospital/fhir';
+import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { EMR_RESOURCES } from './fhir-resources';
 import { EmrConfig } from './config';
 import { EmrFhirWriter } from './records/emr-fhir.writer';
 import { RecordsModule } from './records/records.module';
@@ -15,7 +16,7 @@ export class EmrModule {
         PlatformModule.forService(config),
         FhirModule.forService({
           serviceName: 'emr',
-          resources: recordSearch('Patient', 'Practitioner', 'Encounter', 'ServiceRequest'),
+          resources: EMR_RESOURCES,
           writes: {
             Patient: ['create', 'update'],
             ServiceRequest: ['create'],

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { FhirModule, recordSearch } from '@hospital/fhir';
+import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { LIS_RESOURCES } from './fhir-resources';
 import { LisConfig } from './config';
 import { OrdersModule } from './orders/orders.module';
 
@@ -12,7 +13,7 @@ export class LisModule {
       module: LisModule,
       imports: [
         PlatformModule.forService(config),
-        FhirModule.forService({ serviceName: 'lis', resources: recordSearch('Patient', 'ServiceRequest') }),
+        FhirModule.forService({ serviceName: 'lis', resources: LIS_RESOURCES }),
         OrdersModule,
       ],
     };

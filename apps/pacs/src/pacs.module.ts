@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { FhirModule, recordSearch } from '@hospital/fhir';
+import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { PACS_RESOURCES } from './fhir-resources';
 import { PacsConfig } from './config';
 import { OrdersModule } from './orders/orders.module';
 
@@ -12,7 +13,7 @@ export class PacsModule {
       module: PacsModule,
       imports: [
         PlatformModule.forService(config),
-        FhirModule.forService({ serviceName: 'pacs', resources: recordSearch('Patient', 'ServiceRequest') }),
+        FhirModule.forService({ serviceName: 'pacs', resources: PACS_RESOURCES }),
         OrdersModule,
       ],
     };
