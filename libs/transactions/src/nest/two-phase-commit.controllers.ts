@@ -30,6 +30,18 @@ function gtidParam(gtid: string): string {
   return gtid;
 }
 
+const COORDINATOR_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** The `coordinator` of a request body: required for prepare, optional (a look-up hint) for commit and abort. */
+function coordinatorOf(body: unknown, required: boolean): string | undefined {
+  const value = isRecord(body) ? body.coordinator : undefined;
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || !COORDINATOR_NAME.test(value)) {
+    throw new BadRequestException('coordinator must be a service name');
+  }
+  return value;
+}
+
 /** Participant side of the 2PC HTTP contract (see adapters/http/two-phase-commit.http.ts). */
 @ApiExcludeController()
 @Controller('internal/2pc')
@@ -39,26 +51,22 @@ export class TwoPhaseParticipantController {
   @Post(':gtid/prepare')
   @HttpCode(200)
   prepare(@Param('gtid') gtid: string, @Body() body: unknown): Promise<Vote> {
-    if (
-      !isRecord(body) ||
-      typeof body.coordinator !== 'string' ||
-      !/^[a-z][a-z0-9-]{0,39}$/.test(body.coordinator)
-    ) {
+    const coordinator = coordinatorOf(body, true);
+    if (!coordinator || !isRecord(body))
       throw new BadRequestException('prepare needs {coordinator, payload}');
-    }
-    return this.participant.prepare(gtidParam(gtid), body.coordinator, body.payload);
+    return this.participant.prepare(gtidParam(gtid), coordinator, body.payload);
   }
 
   @Post(':gtid/commit')
   @HttpCode(200)
-  async commit(@Param('gtid') gtid: string): Promise<{ ack: CommitAck }> {
-    return { ack: await this.participant.commit(gtidParam(gtid)) };
+  async commit(@Param('gtid') gtid: string, @Body() body: unknown): Promise<{ ack: CommitAck }> {
+    return { ack: await this.participant.commit(gtidParam(gtid), coordinatorOf(body, false)) };
   }
 
   @Post(':gtid/abort')
   @HttpCode(200)
-  async abort(@Param('gtid') gtid: string): Promise<{ ack: 'aborted' }> {
-    await this.participant.abort(gtidParam(gtid));
+  async abort(@Param('gtid') gtid: string, @Body() body: unknown): Promise<{ ack: 'aborted' }> {
+    await this.participant.abort(gtidParam(gtid), coordinatorOf(body, false));
     return { ack: 'aborted' };
   }
 }

@@ -114,7 +114,12 @@ export class TwoPhaseCommitModule {
             (options.participants ?? []).map((name) => {
               const url = config.peers[name];
               if (!url) throw new Error(`no URL configured for 2PC participant '${name}'`);
-              return new HttpParticipantClient(name, url, config.env.TX_VOTE_TIMEOUT_MS * 2);
+              return new HttpParticipantClient(
+                name,
+                url,
+                config.service.name,
+                config.env.TX_VOTE_TIMEOUT_MS * 2,
+              );
             }),
             {
               name: config.service.name,

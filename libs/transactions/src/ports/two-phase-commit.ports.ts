@@ -64,10 +64,13 @@ export interface PreparedResource<Tx> {
    * prepared or committed votes YES again; a branch already aborted votes NO. A `work` error votes NO.
    */
   prepare(gtid: string, coordinator: string, work: (tx: Tx) => Promise<void>): Promise<Vote>;
-  /** Commits the prepared branch; 'committed' also when it was committed before, 'unknown' when it never prepared. */
-  commit(gtid: string): Promise<CommitAck>;
+  /**
+   * Commits the prepared branch; 'committed' also when it was committed before, 'unknown' when it never
+   * prepared. `coordinator`, when the caller knows it, spares a look-up of the branch.
+   */
+  commit(gtid: string, coordinator?: string): Promise<CommitAck>;
   /** Rolls the prepared branch back if there is one, and remembers the abort so a late prepare votes NO. */
-  abort(gtid: string): Promise<void>;
+  abort(gtid: string, coordinator?: string): Promise<void>;
   /** Branches prepared before `olderThan` and not yet resolved. */
   inDoubt(olderThan: Date): Promise<InDoubtBranch[]>;
 }

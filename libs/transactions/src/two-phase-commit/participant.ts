@@ -57,13 +57,13 @@ export class TwoPhaseParticipant<Tx> {
     return vote;
   }
 
-  commit(gtid: string): Promise<CommitAck> {
+  commit(gtid: string, coordinator?: string): Promise<CommitAck> {
     this.options.points('2pc.participant.before-commit', gtid);
-    return this.resource.commit(gtid);
+    return this.resource.commit(gtid, coordinator);
   }
 
-  abort(gtid: string): Promise<void> {
-    return this.resource.abort(gtid);
+  abort(gtid: string, coordinator?: string): Promise<void> {
+    return this.resource.abort(gtid, coordinator);
   }
 
   /** Resolves every branch in doubt for too long by asking its coordinator; returns how many it resolved. */
@@ -73,8 +73,8 @@ export class TwoPhaseParticipant<Tx> {
     for (const branch of await this.resource.inDoubt(olderThan)) {
       try {
         const decision = await this.coordinators.outcome(branch.coordinator, branch.gtid);
-        if (decision === 'commit') await this.resource.commit(branch.gtid);
-        else await this.resource.abort(branch.gtid);
+        if (decision === 'commit') await this.resource.commit(branch.gtid, branch.coordinator);
+        else await this.resource.abort(branch.gtid, branch.coordinator);
         this.observer.recovered('2pc', branch.gtid, `participant-${decision}`);
         this.logger.info('2pc in-doubt branch resolved', { gtid: branch.gtid, decision });
         resolved += 1;

@@ -30,6 +30,8 @@ export class HttpParticipantClient implements ParticipantClient {
   constructor(
     readonly name: string,
     private readonly baseUrl: string,
+    /** The coordinator's own name, sent with commit and abort so the participant finds its branch directly. */
+    private readonly coordinator: string,
     private readonly timeoutMs = 10_000,
   ) {}
 
@@ -41,13 +43,19 @@ export class HttpParticipantClient implements ParticipantClient {
   }
 
   async commit(gtid: string): Promise<CommitAck> {
-    const body = await callPeer(this.url(TwoPhaseRoutes.commit(gtid)), gtid, { timeoutMs: this.timeoutMs });
+    const body = await callPeer(this.url(TwoPhaseRoutes.commit(gtid)), gtid, {
+      body: { coordinator: this.coordinator },
+      timeoutMs: this.timeoutMs,
+    });
     if (isRecord(body) && (body.ack === 'committed' || body.ack === 'unknown')) return body.ack;
     throw new PeerCallError('commit answered without an acknowledgement');
   }
 
   async abort(gtid: string): Promise<void> {
-    await callPeer(this.url(TwoPhaseRoutes.abort(gtid)), gtid, { timeoutMs: this.timeoutMs });
+    await callPeer(this.url(TwoPhaseRoutes.abort(gtid)), gtid, {
+      body: { coordinator: this.coordinator },
+      timeoutMs: this.timeoutMs,
+    });
   }
 
   private url(path: string): string {

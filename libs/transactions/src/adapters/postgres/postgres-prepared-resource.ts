@@ -70,8 +70,11 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     });
   }
 
-  async commit(gtid: string): Promise<CommitAck> {
-    const gid = await this.preparedGid(gtid);
+  async commit(gtid: string, coordinator?: string): Promise<CommitAck> {
+    const gid =
+      coordinator === undefined
+        ? await this.preparedGid(gtid)
+        : branchGid(coordinator, gtid, this.db.settings.database);
     if (gid) {
       try {
         await this.db.query(`COMMIT PREPARED ${literal(gid)}`);
@@ -84,9 +87,9 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     return (await this.branchState(gtid)) === 'committed' ? 'committed' : 'unknown';
   }
 
-  async abort(gtid: string): Promise<void> {
+  async abort(gtid: string, coordinator?: string): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
-      await this.rollbackPrepared(gtid);
+      await this.rollbackPrepared(gtid, coordinator);
       try {
         await this.db.withSession(async (session) => {
           await session.query('BEGIN');
@@ -121,8 +124,11 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     });
   }
 
-  private async rollbackPrepared(gtid: string): Promise<void> {
-    const gid = await this.preparedGid(gtid);
+  private async rollbackPrepared(gtid: string, coordinator?: string): Promise<void> {
+    const gid =
+      coordinator === undefined
+        ? await this.preparedGid(gtid)
+        : branchGid(coordinator, gtid, this.db.settings.database);
     if (!gid) return;
     try {
       await this.db.query(`ROLLBACK PREPARED ${literal(gid)}`);
