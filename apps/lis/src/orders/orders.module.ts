@@ -1,16 +1,12 @@
 import { Module } from '@nestjs/common';
-import { FhirResourceStore, FhirValidator, recordSyncBranch } from '@hospital/fhir';
+import { recordSyncBranchProvider } from '@hospital/fhir';
 import { BRANCH_WORK, TwoPhaseCommitModule } from '@hospital/transactions';
 
 /** Takes part in the EMR's record update: each 2PC branch keeps the patient's demographics and the orders. */
 @Module({
   imports: [
     TwoPhaseCommitModule.register({ participant: true }, [
-      {
-        provide: BRANCH_WORK,
-        inject: [FhirResourceStore, FhirValidator],
-        useFactory: recordSyncBranch,
-      },
+      { provide: BRANCH_WORK, ...recordSyncBranchProvider },
     ]),
   ],
 })

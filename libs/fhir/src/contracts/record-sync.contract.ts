@@ -2,7 +2,7 @@ import type { Patient, Reference, Resource, ServiceRequest } from '@medplum/fhir
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
 import { FhirValidator } from '../validation/fhir-validator';
-import type { FhirResourceStore } from '../store/fhir-resource-store';
+import { FhirResourceStore } from '../store/fhir-resource-store';
 import type { SqlExecutor } from '@hospital/platform';
 
 /**
@@ -87,3 +87,9 @@ export function recordSyncBranch(
     await applyRecordSync(parsed, (resource) => store.upsertCopy(tx, resource));
   };
 }
+
+/** Nest provider recipe of the department's branch step: `{ provide: BRANCH_WORK, ...recordSyncBranchProvider }`. */
+export const recordSyncBranchProvider = {
+  inject: [FhirResourceStore, FhirValidator],
+  useFactory: recordSyncBranch,
+};
