@@ -1,0 +1,157 @@
+// `npm run bench -- <scenario> [--duration=<s>] [--concurrency=<n>]` (DESIGN.md §7): progress on stderr,
+// a readable table on stdout, and the last stdout line is one JSON object. docs/benchmarks.md explains
+// what each scenario measures.
+import { SingleBar } from 'cli-progress';
+import { ensureInfrastructure } from './infra/index';
+import { Bench2pcResult, PhaseReporter, runBench2pc } from './lib/bench-2pc';
+import { formatTable } from './lib/bench-report';
+import { parseCommandOrExit } from './lib/cli-args';
+import { serviceNames } from './lib/bench-cluster';
+
+const command = parseCommandOrExit(process.argv.slice(2), {
+  command: 'bench',
+  scenarios: ['2pc'],
+  numbers: {
+    duration: {
+      default: 20,
+      min: 1,
+      max: 3_600,
+      integer: false,
+      description: 'seconds of each measured phase',
+    },
+    concurrency: { default: 32, min: 1, max: 512, integer: true, description: 'concurrent clients' },
+    warmup: {
+      default: 3,
+      min: 1,
+      max: 120,
+      integer: false,
+      description: 'seconds of warm-up before measuring',
+    },
+  },
+});
+
+const log = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+function phaseBar(name: string, durationS: number): PhaseReporter {
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `${name.padEnd(24)} [{bar}] {value}/{total} s | {completed} done | {rate}/s | {errors} errors`,
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+    hideCursor: false,
+  });
+  const total = Math.ceil(durationS);
+  bar.start(total, 0, { completed: 0, rate: '0', errors: 0 });
+  return {
+    update(p) {
+      const seconds = p.elapsedMs / 1000;
+      bar.update(Math.min(total, Math.floor(seconds)), {
+        completed: p.completed,
+        errors: p.errors,
+        rate: seconds > 0 ? (p.completed / seconds).toFixed(0) : '0',
+      });
+    },
+    done() {
+      bar.update(total);
+      bar.stop();
+    },
+  };
+}
+
+const fmt = (value: number | null | undefined, digits = 1): string =>
+  value === null || value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+
+function report(r: Bench2pcResult): void {
+  const cpu = r.cpu_percent;
+  const out = [
+    '',
+    `Bench: 2pc — record update (emr coordinates, lis and pacs prepare), ${r.concurrency} clients, ${r.duration_s} s per phase`,
+    '',
+    formatTable(
+      ['phase', 'completed', 'per second', 'p50 ms', 'p99 ms', 'errors'],
+      [
+        [
+          'workflow over 2PC (HTTP, 3 services)',
+          String(r.completed),
+          fmt(r.throughput_per_s),
+          fmt(r.p50_ms),
+          fmt(r.p99_ms),
+          String(r.errors),
+        ],
+        [
+          'PREPARE + COMMIT PREPARED loop',
+          String(r.limit_iterations),
+          fmt(r.pg_prepared_commit_limit_per_s),
+          '-',
+          '-',
+          '-',
+        ],
+        [
+          'same writes, no coordination',
+          String(r.baseline_completed),
+          fmt(r.unsafe_baseline_per_s),
+          fmt(r.baseline_p50_ms),
+          '-',
+          '-',
+        ],
+      ],
+    ),
+    '',
+    formatTable(
+      ['figure', 'value'],
+      [
+        ['commits per global tx (xact_commit, 3 databases)', fmt(r.commits_per_global_tx, 2)],
+        ...serviceNames.map((s) => [`  of which ${s}`, fmt(r.commits_per_global_tx_by_db[s], 2)]),
+        ['xact_commit per limit-loop iteration', fmt(r.limit_commits_per_iteration, 2)],
+        ['implied bound on global tx/s (limit / commits per tx)', fmt(r.implied_global_tx_limit_per_s)],
+        ['limit_ratio (throughput / implied bound)', fmt(r.limit_ratio, 3)],
+        ['limit ratio, both sides in xact_commit', fmt(r.limit_ratio_same_units, 3)],
+        ['vs unsafe baseline', fmt(r.vs_unsafe_ratio, 3)],
+      ],
+    ),
+    '',
+    formatTable(
+      ['process', 'peak RSS MiB', 'CPU % (workflow)'],
+      [
+        ...serviceNames.map((s) => [s, fmt(r.peak_rss_mb[s]), fmt(cpu.services[s])]),
+        ['postgres (whole cluster)', '-', fmt(cpu.postgres)],
+        ['bench client', '-', fmt(cpu.client)],
+        ['other processes on the machine', '-', fmt(cpu.other)],
+        [
+          `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
+          '-',
+          fmt(cpu.machine_busy === null ? null : cpu.machine_busy * cpu.cores),
+        ],
+      ],
+    ),
+    '',
+  ];
+  if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const { concurrency, duration, warmup } = command.numbers;
+  await ensureInfrastructure({ log });
+  const result = await runBench2pc({
+    concurrency,
+    durationS: duration,
+    warmupS: warmup,
+    log,
+    phase: phaseBar,
+  });
+  report(result);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const text = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`bench: error: ${text}\n`);
+    process.stdout.write(`${JSON.stringify({ scenario: command.scenario, error: text.split('\n')[0] })}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,68 @@
+// A minimal keep-alive HTTP client for the runners: one POST of the record-update workflow, timed.
+import { Agent, request } from 'node:http';
+import type { Bundle } from '@medplum/fhirtypes';
+
+export interface PostResult {
+  /** HTTP status, or undefined when no response arrived (connection refused or reset, time-out). */
+  status?: number;
+  body: string;
+  /** Set when no response arrived. */
+  error?: string;
+  elapsedMs: number;
+}
+
+export function keepAliveAgent(maxSockets: number): Agent {
+  return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+}
+
+/** POSTs a FHIR transaction Bundle to `<base>/fhir` with `x-gtid` when given. Never rejects. */
+export function postBundle(
+  base: string,
+  bundle: Bundle,
+  options: { agent?: Agent; gtid?: string; timeoutMs?: number } = {},
+): Promise<PostResult> {
+  const started = performance.now();
+  const payload = Buffer.from(JSON.stringify(bundle));
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/fhir+json',
+    accept: 'application/fhir+json',
+    'content-length': payload.length,
+  };
+  if (options.gtid) headers['x-gtid'] = options.gtid;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (result: Omit<PostResult, 'elapsedMs'>): void => {
+      if (settled) return;
+      settled = true;
+      resolve({ ...result, elapsedMs: performance.now() - started });
+    };
+    const req = request(
+      `${base}/fhir`,
+      { method: 'POST', headers, agent: options.agent ?? false, timeout: options.timeoutMs ?? 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('end', () =>
+          finish({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.once('error', (error) => finish({ body: '', error: error.message }));
+      },
+    );
+    req.once('timeout', () => req.destroy(new Error(`no response within ${options.timeoutMs ?? 30_000} ms`)));
+    req.once('error', (error) => finish({ body: '', error: error.message }));
+    req.end(payload);
+  });
+}
+
+/** The first OperationOutcome diagnostics (or the start of the body) of a failed response, for messages. */
+export function failureSummary(result: PostResult): string {
+  if (result.error) return result.error;
+  try {
+    const parsed = JSON.parse(result.body) as { issue?: { diagnostics?: string; code?: string }[] };
+    const issue = parsed.issue?.[0];
+    if (issue) return `${result.status} ${issue.code ?? ''}: ${issue.diagnostics ?? ''}`.trim();
+  } catch {
+    // Not JSON.
+  }
+  return `${result.status} ${result.body.slice(0, 200)}`;
+}
