@@ -24,3 +24,4 @@ export * from './nest/fhir.controller';
 export * from './nest/fhir.module';
 export * from './contracts/record-sync.contract';
 export * from './contracts/record-search';
+export * from './store/fhir-search-index-lean.migration';

@@ -2,6 +2,7 @@ export * from './core/gtid';
 export * from './core/observer';
 export * from './core/clock';
 export * from './core/protocol-points';
+export * from './core/coalescer';
 export * from './ports/global-transaction';
 export * from './ports/two-phase-commit.ports';
 export * from './two-phase-commit';

@@ -6,14 +6,13 @@ import { FhirExceptionFilter } from '@hospital/fhir';
 import { Database, DatabaseSettings, MigrationClass } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import type { INestApplication } from '@nestjs/common';
-import { FhirStore1763700000000 } from '@hospital/fhir';
-import { TransactionLog1763700000100 } from '@hospital/transactions';
 import { createServiceApp } from '@hospital/platform';
 import { emrConfig } from '../../src/config';
+import { migrations } from '../../src/database/migrations';
 import { EmrModule } from '../../src/emr.module';
 
-/** Every service's schema: the FHIR store and the transaction log (the services' migration lists). */
-const MIGRATIONS: MigrationClass[] = [FhirStore1763700000000, TransactionLog1763700000100];
+/** The EMR's schema; the LIS and the PACS are built from the same lib migrations today. */
+const MIGRATIONS: MigrationClass[] = migrations;
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
 async function freePort(): Promise<number> {

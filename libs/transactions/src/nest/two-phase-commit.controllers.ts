@@ -15,12 +15,13 @@ import {
 import { ApiExcludeController, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Session } from '@hospital/platform';
 import { isValidGtid } from '../core/gtid';
-import { TransactionStyle } from '../core/observer';
+import { errorMessage, TransactionStyle } from '../core/observer';
 import { GlobalTransactionRecord, TransactionBrowser } from '../ports/global-transaction';
 import { TwoPhaseCoordinator } from '../two-phase-commit/coordinator';
 import { TwoPhaseParticipant } from '../two-phase-commit/participant';
 import { CommitAck, Decision, Vote } from '../two-phase-commit/types';
 import { isRecord } from '../adapters/http/http-json';
+import { BatchResult } from '../adapters/http/two-phase-commit.http';
 
 export const TRANSACTION_BROWSER = Symbol('TRANSACTION_BROWSER');
 
@@ -47,6 +48,38 @@ function coordinatorOf(body: unknown, required: boolean): string | undefined {
 @Controller('internal/2pc')
 export class TwoPhaseParticipantController {
   constructor(@Inject(TwoPhaseParticipant) private readonly participant: TwoPhaseParticipant<Session>) {}
+
+  /** Several operations of one coordinator, answered one result each, in order (run side by side). */
+  @Post('batch')
+  @HttpCode(200)
+  async batch(@Body() body: unknown): Promise<{ results: BatchResult[] }> {
+    const coordinator = coordinatorOf(body, true) as string;
+    const ops = isRecord(body) ? body.ops : undefined;
+    if (!Array.isArray(ops) || ops.length === 0 || ops.length > 256) {
+      throw new BadRequestException('batch needs {coordinator, ops: [1..256 operations]}');
+    }
+    const results = await Promise.all(
+      ops.map(async (op: unknown): Promise<BatchResult> => {
+        try {
+          if (!isRecord(op) || !isValidGtid(op.gtid)) return { error: 'operation needs a valid gtid' };
+          switch (op.op) {
+            case 'prepare':
+              return await this.participant.prepare(op.gtid, coordinator, op.payload);
+            case 'commit':
+              return { ack: await this.participant.commit(op.gtid, coordinator) };
+            case 'abort':
+              await this.participant.abort(op.gtid, coordinator);
+              return { ack: 'aborted' };
+            default:
+              return { error: 'op must be prepare, commit or abort' };
+          }
+        } catch (error) {
+          return { error: errorMessage(error) };
+        }
+      }),
+    );
+    return { results };
+  }
 
   @Post(':gtid/prepare')
   @HttpCode(200)

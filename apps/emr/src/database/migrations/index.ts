@@ -1,6 +1,10 @@
 import { MigrationClass } from '@hospital/platform';
-import { FhirStore1763700000000 } from '@hospital/fhir';
+import { FhirSearchIndexLean1763700000200, FhirStore1763700000000 } from '@hospital/fhir';
 import { TransactionLog1763700000100 } from '@hospital/transactions';
 
 /** Migrations of hospital_emr, in order: the FHIR store and the transaction log come from the libs. */
-export const migrations: MigrationClass[] = [FhirStore1763700000000, TransactionLog1763700000100];
+export const migrations: MigrationClass[] = [
+  FhirStore1763700000000,
+  TransactionLog1763700000100,
+  FhirSearchIndexLean1763700000200,
+];
