@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch(async (error: unknown) => {
+main().catch((error: unknown) => {
   const message =
     error instanceof InfrastructureError || error instanceof ServiceStartError
       ? error.message
