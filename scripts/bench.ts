@@ -1,6 +1,7 @@
 // `npm run bench -- <scenario> [--duration=<s>] [--concurrency=<n>]` (DESIGN.md §7): progress on stderr,
 // a readable table on stdout, and the last stdout line is one JSON object. docs/benchmarks.md explains
 // what each scenario measures.
+import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, PhaseReporter, runBench2pc } from './lib/bench-2pc';
@@ -135,12 +136,18 @@ function report(r: Bench2pcResult): void {
 async function main(): Promise<void> {
   const { concurrency, duration, warmup } = command.numbers;
   await ensureInfrastructure({ log });
+  // BENCH_PROFILE_DIR=<dir>: each service writes a V8 CPU profile there when it stops (profiling slows it).
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const serviceExecArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : undefined;
+  if (profileDir)
+    log(`services write CPU profiles to ${resolve(profileDir)}; figures are slower than unprofiled`);
   const result = await runBench2pc({
     concurrency,
     durationS: duration,
     warmupS: warmup,
     log,
     phase: phaseBar,
+    serviceExecArgv,
   });
   report(result);
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -38,6 +38,8 @@ export interface Bench2pcOptions {
   warmupS: number;
   log: Log;
   phase: (name: string, durationS: number) => PhaseReporter;
+  /** Options for node running each service (e.g. `--cpu-prof`). */
+  serviceExecArgv?: readonly string[];
 }
 
 export interface Bench2pcResult {
@@ -213,11 +215,30 @@ async function preparedCommitLimit(
   return { load, commitsPerIteration, cpu };
 }
 
-/** The rows one committed record update left in each database, as JSON texts with the ids to replace. */
-interface BaselineTemplate {
-  ids: string[];
-  perDatabase: { database: string; resources: string; history: string; index: string; rows: number }[];
+/** The tables a record update writes through the FHIR store, and the column naming the resource. */
+const STORE_TABLES = [
+  { table: 'fhir_resource', key: 'id' },
+  { table: 'fhir_resource_history', key: 'id' },
+  { table: 'fhir_search_index', key: 'resource_id' },
+] as const;
+
+/** The rows one committed record update left in one database, as JSON texts, and the statement to copy them. */
+interface DatabaseTemplate {
+  database: string;
+  /** One JSON array per STORE_TABLES entry. */
+  rows: string[];
+  /** A single INSERT … statement (data-modifying CTEs) writing all of them: one local transaction. */
+  insert: string;
+  resources: number;
 }
+
+interface BaselineTemplate {
+  /** The update's resource ids, replaced by fresh ones on every copy. */
+  ids: string[];
+  perDatabase: DatabaseTemplate[];
+}
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 async function captureTemplate(databases: Record<ServiceName, string>): Promise<BaselineTemplate> {
   const ids = await withClient(databases.emr, async (client) => {
@@ -234,53 +255,45 @@ async function captureTemplate(databases: Record<ServiceName, string>): Promise<
   });
   const perDatabase = await Promise.all(
     serviceNames.map((s) =>
-      withClient(databases[s], async (client) => {
-        const json = async (sql: string): Promise<string> =>
-          (
-            await client.query<{ rows: string }>(
-              `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM (${sql}) t`,
-              [ids],
+      withClient(databases[s], async (client): Promise<DatabaseTemplate> => {
+        const rows: string[] = [];
+        const inserts: string[] = [];
+        for (const [i, { table, key }] of STORE_TABLES.entries()) {
+          // Every column the store writes (not the identity key PostgreSQL assigns), as the schema has them now.
+          const columns = (
+            await client.query<{ column_name: string }>(
+              `SELECT column_name FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'NO' AND is_generated = 'NEVER'
+                ORDER BY ordinal_position`,
+              [table],
             )
-          ).rows[0].rows;
-        const resources = await json(
-          'SELECT resource_type, id, version_id, deleted, content FROM fhir_resource WHERE id = ANY($1)',
-        );
-        const history = await json(
-          'SELECT resource_type, id, version_id, deleted, content FROM fhir_resource_history WHERE id = ANY($1)',
-        );
-        const index = await json(
-          `SELECT resource_type, resource_id, code, system, value, value_norm, date_lo, date_hi, ref
-             FROM fhir_search_index WHERE resource_id = ANY($1)`,
-        );
-        const rows = (JSON.parse(resources) as unknown[]).length;
-        return { database: databases[s], resources, history, index, rows };
+          ).rows.map((r) => quoteIdent(r.column_name));
+          const list = columns.join(', ');
+          const json = await client.query<{ rows: string }>(
+            `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM (SELECT ${list} FROM ${table} WHERE ${key} = ANY($1)) t`,
+            [ids],
+          );
+          rows.push(json.rows[0].rows);
+          inserts.push(
+            `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $${i + 1}::jsonb)`,
+          );
+        }
+        const last = inserts.pop() ?? '';
+        const insert = `${inserts.length > 0 ? `WITH ${inserts.map((q, i) => `w${i} AS (${q})`).join(', ')} ` : ''}${last}`;
+        return { database: databases[s], rows, insert, resources: (JSON.parse(rows[0]) as unknown[]).length };
       }),
     ),
   );
   const expected: Record<ServiceName, number> = { emr: 4, lis: 2, pacs: 2 };
   serviceNames.forEach((s, i) => {
-    if (perDatabase[i].rows !== expected[s]) {
+    if (perDatabase[i].resources !== expected[s]) {
       throw new Error(
-        `baseline template: ${s} holds ${perDatabase[i].rows} resources of one update, expected ${expected[s]}`,
+        `baseline template: ${s} holds ${perDatabase[i].resources} resources of one update, expected ${expected[s]}`,
       );
     }
   });
   return { ids, perDatabase };
 }
-
-/** One local transaction writing a record update's resource, history and search-index rows. */
-const BASELINE_INSERT = `
-  WITH r AS (
-    INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
-    SELECT resource_type, id, version_id, now(), deleted, content FROM jsonb_populate_recordset(NULL::fhir_resource, $1::jsonb)
-  ), h AS (
-    INSERT INTO fhir_resource_history (resource_type, id, version_id, last_updated, deleted, content)
-    SELECT resource_type, id, version_id, now(), deleted, content
-      FROM jsonb_populate_recordset(NULL::fhir_resource_history, $2::jsonb)
-  )
-  INSERT INTO fhir_search_index (resource_type, resource_id, code, system, value, value_norm, date_lo, date_hi, ref)
-  SELECT resource_type, resource_id, code, system, value, value_norm, date_lo, date_hi, ref
-    FROM jsonb_populate_recordset(NULL::fhir_search_index, $3::jsonb)`;
 
 /** Phase 3: the same writes with no coordination — one independent local transaction per database. */
 async function unsafeBaseline(options: Bench2pcOptions, template: BaselineTemplate): Promise<LoadResult> {
@@ -303,13 +316,7 @@ async function unsafeBaseline(options: Bench2pcOptions, template: BaselineTempla
         template.ids.reduce((t, id, i) => t.split(id).join(fresh[i]), text);
       try {
         await Promise.all(
-          template.perDatabase.map((d, i) =>
-            workers[w][i].query(BASELINE_INSERT, [
-              substitute(d.resources),
-              substitute(d.history),
-              substitute(d.index),
-            ]),
-          ),
+          template.perDatabase.map((d, i) => workers[w][i].query(d.insert, d.rows.map(substitute))),
         );
         return { ok: true };
       } catch (error) {
@@ -327,6 +334,7 @@ export async function runBench2pc(options: Bench2pcOptions): Promise<Bench2pcRes
     suffix: BENCH_SUFFIX,
     portBase: BENCH_PORT_BASE,
     env: { LOG_LEVEL: 'warn' },
+    execArgv: options.serviceExecArgv,
   });
   await cluster.assertPortsFree();
   await recreateRunDatabases(BENCH_SUFFIX, log);

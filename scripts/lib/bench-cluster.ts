@@ -86,6 +86,8 @@ export interface ClusterOptions {
   portBase: number;
   /** Environment for every service (LOG_LEVEL, TX_* time-outs…). */
   env?: Record<string, string | undefined>;
+  /** Options for node running each service (e.g. `--cpu-prof`). */
+  execArgv?: readonly string[];
   readyTimeoutMs?: number;
   log?: Log;
 }
@@ -145,6 +147,7 @@ export class ServiceCluster {
     const service = await ServiceProcess.start({
       name,
       entry: serviceEntry(name),
+      execArgv: this.options.execArgv,
       env,
       port: this.port(name),
       cwd: repositoryRoot(),

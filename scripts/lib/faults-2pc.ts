@@ -300,6 +300,36 @@ export class TwoPhaseFaultLab {
   }
 
   /**
+   * Checks one transaction's invariants as they stand, for a gtid and MRN of the caller's choosing (the
+   * fault spec plants broken states with it to show that the checks catch them). Not part of any run.
+   */
+  async checkTransaction(gtid: string, mrn: string, http: number | 'none'): Promise<TrialResult> {
+    const result: TrialResult = {
+      index: -1,
+      point: '2pc.coordinator.before-decision',
+      victim: COORDINATOR,
+      gtid,
+      mrn,
+      http,
+      victimDied: true,
+      settled: true,
+      resolveMs: 0,
+      faultNotes: [],
+      violations: [],
+      lost: false,
+      duplicated: false,
+      leftInDoubt: false,
+    };
+    this.judge(result, await this.observe(gtid, mrn), true);
+    return result;
+  }
+
+  /** Runs SQL in one of the lab's databases (the fault spec plants broken states with it). */
+  async sql(service: ServiceName, text: string, parameters: unknown[] = []): Promise<void> {
+    await this.client(service).query(text, parameters);
+  }
+
+  /**
    * Waits (bounded) until every trial's global transaction is marked committed or aborted, then checks the
    * invariants again on the final state, and checks that the databases hold nothing beyond what the
    * committed trials wrote. Returns violations that belong to no single trial.

@@ -17,6 +17,8 @@ export interface StartOptions {
   name: string;
   /** Absolute path of the compiled entry point. */
   entry: string;
+  /** Options for node itself, before the entry (e.g. `--cpu-prof`). */
+  execArgv?: readonly string[];
   env: NodeJS.ProcessEnv;
   /** Port the service listens on (checked free before spawning, then polled for readiness). */
   port: number;
@@ -182,7 +184,7 @@ export class ServiceProcess {
       );
     }
     installExitHooks();
-    const child = spawn(process.execPath, [options.entry], {
+    const child = spawn(process.execPath, [...(options.execArgv ?? []), options.entry], {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { ALL_PROTOCOL_POINTS } from '@hospital/transactions';
 import { serviceEntry, services } from '../../../scripts/services';
 import {
+  MRN_SYSTEM,
   planTrials,
   TRIAL_POINT_ORDER,
   TrialResult,
@@ -76,5 +77,38 @@ describe('two-phase commit under SIGKILL at each protocol point', () => {
 
   it('leaves no rows that no committed trial wrote', () => {
     expect(globalViolations).toEqual([]);
+  });
+
+  // The checks above would pass vacuously if they could not see a broken state: plant two and look.
+  it('catches a partial write, a lost update and a duplicate when they are there', async () => {
+    const current = lab;
+    if (!current) throw new Error('the lab did not open');
+    const plant = (service: 'emr' | 'lis' | 'pacs', id: string, mrn: string) =>
+      current.sql(
+        service,
+        `INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+         VALUES ('Patient', $1, 1, now(), false, $2::jsonb)`,
+        [
+          id,
+          JSON.stringify({ resourceType: 'Patient', id, identifier: [{ system: MRN_SYSTEM, value: mrn }] }),
+        ],
+      );
+    await plant('lis', 'planted-partial', 'PLANTED-PARTIAL');
+    const partial = await current.checkTransaction('planted-partial', 'PLANTED-PARTIAL', 200);
+    expect(partial.lost).toBe(true);
+    expect(partial.violations).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^partial write in lis/),
+        expect.stringMatching(/^lost/),
+      ]),
+    );
+
+    await plant('emr', 'planted-dup-1', 'PLANTED-DUP');
+    await plant('emr', 'planted-dup-2', 'PLANTED-DUP');
+    const duplicate = await current.checkTransaction('planted-dup', 'PLANTED-DUP', 503);
+    expect(duplicate.duplicated).toBe(true);
+    expect(duplicate.violations).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^duplicated in emr/)]),
+    );
   });
 });
