@@ -229,6 +229,9 @@ export class FhirResourceStore {
     const id = resource.id;
     if (id === undefined) throw FhirException.invalid('Resource id is required for a copy', ['id']);
     assertId(id);
+    // Most copies are new (a new patient's or order's first sync): one statement, no read first.
+    const fresh = await this.insert(exec, resource, id);
+    if (fresh !== undefined) return { resource: fresh, created: true, changed: true };
     const wanted = canonicalContent(resource);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.current(exec, resource.resourceType, id, true);
