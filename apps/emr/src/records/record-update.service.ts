@@ -112,6 +112,14 @@ export class RecordUpdateService {
       }
       case 'reference':
         stored = await this.store.read<Patient>(tx, 'Patient', patient.resource.id ?? '');
+        if (stored.meta.versionId !== patient.resource.meta?.versionId) {
+          // The departments prepared the demographics read before the update began; a demographic update
+          // that committed since would be overwritten in their copies by the older ones. Abort instead.
+          throw new FhirException(
+            FhirErrorCode.Conflict,
+            `Patient/${stored.id} changed while the update was in progress; send it again`,
+          );
+        }
         break;
     }
     const encounters: Stored<Encounter>[] = [];
