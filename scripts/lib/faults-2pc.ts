@@ -140,7 +140,11 @@ export interface FaultLabOptions {
   log?: Log;
   /** Per-trial bound on resolution (no branch left prepared, a decision taken). */
   resolveTimeoutMs?: number;
-  /** Bound on the coordinator marking a decided transaction committed or aborted. */
+  /**
+   * Bound on the coordinator marking a decided transaction committed or aborted (120 s by default): after
+   * its decision lease (30 s) the coordinator's recovery re-drives phase two, and backs off (1 s, 4 s,
+   * 16 s, then 30 s) each time a participant is down — which the trials in between make frequent.
+   */
   settleTimeoutMs?: number;
   /** How long the armed victim has to die after the request. */
   deathTimeoutMs?: number;
@@ -267,7 +271,7 @@ export class TwoPhaseFaultLab {
     if (response.status !== 200) result.httpDetail = failureSummary(response);
 
     const exit = await victim.waitForExit(this.options.deathTimeoutMs ?? 20_000);
-    const killedAt = Date.now();
+    const killedAt = exit?.at ?? Date.now();
     if (exit) {
       result.victimDied = true;
       result.victimExit = describeExit(exit);
@@ -341,7 +345,7 @@ export class TwoPhaseFaultLab {
 
   /** Waits until no unsettled transaction is in a state `matches` accepts; bounded by settleTimeoutMs. */
   private async settleWhere(matches: (state: string | undefined) => boolean): Promise<void> {
-    const deadline = Date.now() + (this.options.settleTimeoutMs ?? 60_000);
+    const deadline = Date.now() + (this.options.settleTimeoutMs ?? 120_000);
     let announced = false;
     for (;;) {
       const waiting: TrialResult[] = [];

@@ -10,6 +10,8 @@ import { connect } from 'node:net';
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** When the exit was seen (Date.now()). */
+  at: number;
 }
 
 export interface StartOptions {
@@ -164,7 +166,7 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         live.delete(child);
-        this.exitInfo = { code, signal };
+        this.exitInfo = { code, signal, at: Date.now() };
         resolve(this.exitInfo);
       });
     });
