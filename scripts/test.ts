@@ -2,6 +2,9 @@
 // then, only if they passed, the fault specs one at a time (they stop and kill real processes).
 // Extra arguments go to jest: `npm test -- two-phase`, `npm test -- --selectProjects unit`.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
 import { repositoryRoot } from './services';
 
@@ -33,8 +36,26 @@ function parseArguments(argv: readonly string[]): { selected: Project[]; rest: s
   return { selected: selected ? projects.filter((p) => selected.includes(p)) : [...projects], rest };
 }
 
+/** Test counts of every jest run, for the one closing line `N passed, N failed`. */
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const reports = mkdtempSync(join(tmpdir(), 'hospital-test-'));
+let runs = 0;
+
+function addCounts(file: string): void {
+  try {
+    const report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+    totals.passed += report.numPassedTests ?? 0;
+    totals.failed += report.numFailedTests ?? 0;
+    totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  } catch {
+    // jest wrote no report (it could not start): its exit code already says so
+  }
+}
+
 function runJest(args: string[]): Promise<number> {
   const jest = require.resolve('jest/bin/jest', { paths: [repositoryRoot()] });
+  const report = join(reports, `run-${(runs += 1)}.json`);
+  args = [...args, '--json', `--outputFile=${report}`];
   log(`jest ${args.join(' ')}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [jest, ...args], { stdio: 'inherit', cwd: repositoryRoot() });
@@ -50,6 +71,7 @@ function runJest(args: string[]): Promise<number> {
     child.once('exit', (code, signal) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      addCounts(report);
       resolve(code ?? (signal ? 128 + signalNumber(signal) : 1));
     });
   });
@@ -96,7 +118,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    const skipped = totals.skipped > 0 ? `, ${totals.skipped} skipped` : '';
+    process.stdout.write(`${totals.passed} passed, ${totals.failed} failed${skipped}\n`);
+    process.exit(code);
+  },
   (error: unknown) => {
     const text = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof InfrastructureError ? 'infrastructure is not ready: ' : '';
