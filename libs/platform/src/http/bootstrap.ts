@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'pino';
-import { ServiceConfig } from '../config/service-config';
+import { ConfigError, ServiceConfig } from '../config/service-config';
 import { PinoNestLogger } from '../logging/logger';
 import { ROOT_LOGGER } from './platform.module';
 
@@ -58,4 +58,25 @@ export async function startService(
     .get<Logger>(ROOT_LOGGER)
     .info({ port: config.port }, `${config.service.name} listening on http://${config.host}:${config.port}`);
   return app;
+}
+
+/**
+ * A service's `main`: reads its configuration, starts it, and on failure prints one line (a configuration
+ * error names the variable) and exits 1, never echoing request data.
+ */
+export function runService<C extends ServiceConfig>(
+  name: string,
+  configure: () => C,
+  root: (config: C) => DynamicModule,
+  options: ServiceAppOptions = {},
+): void {
+  const start = async () => {
+    const config = configure();
+    await startService(root(config), config, options);
+  };
+  start().catch((error: unknown) => {
+    const reason = error instanceof ConfigError ? error.message : String(error);
+    process.stderr.write(`${name} failed to start: ${reason}\n`);
+    process.exit(1);
+  });
 }
