@@ -17,7 +17,12 @@ export * from './endpoints';
 export * from './control';
 export * from './probes';
 export { formatCommand, runCommand } from './exec';
-export { ensureDatabases, ensurePostgresSettings, requiredSettings } from './postgres';
+export {
+  ensureDatabases,
+  ensurePostgresSettings,
+  requiredSettings,
+  withClient as withPostgresClient,
+} from './postgres';
 export type { DatabaseOutcome, DatabaseTarget, RequiredSetting } from './postgres';
 
 export interface EnsureOptions {

@@ -22,12 +22,19 @@ export const requiredSettings: readonly RequiredSetting[] = [
   { name: 'max_connections', minimum: 300, target: 300, why: 'service pools and parallel test suites' },
 ];
 
-async function withClient<T>(
+/** Runs `work` with a fresh connection to `database`, closed afterwards (errors on an idle client ignored). */
+export async function withClient<T>(
   endpoint: PostgresEndpoint,
   database: string,
   work: (c: Client) => Promise<T>,
+  applicationName = 'hospital-infra',
 ): Promise<T> {
-  const client = new Client({ ...endpoint, database, connectionTimeoutMillis: 5_000 });
+  const client = new Client({
+    ...endpoint,
+    database,
+    connectionTimeoutMillis: 5_000,
+    application_name: applicationName,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {

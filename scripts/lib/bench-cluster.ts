@@ -2,7 +2,7 @@
 // databases (`hospital_<service>_<suffix>`, dropped and re-created at the start of a run), so a running demo
 // and its data are never touched. Used by scripts/bench.ts, scripts/faults.ts and the fault spec.
 import { Client, ClientConfig } from 'pg';
-import { endpointsFromEnv, ensureDatabases, PostgresEndpoint } from '../infra/index';
+import { endpointsFromEnv, ensureDatabases, PostgresEndpoint, withPostgresClient } from '../infra/index';
 import { repositoryRoot, serviceEntry, serviceEnv, services, ServiceName } from '../services';
 import { ExitInfo, portInUse, ServiceProcess } from './service-process';
 
@@ -31,15 +31,8 @@ export function clientConfig(database: string, endpoint = postgresEndpoint()): C
 }
 
 /** Runs `work` with a fresh connection to `database`, closed afterwards. */
-export async function withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client(clientConfig(database));
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+export function withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
+  return withPostgresClient(postgresEndpoint(), database, work, 'hospital-bench');
 }
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
