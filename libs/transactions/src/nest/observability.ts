@@ -9,57 +9,46 @@ export class MetricsTransactionObserver implements TransactionObserver {
   private readonly duration: Histogram<'style' | 'outcome'>;
   private readonly retries: Counter<'style' | 'step'>;
   private readonly recoveries: Counter<'style' | 'action'>;
-  private readonly inFlight: Counter<'style'>;
+  private readonly starts: Counter<'style'>;
 
   constructor(metrics: MetricsRegistry) {
-    const registers = [metrics.registry];
-    const existing = <T>(name: string): T | undefined =>
-      metrics.registry.getSingleMetric(name) as T | undefined;
-    this.total =
-      existing('hospital_transactions_total') ??
-      new Counter({
-        name: 'hospital_transactions_total',
-        help: 'Global transactions finished, by style and outcome.',
-        labelNames: ['style', 'outcome'],
-        registers,
-      });
+    const { registry } = metrics;
+    // Several modules of one service may build an observer: the metrics are registered once and shared.
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
+      (registry.getSingleMetric(name) as Counter<L> | undefined) ??
+      new Counter({ name, help, labelNames, registers: [registry] });
+    this.total = counter(
+      'hospital_transactions_total',
+      'Global transactions finished, by style and outcome.',
+      ['style', 'outcome'],
+    );
+    this.starts = counter('hospital_transactions_started_total', 'Global transactions started, by style.', [
+      'style',
+    ]);
+    this.retries = counter(
+      'hospital_transaction_retries_total',
+      'Protocol steps repeated after a failure, by style and step.',
+      ['style', 'step'],
+    );
+    this.recoveries = counter(
+      'hospital_transaction_recoveries_total',
+      'Transactions finished by recovery after a crash or time-out, by style and action.',
+      ['style', 'action'],
+    );
+    const durationName = 'hospital_transaction_duration_seconds';
     this.duration =
-      existing('hospital_transaction_duration_seconds') ??
+      (registry.getSingleMetric(durationName) as Histogram<'style' | 'outcome'> | undefined) ??
       new Histogram({
-        name: 'hospital_transaction_duration_seconds',
+        name: durationName,
         help: 'Time from start to the last acknowledgement, by style and outcome.',
         labelNames: ['style', 'outcome'],
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers,
-      });
-    this.retries =
-      existing('hospital_transaction_retries_total') ??
-      new Counter({
-        name: 'hospital_transaction_retries_total',
-        help: 'Protocol steps repeated after a failure, by style and step.',
-        labelNames: ['style', 'step'],
-        registers,
-      });
-    this.recoveries =
-      existing('hospital_transaction_recoveries_total') ??
-      new Counter({
-        name: 'hospital_transaction_recoveries_total',
-        help: 'Transactions finished by recovery after a crash or time-out, by style and action.',
-        labelNames: ['style', 'action'],
-        registers,
-      });
-    this.inFlight =
-      existing('hospital_transactions_started_total') ??
-      new Counter({
-        name: 'hospital_transactions_started_total',
-        help: 'Global transactions started, by style.',
-        labelNames: ['style'],
-        registers,
+        registers: [registry],
       });
   }
 
   started(style: TransactionStyle): void {
-    this.inFlight.inc({ style });
+    this.starts.inc({ style });
   }
   finished(style: TransactionStyle, _gtid: string, outcome: TransactionOutcome, durationMs: number): void {
     this.total.inc({ style, outcome });
