@@ -2,7 +2,7 @@
 // and which migrations build its database. Adding a service to the platform means adding it here.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MigrationClass } from '@hospital/platform';
+import { MigrationClass, serviceDatabaseName } from '@hospital/platform';
 /* eslint-disable no-restricted-imports -- the scripts are the one place that knows every app's migrations */
 import { migrations as emrMigrations } from '../apps/emr/src/database/migrations';
 import { migrations as lisMigrations } from '../apps/lis/src/database/migrations';
@@ -40,7 +40,7 @@ export function findService(name: string): ServiceDefinition {
 
 /** The database a service owns unless PGDATABASE overrides it. */
 export function databaseName(name: string): string {
-  return `hospital_${name}`;
+  return serviceDatabaseName(name);
 }
 
 /** `icu-monitor` → `ICU_MONITOR_URL`, the variable a peer reads to reach the service. */

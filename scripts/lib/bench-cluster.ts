@@ -2,6 +2,7 @@
 // databases (`hospital_<service>_<suffix>`, dropped and re-created at the start of a run), so a running demo
 // and its data are never touched. Used by scripts/bench.ts, scripts/faults.ts and the fault spec.
 import { Client, ClientConfig } from 'pg';
+import { serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases, PostgresEndpoint, withPostgresClient } from '../infra/index';
 import { repositoryRoot, serviceEntry, serviceEnv, services, ServiceName } from '../services';
 import { ExitInfo, portInUse, ServiceProcess } from './service-process';
@@ -11,7 +12,7 @@ export type Log = (line: string) => void;
 export const serviceNames: readonly ServiceName[] = services.map((s) => s.name);
 
 export function runDatabaseName(service: ServiceName, suffix: string): string {
-  return `hospital_${service}_${suffix}`;
+  return serviceDatabaseName(service, suffix);
 }
 
 export function postgresEndpoint(): PostgresEndpoint {

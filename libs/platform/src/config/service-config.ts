@@ -94,6 +94,12 @@ export interface DatabaseSettings {
 
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
 
+/** The database a service owns: `hospital_<name>`, with `-` as `_` (`pharmacy-inventory` → `hospital_pharmacy_inventory`). */
+export function serviceDatabaseName(name: string, suffix?: string): string {
+  const base = `hospital_${name.replace(/-/g, '_')}`;
+  return suffix === undefined ? base : `${base}_${suffix}`;
+}
+
 export function buildServiceConfig<T extends BaseEnvironment>(
   service: ServiceIdentity,
   schema: new () => T,
@@ -110,7 +116,7 @@ export function buildServiceConfig<T extends BaseEnvironment>(
       port: e.PGPORT,
       user: e.PGUSER,
       password: e.PGPASSWORD,
-      database: e.PGDATABASE ?? `hospital_${service.name}`,
+      database: e.PGDATABASE ?? serviceDatabaseName(service.name),
       poolSize: e.PG_POOL_SIZE,
     },
     peers: { emr: e.EMR_URL, lis: e.LIS_URL, pacs: e.PACS_URL },

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { BaseEnvironment, DatabaseSettings, loadEnvironment } from '../config/service-config';
+import { BaseEnvironment, DatabaseSettings, loadEnvironment, serviceDatabaseName } from '../config/service-config';
 import { MigrationClass, runMigrations } from '../database/migrations';
 
 /** Connection settings for the server the tests use, from the same variables the services read. */
@@ -34,8 +34,8 @@ export async function createTestDatabase(
     .update(migrations.map((m) => m.name).join(','))
     .digest('hex')
     .slice(0, 16);
-  const template = `hospital_${service}_template`;
-  const name = `hospital_${service}_t${randomBytes(5).toString('hex')}`;
+  const template = serviceDatabaseName(service, 'template');
+  const name = serviceDatabaseName(service, `t${randomBytes(5).toString('hex')}`);
   await withAdmin(async (admin) => {
     await admin.query('SELECT pg_advisory_lock(hashtext($1))', [template]);
     try {

@@ -9,7 +9,19 @@ export type ProtocolPoint =
   | '2pc.coordinator.mid-phase-two'
   | '2pc.participant.before-prepare'
   | '2pc.participant.after-prepare'
-  | '2pc.participant.before-commit';
+  | '2pc.participant.before-commit'
+  /** Outbox relay: half of a claimed batch is confirmed by the broker, nothing is marked published yet. */
+  | 'outbox.relay.mid-batch'
+  /** Outbox relay: the whole batch is confirmed, before it is marked published. */
+  | 'outbox.relay.after-publish'
+  /** Inbox consumer: the effect and inbox rows are committed, before the broker is acknowledged. */
+  | 'outbox.consumer.after-commit'
+  /** Two-phase message producer: the message is prepared at the server, before the local transaction. */
+  | 'message.producer.after-prepare'
+  /** Two-phase message producer: the local transaction (with its barrier row) committed, before submit. */
+  | 'message.producer.after-local-commit'
+  /** Two-phase message server: the message is confirmed by the broker, before it is marked delivered. */
+  | 'message.server.after-publish';
 
 export type ProtocolPoints = (point: ProtocolPoint, gtid: string) => void;
 
@@ -22,6 +34,12 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   '2pc.participant.before-prepare',
   '2pc.participant.after-prepare',
   '2pc.participant.before-commit',
+  'outbox.relay.mid-batch',
+  'outbox.relay.after-publish',
+  'outbox.consumer.after-commit',
+  'message.producer.after-prepare',
+  'message.producer.after-local-commit',
+  'message.server.after-publish',
 ];
 
 export function isProtocolPoint(value: string): value is ProtocolPoint {
