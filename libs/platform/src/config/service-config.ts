@@ -35,6 +35,17 @@ export class BaseEnvironment {
   /** Interval of the recovery sweep; 0 runs it only at start-up. */
   @Transform(toInt) @IsInt() @Min(0) TX_RECOVERY_INTERVAL_MS: number = 5_000;
 
+  /** Outbox relay: run one in this process (several may run across replicas), and its batch and poll settings. */
+  @IsIn(['true', 'false']) OUTBOX_RELAY: string = 'true';
+  @Transform(toInt) @IsInt() @Min(1) @Max(5000) OUTBOX_BATCH_SIZE: number = 500;
+  /** The relay polls this often when no NOTIFY woke it (a safety net: NOTIFY is only a hint). */
+  @Transform(toInt) @IsInt() @Min(10) OUTBOX_POLL_MS: number = 1_000;
+  /** Inbox consumers: unacknowledged deliveries held at once, and attempts before a message is dead-lettered. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000) CONSUMER_PREFETCH: number = 500;
+  @Transform(toInt) @IsInt() @Min(1) @Max(100) CONSUMER_MAX_ATTEMPTS: number = 5;
+  /** Two-phase messages: the server asks a producer back about a message prepared longer ago than this. */
+  @Transform(toInt) @IsInt() @Min(50) MESSAGE_CHECK_BACK_AFTER_MS: number = 10_000;
+
   /**
    * Fault runs only: the process kills itself (SIGKILL) when a protocol reaches this point, e.g.
    * `2pc.coordinator.after-decision`. Unset in every other run.
@@ -45,6 +56,8 @@ export class BaseEnvironment {
   @IsUrl({ require_tld: false }) EMR_URL: string = 'http://127.0.0.1:3001';
   @IsUrl({ require_tld: false }) LIS_URL: string = 'http://127.0.0.1:3002';
   @IsUrl({ require_tld: false }) PACS_URL: string = 'http://127.0.0.1:3003';
+  /** The two-phase message server the pharmacy's purchase orders go through. */
+  @IsUrl({ require_tld: false }) PHARMACY_MESSAGES_URL: string = 'http://127.0.0.1:3044';
 }
 
 export class ConfigError extends Error {}
@@ -119,6 +132,6 @@ export function buildServiceConfig<T extends BaseEnvironment>(
       database: e.PGDATABASE ?? serviceDatabaseName(service.name),
       poolSize: e.PG_POOL_SIZE,
     },
-    peers: { emr: e.EMR_URL, lis: e.LIS_URL, pacs: e.PACS_URL },
+    peers: { emr: e.EMR_URL, lis: e.LIS_URL, pacs: e.PACS_URL, 'pharmacy-messages': e.PHARMACY_MESSAGES_URL },
   };
 }
