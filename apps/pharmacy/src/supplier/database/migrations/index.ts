@@ -1,0 +1,6 @@
+import { MigrationClass } from '@hospital/platform';
+import { MessagingTables1763800000000 } from '@hospital/transactions';
+import { SupplierTables1763800002000 } from './1763800002000-supplier-tables';
+
+/** Migrations of hospital_pharmacy_supplier, in order: the outbox / inbox tables, then the supplier's book. */
+export const migrations: MigrationClass[] = [MessagingTables1763800000000, SupplierTables1763800002000];

@@ -1,0 +1,10 @@
+import { runService } from '@hospital/platform';
+import { supplierConfig } from '../config';
+import { SupplierModule } from './supplier.module';
+
+runService(
+  'pharmacy-supplier',
+  () => supplierConfig(),
+  (config) => SupplierModule.forRoot(config),
+  { description: 'Simulated external supplier of the pharmacy: books purchase orders, ships them.' },
+);

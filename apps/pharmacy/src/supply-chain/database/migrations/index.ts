@@ -1,0 +1,15 @@
+import { MigrationClass } from '@hospital/platform';
+import { FhirSearchIndexLean1763700000200, FhirStore1763700000000 } from '@hospital/fhir';
+import { MessagingTables1763800000000 } from '@hospital/transactions';
+import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tables';
+
+/**
+ * Migrations of hospital_pharmacy_supply_chain, in order: the FHIR store (SupplyRequest, SupplyDelivery),
+ * the outbox / inbox tables, the two-phase message barrier, then the supply chain's own tables.
+ */
+export const migrations: MigrationClass[] = [
+  FhirStore1763700000000,
+  FhirSearchIndexLean1763700000200,
+  MessagingTables1763800000000,
+  SupplyChainTables1763800001000,
+];

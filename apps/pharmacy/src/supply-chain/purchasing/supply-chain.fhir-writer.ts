@@ -1,0 +1,28 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import { FhirException, FhirWriteContext, FhirWriter, Stored } from '@hospital/fhir';
+import { withGtid } from '@hospital/platform';
+import { PurchasingService } from './purchasing.service';
+import { SupplyChainError, toFhirException } from './supply-chain.exception';
+
+/**
+ * The supply chain's FHIR write path: `POST /fhir/SupplyRequest` places a manual purchase order through
+ * the same two-phase message as a StockLow reorder. SupplyDelivery records come only from the supplier's
+ * deliveries; nothing else is written over FHIR.
+ */
+@Injectable()
+export class SupplyChainFhirWriter implements FhirWriter {
+  constructor(@Inject(PurchasingService) private readonly purchasing: PurchasingService) {}
+
+  async create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
+    if (resource.resourceType !== 'SupplyRequest')
+      throw FhirException.methodNotAllowed('create', resource.resourceType);
+    const place = () => this.purchasing.placeManual(resource);
+    try {
+      return await (context.gtid === undefined ? place() : withGtid(context.gtid, place));
+    } catch (error) {
+      if (error instanceof SupplyChainError) throw toFhirException(error);
+      throw error;
+    }
+  }
+}
