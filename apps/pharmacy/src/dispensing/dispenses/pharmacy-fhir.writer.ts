@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import {
+  FhirException,
+  type FhirWriteContext,
+  type FhirWriter,
+  type ParsedTransaction,
+  type Stored,
+  type TransactionResult,
+} from '@hospital/fhir';
+import { DispenseService, type PharmacyWrite } from './dispense.service';
+import { toFhirError } from './dispensing.exception';
+
+/** The resources `PharmacyWrite` carries, narrowed from any resource the FHIR module validated. */
+function pharmacyWrite(resource: Resource, id?: string, path?: string): PharmacyWrite {
+  if (resource.resourceType !== 'MedicationDispense' && resource.resourceType !== 'MedicationRequest') {
+    throw FhirException.methodNotAllowed('create', resource.resourceType);
+  }
+  return { resource, id, path };
+}
+
+/**
+ * The dispensing part's FHIR write path (thin): prescriptions and dispenses are created through
+ * DispenseService; its domain errors become OperationOutcomes here. The formulary is read-only over FHIR
+ * (it is seeded).
+ */
+@Injectable()
+export class PharmacyFhirWriter implements FhirWriter {
+  constructor(@Inject(DispenseService) private readonly dispenses: DispenseService) {}
+
+  async create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
+    try {
+      const [stored] = await this.dispenses.record([pharmacyWrite(resource)], context.gtid);
+      return stored;
+    } catch (error) {
+      throw toFhirError(error);
+    }
+  }
+
+  /** Several prescriptions and dispenses in one local transaction: all recorded, or none. */
+  async transaction(transaction: ParsedTransaction, context: FhirWriteContext): Promise<TransactionResult[]> {
+    try {
+      const writes = transaction.entries.map((entry, i) =>
+        pharmacyWrite(entry.resource, entry.id, `Bundle.entry[${i}].resource`),
+      );
+      const stored = await this.dispenses.record(writes, context.gtid);
+      return stored.map((resource) => ({ resource, created: true }));
+    } catch (error) {
+      throw toFhirError(error);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { PlatformModule } from '@hospital/platform';
+import { MessagingModule } from '@hospital/transactions';
+import { PHARMACY_EXCHANGE, PharmacyEvent } from '../contracts/pharmacy-events';
+import type { PharmacyConfig } from '../config';
+import { DispenseAppliedHandler, DISPENSES_QUEUE } from './messages/dispense-applied.handler';
+import { DELIVERIES_QUEUE, StockDeliveredHandler } from './messages/stock-delivered.handler';
+import { StockModule } from './stock/stock.module';
+
+/**
+ * The pharmacy's inventory part: consumes `MedicationDispensed` and `StockDelivered` through its inbox,
+ * keeps stock and a ledger per drug and location, and opens reorders (`StockLow` through its outbox).
+ */
+@Module({})
+export class InventoryModule {
+  static forRoot(config: PharmacyConfig): DynamicModule {
+    return {
+      module: InventoryModule,
+      imports: [
+        PlatformModule.forService(config),
+        MessagingModule.forService({
+          outbox: true,
+          consumers: [
+            {
+              queue: DISPENSES_QUEUE,
+              bindings: [
+                { exchange: PHARMACY_EXCHANGE, routingKey: PharmacyEvent.MedicationDispensed.routingKey },
+              ],
+              handler: DispenseAppliedHandler,
+            },
+            {
+              queue: DELIVERIES_QUEUE,
+              bindings: [
+                { exchange: PHARMACY_EXCHANGE, routingKey: PharmacyEvent.StockDelivered.routingKey },
+              ],
+              handler: StockDeliveredHandler,
+            },
+          ],
+          imports: [StockModule],
+          providers: [DispenseAppliedHandler, StockDeliveredHandler],
+        }),
+        StockModule,
+      ],
+    };
+  }
+}

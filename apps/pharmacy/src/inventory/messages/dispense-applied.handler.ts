@@ -1,0 +1,24 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Session } from '@hospital/platform';
+import { type InboundMessage, type MessageHandler, parseMessagePayload } from '@hospital/transactions';
+import { MedicationDispensedPayload } from '../../contracts/pharmacy-events';
+import { inventoryMessageError } from '../stock/stock.exception';
+import { StockService } from '../stock/stock.service';
+
+/** Queue of the inventory's `MedicationDispensed` consumer. */
+export const DISPENSES_QUEUE = 'pharmacy.inventory.dispenses';
+
+/** Takes dispensed units out of stock, in the inbox's transaction (applied once per message). */
+@Injectable()
+export class DispenseAppliedHandler implements MessageHandler<Session> {
+  constructor(@Inject(StockService) private readonly stock: StockService) {}
+
+  async handle(session: Session, message: InboundMessage): Promise<void> {
+    const dispense = parseMessagePayload(MedicationDispensedPayload, message);
+    try {
+      await this.stock.applyDispense(session, dispense, { messageId: message.id, gtid: message.gtid });
+    } catch (error) {
+      throw inventoryMessageError(error);
+    }
+  }
+}
