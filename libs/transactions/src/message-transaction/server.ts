@@ -10,6 +10,7 @@ import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { MessagePublisher } from '../ports/messaging.ports';
 import {
   CheckBackClient,
+  MessageQuery,
   MessageRecord,
   MessageServerStore,
   MessageState,
@@ -107,6 +108,10 @@ export class MessageTransactionServer {
 
   get(gtid: string): Promise<MessageRecord | undefined> {
     return this.store.get(gtid);
+  }
+
+  list(query: MessageQuery): Promise<MessageRecord[]> {
+    return this.store.list(query);
   }
 
   /**

@@ -1,0 +1,211 @@
+import { Database, Session } from '@hospital/platform';
+import {
+  BarrierConflictError,
+  BarrierOp,
+  MessageBarrierStore,
+  MessageQuery,
+  MessageRecord,
+  MessageServerStore,
+  MessageState,
+  PreparedMessage,
+  PrepareResult,
+  SubmitClaim,
+} from '../../ports/message-transaction.ports';
+
+interface Row {
+  gtid: string;
+  message_id: string;
+  producer: string;
+  check_back_url: string;
+  exchange: string;
+  routing_key: string;
+  type: string;
+  aggregate_id: string;
+  payload: unknown;
+  state: MessageState;
+  attempts: number;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  next_check_at: Date | null;
+}
+
+const toRecord = (row: Row): MessageRecord => ({
+  gtid: row.gtid,
+  id: row.message_id,
+  producer: row.producer,
+  checkBackUrl: row.check_back_url,
+  exchange: row.exchange,
+  routingKey: row.routing_key,
+  type: row.type,
+  aggregateId: row.aggregate_id,
+  payload: row.payload,
+  state: row.state,
+  attempts: row.attempts,
+  ...(row.last_error === null ? {} : { lastError: row.last_error }),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  ...(row.next_check_at === null ? {} : { nextCheckAt: row.next_check_at }),
+});
+
+const MS = `* interval '1 millisecond'`;
+
+/**
+ * The two-phase message server's table `tx_message` in the server's own database. Transitions are guarded
+ * by the row's state in the UPDATE itself, so concurrent submits, aborts and recovery steps on several
+ * replicas serialise on the row; recovery claims rows with `FOR UPDATE SKIP LOCKED`.
+ */
+export class PostgresMessageServerStore implements MessageServerStore {
+  constructor(private readonly db: Database) {}
+
+  async prepare(message: PreparedMessage, checkBackAfterMs: number): Promise<PrepareResult> {
+    // Durable before the producer runs its local transaction: a lost prepare would lose the message.
+    const [inserted] = await this.db.query<Row>(
+      `INSERT INTO tx_message (gtid, message_id, producer, check_back_url, exchange, routing_key, type,
+                               aggregate_id, payload, state, next_check_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'prepared', now() + $10 ${MS})
+       ON CONFLICT (gtid) DO NOTHING
+       RETURNING *`,
+      [
+        message.gtid,
+        message.id,
+        message.producer,
+        message.checkBackUrl,
+        message.exchange,
+        message.routingKey,
+        message.type,
+        message.aggregateId,
+        JSON.stringify(message.payload),
+        checkBackAfterMs,
+      ],
+    );
+    if (inserted) return { record: toRecord(inserted), created: true };
+    const existing = await this.get(message.gtid);
+    if (!existing) throw new Error(`message ${message.gtid} neither inserted nor found`);
+    return { record: existing, created: false };
+  }
+
+  async claimSubmit(gtid: string, leaseMs: number): Promise<SubmitClaim> {
+    const [claimed] = await this.db.query<Row>(
+      `UPDATE tx_message
+          SET state = 'submitted', next_check_at = now() + $2 ${MS}, updated_at = now()
+        WHERE gtid = $1 AND (state = 'prepared' OR (state = 'submitted' AND next_check_at <= now()))
+        RETURNING *`,
+      [gtid, leaseMs],
+    );
+    if (claimed) return { record: toRecord(claimed), publish: true };
+    const record = await this.get(gtid);
+    return record ? { record, publish: false } : { publish: false };
+  }
+
+  async markDelivered(gtid: string): Promise<void> {
+    // Bookkeeping: losing it costs one more publish of the same message id, never a lost message.
+    await this.db.queryRelaxed(
+      `UPDATE tx_message SET state = 'delivered', next_check_at = NULL, updated_at = now()
+        WHERE gtid = $1 AND state = 'submitted'`,
+      [gtid],
+    );
+  }
+
+  async markAborted(gtid: string, reason: string): Promise<{ record?: MessageRecord; changed: boolean }> {
+    const [aborted] = await this.db.query<Row>(
+      `UPDATE tx_message SET state = 'aborted', last_error = $2, next_check_at = NULL, updated_at = now()
+        WHERE gtid = $1 AND state = 'prepared'
+        RETURNING *`,
+      [gtid, reason.slice(0, 500)],
+    );
+    if (aborted) return { record: toRecord(aborted), changed: true };
+    const record = await this.get(gtid);
+    return record ? { record, changed: false } : { changed: false };
+  }
+
+  async noteRetry(gtid: string, error: string, retryAfterMs: number): Promise<void> {
+    await this.db.query(
+      `UPDATE tx_message
+          SET attempts = attempts + 1, last_error = $2, next_check_at = now() + $3 ${MS}, updated_at = now()
+        WHERE gtid = $1 AND state IN ('prepared', 'submitted')`,
+      [gtid, error.slice(0, 500), retryAfterMs],
+    );
+  }
+
+  async claimDue(limit: number, leaseMs: number): Promise<MessageRecord[]> {
+    const rows = await this.db.query<Row>(
+      `UPDATE tx_message SET next_check_at = now() + $2 ${MS}
+        WHERE gtid IN (
+          SELECT gtid FROM tx_message
+           WHERE state IN ('prepared', 'submitted') AND next_check_at <= now()
+           ORDER BY next_check_at LIMIT $1
+           FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [limit, leaseMs],
+    );
+    return rows.map(toRecord);
+  }
+
+  async get(gtid: string): Promise<MessageRecord | undefined> {
+    const [row] = await this.db.query<Row>('SELECT * FROM tx_message WHERE gtid = $1', [gtid]);
+    return row ? toRecord(row) : undefined;
+  }
+
+  async list(query: MessageQuery): Promise<MessageRecord[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM tx_message
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR producer = $2)
+          AND ($3::timestamptz IS NULL OR created_at < $3)
+        ORDER BY created_at DESC LIMIT $4`,
+      [query.state ?? null, query.producer ?? null, query.before ?? null, query.limit],
+    );
+    return rows.map(toRecord);
+  }
+}
+
+/**
+ * A producer's barrier table `tx_message_barrier`. The local transaction inserts `commit` first thing, so
+ * a check-back's `rollback` insert on the same key waits for it and then finds the row if it committed.
+ */
+export class PostgresMessageBarrierStore implements MessageBarrierStore<Session> {
+  constructor(private readonly db: Database) {}
+
+  runCommitted<T>(gtid: string, work: (session: Session) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO tx_message_barrier (gtid, op) VALUES ($1, 'commit') ON CONFLICT (gtid) DO NOTHING RETURNING op`,
+        [gtid],
+      );
+      if (inserted.length === 0) {
+        const [row] = await tx.query<{ op: BarrierOp }>('SELECT op FROM tx_message_barrier WHERE gtid = $1', [
+          gtid,
+        ]);
+        throw new BarrierConflictError(gtid, row?.op ?? 'rollback');
+      }
+      return work(tx);
+    });
+  }
+
+  async settle(gtid: string): Promise<BarrierOp> {
+    // Two statements: the SELECT takes a new snapshot, so it sees a 'commit' row whose transaction the
+    // INSERT had to wait for.
+    await this.db.query(
+      `INSERT INTO tx_message_barrier (gtid, op) VALUES ($1, 'rollback') ON CONFLICT (gtid) DO NOTHING`,
+      [gtid],
+    );
+    const [row] = await this.db.query<{ op: BarrierOp }>(
+      'SELECT op FROM tx_message_barrier WHERE gtid = $1',
+      [gtid],
+    );
+    if (!row) throw new Error(`barrier row of ${gtid} neither inserted nor found`);
+    return row.op;
+  }
+
+  /**
+   * Deletes barrier rows older than `olderThanMs`. Safe only when no message of theirs can still be checked
+   * back: keep it far beyond the server's check-back back-off (see the README).
+   */
+  async prune(olderThanMs: number): Promise<number> {
+    const rows = await this.db.query(
+      `DELETE FROM tx_message_barrier WHERE created_at < now() - $1 ${MS} RETURNING gtid`,
+      [olderThanMs],
+    );
+    return rows.length;
+  }
+}

@@ -1,0 +1,186 @@
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import {
+  Database,
+  MetricsRegistry,
+  ROOT_LOGGER,
+  SERVICE_CONFIG,
+  ServiceConfig,
+  Session,
+} from '@hospital/platform';
+import { Logger } from 'pino';
+import { HttpCheckBackClient, HttpMessageServerClient } from '../adapters/http/message-transaction.http';
+import {
+  PostgresMessageBarrierStore,
+  PostgresMessageServerStore,
+} from '../adapters/postgres/postgres-message-transaction';
+import { MessageTransactionProducer } from '../message-transaction/producer';
+import { MessageTransactionServer } from '../message-transaction/server';
+import { MessagePublisher } from '../ports/messaging.ports';
+import { faultPoints } from './fault-points';
+import {
+  MessageCheckBackController,
+  MessageServerController,
+  MessageTransactionsController,
+} from './message-transaction.controllers';
+import { MESSAGE_PUBLISHER } from './messaging.module';
+import { MetricsTransactionObserver, protocolLogger } from './observability';
+import { RecoveryLoop } from './recovery-loop';
+
+/** The server's recovery sweep (re-publish, check-back), started with the app; `runOnce` for tests and tooling. */
+@Injectable()
+export class MessageServerRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly loop: RecoveryLoop;
+
+  constructor(
+    @Inject(MessageTransactionServer) server: MessageTransactionServer,
+    @Inject(SERVICE_CONFIG) config: ServiceConfig,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    this.loop = new RecoveryLoop(
+      'message-server',
+      () => server.recover(),
+      config.env.TX_RECOVERY_INTERVAL_MS,
+      logger,
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.loop.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  runOnce(): Promise<void> {
+    return this.loop.runOnce();
+  }
+}
+
+export interface MessageProducerOptions {
+  /** The message server's service name; its URL comes from config peers (`pharmacy-messages`). */
+  server: string;
+  /**
+   * Base URL at which the server reaches this service's check-back route (a load balancer's address when
+   * the service runs as several replicas). Defaults to the configured host and port.
+   */
+  checkBackUrl?: string;
+}
+
+/** This service's own base URL, from its configured host and port (a wildcard host becomes loopback). */
+export function ownBaseUrl(config: ServiceConfig): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+}
+
+const observerProvider = {
+  provide: MetricsTransactionObserver,
+  inject: [MetricsRegistry],
+  useFactory: (metrics: MetricsRegistry) => new MetricsTransactionObserver(metrics),
+};
+
+/**
+ * Wires the two-phase message style to PostgreSQL, HTTP, the broker, metrics and logs.
+ *
+ * - `forServer()`: the message server — `tx_message`, `/internal/message-transactions` (prepare, submit,
+ *   abort), `/api/message-transactions`, a recovery sweep every `TX_RECOVERY_INTERVAL_MS`. Publishes
+ *   through `MESSAGE_PUBLISHER`, which the root module provides by importing `MessagingModule.forService`.
+ * - `forProducer({ server })`: a `MessageTransactionProducer<Session>` to inject, the barrier table
+ *   `tx_message_barrier` in the service's own database, and the check-back route
+ *   `GET /internal/message-transactions/:gtid/outcome`.
+ */
+@Module({})
+export class MessageTransactionModule {
+  static forServer(): DynamicModule {
+    return {
+      module: MessageTransactionModule,
+      controllers: [MessageServerController, MessageTransactionsController],
+      providers: [
+        observerProvider,
+        {
+          provide: PostgresMessageServerStore,
+          inject: [Database],
+          useFactory: (db: Database) => new PostgresMessageServerStore(db),
+        },
+        {
+          provide: MessageTransactionServer,
+          inject: [
+            SERVICE_CONFIG,
+            PostgresMessageServerStore,
+            MESSAGE_PUBLISHER,
+            MetricsTransactionObserver,
+            ROOT_LOGGER,
+          ],
+          useFactory: (
+            config: ServiceConfig,
+            store: PostgresMessageServerStore,
+            publisher: MessagePublisher,
+            observer: MetricsTransactionObserver,
+            logger: Logger,
+          ) =>
+            new MessageTransactionServer(
+              store,
+              publisher,
+              new HttpCheckBackClient(config.env.TX_VOTE_TIMEOUT_MS),
+              {
+                checkBackAfterMs: config.env.MESSAGE_CHECK_BACK_AFTER_MS,
+                checkBackTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS,
+                points: faultPoints(config),
+              },
+              observer,
+              protocolLogger(logger),
+            ),
+        },
+        MessageServerRecovery,
+      ],
+      exports: [MessageTransactionServer, MessageServerRecovery],
+    };
+  }
+
+  static forProducer(options: MessageProducerOptions): DynamicModule {
+    return {
+      module: MessageTransactionModule,
+      controllers: [MessageCheckBackController],
+      providers: [
+        observerProvider,
+        {
+          provide: PostgresMessageBarrierStore,
+          inject: [Database],
+          useFactory: (db: Database) => new PostgresMessageBarrierStore(db),
+        },
+        {
+          provide: MessageTransactionProducer,
+          inject: [SERVICE_CONFIG, PostgresMessageBarrierStore, MetricsTransactionObserver, ROOT_LOGGER],
+          useFactory: (
+            config: ServiceConfig,
+            barrier: PostgresMessageBarrierStore,
+            observer: MetricsTransactionObserver,
+            logger: Logger,
+          ) => {
+            const url = config.peers[options.server];
+            if (!url) throw new Error(`no URL configured for the message server '${options.server}'`);
+            return new MessageTransactionProducer<Session>(
+              new HttpMessageServerClient(url, config.env.TX_VOTE_TIMEOUT_MS * 2),
+              barrier,
+              {
+                name: config.service.name,
+                checkBackUrl: options.checkBackUrl ?? ownBaseUrl(config),
+                points: faultPoints(config),
+              },
+              observer,
+              protocolLogger(logger),
+            );
+          },
+        },
+      ],
+      exports: [MessageTransactionProducer, PostgresMessageBarrierStore],
+    };
+  }
+}
