@@ -13,7 +13,14 @@ import { ensureInfrastructure, InfrastructureError } from './infra/index';
 import { demoSeed } from './lib/demo-hospital';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
 import { loadEnvironment, BaseEnvironment } from '@hospital/platform';
-import { databaseName, repositoryRoot, serviceEntry, serviceEnv, services } from './services';
+import {
+  databaseName,
+  repositoryRoot,
+  serviceEntry,
+  serviceEnv,
+  services,
+  twoPhaseServices,
+} from './services';
 
 const log = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
 
@@ -23,7 +30,7 @@ const SERVED = { emr: EMR_RESOURCES, lis: LIS_RESOURCES, pacs: PACS_RESOURCES };
 /** Idempotent: every demo record is an upsert under its fixed id, written only when it differs. */
 async function seed(): Promise<void> {
   const env = loadEnvironment(BaseEnvironment);
-  for (const { name } of services) {
+  for (const { name } of twoPhaseServices) {
     const db = new Database(
       {
         host: env.PGHOST,

@@ -7,6 +7,11 @@ import { MigrationClass, serviceDatabaseName } from '@hospital/platform';
 import { migrations as emrMigrations } from '../apps/emr/src/database/migrations';
 import { migrations as lisMigrations } from '../apps/lis/src/database/migrations';
 import { migrations as pacsMigrations } from '../apps/pacs/src/database/migrations';
+import { migrations as pharmacyMigrations } from '../apps/pharmacy/src/dispensing/database/migrations';
+import { migrations as pharmacyInventoryMigrations } from '../apps/pharmacy/src/inventory/database/migrations';
+import { migrations as pharmacySupplyChainMigrations } from '../apps/pharmacy/src/supply-chain/database/migrations';
+import { migrations as pharmacySupplierMigrations } from '../apps/pharmacy/src/supplier/database/migrations';
+import { migrations as pharmacyMessagesMigrations } from '../apps/pharmacy/src/message-server/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -20,13 +25,55 @@ export interface ServiceDefinition {
   readonly migrations: readonly MigrationClass[];
 }
 
-export const services = [
+/** The EMR record update's services (two-phase commit): what the 2PC bench and fault runners start. */
+export const twoPhaseServices = [
   { name: 'emr', port: 3001, entry: 'dist/apps/emr/src/main.js', migrations: emrMigrations },
   { name: 'lis', port: 3002, entry: 'dist/apps/lis/src/main.js', migrations: lisMigrations },
   { name: 'pacs', port: 3003, entry: 'dist/apps/pacs/src/main.js', migrations: pacsMigrations },
 ] as const satisfies readonly ServiceDefinition[];
 
+/** The pharmacy's parts (outbox / inbox and two-phase messages over RabbitMQ), each its own process and database. */
+export const pharmacyServices = [
+  {
+    name: 'pharmacy',
+    port: 3004,
+    entry: 'dist/apps/pharmacy/src/dispensing/main.js',
+    migrations: pharmacyMigrations,
+  },
+  {
+    name: 'pharmacy-inventory',
+    port: 3041,
+    entry: 'dist/apps/pharmacy/src/inventory/main.js',
+    migrations: pharmacyInventoryMigrations,
+  },
+  {
+    name: 'pharmacy-supply-chain',
+    port: 3042,
+    entry: 'dist/apps/pharmacy/src/supply-chain/main.js',
+    migrations: pharmacySupplyChainMigrations,
+  },
+  {
+    name: 'pharmacy-supplier',
+    port: 3043,
+    entry: 'dist/apps/pharmacy/src/supplier/main.js',
+    migrations: pharmacySupplierMigrations,
+  },
+  {
+    name: 'pharmacy-messages',
+    port: 3044,
+    entry: 'dist/apps/pharmacy/src/message-server/main.js',
+    migrations: pharmacyMessagesMigrations,
+  },
+] as const satisfies readonly ServiceDefinition[];
+
+export const services = [
+  ...twoPhaseServices,
+  ...pharmacyServices,
+] as const satisfies readonly ServiceDefinition[];
+
 export type ServiceName = (typeof services)[number]['name'];
+export type TwoPhaseServiceName = (typeof twoPhaseServices)[number]['name'];
+export type PharmacyServiceName = (typeof pharmacyServices)[number]['name'];
 
 export function isServiceName(name: string): name is ServiceName {
   return services.some((s) => s.name === name);

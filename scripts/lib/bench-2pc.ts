@@ -6,7 +6,7 @@
 //   3. baseline  `concurrency` workers write the same rows as three independent local transactions.
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import type { ServiceName } from '../services';
+import type { TwoPhaseServiceName as ServiceName } from '../services';
 import {
   clientConfig,
   Log,

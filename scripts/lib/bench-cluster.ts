@@ -4,12 +4,19 @@
 import { Client, ClientConfig } from 'pg';
 import { serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases, PostgresEndpoint, withPostgresClient } from '../infra/index';
-import { repositoryRoot, serviceEntry, serviceEnv, services, ServiceName } from '../services';
+import {
+  repositoryRoot,
+  serviceEntry,
+  serviceEnv,
+  twoPhaseServices,
+  TwoPhaseServiceName as ServiceName,
+} from '../services';
 import { ExitInfo, portInUse, ServiceProcess } from './service-process';
 
 export type Log = (line: string) => void;
 
-export const serviceNames: readonly ServiceName[] = services.map((s) => s.name);
+/** Only the record update's services: the pharmacy's parts are not part of a 2PC run. */
+export const serviceNames: readonly ServiceName[] = twoPhaseServices.map((s) => s.name);
 
 export function runDatabaseName(service: ServiceName, suffix: string): string {
   return serviceDatabaseName(service, suffix);
@@ -67,7 +74,7 @@ export async function recreateRunDatabases(suffix: string, log: Log): Promise<vo
   }
   await ensureDatabases(
     endpointsFromEnv(),
-    services.map((s) => ({ database: runDatabaseName(s.name, suffix), migrations: s.migrations })),
+    twoPhaseServices.map((s) => ({ database: runDatabaseName(s.name, suffix), migrations: s.migrations })),
     () => undefined,
   );
   log(`fresh databases ${names.join(', ')}`);

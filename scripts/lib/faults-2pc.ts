@@ -5,7 +5,7 @@
 // Used by `npm run faults -- 2pc` (scripts/faults.ts) and by apps/emr/test/two-phase-commit.fault-spec.ts.
 import { Client } from 'pg';
 import { ALL_PROTOCOL_POINTS, ProtocolPoint } from '@hospital/transactions/core/protocol-points';
-import type { ServiceName } from '../services';
+import type { TwoPhaseServiceName as ServiceName } from '../services';
 import {
   clientConfig,
   Log,
