@@ -137,7 +137,7 @@ describe('reorderFromSupplyRequest', () => {
     ],
   ])('refuses %s', (_what, change, expression) => {
     try {
-      reorderFromSupplyRequest({ ...manual, ...change } as SupplyRequest, () => 'x');
+      reorderFromSupplyRequest({ ...manual, ...change }, () => 'x');
       throw new Error('accepted');
     } catch (error) {
       expect(error).toBeInstanceOf(SupplyChainError);

@@ -1,0 +1,10 @@
+import { runService } from '@hospital/platform';
+import { messageServerConfig } from '../config';
+import { MessageServerModule } from './message-server.module';
+
+runService(
+  'pharmacy-messages',
+  () => messageServerConfig(),
+  (config) => MessageServerModule.forRoot(config),
+  { description: 'Two-phase message server of the pharmacy: prepared, submitted and delivered messages.' },
+);
