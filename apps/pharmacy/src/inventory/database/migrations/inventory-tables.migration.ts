@@ -7,8 +7,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * holds and can be checked by SQL. No foreign keys: every write comes from one statement that touches the
  * stock row first, and rows are never deleted.
  */
-export class InventoryTables1763800000100 implements MigrationInterface {
-  name = 'InventoryTables1763800000100';
+export class InventoryTables1763800100000 implements MigrationInterface {
+  name = 'InventoryTables1763800100000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
