@@ -12,3 +12,8 @@ export * from './adapters/postgres/postgres-coordinator-log';
 export * from './adapters/postgres/postgres-prepared-resource';
 export * from './adapters/postgres/transactions.migration';
 export * from './nest';
+export * from './ports/message-transaction.ports';
+export * from './message-transaction';
+export * from './adapters/http/message-transaction.http';
+export * from './adapters/postgres/postgres-message-transaction';
+export * from './adapters/postgres/message-transaction.migration';
