@@ -5,10 +5,11 @@ import type { DynamicModule, INestApplication } from '@nestjs/common';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import { FhirExceptionFilter } from '@hospital/fhir';
-import { createServiceApp, Database, MigrationClass } from '@hospital/platform';
+import { createServiceApp, Database, DatabaseSettings, MigrationClass } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   DeadLetterView,
+  HttpMessageServerClient,
   OutboundMessage,
   RabbitMqConnection,
   RabbitMqPublisher,
@@ -25,7 +26,12 @@ import { MessageServerModule } from '../src/message-server/message-server.module
 import { migrations as supplierMigrations } from '../src/supplier/database/migrations';
 import { SupplierModule } from '../src/supplier/supplier.module';
 import { migrations as supplyChainMigrations } from '../src/supply-chain/database/migrations';
-import { purchaseOrderGtidFor, purchaseOrderIdFor } from '../src/supply-chain/purchasing/purchase-order';
+import {
+  purchaseOrderFor,
+  purchaseOrderGtidFor,
+  purchaseOrderIdFor,
+  purchaseOrderPlacedMessage,
+} from '../src/supply-chain/purchasing/purchase-order';
 import { SUPPLY_CHAIN_QUEUES, SupplyChainModule } from '../src/supply-chain/supply-chain.module';
 
 /**
@@ -82,6 +88,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
   let inventory: RabbitMqPublisher;
   let listener: ChannelWrapper;
   const delivered: StockDeliveredPayload[] = [];
+  let env: Record<string, string>;
 
   async function start(
     name: string,
@@ -89,10 +96,15 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
     configure: (env: NodeJS.ProcessEnv) => PharmacyConfig,
     root: (config: PharmacyConfig) => DynamicModule,
     port: number,
-    env: Record<string, string>,
+    /** An existing part's database: the new app is a replica of that part. */
+    replicaOf?: Part,
   ): Promise<Part> {
-    const { settings, drop } = await createTestDatabase(name, migrations);
-    drops.push(drop);
+    let settings: DatabaseSettings;
+    if (replicaOf === undefined) {
+      const created = await createTestDatabase(name, migrations);
+      drops.push(created.drop);
+      settings = created.settings;
+    } else settings = replicaOf.db.settings;
     const config = configure({ ...process.env, ...env, PORT: String(port), PGDATABASE: settings.database });
     const app = await createServiceApp(root(config), config, { filters: [new FhirExceptionFilter()] });
     await app.listen(port, '127.0.0.1');
@@ -107,7 +119,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
       await freePort(),
       await freePort(),
     ];
-    const env = {
+    env = {
       LOG_LEVEL: 'error',
       HOST: '127.0.0.1',
       AMQP_URL,
@@ -145,7 +157,6 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
       messageServerConfig,
       (c) => MessageServerModule.forRoot(c),
       messagesPort,
-      env,
     );
     supplier = await start(
       'pharmacy-supplier',
@@ -153,7 +164,6 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
       supplierConfig,
       (c) => SupplierModule.forRoot(c),
       supplierPort,
-      env,
     );
     supplyChain = await start(
       'pharmacy-supply-chain',
@@ -161,7 +171,6 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
       supplyChainConfig,
       (c) => SupplyChainModule.forRoot(c),
       supplyChainPort,
-      env,
     );
   }, 90_000);
 
@@ -392,6 +401,122 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
     expect(outcome.resourceType).toBe('OperationOutcome');
     expect(outcome.issue[0].expression).toEqual(['SupplyRequest.deliverTo']);
     expect(await count(supplyChain.db, 'SELECT count(*)::int AS n FROM supply_reorder')).toBe(before);
+  });
+
+  /**
+   * A purchaser that died right after preparing its message: the reorder is open, its gtid prepared at the
+   * server, and no local transaction ran. `leaseHeld` keeps the dead purchaser's lease on the reorder.
+   */
+  async function diedAfterPrepare(reorderId: string, leaseHeld: boolean): Promise<string> {
+    const order = purchaseOrderFor(
+      { reorderId, origin: 'stock-low', medicationCode: '313782', locationId: 'ward-3b', quantity: 30 },
+      0,
+    );
+    const { gtid, ...message } = purchaseOrderPlacedMessage(order);
+    const state = await new HttpMessageServerClient(messages.url).prepare({
+      ...message,
+      gtid,
+      id: gtid,
+      producer: 'pharmacy-supply-chain',
+      checkBackUrl: supplyChain.url,
+    });
+    expect(state).toBe('prepared');
+    await supplyChain.db.query(
+      `INSERT INTO supply_reorder (reorder_id, origin, medication_code, location_id, quantity, state, attempts, lease_until)
+       VALUES ($1, 'stock-low', '313782', 'ward-3b', 30, 'open', 1, CASE WHEN $2 THEN now() + interval '1 hour' END)`,
+      [reorderId, leaseHeld],
+    );
+    return gtid;
+  }
+
+  const messageStates = (gtids: string[]) =>
+    messages.db.query<{ gtid: string; state: string }>(
+      'SELECT gtid, state FROM tx_message WHERE gtid = ANY($1) ORDER BY gtid',
+      [gtids],
+    );
+
+  it('resumes a purchaser that died after prepare with the same gtid: one message, one order', async () => {
+    const reorderId = `crashed-${randomUUID()}`;
+    const gtid = await diedAfterPrepare(reorderId, false);
+
+    await eventually(
+      () => ledger(reorderId),
+      (l) => l.stockDelivered === 1 && l.completed === 1,
+    );
+    const [order] = await supplyChain.db.query<{ gtid: string }>(
+      'SELECT gtid FROM supply_purchase_order WHERE reorder_id = $1',
+      [reorderId],
+    );
+    expect(order.gtid).toBe(gtid);
+    expect(await messageStates([gtid])).toEqual([{ gtid, state: 'delivered' }]);
+    expect(await ledger(reorderId)).toMatchObject({ supplyChainOrders: 1, supplierOrders: 1, repeats: 0 });
+  });
+
+  it("moves to the next gtid when the check-back aborted the dead purchaser's message first", async () => {
+    const reorderId = `aborted-${randomUUID()}`;
+    const first = await diedAfterPrepare(reorderId, true);
+    // The server asks the supply chain back (MESSAGE_CHECK_BACK_AFTER_MS): no local commit → aborted for good.
+    await eventually(
+      () => messageStates([first]),
+      (rows) => rows[0]?.state === 'aborted',
+    );
+    // The dead purchaser's lease runs out; the sweep takes the reorder over.
+    await supplyChain.db.query('UPDATE supply_reorder SET lease_until = now() WHERE reorder_id = $1', [
+      reorderId,
+    ]);
+
+    await eventually(
+      () => ledger(reorderId),
+      (l) => l.stockDelivered === 1 && l.completed === 1,
+    );
+    const second = purchaseOrderGtidFor(reorderId, 1);
+    const [order] = await supplyChain.db.query<{ gtid: string }>(
+      'SELECT gtid FROM supply_purchase_order WHERE reorder_id = $1',
+      [reorderId],
+    );
+    expect(order.gtid).toBe(second);
+    expect(await messageStates([first, second])).toEqual(
+      [
+        { gtid: first, state: 'aborted' },
+        { gtid: second, state: 'delivered' },
+      ].sort((a, b) => a.gtid.localeCompare(b.gtid)),
+    );
+    const barrier = await supplyChain.db.query<{ gtid: string; op: string }>(
+      'SELECT gtid, op FROM tx_message_barrier WHERE gtid = ANY($1)',
+      [[first, second]],
+    );
+    expect(Object.fromEntries(barrier.map((b) => [b.gtid, b.op]))).toEqual({
+      [first]: 'rollback',
+      [second]: 'commit',
+    });
+    expect(await ledger(reorderId)).toMatchObject({ supplyChainOrders: 1, supplierOrders: 1, repeats: 0 });
+  });
+
+  it('shares purchasing between two supply-chain replicas: each of many reorders is ordered once', async () => {
+    await start(
+      'pharmacy-supply-chain',
+      supplyChainMigrations,
+      supplyChainConfig,
+      (c) => SupplyChainModule.forRoot(c),
+      await freePort(),
+      supplyChain,
+    );
+    const reorderIds = Array.from({ length: 20 }, (_, i) => `replicas-${i}-${randomUUID()}`);
+    await Promise.all(reorderIds.map((id) => publish(randomUUID(), stockLow(id, { locationId: 'ward-7c' }))));
+
+    await eventually(
+      async () => reorderIds.filter((id) => delivered.some((d) => d.reorderId === id)).length,
+      (n) => n === reorderIds.length,
+    );
+    for (const id of reorderIds) {
+      expect(await ledger(id)).toEqual({
+        supplyChainOrders: 1,
+        completed: 1,
+        supplierOrders: 1,
+        repeats: 0,
+        stockDelivered: 1,
+      });
+    }
   });
 
   it('holds "no purchase order lost or sent twice" across every order of the run', async () => {
