@@ -505,7 +505,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
     await Promise.all(reorderIds.map((id) => publish(randomUUID(), stockLow(id, { locationId: 'ward-7c' }))));
 
     await eventually(
-      async () => reorderIds.filter((id) => delivered.some((d) => d.reorderId === id)).length,
+      () => Promise.resolve(reorderIds.filter((id) => delivered.some((d) => d.reorderId === id)).length),
       (n) => n === reorderIds.length,
     );
     for (const id of reorderIds) {
