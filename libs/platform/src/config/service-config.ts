@@ -35,6 +35,8 @@ export class BaseEnvironment {
   /** Interval of the recovery sweep; 0 runs it only at start-up. */
   @Transform(toInt) @IsInt() @Min(0) TX_RECOVERY_INTERVAL_MS: number = 5_000;
 
+  /** Prefix of every exchange and queue this service declares (tests and parallel runs on one broker). */
+  @IsOptional() @IsString() MESSAGING_NAMESPACE?: string;
   /** Outbox relay: run one in this process (several may run across replicas), and its batch and poll settings. */
   @IsIn(['true', 'false']) OUTBOX_RELAY: string = 'true';
   @Transform(toInt) @IsInt() @Min(1) @Max(5000) OUTBOX_BATCH_SIZE: number = 500;

@@ -1,6 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { BaseEnvironment, DatabaseSettings, loadEnvironment, serviceDatabaseName } from '../config/service-config';
+import {
+  BaseEnvironment,
+  DatabaseSettings,
+  loadEnvironment,
+  serviceDatabaseName,
+} from '../config/service-config';
 import { MigrationClass, runMigrations } from '../database/migrations';
 
 /** Connection settings for the server the tests use, from the same variables the services read. */

@@ -22,17 +22,7 @@ import {
   TwoPhaseParticipantController,
 } from './two-phase-commit.controllers';
 import { Session } from '@hospital/platform';
-import { isProtocolPoint, noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
-
-/** The fault runner's hook: SIGKILL at the configured protocol point. Nothing unless FAULT_KILL_AT is set. */
-function faultPoints(config: ServiceConfig): ProtocolPoints {
-  const target = config.env.FAULT_KILL_AT;
-  if (target === undefined) return noProtocolPoints;
-  if (!isProtocolPoint(target)) throw new Error(`FAULT_KILL_AT=${target} is not a protocol point`);
-  return (point) => {
-    if (point === target) process.kill(process.pid, 'SIGKILL');
-  };
-}
+import { faultPoints } from './fault-points';
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
 export const BRANCH_WORK = Symbol('BRANCH_WORK');

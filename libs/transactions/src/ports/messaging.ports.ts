@@ -94,6 +94,8 @@ export interface InboundMessage {
   payload: unknown;
   /** How many times the broker delivered it before (0 on the first delivery). */
   deliveryCount: number;
+  /** Put back from the dead-letter queue by an operator: applied even though the inbox saw it rejected. */
+  replayed: boolean;
 }
 
 /** What a consumer decided for one delivery; the broker adapter carries it out. */
@@ -105,18 +107,28 @@ export type Disposition =
   /** Not applied now (transient failure, or an earlier message of its aggregate is still missing): redeliver later. */
   | { kind: 'retry'; reason: string };
 
-/** The consumer's side of the inbox, inside its local transaction. */
+export type InboxOutcome = 'applied' | 'dead-lettered';
+
+/** One row the consumer writes in its inbox, in the same transaction as the effect. */
+export interface InboxEntry {
+  messageId: string;
+  outcome: InboxOutcome;
+  reason?: string;
+  /** The id is already in the inbox as dead-lettered and is now applied after a replay. */
+  replacing: boolean;
+}
+
+/** The consumer's inbox, used inside its local transaction (`S` is the session type). */
 export interface InboxStore<S> {
-  /**
-   * Records `messages` as received by `consumer` and returns, for each, whether it is new and in order:
-   * `new` (apply it), `duplicate` (seen before, or its aggregate sequence is already past it) or `gap`
-   * (an earlier message of the same aggregate has not been applied yet).
-   */
-  admit(
+  /** The outcome recorded for each of `ids` this consumer has seen before. */
+  seen(session: S, consumer: string, ids: readonly string[]): Promise<Map<string, InboxOutcome>>;
+  /** Last applied sequence per ordering key (`source|aggregateId`), locked until the transaction ends. */
+  lockCursors(session: S, consumer: string, keys: readonly string[]): Promise<Map<string, number>>;
+  /** Records the entries and moves the cursors forward (never back). */
+  record(
     session: S,
     consumer: string,
-    messages: readonly InboundMessage[],
-  ): Promise<Map<string, 'new' | 'duplicate' | 'gap'>>;
-  /** Records a dead-lettered message as consumed, so its aggregate's order moves past it. */
-  reject(session: S, consumer: string, message: InboundMessage, reason: string): Promise<void>;
+    entries: readonly InboxEntry[],
+    cursors: ReadonlyMap<string, number>,
+  ): Promise<void>;
 }

@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { Database, Session } from '@hospital/platform';
+import { newGtid } from '../../core/gtid';
+import { NewOutboxEvent, OutboxClaim, OutboxMessage, OutboxStore } from '../../ports/messaging.ports';
+import { OUTBOX_PARTITIONS } from './messaging.migration';
+
+/** The LISTEN/NOTIFY channel relays wait on. */
+export const OUTBOX_CHANNEL = 'tx_outbox';
+
+interface OutboxRow {
+  position: number;
+  id: string;
+  aggregate_id: string;
+  sequence: number;
+  exchange: string;
+  routing_key: string;
+  type: string;
+  gtid: string;
+  payload: unknown;
+  created_at: Date;
+}
+
+/**
+ * The outbox in the producer's PostgreSQL database. `append` runs in the caller's transaction and takes the
+ * aggregate's row lock, so sequence order is commit order. A claim is a transaction holding ordering
+ * partitions `FOR UPDATE SKIP LOCKED` until the batch is marked published (or released).
+ */
+export class PostgresOutbox implements OutboxStore<Session> {
+  private listener?: Client;
+  private listening?: Promise<void>;
+  private signalled = false;
+  private waiters: (() => void)[] = [];
+  private notifyScheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    /** This service's name: the `source` of every message it publishes. */
+    private readonly source: string,
+  ) {}
+
+  async append(session: Session, events: readonly NewOutboxEvent[]): Promise<OutboxMessage[]> {
+    // Aggregates are locked in one order (a stable sort keeps each aggregate's own order), so two
+    // transactions appending to the same aggregates cannot deadlock.
+    const ordered = [...events].sort((a, b) =>
+      a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
+    );
+    const stored: OutboxMessage[] = [];
+    for (const event of ordered) {
+      const id = event.id ?? randomUUID();
+      const gtid = event.gtid ?? newGtid();
+      const [row] = await session.query<{ position: number; sequence: number; created_at: Date }>(
+        `WITH seq AS (
+           INSERT INTO tx_outbox_aggregate (aggregate_id, last_sequence) VALUES ($1, 1)
+           ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = tx_outbox_aggregate.last_sequence + 1
+           RETURNING last_sequence)
+         INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload)
+         SELECT $2, (hashtext($1) & 2147483647) % ${OUTBOX_PARTITIONS}, $1, seq.last_sequence, $3, $4, $5, $6, $7
+         FROM seq
+         RETURNING position, sequence, created_at`,
+        [
+          event.aggregateId,
+          id,
+          event.exchange,
+          event.routingKey,
+          event.type,
+          gtid,
+          JSON.stringify(event.payload),
+        ],
+      );
+      stored.push({
+        id,
+        position: row.position,
+        exchange: event.exchange,
+        routingKey: event.routingKey,
+        type: event.type,
+        aggregateId: event.aggregateId,
+        sequence: row.sequence,
+        source: this.source,
+        gtid,
+        payload: event.payload,
+        createdAt: row.created_at,
+      });
+    }
+    return stored;
+  }
+
+  async claim(limit: number): Promise<OutboxClaim | undefined> {
+    const client = await this.db.pool.connect();
+    let open = true;
+    const end = async (sql: 'COMMIT' | 'ROLLBACK', failed = false): Promise<void> => {
+      if (!open) return;
+      open = false;
+      try {
+        await client.query(sql);
+      } catch (error) {
+        failed = true;
+        throw error;
+      } finally {
+        client.release(failed);
+      }
+    };
+    try {
+      // Marks need not wait for the WAL flush: a lost mark only means the batch is published again.
+      await client.query('BEGIN; SET LOCAL synchronous_commit = off');
+      const partitions = await client.query<{ partition: number }>(
+        'SELECT partition FROM tx_outbox_partition FOR UPDATE SKIP LOCKED',
+      );
+      if (partitions.rows.length === 0) {
+        await end('COMMIT');
+        return undefined;
+      }
+      const rows = await client.query<OutboxRow>(
+        `SELECT position, id, aggregate_id, sequence, exchange, routing_key, type, gtid, payload, created_at
+           FROM tx_outbox
+          WHERE published_at IS NULL AND partition = ANY($1)
+          ORDER BY position
+          LIMIT $2`,
+        [partitions.rows.map((p) => p.partition), limit],
+      );
+      if (rows.rows.length === 0) {
+        await end('COMMIT');
+        return undefined;
+      }
+      const messages = rows.rows.map((row) => this.toMessage(row));
+      return {
+        messages,
+        complete: async (publishedIds) => {
+          try {
+            await client.query('UPDATE tx_outbox SET published_at = clock_timestamp() WHERE id = ANY($1)', [
+              publishedIds,
+            ]);
+          } catch (error) {
+            await end('ROLLBACK', true).catch(() => undefined);
+            throw error;
+          }
+          await end('COMMIT');
+        },
+        release: () => end('ROLLBACK'),
+      };
+    } catch (error) {
+      await end('ROLLBACK', true).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private toMessage(row: OutboxRow): OutboxMessage {
+    return {
+      id: row.id,
+      position: row.position,
+      exchange: row.exchange,
+      routingKey: row.routing_key,
+      type: row.type,
+      aggregateId: row.aggregate_id,
+      sequence: row.sequence,
+      source: this.source,
+      gtid: row.gtid,
+      payload: row.payload,
+      createdAt: row.created_at,
+    };
+  }
+
+  async backlog(): Promise<{ pending: number; oldestAgeMs: number }> {
+    const [row] = await this.db.query<{ pending: number; oldest_ms: number | null }>(
+      `SELECT count(*)::int AS pending,
+              (extract(epoch FROM clock_timestamp() - min(created_at)) * 1000)::float8 AS oldest_ms
+         FROM tx_outbox WHERE published_at IS NULL`,
+    );
+    return { pending: row.pending, oldestAgeMs: row.oldest_ms ?? 0 };
+  }
+
+  /** Deletes published messages older than `olderThanMs`; returns how many. */
+  async prune(olderThanMs: number): Promise<number> {
+    const rows = await this.db.query(
+      `DELETE FROM tx_outbox WHERE published_at < clock_timestamp() - make_interval(secs => $1) RETURNING 1`,
+      [olderThanMs / 1000],
+    );
+    return rows.length;
+  }
+
+  /**
+   * Tells relays that messages were committed: at once to a relay in this process, and through one
+   * coalesced NOTIFY (outside any transaction, so commits never queue on the notification lock) to others.
+   */
+  notify(): void {
+    this.signal();
+    if (this.notifyScheduled || this.closed) return;
+    this.notifyScheduled = true;
+    setTimeout(() => {
+      this.notifyScheduled = false;
+      this.db.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`).catch(() => undefined);
+    }, 1);
+  }
+
+  async waitForMessages(timeoutMs: number): Promise<void> {
+    await this.listen();
+    if (this.signalled) {
+      this.signalled = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+    this.signalled = false;
+  }
+
+  private signal(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (waiters.length === 0) this.signalled = true;
+    for (const wake of waiters) wake();
+  }
+
+  /** Opens the LISTEN connection (again, after it was lost); waiting falls back to polling meanwhile. */
+  private listen(): Promise<void> {
+    if (this.listener || this.closed) return Promise.resolve();
+    this.listening ??= (async () => {
+      const { host, port, user, password, database } = this.db.settings;
+      const client = new Client({ host, port, user, password, database, application_name: 'outbox-relay' });
+      client.on('notification', () => this.signal());
+      client.on('error', () => {
+        if (this.listener === client) this.listener = undefined;
+        void client.end().catch(() => undefined);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+        this.listener = client;
+      } catch {
+        await client.end().catch(() => undefined);
+      }
+    })().finally(() => {
+      this.listening = undefined;
+    });
+    return this.listening;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.signal();
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+  }
+}

@@ -1,0 +1,75 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { DeadLetterView, RabbitMqDeadLetters } from '../adapters/rabbitmq/rabbitmq-dead-letters';
+import { PostgresOutbox } from '../adapters/postgres/postgres-outbox';
+import type { MessagingRuntime as Runtime } from './messaging.module';
+
+/** Shared with the module without an import cycle at load time. */
+export const MESSAGING_RUNTIME = 'MessagingRuntime';
+
+class LimitQuery {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
+}
+
+class ReplayBody {
+  @IsOptional() @IsInt() @Min(1) @Max(10_000) limit?: number;
+}
+
+/** `/api/messages`: the outbox backlog, and each consumer queue's dead letters (inspect, replay). */
+@ApiTags('messages')
+@Controller('api/messages')
+export class MessagingController {
+  constructor(
+    @Inject(PostgresOutbox) private readonly outbox: PostgresOutbox,
+    @Inject(RabbitMqDeadLetters) private readonly deadLetters: RabbitMqDeadLetters,
+    @Inject(MESSAGING_RUNTIME) private readonly runtime: Runtime,
+  ) {}
+
+  @Get('outbox')
+  @ApiOperation({
+    summary: 'Messages written but not yet confirmed by the broker, and the oldest one’s age.',
+  })
+  backlog(): Promise<{ pending: number; oldestAgeMs: number }> {
+    return this.outbox.backlog();
+  }
+
+  @Get('dead-letters')
+  @ApiOperation({ summary: 'Dead-letter queue depth of every queue this service consumes.' })
+  async queues(): Promise<{ queue: string; deadLetters: number }[]> {
+    return Promise.all(
+      this.runtime.queues.map(async (queue) => ({ queue, deadLetters: await this.deadLetters.depth(queue) })),
+    );
+  }
+
+  @Get('dead-letters/:queue')
+  @ApiOperation({ summary: 'Dead letters of one queue: ids, type, gtid and reason (never the payload).' })
+  list(@Param('queue') queue: string, @Query() query: LimitQuery): Promise<DeadLetterView[]> {
+    this.known(queue);
+    return this.deadLetters.list(queue, query.limit ?? 100);
+  }
+
+  @Post('dead-letters/:queue/replay')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Moves dead letters back to their queue, to be applied (once) this time.' })
+  async replay(@Param('queue') queue: string, @Body() body: ReplayBody): Promise<{ replayed: number }> {
+    this.known(queue);
+    return { replayed: await this.deadLetters.replay(queue, body.limit ?? 100) };
+  }
+
+  private known(queue: string): void {
+    if (!this.runtime.queues.includes(queue))
+      throw new NotFoundException(`this service consumes no queue named '${queue}'`);
+  }
+}

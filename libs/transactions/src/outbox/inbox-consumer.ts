@@ -1,0 +1,216 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { errorMessage, ProtocolLogger, silentLogger } from '../core/observer';
+import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
+import { Disposition, InboundMessage, InboxEntry, InboxOutcome, InboxStore } from '../ports/messaging.ports';
+
+/** A permanent rejection: the message is dead-lettered with `reason` and changes nothing. */
+export class RejectedMessageError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** Applies one message inside the consumer's local transaction, together with its inbox row. */
+export interface MessageHandler<S> {
+  /**
+   * Validates and applies `message`. Throw `RejectedMessageError` for a permanent rejection (before
+   * issuing a statement that would fail); any other error is transient and the message is retried.
+   */
+  handle(session: S, message: InboundMessage): Promise<void>;
+}
+
+/** Runs work in a local transaction: committed when it returns, rolled back when it throws. */
+export interface TransactionRunner<S> {
+  transaction<T>(work: (session: S) => Promise<T>): Promise<T>;
+}
+
+export interface InboxConsumerOptions {
+  /** The inbox's consumer name (the queue name). */
+  name: string;
+  /** Deliveries of a message that failed before it is dead-lettered; also how long a sequence gap is waited for. */
+  maxAttempts: number;
+  points?: ProtocolPoints;
+}
+
+function describe(errors: ValidationError[], path = ''): string[] {
+  return errors.flatMap((e) => {
+    const at = path ? `${path}.${e.property}` : e.property;
+    const own = Object.keys(e.constraints ?? {}).map((rule) => `${at}: ${rule}`);
+    return [...own, ...describe(e.children ?? [], at)];
+  });
+}
+
+/**
+ * Validates a message's payload with class-validator rules; on failure throws a RejectedMessageError that
+ * names the fields and rules broken (never the values, which may be patient data).
+ */
+export function parseMessagePayload<T extends object>(type: new () => T, message: InboundMessage): T {
+  if (typeof message.payload !== 'object' || message.payload === null || Array.isArray(message.payload)) {
+    throw new RejectedMessageError(`${message.type}: payload is not a JSON object`);
+  }
+  const instance = plainToInstance(type, message.payload);
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) {
+    throw new RejectedMessageError(`${message.type}: invalid payload (${describe(errors).join(', ')})`);
+  }
+  return instance;
+}
+
+/** The key a consumer orders messages by: the producer and its aggregate. */
+export function orderingKey(message: InboundMessage): string | undefined {
+  return message.aggregateId === undefined || message.sequence === undefined
+    ? undefined
+    : `${message.source ?? ''}|${message.aggregateId}`;
+}
+
+type Verdict = 'new' | 'duplicate' | 'dead-lettered-before' | 'gap';
+
+/**
+ * The decision of the inbox, free of I/O: which messages of a batch are new, duplicates, or wait for an
+ * earlier message of their aggregate. A message whose gap outlasts `patience` deliveries is applied out of
+ * order rather than never (order is kept unless the broker gave an earlier message up); a replayed dead
+ * letter is applied even though the inbox saw it.
+ */
+export function classify(
+  batch: readonly InboundMessage[],
+  seen: ReadonlyMap<string, InboxOutcome>,
+  cursors: Map<string, number>,
+  patience: number,
+): Verdict[] {
+  const inBatch = new Set<string>();
+  return batch.map((message) => {
+    const before = seen.get(message.id);
+    if (inBatch.has(message.id) || before === 'applied') return 'duplicate';
+    if (before === 'dead-lettered' && !message.replayed) return 'dead-lettered-before';
+    const key = orderingKey(message);
+    if (key !== undefined && message.sequence !== undefined) {
+      const last = cursors.get(key);
+      const waiting = last !== undefined && message.sequence > last + 1;
+      if (waiting && !message.replayed && message.deliveryCount + 1 < patience) return 'gap';
+      cursors.set(key, Math.max(last ?? 0, message.sequence));
+    }
+    inBatch.add(message.id);
+    return 'new';
+  });
+}
+
+/**
+ * The consuming side of the outbox style. A batch is applied in one local transaction together with its
+ * inbox rows, so a redelivered message changes nothing; if the batch fails, each message is retried alone
+ * so one bad message cannot hold the others back. A message rejected for good, or failing `maxAttempts`
+ * times, is recorded as dead-lettered and handed to the dead-letter queue with the reason.
+ */
+export class InboxConsumer<S> {
+  private readonly points: ProtocolPoints;
+
+  constructor(
+    private readonly db: TransactionRunner<S>,
+    private readonly inbox: InboxStore<S>,
+    private readonly handler: MessageHandler<S>,
+    private readonly options: InboxConsumerOptions,
+    private readonly logger: ProtocolLogger = silentLogger,
+  ) {
+    this.points = options.points ?? noProtocolPoints;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** Decides every message of `batch` (in order); returns one disposition per message. */
+  async process(batch: readonly InboundMessage[]): Promise<Disposition[]> {
+    if (batch.length === 0) return [];
+    try {
+      const dispositions = await this.db.transaction((session) => this.apply(session, batch));
+      this.points('outbox.consumer.after-commit', batch[0].gtid);
+      return dispositions;
+    } catch (error) {
+      if (batch.length === 1) return [await this.settleFailure(batch[0], error)];
+      const dispositions: Disposition[] = [];
+      for (const message of batch) dispositions.push(...(await this.process([message])));
+      return dispositions;
+    }
+  }
+
+  private async apply(session: S, batch: readonly InboundMessage[]): Promise<Disposition[]> {
+    const { name } = this.options;
+    const seen = await this.inbox.seen(
+      session,
+      name,
+      batch.map((m) => m.id),
+    );
+    const keys = [...new Set(batch.map(orderingKey).filter((k): k is string => k !== undefined))];
+    const cursors = await this.inbox.lockCursors(session, name, keys);
+    const verdicts = classify(batch, seen, cursors, this.options.maxAttempts);
+    const entries: InboxEntry[] = [];
+    const dispositions: Disposition[] = [];
+    for (const [index, message] of batch.entries()) {
+      switch (verdicts[index]) {
+        case 'new':
+          await this.handler.handle(session, message);
+          entries.push({
+            messageId: message.id,
+            outcome: 'applied',
+            replacing: seen.get(message.id) === 'dead-lettered',
+          });
+          dispositions.push({ kind: 'applied' });
+          break;
+        case 'duplicate':
+          dispositions.push({ kind: 'duplicate' });
+          break;
+        case 'dead-lettered-before':
+          // Its dead-letter hand-over may not have happened (a crash after the commit): hand it over again.
+          dispositions.push({ kind: 'dead-letter', reason: 'dead-lettered before; replay it to apply it' });
+          break;
+        case 'gap':
+          dispositions.push({
+            kind: 'retry',
+            reason: 'an earlier message of its aggregate is not applied yet',
+          });
+          break;
+      }
+    }
+    await this.inbox.record(session, name, entries, cursors);
+    return dispositions;
+  }
+
+  private async settleFailure(message: InboundMessage, error: unknown): Promise<Disposition> {
+    const permanent = error instanceof RejectedMessageError;
+    const reason = permanent
+      ? error.reason
+      : `failed ${message.deliveryCount + 1} time(s): ${errorMessage(error)}`;
+    if (!permanent && message.deliveryCount + 1 < this.options.maxAttempts) {
+      this.logger.warn('message failed; it will be redelivered', {
+        consumer: this.options.name,
+        messageId: message.id,
+        gtid: message.gtid,
+        error: errorMessage(error),
+      });
+      return { kind: 'retry', reason };
+    }
+    try {
+      await this.db.transaction(async (session) => {
+        const key = orderingKey(message);
+        const cursors = await this.inbox.lockCursors(session, this.options.name, key ? [key] : []);
+        if (key !== undefined && message.sequence !== undefined)
+          cursors.set(key, Math.max(cursors.get(key) ?? 0, message.sequence));
+        // A replayed dead letter that fails again is already recorded as dead-lettered.
+        const seen = await this.inbox.seen(session, this.options.name, [message.id]);
+        const entries: InboxEntry[] = seen.has(message.id)
+          ? []
+          : [{ messageId: message.id, outcome: 'dead-lettered', reason, replacing: false }];
+        await this.inbox.record(session, this.options.name, entries, cursors);
+      });
+    } catch (recordError) {
+      return { kind: 'retry', reason: `could not record the rejection: ${errorMessage(recordError)}` };
+    }
+    this.logger.warn('message dead-lettered', {
+      consumer: this.options.name,
+      messageId: message.id,
+      gtid: message.gtid,
+      reason,
+    });
+    return { kind: 'dead-letter', reason };
+  }
+}

@@ -1,0 +1,95 @@
+import { backoffDelay, systemClock } from '../core/clock';
+import { errorMessage, ProtocolLogger, silentLogger } from '../core/observer';
+import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
+import { MessagePublisher, OutboxMessage, OutboxStore } from '../ports/messaging.ports';
+
+export interface OutboxRelayOptions {
+  /** Most messages claimed and published at once. */
+  batchSize: number;
+  /** Longest idle wait between claims when no NOTIFY arrives. */
+  pollMs: number;
+  points?: ProtocolPoints;
+}
+
+/** What the relay reports: published messages (for lag) and failed attempts. */
+export interface OutboxRelayObserver {
+  published(messages: readonly OutboxMessage[], confirmedAt: Date): void;
+  failed(error: string): void;
+}
+
+export const silentRelayObserver: OutboxRelayObserver = {
+  published: () => undefined,
+  failed: () => undefined,
+};
+
+/**
+ * Moves committed outbox messages to the broker. Each round claims a batch (partitions no other relay
+ * holds), publishes it in order and waits for the broker's confirms, and only then marks it published.
+ * A crash anywhere before the mark leaves the messages pending, so they are published again: delivery is
+ * at least once and consumers de-duplicate. Several relays may run; they never publish the same partition
+ * at the same time, so messages of one aggregate keep their order.
+ */
+export class OutboxRelay {
+  private running?: Promise<void>;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(
+    private readonly store: OutboxStore<unknown>,
+    private readonly publisher: MessagePublisher,
+    private readonly options: OutboxRelayOptions,
+    private readonly observer: OutboxRelayObserver = silentRelayObserver,
+    private readonly logger: ProtocolLogger = silentLogger,
+  ) {}
+
+  /** Claims and publishes one batch; returns how many messages were published (0 when none was claimable). */
+  async publishBatch(): Promise<number> {
+    const claim = await this.store.claim(this.options.batchSize);
+    if (!claim) return 0;
+    const { messages } = claim;
+    const points = this.options.points ?? noProtocolPoints;
+    try {
+      // Two halves, so a fault run can stop the relay with part of a batch confirmed and none marked.
+      const half = Math.ceil(messages.length / 2);
+      await this.publisher.publish(messages.slice(0, half));
+      points('outbox.relay.mid-batch', messages[0].gtid);
+      if (half < messages.length) await this.publisher.publish(messages.slice(half));
+      points('outbox.relay.after-publish', messages[0].gtid);
+    } catch (error) {
+      await claim.release().catch(() => undefined);
+      throw error;
+    }
+    const confirmedAt = new Date();
+    await claim.complete(messages.map((m) => m.id));
+    this.observer.published(messages, confirmedAt);
+    return messages.length;
+  }
+
+  /** Starts the loop: publish while there is work, otherwise wait for a NOTIFY or the poll interval. */
+  start(): void {
+    this.stopped = false;
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+    this.running = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const published = await this.publishBatch();
+        this.failures = 0;
+        if (published < this.options.batchSize) await this.store.waitForMessages(this.options.pollMs);
+      } catch (error) {
+        this.failures += 1;
+        const reason = errorMessage(error);
+        this.observer.failed(reason);
+        this.logger.warn('outbox relay round failed; messages stay pending', { error: reason });
+        await systemClock.sleep(backoffDelay(this.failures, 100, 5_000));
+      }
+    }
+  }
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import { Database, Session } from '@hospital/platform';
+import { createTestDatabase } from '@hospital/platform/testing/test-database';
+import {
+  InboundMessage,
+  InboxConsumer,
+  MessageHandler,
+  MessageHeaders,
+  MessagingTables1763800000000,
+  NewOutboxEvent,
+  OutboxRelay,
+  PostgresInbox,
+  PostgresOutbox,
+  RabbitMqConnection,
+  RabbitMqConsumer,
+  RabbitMqDeadLetters,
+  RabbitMqPublisher,
+  RejectedMessageError,
+} from '@hospital/transactions';
+
+/**
+ * The outbox and inbox adapters against the real PostgreSQL and RabbitMQ: events written with their
+ * change reach a consumer exactly once and in order per aggregate, through duplicates, two relays at once
+ * and rejections that land in the dead-letter queue and can be replayed.
+ */
+jest.setTimeout(30_000);
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > until) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
+  const namespace = `test-${randomBytes(4).toString('hex')}`;
+  const drops: (() => Promise<void>)[] = [];
+  let producerDb: Database;
+  let consumerDb: Database;
+  let connection: RabbitMqConnection;
+  let publisher: RabbitMqPublisher;
+  let consumer: RabbitMqConsumer;
+  const refused = new Set<string>();
+
+  /** Applies a message by writing one effect row; refuses payloads it was told to refuse. */
+  const handler: MessageHandler<Session> = {
+    async handle(session: Session, message: InboundMessage): Promise<void> {
+      const { n } = message.payload as { n: number };
+      if (refused.has(message.id)) throw new RejectedMessageError(`event ${n} refused by the test`);
+      await session.query('INSERT INTO effects (message_id, aggregate_id, sequence) VALUES ($1, $2, $3)', [
+        message.id,
+        message.aggregateId,
+        message.sequence,
+      ]);
+    },
+  };
+
+  const open = async (): Promise<Database> => {
+    const { settings, drop } = await createTestDatabase('txlib_outbox', [MessagingTables1763800000000]);
+    drops.push(drop);
+    return new Database(settings, 'outbox-test');
+  };
+
+  beforeAll(async () => {
+    producerDb = await open();
+    consumerDb = await open();
+    await consumerDb.query(
+      'CREATE TABLE effects (at bigserial, message_id text UNIQUE, aggregate_id text, sequence bigint)',
+    );
+    connection = new RabbitMqConnection(AMQP_URL, 'outbox-test', namespace);
+    publisher = new RabbitMqPublisher(connection);
+    const core = new InboxConsumer(consumerDb, new PostgresInbox(), handler, {
+      name: 'effects',
+      maxAttempts: 3,
+    });
+    consumer = new RabbitMqConsumer(
+      connection,
+      {
+        queue: 'effects',
+        bindings: [{ exchange: 'ward', routingKey: 'ward.#' }],
+        prefetch: 100,
+        deliveryLimit: 12,
+        retryDelayMs: 20,
+      },
+      (batch) => core.process(batch),
+      { settled: () => undefined },
+    );
+    await consumer.start();
+  });
+
+  afterAll(async () => {
+    await consumer?.stop();
+    await connection
+      ?.withChannel(async (channel) => {
+        await channel.deleteQueue(`${namespace}.effects`);
+        await channel.deleteQueue(`${namespace}.effects.dead-letter`);
+        await channel.deleteExchange(`${namespace}.ward`);
+      })
+      .catch(() => undefined);
+    await connection?.close();
+    await producerDb?.close();
+    await consumerDb?.close();
+    for (const drop of drops) await drop();
+  });
+
+  const event = (n: number, aggregate: string): NewOutboxEvent => ({
+    exchange: 'ward',
+    routingKey: 'ward.event',
+    type: 'test.ward-event',
+    aggregateId: aggregate,
+    payload: { n },
+  });
+
+  /** Writes `count` events over `aggregates`, a few per local transaction. */
+  async function write(outbox: PostgresOutbox, count: number, aggregates: string[]): Promise<void> {
+    for (let i = 0; i < count; i += 5) {
+      await producerDb.transaction((tx) =>
+        outbox.append(
+          tx,
+          [0, 1, 2, 3, 4]
+            .filter((k) => i + k < count)
+            .map((k) => event(i + k, aggregates[(i + k) % aggregates.length])),
+        ),
+      );
+    }
+  }
+
+  async function effects(): Promise<{ message_id: string; aggregate_id: string; sequence: number }[]> {
+    return consumerDb.query('SELECT message_id, aggregate_id, sequence FROM effects ORDER BY at');
+  }
+
+  function expectOrderedOnce(rows: { message_id: string; aggregate_id: string; sequence: number }[]): void {
+    expect(new Set(rows.map((r) => r.message_id)).size).toBe(rows.length);
+    const last = new Map<string, number>();
+    for (const row of rows) {
+      expect(row.sequence).toBe((last.get(row.aggregate_id) ?? 0) + 1);
+      last.set(row.aggregate_id, row.sequence);
+    }
+  }
+
+  it('delivers every event once and in order per aggregate, with two relays running at once', async () => {
+    const outboxes = [new PostgresOutbox(producerDb, 'ward-app'), new PostgresOutbox(producerDb, 'ward-app')];
+    const relays = outboxes.map((o) => new OutboxRelay(o, publisher, { batchSize: 25, pollMs: 50 }));
+    relays.forEach((r) => r.start());
+    await write(outboxes[0], 300, ['bed-1', 'bed-2', 'bed-3', 'bed-4']);
+    outboxes[0].notify();
+    const rows = await eventually(effects, (r) => r.length >= 300);
+    await Promise.all(relays.map((r) => r.stop()));
+    await Promise.all(outboxes.map((o) => o.close()));
+    expect(rows).toHaveLength(300);
+    expectOrderedOnce(rows);
+    expect((await outboxes[0].backlog()).pending).toBe(0);
+  });
+
+  it('changes nothing when already-delivered messages are published again', async () => {
+    const outbox = new PostgresOutbox(producerDb, 'ward-app');
+    const before = (await effects()).length;
+    const delivered = await producerDb.query<{ id: string; aggregate_id: string; sequence: number }>(
+      'SELECT id, aggregate_id, sequence FROM tx_outbox ORDER BY position LIMIT 50',
+    );
+    await publisher.publish(
+      delivered.map((m) => ({
+        id: m.id,
+        exchange: 'ward',
+        routingKey: 'ward.event',
+        type: 'test.ward-event',
+        source: 'ward-app',
+        gtid: m.id,
+        aggregateId: m.aggregate_id,
+        sequence: m.sequence,
+        payload: { n: -1 },
+      })),
+    );
+    // A fresh event behind the duplicates proves they were all settled before it.
+    await write(outbox, 1, ['bed-9']);
+    const relay = new OutboxRelay(outbox, publisher, { batchSize: 25, pollMs: 50 });
+    await relay.publishBatch();
+    const rows = await eventually(effects, (r) => r.length >= before + 1);
+    expect(rows).toHaveLength(before + 1);
+    expectOrderedOnce(rows);
+    await outbox.close();
+  });
+
+  it('dead-letters a refused message with its reason, and applies it once when replayed', async () => {
+    const outbox = new PostgresOutbox(producerDb, 'ward-app');
+    const [stored] = await producerDb.transaction((tx) => outbox.append(tx, [event(1000, 'bed-10')]));
+    refused.add(stored.id);
+    const relay = new OutboxRelay(outbox, publisher, { batchSize: 25, pollMs: 50 });
+    await relay.publishBatch();
+    const deadLetters = new RabbitMqDeadLetters(connection);
+    await eventually(
+      () => deadLetters.depth('effects'),
+      (n) => n === 1,
+    );
+    const [letter] = await deadLetters.list('effects', 10);
+    expect(letter).toMatchObject({ messageId: stored.id, reason: 'event 1000 refused by the test' });
+    expect(await consumerDb.query('SELECT 1 FROM effects WHERE message_id = $1', [stored.id])).toHaveLength(
+      0,
+    );
+
+    refused.delete(stored.id);
+    expect(await deadLetters.replay('effects', 10)).toBe(1);
+    await eventually(
+      () => consumerDb.query('SELECT 1 FROM effects WHERE message_id = $1', [stored.id]),
+      (rows) => rows.length === 1,
+    );
+    expect(await deadLetters.depth('effects')).toBe(0);
+    await outbox.close();
+  });
+
+  it('dead-letters a message whose body is not JSON, and writes nothing', async () => {
+    const before = (await effects()).length;
+    await connection.withChannel(async (channel) => {
+      channel.publish(`${namespace}.ward`, 'ward.event', Buffer.from('{not json'), {
+        messageId: 'malformed-1',
+        type: 'test.ward-event',
+        headers: { [MessageHeaders.gtid]: 'malformed-1' },
+      });
+      await channel.waitForConfirms();
+    });
+    const deadLetters = new RabbitMqDeadLetters(connection);
+    await eventually(
+      () => deadLetters.depth('effects'),
+      (n) => n === 1,
+    );
+    const [letter] = await deadLetters.list('effects', 10);
+    expect(letter).toMatchObject({ messageId: 'malformed-1', reason: 'test.ward-event: body is not JSON' });
+    expect(await effects()).toHaveLength(before);
+  });
+});
