@@ -323,10 +323,15 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     const barrier = new PostgresMessageBarrierStore(producerDb);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
     const local = barrier.runCommitted(message.gtid, async (session) => {
+      // The barrier row is inserted (uncommitted) before the work runs.
+      entered();
       await session.query('INSERT INTO purchase_orders (id) VALUES ($1)', [message.gtid]);
       await gate;
     });
+    await inside;
     const checkBack = fetch(`${producerUrl}/internal/message-transactions/${message.gtid}/outcome`);
     // The check-back's barrier insert is blocked on the local transaction's row lock.
     for (;;) {
