@@ -24,7 +24,7 @@ import {
 import { migrations as messageServerMigrations } from '../src/message-server/database/migrations';
 import { MessageServerModule } from '../src/message-server/message-server.module';
 import { migrations as supplierMigrations } from '../src/supplier/database/migrations';
-import { SupplierModule } from '../src/supplier/supplier.module';
+import { SUPPLIER_QUEUE, SupplierModule } from '../src/supplier/supplier.module';
 import { migrations as supplyChainMigrations } from '../src/supply-chain/database/migrations';
 import {
   purchaseOrderFor,
@@ -177,6 +177,16 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
   afterAll(async () => {
     for (const part of parts.reverse()) await part.app.close();
     await listener?.close();
+    // The namespace's durable queues and exchange outlive the apps; the broker is shared, so remove them.
+    await connection
+      ?.withChannel(async (channel) => {
+        for (const queue of [...Object.values(SUPPLY_CHAIN_QUEUES), SUPPLIER_QUEUE]) {
+          await channel.deleteQueue(connection.name(queue));
+          await channel.deleteQueue(connection.name(`${queue}.dead-letter`));
+        }
+        await channel.deleteExchange(connection.name(PHARMACY_EXCHANGE));
+      })
+      .catch(() => undefined);
     await connection?.close();
     for (const part of parts) await part.db.close();
     for (const drop of drops) await drop();
