@@ -75,8 +75,10 @@ export class PurchasingRepository {
    */
   async insertReorder(exec: SqlExecutor, reorder: Reorder, leaseMs?: number): Promise<boolean> {
     const rows = await exec.query(
-      `INSERT INTO supply_reorder (reorder_id, origin, medication_code, location_id, quantity, state, lease_until)
-       VALUES ($1, $2, $3, $4, $5, 'open', CASE WHEN $6::int IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END)
+      `INSERT INTO supply_reorder
+         (reorder_id, origin, medication_code, location_id, quantity, state, attempts, lease_until)
+       VALUES ($1, $2, $3, $4, $5, 'open', CASE WHEN $6::int IS NULL THEN 0 ELSE 1 END,
+               CASE WHEN $6::int IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END)
        ON CONFLICT (reorder_id) DO NOTHING
        RETURNING reorder_id`,
       [
