@@ -1,7 +1,10 @@
 // `npm run faults -- <scenario> [--trials=<n>]`: kills services with SIGKILL at chosen protocol points,
-// restarts them, lets recovery run and checks the invariants directly in the databases (DESIGN.md §7).
-// Progress on stderr, a table on stdout, and the last stdout line is one JSON object. Exit status 0 only
-// when every invariant held in every trial.
+// restarts them, stops and starts the broker, injects duplicate messages, lets recovery run and checks the
+// invariants directly in the databases (DESIGN.md §7). Progress on stderr, a table on stdout, and the last
+// stdout line is one JSON object. Exit status 0 only when every invariant held in every trial.
+//   2pc     EMR ↔ LIS ↔ PACS record update over two-phase commit (scripts/lib/faults-2pc.ts)
+//   outbox  pharmacy dispensing → inventory → supply chain → supplier: outbox / inbox over RabbitMQ and
+//           purchase orders as two-phase messages (scripts/lib/faults-outbox.ts)
 import { SingleBar } from 'cli-progress';
 import { ALL_PROTOCOL_POINTS, ProtocolPoint } from '@hospital/transactions/core/protocol-points';
 import { ensureInfrastructure } from './infra/index';
@@ -15,22 +18,42 @@ import {
   TrialResult,
   TwoPhaseFaultLab,
 } from './lib/faults-2pc';
+import {
+  FAULT_ORDER,
+  FAULTS,
+  FaultKind,
+  OutboxFaultLab,
+  OutboxFaultSummary,
+  OutboxTrialResult,
+  outboxPassed,
+  planOutboxTrials,
+  summarizeOutbox,
+} from './lib/faults-outbox';
 import { formatTable } from './lib/bench-report';
+
+const SCENARIOS = ['2pc', 'outbox'] as const;
+/** Trials when --trials is not given: every point (2pc) or fault kind (outbox) several times. */
+const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = { '2pc': 60, outbox: 36 };
+const scenarioArgument = process.argv.slice(2).find((a) => (SCENARIOS as readonly string[]).includes(a));
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'faults',
-  scenarios: ['2pc'],
+  scenarios: SCENARIOS,
   numbers: {
     trials: {
-      default: 60,
+      default: DEFAULT_TRIALS[(scenarioArgument as (typeof SCENARIOS)[number] | undefined) ?? '2pc'],
       min: 1,
       max: 10_000,
       integer: true,
-      description: 'trials, spread round-robin over every protocol point',
+      description: `trials, round-robin over every protocol point (2pc) or fault (outbox); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
     },
   },
   choices: {
-    point: { choices: ALL_PROTOCOL_POINTS, description: 'only this protocol point' },
+    point: {
+      choices: ALL_PROTOCOL_POINTS.filter((p) => p.startsWith('2pc.')),
+      description: '2pc: only this protocol point',
+    },
+    fault: { choices: FAULT_ORDER, description: 'outbox: only this fault' },
   },
 });
 
@@ -105,7 +128,7 @@ function report(
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-async function main(): Promise<number> {
+async function main2pc(): Promise<number> {
   const trials = command.numbers.trials;
   const only = command.choices.point as ProtocolPoint | undefined;
   const plans = planTrials(trials, only ? [only] : TRIAL_POINT_ORDER);
@@ -151,6 +174,138 @@ async function main(): Promise<number> {
     `${JSON.stringify({ ...summary, duration_s: Math.round((Date.now() - began) / 1000), passed: ok })}\n`,
   );
   return ok ? 0 : 1;
+}
+
+function outboxTrialLine(trial: OutboxTrialResult): string {
+  const victim = trial.victim ? ` @${trial.victim}${trial.victimExit ? ` (${trial.victimExit})` : ''}` : '';
+  const settle =
+    trial.settleMs === undefined
+      ? 'not quiet'
+      : `quiet ${(trial.settleMs / 1000).toFixed(1)} s after the load`;
+  return `#${trial.index} ${trial.fault}${victim}: ${trial.dispenses} dispenses, ${trial.purchaseOrders} POs${
+    trial.duplicatesInjected > 0 ? `, ${trial.duplicatesInjected} duplicates injected` : ''
+  }, ${settle}, ${trial.violations} violation(s), ${trial.seconds.toFixed(1)} s`;
+}
+
+function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaultSummary): void {
+  const out: string[] = [
+    '',
+    'Fault injection: outbox (pharmacy dispensing → inventory → supply chain → supplier; outbox / inbox over RabbitMQ, purchase orders as two-phase messages)',
+    '',
+    formatTable(
+      [
+        'trial',
+        'fault',
+        'victim',
+        'dispenses',
+        'POs',
+        'dups sent',
+        'violations',
+        'lost',
+        'duplicated',
+        'settle s',
+        'seconds',
+      ],
+      results.map((t) => [
+        String(t.index + 1),
+        t.fault,
+        t.victim ?? '-',
+        String(t.dispenses),
+        String(t.purchaseOrders),
+        String(t.duplicatesInjected),
+        String(t.violations),
+        String(t.lost),
+        String(t.duplicated),
+        t.settleMs === undefined ? '-' : (t.settleMs / 1000).toFixed(1),
+        t.seconds.toFixed(1),
+      ]),
+    ),
+    '',
+    formatTable(
+      ['fault', 'injected as', 'trials', 'violations', 'not injected', 'longest trial s'],
+      (
+        Object.entries(summary.faults) as [FaultKind, NonNullable<OutboxFaultSummary['faults'][FaultKind]>][]
+      ).map(([fault, f]) => [
+        fault,
+        FAULTS[fault].description,
+        String(f.trials),
+        String(f.violations),
+        String(f.not_injected),
+        String(f.seconds_max),
+      ]),
+    ),
+    '',
+    formatTable(
+      ['invariant', 'result'],
+      [
+        ['stock = initial − dispensed + delivered, every drug@location', 'checked after every trial'],
+        ['every committed dispense applied once in inventory', `${summary.dispenses} dispenses`],
+        [
+          'every reorder → one purchase order → received once by the supplier',
+          `${summary.purchase_orders} purchase orders, ${summary.deliveries} deliveries`,
+        ],
+        ['violations', String(summary.violations)],
+        ['lost (dispenses, reorders, orders, deliveries)', String(summary.lost)],
+        ['duplicated (applied or sent twice)', String(summary.duplicated)],
+        ['left in doubt (two-phase messages prepared or submitted)', String(summary.left_in_doubt)],
+        ['faults not injected', String(summary.not_injected)],
+      ],
+    ),
+  ];
+  const failing = results.filter((t) => t.findings.length > 0 || t.notes.length > 0);
+  if (failing.length > 0) {
+    out.push('', 'Findings and notes:');
+    for (const trial of failing) {
+      out.push(`  ${outboxTrialLine(trial)}`);
+      for (const note of trial.notes) out.push(`    note: ${note}`);
+      for (const f of trial.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
+      if (trial.findings.length > 20) out.push(`    … and ${trial.findings.length - 20} more`);
+    }
+  }
+  out.push('');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function mainOutbox(): Promise<number> {
+  const only = command.choices.fault as FaultKind | undefined;
+  const plans = planOutboxTrials(command.numbers.trials, only ? [only] : FAULT_ORDER);
+  const began = Date.now();
+  await ensureInfrastructure({ log });
+  const lab = await OutboxFaultLab.open({
+    suffix: 'faults',
+    namespace: 'faults-outbox',
+    portBase: 3270,
+    log,
+  });
+  let summary: OutboxFaultSummary;
+  try {
+    let violations = 0;
+    for (const plan of plans) {
+      const result = await lab.runTrial(plan);
+      violations += result.violations;
+      log(
+        `${plan.index + 1}/${plans.length} ${outboxTrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
+      );
+    }
+    summary = summarizeOutbox(lab.trials, await lab.evaluate());
+  } finally {
+    await lab.close();
+  }
+  reportOutbox(lab.trials, summary);
+  const ok = outboxPassed(summary);
+  process.stdout.write(
+    `${JSON.stringify({ ...summary, duration_s: Math.round((Date.now() - began) / 1000), passed: ok })}\n`,
+  );
+  return ok ? 0 : 1;
+}
+
+function main(): Promise<number> {
+  switch (command.scenario) {
+    case 'outbox':
+      return mainOutbox();
+    default:
+      return main2pc();
+  }
 }
 
 main().then(
