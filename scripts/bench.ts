@@ -6,12 +6,13 @@ import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, PhaseReporter, runBench2pc } from './lib/bench-2pc';
 import { formatTable } from './lib/bench-report';
+import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
 import { parseCommandOrExit } from './lib/cli-args';
 import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc'],
+  scenarios: ['2pc', 'outbox'],
   numbers: {
     duration: {
       default: 20,
@@ -133,6 +134,35 @@ function report(r: Bench2pcResult): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+function reportOutbox(r: BenchOutboxResult): void {
+  const out = [
+    '',
+    `Bench: outbox — dispensing → inventory over the outbox, RabbitMQ and the inbox, ${r.concurrency} clients, ${r.duration_s} s`,
+    '',
+    formatTable(
+      ['figure', 'value'],
+      [
+        ['dispenses committed (HTTP 201)', String(r.completed)],
+        ['dispenses per second', fmt(r.throughput_per_s)],
+        ['dispense HTTP p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+        ['errors', String(r.errors)],
+        ['end to end per second (applied by the inventory)', fmt(r.end_to_end_per_s)],
+        ['lag committed → applied p50 / p99 ms', `${fmt(r.lag_p50_ms)} / ${fmt(r.lag_p99_ms)}`],
+        ['dispenses not applied after the drain', String(r.not_applied)],
+        ['PostgreSQL one-row commit limit per second', fmt(r.pg_commit_limit_per_s)],
+        [
+          'RabbitMQ confirmed publish limit per second (quorum queue)',
+          fmt(r.broker_confirmed_publish_limit_per_s),
+        ],
+        ['limit_ratio (end to end / smaller limit)', fmt(r.limit_ratio, 3)],
+      ],
+    ),
+    '',
+  ];
+  if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup } = command.numbers;
   await ensureInfrastructure({ log });
@@ -141,6 +171,19 @@ async function main(): Promise<void> {
   const serviceExecArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : undefined;
   if (profileDir)
     log(`services write CPU profiles to ${resolve(profileDir)}; figures are slower than unprofiled`);
+  if (command.scenario === 'outbox') {
+    const outbox = await runBenchOutbox({
+      concurrency,
+      durationS: duration,
+      warmupS: warmup,
+      log,
+      phase: phaseBar,
+      serviceExecArgv,
+    });
+    reportOutbox(outbox);
+    process.stdout.write(`${JSON.stringify(outbox)}\n`);
+    return;
+  }
   const result = await runBench2pc({
     concurrency,
     durationS: duration,

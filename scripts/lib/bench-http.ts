@@ -1,4 +1,4 @@
-// A minimal keep-alive HTTP client for the runners: one POST of the record-update workflow, timed.
+// A minimal keep-alive HTTP client for the runners: one timed POST of a FHIR resource or Bundle.
 import { Agent, request } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
 
@@ -15,14 +15,21 @@ export function keepAliveAgent(maxSockets: number): Agent {
   return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
 }
 
+export interface PostOptions {
+  agent?: Agent;
+  gtid?: string;
+  timeoutMs?: number;
+}
+
 /** POSTs a FHIR transaction Bundle to `<base>/fhir` with `x-gtid` when given. Never rejects. */
-export function postBundle(
-  base: string,
-  bundle: Bundle,
-  options: { agent?: Agent; gtid?: string; timeoutMs?: number } = {},
-): Promise<PostResult> {
+export function postBundle(base: string, bundle: Bundle, options: PostOptions = {}): Promise<PostResult> {
+  return postFhir(`${base}/fhir`, bundle, options);
+}
+
+/** POSTs a FHIR resource (or Bundle) to `url` as `application/fhir+json`, timed. Never rejects. */
+export function postFhir(url: string, resource: unknown, options: PostOptions = {}): Promise<PostResult> {
   const started = performance.now();
-  const payload = Buffer.from(JSON.stringify(bundle));
+  const payload = Buffer.from(JSON.stringify(resource));
   const headers: Record<string, string | number> = {
     'content-type': 'application/fhir+json',
     accept: 'application/fhir+json',
@@ -37,7 +44,7 @@ export function postBundle(
       resolve({ ...result, elapsedMs: performance.now() - started });
     };
     const req = request(
-      `${base}/fhir`,
+      url,
       { method: 'POST', headers, agent: options.agent ?? false, timeout: options.timeoutMs ?? 30_000 },
       (res) => {
         const chunks: Buffer[] = [];

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { MedicationDispense, MedicationRequest, Resource } from '@medplum/fhirtypes';
 import { FhirResourceStore, type Stored } from '@hospital/fhir';
 import { Database, type Session } from '@hospital/platform';
-import { Outbox, type NewOutboxEvent } from '@hospital/transactions';
+import { Coalescer, Outbox, type NewOutboxEvent } from '@hospital/transactions';
 import { FormularyService } from '../formulary/formulary.service';
 import { DEFAULT_LOCATION_ID, dispenseLineOf } from './dispense-rules';
 import { medicationDispensedEvent, type PlannedDispense } from './dispense-event';
@@ -18,13 +18,30 @@ export interface PharmacyWrite {
 
 const PRESCRIPTION = ['MedicationRequest'];
 
+/** One request's writes, checked and planned, waiting for a commit. */
+interface PendingRecord {
+  writes: readonly PharmacyWrite[];
+  planned: (PlannedDispense | undefined)[];
+  gtid?: string;
+}
+
 /**
  * Records dispenses: the pharmacy's rules and the formulary are checked before anything is written; then,
  * in one local transaction, each MedicationDispense (resource, history, search index) and its
  * `MedicationDispensed` event in the outbox; the relays are woken after the commit.
+ *
+ * Requests that arrive while earlier ones are committing share the next local transaction (group commit):
+ * at a dispensing counter's peak, one commit and one outbox statement serve many dispenses. A request's
+ * writes stay all-or-nothing: if a shared transaction fails, each request in it is retried on its own.
  */
 @Injectable()
 export class DispenseService {
+  private readonly commits = new Coalescer<PendingRecord, Stored<Resource>[]>(
+    (batch) => this.commitShared(batch),
+    64,
+    4,
+  );
+
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
@@ -66,29 +83,52 @@ export class DispenseService {
         w.resource.resourceType === 'MedicationDispense' ? this.plan(w.resource, w.path) : undefined,
       ),
     );
-    // Prescriptions first, so a dispense may name one created in the same Bundle.
+    return this.commits.submit({ writes, planned, gtid });
+  }
+
+  /** Commits several requests in one local transaction; on failure, each again alone (its own error). */
+  private async commitShared(batch: PendingRecord[]): Promise<(Stored<Resource>[] | Error)[]> {
+    try {
+      const results = await this.db.transaction(async (tx) => {
+        const events: NewOutboxEvent[] = [];
+        const stored: Stored<Resource>[][] = [];
+        for (const pending of batch) stored.push(await this.write(tx, pending, events));
+        if (events.length > 0) await this.outbox.append(tx, events);
+        return stored;
+      });
+      if (batch.some((p) => p.planned.some((d) => d !== undefined))) this.outbox.notify();
+      return results;
+    } catch (error) {
+      if (batch.length === 1) return [error instanceof Error ? error : new Error(String(error))];
+      const alone: (Stored<Resource>[] | Error)[] = [];
+      for (const pending of batch) alone.push(...(await this.commitShared([pending])));
+      return alone;
+    }
+  }
+
+  /** One request's resources, in order (prescriptions first, so a dispense may name one of the same Bundle). */
+  private async write(
+    tx: Session,
+    pending: PendingRecord,
+    events: NewOutboxEvent[],
+  ): Promise<Stored<Resource>[]> {
+    const { writes, planned, gtid } = pending;
     const order = writes
       .map((_, i) => i)
       .sort((a, b) => Number(planned[a] !== undefined) - Number(planned[b] !== undefined));
-    const stored = await this.db.transaction(async (tx) => {
-      const results = new Array<Stored<Resource>>(writes.length);
-      const events: NewOutboxEvent[] = [];
-      for (const i of order) {
-        const { resource, id } = writes[i];
-        const plan = planned[i];
-        if (resource.resourceType === 'MedicationDispense' && plan !== undefined) {
-          const dispense = await this.storeDispense(tx, resource, id);
-          events.push(medicationDispensedEvent(dispense, plan, gtid));
-          results[i] = dispense;
-        } else {
-          results[i] = await this.store.create(tx, resource, id === undefined ? {} : { id });
-        }
+    const results = new Array<Stored<Resource>>(writes.length);
+    for (const i of order) {
+      const { resource, id } = writes[i];
+      const plan = planned[i];
+      if (resource.resourceType === 'MedicationDispense' && plan !== undefined) {
+        const dispense = await this.storeDispense(tx, resource, id);
+        events.push(medicationDispensedEvent(dispense, plan, gtid));
+        results[i] = dispense;
+      } else {
+        results[i] = await this.store.create(tx, resource, id === undefined ? {} : { id });
       }
-      if (events.length > 0) await this.outbox.append(tx, events);
-      return results;
-    });
-    if (planned.some((p) => p !== undefined)) this.outbox.notify();
-    return stored;
+    }
+    return results;
   }
 
   private async storeDispense(

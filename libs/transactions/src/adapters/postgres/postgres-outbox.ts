@@ -41,36 +41,55 @@ export class PostgresOutbox implements OutboxStore<Session> {
   ) {}
 
   async append(session: Session, events: readonly NewOutboxEvent[]): Promise<OutboxMessage[]> {
-    // Aggregates are locked in one order (a stable sort keeps each aggregate's own order), so two
-    // transactions appending to the same aggregates cannot deadlock.
-    const ordered = [...events].sort((a, b) =>
-      a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
+    if (events.length === 0) return [];
+    // One statement for the whole append. Aggregates are locked in one order (sorted), so two transactions
+    // appending to the same aggregates cannot deadlock; a stable sort keeps each aggregate's own order, and
+    // `remaining` (later events of the same aggregate in this append) turns the new last sequence into each
+    // event's own.
+    const ordered = [...events]
+      .map((event) => ({ ...event, id: event.id ?? randomUUID(), gtid: event.gtid ?? newGtid() }))
+      .sort((a, b) => (a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0));
+    const counts = new Map<string, number>();
+    for (const event of ordered) counts.set(event.aggregateId, (counts.get(event.aggregateId) ?? 0) + 1);
+    const seen = new Map<string, number>();
+    const remaining = ordered.map((event) => {
+      const before = seen.get(event.aggregateId) ?? 0;
+      seen.set(event.aggregateId, before + 1);
+      return (counts.get(event.aggregateId) ?? 0) - before - 1;
+    });
+    const rows = await session.query<{ id: string; position: number; sequence: number; created_at: Date }>(
+      `WITH counts AS (
+         INSERT INTO tx_outbox_aggregate AS a (aggregate_id, last_sequence)
+         SELECT * FROM unnest($1::text[], $2::bigint[])
+         ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = a.last_sequence + EXCLUDED.last_sequence
+         RETURNING aggregate_id, last_sequence)
+       INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload)
+       SELECT e.id, (hashtext(e.aggregate_id) & 2147483647) % ${OUTBOX_PARTITIONS}, e.aggregate_id,
+              c.last_sequence - e.remaining, e.exchange, e.routing_key, e.type, e.gtid, e.payload
+         FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
+              WITH ORDINALITY AS e(id, aggregate_id, remaining, exchange, routing_key, type, gtid, payload, ord)
+         JOIN counts c USING (aggregate_id)
+        ORDER BY e.ord
+       RETURNING id, position, sequence, created_at`,
+      [
+        [...counts.keys()],
+        [...counts.values()],
+        ordered.map((e) => e.id),
+        ordered.map((e) => e.aggregateId),
+        remaining,
+        ordered.map((e) => e.exchange),
+        ordered.map((e) => e.routingKey),
+        ordered.map((e) => e.type),
+        ordered.map((e) => e.gtid),
+        ordered.map((e) => JSON.stringify(e.payload)),
+      ],
     );
-    const stored: OutboxMessage[] = [];
-    for (const event of ordered) {
-      const id = event.id ?? randomUUID();
-      const gtid = event.gtid ?? newGtid();
-      const [row] = await session.query<{ position: number; sequence: number; created_at: Date }>(
-        `WITH seq AS (
-           INSERT INTO tx_outbox_aggregate (aggregate_id, last_sequence) VALUES ($1, 1)
-           ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = tx_outbox_aggregate.last_sequence + 1
-           RETURNING last_sequence)
-         INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload)
-         SELECT $2, (hashtext($1) & 2147483647) % ${OUTBOX_PARTITIONS}, $1, seq.last_sequence, $3, $4, $5, $6, $7
-         FROM seq
-         RETURNING position, sequence, created_at`,
-        [
-          event.aggregateId,
-          id,
-          event.exchange,
-          event.routingKey,
-          event.type,
-          gtid,
-          JSON.stringify(event.payload),
-        ],
-      );
-      stored.push({
-        id,
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ordered.map((event) => {
+      const row = byId.get(event.id);
+      if (!row) throw new Error(`outbox append lost event ${event.id}`);
+      return {
+        id: event.id,
         position: row.position,
         exchange: event.exchange,
         routingKey: event.routingKey,
@@ -78,12 +97,11 @@ export class PostgresOutbox implements OutboxStore<Session> {
         aggregateId: event.aggregateId,
         sequence: row.sequence,
         source: this.source,
-        gtid,
+        gtid: event.gtid,
         payload: event.payload,
         createdAt: row.created_at,
-      });
-    }
-    return stored;
+      };
+    });
   }
 
   async claim(limit: number): Promise<OutboxClaim | undefined> {

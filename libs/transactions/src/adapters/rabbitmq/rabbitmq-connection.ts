@@ -54,6 +54,7 @@ export class RabbitMqConnection {
 
   /** Runs `work` on a short-lived confirm channel (inspection and replay), closed afterwards. */
   async withChannel<T>(work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
+    if (!this.manager.isConnected()) await this.waitForConnection(10_000);
     const connection = this.manager.connection;
     if (!connection) throw new Error('RabbitMQ is not connected');
     const channel = await connection.createConfirmChannel();
@@ -63,6 +64,22 @@ export class RabbitMqConnection {
     } finally {
       await channel.close().catch(() => undefined);
     }
+  }
+
+  /** Resolves once connected; rejects after `timeoutMs` (the broker is down or unreachable). */
+  waitForConnection(timeoutMs: number): Promise<void> {
+    if (this.manager.isConnected()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.manager.off('connect', onConnect);
+        reject(new Error(`RabbitMQ is not connected (waited ${timeoutMs} ms)`));
+      }, timeoutMs);
+      this.manager.once('connect', onConnect);
+    });
   }
 
   async close(): Promise<void> {
