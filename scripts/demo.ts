@@ -5,6 +5,8 @@ import { FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { EMR_RESOURCES } from '../apps/emr/src/fhir-resources';
 import { LIS_RESOURCES } from '../apps/lis/src/fhir-resources';
 import { PACS_RESOURCES } from '../apps/pacs/src/fhir-resources';
+import { seedFormulary } from '../apps/pharmacy/src/dispensing/database/seeds/formulary';
+import { seedInventory } from '../apps/pharmacy/src/inventory/database/seeds/stock';
 /* eslint-enable no-restricted-imports */
 import { Database } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
@@ -27,22 +29,31 @@ const log = (line: string): void => void process.stderr.write(`demo: ${line}\n`)
 /** The record types each service keeps, as its FHIR module declares them. */
 const SERVED = { emr: EMR_RESOURCES, lis: LIS_RESOURCES, pacs: PACS_RESOURCES };
 
+/** Runs `work` on a small pool to one service's database. */
+async function withDatabase<T>(service: string, work: (db: Database) => Promise<T>): Promise<T> {
+  const env = loadEnvironment(BaseEnvironment);
+  const db = new Database(
+    {
+      host: env.PGHOST,
+      port: env.PGPORT,
+      user: env.PGUSER,
+      password: env.PGPASSWORD,
+      database: databaseName(service),
+      poolSize: 2,
+    },
+    'hospital-demo-seed',
+  );
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
 /** Idempotent: every demo record is an upsert under its fixed id, written only when it differs. */
 async function seed(): Promise<void> {
-  const env = loadEnvironment(BaseEnvironment);
   for (const { name } of twoPhaseServices) {
-    const db = new Database(
-      {
-        host: env.PGHOST,
-        port: env.PGPORT,
-        user: env.PGUSER,
-        password: env.PGPASSWORD,
-        database: databaseName(name),
-        poolSize: 2,
-      },
-      'hospital-demo-seed',
-    );
-    try {
+    await withDatabase(name, async (db) => {
       const store = new FhirResourceStore(new SearchParameterRegistry(SERVED[name]));
       const written = await db.transaction(async (tx) => {
         let changed = 0;
@@ -51,10 +62,12 @@ async function seed(): Promise<void> {
         return changed;
       });
       log(`${name}: ${demoSeed[name].length} demo records (${written} written)`);
-    } finally {
-      await db.close();
-    }
+    });
   }
+  const formulary = await withDatabase('pharmacy', (db) => seedFormulary(db));
+  log(`pharmacy: ${formulary.medications} formulary drugs (${formulary.written} written)`);
+  const stock = await withDatabase('pharmacy-inventory', (db) => seedInventory(db));
+  log(`pharmacy-inventory: ${stock.lines} stock lines (${stock.inserted} new)`);
 }
 
 async function main(): Promise<void> {
@@ -80,14 +93,15 @@ async function main(): Promise<void> {
       }),
     );
   }
-  const example = join(repositoryRoot(), 'docs', 'examples', 'record-update.json');
-  readFileSync(example); // fail early if the example is missing
+  // Fail early if an example the banner points to is missing.
+  for (const example of ['record-update.json', 'medication-dispense.json'])
+    readFileSync(join(repositoryRoot(), 'docs', 'examples', example));
   const url = (port: number) => `http://127.0.0.1:${port}`;
   process.stdout.write(
     [
       '',
       'The demo hospital is running:',
-      ...services.map((s) => `  ${s.name.padEnd(5)} ${url(s.port)}/fhir   (OpenAPI ${url(s.port)}/api/docs)`),
+      ...services.map((s) => `  ${s.name.padEnd(21)} ${url(s.port)}   (OpenAPI ${url(s.port)}/api/docs)`),
       '',
       'Seeded patients pat-0001…pat-0003, practitioners prac-0001/0002, encounters enc-0001/0002. Try:',
       `  curl -s ${url(3001)}/fhir/Patient/pat-0001`,
@@ -96,6 +110,11 @@ async function main(): Promise<void> {
       'A record update (patient + encounter + lab order → LIS + imaging order → PACS, by two-phase commit):',
       `  curl -s -X POST ${url(3001)}/fhir -H 'content-type: application/fhir+json' --data @docs/examples/record-update.json`,
       `  curl -s '${url(3001)}/api/transactions?limit=5'`,
+      '',
+      'A dispense (→ outbox → RabbitMQ → inventory; a low stock line reorders from the supplier by two-phase message):',
+      `  curl -s -X POST ${url(3004)}/fhir/MedicationDispense -H 'content-type: application/fhir+json' --data @docs/examples/medication-dispense.json`,
+      `  curl -s '${url(3041)}/api/inventory/197361?location=ward-3a'`,
+      `  curl -s '${url(3042)}/fhir/SupplyRequest?_count=5'   ·   ${url(3004)}/api/messages/outbox`,
       '',
       `Health ${url(3001)}/health/ready · metrics ${url(3001)}/metrics · Ctrl-C stops everything.`,
       '',
