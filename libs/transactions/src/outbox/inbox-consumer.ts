@@ -85,10 +85,11 @@ export function classify(
     if (before === 'dead-lettered' && !message.replayed) return 'dead-lettered-before';
     const key = orderingKey(message);
     if (key !== undefined && message.sequence !== undefined) {
-      const last = cursors.get(key);
-      const waiting = last !== undefined && message.sequence > last + 1;
+      // No cursor yet means nothing of the aggregate was decided: the next one is sequence 1.
+      const last = cursors.get(key) ?? 0;
+      const waiting = message.sequence > last + 1;
       if (waiting && !message.replayed && message.deliveryCount + 1 < patience) return 'gap';
-      cursors.set(key, Math.max(last ?? 0, message.sequence));
+      cursors.set(key, Math.max(last, message.sequence));
     }
     inBatch.add(message.id);
     return 'new';
