@@ -6,3 +6,6 @@ export * from './in-memory-prepared-resource';
 export * from './simulated-network';
 export * from './two-phase-world';
 export * from './message-transaction-memory';
+export * from './memory-session';
+export * from './outbox-memory';
+export * from './simulated-broker';
