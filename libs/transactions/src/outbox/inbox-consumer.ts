@@ -134,6 +134,11 @@ export class InboxConsumer<S> {
     }
   }
 
+  /**
+   * `seen` is read before any lock is held, so two consumers overlapping on one message (a failover) may
+   * both take it for new; the inbox's primary key then fails the second transaction, which rolls back its
+   * effect with it. That key, not the read, is what makes the effect happen once.
+   */
   private async apply(session: S, batch: readonly InboundMessage[]): Promise<Disposition[]> {
     const { name } = this.options;
     const seen = await this.inbox.seen(

@@ -168,7 +168,17 @@ export class RabbitMqConsumer {
           channel.ack(raw);
           return;
         case 'dead-letter':
-          await this.deadLetter(delivery, disposition.reason);
+          try {
+            await this.deadLetter(delivery, disposition.reason);
+          } catch (error) {
+            // Not moved: hand it back, so it is decided (and dead-lettered) again on redelivery.
+            this.logger.warn('could not move a delivery to the dead-letter queue', {
+              queue: this.queue,
+              error: errorMessage(error),
+            });
+            channel.nack(raw, false, true);
+            return;
+          }
           channel.ack(raw);
           return;
         case 'retry': {
