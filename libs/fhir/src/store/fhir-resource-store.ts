@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Meta, Resource } from '@medplum/fhirtypes';
-import type { SqlExecutor } from '@hospital/platform';
+import { hotStatement, type SqlExecutor } from '@hospital/platform';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
 import { extractSearchIndex, referenceTarget, type SearchIndexRow } from '../search/search-index';
@@ -160,6 +160,9 @@ function writeStatement(kind: WriteKind): string {
         SELECT version_id FROM res`;
   }
 }
+
+const INSERT_STATEMENT = hotStatement(writeStatement('insert'));
+const UPDATE_STATEMENT = hotStatement(writeStatement('update'));
 
 /**
  * Versioned FHIR resources in the service's own PostgreSQL database: current rows, full history and
@@ -425,7 +428,7 @@ export class FhirResourceStore {
     id: string,
   ): Promise<Stored<T> | undefined> {
     const content = withMeta(resource, id, 1, new Date().toISOString());
-    const rows = await exec.query(writeStatement('insert'), [
+    const rows = await exec.query(INSERT_STATEMENT, [
       resource.resourceType,
       id,
       1,
@@ -443,7 +446,7 @@ export class FhirResourceStore {
     currentVersion: number,
   ): Promise<Stored<T> | undefined> {
     const content = withMeta(resource, id, currentVersion + 1, new Date().toISOString());
-    const rows = await exec.query(writeStatement('update'), [
+    const rows = await exec.query(UPDATE_STATEMENT, [
       resource.resourceType,
       id,
       currentVersion + 1,

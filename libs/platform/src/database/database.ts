@@ -1,6 +1,6 @@
 import { Pool, PoolClient, types } from 'pg';
 import { DatabaseSettings } from '../config/service-config';
-import { SqlExecutor } from './sql-executor';
+import { queryConfig, SqlExecutor } from './sql-executor';
 
 // int8 counts and ids as numbers, timestamps as Date (pg's default) — row mappers convert further.
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
@@ -10,7 +10,7 @@ export class Session implements SqlExecutor {
   constructor(private readonly client: PoolClient) {}
 
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
-    const result = await this.client.query(sql, parameters);
+    const result = await this.client.query(queryConfig(sql, parameters));
     return result.rows as T[];
   }
 }
@@ -49,7 +49,7 @@ export class Database implements SqlExecutor {
   }
 
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
-    const result = await this.pool.query(sql, parameters);
+    const result = await this.pool.query(queryConfig(sql, parameters));
     return result.rows as T[];
   }
 

@@ -7,6 +7,27 @@ export interface SqlExecutor {
   query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]>;
 }
 
+const hotStatements = new Map<string, string>();
+
+/**
+ * Marks a statement a service runs on every request (an outbox append, a resource insert): each
+ * connection then parses and plans it once, as a named prepared statement, instead of on every call.
+ * Returns the text unchanged, so it is used like any other; the text must be constant.
+ */
+export function hotStatement(sql: string): string {
+  if (!hotStatements.has(sql)) hotStatements.set(sql, `hospital_hot_${hotStatements.size + 1}`);
+  return sql;
+}
+
+/** The driver's query for `sql`: named when it was marked hot. */
+export function queryConfig(
+  sql: string,
+  parameters?: unknown[],
+): { text: string; values?: unknown[]; name?: string } {
+  const name = hotStatements.get(sql);
+  return name === undefined ? { text: sql, values: parameters } : { name, text: sql, values: parameters };
+}
+
 /** Postgres error codes the platform reacts to. */
 export const PgErrorCode = {
   UniqueViolation: '23505',

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Database, type SqlExecutor } from '@hospital/platform';
+import { Database, hotStatement, type SqlExecutor } from '@hospital/platform';
 import type { StockLevel } from './reorder-policy';
 
 /** A stock movement applied from a message: units out (dispense) or in (delivery). */
@@ -63,7 +63,7 @@ interface StockRow {
  * One statement per movement: the stock row changes, the ledger gets its row, and (for a delivery) the
  * reorder it answers is closed. No row back means the drug is not stocked at that location.
  */
-const APPLY_MOVEMENT = `
+const APPLY_MOVEMENT = hotStatement(`
   WITH s AS (
     UPDATE inventory_stock
        SET on_hand = on_hand + $3,
@@ -81,7 +81,7 @@ const APPLY_MOVEMENT = `
     INSERT INTO inventory_movement (message_id, kind, medication_code, location_id, quantity, reference_id, on_hand_after)
     SELECT $4, $5, $1, $2, abs($3), $6, on_hand FROM s
   )
-  SELECT on_hand, reorder_point, reorder_quantity, open_reorder_id, EXISTS (SELECT 1 FROM r) AS closed FROM s`;
+  SELECT on_hand, reorder_point, reorder_quantity, open_reorder_id, EXISTS (SELECT 1 FROM r) AS closed FROM s`);
 
 const OPEN_REORDER = `
   WITH r AS (

@@ -1,14 +1,30 @@
-import { Session } from '@hospital/platform';
+import { hotStatement, Session } from '@hospital/platform';
 import { InboxEntry, InboxOutcome, InboxStore } from '../../ports/messaging.ports';
+
+const SEEN = hotStatement(
+  'SELECT message_id, outcome FROM tx_inbox WHERE consumer = $1 AND message_id = ANY($2)',
+);
+const LOCK_CURSORS = hotStatement(
+  `SELECT aggregate_id, last_sequence FROM tx_inbox_cursor
+    WHERE consumer = $1 AND aggregate_id = ANY($2)
+    ORDER BY aggregate_id FOR UPDATE`,
+);
+const RECORD = hotStatement(
+  `INSERT INTO tx_inbox (consumer, message_id, outcome, reason)
+   SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,
+);
+const MOVE_CURSORS = hotStatement(
+  `INSERT INTO tx_inbox_cursor (consumer, aggregate_id, last_sequence)
+   SELECT $1, * FROM unnest($2::text[], $3::bigint[])
+   ON CONFLICT (consumer, aggregate_id)
+   DO UPDATE SET last_sequence = GREATEST(tx_inbox_cursor.last_sequence, EXCLUDED.last_sequence)`,
+);
 
 /** The consumer's inbox in its own PostgreSQL database, written in the same transaction as the effect. */
 export class PostgresInbox implements InboxStore<Session> {
   async seen(session: Session, consumer: string, ids: readonly string[]): Promise<Map<string, InboxOutcome>> {
     if (ids.length === 0) return new Map();
-    const rows = await session.query<{ message_id: string; outcome: InboxOutcome }>(
-      'SELECT message_id, outcome FROM tx_inbox WHERE consumer = $1 AND message_id = ANY($2)',
-      [consumer, ids],
-    );
+    const rows = await session.query<{ message_id: string; outcome: InboxOutcome }>(SEEN, [consumer, ids]);
     return new Map(rows.map((r) => [r.message_id, r.outcome]));
   }
 
@@ -18,12 +34,10 @@ export class PostgresInbox implements InboxStore<Session> {
     keys: readonly string[],
   ): Promise<Map<string, number>> {
     if (keys.length === 0) return new Map();
-    const rows = await session.query<{ aggregate_id: string; last_sequence: number }>(
-      `SELECT aggregate_id, last_sequence FROM tx_inbox_cursor
-        WHERE consumer = $1 AND aggregate_id = ANY($2)
-        ORDER BY aggregate_id FOR UPDATE`,
-      [consumer, [...keys].sort()],
-    );
+    const rows = await session.query<{ aggregate_id: string; last_sequence: number }>(LOCK_CURSORS, [
+      consumer,
+      [...keys].sort(),
+    ]);
     return new Map(rows.map((r) => [r.aggregate_id, r.last_sequence]));
   }
 
@@ -36,16 +50,12 @@ export class PostgresInbox implements InboxStore<Session> {
     const fresh = entries.filter((e) => !e.replacing);
     if (fresh.length > 0) {
       // A plain insert: a concurrent consumer that applied the same message makes this one fail and retry.
-      await session.query(
-        `INSERT INTO tx_inbox (consumer, message_id, outcome, reason)
-         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,
-        [
-          consumer,
-          fresh.map((e) => e.messageId),
-          fresh.map((e) => e.outcome),
-          fresh.map((e) => e.reason ?? null),
-        ],
-      );
+      await session.query(RECORD, [
+        consumer,
+        fresh.map((e) => e.messageId),
+        fresh.map((e) => e.outcome),
+        fresh.map((e) => e.reason ?? null),
+      ]);
     }
     for (const entry of entries.filter((e) => e.replacing)) {
       await session.query(
@@ -56,13 +66,7 @@ export class PostgresInbox implements InboxStore<Session> {
     }
     if (cursors.size > 0) {
       const keys = [...cursors.keys()].sort();
-      await session.query(
-        `INSERT INTO tx_inbox_cursor (consumer, aggregate_id, last_sequence)
-         SELECT $1, * FROM unnest($2::text[], $3::bigint[])
-         ON CONFLICT (consumer, aggregate_id)
-         DO UPDATE SET last_sequence = GREATEST(tx_inbox_cursor.last_sequence, EXCLUDED.last_sequence)`,
-        [consumer, keys, keys.map((k) => cursors.get(k))],
-      );
+      await session.query(MOVE_CURSORS, [consumer, keys, keys.map((k) => cursors.get(k))]);
     }
   }
 }

@@ -1,9 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { Database, Session } from '@hospital/platform';
+import { Database, hotStatement, Session } from '@hospital/platform';
 import { newGtid } from '../../core/gtid';
 import { NewOutboxEvent, OutboxClaim, OutboxMessage, OutboxStore } from '../../ports/messaging.ports';
 import { OUTBOX_PARTITIONS } from './messaging.migration';
+
+/**
+ * Appends events in one statement. Aggregates are upserted in the order given (sorted by the caller);
+ * `remaining` (later events of the same aggregate in this append) turns the new last sequence into each
+ * event's own.
+ */
+const APPEND = hotStatement(
+  `WITH counts AS (
+         INSERT INTO tx_outbox_aggregate AS a (aggregate_id, last_sequence)
+         SELECT * FROM unnest($1::text[], $2::bigint[])
+         ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = a.last_sequence + EXCLUDED.last_sequence
+         RETURNING aggregate_id, last_sequence)
+       INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload)
+       SELECT e.id, (hashtext(e.aggregate_id) & 2147483647) % ${OUTBOX_PARTITIONS}, e.aggregate_id,
+              c.last_sequence - e.remaining, e.exchange, e.routing_key, e.type, e.gtid, e.payload
+         FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
+              WITH ORDINALITY AS e(id, aggregate_id, remaining, exchange, routing_key, type, gtid, payload, ord)
+         JOIN counts c USING (aggregate_id)
+        ORDER BY e.ord
+       RETURNING id, position, sequence, created_at`,
+);
 
 /** The LISTEN/NOTIFY channel relays wait on. */
 export const OUTBOX_CHANNEL = 'tx_outbox';
@@ -58,19 +79,7 @@ export class PostgresOutbox implements OutboxStore<Session> {
       return (counts.get(event.aggregateId) ?? 0) - before - 1;
     });
     const rows = await session.query<{ id: string; position: number; sequence: number; created_at: Date }>(
-      `WITH counts AS (
-         INSERT INTO tx_outbox_aggregate AS a (aggregate_id, last_sequence)
-         SELECT * FROM unnest($1::text[], $2::bigint[])
-         ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = a.last_sequence + EXCLUDED.last_sequence
-         RETURNING aggregate_id, last_sequence)
-       INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload)
-       SELECT e.id, (hashtext(e.aggregate_id) & 2147483647) % ${OUTBOX_PARTITIONS}, e.aggregate_id,
-              c.last_sequence - e.remaining, e.exchange, e.routing_key, e.type, e.gtid, e.payload
-         FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
-              WITH ORDINALITY AS e(id, aggregate_id, remaining, exchange, routing_key, type, gtid, payload, ord)
-         JOIN counts c USING (aggregate_id)
-        ORDER BY e.ord
-       RETURNING id, position, sequence, created_at`,
+      APPEND,
       [
         [...counts.keys()],
         [...counts.values()],
