@@ -184,7 +184,7 @@ function outboxTrialLine(trial: OutboxTrialResult): string {
       : `quiet ${(trial.settleMs / 1000).toFixed(1)} s after the load`;
   return `#${trial.index} ${trial.fault}${victim}: ${trial.dispenses} dispenses, ${trial.purchaseOrders} POs${
     trial.duplicatesInjected > 0 ? `, ${trial.duplicatesInjected} duplicates injected` : ''
-  }, ${settle}, ${trial.violations} violation(s), ${trial.seconds.toFixed(1)} s`;
+  }, ${trial.duplicatesAbsorbed} redeliveries absorbed, ${settle}, ${trial.violations} violation(s), ${trial.seconds.toFixed(1)} s`;
 }
 
 function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaultSummary): void {
@@ -200,6 +200,7 @@ function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaul
         'dispenses',
         'POs',
         'dups sent',
+        'dups absorbed',
         'violations',
         'lost',
         'duplicated',
@@ -213,6 +214,7 @@ function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaul
         String(t.dispenses),
         String(t.purchaseOrders),
         String(t.duplicatesInjected),
+        String(t.duplicatesAbsorbed),
         String(t.violations),
         String(t.lost),
         String(t.duplicated),

@@ -169,10 +169,18 @@ export interface OutboxTrialResult extends OutboxTrialPlan {
   /** Purchase orders placed (committed at the supply chain) during the trial. */
   purchaseOrders: number;
   duplicatesInjected: number;
+  /**
+   * Deliveries the consumers' inboxes recognised as already applied during the trial (from their
+   * `/metrics`; a lower bound, since a restarted consumer's counter starts again at zero).
+   */
+  duplicatesAbsorbed: number;
   /** Time from the end of the load until everything was quiet (undefined: not quiet in time). */
   settleMs?: number;
   seconds: number;
+  /** What happened besides the fault (informational). */
   notes: string[];
+  /** What went wrong with the trial itself (each is also a finding). */
+  problems: string[];
   /** Findings first seen in this trial. */
   findings: Finding[];
   violations: number;
@@ -192,8 +200,9 @@ export interface OutboxFaultLabOptions {
   env?: Record<string, string>;
   /** Dispenses per trial are driven this long (longer while an armed victim has not died yet). */
   loadMs?: number;
-  /** Concurrent HTTP clients. */
+  /** Concurrent HTTP clients, and the most dispenses they post per second together. */
   concurrency?: number;
+  ratePerSecond?: number;
   /** How long an armed victim may take to reach its point (the load goes on meanwhile). */
   victimTimeoutMs?: number;
   /** Bound on settling after a trial. */
@@ -222,19 +231,23 @@ interface LoadResult {
   statuses: Map<string, number>;
 }
 
-/** Posts dispenses from `concurrency` clients until `done()` says stop. */
+/** Posts dispenses from `concurrency` clients, at most `ratePerSecond`, until `done()` says stop. */
 async function driveDispenses(
   url: string,
   stock: readonly StockSeedLine[],
-  options: { concurrency: number; seed: number; tag: string; done: () => boolean },
+  options: { concurrency: number; ratePerSecond: number; seed: number; tag: string; done: () => boolean },
 ): Promise<LoadResult> {
   const next = random(options.seed);
   const result: LoadResult = { created: 0, failed: 0, statuses: new Map() };
+  const start = Date.now();
   let counter = 0;
   const worker = async (): Promise<void> => {
     while (!options.done()) {
-      const line = stock[Math.floor(next() * stock.length)];
       const n = counter++;
+      const due = start + (n * 1000) / options.ratePerSecond;
+      if (due > Date.now()) await sleep(due - Date.now());
+      if (options.done()) break;
+      const line = stock[Math.floor(next() * stock.length)];
       const body = {
         resourceType: 'MedicationDispense',
         status: 'completed',
@@ -297,6 +310,9 @@ interface SupplierRow {
   duplicate_receipts: number;
   delivery_id: string | null;
 }
+
+/** The processes that consume (and de-duplicate) messages. */
+const CONSUMER_ROLES: readonly PharmacyRole[] = ['inventory', 'supply-chain', 'supplier'];
 
 /** The services whose outboxes a run relays, with the name their messages carry as `source` (app id). */
 const OUTBOX_SERVICES: readonly PharmacyServiceName[] = [
@@ -384,7 +400,8 @@ export class OutboxFaultLab {
     return client;
   }
 
-  private async rows<T extends object>(
+  /** Rows of a query in one of the run's databases. */
+  async rows<T extends object>(
     name: PharmacyServiceName,
     sql: string,
     parameters: unknown[] = [],
@@ -421,8 +438,10 @@ export class OutboxFaultLab {
       failedRequests: 0,
       purchaseOrders: 0,
       duplicatesInjected: 0,
+      duplicatesAbsorbed: 0,
       seconds: 0,
       notes: [],
+      problems: [],
       findings: [],
       violations: 0,
       lost: 0,
@@ -449,20 +468,30 @@ export class OutboxFaultLab {
         restarted = this.cluster.start(role).then(
           (p) => void p,
           (error: unknown) => {
-            result.notes.push(`${role} did not come back after its kill: ${String(error)}`);
+            result.problems.push(`${role} did not come back after its kill: ${String(error)}`);
           },
         );
       });
     }
-    if (plan.fault === 'two-relays') await this.cluster.start('relay-2');
+    const PUBLISHED = /^hospital_outbox_published_total(?:\{[^}]*\})? (\d+)/m;
+    let relayPublishedBefore: number | undefined;
+    if (plan.fault === 'two-relays') {
+      await this.cluster.start('relay-2');
+      relayPublishedBefore = await this.metric('relay', PUBLISHED);
+    }
 
     const loadStart = Date.now();
     const minEnd = loadStart + loadMs;
     const maxEnd = minEnd + (this.options.victimTimeoutMs ?? 20_000);
+    // The stream goes on until the armed victim died, and past the broker's return.
+    let midLoadDone = false;
     const done = (): boolean =>
-      Date.now() >= maxEnd || (Date.now() >= minEnd && (victim === undefined || victimExit !== undefined));
+      Date.now() >= maxEnd ||
+      (Date.now() >= minEnd && midLoadDone && (victim === undefined || victimExit !== undefined));
+    const duplicatesBefore = await this.duplicateCounts();
     const load = driveDispenses(this.cluster.url('dispensing'), FAULT_STOCK, {
       concurrency: this.options.concurrency ?? 4,
+      ratePerSecond: this.options.ratePerSecond ?? 60,
       seed: plan.index + 1,
       tag: `${this.runId}-${plan.index}`,
       done,
@@ -476,13 +505,14 @@ export class OutboxFaultLab {
         await startService('rabbitmq', { log: this.log });
         result.injected = true;
         result.notes.push(`RabbitMQ down for ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
+        await sleep(1_000);
       } else if (plan.fault === 'duplicates') {
         await sleep(loadMs * 0.5);
         result.duplicatesInjected += await this.injectDuplicates(15);
-      } else if (plan.fault === 'two-relays') {
-        result.injected = true;
       }
-    })();
+    })().finally(() => {
+      midLoadDone = true;
+    });
     const [loaded] = await Promise.all([load, midLoad]);
     const loadEnd = Date.now();
     result.dispenses = loaded.created;
@@ -503,12 +533,12 @@ export class OutboxFaultLab {
         disarming = true;
         await this.cluster.stop(role);
         await this.cluster.start(role);
-        result.notes.push(`${role} never reached ${point}: nothing injected`);
+        result.problems.push(`${role} never reached ${point}: nothing injected`);
       } else {
         result.injected = victimExit.signal === 'SIGKILL';
         result.victimExit = describeExit(victimExit);
         if (!result.injected)
-          result.notes.push(
+          result.problems.push(
             `${role} exited with ${result.victimExit}, not at ${point}${victim.outputTail(5)}`,
           );
         await restarted;
@@ -518,18 +548,30 @@ export class OutboxFaultLab {
     const settle = await this.awaitQuiescence(this.options.settleTimeoutMs ?? 90_000);
     if (settle.quiet) result.settleMs = Date.now() - loadEnd;
     else
-      result.notes.push(
+      result.problems.push(
         `not quiet ${Math.round((Date.now() - loadEnd) / 1000)} s after the load: ${settle.reason}`,
       );
-    if (plan.fault === 'two-relays') await this.cluster.stop('relay-2');
+    if (plan.fault === 'two-relays') {
+      // Both relays must have published part of the stream for the trial to count.
+      const [first, second] = await Promise.all([
+        this.metric('relay', PUBLISHED),
+        this.metric('relay-2', PUBLISHED),
+      ]);
+      const firstShare = first === undefined ? undefined : first - (relayPublishedBefore ?? 0);
+      result.injected = (firstShare ?? 0) > 0 && (second ?? 0) > 0;
+      result.notes.push(`messages published by relay: ${firstShare ?? '?'}, by relay-2: ${second ?? '?'}`);
+      if (!result.injected) result.problems.push('the two relays did not both publish');
+      await this.cluster.stop('relay-2');
+    }
+    result.duplicatesAbsorbed = await this.duplicatesSince(duplicatesBefore);
 
     const evaluation = await this.evaluate();
     const fresh = evaluation.findings.filter((f) => !this.reported.has(f.key));
-    for (const note of [...crashes, ...settle.crashes])
-      fresh.push({ key: `crash:${plan.index}:${note}`, kind: 'violation', message: note });
-    if (!result.injected)
+    for (const [n, problem] of [...crashes, ...settle.crashes, ...result.problems].entries())
+      fresh.push({ key: `trial:${plan.index}:${n}`, kind: 'violation', message: problem });
+    if (!result.injected && result.problems.length === 0)
       fresh.push({
-        key: `not-injected:${plan.index}`,
+        key: `trial:${plan.index}:not-injected`,
         kind: 'violation',
         message: 'the fault was not injected',
       });
@@ -542,6 +584,50 @@ export class OutboxFaultLab {
     result.purchaseOrders = (await this.purchaseOrderCount()) - ordersBefore;
     result.seconds = (Date.now() - began) / 1000;
     return result;
+  }
+
+  /** The first number `pattern` captures in a process's `/metrics`, or undefined when it cannot be read. */
+  private async metric(role: PharmacyRole, pattern: RegExp): Promise<number | undefined> {
+    if (!this.cluster.isRunning(role)) return undefined;
+    try {
+      const response = await fetch(`${this.cluster.url(role)}/metrics`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      const match = pattern.exec(await response.text());
+      return match ? Number(match[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Per consumer process: its pid and how many deliveries its inbox has found to be duplicates. */
+  private async duplicateCounts(): Promise<Map<PharmacyRole, { pid: number; count: number }>> {
+    const counts = new Map<PharmacyRole, { pid: number; count: number }>();
+    for (const role of CONSUMER_ROLES) {
+      const process = this.cluster.get(role);
+      if (!process?.alive) continue;
+      const response = await fetch(`${this.cluster.url(role)}/metrics`, {
+        signal: AbortSignal.timeout(5_000),
+      })
+        .then((r) => r.text())
+        .catch(() => '');
+      let count = 0;
+      for (const match of response.matchAll(
+        /^hospital_inbox_messages_total\{[^}]*disposition="duplicate"[^}]*\} (\d+)/gm,
+      ))
+        count += Number(match[1]);
+      counts.set(role, { pid: process.pid, count });
+    }
+    return counts;
+  }
+
+  private async duplicatesSince(before: Map<PharmacyRole, { pid: number; count: number }>): Promise<number> {
+    let total = 0;
+    for (const [role, now] of await this.duplicateCounts()) {
+      const then = before.get(role);
+      total += then?.pid === now.pid ? now.count - then.count : now.count;
+    }
+    return total;
   }
 
   private async purchaseOrderCount(): Promise<number> {
@@ -1018,6 +1104,8 @@ export interface OutboxFaultSummary {
   purchase_orders: number;
   deliveries: number;
   duplicates_injected: number;
+  /** Redeliveries the consumers' inboxes absorbed (a lower bound, from their metrics). */
+  duplicates_absorbed: number;
   faults: Partial<Record<FaultKind, FaultKindSummary>>;
 }
 
@@ -1055,6 +1143,7 @@ export function summarizeOutbox(
     purchase_orders: totals.purchaseOrders,
     deliveries: totals.deliveries,
     duplicates_injected: sum((t) => t.duplicatesInjected),
+    duplicates_absorbed: sum((t) => t.duplicatesAbsorbed),
     faults,
   };
 }
