@@ -22,6 +22,14 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       description: 'seconds of each measured phase',
     },
     concurrency: { default: 32, min: 1, max: 512, integer: true, description: 'concurrent clients' },
+    batch: {
+      default: 1,
+      min: 1,
+      max: 100,
+      integer: true,
+      description:
+        'outbox: dispenses per request (more than 1 posts a dispensing round as a transaction Bundle)',
+    },
     warmup: {
       default: 3,
       min: 1,
@@ -137,14 +145,14 @@ function report(r: Bench2pcResult): void {
 function reportOutbox(r: BenchOutboxResult): void {
   const out = [
     '',
-    `Bench: outbox — dispensing → inventory over the outbox, RabbitMQ and the inbox, ${r.concurrency} clients, ${r.duration_s} s`,
+    `Bench: outbox — dispensing → inventory over the outbox, RabbitMQ and the inbox, ${r.concurrency} clients, ${r.batch} dispense(s) per request, ${r.duration_s} s`,
     '',
     formatTable(
       ['figure', 'value'],
       [
         ['dispenses committed (HTTP 201)', String(r.completed)],
         ['dispenses per second', fmt(r.throughput_per_s)],
-        ['dispense HTTP p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+        ['request HTTP p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
         ['errors', String(r.errors)],
         ['end to end per second (applied by the inventory)', fmt(r.end_to_end_per_s)],
         ['lag committed → applied p50 / p99 ms', `${fmt(r.lag_p50_ms)} / ${fmt(r.lag_p99_ms)}`],
@@ -158,13 +166,30 @@ function reportOutbox(r: BenchOutboxResult): void {
       ],
     ),
     '',
+    formatTable(
+      ['process', 'CPU ms per dispense', 'CPU % (dispensing phase)'],
+      Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [
+        name,
+        fmt(ms, 2),
+        fmt(
+          name === 'postgres'
+            ? r.cpu_percent.postgres
+            : name === 'bench_client'
+              ? r.cpu_percent.client
+              : name === 'other'
+                ? r.cpu_percent.other
+                : r.cpu_percent.services[name],
+        ),
+      ]),
+    ),
+    '',
   ];
   if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
 async function main(): Promise<void> {
-  const { concurrency, duration, warmup } = command.numbers;
+  const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
   // BENCH_PROFILE_DIR=<dir>: each service writes a V8 CPU profile there when it stops (profiling slows it).
   const profileDir = process.env.BENCH_PROFILE_DIR;
@@ -174,6 +199,7 @@ async function main(): Promise<void> {
   if (command.scenario === 'outbox') {
     const outbox = await runBenchOutbox({
       concurrency,
+      batch,
       durationS: duration,
       warmupS: warmup,
       log,

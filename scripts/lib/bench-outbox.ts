@@ -8,6 +8,7 @@
 // End to end is measured in the databases: a dispense's outbox row (written in its transaction) against
 // its ledger row in the inventory (written in the consumer's transaction), both on the server's clock.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { serviceDatabaseName, type SqlExecutor } from '@hospital/platform';
 import { RabbitMqConnection, RabbitMqPublisher, OutboundMessage } from '@hospital/transactions';
@@ -21,7 +22,8 @@ import { clientConfig, Log, withClient } from './bench-cluster';
 import { failureSummary, keepAliveAgent, postFhir } from './bench-http';
 import { runLoad } from './bench-load';
 import { percentile, round } from './bench-report';
-import { ServiceProcess } from './service-process';
+import { processCpuSeconds, ServiceProcess } from './service-process';
+import { cpuSnapshot, cpuUse, CpuUse } from './bench-cpu';
 import type { PhaseReporter } from './bench-2pc';
 
 const SUFFIX = 'bench';
@@ -32,6 +34,8 @@ const PORTS: Record<Part, number> = { pharmacy: 3104, 'pharmacy-inventory': 3141
 
 export interface BenchOutboxOptions {
   concurrency: number;
+  /** Dispenses per request: 1 posts a MedicationDispense, more post a transaction Bundle (a dispensing round). */
+  batch: number;
   durationS: number;
   warmupS: number;
   log: Log;
@@ -43,11 +47,13 @@ export interface BenchOutboxOptions {
 export interface BenchOutboxResult {
   scenario: 'outbox';
   concurrency: number;
+  /** Dispenses per HTTP request. */
+  batch: number;
   duration_s: number;
-  /** Dispenses committed (HTTP 201) during the measured phase. */
+  /** Dispenses committed (HTTP 201, or 200 for a round) during the measured phase. */
   completed: number;
   throughput_per_s: number;
-  /** HTTP latency of one dispense. */
+  /** HTTP latency of one request (one dispense, or one round of `batch`). */
   p50_ms: number;
   p99_ms: number;
   errors: number;
@@ -62,7 +68,22 @@ export interface BenchOutboxResult {
   pg_commit_limit_per_s: number;
   /** end_to_end_per_s against the smaller of the two limits. */
   limit_ratio: number;
+  /** CPU per committed dispense during the measured phase, ms, by process (the machine has two cores). */
+  cpu_ms_per_dispense: Record<string, number | null>;
+  cpu_percent: CpuUse;
   error_samples: string[];
+}
+
+/** The broker's Erlang VM, for CPU accounting (none when RabbitMQ runs elsewhere). */
+function brokerProcess(): { cpuSeconds(): number | undefined } {
+  const pid = readdirSync('/proc').find((entry) => {
+    try {
+      return /^\d+$/.test(entry) && readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'beam.smp';
+    } catch {
+      return false;
+    }
+  });
+  return { cpuSeconds: () => (pid === undefined ? undefined : processCpuSeconds(Number(pid))) };
 }
 
 /** A pg client as the seeds' SqlExecutor. */
@@ -309,11 +330,25 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
   const parts = await startParts(namespace, options.serviceExecArgv);
   const connection = new RabbitMqConnection(endpointsFromEnv().rabbitmq.url, 'hospital-bench', namespace);
   const agent = keepAliveAgent(concurrency);
-  const url = `http://127.0.0.1:${PORTS.pharmacy}/fhir/MedicationDispense`;
+  const base = `http://127.0.0.1:${PORTS.pharmacy}/fhir`;
+  const { batch } = options;
   let n = 0;
   const operation = async () => {
-    const result = await postFhir(url, dispense(n++), { agent });
-    return result.status === 201 ? { ok: true } : { ok: false, error: failureSummary(result) };
+    if (batch === 1) {
+      const result = await postFhir(`${base}/MedicationDispense`, dispense(n++), { agent });
+      return result.status === 201 ? { ok: true } : { ok: false, error: failureSummary(result) };
+    }
+    const round = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: batch }, () => ({
+        fullUrl: `urn:uuid:${randomUUID()}`,
+        resource: dispense(n++),
+        request: { method: 'POST', url: 'MedicationDispense' },
+      })),
+    };
+    const result = await postFhir(base, round, { agent });
+    return result.status === 200 ? { ok: true } : { ok: false, error: failureSummary(result) };
   };
   const admin = new Client(clientConfig(database('pharmacy')));
   await admin.connect();
@@ -326,14 +361,21 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
 
     const measured = options.phase('dispensing', durationS);
     const from = await serverNow(admin);
+    const accounted = { ...parts, rabbitmq: brokerProcess() };
+    const cpuFrom = cpuSnapshot(accounted);
     const load = await runLoad({
       concurrency,
       durationMs: durationS * 1000,
       operation,
       onProgress: (p) => measured.update(p),
     });
+    const cpu = cpuUse(cpuFrom, cpuSnapshot(accounted));
     const to = await serverNow(admin);
     measured.done();
+    const perDispense = (percent: number | null): number | null =>
+      percent === null || load.completed === 0
+        ? null
+        : round(((percent / 100) * load.elapsedMs) / (load.completed * batch), 2);
     await drain(60_000, log);
     const lags = await measureLags(from, to);
     const windowS = (to.getTime() - from.getTime()) / 1000;
@@ -352,9 +394,10 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
     return {
       scenario: 'outbox',
       concurrency,
+      batch,
       duration_s: durationS,
-      completed: load.completed,
-      throughput_per_s: round(load.completed / (load.elapsedMs / 1000)),
+      completed: load.completed * batch,
+      throughput_per_s: round((load.completed * batch) / (load.elapsedMs / 1000)),
       p50_ms: round(percentile(latencies, 50)),
       p99_ms: round(percentile(latencies, 99)),
       errors: load.errors,
@@ -365,6 +408,15 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
       broker_confirmed_publish_limit_per_s: round(brokerLimit),
       pg_commit_limit_per_s: round(pgLimit),
       limit_ratio: round(endToEnd / Math.min(brokerLimit, pgLimit), 3),
+      cpu_ms_per_dispense: {
+        ...Object.fromEntries(
+          Object.entries(cpu.services).map(([name, value]) => [name, perDispense(value)]),
+        ),
+        postgres: perDispense(cpu.postgres),
+        bench_client: perDispense(cpu.client),
+        other: perDispense(cpu.other),
+      },
+      cpu_percent: cpu,
       error_samples: load.errorSamples,
     };
   } finally {
