@@ -124,6 +124,28 @@ describe('pharmacy inventory', () => {
     expect(await count('tx_inbox WHERE message_id = $1', [m.id])).toBe(1);
   });
 
+  it('applies a batch of dispenses in one statement, with the on-hand after each in its ledger row', async () => {
+    const before = await line('314076', 'main-pharmacy');
+    const batch = [
+      dispensed('314076', 'main-pharmacy', 2),
+      dispensed('313782', 'main-pharmacy', 5),
+      dispensed('314076', 'main-pharmacy', 3),
+    ];
+    expect(await dispenses.process(batch)).toEqual(batch.map(() => ({ kind: 'applied' })));
+    expect((await line('314076', 'main-pharmacy')).on_hand).toBe(before.on_hand - 5);
+    const after = await db.query<{ message_id: string; on_hand_after: number }>(
+      'SELECT message_id, on_hand_after FROM inventory_movement WHERE message_id = ANY($1)',
+      [[batch[0].id, batch[2].id]],
+    );
+    const onHandAfter = new Map(after.map((r) => [r.message_id, r.on_hand_after]));
+    expect(onHandAfter.get(batch[0].id)).toBe(before.on_hand - 2);
+    expect(onHandAfter.get(batch[2].id)).toBe(before.on_hand - 5);
+    // One bad message in a batch: the others are applied alone, the bad one is dead-lettered.
+    const mixed = [dispensed('314076', 'main-pharmacy', 1), dispensed('314076', 'ward-9z', 1)];
+    expect((await dispenses.process(mixed)).map((d) => d.kind)).toEqual(['applied', 'dead-letter']);
+    expect((await line('314076', 'main-pharmacy')).on_hand).toBe(before.on_hand - 6);
+  });
+
   it('records a dispense that takes stock below zero (the units already left the shelf)', async () => {
     const m = dispensed('243670', 'icu', 450);
     expect(await dispenses.process([m])).toEqual([{ kind: 'applied' }]);
@@ -140,7 +162,11 @@ describe('pharmacy inventory', () => {
     expect(second).toMatchObject({ kind: 'dead-letter', reason: expect.stringContaining('quantity') });
     expect(await count('inventory_movement')).toBe(before);
     expect(await line('197361', 'main-pharmacy')).toEqual(stockBefore);
-    expect(await count(`tx_inbox WHERE outcome = 'dead-lettered'`)).toBe(2);
+    expect(
+      await count(`tx_inbox WHERE outcome = 'dead-lettered' AND message_id = ANY($1)`, [
+        [unknown.id, negative.id],
+      ]),
+    ).toBe(2);
   });
 
   it('opens one reorder when stock falls to the reorder point, with its StockLow in the outbox', async () => {

@@ -18,6 +18,11 @@ export interface MessageHandler<S> {
    * issuing a statement that would fail); any other error is transient and the message is retried.
    */
   handle(session: S, message: InboundMessage): Promise<void>;
+  /**
+   * Optional: applies several new messages at once, in order (one statement for a batch, say). Same
+   * contract as `handle`; a rejection fails the batch, and each message is then applied alone by `handle`.
+   */
+  handleBatch?(session: S, messages: readonly InboundMessage[]): Promise<void>;
 }
 
 /** Runs work in a local transaction: committed when it returns, rolled back when it throws. */
@@ -151,10 +156,14 @@ export class InboxConsumer<S> {
     const verdicts = classify(batch, seen, cursors, this.options.maxAttempts);
     const entries: InboxEntry[] = [];
     const dispositions: Disposition[] = [];
+    const fresh = batch.filter((_, index) => verdicts[index] === 'new');
+    const { handleBatch } = this.handler;
+    const together = handleBatch !== undefined && fresh.length > 1;
+    if (together) await handleBatch.call(this.handler, session, fresh);
     for (const [index, message] of batch.entries()) {
       switch (verdicts[index]) {
         case 'new':
-          await this.handler.handle(session, message);
+          if (!together) await this.handler.handle(session, message);
           entries.push({
             messageId: message.id,
             outcome: 'applied',

@@ -21,4 +21,17 @@ export class DispenseAppliedHandler implements MessageHandler<Session> {
       throw inventoryMessageError(error);
     }
   }
+
+  /** A batch of dispenses in one statement (the consumer falls back to `handle` if it is rejected). */
+  async handleBatch(session: Session, messages: readonly InboundMessage[]): Promise<void> {
+    const dispenses = messages.map((message) => ({
+      dispense: parseMessagePayload(MedicationDispensedPayload, message),
+      origin: { messageId: message.id, gtid: message.gtid },
+    }));
+    try {
+      await this.stock.applyDispenses(session, dispenses);
+    } catch (error) {
+      throw inventoryMessageError(error);
+    }
+  }
 }

@@ -83,6 +83,32 @@ const APPLY_MOVEMENT = hotStatement(`
   )
   SELECT on_hand, reorder_point, reorder_quantity, open_reorder_id, EXISTS (SELECT 1 FROM r) AS closed FROM s`);
 
+/**
+ * Several dispenses in one statement: each stock line moves once by their sum; each dispense gets its
+ * ledger row with the on-hand right after it (in the order given). Lines not stocked return no row.
+ */
+const APPLY_DISPENSES = hotStatement(`
+  WITH m AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY
+      AS m(medication_code, location_id, quantity, message_id, reference_id, ord)
+  ), total AS (
+    SELECT medication_code, location_id, sum(quantity) AS quantity FROM m GROUP BY medication_code, location_id
+  ), s AS (
+    UPDATE inventory_stock st
+       SET on_hand = st.on_hand - total.quantity, updated_at = now()
+      FROM total
+     WHERE st.medication_code = total.medication_code AND st.location_id = total.location_id
+    RETURNING st.medication_code, st.location_id, st.on_hand, st.reorder_point, st.reorder_quantity,
+              st.open_reorder_id
+  ), ledger AS (
+    INSERT INTO inventory_movement (message_id, kind, medication_code, location_id, quantity, reference_id, on_hand_after)
+    SELECT m.message_id, 'dispense', m.medication_code, m.location_id, m.quantity, m.reference_id,
+           s.on_hand + coalesce(sum(m.quantity) OVER (PARTITION BY m.medication_code, m.location_id ORDER BY m.ord
+                                                      ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0)
+      FROM m JOIN s USING (medication_code, location_id)
+  )
+  SELECT medication_code, location_id, on_hand, reorder_point, reorder_quantity, open_reorder_id FROM s`);
+
 const OPEN_REORDER = `
   WITH r AS (
     INSERT INTO inventory_reorder (reorder_id, medication_code, location_id, quantity, on_hand_at_open, opened_by_message)
@@ -151,6 +177,39 @@ export class StockRepository {
       openReorderId: row.open_reorder_id,
       closedReorder: row.closed,
     };
+  }
+
+  /** Applies dispenses in one statement; the level of each stock line after them, by `code@location`. */
+  async applyDispenses(
+    exec: SqlExecutor,
+    movements: readonly Movement[],
+  ): Promise<Map<string, AppliedMovement>> {
+    const rows = await exec.query<{
+      medication_code: string;
+      location_id: string;
+      on_hand: number;
+      reorder_point: number;
+      reorder_quantity: number;
+      open_reorder_id: string | null;
+    }>(APPLY_DISPENSES, [
+      movements.map((m) => m.medicationCode),
+      movements.map((m) => m.locationId),
+      movements.map((m) => m.quantity),
+      movements.map((m) => m.messageId),
+      movements.map((m) => m.referenceId),
+    ]);
+    return new Map(
+      rows.map((row) => [
+        `${row.medication_code}@${row.location_id}`,
+        {
+          onHand: row.on_hand,
+          reorderPoint: row.reorder_point,
+          reorderQuantity: row.reorder_quantity,
+          openReorderId: row.open_reorder_id,
+          closedReorder: false,
+        },
+      ]),
+    );
   }
 
   /** Opens a reorder and marks it as the drug's open one at the location. */

@@ -62,6 +62,37 @@ export class StockService {
     return this.reorderIfLow(session, dispense.medicationCode, dispense.locationId, applied, origin);
   }
 
+  /**
+   * Several dispenses in one statement: each stock line moves by their sum, each gets its ledger row, and a
+   * line that ends at or below its reorder point opens a reorder (as the last of its dispenses would have).
+   */
+  async applyDispenses(
+    session: Session,
+    dispenses: readonly { dispense: MedicationDispensedPayload; origin: MessageOrigin }[],
+  ): Promise<void> {
+    const lines = await this.stock.applyDispenses(
+      session,
+      dispenses.map(({ dispense, origin }) => ({
+        kind: 'dispense',
+        messageId: origin.messageId,
+        medicationCode: dispense.medicationCode,
+        locationId: dispense.locationId,
+        quantity: dispense.quantity,
+        referenceId: dispense.dispenseId,
+      })),
+    );
+    const lastOrigin = new Map<string, MessageOrigin>();
+    for (const { dispense, origin } of dispenses)
+      lastOrigin.set(stockAggregate(dispense.medicationCode, dispense.locationId), origin);
+    for (const { dispense } of dispenses)
+      if (!lines.has(stockAggregate(dispense.medicationCode, dispense.locationId)))
+        throw unknownStock(dispense.medicationCode, dispense.locationId);
+    for (const [key, origin] of lastOrigin) {
+      const [medicationCode, locationId] = key.split('@');
+      await this.reorderIfLow(session, medicationCode, locationId, lines.get(key) as AppliedMovement, origin);
+    }
+  }
+
   async applyDelivery(
     session: Session,
     delivery: StockDeliveredPayload,
