@@ -15,7 +15,25 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+/**
+ * The service's readiness checks. PostgreSQL and those given to `PlatformModule.forService` are there from
+ * the start; a module that brings its own dependency (RabbitMQ for messaging) adds its check at start-up.
+ */
+export class ReadinessChecks {
+  private readonly checks: ReadinessCheck[];
+
+  constructor(initial: ReadinessCheck[]) {
+    this.checks = [...initial];
+  }
+
+  add(check: ReadinessCheck): void {
+    if (!this.checks.some((c) => c.name === check.name)) this.checks.push(check);
+  }
+
+  all(): readonly ReadinessCheck[] {
+    return this.checks;
+  }
+}
 
 @ApiTags('health')
 @Controller('health')
@@ -23,7 +41,7 @@ class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    @Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[],
+    @Inject(ReadinessChecks) private readonly checks: ReadinessChecks,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -38,7 +56,7 @@ class HealthController {
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
     return this.health.check(
-      this.checks.map((c) => async () => {
+      this.checks.all().map((c) => async () => {
         const indicator = this.indicators.check(c.name);
         try {
           await c.check();
@@ -61,14 +79,16 @@ export class HealthModule {
       controllers: [HealthController],
       providers: [
         {
-          provide: READINESS_CHECKS,
+          provide: ReadinessChecks,
           inject: [Database],
-          useFactory: (db: Database): ReadinessCheck[] => [
-            { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
-            ...extra,
-          ],
+          useFactory: (db: Database) =>
+            new ReadinessChecks([
+              { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
+              ...extra,
+            ]),
         },
       ],
+      exports: [ReadinessChecks],
     };
   }
 }

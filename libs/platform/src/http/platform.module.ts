@@ -38,7 +38,7 @@ export class PlatformModule implements NestModule {
         { provide: SERVICE_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: createLogger(config.service.name, config.env.LOG_LEVEL) },
       ],
-      exports: [SERVICE_CONFIG, ROOT_LOGGER, DatabaseModule, MetricsModule],
+      exports: [SERVICE_CONFIG, ROOT_LOGGER, DatabaseModule, MetricsModule, HealthModule],
     };
   }
 

@@ -12,6 +12,7 @@ import { ModuleRef } from '@nestjs/core';
 import {
   Database,
   MetricsRegistry,
+  ReadinessChecks,
   ROOT_LOGGER,
   SERVICE_CONFIG,
   ServiceConfig,
@@ -89,6 +90,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
     @Inject(MESSAGE_PUBLISHER) private readonly publisher: MessagePublisher,
     @Inject(MessagingMetrics) private readonly metrics: MessagingMetrics,
     @Inject(PostgresOutbox) private readonly outbox: PostgresOutbox,
+    @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -99,6 +101,13 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     const { env } = this.config;
+    this.readiness.add({
+      name: 'rabbitmq',
+      check: async () => {
+        if (!this.connection.connected) throw new Error('not connected to RabbitMQ');
+        await Promise.resolve();
+      },
+    });
     const log = protocolLogger(this.logger);
     const points = faultPoints(this.config);
     if (this.options.outbox && env.OUTBOX_RELAY === 'true') {
