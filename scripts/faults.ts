@@ -33,7 +33,7 @@ import { formatTable } from './lib/bench-report';
 
 const SCENARIOS = ['2pc', 'outbox'] as const;
 /** Trials when --trials is not given: every point (2pc) or fault kind (outbox) several times. */
-const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = { '2pc': 60, outbox: 36 };
+const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = { '2pc': 60, outbox: 30 };
 const scenarioArgument = process.argv.slice(2).find((a) => (SCENARIOS as readonly string[]).includes(a));
 
 const command = parseCommandOrExit(process.argv.slice(2), {
@@ -184,7 +184,11 @@ function outboxTrialLine(trial: OutboxTrialResult): string {
       : `quiet ${(trial.settleMs / 1000).toFixed(1)} s after the load`;
   return `#${trial.index} ${trial.fault}${victim}: ${trial.dispenses} dispenses, ${trial.purchaseOrders} POs${
     trial.duplicatesInjected > 0 ? `, ${trial.duplicatesInjected} duplicates injected` : ''
-  }, ${trial.duplicatesAbsorbed} redeliveries absorbed, ${settle}, ${trial.violations} violation(s), ${trial.seconds.toFixed(1)} s`;
+  }, ${trial.duplicatesAbsorbed} redeliveries absorbed, ${settle}, ${trial.violations} violation(s), ${trial.seconds.toFixed(1)} s (${Object.entries(
+    trial.phases,
+  )
+    .map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)}`)
+    .join(', ')})`;
 }
 
 function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaultSummary): void {

@@ -11,6 +11,7 @@ import { MessageHeaders } from '@hospital/transactions/adapters/rabbitmq/rabbitm
 import { startService, stopService } from '../infra/index';
 import type { PharmacyServiceName } from '../services';
 /* eslint-disable no-restricted-imports -- the runner checks the parts' own invariants and speaks their FHIR */
+import { PharmacyEvent } from '../../apps/pharmacy/src/contracts/pharmacy-events';
 import { RXNORM_SYSTEM } from '../../apps/pharmacy/src/dispensing/fhir-resources';
 import type { StockSeedLine } from '../../apps/pharmacy/src/inventory/database/seeds/stock';
 import { STOCK_INVARIANT_VIOLATIONS_SQL } from '../../apps/pharmacy/src/inventory/stock/stock-invariant';
@@ -28,7 +29,7 @@ import {
   recreatePharmacyDatabases,
   STANDING_ROLES,
 } from './pharmacy-cluster';
-import { describeExit, ExitInfo, ServiceProcess } from './service-process';
+import { describeExit, ExitInfo, ServiceProcess, ServiceStartError } from './service-process';
 
 /** The faults a trial injects, one per trial, in rotation. */
 export type FaultKind =
@@ -177,6 +178,8 @@ export interface OutboxTrialResult extends OutboxTrialPlan {
   /** Time from the end of the load until everything was quiet (undefined: not quiet in time). */
   settleMs?: number;
   seconds: number;
+  /** Milliseconds spent arming, under load, restarting the victim, settling, checking. */
+  phases: Record<string, number>;
   /** What happened besides the fault (informational). */
   notes: string[];
   /** What went wrong with the trial itself (each is also a finding). */
@@ -327,10 +330,10 @@ const OUTBOX_SERVICES: readonly PharmacyServiceName[] = [
  * (and the message server's delivered purchase orders in the supplier's).
  */
 const FLOWS: readonly { from: PharmacyServiceName; type: string; to: keyof typeof PHARMACY_QUEUES }[] = [
-  { from: 'pharmacy', type: 'pharmacy.medication-dispensed', to: 'dispenses' },
-  { from: 'pharmacy-inventory', type: 'pharmacy.stock-low', to: 'stockLow' },
-  { from: 'pharmacy-supplier', type: 'pharmacy.delivery-shipped', to: 'deliveryShipped' },
-  { from: 'pharmacy-supply-chain', type: 'pharmacy.stock-delivered', to: 'deliveries' },
+  { from: 'pharmacy', type: PharmacyEvent.MedicationDispensed.type, to: 'dispenses' },
+  { from: 'pharmacy-inventory', type: PharmacyEvent.StockLow.type, to: 'stockLow' },
+  { from: 'pharmacy-supplier', type: PharmacyEvent.DeliveryShipped.type, to: 'deliveryShipped' },
+  { from: 'pharmacy-supply-chain', type: PharmacyEvent.StockDelivered.type, to: 'deliveries' },
 ];
 
 /** The fault-injection set-up: fresh databases and namespace, the pharmacy's processes, a connection to each database. */
@@ -440,6 +443,7 @@ export class OutboxFaultLab {
       duplicatesInjected: 0,
       duplicatesAbsorbed: 0,
       seconds: 0,
+      phases: {},
       notes: [],
       problems: [],
       findings: [],
@@ -449,29 +453,58 @@ export class OutboxFaultLab {
       leftInDoubt: 0,
     };
     this.results.push(result);
+    let phaseStart = Date.now();
+    const phase = (name: string): void => {
+      result.phases[name] = Date.now() - phaseStart;
+      phaseStart = Date.now();
+    };
     const crashes = await this.ensureStandingUp();
     const ordersBefore = await this.purchaseOrderCount();
+    const duplicatesBefore = await this.duplicateCounts();
 
-    // Arm the victim: restart it with FAULT_KILL_AT; once it dies there, restart it without.
+    // The victim is restarted with FAULT_KILL_AT and SIGKILLs itself at the point; once dead it is started
+    // again without. A relay or consumer victim is stopped first and armed only once a backlog has built up,
+    // so that its first batch is a full one.
+    const kill = definition.kill;
+    const backlogFirst = kill !== undefined && (kill.role === 'relay' || kill.role === 'inventory');
     let victim: ServiceProcess | undefined;
     let victimExit: ExitInfo | undefined;
     let restarted: Promise<void> | undefined;
     let disarming = false;
-    if (definition.kill) {
-      const { role, point } = definition.kill;
-      await this.cluster.stop(role);
-      victim = await this.cluster.start(role, { FAULT_KILL_AT: point });
+    const restart = (role: PharmacyRole): void => {
+      restarted = this.cluster.start(role).then(
+        () => undefined,
+        (error: unknown) => {
+          result.problems.push(`${role} did not come back after its kill: ${String(error)}`);
+        },
+      );
+    };
+    const arm = async (): Promise<void> => {
+      if (!kill) return;
+      try {
+        victim = await this.cluster.start(kill.role, { FAULT_KILL_AT: kill.point });
+      } catch (error) {
+        // With a backlog waiting, a consumer reaches its point while it starts up.
+        if (!(
+          error instanceof ServiceStartError &&
+          /exited during start-up \(killed by SIGKILL\)/.test(error.message)
+        ))
+          throw error;
+        victimExit = { code: null, signal: 'SIGKILL', at: Date.now() };
+        result.notes.push(`${kill.role} died at ${kill.point} while starting up`);
+        restart(kill.role);
+        return;
+      }
       void victim.exited.then((exit) => {
         if (disarming || this.closing) return;
         victimExit = exit;
-        this.cluster.forget(role);
-        restarted = this.cluster.start(role).then(
-          (p) => void p,
-          (error: unknown) => {
-            result.problems.push(`${role} did not come back after its kill: ${String(error)}`);
-          },
-        );
+        this.cluster.forget(kill.role);
+        restart(kill.role);
       });
+    };
+    if (kill) {
+      await this.cluster.stop(kill.role);
+      if (!backlogFirst) await arm();
     }
     const PUBLISHED = /^hospital_outbox_published_total(?:\{[^}]*\})? (\d+)/m;
     let relayPublishedBefore: number | undefined;
@@ -479,6 +512,7 @@ export class OutboxFaultLab {
       await this.cluster.start('relay-2');
       relayPublishedBefore = await this.metric('relay', PUBLISHED);
     }
+    phase('arm');
 
     const loadStart = Date.now();
     const minEnd = loadStart + loadMs;
@@ -487,8 +521,7 @@ export class OutboxFaultLab {
     let midLoadDone = false;
     const done = (): boolean =>
       Date.now() >= maxEnd ||
-      (Date.now() >= minEnd && midLoadDone && (victim === undefined || victimExit !== undefined));
-    const duplicatesBefore = await this.duplicateCounts();
+      (Date.now() >= minEnd && midLoadDone && (kill === undefined || victimExit !== undefined));
     const load = driveDispenses(this.cluster.url('dispensing'), FAULT_STOCK, {
       concurrency: this.options.concurrency ?? 4,
       ratePerSecond: this.options.ratePerSecond ?? 60,
@@ -497,7 +530,10 @@ export class OutboxFaultLab {
       done,
     });
     const midLoad = (async (): Promise<void> => {
-      if (plan.fault === 'broker-restart') {
+      if (backlogFirst) {
+        await sleep(loadMs * 0.3);
+        await arm();
+      } else if (plan.fault === 'broker-restart') {
         await sleep(loadMs * 0.3);
         const stopped = Date.now();
         await stopService('rabbitmq', { log: this.log });
@@ -515,6 +551,7 @@ export class OutboxFaultLab {
     });
     const [loaded] = await Promise.all([load, midLoad]);
     const loadEnd = Date.now();
+    phase('load');
     result.dispenses = loaded.created;
     result.failedRequests = loaded.failed;
     if (loaded.failed > 0) {
@@ -527,23 +564,23 @@ export class OutboxFaultLab {
       result.injected = result.duplicatesInjected > 0;
     }
 
-    if (definition.kill && victim) {
-      const { role, point } = definition.kill;
+    if (kill) {
       if (victimExit === undefined) {
         disarming = true;
-        await this.cluster.stop(role);
-        await this.cluster.start(role);
-        result.problems.push(`${role} never reached ${point}: nothing injected`);
+        await this.cluster.stop(kill.role);
+        await this.cluster.start(kill.role);
+        result.problems.push(`${kill.role} never reached ${kill.point}: nothing injected`);
       } else {
         result.injected = victimExit.signal === 'SIGKILL';
         result.victimExit = describeExit(victimExit);
         if (!result.injected)
           result.problems.push(
-            `${role} exited with ${result.victimExit}, not at ${point}${victim.outputTail(5)}`,
+            `${kill.role} exited with ${result.victimExit}, not at ${kill.point}${victim?.outputTail(5) ?? ''}`,
           );
         await restarted;
       }
     }
+    phase('restart');
 
     const settle = await this.awaitQuiescence(this.options.settleTimeoutMs ?? 90_000);
     if (settle.quiet) result.settleMs = Date.now() - loadEnd;
@@ -551,6 +588,7 @@ export class OutboxFaultLab {
       result.problems.push(
         `not quiet ${Math.round((Date.now() - loadEnd) / 1000)} s after the load: ${settle.reason}`,
       );
+    phase('settle');
     if (plan.fault === 'two-relays') {
       // Both relays must have published part of the stream for the trial to count.
       const [first, second] = await Promise.all([
@@ -582,6 +620,7 @@ export class OutboxFaultLab {
     result.duplicated = fresh.filter((f) => f.kind === 'duplicated').length;
     result.leftInDoubt = fresh.filter((f) => f.kind === 'in-doubt').length;
     result.purchaseOrders = (await this.purchaseOrderCount()) - ordersBefore;
+    phase('check');
     result.seconds = (Date.now() - began) / 1000;
     return result;
   }
@@ -813,10 +852,12 @@ export class OutboxFaultLab {
                 WHERE c->>'system' = $1 LIMIT 1) AS medication_code,
               substring(r.content->'location'->>'reference' from '^Location/(.+)$') AS location_id,
               (r.content->'quantity'->>'value')::int AS quantity,
-              (SELECT count(*)::int FROM tx_outbox o WHERE o.payload->>'dispenseId' = r.id) AS events
+              coalesce(e.n, 0) AS events
          FROM fhir_resource r
+         LEFT JOIN (SELECT payload->>'dispenseId' AS id, count(*)::int AS n FROM tx_outbox
+                     WHERE type = $2 GROUP BY 1) e ON e.id = r.id
         WHERE r.resource_type = 'MedicationDispense' AND NOT r.deleted`,
-      [RXNORM_SYSTEM],
+      [RXNORM_SYSTEM, PharmacyEvent.MedicationDispensed.type],
     );
     const movements = await this.rows<MovementRow>(
       'pharmacy-inventory',
