@@ -87,6 +87,29 @@ describe('FhirResourceStore (PostgreSQL)', () => {
     );
   });
 
+  it('creates several resources in one statement with the same rows as one by one; a taken id is a 409', async () => {
+    const [a, b] = await db.transaction((tx) =>
+      store.createMany(tx, [
+        { resource: patient('MRN-M1', 'Many', 'One', '1971-01-01') },
+        { resource: patient('MRN-M2', 'Many', 'Two', '1972-02-02'), id: 'many-2' },
+      ]),
+    );
+    expect(b.id).toBe('many-2');
+    expect(await store.read(db, 'Patient', a.id)).toEqual(a);
+    expect(await rowCounts('Patient', a.id)).toEqual({ resource: 1, history: 1, index: 7 });
+    expect(await rowCounts('Patient', 'many-2')).toEqual({ resource: 1, history: 1, index: 7 });
+    const taken = await rejection(
+      db.transaction((tx) =>
+        store.createMany(tx, [
+          { resource: patient('MRN-M3', 'Many', 'Three', '1973-03-03'), id: 'many-3' },
+          { resource: patient('MRN-M4', 'Many', 'Four', '1974-04-04'), id: 'many-2' },
+        ]),
+      ),
+    );
+    expect(taken.code).toBe(FhirErrorCode.Conflict);
+    expect(await rowCounts('Patient', 'many-3')).toEqual({ resource: 0, history: 0, index: 0 });
+  });
+
   it('answers unknown ids with 404', async () => {
     expect((await rejection(store.read(db, 'Patient', 'nope'))).status).toBe(404);
     expect((await rejection(store.vread(db, 'Patient', 'nope', '1'))).status).toBe(404);

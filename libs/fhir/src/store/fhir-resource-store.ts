@@ -162,6 +162,32 @@ function writeStatement(kind: WriteKind): string {
 }
 
 const INSERT_STATEMENT = hotStatement(writeStatement('insert'));
+
+/**
+ * Creates several resources in one statement: their rows, history rows and index rows (each index row
+ * carries the ordinal of its resource). Returns the ids it inserted; an id already taken is left out.
+ */
+const INSERT_MANY_STATEMENT = hotStatement(`
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[]) WITH ORDINALITY
+      AS r(resource_type, id, last_updated, content, ord)
+  ), res AS (
+    INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+    SELECT resource_type, id, 1, last_updated, false, content FROM input ORDER BY ord
+    ON CONFLICT (resource_type, id) DO NOTHING
+    RETURNING resource_type, id, version_id, last_updated, deleted, content
+  ), hist AS (
+    INSERT INTO fhir_resource_history (resource_type, id, version_id, last_updated, deleted, content)
+    SELECT resource_type, id, version_id, last_updated, deleted, content FROM res
+  ), idx AS (
+    INSERT INTO fhir_search_index (resource_type, resource_id, code, system, value, value_norm, date_lo, date_hi, ref)
+    SELECT input.resource_type, input.id, u.code, u.system, u.value, u.value_norm, u.date_lo, u.date_hi, u.ref
+      FROM unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+           AS u(ord, code, system, value, value_norm, date_lo, date_hi, ref)
+      JOIN input ON input.ord = u.ord
+     WHERE EXISTS (SELECT 1 FROM res WHERE res.resource_type = input.resource_type AND res.id = input.id)
+  )
+  SELECT id FROM res`);
 const UPDATE_STATEMENT = hotStatement(writeStatement('update'));
 
 /**
@@ -184,6 +210,39 @@ export class FhirResourceStore {
     const stored = await this.insert(exec, resource, id);
     if (stored === undefined) {
       throw new FhirException(FhirErrorCode.Conflict, `${resource.resourceType}/${id} already exists`);
+    }
+    return stored;
+  }
+
+  /**
+   * Creates several resources in one statement (a dispensing round, requests committed together): the
+   * same rows as `create` for each, under the given id or a new UUID. A 409 when any id is taken.
+   */
+  async createMany<T extends Resource>(
+    exec: SqlExecutor,
+    items: readonly { resource: T; id?: string }[],
+  ): Promise<Stored<T>[]> {
+    if (items.length === 0) return [];
+    const lastUpdated = new Date().toISOString();
+    const stored = items.map(({ resource, id = randomUUID() }) => {
+      assertId(id);
+      return withMeta(resource, id, 1, lastUpdated);
+    });
+    const index = stored.flatMap((content, i) =>
+      extractSearchIndex(this.registry, content).map((row) => ({ ...row, ord: i + 1 })),
+    );
+    const rows = await exec.query<{ id: string }>(INSERT_MANY_STATEMENT, [
+      stored.map((r) => r.resourceType),
+      stored.map((r) => r.id),
+      stored.map(() => lastUpdated),
+      stored.map((r) => JSON.stringify(r)),
+      index.map((row) => row.ord),
+      ...indexArrays(index),
+    ]);
+    if (rows.length !== stored.length) {
+      const taken = new Set(rows.map((r) => r.id));
+      const first = stored.find((r) => !taken.has(r.id));
+      throw new FhirException(FhirErrorCode.Conflict, `${first?.resourceType}/${first?.id} already exists`);
     }
     return stored;
   }

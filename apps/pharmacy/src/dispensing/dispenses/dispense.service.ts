@@ -92,7 +92,21 @@ export class DispenseService {
       const results = await this.db.transaction(async (tx) => {
         const events: NewOutboxEvent[] = [];
         const stored: Stored<Resource>[][] = [];
-        for (const pending of batch) stored.push(await this.write(tx, pending, events));
+        // Dispenses with no prescription to check, of every request, are created in one statement.
+        const plain = batch.flatMap((pending, p) =>
+          pending.writes.flatMap((write, i) =>
+            isPlainDispense(write, pending.planned[i])
+              ? [{ p, i, resource: withLocation(write.resource), id: write.id }]
+              : [],
+          ),
+        );
+        const created = await this.store.createMany(
+          tx,
+          plain.map(({ resource, id }) => ({ resource, id })),
+        );
+        const done = new Map(plain.map((d, k) => [`${d.p}/${d.i}`, created[k]]));
+        for (const [p, pending] of batch.entries())
+          stored.push(await this.write(tx, pending, events, p, done));
         if (events.length > 0) await this.outbox.append(tx, events);
         return stored;
       });
@@ -111,6 +125,8 @@ export class DispenseService {
     tx: Session,
     pending: PendingRecord,
     events: NewOutboxEvent[],
+    p: number,
+    done: ReadonlyMap<string, Stored<MedicationDispense>>,
   ): Promise<Stored<Resource>[]> {
     const { writes, planned, gtid } = pending;
     const order = writes
@@ -121,7 +137,7 @@ export class DispenseService {
       const { resource, id } = writes[i];
       const plan = planned[i];
       if (resource.resourceType === 'MedicationDispense' && plan !== undefined) {
-        const dispense = await this.storeDispense(tx, resource, id);
+        const dispense = done.get(`${p}/${i}`) ?? (await this.storeDispense(tx, resource, id));
         events.push(medicationDispensedEvent(dispense, plan, gtid));
         results[i] = dispense;
       } else {
@@ -139,13 +155,27 @@ export class DispenseService {
     if (dispense.authorizingPrescription !== undefined) {
       await this.store.assertReferencesExist(tx, dispense, PRESCRIPTION);
     }
-    // The location the units came from is part of the record, also when it was the default.
-    const resource: MedicationDispense =
-      dispense.location === undefined
-        ? { ...dispense, location: { reference: `Location/${DEFAULT_LOCATION_ID}` } }
-        : dispense;
-    return this.store.create(tx, resource, id === undefined ? {} : { id });
+    return this.store.create(tx, withLocation(dispense), id === undefined ? {} : { id });
   }
+}
+
+/** The location the units came from is part of the record, also when it was the default. */
+function withLocation(dispense: MedicationDispense): MedicationDispense {
+  return dispense.location === undefined
+    ? { ...dispense, location: { reference: `Location/${DEFAULT_LOCATION_ID}` } }
+    : dispense;
+}
+
+/** A dispense the shared statement can create: planned, with no prescription to look up first. */
+function isPlainDispense(
+  write: PharmacyWrite,
+  plan: PlannedDispense | undefined,
+): write is PharmacyWrite & { resource: MedicationDispense } {
+  return (
+    plan !== undefined &&
+    write.resource.resourceType === 'MedicationDispense' &&
+    write.resource.authorizingPrescription === undefined
+  );
 }
 
 /** A rule's error with its expressions moved under the resource's place in a Bundle. */
