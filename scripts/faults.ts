@@ -6,7 +6,7 @@
 //   outbox  pharmacy dispensing → inventory → supply chain → supplier: outbox / inbox over RabbitMQ and
 //           purchase orders as two-phase messages (scripts/lib/faults-outbox.ts)
 import { SingleBar } from 'cli-progress';
-import { ALL_PROTOCOL_POINTS, ProtocolPoint } from '@hospital/transactions/core/protocol-points';
+import { ProtocolPoint, protocolPointsOf } from '@hospital/transactions/core/protocol-points';
 import { ensureInfrastructure } from './infra/index';
 import { parseCommandOrExit } from './lib/cli-args';
 import {
@@ -50,7 +50,7 @@ const command = parseCommandOrExit(process.argv.slice(2), {
   },
   choices: {
     point: {
-      choices: ALL_PROTOCOL_POINTS.filter((p) => p.startsWith('2pc.')),
+      choices: protocolPointsOf('2pc'),
       description: '2pc: only this protocol point',
     },
     fault: { choices: FAULT_ORDER, description: 'outbox: only this fault' },

@@ -30,7 +30,6 @@ const SUFFIX = 'bench';
 const PARTS = ['pharmacy', 'pharmacy-inventory'] as const satisfies readonly ServiceName[];
 type Part = (typeof PARTS)[number];
 const database = (part: Part): string => serviceDatabaseName(part, SUFFIX);
-const PORTS: Record<Part, number> = { pharmacy: 3104, 'pharmacy-inventory': 3141 };
 
 export interface BenchOutboxOptions {
   concurrency: number;
@@ -115,30 +114,42 @@ async function prepareDatabases(log: Log): Promise<void> {
   log(`fresh databases ${PARTS.map((p) => database(p)).join(', ')}; ${stock.length} stock lines`);
 }
 
+/**
+ * The processes of a run: the dispensing API (its relay off), a relay-only replica of the dispensing part
+ * (no traffic is sent to it), and the inventory. A relay of its own keeps publishing while the API's event
+ * loop is busy with requests, as a hospital would run it.
+ */
+const PROCESSES = [
+  { name: 'pharmacy', part: 'pharmacy', port: 3104, env: { OUTBOX_RELAY: 'false' } },
+  { name: 'pharmacy-relay', part: 'pharmacy', port: 3105, env: { OUTBOX_RELAY: 'true' } },
+  { name: 'pharmacy-inventory', part: 'pharmacy-inventory', port: 3141, env: {} },
+] as const;
+
 async function startParts(
   namespace: string,
   execArgv?: readonly string[],
-): Promise<Record<Part, ServiceProcess>> {
+): Promise<Record<string, ServiceProcess>> {
   const started = await Promise.all(
-    PARTS.map((part) =>
+    PROCESSES.map((process) =>
       ServiceProcess.start({
-        name: part,
-        entry: serviceEntry(part),
+        name: process.name,
+        entry: serviceEntry(process.part),
         execArgv,
-        env: serviceEnv(part, {
-          PORT: String(PORTS[part]),
+        env: serviceEnv(process.part, {
+          PORT: String(process.port),
           HOST: '127.0.0.1',
-          PGDATABASE: database(part),
+          PGDATABASE: database(process.part),
           MESSAGING_NAMESPACE: namespace,
           LOG_LEVEL: 'warn',
           FAULT_KILL_AT: undefined,
+          ...process.env,
         }),
-        port: PORTS[part],
+        port: process.port,
         cwd: repositoryRoot(),
       }),
     ),
   );
-  return { pharmacy: started[0], 'pharmacy-inventory': started[1] };
+  return Object.fromEntries(PROCESSES.map((process, i) => [process.name, started[i]]));
 }
 
 /** A dispense of 1–3 units of a formulary drug from the main pharmacy. */
@@ -330,7 +341,7 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
   const parts = await startParts(namespace, options.serviceExecArgv);
   const connection = new RabbitMqConnection(endpointsFromEnv().rabbitmq.url, 'hospital-bench', namespace);
   const agent = keepAliveAgent(concurrency);
-  const base = `http://127.0.0.1:${PORTS.pharmacy}/fhir`;
+  const base = `http://127.0.0.1:${PROCESSES[0].port}/fhir`;
   const { batch } = options;
   let n = 0;
   const operation = async () => {
@@ -353,7 +364,7 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
   const admin = new Client(clientConfig(database('pharmacy')));
   await admin.connect();
   try {
-    log(`pharmacy (dispensing, relay) and pharmacy-inventory (consumer) up; namespace ${namespace}`);
+    log(`dispensing API, its relay and the inventory up; namespace ${namespace}`);
     const warm = options.phase('warm-up', warmupS);
     await runLoad({ concurrency, durationMs: warmupS * 1000, operation, onProgress: (p) => warm.update(p) });
     warm.done();

@@ -4,7 +4,7 @@
 // resolve the transaction, then check the invariants of DESIGN.md section 3 directly in the three databases.
 // Used by `npm run faults -- 2pc` (scripts/faults.ts) and by apps/emr/test/two-phase-commit.fault-spec.ts.
 import { Client } from 'pg';
-import { ALL_PROTOCOL_POINTS, ProtocolPoint } from '@hospital/transactions/core/protocol-points';
+import { ProtocolPoint, protocolPointsOf } from '@hospital/transactions/core/protocol-points';
 import type { TwoPhaseServiceName as ServiceName } from '../services';
 import {
   clientConfig,
@@ -55,7 +55,7 @@ export interface TrialPlan {
 
 /** `count` trials round-robin over every protocol point; participant kills alternate between lis and pacs. */
 export function planTrials(count: number, points: readonly ProtocolPoint[] = TRIAL_POINT_ORDER): TrialPlan[] {
-  const missing = ALL_PROTOCOL_POINTS.filter((p) => !points.includes(p));
+  const missing = protocolPointsOf('2pc').filter((p) => !points.includes(p));
   if (points === TRIAL_POINT_ORDER && missing.length > 0) {
     throw new Error(`trial order misses protocol point(s) ${missing.join(', ')}`);
   }

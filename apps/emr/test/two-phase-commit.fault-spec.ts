@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ALL_PROTOCOL_POINTS } from '@hospital/transactions';
+import { protocolPointsOf } from '@hospital/transactions';
 import { serviceEntry, services } from '../../../scripts/services';
 import {
   MRN_SYSTEM,
@@ -37,12 +37,12 @@ describe('two-phase commit under SIGKILL at each protocol point', () => {
   }, 30_000);
 
   it('plans one trial per protocol point, participants alternating between lis and pacs', () => {
-    expect(plans.map((p) => p.point).sort()).toEqual([...ALL_PROTOCOL_POINTS].sort());
+    expect(plans.map((p) => p.point).sort()).toEqual(protocolPointsOf('2pc').sort());
     const victims = plans.filter((p) => p.point.startsWith('2pc.participant.')).map((p) => p.victim);
     expect(new Set(victims)).toEqual(new Set(['lis', 'pacs']));
   });
 
-  it.each(ALL_PROTOCOL_POINTS)(
+  it.each(protocolPointsOf('2pc'))(
     '%s: the victim dies there, and every invariant holds after recovery',
     (point) => {
       const trial = results.get(point);

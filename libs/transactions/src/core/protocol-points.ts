@@ -42,6 +42,11 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   'message.server.after-publish',
 ];
 
+/** The points of one style, by prefix (`2pc`, `outbox`, `message`). */
+export function protocolPointsOf(style: '2pc' | 'outbox' | 'message'): ProtocolPoint[] {
+  return ALL_PROTOCOL_POINTS.filter((point) => point.startsWith(`${style}.`));
+}
+
 export function isProtocolPoint(value: string): value is ProtocolPoint {
   return (ALL_PROTOCOL_POINTS as readonly string[]).includes(value);
 }

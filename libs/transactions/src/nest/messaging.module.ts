@@ -114,7 +114,11 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
       this.relay = new OutboxRelay(
         this.outbox,
         this.publisher,
-        { batchSize: env.OUTBOX_BATCH_SIZE, pollMs: env.OUTBOX_POLL_MS, points },
+        {
+          batchSize: env.OUTBOX_BATCH_SIZE,
+          pollMs: env.OUTBOX_POLL_MS,
+          points: env.FAULT_KILL_AT === undefined ? undefined : points,
+        },
         this.metrics,
         log,
       );
