@@ -8,6 +8,8 @@ export interface OutboxRelayOptions {
   batchSize: number;
   /** Longest idle wait between claims when no NOTIFY arrives. */
   pollMs: number;
+  /** Rounds in flight at once (each holds its own partitions); 2 lets one publish while the other claims. */
+  rounds?: number;
   /** Fault runs only: announced mid-batch and after the publish (the batch is then published in two halves). */
   points?: ProtocolPoints;
 }
@@ -73,7 +75,9 @@ export class OutboxRelay {
   /** Starts the loop: publish while there is work, otherwise wait for a NOTIFY or the poll interval. */
   start(): void {
     this.stopped = false;
-    this.running ??= this.loop();
+    this.running ??= Promise.all(Array.from({ length: this.options.rounds ?? 2 }, () => this.loop())).then(
+      () => undefined,
+    );
   }
 
   async stop(): Promise<void> {
@@ -87,7 +91,7 @@ export class OutboxRelay {
       try {
         const published = await this.publishBatch();
         this.failures = 0;
-        if (published < this.options.batchSize) await this.store.waitForMessages(this.options.pollMs);
+        if (published === 0) await this.store.waitForMessages(this.options.pollMs);
       } catch (error) {
         this.failures += 1;
         const reason = errorMessage(error);

@@ -26,6 +26,14 @@ const APPEND = hotStatement(
        RETURNING id, position, sequence, created_at`,
 );
 
+const CLAIM_PARTITIONS = hotStatement(
+  `SELECT p.partition FROM tx_outbox_partition p
+    WHERE EXISTS (SELECT 1 FROM tx_outbox o WHERE o.partition = p.partition AND o.published_at IS NULL)
+    ORDER BY random()
+    LIMIT $1
+    FOR UPDATE OF p SKIP LOCKED`,
+);
+
 /** The LISTEN/NOTIFY channel relays wait on. */
 export const OUTBOX_CHANNEL = 'tx_outbox';
 
@@ -131,9 +139,11 @@ export class PostgresOutbox implements OutboxStore<Session> {
     try {
       // Marks need not wait for the WAL flush: a lost mark only means the batch is published again.
       await client.query('BEGIN; SET LOCAL synchronous_commit = off');
-      const partitions = await client.query<{ partition: number }>(
-        'SELECT partition FROM tx_outbox_partition FOR UPDATE SKIP LOCKED',
-      );
+      // At most half the partitions that have pending messages, so two claims (two relays, or two rounds
+      // of one relay) can publish side by side.
+      const partitions = await client.query<{ partition: number }>(CLAIM_PARTITIONS, [
+        Math.ceil(OUTBOX_PARTITIONS / 2),
+      ]);
       if (partitions.rows.length === 0) {
         await end('COMMIT');
         return undefined;
