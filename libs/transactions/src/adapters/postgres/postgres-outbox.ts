@@ -209,8 +209,12 @@ export class PostgresOutbox implements OutboxStore<Session> {
 
   /** Deletes published messages older than `olderThanMs`; returns how many. */
   async prune(olderThanMs: number): Promise<number> {
+    // Below the oldest pending position every row is published: walk the primary key up to it.
     const rows = await this.db.query(
-      `DELETE FROM tx_outbox WHERE published_at < clock_timestamp() - make_interval(secs => $1) RETURNING 1`,
+      `DELETE FROM tx_outbox
+        WHERE position < coalesce((SELECT min(position) FROM tx_outbox WHERE published_at IS NULL), 9223372036854775807)
+          AND published_at < clock_timestamp() - make_interval(secs => $1)
+        RETURNING 1`,
       [olderThanMs / 1000],
     );
     return rows.length;

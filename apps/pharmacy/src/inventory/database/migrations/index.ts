@@ -1,6 +1,10 @@
 import { MigrationClass } from '@hospital/platform';
-import { MessagingTables1763800000000 } from '@hospital/transactions';
+import { MessagingTables1763800000000, OutboxLeanIndexes1763800000300 } from '@hospital/transactions';
 import { InventoryTables1763800100000 } from './inventory-tables.migration';
 
 /** Migrations of hospital_pharmacy_inventory, in order: the outbox/inbox tables, then stock and reorders. */
-export const migrations: MigrationClass[] = [MessagingTables1763800000000, InventoryTables1763800100000];
+export const migrations: MigrationClass[] = [
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  InventoryTables1763800100000,
+];

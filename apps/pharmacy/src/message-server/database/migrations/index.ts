@@ -1,5 +1,13 @@
 import { MigrationClass } from '@hospital/platform';
-import { MessageServerTables1763800000100, MessagingTables1763800000000 } from '@hospital/transactions';
+import {
+  MessageServerTables1763800000100,
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+} from '@hospital/transactions';
 
 /** Migrations of hospital_pharmacy_messages, in order: the messaging tables, then the server's message table. */
-export const migrations: MigrationClass[] = [MessagingTables1763800000000, MessageServerTables1763800000100];
+export const migrations: MigrationClass[] = [
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  MessageServerTables1763800000100,
+];

@@ -1,6 +1,10 @@
 import { MigrationClass } from '@hospital/platform';
 import { FhirSearchIndexLean1763700000200, FhirStore1763700000000 } from '@hospital/fhir';
-import { MessageBarrierTable1763800000200, MessagingTables1763800000000 } from '@hospital/transactions';
+import {
+  MessageBarrierTable1763800000200,
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+} from '@hospital/transactions';
 import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tables';
 
 /**
@@ -11,6 +15,7 @@ export const migrations: MigrationClass[] = [
   FhirStore1763700000000,
   FhirSearchIndexLean1763700000200,
   MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
   MessageBarrierTable1763800000200,
   SupplyChainTables1763800001000,
 ];
