@@ -23,12 +23,12 @@ const command = parseCommandOrExit(process.argv.slice(2), {
     },
     concurrency: { default: 32, min: 1, max: 512, integer: true, description: 'concurrent clients' },
     batch: {
-      default: 1,
+      default: 10,
       min: 1,
       max: 100,
       integer: true,
       description:
-        'outbox: dispenses per request (more than 1 posts a dispensing round as a transaction Bundle)',
+        'outbox: dispenses per request, a dispensing round posted as one transaction Bundle (1: single MedicationDispense resources)',
     },
     warmup: {
       default: 3,

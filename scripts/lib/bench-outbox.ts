@@ -1,7 +1,8 @@
 // The `outbox` bench: pharmacy dispensing → inventory through the transactional outbox and inbox on
 // RabbitMQ, measured against what the same PostgreSQL and RabbitMQ do alone. Phases, one after another:
-//   1. dispensing  `concurrency` clients post MedicationDispense to the dispensing part; every dispense
-//                  commits with its outbox event, the relay publishes it and the inventory applies it;
+//   1. dispensing  `concurrency` clients post dispensing rounds (`batch` MedicationDispense in one
+//                  transaction Bundle; `--batch=1` posts single resources) to the dispensing API; every
+//                  dispense commits with its outbox event, the relay publishes it, the inventory applies it;
 //   2. drain       the inventory catches up with the last events (not counted);
 //   3. pg limit    `concurrency` connections commit one-row inserts (the same WAL, fsync and server);
 //   4. broker      publisher confirms to a quorum queue with the same message size, batches in flight.
