@@ -157,9 +157,8 @@ export class InboxConsumer<S> {
     const entries: InboxEntry[] = [];
     const dispositions: Disposition[] = [];
     const fresh = batch.filter((_, index) => verdicts[index] === 'new');
-    const { handleBatch } = this.handler;
-    const together = handleBatch !== undefined && fresh.length > 1;
-    if (together) await handleBatch.call(this.handler, session, fresh);
+    const together = this.handler.handleBatch !== undefined && fresh.length > 1;
+    if (together) await this.handler.handleBatch?.(session, fresh);
     for (const [index, message] of batch.entries()) {
       switch (verdicts[index]) {
         case 'new':
