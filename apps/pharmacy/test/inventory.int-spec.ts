@@ -27,6 +27,7 @@ import { DELIVERIES_QUEUE, StockDeliveredHandler } from '../src/inventory/messag
 import { stockInvariantViolations } from '../src/inventory/stock/stock-invariant';
 import { StockRepository } from '../src/inventory/stock/stock.repository';
 import { StockService } from '../src/inventory/stock/stock.service';
+import { eventually } from '@hospital/platform/testing/waiting';
 
 /**
  * The inventory part on a fresh database: each movement is applied in the inbox's transaction exactly once,
@@ -34,15 +35,6 @@ import { StockService } from '../src/inventory/stock/stock.service';
  * every unit; the stock API over HTTP; and a dispense over HTTP reaching the stock through RabbitMQ.
  */
 jest.setTimeout(30_000);
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function listen(app: INestApplication): Promise<string> {
   await app.listen(0, '127.0.0.1');

@@ -1,6 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { ChannelWrapper } from 'amqp-connection-manager';
@@ -33,6 +31,7 @@ import {
   purchaseOrderPlacedMessage,
 } from '../src/supply-chain/purchasing/purchase-order';
 import { SUPPLY_CHAIN_QUEUES, SupplyChainModule } from '../src/supply-chain/supply-chain.module';
+import { freePort } from '@hospital/platform/testing/waiting';
 
 /**
  * The supply chain, the simulated supplier and the two-phase message server as real Nest apps over real
@@ -44,16 +43,6 @@ jest.setTimeout(60_000);
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const SUPPLIER_DELAY_MS = 300;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 /** Polls `probe` until `done` holds (a consumer or sweep the test cannot await directly). */
 async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {

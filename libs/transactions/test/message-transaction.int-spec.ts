@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { DynamicModule, Global, INestApplication, Inject, Injectable, Module } from '@nestjs/common';
 import {
@@ -31,6 +29,7 @@ import {
   TwoPhaseMessage,
 } from '@hospital/transactions';
 import { connect, Channel, ChannelModel } from 'amqplib';
+import { freePort } from '@hospital/platform/testing/waiting';
 
 /**
  * Two-phase messages end to end: a message server app and a producer app, each a Nest app over HTTP on
@@ -42,16 +41,6 @@ jest.setTimeout(30_000);
 
 const EXCHANGE = 'pharmacy.events';
 const NAMESPACE = `mt-int-${randomBytes(4).toString('hex')}`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 /** The real publisher, counting what the broker confirmed; `failAfterConfirm` loses the next confirm's reply. */
 class CountingPublisher implements MessagePublisher {

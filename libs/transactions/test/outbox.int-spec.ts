@@ -17,6 +17,7 @@ import {
   RabbitMqPublisher,
   RejectedMessageError,
 } from '@hospital/transactions';
+import { eventually } from '@hospital/platform/testing/waiting';
 
 /**
  * The outbox and inbox adapters against the real PostgreSQL and RabbitMQ: events written with their
@@ -26,15 +27,6 @@ import {
 jest.setTimeout(30_000);
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
   const namespace = `test-${randomBytes(4).toString('hex')}`;

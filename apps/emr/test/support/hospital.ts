@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FhirExceptionFilter } from '@hospital/fhir';
 import { Database, DatabaseSettings, MigrationClass } from '@hospital/platform';
@@ -10,20 +9,11 @@ import { createServiceApp } from '@hospital/platform';
 import { emrConfig } from '../../src/config';
 import { migrations } from '../../src/database/migrations';
 import { EmrModule } from '../../src/emr.module';
+import { freePort } from '@hospital/platform/testing/waiting';
 
 /** The EMR's schema; the LIS and the PACS are built from the same lib migrations today. */
 const MIGRATIONS: MigrationClass[] = migrations;
 const ROOT = join(__dirname, '..', '..', '..', '..');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 async function waitReady(url: string, child?: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
