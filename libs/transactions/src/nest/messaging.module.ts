@@ -80,6 +80,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
   private relay?: OutboxRelay;
   private consumers: RabbitMqConsumer[] = [];
   private pruneTimer?: NodeJS.Timeout;
+  private vacuumTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(OPTIONS) private readonly options: MessagingOptions,
@@ -125,6 +126,8 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
       this.relay.start();
       this.pruneTimer = setInterval(() => void this.outbox.prune(3_600_000).catch(() => undefined), 600_000);
       this.pruneTimer.unref();
+      this.vacuumTimer = setInterval(() => void this.outbox.vacuum().catch(() => undefined), 10_000);
+      this.vacuumTimer.unref();
     }
     const inbox = new PostgresInbox();
     for (const definition of this.options.consumers ?? []) {
@@ -161,6 +164,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationShutdown(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.vacuumTimer) clearInterval(this.vacuumTimer);
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.relay?.stop();
     await this.outbox.close();

@@ -28,7 +28,8 @@ const APPEND = hotStatement(
 
 const CLAIM_PARTITIONS = hotStatement(
   `SELECT p.partition FROM tx_outbox_partition p
-    WHERE EXISTS (SELECT 1 FROM tx_outbox o WHERE o.partition = p.partition AND o.published_at IS NULL)
+    WHERE p.partition IN (
+      SELECT o.partition FROM tx_outbox o WHERE o.published_at IS NULL ORDER BY o.position LIMIT $2)
     ORDER BY random()
     LIMIT $1
     FOR UPDATE OF p SKIP LOCKED`,
@@ -139,10 +140,11 @@ export class PostgresOutbox implements OutboxStore<Session> {
     try {
       // Marks need not wait for the WAL flush: a lost mark only means the batch is published again.
       await client.query('BEGIN; SET LOCAL synchronous_commit = off');
-      // At most half the partitions that have pending messages, so two claims (two relays, or two rounds
-      // of one relay) can publish side by side.
+      // At most half the partitions that have pending messages (among the oldest few batches' worth), so two
+      // claims (two relays, or two rounds of one relay) can publish side by side.
       const partitions = await client.query<{ partition: number }>(CLAIM_PARTITIONS, [
         Math.ceil(OUTBOX_PARTITIONS / 2),
+        limit * 4,
       ]);
       if (partitions.rows.length === 0) {
         await end('COMMIT');
@@ -218,6 +220,15 @@ export class PostgresOutbox implements OutboxStore<Session> {
       [olderThanMs / 1000],
     );
     return rows.length;
+  }
+
+  /**
+   * Vacuums the outbox. Marking a message published leaves its old row version in the pending index until
+   * a vacuum; claims scan the pending index from its oldest end, so between autovacuum rounds (a minute
+   * apart at best) every claim would step over all that was published since. Skips if a vacuum runs.
+   */
+  async vacuum(): Promise<void> {
+    await this.db.query('VACUUM (SKIP_LOCKED) tx_outbox');
   }
 
   /**
