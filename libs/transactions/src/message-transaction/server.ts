@@ -7,6 +7,7 @@ import {
   TransactionObserver,
 } from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
+import { recoverEach } from '../core/recovery';
 import { MessagePublisher } from '../ports/messaging.ports';
 import {
   CheckBackClient,
@@ -120,21 +121,13 @@ export class MessageTransactionServer {
    */
   async recover(): Promise<number> {
     const claimed = await this.store.claimDue(this.options.recoveryBatch, this.options.publishLeaseMs);
-    let finished = 0;
-    for (const record of claimed) {
-      try {
-        if (await this.recoverOne(record)) finished += 1;
-      } catch (error) {
-        this.logger.warn('message recovery step failed; will retry', {
-          gtid: record.gtid,
-          error: errorMessage(error),
-        });
-        await this.store
-          .noteRetry(record.gtid, errorMessage(error), this.backoff(record.attempts))
-          .catch(() => undefined);
-      }
-    }
-    return finished;
+    return recoverEach(
+      claimed,
+      (record) => this.recoverOne(record),
+      (record, error) => this.store.noteRetry(record.gtid, error, this.backoff(record.attempts)),
+      this.logger,
+      'message',
+    );
   }
 
   private async recoverOne(record: MessageRecord): Promise<boolean> {

@@ -7,6 +7,7 @@ import {
   TransactionObserver,
 } from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
+import { recoverEach } from '../core/recovery';
 import { BranchRecord, GlobalTransactionRecord } from '../ports/global-transaction';
 import { ParticipantClient, TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
 import {
@@ -150,19 +151,13 @@ export class TwoPhaseCoordinator<Tx> {
   async recover(): Promise<number> {
     const { recoveryBatch, recoveryLeaseMs, voteTimeoutMs } = this.options;
     const claimed = await this.log.claimUnfinished(recoveryBatch, recoveryLeaseMs, voteTimeoutMs * 2);
-    let finished = 0;
-    for (const record of claimed) {
-      try {
-        if (await this.recoverOne(record)) finished += 1;
-      } catch (error) {
-        this.logger.warn('2pc recovery step failed; will retry', {
-          gtid: record.gtid,
-          error: errorMessage(error),
-        });
-        await this.log.noteRetry(record.gtid, errorMessage(error)).catch(() => undefined);
-      }
-    }
-    return finished;
+    return recoverEach(
+      claimed,
+      (record) => this.recoverOne(record),
+      (record, error) => this.log.noteRetry(record.gtid, error),
+      this.logger,
+      '2pc',
+    );
   }
 
   private async recoverOne(record: GlobalTransactionRecord): Promise<boolean> {

@@ -1,0 +1,27 @@
+import { errorMessage, ProtocolLogger } from './observer';
+
+/**
+ * One recovery sweep over claimed records: each gets its step; a step that throws is logged and noted
+ * for a later retry, and the sweep goes on with the next. Returns how many steps finished their record.
+ */
+export async function recoverEach<R extends { gtid: string }>(
+  records: readonly R[],
+  step: (record: R) => Promise<boolean>,
+  noteRetry: (record: R, error: string) => Promise<void>,
+  logger: ProtocolLogger,
+  what: string,
+): Promise<number> {
+  let finished = 0;
+  for (const record of records) {
+    try {
+      if (await step(record)) finished += 1;
+    } catch (error) {
+      logger.warn(`${what} recovery step failed; will retry`, {
+        gtid: record.gtid,
+        error: errorMessage(error),
+      });
+      await noteRetry(record, errorMessage(error)).catch(() => undefined);
+    }
+  }
+  return finished;
+}
