@@ -4,8 +4,8 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
-import { Bench2pcResult, PhaseReporter, runBench2pc } from './lib/bench-2pc';
-import { formatTable } from './lib/bench-report';
+import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
+import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
 import { parseCommandOrExit } from './lib/cli-args';
 import { serviceNames } from './lib/bench-cluster';

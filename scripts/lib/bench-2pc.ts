@@ -9,7 +9,6 @@ import { Client } from 'pg';
 import type { TwoPhaseServiceName as ServiceName } from '../services';
 import {
   clientConfig,
-  Log,
   recreateRunDatabases,
   runDatabaseName,
   ServiceCluster,
@@ -18,39 +17,18 @@ import {
 } from './bench-cluster';
 import { CpuUse, cpuSnapshot, cpuUse } from './bench-cpu';
 import { failureSummary, keepAliveAgent, postBundle } from './bench-http';
-import { LoadProgress, LoadResult, runLoad } from './bench-load';
+import { LoadResult, runLoad } from './bench-load';
 import { settledXactCommits, sumValues } from './bench-pg';
-import { percentile, round } from './bench-report';
+import { BenchResultBase, BenchRunOptions, percentile, round } from './bench-report';
 import { recordUpdateBundle } from './sample-bundle';
 
 export const BENCH_SUFFIX = 'bench';
 export const BENCH_PORT_BASE = 3100;
 
-/** Progress of one phase, shown by the caller (a cli-progress bar on stderr). */
-export interface PhaseReporter {
-  update(progress: LoadProgress): void;
-  done(): void;
-}
+export type Bench2pcOptions = BenchRunOptions;
 
-export interface Bench2pcOptions {
-  concurrency: number;
-  durationS: number;
-  warmupS: number;
-  log: Log;
-  phase: (name: string, durationS: number) => PhaseReporter;
-  /** Options for node running each service (e.g. `--cpu-prof`). */
-  serviceExecArgv?: readonly string[];
-}
-
-export interface Bench2pcResult {
+export interface Bench2pcResult extends BenchResultBase {
   scenario: '2pc';
-  concurrency: number;
-  duration_s: number;
-  completed: number;
-  throughput_per_s: number;
-  p50_ms: number;
-  p99_ms: number;
-  errors: number;
   pg_prepared_commit_limit_per_s: number;
   commits_per_global_tx: number;
   limit_ratio: number;

@@ -22,41 +22,24 @@ import { seedInventory, stockSeedLines } from '../../apps/pharmacy/src/inventory
 import { clientConfig, Log, withClient } from './bench-cluster';
 import { failureSummary, keepAliveAgent, postFhir } from './bench-http';
 import { runLoad } from './bench-load';
-import { percentile, round } from './bench-report';
+import { BenchResultBase, BenchRunOptions, PhaseReporter, percentile, round } from './bench-report';
 import { processCpuSeconds, ServiceProcess } from './service-process';
 import { cpuSnapshot, cpuUse, CpuUse } from './bench-cpu';
-import type { PhaseReporter } from './bench-2pc';
 
 const SUFFIX = 'bench';
 const PARTS = ['pharmacy', 'pharmacy-inventory'] as const satisfies readonly ServiceName[];
 type Part = (typeof PARTS)[number];
 const database = (part: Part): string => serviceDatabaseName(part, SUFFIX);
 
-export interface BenchOutboxOptions {
-  concurrency: number;
+export interface BenchOutboxOptions extends BenchRunOptions {
   /** Dispenses per request: 1 posts a MedicationDispense, more post a transaction Bundle (a dispensing round). */
   batch: number;
-  durationS: number;
-  warmupS: number;
-  log: Log;
-  phase: (name: string, durationS: number) => PhaseReporter;
-  /** Options for node running each part (e.g. `--cpu-prof`). */
-  serviceExecArgv?: readonly string[];
 }
 
-export interface BenchOutboxResult {
+export interface BenchOutboxResult extends BenchResultBase {
   scenario: 'outbox';
-  concurrency: number;
-  /** Dispenses per HTTP request. */
+  /** Dispenses per HTTP request: `completed` and `throughput_per_s` count dispenses, `p50_ms` and `p99_ms` time requests. */
   batch: number;
-  duration_s: number;
-  /** Dispenses committed (HTTP 201, or 200 for a round) during the measured phase. */
-  completed: number;
-  throughput_per_s: number;
-  /** HTTP latency of one request (one dispense, or one round of `batch`). */
-  p50_ms: number;
-  p99_ms: number;
-  errors: number;
   /** Dispenses applied by the inventory during the measured phase, per second. */
   end_to_end_per_s: number;
   /** Dispense committed (outbox row) → inventory applied (ledger row), over dispenses of the measured phase. */

@@ -1,4 +1,6 @@
-// Plain-text tables and latency statistics for the bench and fault runners' stdout.
+// Plain-text tables and latency statistics for the bench and fault runners' stdout, and the shapes every
+// bench scenario shares.
+import type { LoadProgress } from './bench-load';
 
 /** A table with a header rule; numeric-looking cells are right-aligned. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -37,4 +39,32 @@ export class Latencies {
   sorted(): number[] {
     return [...this.values].sort((a, b) => a - b);
   }
+}
+
+/** Progress of one phase, shown by the caller (a cli-progress bar on stderr). */
+export interface PhaseReporter {
+  update(progress: LoadProgress): void;
+  done(): void;
+}
+
+/** What every bench scenario is run with. */
+export interface BenchRunOptions {
+  concurrency: number;
+  durationS: number;
+  warmupS: number;
+  log: (line: string) => void;
+  phase: (name: string, durationS: number) => PhaseReporter;
+  /** Options for node running each service (e.g. `--cpu-prof`). */
+  serviceExecArgv?: readonly string[];
+}
+
+/** The fields every bench's JSON line starts with (DESIGN.md §7). */
+export interface BenchResultBase {
+  concurrency: number;
+  duration_s: number;
+  completed: number;
+  throughput_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
 }
