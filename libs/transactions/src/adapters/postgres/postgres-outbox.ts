@@ -62,6 +62,8 @@ export class PostgresOutbox implements OutboxStore<Session> {
   private signalled = false;
   private waiters: (() => void)[] = [];
   private notifyScheduled = false;
+  /** Something was appended since the last notify (a consumer batch that appended nothing wakes no one). */
+  private appended = false;
   private closed = false;
 
   constructor(
@@ -72,6 +74,7 @@ export class PostgresOutbox implements OutboxStore<Session> {
 
   async append(session: Session, events: readonly NewOutboxEvent[]): Promise<OutboxMessage[]> {
     if (events.length === 0) return [];
+    this.appended = true;
     // One statement for the whole append. Aggregates are locked in one order (sorted), so two transactions
     // appending to the same aggregates cannot deadlock; a stable sort keeps each aggregate's own order, and
     // `remaining` (later events of the same aggregate in this append) turns the new last sequence into each
@@ -236,6 +239,8 @@ export class PostgresOutbox implements OutboxStore<Session> {
    * coalesced NOTIFY (outside any transaction, so commits never queue on the notification lock) to others.
    */
   notify(): void {
+    if (!this.appended) return;
+    this.appended = false;
     this.signal();
     if (this.notifyScheduled || this.closed) return;
     this.notifyScheduled = true;
