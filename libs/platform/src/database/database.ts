@@ -38,9 +38,7 @@ export class Database implements SqlExecutor {
       password: this.settings.password,
       database: this.settings.database,
       max,
-      // Named (hot) statements are planned for the parameters of each call, not once for a table that
-      // was empty when the connection first ran them: a cached generic plan would never see it grow.
-      options: ['-c plan_cache_mode=force_custom_plan', options].filter(Boolean).join(' '),
+      options,
       application_name: this.applicationName,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 5_000,

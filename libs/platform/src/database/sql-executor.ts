@@ -11,8 +11,13 @@ const hotStatements = new Map<string, string>();
 
 /**
  * Marks a statement a service runs on every request (an outbox append, a resource insert): each
- * connection then parses and plans it once, as a named prepared statement, instead of on every call.
- * Returns the text unchanged, so it is used like any other; the text must be constant.
+ * connection then parses it once, as a named prepared statement, and after a few calls keeps a generic
+ * plan instead of planning every call. Returns the text unchanged, so it is used like any other; the
+ * text must be constant.
+ *
+ * Only for statements whose best plan cannot depend on how much a table holds: inserts, and writes
+ * addressed by a key. A statement that searches or joins a growing table stays unnamed and is planned
+ * for each call: a plan cached while the table was empty would stay a scan as the table grows.
  */
 export function hotStatement(sql: string): string {
   if (!hotStatements.has(sql)) hotStatements.set(sql, `hospital_hot_${hotStatements.size + 1}`);

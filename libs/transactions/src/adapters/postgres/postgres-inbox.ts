@@ -1,14 +1,11 @@
 import { hotStatement, Session } from '@hospital/platform';
 import { InboxEntry, InboxOutcome, InboxStore } from '../../ports/messaging.ports';
 
-const SEEN = hotStatement(
-  'SELECT message_id, outcome FROM tx_inbox WHERE consumer = $1 AND message_id = ANY($2)',
-);
-const LOCK_CURSORS = hotStatement(
-  `SELECT aggregate_id, last_sequence FROM tx_inbox_cursor
+// Lookups in growing tables: planned per call (see hotStatement).
+const SEEN = 'SELECT message_id, outcome FROM tx_inbox WHERE consumer = $1 AND message_id = ANY($2)';
+const LOCK_CURSORS = `SELECT aggregate_id, last_sequence FROM tx_inbox_cursor
     WHERE consumer = $1 AND aggregate_id = ANY($2)
-    ORDER BY aggregate_id FOR UPDATE`,
-);
+    ORDER BY aggregate_id FOR UPDATE`;
 const RECORD = hotStatement(
   `INSERT INTO tx_inbox (consumer, message_id, outcome, reason)
    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,

@@ -26,14 +26,13 @@ const APPEND = hotStatement(
        RETURNING id, position, sequence, created_at`,
 );
 
-const CLAIM_PARTITIONS = hotStatement(
-  `SELECT p.partition FROM tx_outbox_partition p
+/** Searches the pending rows, so it is planned per call (see hotStatement). */
+const CLAIM_PARTITIONS = `SELECT p.partition FROM tx_outbox_partition p
     WHERE p.partition IN (
       SELECT o.partition FROM tx_outbox o WHERE o.published_at IS NULL ORDER BY o.position LIMIT $2)
     ORDER BY random()
     LIMIT $1
-    FOR UPDATE OF p SKIP LOCKED`,
-);
+    FOR UPDATE OF p SKIP LOCKED`;
 
 /** The LISTEN/NOTIFY channel relays wait on. */
 export const OUTBOX_CHANNEL = 'tx_outbox';
