@@ -1,15 +1,9 @@
-import {
-  OperationOutcomeError,
-  crawlTypedValue,
-  isResourceType,
-  toTypedValue,
-  validateResource,
-  type TypedValueWithPath,
-} from '@medplum/core';
+import { OperationOutcomeError, isResourceType, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../definitions';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException, operationOutcome } from '../errors/fhir-exception';
+import { RequiredBindings } from './required-bindings';
 import { R4ValueSets } from './value-sets';
 
 /** FHIR `id`: 1 to 64 of A-Z a-z 0-9 - . */
@@ -100,35 +94,6 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
 }
 
 /** `code` elements bound to a required value set must hold one of its codes. */
-function requiredBindingIssues(resource: Resource, valueSets: R4ValueSets): OperationOutcomeIssue[] {
-  const issues: OperationOutcomeIssue[] = [];
-  crawlTypedValue(toTypedValue(resource), {
-    visitProperty(_parent, key, _path, propertyValues, schema) {
-      const binding = schema.elements[key]?.binding;
-      if (binding?.strength !== 'required' || binding.valueSet === undefined) return;
-      const codes = valueSets.codes(binding.valueSet);
-      if (codes === undefined) return;
-      const values: TypedValueWithPath[] = propertyValues.flat();
-      for (const value of values) {
-        if (value.type !== 'code' || typeof value.value !== 'string') continue;
-        if (!codes.has(value.value)) {
-          const valueSet = binding.valueSet.split('|')[0];
-          const text = `Value is not in the required value set ${valueSet}`;
-          issues.push(
-            operationOutcome({
-              code: 'code-invalid',
-              details: text,
-              diagnostics: text,
-              expression: [value.path],
-            }).issue[0],
-          );
-        }
-      }
-    },
-  });
-  return issues;
-}
-
 /**
  * Validates request bodies against the FHIR R4 definitions (medplum's validator over the base
  * StructureDefinitions, plus required bindings of `code` elements and a few JSON rules medplum
@@ -136,7 +101,14 @@ function requiredBindingIssues(resource: Resource, valueSets: R4ValueSets): Oper
  * `FhirException` (400) whose OperationOutcome lists the issues by path, never by value.
  */
 export class FhirValidator {
+  private bindings?: RequiredBindings;
+
   constructor(private readonly valueSets: () => R4ValueSets = () => R4ValueSets.shared()) {}
+
+  private requiredBindings(): RequiredBindings {
+    this.bindings ??= new RequiredBindings(this.valueSets());
+    return this.bindings;
+  }
 
   /** Loads the definitions now (e.g. at module init) instead of on the first request. */
   warmUp(): void {
@@ -177,7 +149,7 @@ export class FhirValidator {
         if (promotedWarnings.some((pattern) => pattern.test(text))) issues.push(sanitizeIssue(warning, true));
       }
       issues.push(...jsonIssues(body, resourceType));
-      if (issues.length === 0) issues.push(...requiredBindingIssues(resource, this.valueSets()));
+      if (issues.length === 0) issues.push(...this.requiredBindings().issues(body));
     } catch (error) {
       if (error instanceof OperationOutcomeError) {
         const medplumIssues = error.outcome.issue ?? [];
