@@ -15,7 +15,7 @@ import {
   FhirExceptionFilter,
   FhirModule,
   FhirResourceStore,
-  FhirStore1763700000000,
+  fhirStoreMigrations,
   SearchParameterRegistry,
   type FhirDeleteResult,
   type FhirUpdateContext,
@@ -123,7 +123,7 @@ describe('FhirModule over HTTP', () => {
   let base: string;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('fhirlib', [FhirStore1763700000000]);
+    const created = await createTestDatabase('fhirlib', fhirStoreMigrations);
     drop = created.drop;
     db = new Database(created.settings, 'test');
     ({ app, url: base } = await startApp(db, true));

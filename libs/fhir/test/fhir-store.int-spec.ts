@@ -5,7 +5,7 @@ import {
   FhirErrorCode,
   FhirException,
   FhirResourceStore,
-  FhirStore1763700000000,
+  fhirStoreMigrations,
   SearchParameterRegistry,
 } from '@hospital/fhir';
 
@@ -43,7 +43,7 @@ describe('FhirResourceStore (PostgreSQL)', () => {
   let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('fhirlib', [FhirStore1763700000000]);
+    const created = await createTestDatabase('fhirlib', fhirStoreMigrations);
     drop = created.drop;
     db = new Database(created.settings, 'test');
   }, 60_000);

@@ -1,5 +1,5 @@
 import { MigrationClass } from '@hospital/platform';
-import { FhirSearchIndexLean1763700000200, FhirStore1763700000000 } from '@hospital/fhir';
+import { fhirStoreMigrations } from '@hospital/fhir';
 import {
   MessageBarrierTable1763800000200,
   MessagingTables1763800000000,
@@ -12,8 +12,7 @@ import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tab
  * the outbox / inbox tables, the two-phase message barrier, then the supply chain's own tables.
  */
 export const migrations: MigrationClass[] = [
-  FhirStore1763700000000,
-  FhirSearchIndexLean1763700000200,
+  ...fhirStoreMigrations,
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   MessageBarrierTable1763800000200,

@@ -1,0 +1,10 @@
+import { FhirHistoryLean1763900000000 } from './fhir-history-lean.migration';
+import { FhirSearchIndexLean1763700000200 } from './fhir-search-index-lean.migration';
+import { FhirStore1763700000000 } from './fhir-store.migration';
+
+/** The FHIR store's schema, every migration of it: a service using the store lists these with its own. */
+export const fhirStoreMigrations = [
+  FhirStore1763700000000,
+  FhirSearchIndexLean1763700000200,
+  FhirHistoryLean1763900000000,
+];
