@@ -38,8 +38,8 @@ describe('RecordUpdateService', () => {
     const seen: TwoPhaseRequest<Session>[] = [];
     const store = {
       read: () => Promise.resolve(patientAt('3')),
-      create: (_tx: Session, resource: ServiceRequest) =>
-        Promise.resolve({ ...resource, meta: { versionId: '1' } }),
+      createMany: (_tx: Session, items: { resource: ServiceRequest }[]) =>
+        Promise.resolve(items.map(({ resource }) => ({ ...resource, meta: { versionId: '1' } }))),
     } as unknown as FhirResourceStore;
     const service = new RecordUpdateService(store, coordinator(seen));
     await service.commit({

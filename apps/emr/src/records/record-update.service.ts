@@ -95,39 +95,57 @@ export class RecordUpdateService {
     }));
   }
 
+  /** The EMR's writes: a new patient goes in one statement with the encounters and orders. */
   private async writeLocal(tx: Session, update: RecordUpdate): Promise<RecordUpdateResult> {
     const { patient } = update;
+    const created = [...update.encounters, ...update.orders];
     let stored: Stored<Patient>;
-    let patientCreated = false;
-    switch (patient.mode) {
-      case 'create':
-        stored = await this.store.create(tx, patient.resource, { id: patient.resource.id });
-        patientCreated = true;
-        break;
-      case 'update': {
-        const written = await this.store.update(tx, patient.resource, { ifMatch: patient.ifMatch });
-        stored = written.resource;
-        patientCreated = written.created;
-        break;
-      }
-      case 'reference':
-        stored = await this.store.read<Patient>(tx, 'Patient', patient.resource.id ?? '');
-        if (stored.meta.versionId !== patient.resource.meta?.versionId) {
-          // The departments prepared the demographics read before the update began; a demographic update
-          // that committed since would be overwritten in their copies by the older ones. Abort instead.
-          throw new FhirException(
-            FhirErrorCode.Conflict,
-            `Patient/${stored.id} changed while the update was in progress; send it again`,
-          );
-        }
-        break;
+    let patientCreated: boolean;
+    if (patient.mode === 'create') {
+      const [first, ...rest] = await this.createAll(tx, [patient.resource, ...created]);
+      return this.result(update, first as Stored<Patient>, true, rest);
     }
-    const encounters: Stored<Encounter>[] = [];
-    for (const encounter of update.encounters)
-      encounters.push(await this.store.create(tx, encounter, { id: encounter.id }));
-    const orders: Stored<ServiceRequest>[] = [];
-    for (const order of update.orders) orders.push(await this.store.create(tx, order, { id: order.id }));
-    return { gtid: update.gtid, patient: stored, patientCreated, encounters, orders };
+    if (patient.mode === 'update') {
+      const written = await this.store.update(tx, patient.resource, { ifMatch: patient.ifMatch });
+      stored = written.resource;
+      patientCreated = written.created;
+    } else {
+      stored = await this.store.read<Patient>(tx, 'Patient', patient.resource.id ?? '');
+      patientCreated = false;
+      if (stored.meta.versionId !== patient.resource.meta?.versionId) {
+        // The departments prepared the demographics read before the update began; a demographic update
+        // that committed since would be overwritten in their copies by the older ones. Abort instead.
+        throw new FhirException(
+          FhirErrorCode.Conflict,
+          `Patient/${stored.id} changed while the update was in progress; send it again`,
+        );
+      }
+    }
+    return this.result(update, stored, patientCreated, await this.createAll(tx, created));
+  }
+
+  private createAll(tx: Session, resources: Resource[]): Promise<Stored<Resource>[]> {
+    return this.store.createMany(
+      tx,
+      resources.map((resource) => ({ resource, id: resource.id })),
+    );
+  }
+
+  /** The result from the stored patient and the created encounters then orders, in the update's order. */
+  private result(
+    update: RecordUpdate,
+    patient: Stored<Patient>,
+    patientCreated: boolean,
+    created: Stored<Resource>[],
+  ): RecordUpdateResult {
+    const count = update.encounters.length;
+    return {
+      gtid: update.gtid,
+      patient,
+      patientCreated,
+      encounters: created.slice(0, count) as Stored<Encounter>[],
+      orders: created.slice(count) as Stored<ServiceRequest>[],
+    };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Patient, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Patient, Reference, ServiceRequest } from '@medplum/fhirtypes';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
 import { FhirValidator } from '../validation/fhir-validator';
@@ -65,15 +65,6 @@ export function parseRecordSyncPayload(validator: FhirValidator, payload: unknow
   return { patient: parsedPatient, serviceRequests: orders };
 }
 
-/** Applies a payload through `keepCopy` (the department's FHIR store upsert), patient first. */
-export async function applyRecordSync(
-  payload: RecordSyncPayload,
-  keepCopy: (resource: Resource) => Promise<unknown>,
-): Promise<void> {
-  await keepCopy(payload.patient);
-  for (const order of payload.serviceRequests) await keepCopy(order);
-}
-
 /**
  * A department's side of the contract, as one 2PC branch step: validates what the EMR sent and keeps
  * the copies in the department's FHIR store, inside the branch's transaction.
@@ -84,7 +75,7 @@ export function recordSyncBranch(
 ): (tx: SqlExecutor, payload: unknown) => Promise<void> {
   return async (tx, payload) => {
     const parsed = parseRecordSyncPayload(validator, payload);
-    await applyRecordSync(parsed, (resource) => store.upsertCopy(tx, resource));
+    await store.upsertCopies(tx, [parsed.patient, ...parsed.serviceRequests]);
   };
 }
 

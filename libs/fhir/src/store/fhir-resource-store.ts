@@ -75,6 +75,17 @@ function withMeta<T extends Resource>(
   } as unknown as Stored<T>;
 }
 
+const resourceKey = (resource: Resource): string => `${resource.resourceType}/${resource.id}`;
+
+/** Version 1 of each resource under its id, all with the same `lastUpdated`. */
+function withMetaMany<T extends Resource>(items: readonly { resource: T; id: string }[]): Stored<T>[] {
+  const lastUpdated = new Date().toISOString();
+  return items.map(({ resource, id }) => {
+    assertId(id);
+    return withMeta(resource, id, 1, lastUpdated);
+  });
+}
+
 /** Deterministic JSON (sorted keys) of a resource without the server-managed meta fields. */
 function canonicalContent(resource: Resource): string {
   const copy = { ...resource } as Record<string, unknown>;
@@ -165,7 +176,7 @@ const INSERT_STATEMENT = hotStatement(writeStatement('insert'));
 
 /**
  * Creates several resources in one statement: their rows, history rows and index rows (each index row
- * carries the ordinal of its resource). Returns the ids it inserted; an id already taken is left out.
+ * carries the ordinal of its resource). Returns the resources it inserted; one whose id is taken is left out.
  */
 const INSERT_MANY_STATEMENT = hotStatement(`
   WITH input AS (
@@ -187,8 +198,9 @@ const INSERT_MANY_STATEMENT = hotStatement(`
       JOIN input ON input.ord = u.ord
      WHERE EXISTS (SELECT 1 FROM res WHERE res.resource_type = input.resource_type AND res.id = input.id)
   )
-  SELECT id FROM res`);
-const UPDATE_STATEMENT = hotStatement(writeStatement('update'));
+  SELECT resource_type, id FROM res`);
+/** Clears the resource's index rows by a join, so it is planned per call (see hotStatement). */
+const UPDATE_STATEMENT = writeStatement('update');
 
 /**
  * Versioned FHIR resources in the service's own PostgreSQL database: current rows, full history and
@@ -222,29 +234,41 @@ export class FhirResourceStore {
     exec: SqlExecutor,
     items: readonly { resource: T; id?: string }[],
   ): Promise<Stored<T>[]> {
-    if (items.length === 0) return [];
-    const lastUpdated = new Date().toISOString();
-    const stored = items.map(({ resource, id = randomUUID() }) => {
-      assertId(id);
-      return withMeta(resource, id, 1, lastUpdated);
-    });
-    const index = stored.flatMap((content, i) =>
-      extractSearchIndex(this.registry, content).map((row) => ({ ...row, ord: i + 1 })),
-    );
-    const rows = await exec.query<{ id: string }>(INSERT_MANY_STATEMENT, [
-      stored.map((r) => r.resourceType),
-      stored.map((r) => r.id),
-      stored.map(() => lastUpdated),
-      stored.map((r) => JSON.stringify(r)),
-      index.map((row) => row.ord),
-      ...indexArrays(index),
-    ]);
-    if (rows.length !== stored.length) {
-      const taken = new Set(rows.map((r) => r.id));
-      const first = stored.find((r) => !taken.has(r.id));
-      throw new FhirException(FhirErrorCode.Conflict, `${first?.resourceType}/${first?.id} already exists`);
+    const stored = withMetaMany(items.map(({ resource, id = randomUUID() }) => ({ resource, id })));
+    const inserted = await this.insertMany(exec, stored);
+    // A resource named twice in `items` is inserted once: the second is a conflict like a taken id.
+    const first = stored.find((r) => !inserted.delete(resourceKey(r)));
+    if (first) {
+      throw new FhirException(FhirErrorCode.Conflict, `${first.resourceType}/${first.id} already exists`);
     }
     return stored;
+  }
+
+  /**
+   * `upsertCopy` for several resources: the new copies (usually all of them) are written in one
+   * statement, the others one by one. Results in the order given.
+   */
+  async upsertCopies<T extends Resource>(
+    exec: SqlExecutor,
+    resources: readonly T[],
+  ): Promise<FhirWriteResult<T>[]> {
+    const fresh = withMetaMany(
+      resources.map((resource) => {
+        if (resource.id === undefined)
+          throw FhirException.invalid('Resource id is required for a copy', ['id']);
+        return { resource, id: resource.id };
+      }),
+    );
+    const inserted = await this.insertMany(exec, fresh);
+    const results: FhirWriteResult<T>[] = [];
+    for (const [i, copy] of fresh.entries()) {
+      results.push(
+        inserted.delete(resourceKey(copy))
+          ? { resource: copy, created: true, changed: true }
+          : await this.refreshCopy(exec, resources[i], copy.id),
+      );
+    }
+    return results;
   }
 
   /**
@@ -294,24 +318,7 @@ export class FhirResourceStore {
     // Most copies are new (a new patient's or order's first sync): one statement, no read first.
     const fresh = await this.insert(exec, resource, id);
     if (fresh !== undefined) return { resource: fresh, created: true, changed: true };
-    const wanted = canonicalContent(resource);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.current(exec, resource.resourceType, id, true);
-      if (current === undefined) {
-        const created = await this.insert(exec, resource, id);
-        if (created !== undefined) return { resource: created, created: true, changed: true };
-        continue;
-      }
-      if (!current.deleted && canonicalContent(current.content) === wanted) {
-        return { resource: current.content as Stored<T>, created: false, changed: false };
-      }
-      const updated = await this.replace(exec, resource, id, current.version_id);
-      if (updated !== undefined) return { resource: updated, created: false, changed: true };
-    }
-    throw new FhirException(
-      FhirErrorCode.Conflict,
-      `${resource.resourceType}/${id} is being changed concurrently`,
-    );
+    return this.refreshCopy(exec, resource, id);
   }
 
   /** The current version; 404 when unknown, 410 when deleted. */
@@ -466,6 +473,52 @@ export class FhirResourceStore {
         expression: missing,
       });
     }
+  }
+
+  /** The rest of `upsertCopy` once the copy is known to exist: a new version only when the content differs. */
+  private async refreshCopy<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    id: string,
+  ): Promise<FhirWriteResult<T>> {
+    const wanted = canonicalContent(resource);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.current(exec, resource.resourceType, id, true);
+      if (current === undefined) {
+        const created = await this.insert(exec, resource, id);
+        if (created !== undefined) return { resource: created, created: true, changed: true };
+        continue;
+      }
+      if (!current.deleted && canonicalContent(current.content) === wanted) {
+        return { resource: current.content as Stored<T>, created: false, changed: false };
+      }
+      const updated = await this.replace(exec, resource, id, current.version_id);
+      if (updated !== undefined) return { resource: updated, created: false, changed: true };
+    }
+    throw new FhirException(
+      FhirErrorCode.Conflict,
+      `${resource.resourceType}/${id} is being changed concurrently`,
+    );
+  }
+
+  /** Inserts version 1 of each resource in one statement; returns the `Type/id` keys it inserted. */
+  private async insertMany<T extends Resource>(
+    exec: SqlExecutor,
+    stored: readonly Stored<T>[],
+  ): Promise<Set<string>> {
+    if (stored.length === 0) return new Set();
+    const index = stored.flatMap((content, i) =>
+      extractSearchIndex(this.registry, content).map((row) => ({ ...row, ord: i + 1 })),
+    );
+    const rows = await exec.query<{ resource_type: string; id: string }>(INSERT_MANY_STATEMENT, [
+      stored.map((r) => r.resourceType),
+      stored.map((r) => r.id),
+      stored.map((r) => r.meta.lastUpdated),
+      stored.map((r) => JSON.stringify(r)),
+      index.map((row) => row.ord),
+      ...indexArrays(index),
+    ]);
+    return new Set(rows.map((r) => `${r.resource_type}/${r.id}`));
   }
 
   private async current(
