@@ -1,4 +1,4 @@
-import { FhirHistoryLean1763900000000 } from './fhir-history-lean.migration';
+import { FhirStoreLean1763900000000 } from './fhir-store-lean.migration';
 import { FhirSearchIndexLean1763700000200 } from './fhir-search-index-lean.migration';
 import { FhirStore1763700000000 } from './fhir-store.migration';
 
@@ -6,5 +6,5 @@ import { FhirStore1763700000000 } from './fhir-store.migration';
 export const fhirStoreMigrations = [
   FhirStore1763700000000,
   FhirSearchIndexLean1763700000200,
-  FhirHistoryLean1763900000000,
+  FhirStoreLean1763900000000,
 ];
