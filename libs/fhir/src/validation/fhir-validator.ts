@@ -71,29 +71,46 @@ function structureIssue(text: string, expression?: string): OperationOutcomeIssu
  * JSON-level rules medplum 4.5.2 lets through: empty strings (only whitespace is caught), empty
  * arrays, resource ids that are not FHIR ids, and NUL characters or unpaired surrogates. Iterative, so a deeply nested body cannot overflow.
  */
+interface JsonNode {
+  value: unknown;
+  parent?: JsonNode;
+  key: string | number;
+}
+
+/** `Patient.name[0].given[1]`: built only for a node with an issue. */
+function pathOf(node: JsonNode): string {
+  const keys: (string | number)[] = [];
+  for (let at: JsonNode | undefined = node; at !== undefined; at = at.parent) keys.push(at.key);
+  return keys.reduceRight<string>(
+    (path, key) => (typeof key === 'number' ? `${path}[${key}]` : path === '' ? key : `${path}.${key}`),
+    '',
+  );
+}
+
 function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
-  const stack: { value: unknown; path: string }[] = [{ value: root, path: rootPath }];
+  const stack: JsonNode[] = [{ value: root, key: rootPath }];
   while (stack.length > 0 && issues.length < 100) {
-    const { value, path } = stack.pop() as { value: unknown; path: string };
+    const node = stack.pop() as JsonNode;
+    const { value } = node;
     if (typeof value === 'string') {
-      if (value === '') issues.push(structureIssue('String must contain non-whitespace content', path));
+      if (value === '')
+        issues.push(structureIssue('String must contain non-whitespace content', pathOf(node)));
       else if (!isStorableString(value))
-        issues.push(structureIssue('String contains a NUL or unpaired surrogate', path));
+        issues.push(structureIssue('String contains a NUL or unpaired surrogate', pathOf(node)));
     } else if (Array.isArray(value)) {
-      if (value.length === 0) issues.push(structureIssue('Arrays must not be empty', path));
-      value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]` }));
+      if (value.length === 0) issues.push(structureIssue('Arrays must not be empty', pathOf(node)));
+      for (let i = 0; i < value.length; i++) stack.push({ value: value[i] as unknown, parent: node, key: i });
     } else if (isPlainObject(value)) {
       if (typeof value.resourceType === 'string' && typeof value.id === 'string' && value.id !== '') {
-        if (!isValidFhirId(value.id)) issues.push(structureIssue('Invalid id format', `${path}.id`));
+        if (!isValidFhirId(value.id)) issues.push(structureIssue('Invalid id format', `${pathOf(node)}.id`));
       }
-      for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: `${path}.${key}` });
+      for (const key in value) stack.push({ value: value[key], parent: node, key });
     }
   }
   return issues;
 }
 
-/** `code` elements bound to a required value set must hold one of its codes. */
 /**
  * Validates request bodies against the FHIR R4 definitions (medplum's validator over the base
  * StructureDefinitions, plus required bindings of `code` elements and a few JSON rules medplum

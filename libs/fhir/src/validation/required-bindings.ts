@@ -27,31 +27,36 @@ export class RequiredBindings {
 
   issues(resource: Record<string, unknown>): OperationOutcomeIssue[] {
     const issues: OperationOutcomeIssue[] = [];
-    this.visit(resource, String(resource.resourceType), String(resource.resourceType), issues);
+    const type = String(resource.resourceType);
+    this.visit(resource, type, () => type, issues);
     return issues;
   }
 
+  /** `path` builds the location only for a code outside its value set. */
   private visit(
     value: Record<string, unknown>,
     type: string,
-    path: string,
+    path: () => string,
     issues: OperationOutcomeIssue[],
   ): void {
     const slots = this.slotsOf(type);
-    for (const [key, child] of Object.entries(value)) {
+    for (const key in value) {
       const slot = slots.get(key);
       if (slot === undefined) continue;
-      const items = Array.isArray(child) ? child : [child];
-      items.forEach((item: unknown, i) => {
-        const at = Array.isArray(child) ? `${path}.${key}[${i}]` : `${path}.${key}`;
+      const child = value[key];
+      const many = Array.isArray(child);
+      const items: unknown[] = many ? child : [child];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        const at = () => (many ? `${path()}.${key}[${i}]` : `${path()}.${key}`);
         if (slot.kind === 'code') {
           if (typeof item === 'string' && !slot.codes.has(item))
-            issues.push(outsideValueSet(slot.valueSet, at));
+            issues.push(outsideValueSet(slot.valueSet, at()));
         } else if (isRecord(item)) {
           const itemType = slot.kind === 'type' ? slot.type : item.resourceType;
           if (typeof itemType === 'string') this.visit(item, itemType, at, issues);
         }
-      });
+      }
     }
   }
 
