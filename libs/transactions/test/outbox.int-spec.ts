@@ -223,4 +223,33 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
     expect(letter).toMatchObject({ messageId: 'malformed-1', reason: 'test.ward-event: body is not JSON' });
     expect(await effects()).toHaveLength(before);
   });
+
+  it('prunes inbox rows past their retention, of its own consumers only, and keeps the cursors', async () => {
+    const inbox = new PostgresInbox();
+    const rows = [
+      ['retention', 'old-1', '3 hours'],
+      ['retention', 'old-2', '2 hours'],
+      ['retention', 'old-3', '2 hours'],
+      ['retention', 'recent', '1 minute'],
+      ['elsewhere', 'old-other', '3 hours'],
+    ];
+    for (const [consumer, id, age] of rows) {
+      await consumerDb.query(
+        `INSERT INTO tx_inbox (consumer, message_id, outcome, received_at)
+         VALUES ($1, $2, 'applied', now() - $3::interval)`,
+        [consumer, id, age],
+      );
+    }
+    await consumerDb.query(
+      `INSERT INTO tx_inbox_cursor (consumer, aggregate_id, last_sequence) VALUES ('retention', 'bed-1', 7)`,
+    );
+    // Two rows a statement: the loop runs until a statement deletes fewer.
+    expect(await inbox.prune(consumerDb, ['retention'], 3_600_000, 2)).toBe(3);
+    const left = await consumerDb.query<{ message_id: string }>(
+      `SELECT message_id FROM tx_inbox WHERE consumer IN ('retention', 'elsewhere') ORDER BY message_id`,
+    );
+    expect(left.map((r) => r.message_id)).toEqual(['old-other', 'recent']);
+    const cursors = await consumerDb.query(`SELECT 1 FROM tx_inbox_cursor WHERE consumer = 'retention'`);
+    expect(cursors).toHaveLength(1);
+  });
 });

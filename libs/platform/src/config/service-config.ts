@@ -45,6 +45,8 @@ export class BaseEnvironment {
   /** Inbox consumers: unacknowledged deliveries held at once, and attempts before a message is dead-lettered. */
   @Transform(toInt) @IsInt() @Min(1) @Max(10_000) CONSUMER_PREFETCH: number = 500;
   @Transform(toInt) @IsInt() @Min(1) @Max(100) CONSUMER_MAX_ATTEMPTS: number = 5;
+  /** Inbox rows (the record of each message a consumer decided) are kept this long, then deleted. */
+  @Transform(toInt) @IsInt() @Min(1) INBOX_RETENTION_HOURS: number = 168;
   /** Two-phase messages: the server asks a producer back about a message prepared longer ago than this. */
   @Transform(toInt) @IsInt() @Min(50) MESSAGE_CHECK_BACK_AFTER_MS: number = 10_000;
 

@@ -81,6 +81,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
   private consumers: RabbitMqConsumer[] = [];
   private pruneTimer?: NodeJS.Timeout;
   private vacuumTimer?: NodeJS.Timeout;
+  private inboxPruneTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(OPTIONS) private readonly options: MessagingOptions,
@@ -130,6 +131,14 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
       this.vacuumTimer.unref();
     }
     const inbox = new PostgresInbox();
+    if (this.queues.length > 0) {
+      const retentionMs = env.INBOX_RETENTION_HOURS * 3_600_000;
+      this.inboxPruneTimer = setInterval(
+        () => void inbox.prune(this.db, this.queues, retentionMs).catch(() => undefined),
+        600_000,
+      );
+      this.inboxPruneTimer.unref();
+    }
     for (const definition of this.options.consumers ?? []) {
       const handler = this.moduleRef.get(definition.handler, { strict: false });
       const core = new InboxConsumer<Session>(
@@ -164,6 +173,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationShutdown(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.inboxPruneTimer) clearInterval(this.inboxPruneTimer);
     if (this.vacuumTimer) clearInterval(this.vacuumTimer);
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.relay?.stop();

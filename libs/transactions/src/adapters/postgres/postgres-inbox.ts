@@ -1,4 +1,4 @@
-import { hotStatement, Session } from '@hospital/platform';
+import { hotStatement, Session, SqlExecutor } from '@hospital/platform';
 import { InboxEntry, InboxOutcome, InboxStore } from '../../ports/messaging.ports';
 
 // Lookups in growing tables: planned per call (see hotStatement).
@@ -64,6 +64,31 @@ export class PostgresInbox implements InboxStore<Session> {
     if (cursors.size > 0) {
       const keys = [...cursors.keys()].sort();
       await session.query(MOVE_CURSORS, [consumer, keys, keys.map((k) => cursors.get(k))]);
+    }
+  }
+
+  /**
+   * Deletes the inbox rows of `consumers` decided more than `olderThanMs` ago, `batch` rows a statement
+   * (oldest first, so no statement walks the whole table); returns how many. Cursors stay.
+   */
+  async prune(
+    db: SqlExecutor,
+    consumers: readonly string[],
+    olderThanMs: number,
+    batch = 10_000,
+  ): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      const rows = await db.query(
+        `DELETE FROM tx_inbox WHERE ctid IN (
+           SELECT ctid FROM tx_inbox
+            WHERE consumer = ANY($1) AND received_at < clock_timestamp() - make_interval(secs => $2)
+            LIMIT $3)
+         RETURNING 1`,
+        [consumers, olderThanMs / 1000, batch],
+      );
+      pruned += rows.length;
+      if (rows.length < batch) return pruned;
     }
   }
 }
