@@ -110,6 +110,19 @@ describe('FhirResourceStore (PostgreSQL)', () => {
     expect(await rowCounts('Patient', 'many-3')).toEqual({ resource: 0, history: 0, index: 0 });
   });
 
+  it('answers a resource named twice in one createMany with a 409, like a taken id', async () => {
+    const twice = await rejection(
+      db.transaction((tx) =>
+        store.createMany(tx, [
+          { resource: patient('MRN-T1', 'Twice', 'One', '1975-05-05'), id: 'twice-1' },
+          { resource: patient('MRN-T2', 'Twice', 'Two', '1976-06-06'), id: 'twice-1' },
+        ]),
+      ),
+    );
+    expect(twice.code).toBe(FhirErrorCode.Conflict);
+    expect(await rowCounts('Patient', 'twice-1')).toEqual({ resource: 0, history: 0, index: 0 });
+  });
+
   it('answers unknown ids with 404', async () => {
     expect((await rejection(store.read(db, 'Patient', 'nope'))).status).toBe(404);
     expect((await rejection(store.vread(db, 'Patient', 'nope', '1'))).status).toBe(404);
@@ -329,6 +342,27 @@ describe('FhirResourceStore (PostgreSQL)', () => {
       expect(changed).toMatchObject({ created: false, changed: true });
       expect(changed.resource.meta.versionId).toBe('2');
       expect(await rowCounts('Patient', 'emr-patient-1')).toMatchObject({ resource: 1, history: 2 });
+    });
+
+    it('keeps several copies at once: new ones in one statement, existing ones as upsertCopy would', async () => {
+      const kept = { ...patient('COPY-2', 'Copy', 'Kay', '1961-02-02'), id: 'emr-patient-2' };
+      const edited = { ...patient('COPY-3', 'Copy', 'Eve', '1962-03-03'), id: 'emr-patient-3' };
+      await store.upsertCopies(db, [kept, edited]);
+      const results = await db.transaction((tx) =>
+        store.upsertCopies(tx, [
+          kept,
+          { ...edited, gender: 'male' },
+          { ...patient('COPY-4', 'Copy', 'Neil', '1963-04-04'), id: 'emr-patient-4' },
+        ]),
+      );
+      expect(results.map(({ created, changed }) => ({ created, changed }))).toEqual([
+        { created: false, changed: false },
+        { created: false, changed: true },
+        { created: true, changed: true },
+      ]);
+      expect(results.map((r) => r.resource.meta.versionId)).toEqual(['1', '2', '1']);
+      expect(await rowCounts('Patient', 'emr-patient-3')).toMatchObject({ resource: 1, history: 2 });
+      expect(await rowCounts('Patient', 'emr-patient-4')).toEqual({ resource: 1, history: 1, index: 7 });
     });
   });
 

@@ -228,7 +228,9 @@ export class FhirResourceStore {
 
   /**
    * Creates several resources in one statement (a dispensing round, requests committed together): the
-   * same rows as `create` for each, under the given id or a new UUID. A 409 when any id is taken.
+   * same rows as `create` for each, under the given id or a new UUID. A 409 when any id is taken (or one
+   * is named twice); run it in a transaction, which the 409 rolls back: the statement itself writes the
+   * others.
    */
   async createMany<T extends Resource>(
     exec: SqlExecutor,
