@@ -56,6 +56,12 @@ export class BaseEnvironment {
    */
   @IsOptional() @IsString() FAULT_KILL_AT?: string;
 
+  /**
+   * This service's own base URL as the others reach it (a two-phase message producer's check-back
+   * address). Default: `http://<HOST>:<PORT>`, with 127.0.0.1 for a wildcard HOST.
+   */
+  @IsOptional() @IsUrl({ require_tld: false }) SERVICE_URL?: string;
+
   /** Base URLs of the other services, used by coordinators and participants. */
   @IsUrl({ require_tld: false }) EMR_URL: string = 'http://127.0.0.1:3001';
   @IsUrl({ require_tld: false }) LIS_URL: string = 'http://127.0.0.1:3002';

@@ -69,13 +69,14 @@ export interface MessageProducerOptions {
   server: string;
   /**
    * Base URL at which the server reaches this service's check-back route (a load balancer's address when
-   * the service runs as several replicas). Defaults to the configured host and port.
+   * the service runs as several replicas). Defaults to `SERVICE_URL`, else the configured host and port.
    */
   checkBackUrl?: string;
 }
 
-/** This service's own base URL, from its configured host and port (a wildcard host becomes loopback). */
+/** This service's own base URL: `SERVICE_URL`, else its configured host and port (a wildcard host becomes loopback). */
 export function ownBaseUrl(config: ServiceConfig): string {
+  if (config.env.SERVICE_URL) return config.env.SERVICE_URL.replace(/\/+$/, '');
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
 }
