@@ -87,6 +87,10 @@ describe('FhirResourceStore (PostgreSQL)', () => {
     );
   });
 
+  /** createMany of `items` in a transaction, which is expected to fail. */
+  const rejectedCreateMany = (items: { resource: Patient; id?: string }[]) =>
+    rejection(db.transaction((tx) => store.createMany(tx, items)));
+
   it('creates several resources in one statement with the same rows as one by one; a taken id is a 409', async () => {
     const [a, b] = await db.transaction((tx) =>
       store.createMany(tx, [
@@ -98,27 +102,19 @@ describe('FhirResourceStore (PostgreSQL)', () => {
     expect(await store.read(db, 'Patient', a.id)).toEqual(a);
     expect(await rowCounts('Patient', a.id)).toEqual({ resource: 1, history: 1, index: 7 });
     expect(await rowCounts('Patient', 'many-2')).toEqual({ resource: 1, history: 1, index: 7 });
-    const taken = await rejection(
-      db.transaction((tx) =>
-        store.createMany(tx, [
-          { resource: patient('MRN-M3', 'Many', 'Three', '1973-03-03'), id: 'many-3' },
-          { resource: patient('MRN-M4', 'Many', 'Four', '1974-04-04'), id: 'many-2' },
-        ]),
-      ),
-    );
+    const taken = await rejectedCreateMany([
+      { resource: patient('MRN-M3', 'Many', 'Three', '1973-03-03'), id: 'many-3' },
+      { resource: patient('MRN-M4', 'Many', 'Four', '1974-04-04'), id: 'many-2' },
+    ]);
     expect(taken.code).toBe(FhirErrorCode.Conflict);
     expect(await rowCounts('Patient', 'many-3')).toEqual({ resource: 0, history: 0, index: 0 });
   });
 
   it('answers a resource named twice in one createMany with a 409, like a taken id', async () => {
-    const twice = await rejection(
-      db.transaction((tx) =>
-        store.createMany(tx, [
-          { resource: patient('MRN-T1', 'Twice', 'One', '1975-05-05'), id: 'twice-1' },
-          { resource: patient('MRN-T2', 'Twice', 'Two', '1976-06-06'), id: 'twice-1' },
-        ]),
-      ),
-    );
+    const twice = await rejectedCreateMany([
+      { resource: patient('MRN-T1', 'Twice', 'One', '1975-05-05'), id: 'twice-1' },
+      { resource: patient('MRN-T2', 'Twice', 'Two', '1976-06-06'), id: 'twice-1' },
+    ]);
     expect(twice.code).toBe(FhirErrorCode.Conflict);
     expect(await rowCounts('Patient', 'twice-1')).toEqual({ resource: 0, history: 0, index: 0 });
   });
