@@ -69,7 +69,7 @@ export class PostgresInbox implements InboxStore<Session> {
 
   /**
    * Deletes the inbox rows of `consumers` decided more than `olderThanMs` ago, `batch` rows a statement
-   * (oldest first, so no statement walks the whole table); returns how many. Cursors stay.
+   * (short transactions beside the consumers' own); returns how many. Cursors stay.
    */
   async prune(
     db: SqlExecutor,
