@@ -119,6 +119,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
         {
           batchSize: env.OUTBOX_BATCH_SIZE,
           pollMs: env.OUTBOX_POLL_MS,
+          lingerMs: env.OUTBOX_LINGER_MS,
           points: env.FAULT_KILL_AT === undefined ? undefined : points,
         },
         this.metrics,

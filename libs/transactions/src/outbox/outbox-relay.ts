@@ -10,6 +10,11 @@ export interface OutboxRelayOptions {
   pollMs: number;
   /** Rounds in flight at once (each holds its own partitions); 2 lets one publish while the other claims. */
   rounds?: number;
+  /**
+   * After a round that drained the backlog (fewer than `batchSize` messages), wait this long before the
+   * next claim, so that rounds carry more messages at a moderate rate. Adds at most this much lag.
+   */
+  lingerMs?: number;
   /** Fault runs only: announced mid-batch and after the publish (the batch is then published in two halves). */
   points?: ProtocolPoints;
 }
@@ -92,6 +97,8 @@ export class OutboxRelay {
         const published = await this.publishBatch();
         this.failures = 0;
         if (published === 0) await this.store.waitForMessages(this.options.pollMs);
+        else if (published < this.options.batchSize && this.options.lingerMs)
+          await systemClock.sleep(this.options.lingerMs);
       } catch (error) {
         this.failures += 1;
         const reason = errorMessage(error);
