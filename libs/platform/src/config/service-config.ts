@@ -42,8 +42,8 @@ export class BaseEnvironment {
   @Transform(toInt) @IsInt() @Min(1) @Max(5000) OUTBOX_BATCH_SIZE: number = 500;
   /** The relay polls this often when no NOTIFY woke it (a safety net: NOTIFY is only a hint). */
   @Transform(toInt) @IsInt() @Min(10) OUTBOX_POLL_MS: number = 1_000;
-  /** After a round that emptied the outbox, the relay waits this long so the next one carries more. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(1_000) OUTBOX_LINGER_MS: number = 20;
+  /** After a round that emptied the outbox, the relay waits this long so the next one carries more (0: off). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000) OUTBOX_LINGER_MS: number = 0;
   /** Inbox consumers: unacknowledged deliveries held at once, and attempts before a message is dead-lettered. */
   @Transform(toInt) @IsInt() @Min(1) @Max(10_000) CONSUMER_PREFETCH: number = 500;
   @Transform(toInt) @IsInt() @Min(1) @Max(100) CONSUMER_MAX_ATTEMPTS: number = 5;
