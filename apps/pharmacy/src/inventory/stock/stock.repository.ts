@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Database, hotStatement, type SqlExecutor } from '@hospital/platform';
+import { stockAggregate } from '../../contracts/pharmacy-events';
 import type { StockLevel } from './reorder-policy';
 
 /** A stock movement applied from a message: units out (dispense) or in (delivery). */
@@ -179,7 +180,7 @@ export class StockRepository {
     };
   }
 
-  /** Applies dispenses in one statement; the level of each stock line after them, by `code@location`. */
+  /** Applies dispenses in one statement; the level of each stock line after them, by `stockAggregate`. */
   async applyDispenses(
     exec: SqlExecutor,
     movements: readonly Movement[],
@@ -200,7 +201,7 @@ export class StockRepository {
     ]);
     return new Map(
       rows.map((row) => [
-        `${row.medication_code}@${row.location_id}`,
+        stockAggregate(row.medication_code, row.location_id),
         {
           onHand: row.on_hand,
           reorderPoint: row.reorder_point,

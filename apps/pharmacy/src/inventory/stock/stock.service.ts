@@ -11,7 +11,13 @@ import {
   type StockLowPayload,
 } from '../../contracts/pharmacy-events';
 import { decideReorder } from './reorder-policy';
-import { type AppliedMovement, type StockFilter, type StockLine, StockRepository } from './stock.repository';
+import {
+  type AppliedMovement,
+  type Movement,
+  type StockFilter,
+  type StockLine,
+  StockRepository,
+} from './stock.repository';
 import { InventoryErrorCode, InventoryException } from './stock.exception';
 
 /** What a message carries besides its payload: its id (the ledger key) and its global transaction. */
@@ -23,6 +29,18 @@ export interface MessageOrigin {
 export interface MovementResult extends AppliedMovement {
   /** The reorder this movement opened, if it opened one. */
   openedReorderId?: string;
+}
+
+/** The stock movement a dispense makes: its units leave the line, the ledger names the dispense. */
+function dispenseMovement(dispense: MedicationDispensedPayload, origin: MessageOrigin): Movement {
+  return {
+    kind: 'dispense',
+    messageId: origin.messageId,
+    medicationCode: dispense.medicationCode,
+    locationId: dispense.locationId,
+    quantity: dispense.quantity,
+    referenceId: dispense.dispenseId,
+  };
 }
 
 function unknownStock(medicationCode: string, locationId: string): InventoryException {
@@ -50,14 +68,7 @@ export class StockService {
     dispense: MedicationDispensedPayload,
     origin: MessageOrigin,
   ): Promise<MovementResult> {
-    const applied = await this.stock.applyMovement(session, {
-      kind: 'dispense',
-      messageId: origin.messageId,
-      medicationCode: dispense.medicationCode,
-      locationId: dispense.locationId,
-      quantity: dispense.quantity,
-      referenceId: dispense.dispenseId,
-    });
+    const applied = await this.stock.applyMovement(session, dispenseMovement(dispense, origin));
     if (applied === undefined) throw unknownStock(dispense.medicationCode, dispense.locationId);
     return this.reorderIfLow(session, dispense.medicationCode, dispense.locationId, applied, origin);
   }
@@ -72,24 +83,19 @@ export class StockService {
   ): Promise<void> {
     const lines = await this.stock.applyDispenses(
       session,
-      dispenses.map(({ dispense, origin }) => ({
-        kind: 'dispense',
-        messageId: origin.messageId,
-        medicationCode: dispense.medicationCode,
-        locationId: dispense.locationId,
-        quantity: dispense.quantity,
-        referenceId: dispense.dispenseId,
-      })),
+      dispenses.map(({ dispense, origin }) => dispenseMovement(dispense, origin)),
     );
-    const lastOrigin = new Map<string, MessageOrigin>();
-    for (const { dispense, origin } of dispenses)
-      lastOrigin.set(stockAggregate(dispense.medicationCode, dispense.locationId), origin);
-    for (const { dispense } of dispenses)
-      if (!lines.has(stockAggregate(dispense.medicationCode, dispense.locationId)))
-        throw unknownStock(dispense.medicationCode, dispense.locationId);
-    for (const [key, origin] of lastOrigin) {
-      const [medicationCode, locationId] = key.split('@');
-      await this.reorderIfLow(session, medicationCode, locationId, lines.get(key) as AppliedMovement, origin);
+    // The last dispense of each stock line: its level after them all, and the origin a reorder names.
+    const last = new Map<string, { dispense: MedicationDispensedPayload; origin: MessageOrigin }>();
+    for (const entry of dispenses) {
+      const { medicationCode, locationId } = entry.dispense;
+      const line = stockAggregate(medicationCode, locationId);
+      if (!lines.has(line)) throw unknownStock(medicationCode, locationId);
+      last.set(line, entry);
+    }
+    for (const [line, { dispense, origin }] of last) {
+      const applied = lines.get(line) as AppliedMovement;
+      await this.reorderIfLow(session, dispense.medicationCode, dispense.locationId, applied, origin);
     }
   }
 
