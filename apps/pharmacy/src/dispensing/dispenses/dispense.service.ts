@@ -93,20 +93,17 @@ export class DispenseService {
         const events: NewOutboxEvent[] = [];
         const stored: Stored<Resource>[][] = [];
         // Dispenses with no prescription to check, of every request, are created in one statement.
-        const plain = batch.flatMap((pending, p) =>
-          pending.writes.flatMap((write, i) =>
-            isPlainDispense(write, pending.planned[i])
-              ? [{ p, i, resource: withLocation(write.resource), id: write.id }]
-              : [],
-          ),
+        const plain = batch.flatMap((pending) =>
+          pending.writes.filter((write, i) => isPlainDispense(write, pending.planned[i])),
         );
         const created = await this.store.createMany(
           tx,
-          plain.map(({ resource, id }) => ({ resource, id })),
+          plain.map((write) => ({ resource: withLocation(write.resource), id: write.id })),
         );
-        const done = new Map(plain.map((d, k) => [`${d.p}/${d.i}`, created[k]]));
-        for (const [p, pending] of batch.entries())
-          stored.push(await this.write(tx, pending, events, p, done));
+        const done = new Map<PharmacyWrite, Stored<MedicationDispense>>(
+          plain.map((write, k) => [write, created[k]]),
+        );
+        for (const pending of batch) stored.push(await this.write(tx, pending, events, done));
         if (events.length > 0) await this.outbox.append(tx, events);
         return stored;
       });
@@ -125,8 +122,8 @@ export class DispenseService {
     tx: Session,
     pending: PendingRecord,
     events: NewOutboxEvent[],
-    p: number,
-    done: ReadonlyMap<string, Stored<MedicationDispense>>,
+    /** Dispenses the shared statement already created, by the write they came from. */
+    done: ReadonlyMap<PharmacyWrite, Stored<MedicationDispense>>,
   ): Promise<Stored<Resource>[]> {
     const { writes, planned, gtid } = pending;
     const order = writes
@@ -137,7 +134,7 @@ export class DispenseService {
       const { resource, id } = writes[i];
       const plan = planned[i];
       if (resource.resourceType === 'MedicationDispense' && plan !== undefined) {
-        const dispense = done.get(`${p}/${i}`) ?? (await this.storeDispense(tx, resource, id));
+        const dispense = done.get(writes[i]) ?? (await this.storeDispense(tx, resource, id));
         events.push(medicationDispensedEvent(dispense, plan, gtid));
         results[i] = dispense;
       } else {
