@@ -79,9 +79,8 @@ export class Outbox {
 export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
   private relay?: OutboxRelay;
   private consumers: RabbitMqConsumer[] = [];
-  private pruneTimer?: NodeJS.Timeout;
-  private vacuumTimer?: NodeJS.Timeout;
-  private inboxPruneTimer?: NodeJS.Timeout;
+  /** Housekeeping (outbox prune and vacuum, inbox prune), stopped at shutdown. */
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     @Inject(OPTIONS) private readonly options: MessagingOptions,
@@ -105,10 +104,10 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
     const { env } = this.config;
     this.readiness.add({
       name: 'rabbitmq',
-      check: async () => {
-        if (!this.connection.connected) throw new Error('not connected to RabbitMQ');
-        await Promise.resolve();
-      },
+      check: () =>
+        this.connection.connected
+          ? Promise.resolve()
+          : Promise.reject(new Error('not connected to RabbitMQ')),
     });
     const log = protocolLogger(this.logger);
     const points = faultPoints(this.config);
@@ -126,19 +125,13 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
         log,
       );
       this.relay.start();
-      this.pruneTimer = setInterval(() => void this.outbox.prune(3_600_000).catch(() => undefined), 600_000);
-      this.pruneTimer.unref();
-      this.vacuumTimer = setInterval(() => void this.outbox.vacuum().catch(() => undefined), 10_000);
-      this.vacuumTimer.unref();
+      this.every(600_000, () => this.outbox.prune(3_600_000));
+      this.every(10_000, () => this.outbox.vacuum());
     }
     const inbox = new PostgresInbox();
     if (this.queues.length > 0) {
       const retentionMs = env.INBOX_RETENTION_HOURS * 3_600_000;
-      this.inboxPruneTimer = setInterval(
-        () => void inbox.prune(this.db, this.queues, retentionMs).catch(() => undefined),
-        600_000,
-      );
-      this.inboxPruneTimer.unref();
+      this.every(600_000, () => inbox.prune(this.db, this.queues, retentionMs));
     }
     for (const definition of this.options.consumers ?? []) {
       const handler = this.moduleRef.get(definition.handler, { strict: false });
@@ -172,10 +165,15 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
+  /** Runs `task` every `ms` in the background; a failed run waits for the next. */
+  private every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => void task().catch(() => undefined), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
-    if (this.inboxPruneTimer) clearInterval(this.inboxPruneTimer);
-    if (this.vacuumTimer) clearInterval(this.vacuumTimer);
+    for (const timer of this.timers) clearInterval(timer);
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.relay?.stop();
     await this.outbox.close();
