@@ -143,6 +143,13 @@ function report(r: Bench2pcResult): void {
 }
 
 function reportOutbox(r: BenchOutboxResult): void {
+  // CPU % by the names cpu_ms_per_dispense uses.
+  const percentOf: Record<string, number | null> = {
+    ...r.cpu_percent.services,
+    postgres: r.cpu_percent.postgres,
+    bench_client: r.cpu_percent.client,
+    other: r.cpu_percent.other,
+  };
   const out = [
     '',
     `Bench: outbox — dispensing → inventory over the outbox, RabbitMQ and the inbox, ${r.concurrency} clients, ${r.batch} dispense(s) per request, ${r.duration_s} s`,
@@ -168,19 +175,7 @@ function reportOutbox(r: BenchOutboxResult): void {
     '',
     formatTable(
       ['process', 'CPU ms per dispense', 'CPU % (dispensing phase)'],
-      Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [
-        name,
-        fmt(ms, 2),
-        fmt(
-          name === 'postgres'
-            ? r.cpu_percent.postgres
-            : name === 'bench_client'
-              ? r.cpu_percent.client
-              : name === 'other'
-                ? r.cpu_percent.other
-                : r.cpu_percent.services[name],
-        ),
-      ]),
+      Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [name, fmt(ms, 2), fmt(percentOf[name])]),
     ),
     '',
   ];
