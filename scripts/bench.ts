@@ -75,6 +75,7 @@ const fmt = (value: number | null | undefined, digits = 1): string =>
 
 function report(r: Bench2pcResult): void {
   const cpu = r.cpu_percent;
+  const phases = [cpu, r.limit_cpu_percent, r.baseline_cpu_percent];
   const out = [
     '',
     `Bench: 2pc — record update (emr coordinates, lis and pacs prepare), ${r.concurrency} clients, ${r.duration_s} s per phase`,
@@ -123,16 +124,16 @@ function report(r: Bench2pcResult): void {
     ),
     '',
     formatTable(
-      ['process', 'peak RSS MiB', 'CPU % (workflow)'],
+      ['process', 'peak RSS MiB', 'CPU % (workflow)', 'CPU % (limit loop)', 'CPU % (baseline)'],
       [
-        ...serviceNames.map((s) => [s, fmt(r.peak_rss_mb[s]), fmt(cpu.services[s])]),
-        ['postgres (whole cluster)', '-', fmt(cpu.postgres)],
-        ['bench client', '-', fmt(cpu.client)],
-        ['other processes on the machine', '-', fmt(cpu.other)],
+        ...serviceNames.map((s) => [s, fmt(r.peak_rss_mb[s]), fmt(cpu.services[s]), '-', '-']),
+        ['postgres (whole cluster)', '-', ...phases.map((p) => fmt(p.postgres))],
+        ['bench client', '-', ...phases.map((p) => fmt(p.client))],
+        ['other processes on the machine', '-', ...phases.map((p) => fmt(p.other))],
         [
           `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
           '-',
-          fmt(cpu.machine_busy === null ? null : cpu.machine_busy * cpu.cores),
+          ...phases.map((p) => fmt(p.machine_busy === null ? null : p.machine_busy * p.cores)),
         ],
       ],
     ),

@@ -53,6 +53,8 @@ export interface Bench2pcResult extends BenchResultBase {
   cpu_percent: CpuUse;
   /** CPU during the limit loop, percent of one core. */
   limit_cpu_percent: CpuUse;
+  /** CPU during the unsafe baseline, percent of one core. */
+  baseline_cpu_percent: CpuUse;
   error_samples: string[];
 }
 
@@ -274,7 +276,10 @@ async function captureTemplate(databases: Record<ServiceName, string>): Promise<
 }
 
 /** Phase 3: the same writes with no coordination — one independent local transaction per database. */
-async function unsafeBaseline(options: Bench2pcOptions, template: BaselineTemplate): Promise<LoadResult> {
+async function unsafeBaseline(
+  options: Bench2pcOptions,
+  template: BaselineTemplate,
+): Promise<{ load: LoadResult; cpu: CpuUse }> {
   const workers = await Promise.all(
     Array.from({ length: options.concurrency }, () =>
       Promise.all(
@@ -287,20 +292,29 @@ async function unsafeBaseline(options: Bench2pcOptions, template: BaselineTempla
       ),
     ),
   );
+  const cpuStart = cpuSnapshot({});
   try {
-    return await phase(options, 'unsafe baseline', options.durationS, options.concurrency, async (w) => {
-      const fresh = template.ids.map(() => randomUUID());
-      const substitute = (text: string): string =>
-        template.ids.reduce((t, id, i) => t.split(id).join(fresh[i]), text);
-      try {
-        await Promise.all(
-          template.perDatabase.map((d, i) => workers[w][i].query(d.insert, d.rows.map(substitute))),
-        );
-        return { ok: true };
-      } catch (error) {
-        return { ok: false, error: error instanceof Error ? error.message : String(error) };
-      }
-    });
+    const load = await phase(
+      options,
+      'unsafe baseline',
+      options.durationS,
+      options.concurrency,
+      async (w) => {
+        const fresh = template.ids.map(() => randomUUID());
+        const substitute = (text: string): string =>
+          template.ids.reduce((t, id, i) => t.split(id).join(fresh[i]), text);
+        try {
+          await Promise.all(
+            template.perDatabase.map((d, i) => workers[w][i].query(d.insert, d.rows.map(substitute))),
+          );
+          return { ok: true };
+        } catch (error) {
+          return { ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
+      },
+    );
+    // Before the connections close, as in the limit loop.
+    return { load, cpu: cpuUse(cpuStart, cpuSnapshot({})) };
   } finally {
     await Promise.all(workers.flat().map((c) => c.end().catch(() => undefined)));
   }
@@ -342,7 +356,7 @@ export async function runBench2pc(options: Bench2pcOptions): Promise<Bench2pcRes
   const limitPerS = limit.load.completed / (limit.load.elapsedMs / 1000);
 
   const template = await captureTemplate(names);
-  const baseline = await unsafeBaseline(options, template);
+  const { load: baseline, cpu: baselineCpu } = await unsafeBaseline(options, template);
   if (baseline.errors > 0) log(`baseline: ${baseline.errors} error(s): ${baseline.errorSamples.join(' | ')}`);
   const baselinePerS = baseline.completed / (baseline.elapsedMs / 1000);
 
@@ -380,6 +394,7 @@ export async function runBench2pc(options: Bench2pcOptions): Promise<Bench2pcRes
     baseline_p50_ms: round(latencySummary(baseline).p50, 1),
     cpu_percent: flow.cpu,
     limit_cpu_percent: limit.cpu,
+    baseline_cpu_percent: baselineCpu,
     error_samples: load.errorSamples,
   };
 }

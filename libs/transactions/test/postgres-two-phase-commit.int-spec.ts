@@ -156,18 +156,31 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
     expect(await orderIn(participantDbs[0], gtid)).toBe(0);
   });
 
+  it('keeps a business step that writes only after the branch failed to open inside the failed branch', async () => {
+    const gtid = newGtid();
+    const [resource] = shared.resources;
+    await resource.abort(gtid);
+    // The step is under way before the opening's answer arrives, and writes after it.
+    const vote = await resource.prepare(gtid, 'emr', async (tx) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [gtid, 'p0']);
+    });
+    expect(vote).toEqual({ vote: 'no', reason: 'branch already aborted' });
+    expect(await orderIn(participantDbs[0], gtid)).toBe(0);
+  });
+
   it('presumes abort for an inquiry before any decision, and the coordinator cannot commit afterwards', async () => {
     const gtid = newGtid();
     const log = new PostgresTwoPhaseLog(coordinatorDb);
     await log.begin(gtid, ['p0']);
     expect(await coordinator().outcome(gtid)).toBe('abort');
-    let ranLocal = false;
-    const decision = await log.decideCommit(gtid, [{ participant: 'p0', state: 'prepared' }], () => {
-      ranLocal = true;
-      return Promise.resolve();
+    const decision = await log.decideCommit(gtid, [{ participant: 'p0', state: 'prepared' }], async (tx) => {
+      await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [gtid, 'coordinator']);
     });
     expect(decision).toBe('abort');
-    expect(ranLocal).toBe(false);
+    // The local work was sent with the decision and rolled back with it.
+    expect(await orderIn(coordinatorDb, gtid)).toBe(0);
+    expect((await log.get(gtid))?.state).toBe('aborting');
   });
 
   it('lets a participant resolve an in-doubt branch by asking the coordinator', async () => {

@@ -5,6 +5,16 @@ import { queryConfig, SqlExecutor } from './sql-executor';
 // int8 counts and ids as numbers, timestamps as Date (pg's default) — row mappers convert further.
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
+/**
+ * The error a statement (or any step) ended with, or undefined when it succeeded: lets a caller send a
+ * statement now and look at its outcome later, without an unhandled rejection in between.
+ */
+export const outcomeOf = (step: Promise<unknown>): Promise<Error | undefined> =>
+  step.then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+
 /** A connection held for a sequence of statements: a local transaction, or a branch that ends prepared. */
 export class Session implements SqlExecutor {
   constructor(private readonly client: PoolClient) {}
@@ -42,6 +52,8 @@ export class Database implements SqlExecutor {
       application_name: this.applicationName,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 5_000,
+      // Statements issued one after another without waiting go out together (see `transaction`).
+      pipeline: true,
     });
     // An idle client that loses its server (a restart) must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
@@ -87,16 +99,29 @@ export class Database implements SqlExecutor {
     options: { synchronousCommit?: boolean } = {},
   ): Promise<T> {
     return this.withSession(async (session) => {
-      await session.query('BEGIN');
-      try {
-        if (options.synchronousCommit === false) await session.query('SET LOCAL synchronous_commit = off');
-        const result = await work(session);
-        await session.query('COMMIT');
-        return result;
-      } catch (error) {
+      // BEGIN travels with the work's first statement instead of costing a round trip of its own. BEGIN
+      // fails only in a session whose transaction already failed, and that transaction stays failed until
+      // the ROLLBACK below, sent once the work has settled: every statement of the work fails with it.
+      let result: T | undefined;
+      const failures = await Promise.all([
+        outcomeOf(
+          session.query(
+            options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+          ),
+        ),
+        outcomeOf(
+          work(session).then((value) => {
+            result = value;
+          }),
+        ),
+      ]);
+      const failure = failures.find((f) => f !== undefined);
+      if (failure !== undefined) {
         await session.query('ROLLBACK').catch(() => undefined);
-        throw error;
+        throw failure;
       }
+      await session.query('COMMIT');
+      return result as T;
     });
   }
 

@@ -1,4 +1,4 @@
-import { Database, Session } from '@hospital/platform';
+import { Database, outcomeOf, Session } from '@hospital/platform';
 import { TransactionStyle } from '../../core/observer';
 import {
   BranchRecord,
@@ -36,6 +36,9 @@ const toRecord = (row: Row): GlobalTransactionRecord => ({
 const event = (name: string): string => JSON.stringify([{ at: new Date().toISOString(), event: name }]);
 const decisionOf = (state: string | undefined): Decision =>
   state === 'committing' || state === 'committed' ? 'commit' : 'abort';
+
+/** The COMMIT decision lost to an ABORT recorded first: its transaction, and the local work, roll back. */
+class AbortRecordedFirst extends Error {}
 
 /** Lists and inspects the global transactions a service coordinates, for `/api/transactions`. */
 export class PostgresTransactionBrowser implements TransactionBrowser {
@@ -89,21 +92,40 @@ export class PostgresTwoPhaseLog
     branches: BranchRecord[],
     localWork?: (tx: Session) => Promise<void>,
   ): Promise<Decision> {
-    return this.db.transaction(async (tx) => {
-      const decided = await tx.query<{ state: string }>(
-        `INSERT INTO tx_global (gtid, style, state, branches, timeline, lease_until)
-         VALUES ($1, '2pc', 'committing', $2, $3, now() + $4 * interval '1 millisecond')
-         ON CONFLICT (gtid) DO UPDATE
-           SET state = 'committing', branches = EXCLUDED.branches, lease_until = EXCLUDED.lease_until,
-               timeline = tx_global.timeline || EXCLUDED.timeline, updated_at = now()
-           WHERE tx_global.state = 'preparing'
-         RETURNING state`,
-        [gtid, JSON.stringify(branches), event('decided commit'), this.leaseMs],
-      );
-      if (decided.length === 0) return decisionOf(await this.stateIn(tx, gtid));
-      if (localWork) await localWork(tx);
-      return 'commit';
-    });
+    try {
+      return await this.db.transaction(async (tx): Promise<Decision> => {
+        // The local work goes out right behind the decision, without waiting for it, and is rolled back
+        // with it when an ABORT was recorded first. Both settle before the transaction ends.
+        let decided: unknown[] = [];
+        const failures = await Promise.all([
+          outcomeOf(
+            tx
+              .query(
+                `INSERT INTO tx_global (gtid, style, state, branches, timeline, lease_until)
+                 VALUES ($1, '2pc', 'committing', $2, $3, now() + $4 * interval '1 millisecond')
+                 ON CONFLICT (gtid) DO UPDATE
+                   SET state = 'committing', branches = EXCLUDED.branches, lease_until = EXCLUDED.lease_until,
+                       timeline = tx_global.timeline || EXCLUDED.timeline, updated_at = now()
+                   WHERE tx_global.state = 'preparing'
+                 RETURNING state`,
+                [gtid, JSON.stringify(branches), event('decided commit'), this.leaseMs],
+              )
+              .then((rows) => {
+                decided = rows;
+              }),
+          ),
+          outcomeOf(localWork?.(tx) ?? Promise.resolve()),
+        ]);
+        // The decision's own failure first: the local work's statements fail behind it.
+        const failure = failures.find((f) => f !== undefined);
+        if (failure !== undefined) throw failure;
+        if (decided.length === 0) throw new AbortRecordedFirst();
+        return 'commit';
+      });
+    } catch (error) {
+      if (error instanceof AbortRecordedFirst) return decisionOf(await this.stateIn(this.db, gtid));
+      throw error;
+    }
   }
 
   async decideAbort(gtid: string, reason: string, branches: BranchRecord[] = []): Promise<Decision> {

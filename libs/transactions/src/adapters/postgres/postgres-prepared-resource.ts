@@ -1,4 +1,4 @@
-import { Database, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
+import { Database, outcomeOf, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
 import { errorMessage } from '../../core/observer';
 import { InDoubtBranch, PreparedResource } from '../../ports/two-phase-commit.ports';
 import { CommitAck, Vote } from '../../two-phase-commit/types';
@@ -41,16 +41,24 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     const gid = branchGid(coordinator, gtid, this.db.settings.database);
     return this.db.withSession(async (session) => {
       try {
-        // One round trip opens the branch. Its row conflicts at once with an earlier commit or abort of the
+        // One message opens the branch. Its row conflicts at once with an earlier commit or abort of the
         // same branch, and within 100 ms with one still prepared (a duplicate request). Ids are validated
-        // upstream and quoted here: the simple protocol takes no parameters.
-        await session.query(
-          `BEGIN; SET LOCAL lock_timeout = 100;
-           INSERT INTO tx_participant_branch (gtid, coordinator, state)
-           VALUES (${literal(gtid)}, ${literal(coordinator)}, 'committed');
-           SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs)}`,
-        );
-        await work(session);
+        // upstream and quoted here: the simple protocol takes no parameters. The business step starts
+        // without waiting for the answer: if the opening failed, the transaction is aborted and stays so
+        // until the step has settled, so every statement of the step fails too.
+        const [openFailure, workFailure] = await Promise.all([
+          outcomeOf(
+            session.query(
+              `BEGIN; SET LOCAL lock_timeout = 100;
+               INSERT INTO tx_participant_branch (gtid, coordinator, state)
+               VALUES (${literal(gtid)}, ${literal(coordinator)}, 'committed');
+               SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs)}`,
+            ),
+          ),
+          outcomeOf(work(session)),
+        ]);
+        const failure = openFailure ?? workFailure;
+        if (failure !== undefined) throw failure;
         await session.query(`PREPARE TRANSACTION ${literal(gid)}`);
         return { vote: 'yes' } as const;
       } catch (error) {
