@@ -6,14 +6,20 @@ import { queryConfig, SqlExecutor } from './sql-executor';
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
 /**
- * The error a statement (or any step) ended with, or undefined when it succeeded: lets a caller send a
- * statement now and look at its outcome later, without an unhandled rejection in between.
+ * Waits until every step has settled and returns the first failure in the order given, or undefined:
+ * statements sent without waiting for each other's answers are all observed, none left unhandled.
  */
-export const outcomeOf = (step: Promise<unknown>): Promise<Error | undefined> =>
-  step.then(
-    () => undefined,
-    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+export async function firstFailure(...steps: (Promise<unknown> | undefined)[]): Promise<Error | undefined> {
+  const outcomes = await Promise.all(
+    steps.map((step) =>
+      (step ?? Promise.resolve()).then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      ),
+    ),
   );
+  return outcomes.find((outcome) => outcome !== undefined);
+}
 
 /** A connection held for a sequence of statements: a local transaction, or a branch that ends prepared. */
 export class Session implements SqlExecutor {
@@ -102,26 +108,17 @@ export class Database implements SqlExecutor {
       // BEGIN travels with the work's first statement instead of costing a round trip of its own. BEGIN
       // fails only in a session whose transaction already failed, and that transaction stays failed until
       // the ROLLBACK below, sent once the work has settled: every statement of the work fails with it.
-      let result: T | undefined;
-      const failures = await Promise.all([
-        outcomeOf(
-          session.query(
-            options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
-          ),
-        ),
-        outcomeOf(
-          work(session).then((value) => {
-            result = value;
-          }),
-        ),
-      ]);
-      const failure = failures.find((f) => f !== undefined);
+      const opened = session.query(
+        options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+      );
+      const worked = work(session);
+      const failure = await firstFailure(opened, worked);
       if (failure !== undefined) {
         await session.query('ROLLBACK').catch(() => undefined);
         throw failure;
       }
       await session.query('COMMIT');
-      return result as T;
+      return worked;
     });
   }
 

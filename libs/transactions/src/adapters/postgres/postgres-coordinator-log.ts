@@ -1,4 +1,4 @@
-import { Database, outcomeOf, Session } from '@hospital/platform';
+import { Database, firstFailure, Session } from '@hospital/platform';
 import { TransactionStyle } from '../../core/observer';
 import {
   BranchRecord,
@@ -96,30 +96,20 @@ export class PostgresTwoPhaseLog
       return await this.db.transaction(async (tx): Promise<Decision> => {
         // The local work goes out right behind the decision, without waiting for it, and is rolled back
         // with it when an ABORT was recorded first. Both settle before the transaction ends.
-        let decided: unknown[] = [];
-        const failures = await Promise.all([
-          outcomeOf(
-            tx
-              .query(
-                `INSERT INTO tx_global (gtid, style, state, branches, timeline, lease_until)
-                 VALUES ($1, '2pc', 'committing', $2, $3, now() + $4 * interval '1 millisecond')
-                 ON CONFLICT (gtid) DO UPDATE
-                   SET state = 'committing', branches = EXCLUDED.branches, lease_until = EXCLUDED.lease_until,
-                       timeline = tx_global.timeline || EXCLUDED.timeline, updated_at = now()
-                   WHERE tx_global.state = 'preparing'
-                 RETURNING state`,
-                [gtid, JSON.stringify(branches), event('decided commit'), this.leaseMs],
-              )
-              .then((rows) => {
-                decided = rows;
-              }),
-          ),
-          outcomeOf(localWork?.(tx) ?? Promise.resolve()),
-        ]);
+        const decided = tx.query(
+          `INSERT INTO tx_global (gtid, style, state, branches, timeline, lease_until)
+           VALUES ($1, '2pc', 'committing', $2, $3, now() + $4 * interval '1 millisecond')
+           ON CONFLICT (gtid) DO UPDATE
+             SET state = 'committing', branches = EXCLUDED.branches, lease_until = EXCLUDED.lease_until,
+                 timeline = tx_global.timeline || EXCLUDED.timeline, updated_at = now()
+             WHERE tx_global.state = 'preparing'
+           RETURNING state`,
+          [gtid, JSON.stringify(branches), event('decided commit'), this.leaseMs],
+        );
         // The decision's own failure first: the local work's statements fail behind it.
-        const failure = failures.find((f) => f !== undefined);
+        const failure = await firstFailure(decided, localWork?.(tx));
         if (failure !== undefined) throw failure;
-        if (decided.length === 0) throw new AbortRecordedFirst();
+        if ((await decided).length === 0) throw new AbortRecordedFirst();
         return 'commit';
       });
     } catch (error) {

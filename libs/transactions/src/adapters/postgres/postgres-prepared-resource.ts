@@ -1,4 +1,4 @@
-import { Database, outcomeOf, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
+import { Database, firstFailure, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
 import { errorMessage } from '../../core/observer';
 import { InDoubtBranch, PreparedResource } from '../../ports/two-phase-commit.ports';
 import { CommitAck, Vote } from '../../two-phase-commit/types';
@@ -46,18 +46,13 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
         // upstream and quoted here: the simple protocol takes no parameters. The business step starts
         // without waiting for the answer: if the opening failed, the transaction is aborted and stays so
         // until the step has settled, so every statement of the step fails too.
-        const [openFailure, workFailure] = await Promise.all([
-          outcomeOf(
-            session.query(
-              `BEGIN; SET LOCAL lock_timeout = 100;
-               INSERT INTO tx_participant_branch (gtid, coordinator, state)
-               VALUES (${literal(gtid)}, ${literal(coordinator)}, 'committed');
-               SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs)}`,
-            ),
-          ),
-          outcomeOf(work(session)),
-        ]);
-        const failure = openFailure ?? workFailure;
+        const opened = session.query(
+          `BEGIN; SET LOCAL lock_timeout = 100;
+           INSERT INTO tx_participant_branch (gtid, coordinator, state)
+           VALUES (${literal(gtid)}, ${literal(coordinator)}, 'committed');
+           SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs)}`,
+        );
+        const failure = await firstFailure(opened, work(session));
         if (failure !== undefined) throw failure;
         await session.query(`PREPARE TRANSACTION ${literal(gid)}`);
         return { vote: 'yes' } as const;
