@@ -85,6 +85,22 @@ async function phase(
   }
 }
 
+/**
+ * A phase of the options' duration and concurrency, with the CPU used during it by the given services,
+ * every PostgreSQL process, the client and the rest of the machine. Call it while the phase's own
+ * database connections are open: their backends' CPU is read from /proc only while they exist.
+ */
+async function measuredPhase(
+  options: Bench2pcOptions,
+  name: string,
+  services: Parameters<typeof cpuSnapshot>[0],
+  operation: (worker: number) => Promise<{ ok: boolean; error?: string }>,
+): Promise<{ load: LoadResult; cpu: CpuUse }> {
+  const start = cpuSnapshot(services);
+  const load = await phase(options, name, options.durationS, options.concurrency, operation);
+  return { load, cpu: cpuUse(start, cpuSnapshot(services)) };
+}
+
 /** Phase 1: the workflow through the services. */
 async function workflow(
   options: Bench2pcOptions,
@@ -119,9 +135,7 @@ async function workflow(
   // Counters complete before the phase: the services' idle connections are closed (their pools reopen them).
   const before = await settledXactCommits(databases, { terminate: true });
   const processes = Object.fromEntries(serviceNames.map((s) => [s, cluster.get(s)]));
-  const cpuStart = cpuSnapshot(processes);
-  const load = await phase(options, 'workflow', options.durationS, options.concurrency, post);
-  const cpu = cpuUse(cpuStart, cpuSnapshot(processes));
+  const { load, cpu } = await measuredPhase(options, 'workflow', processes, post);
   agent.destroy();
   const rss = Object.fromEntries(
     serviceNames.map((s) => {
@@ -159,36 +173,27 @@ async function preparedCommitLimit(
     }),
   );
   const iterations = new Array<number>(options.concurrency).fill(0);
-  const cpuStart = cpuSnapshot({});
-  let load: LoadResult;
-  let cpu: CpuUse;
+  let measured: { load: LoadResult; cpu: CpuUse };
   try {
-    load = await phase(
-      options,
-      'pg prepared-commit limit',
-      options.durationS,
-      options.concurrency,
-      async (w) => {
-        const client = clients[w];
-        const gid = `bench-limit-${runId}-${w}-${iterations[w]++}`;
-        try {
-          await client.query('BEGIN');
-          await client.query(`UPDATE ${table} SET n = n + 1 WHERE id = $1`, [w]);
-          await client.query(`PREPARE TRANSACTION '${gid}'`);
-          await client.query(`COMMIT PREPARED '${gid}'`);
-          return { ok: true };
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          await client.query(`ROLLBACK PREPARED '${gid}'`).catch(() => undefined);
-          return { ok: false, error: error instanceof Error ? error.message : String(error) };
-        }
-      },
-    );
-    // Before the connections close: their backends' CPU is read from /proc while they exist.
-    cpu = cpuUse(cpuStart, cpuSnapshot({}));
+    measured = await measuredPhase(options, 'pg prepared-commit limit', {}, async (w) => {
+      const client = clients[w];
+      const gid = `bench-limit-${runId}-${w}-${iterations[w]++}`;
+      try {
+        await client.query('BEGIN');
+        await client.query(`UPDATE ${table} SET n = n + 1 WHERE id = $1`, [w]);
+        await client.query(`PREPARE TRANSACTION '${gid}'`);
+        await client.query(`COMMIT PREPARED '${gid}'`);
+        return { ok: true };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query(`ROLLBACK PREPARED '${gid}'`).catch(() => undefined);
+        return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    });
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
+  const { load, cpu } = measured;
   const after = await settledXactCommits([database], { terminate: false });
   const commitsPerIteration =
     load.completed > 0 ? (after[database] - before[database]) / load.completed : Number.NaN;
@@ -292,29 +297,20 @@ async function unsafeBaseline(
       ),
     ),
   );
-  const cpuStart = cpuSnapshot({});
   try {
-    const load = await phase(
-      options,
-      'unsafe baseline',
-      options.durationS,
-      options.concurrency,
-      async (w) => {
-        const fresh = template.ids.map(() => randomUUID());
-        const substitute = (text: string): string =>
-          template.ids.reduce((t, id, i) => t.split(id).join(fresh[i]), text);
-        try {
-          await Promise.all(
-            template.perDatabase.map((d, i) => workers[w][i].query(d.insert, d.rows.map(substitute))),
-          );
-          return { ok: true };
-        } catch (error) {
-          return { ok: false, error: error instanceof Error ? error.message : String(error) };
-        }
-      },
-    );
-    // Before the connections close, as in the limit loop.
-    return { load, cpu: cpuUse(cpuStart, cpuSnapshot({})) };
+    return await measuredPhase(options, 'unsafe baseline', {}, async (w) => {
+      const fresh = template.ids.map(() => randomUUID());
+      const substitute = (text: string): string =>
+        template.ids.reduce((t, id, i) => t.split(id).join(fresh[i]), text);
+      try {
+        await Promise.all(
+          template.perDatabase.map((d, i) => workers[w][i].query(d.insert, d.rows.map(substitute))),
+        );
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    });
   } finally {
     await Promise.all(workers.flat().map((c) => c.end().catch(() => undefined)));
   }
