@@ -117,7 +117,9 @@ function report(
   if (failing.length > 0 || globalViolations.length > 0) {
     out.push('', 'Failures:');
     for (const trial of failing) {
-      out.push(`  ${trialLine(trial)} (gtid ${trial.gtid})`);
+      out.push(
+        `  ${trialLine(trial)} (gtid ${trial.gtid ?? 'not logged'}, correlation id ${trial.correlationId})`,
+      );
       for (const v of trial.violations) out.push(`    - ${v}`);
       if (!trial.victimDied) out.push('    - the victim never reached its fault point');
       if (trial.httpDetail) out.push(`    response: ${trial.httpDetail}`);

@@ -121,7 +121,7 @@ async function workflow(
     const n = seq++;
     const response = await postBundle(emr, recordUpdateBundle(n, prefix), {
       agent,
-      gtid: `bench-${runId}-${n}`,
+      correlationId: `bench-${runId}-${n}`,
     });
     return response.status === 200 ? { ok: true } : { ok: false, error: failureSummary(response) };
   };

@@ -17,11 +17,12 @@ export function keepAliveAgent(maxSockets: number): Agent {
 
 export interface PostOptions {
   agent?: Agent;
-  gtid?: string;
+  /** Sent as `x-correlation-id`: the service that takes the request mints its own gtid. */
+  correlationId?: string;
   timeoutMs?: number;
 }
 
-/** POSTs a FHIR transaction Bundle to `<base>/fhir` with `x-gtid` when given. Never rejects. */
+/** POSTs a FHIR transaction Bundle to `<base>/fhir` with `x-correlation-id` when given. Never rejects. */
 export function postBundle(base: string, bundle: Bundle, options: PostOptions = {}): Promise<PostResult> {
   return postFhir(`${base}/fhir`, bundle, options);
 }
@@ -35,7 +36,7 @@ export function postFhir(url: string, resource: unknown, options: PostOptions = 
     accept: 'application/fhir+json',
     'content-length': payload.length,
   };
-  if (options.gtid) headers['x-gtid'] = options.gtid;
+  if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
   return new Promise((resolve) => {
     let settled = false;
     const finish = (result: Omit<PostResult, 'elapsedMs'>): void => {

@@ -1,6 +1,6 @@
 // Fault trials of the EMR ↔ LIS ↔ PACS record update over two-phase commit. One trial: restart the victim
 // with FAULT_KILL_AT=<protocol point> (it SIGKILLs itself when the protocol reaches that point), post one
-// workflow bundle with a chosen gtid, await the victim's death, restart it without the fault, let recovery
+// workflow bundle with a chosen correlation id, await the victim's death, restart it without the fault, let recovery
 // resolve the transaction, then check the invariants of DESIGN.md section 3 directly in the three databases.
 // Used by `npm run faults -- 2pc` (scripts/faults.ts) and by apps/emr/test/two-phase-commit.fault-spec.ts.
 import { Client } from 'pg';
@@ -98,6 +98,8 @@ export interface DatabaseObservation {
 }
 
 export interface Observation {
+  /** The gtid the EMR minted for the trial's request, once its `tx_global` row exists. */
+  gtid?: string;
   /** `tx_global.state` in emr, undefined when there is no row. */
   txState?: string;
   /** Databases holding a prepared transaction of the gtid. */
@@ -108,7 +110,10 @@ export interface Observation {
 export type Decision = 'committed' | 'aborted';
 
 export interface TrialResult extends TrialPlan {
-  gtid: string;
+  /** Sent as `x-correlation-id`: the EMR mints the gtid itself and records this beside it. */
+  correlationId: string;
+  /** The gtid the EMR minted, once seen in its log. */
+  gtid?: string;
   mrn: string;
   /** HTTP status the client got, or 'none' when the connection broke first. */
   http: number | 'none';
@@ -238,12 +243,12 @@ export class TwoPhaseFaultLab {
   }
 
   async runTrial(plan: TrialPlan): Promise<TrialResult> {
-    const gtid = `faults-${this.runId}-${plan.index}`;
+    const correlationId = `faults-${this.runId}-${plan.index}`;
     const prefix = `FAULT-${this.runId}`;
     const mrn = `${prefix}-${plan.index}`;
     const result: TrialResult = {
       ...plan,
-      gtid,
+      correlationId,
       mrn,
       http: 'none',
       victimDied: false,
@@ -264,7 +269,7 @@ export class TwoPhaseFaultLab {
     const victim = await this.cluster.start(plan.victim, { FAULT_KILL_AT: plan.point });
 
     const response = await postBundle(this.cluster.url('emr'), recordUpdateBundle(plan.index, prefix), {
-      gtid,
+      correlationId,
       timeoutMs: 30_000,
     });
     result.http = response.status ?? 'none';
@@ -290,29 +295,30 @@ export class TwoPhaseFaultLab {
     // Resolution: no branch left prepared anywhere and the coordinator has decided.
     const restarted = Date.now();
     const deadline = restarted + (this.options.resolveTimeoutMs ?? 30_000);
-    let observation = await this.observe(gtid, mrn);
+    let observation = await this.observe(correlationId, mrn);
     while (!this.quiescent(observation) && Date.now() < deadline) {
       await sleep(200);
-      observation = await this.observe(gtid, mrn);
+      observation = await this.observe(correlationId, mrn);
     }
     if (this.quiescent(observation)) result.resolveMs = Date.now() - killedAt;
     else result.faultNotes.push(`unresolved ${(deadline - restarted) / 1000} s after the restart`);
     this.judge(result, observation, false);
     if (isFinal(observation.txState) && this.quiescent(observation)) result.settled = true;
-    else this.unsettled.set(gtid, result);
+    else this.unsettled.set(correlationId, result);
     return result;
   }
 
   /**
-   * Checks one transaction's invariants as they stand, for a gtid and MRN of the caller's choosing (the
-   * fault spec plants broken states with it to show that the checks catch them). Not part of any run.
+   * Checks one transaction's invariants as they stand, for a correlation id and MRN of the caller's
+   * choosing (the fault spec plants broken states with it to show that the checks catch them). Not part
+   * of any run.
    */
-  async checkTransaction(gtid: string, mrn: string, http: number | 'none'): Promise<TrialResult> {
+  async checkTransaction(correlationId: string, mrn: string, http: number | 'none'): Promise<TrialResult> {
     const result: TrialResult = {
       index: -1,
       point: '2pc.coordinator.before-decision',
       victim: COORDINATOR,
-      gtid,
+      correlationId,
       mrn,
       http,
       victimDied: true,
@@ -324,7 +330,7 @@ export class TwoPhaseFaultLab {
       duplicated: false,
       leftInDoubt: false,
     };
-    this.judge(result, await this.observe(gtid, mrn), true);
+    this.judge(result, await this.observe(correlationId, mrn), true);
     return result;
   }
 
@@ -350,11 +356,11 @@ export class TwoPhaseFaultLab {
     for (;;) {
       const waiting: TrialResult[] = [];
       for (const trial of [...this.unsettled.values()]) {
-        const observation = await this.observe(trial.gtid, trial.mrn);
+        const observation = await this.observe(trial.correlationId, trial.mrn);
         if (isFinal(observation.txState) && this.quiescent(observation)) {
           trial.settled = true;
           this.judge(trial, observation, true);
-          this.unsettled.delete(trial.gtid);
+          this.unsettled.delete(trial.correlationId);
         } else if (matches(observation.txState)) {
           waiting.push(trial);
         }
@@ -362,15 +368,15 @@ export class TwoPhaseFaultLab {
       if (waiting.length === 0) return;
       if (Date.now() >= deadline) {
         for (const trial of waiting) {
-          const observation = await this.observe(trial.gtid, trial.mrn);
+          const observation = await this.observe(trial.correlationId, trial.mrn);
           this.judge(trial, observation, true);
-          this.unsettled.delete(trial.gtid);
+          this.unsettled.delete(trial.correlationId);
         }
         return;
       }
       if (!announced) {
         this.log(
-          `waiting for ${waiting.map((t) => t.gtid).join(', ')} to be marked final by the coordinator`,
+          `waiting for ${waiting.map((t) => t.gtid ?? t.correlationId).join(', ')} to be marked final by the coordinator`,
         );
         announced = true;
       }
@@ -383,17 +389,23 @@ export class TwoPhaseFaultLab {
   }
 
   /** Reads the transaction's state, its prepared branches and the record update's rows in every database. */
-  async observe(gtid: string, mrn: string): Promise<Observation> {
+  async observe(correlationId: string, mrn: string): Promise<Observation> {
     const emr = this.client('emr');
-    const [tx] = (await emr.query<{ state: string }>('SELECT state FROM tx_global WHERE gtid = $1', [gtid]))
-      .rows;
+    const [tx] = (
+      await emr.query<{ gtid: string; state: string }>(
+        'SELECT gtid, state FROM tx_global WHERE correlation_id = $1 ORDER BY created_at DESC LIMIT 1',
+        [correlationId],
+      )
+    ).rows;
+    const gtid = tx?.gtid;
     const databases = serviceNames.map((s) => runDatabaseName(s, this.options.suffix));
     const prepared = await emr.query<{ database: string }>(
       `SELECT database FROM pg_prepared_xacts WHERE database = ANY($1) AND split_part(gid, '|', 3) = $2`,
-      [databases, gtid],
+      [databases, gtid ?? ''],
     );
     const observed = await Promise.all(serviceNames.map((name) => this.observeDatabase(name, gtid, mrn)));
     return {
+      gtid,
       txState: tx?.state,
       prepared: prepared.rows.map((r) => r.database),
       databases: Object.fromEntries(serviceNames.map((name, i) => [name, observed[i]])) as Record<
@@ -403,7 +415,11 @@ export class TwoPhaseFaultLab {
     };
   }
 
-  private async observeDatabase(name: ServiceName, gtid: string, mrn: string): Promise<DatabaseObservation> {
+  private async observeDatabase(
+    name: ServiceName,
+    gtid: string | undefined,
+    mrn: string,
+  ): Promise<DatabaseObservation> {
     const client = this.client(name);
     const patients = (
       await client.query<{ id: string }>(
@@ -434,11 +450,12 @@ export class TwoPhaseFaultLab {
         .map((r) => r.id),
       presence: 'partial',
     };
-    if (name !== COORDINATOR) {
+    if (name !== COORDINATOR && gtid !== undefined) {
       const [branch] = (
-        await client.query<{ state: string }>('SELECT state FROM tx_participant_branch WHERE gtid = $1', [
-          gtid,
-        ])
+        await client.query<{ state: string }>(
+          'SELECT state FROM tx_participant_branch WHERE coordinator = $1 AND gtid = $2',
+          [COORDINATOR, gtid],
+        )
       ).rows;
       observation.branch = branch?.state;
     }
@@ -466,6 +483,7 @@ export class TwoPhaseFaultLab {
     const violations = [...trial.faultNotes];
     const { databases } = observation;
     trial.observation = observation;
+    trial.gtid = observation.gtid ?? trial.gtid;
     trial.decision = this.quiescent(observation) ? decisionOf(observation.txState) : undefined;
     trial.lost = false;
     trial.duplicated = false;

@@ -23,6 +23,13 @@ describe('record update across EMR, LIS and PACS', () => {
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fhir(`${hospital.emr.url}/fhir`, { body, headers });
   const entries = (bundle: Record<string, unknown>) => (bundle.entry ?? []) as NonNullable<Bundle['entry']>;
+  /** The transactions the EMR ran for a client's correlation id, newest first. */
+  const transactionsFor = async (correlationId: string) =>
+    (await fhir(`${hospital.emr.url}/api/transactions?correlationId=${correlationId}`)).body as unknown as {
+      gtid: string;
+      state: string;
+      correlationId: string;
+    }[];
 
   it('commits a transaction Bundle in all three databases', async () => {
     const bundle = recordUpdateBundle(++seq, 'INT');
@@ -47,9 +54,49 @@ describe('record update across EMR, LIS and PACS', () => {
     expect((await fhir(`${hospital.pacs.url}/fhir/ServiceRequest/${imaging.id}`)).status).toBe(200);
     expect((await fhir(`${hospital.emr.url}/fhir/Encounter/${encounter.id}`)).status).toBe(200);
 
-    const tx = await fhir(`${hospital.emr.url}/api/transactions/int-commit-${seq}`);
+    const [record] = await transactionsFor(`int-commit-${seq}`);
+    expect(record).toMatchObject({ correlationId: `int-commit-${seq}`, state: 'committed' });
+    const tx = await fhir(`${hospital.emr.url}/api/transactions/${record.gtid}`);
     expect(tx.body).toMatchObject({ style: '2pc', state: 'committed' });
     expect((await hospital.snapshot())['lis.prepared']).toBe(0);
+  });
+
+  it('takes a client x-gtid as a correlation id only: a replay is a new transaction whose ids all read back', async () => {
+    const correlationId = `int-replay-${++seq}`;
+    const first = await post(recordUpdateBundle(seq, 'INT'), { 'x-gtid': correlationId });
+    expect(first.status).toBe(200);
+    // The same Bundle again under the same header, as a client retrying after a lost answer would.
+    const second = await post(recordUpdateBundle(seq, 'INT'), { 'x-gtid': correlationId });
+    expect(second.status).toBe(200);
+    const runs = await transactionsFor(correlationId);
+    expect(runs.map((r) => r.state)).toEqual(['committed', 'committed']);
+    expect(new Set(runs.map((r) => r.gtid)).size).toBe(2);
+    expect(runs.map((r) => r.gtid)).not.toContain(correlationId);
+    for (const answer of [first, second]) {
+      const [patient, encounter, lab, imaging] = entries(answer.body).map(
+        (e) => e.resource as { id: string; resourceType: string },
+      );
+      // Every id a 2xx answered with reads back, in the EMR and in the department that holds it.
+      expect((await fhir(`${hospital.emr.url}/fhir/Patient/${patient.id}`)).status).toBe(200);
+      expect((await fhir(`${hospital.emr.url}/fhir/Encounter/${encounter.id}`)).status).toBe(200);
+      expect((await fhir(`${hospital.emr.url}/fhir/ServiceRequest/${lab.id}`)).status).toBe(200);
+      expect((await fhir(`${hospital.lis.url}/fhir/ServiceRequest/${lab.id}`)).status).toBe(200);
+      expect((await fhir(`${hospital.pacs.url}/fhir/ServiceRequest/${imaging.id}`)).status).toBe(200);
+    }
+    const snapshot = await hospital.snapshot();
+    expect([snapshot['lis.prepared'], snapshot['pacs.prepared']]).toEqual([0, 0]);
+  });
+
+  it('refuses a malformed correlation id with 400 and changes nothing', async () => {
+    const transactions = async () =>
+      (await hospital.emr.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tx_global'))[0]?.n;
+    const before = { ...(await hospital.snapshot()), transactions: await transactions() };
+    const response = await post(recordUpdateBundle(++seq, 'INT'), {
+      'x-gtid': "x'; DROP TABLE tx_global;--",
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.resourceType).toBe('OperationOutcome');
+    expect({ ...(await hospital.snapshot()), transactions: await transactions() }).toEqual(before);
   });
 
   it('reaches the LIS and PACS copies with a demographic update, and refuses a stale If-Match with 412', async () => {
@@ -152,7 +199,7 @@ describe('record update across EMR, LIS and PACS', () => {
         expect([key, after[key]]).toEqual([key, before[key]]);
       }
       // The abort cannot reach the PACS while it is down; recovery finishes it once the PACS is back.
-      const gtid = `int-down-${seq}`;
+      const [{ gtid }] = await transactionsFor(`int-down-${seq}`);
       expect((await fhir(`${hospital.emr.url}/api/transactions/${gtid}`)).body.state).toBe('aborting');
       await hospital.pacs.start();
       await eventually(

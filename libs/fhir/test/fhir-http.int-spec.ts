@@ -33,7 +33,7 @@ const resources = {
   ServiceRequest: ['_id', 'subject', 'patient', 'category', 'status', 'identifier', 'encounter'],
 };
 
-const seenGtids: (string | undefined)[] = [];
+const seenCorrelationIds: (string | undefined)[] = [];
 
 /** The app side: every write in one local transaction through the store. */
 @Injectable()
@@ -44,7 +44,7 @@ class TestWriter implements FhirWriter {
   ) {}
 
   create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
-    seenGtids.push(context.gtid);
+    seenCorrelationIds.push(context.correlationId);
     if ((resource as Patient).name?.[0]?.family === 'Explode') throw new Error('disk on fire at 10.1.2.3');
     return this.db.transaction((tx) => this.store.create(tx, resource));
   }
@@ -58,7 +58,7 @@ class TestWriter implements FhirWriter {
   }
 
   transaction(transaction: ParsedTransaction, context: FhirWriteContext): Promise<TransactionResult[]> {
-    seenGtids.push(context.gtid);
+    seenCorrelationIds.push(context.correlationId);
     return this.db.transaction(async (tx) => {
       const results: TransactionResult[] = [];
       for (const entry of transaction.entries) {
@@ -188,7 +188,7 @@ describe('FhirModule over HTTP', () => {
     expect(created.headers.get('etag')).toBe('W/"1"');
     expect(created.headers.get('location')).toBe(`${base}/Patient/${id}/_history/1`);
     expect(created.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
-    expect(seenGtids).toContain('gt-123');
+    expect(seenCorrelationIds).toContain('gt-123');
 
     const read = await call('GET', `/Patient/${id}`);
     expect(read.status).toBe(200);
@@ -306,7 +306,7 @@ describe('FhirModule over HTTP', () => {
     const patientId = response.entry?.[0]?.resource?.id as string;
     const order = response.entry?.[1]?.resource as ServiceRequest;
     expect(order.subject?.reference).toBe(`Patient/${patientId}`);
-    expect(seenGtids).toContain('gt-tx-1');
+    expect(seenCorrelationIds).toContain('gt-tx-1');
     const found = await call('GET', `/ServiceRequest?patient=${patientId}`);
     expect((found.json as unknown as Bundle).total).toBe(1);
   });

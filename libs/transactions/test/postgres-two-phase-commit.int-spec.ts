@@ -6,7 +6,7 @@ import {
   PostgresPreparedResource,
   PostgresTwoPhaseLog,
   TransactionAbortedError,
-  TransactionLog1763700000100,
+  transactionLogMigrations,
   TwoPhaseCoordinator,
   TwoPhaseParticipant,
   newGtid,
@@ -23,7 +23,7 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
   let participantDbs: Database[];
 
   const open = async (): Promise<Database> => {
-    const { settings, drop } = await createTestDatabase('txlib', [TransactionLog1763700000100]);
+    const { settings, drop } = await createTestDatabase('txlib', transactionLogMigrations);
     const db = new Database(settings, 'tx-test');
     await db.query('CREATE TABLE IF NOT EXISTS orders (id text PRIMARY KEY, owner text NOT NULL)');
     dbs.push({ db, drop });
@@ -65,8 +65,8 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
       return {
         name: `p${i}`,
         prepare: (gtid, coordinatorName, payload) => core.prepare(gtid, coordinatorName, payload),
-        commit: (gtid) => core.commit(gtid),
-        abort: (gtid) => core.abort(gtid),
+        commit: (gtid) => core.commit(gtid, 'emr'),
+        abort: (gtid) => core.abort(gtid, 'emr'),
       };
     });
     return { resources, clients };
@@ -136,16 +136,16 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
     expect(await resource.prepare(gtid, 'emr', () => Promise.reject(new Error('must not run')))).toEqual({
       vote: 'yes',
     });
-    expect(await resource.commit(gtid)).toBe('committed');
-    expect(await resource.commit(gtid)).toBe('committed');
+    expect(await resource.commit(gtid, 'emr')).toBe('committed');
+    expect(await resource.commit(gtid, 'emr')).toBe('committed');
     expect(await orderIn(participantDbs[0], gtid)).toBe(1);
-    expect(await resource.commit(newGtid())).toBe('unknown');
+    expect(await resource.commit(newGtid(), 'emr')).toBe('unknown');
   });
 
   it('turns a prepare that arrives after its abort into a NO vote', async () => {
     const gtid = newGtid();
     const [resource] = shared.resources;
-    await resource.abort(gtid);
+    await resource.abort(gtid, 'emr');
     const vote = await resource.prepare(gtid, 'emr', async (tx) => {
       await tx.query('INSERT INTO orders (id, owner) VALUES ($1, $2)', [gtid, 'p0']);
     });
@@ -159,7 +159,7 @@ describe('two-phase commit over PostgreSQL prepared transactions', () => {
   it('keeps a business step that writes only after the branch failed to open inside the failed branch', async () => {
     const gtid = newGtid();
     const [resource] = shared.resources;
-    await resource.abort(gtid);
+    await resource.abort(gtid, 'emr');
     // The step is under way before the opening's answer arrives, and writes after it.
     const vote = await resource.prepare(gtid, 'emr', async (tx) => {
       await new Promise((resolve) => setTimeout(resolve, 50));

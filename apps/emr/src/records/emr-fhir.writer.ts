@@ -33,9 +33,10 @@ export class EmrFhirWriter implements FhirWriter {
   async create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
     switch (resource.resourceType) {
       case 'Patient':
-        return (await this.commit(await this.planner.fromPatientCreate(resource, context.gtid))).patient;
+        return (await this.commit(await this.planner.fromPatientCreate(resource, context.correlationId)))
+          .patient;
       case 'ServiceRequest': {
-        const result = await this.commit(await this.planner.fromOrderCreate(resource, context.gtid));
+        const result = await this.commit(await this.planner.fromOrderCreate(resource, context.correlationId));
         return result.orders[0];
       }
       default:
@@ -53,13 +54,13 @@ export class EmrFhirWriter implements FhirWriter {
         `${resource.resourceType} records are not updated here`,
       );
     }
-    const update = await this.planner.fromPatientUpdate(resource, context.ifMatch, context.gtid);
+    const update = await this.planner.fromPatientUpdate(resource, context.ifMatch, context.correlationId);
     const result = await this.commit(update);
     return { resource: result.patient, created: result.patientCreated };
   }
 
   async transaction(transaction: ParsedTransaction, context: FhirWriteContext): Promise<TransactionResult[]> {
-    const result = await this.commit(await this.planner.fromTransaction(transaction, context.gtid));
+    const result = await this.commit(await this.planner.fromTransaction(transaction, context.correlationId));
     const stored = new Map<string, { resource: Stored<Resource>; created: boolean }>([
       [`Patient/${result.patient.id}`, { resource: result.patient, created: result.patientCreated }],
       ...[...result.encounters, ...result.orders].map(

@@ -11,7 +11,7 @@ import {
   patientIdOf,
 } from '@hospital/fhir';
 import { Database } from '@hospital/platform';
-import { isValidGtid, newGtid } from '@hospital/transactions';
+import { newGtid } from '@hospital/transactions';
 import { PatientChange, RecordUpdate } from './record-update';
 
 /** Resource types a record-update transaction may carry. */
@@ -34,7 +34,7 @@ export class RecordRequestPlanner {
   ) {}
 
   /** A transaction Bundle, already parsed by the FHIR module (validated, ids assigned, references rewritten). */
-  async fromTransaction({ entries }: ParsedTransaction, gtid?: string): Promise<RecordUpdate> {
+  async fromTransaction({ entries }: ParsedTransaction, correlationId?: string): Promise<RecordUpdate> {
     const unsupported = entries.find((e) => !(RECORD_TYPES as readonly string[]).includes(e.resourceType));
     if (unsupported) {
       throw invalid(
@@ -60,28 +60,38 @@ export class RecordRequestPlanner {
       patient,
       encounters.map((e) => e.resource as Encounter),
       orders.map((e) => e.resource as ServiceRequest),
-      gtid,
+      correlationId,
     );
   }
 
   /** A new patient (validated by the FHIR module): its demographics reach the LIS and the PACS too. */
-  async fromPatientCreate(resource: Patient, gtid?: string): Promise<RecordUpdate> {
-    return this.assemble({ mode: 'create', resource: { ...resource, id: randomUUID() } }, [], [], gtid);
+  async fromPatientCreate(resource: Patient, correlationId?: string): Promise<RecordUpdate> {
+    return this.assemble(
+      { mode: 'create', resource: { ...resource, id: randomUUID() } },
+      [],
+      [],
+      correlationId,
+    );
   }
 
   /** A demographic update (validated, `id` equal to the URL's). */
   async fromPatientUpdate(
     resource: Patient & { id: string },
     ifMatch: string | undefined,
-    gtid?: string,
+    correlationId?: string,
   ): Promise<RecordUpdate> {
-    return this.assemble(await this.patientChange({ method: 'PUT', resource, ifMatch }), [], [], gtid);
+    return this.assemble(
+      await this.patientChange({ method: 'PUT', resource, ifMatch }),
+      [],
+      [],
+      correlationId,
+    );
   }
 
   /** A new order for an existing patient, routed to its department. */
-  async fromOrderCreate(resource: ServiceRequest, gtid?: string): Promise<RecordUpdate> {
+  async fromOrderCreate(resource: ServiceRequest, correlationId?: string): Promise<RecordUpdate> {
     const order = { ...resource, id: randomUUID() };
-    return this.assemble(await this.referencedPatient([order]), [], [order], gtid);
+    return this.assemble(await this.referencedPatient([order]), [], [order], correlationId);
   }
 
   private async patientChange(
@@ -121,7 +131,7 @@ export class RecordRequestPlanner {
     patient: PatientChange,
     encounters: Encounter[],
     orders: ServiceRequest[],
-    gtid: string | undefined,
+    correlationId: string | undefined,
   ): Promise<RecordUpdate> {
     const patientId = patient.resource.id;
     const encounterIds = new Set(encounters.map((e) => e.id));
@@ -157,9 +167,7 @@ export class RecordRequestPlanner {
         );
       }
     }
-    if (gtid !== undefined && !isValidGtid(gtid)) {
-      throw new FhirException(FhirErrorCode.Invalid, 'x-gtid must be 1–64 letters, digits or . _ : -');
-    }
-    return { gtid: gtid ?? newGtid(), patient, encounters, orders };
+    // The gtid is the EMR's own, whatever the client sent: its correlation id names no transaction.
+    return { gtid: newGtid(), correlationId, patient, encounters, orders };
   }
 }

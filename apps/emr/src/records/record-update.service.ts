@@ -46,6 +46,7 @@ export class RecordUpdateService {
     try {
       await this.coordinator.execute({
         gtid: update.gtid,
+        correlationId: update.correlationId,
         branches,
         local: async (tx) => {
           result = await this.writeLocal(tx, update);

@@ -12,7 +12,10 @@ export type PatientChange =
  * and the PACS together, or nowhere.
  */
 export interface RecordUpdate {
+  /** Minted by the EMR, which coordinates the update. */
   gtid: string;
+  /** The client's own reference (`x-correlation-id` or `x-gtid`), recorded beside the gtid. */
+  correlationId?: string;
   patient: PatientChange;
   encounters: Encounter[];
   orders: ServiceRequest[];

@@ -61,7 +61,12 @@ export class TestHospital {
       LIS_URL: `http://127.0.0.1:${lisPort}`,
       PACS_URL: `http://127.0.0.1:${pacsPort}`,
     };
-    const common = { ...peers, LOG_LEVEL: 'error', TX_RECOVERY_INTERVAL_MS: '500', ...extraEnv };
+    const common = {
+      ...peers,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      TX_RECOVERY_INTERVAL_MS: '500',
+      ...extraEnv,
+    };
     const database = async (name: string) => {
       const { settings, drop } = await createTestDatabase(name, MIGRATIONS);
       this.drops.push(drop);

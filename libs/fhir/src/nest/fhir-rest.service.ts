@@ -33,6 +33,9 @@ export interface FhirHttpResult {
   body: Resource;
 }
 
+/** A client's correlation id: short and plain, safe in a log line, a column and a URL. */
+const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
 const ACCEPTED_MEDIA_TYPES = ['application/fhir+json', 'application/json'];
 
 function header(request: FhirHttpRequest, name: string): string | undefined {
@@ -90,8 +93,15 @@ export class FhirRestService {
     const baseUrl = (
       this.options.baseUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}/fhir`
     ).replace(/\/+$/, '');
-    const gtid = header(request, 'x-gtid');
-    return gtid !== undefined && gtid !== '' && gtid.length <= 100 ? { baseUrl, gtid } : { baseUrl };
+    const correlationId = header(request, 'x-correlation-id') ?? header(request, 'x-gtid');
+    if (correlationId === undefined || correlationId === '') return { baseUrl };
+    if (!CORRELATION_ID.test(correlationId)) {
+      throw new FhirException(
+        FhirErrorCode.Invalid,
+        'x-correlation-id (or x-gtid) must be 1–64 letters, digits or . _ : -',
+      );
+    }
+    return { baseUrl, correlationId };
   }
 
   metadata(context: FhirWriteContext): FhirHttpResult {

@@ -6,8 +6,12 @@ import type { FhirDeleteResult, Stored } from '../store/fhir-resource-store';
 export interface FhirWriteContext {
   /** Absolute base URL of this FHIR endpoint (`https://emr.example/fhir`). */
   baseUrl: string;
-  /** The `x-gtid` request header, when the write belongs to a global transaction. */
-  gtid?: string;
+  /**
+   * The client's own reference for the request (`x-correlation-id`, or `x-gtid` as older clients send
+   * it): kept beside the transaction and in logs, never used as a transaction's identity — a service
+   * mints its gtids itself.
+   */
+  correlationId?: string;
 }
 
 export interface FhirUpdateContext extends FhirWriteContext {

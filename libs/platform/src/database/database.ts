@@ -29,6 +29,42 @@ export class Session implements SqlExecutor {
     const result = await this.client.query(queryConfig(sql, parameters));
     return result.rows as T[];
   }
+
+  /** Runs one statement and returns its command tag (`COMMIT`, `PREPARE`…) and row count. */
+  async command(sql: string, parameters?: unknown[]): Promise<CommandResult> {
+    return commandResult(await this.client.query(queryConfig(sql, parameters)));
+  }
+}
+
+/**
+ * What a statement reports besides rows. The tag matters where PostgreSQL answers a failed
+ * transaction without an error: `COMMIT` and `PREPARE TRANSACTION` of an aborted transaction succeed
+ * with the tag `ROLLBACK`. The driver keeps the tag's first word: `PREPARE` for PREPARE TRANSACTION,
+ * `COMMIT` for COMMIT PREPARED, `ROLLBACK` for ROLLBACK PREPARED.
+ */
+export interface CommandResult {
+  command: string;
+  rowCount: number;
+}
+
+const commandResult = (result: { command: string; rowCount: number | null }): CommandResult => ({
+  command: result.command,
+  rowCount: result.rowCount ?? 0,
+});
+
+/** Raised when a statement answered with another command tag than the one it must have. */
+export class UnexpectedCommandTagError extends Error {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`expected ${expected}, PostgreSQL answered ${actual}`);
+  }
+}
+
+/** Throws unless `result` carries the tag `expected` (see CommandResult). */
+export function expectCommand(result: CommandResult, expected: string): void {
+  if (result.command !== expected) throw new UnexpectedCommandTagError(expected, result.command);
 }
 
 /**
@@ -69,6 +105,11 @@ export class Database implements SqlExecutor {
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
     const result = await this.pool.query(queryConfig(sql, parameters));
     return result.rows as T[];
+  }
+
+  /** Runs one statement and returns its command tag and row count (see CommandResult). */
+  async command(sql: string, parameters?: unknown[]): Promise<CommandResult> {
+    return commandResult(await this.pool.query(queryConfig(sql, parameters)));
   }
 
   /**
@@ -117,7 +158,9 @@ export class Database implements SqlExecutor {
         await session.query('ROLLBACK').catch(() => undefined);
         throw failure;
       }
-      await session.query('COMMIT');
+      // A transaction that failed without the work noticing (an error it caught) answers COMMIT with
+      // the tag ROLLBACK: that is a failure, never a commit.
+      expectCommand(await session.command('COMMIT'), 'COMMIT');
       return worked;
     });
   }

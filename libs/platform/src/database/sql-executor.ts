@@ -42,6 +42,8 @@ export const PgErrorCode = {
   LockNotAvailable: '55P03',
   UndefinedObject: '42704',
   DuplicateObject: '42710',
+  /** Among others: a prepared transaction another session is committing or rolling back right now ("is busy"). */
+  ObjectNotInPrerequisiteState: '55000',
 } as const;
 
 export function pgErrorCode(error: unknown): string | undefined {

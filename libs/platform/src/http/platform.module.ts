@@ -9,6 +9,10 @@ import { MetricsModule, MetricsRegistry } from '../metrics/metrics';
 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
+/** A header's value when it is one short string (ids only: anything else is not logged). */
+const shortHeader = (value: string | string[] | undefined): string | undefined =>
+  typeof value === 'string' && value.length <= 100 ? value : undefined;
+
 export interface PlatformOptions {
   /** Readiness checks beyond PostgreSQL, for services that use Redis or RabbitMQ. */
   readiness?: ReadinessCheck[];
@@ -48,11 +52,15 @@ export class PlatformModule implements NestModule {
       .forRoutes('*path');
   }
 
-  /** Binds the gtid header to the request's log context and records its duration by route template. */
+  /**
+   * Binds the request's `x-gtid` and `x-correlation-id` to its log context and records its duration by
+   * route template. Between services `x-gtid` is the gtid its coordinator minted; from a client it is
+   * only a reference, and a coordinator's own log lines carry the gtid it minted instead.
+   */
   private observe(req: Request, res: Response, next: NextFunction): void {
     const started = process.hrtime.bigint();
-    const header = req.headers['x-gtid'];
-    const gtid = typeof header === 'string' && header.length <= 100 ? header : undefined;
+    const gtid = shortHeader(req.headers['x-gtid']);
+    const correlationId = shortHeader(req.headers['x-correlation-id']);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
@@ -60,8 +68,8 @@ export class PlatformModule implements NestModule {
       this.metrics.httpDuration.observe(labels, seconds);
       this.metrics.httpRequests.inc(labels);
       // The route template, never the URL: query strings and ids in paths may identify a patient.
-      this.logger.debug({ gtid, ...labels, ms: Math.round(seconds * 1000) }, 'request');
+      this.logger.debug({ gtid, correlationId, ...labels, ms: Math.round(seconds * 1000) }, 'request');
     });
-    logContext.run({ gtid }, next);
+    logContext.run({ gtid, correlationId }, next);
   }
 }

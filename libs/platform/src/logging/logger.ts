@@ -5,6 +5,8 @@ import pino, { Logger } from 'pino';
 /** Per-request context carried to every log line written while serving it. */
 export interface LogContext {
   gtid?: string;
+  /** A client's own reference for its request (`x-correlation-id`, or `x-gtid` as clients send it). */
+  correlationId?: string;
   requestId?: string;
 }
 

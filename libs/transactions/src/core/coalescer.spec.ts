@@ -10,8 +10,7 @@ describe('Coalescer', () => {
         if (batches.length === 1) await new Promise<void>((r) => (release = r));
         return items.map((i) => i * 10);
       },
-      64,
-      1,
+      { maxInFlight: 1 },
     );
     const first = coalescer.submit(1);
     const rest = [coalescer.submit(2), coalescer.submit(3), coalescer.submit(4)];
@@ -39,11 +38,57 @@ describe('Coalescer', () => {
         await Promise.resolve();
         return items;
       },
-      3,
-      1,
+      { maxBatch: 3, maxInFlight: 1 },
     );
     await Promise.all(Array.from({ length: 10 }, (_, i) => coalescer.submit(i)));
     expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(10);
+  });
+
+  it('lets calls queued behind a stalled batch leave on their own, and batches again once it answers', async () => {
+    const batches: number[][] = [];
+    let release: () => void = () => undefined;
+    const coalescer = new Coalescer<number, number>(
+      async (items) => {
+        batches.push(items);
+        // The first batch hangs (a peer waiting on a lock); the others answer at once.
+        if (items.includes(1)) await new Promise<void>((r) => (release = r));
+        return items;
+      },
+      { maxInFlight: 1, stallAfterMs: 30 },
+    );
+    const first = coalescer.submit(1);
+    // Queued behind the hanging batch: they leave once it has stalled, without waiting for its answer.
+    await expect(Promise.all([coalescer.submit(2), coalescer.submit(3)])).resolves.toEqual([2, 3]);
+    expect(batches).toEqual([[1], [2, 3]]);
+    release();
+    await expect(first).resolves.toBe(1);
+  });
+
+  it('never has more than maxStalledInFlight batches out, however long they stall', async () => {
+    const releases: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const coalescer = new Coalescer<number, number>(
+      async (items) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise<void>((r) => releases.push(r));
+        inFlight -= 1;
+        return items;
+      },
+      { maxInFlight: 1, stallAfterMs: 5, maxStalledInFlight: 3 },
+    );
+    const calls: Promise<number>[] = [];
+    for (let i = 0; i < 6; i++) {
+      calls.push(coalescer.submit(i));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    expect(most).toBe(3);
+    while (releases.length > 0) {
+      releases.splice(0).forEach((release) => release());
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await expect(Promise.all(calls)).resolves.toEqual([0, 1, 2, 3, 4, 5]);
   });
 });

@@ -33,10 +33,9 @@ function gtidParam(gtid: string): string {
 
 const COORDINATOR_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
-/** The `coordinator` of a request body: required for prepare, optional (a look-up hint) for commit and abort. */
-function coordinatorOf(body: unknown, required: boolean): string | undefined {
+/** The `coordinator` of a request body: a branch is named by its coordinator and its gtid together. */
+function coordinatorOf(body: unknown): string {
   const value = isRecord(body) ? body.coordinator : undefined;
-  if (value === undefined && !required) return undefined;
   if (typeof value !== 'string' || !COORDINATOR_NAME.test(value)) {
     throw new BadRequestException('coordinator must be a service name');
   }
@@ -53,7 +52,7 @@ export class TwoPhaseParticipantController {
   @Post('batch')
   @HttpCode(200)
   async batch(@Body() body: unknown): Promise<{ results: BatchResult[] }> {
-    const coordinator = coordinatorOf(body, true) as string;
+    const coordinator = coordinatorOf(body);
     const ops = isRecord(body) ? body.ops : undefined;
     if (!Array.isArray(ops) || ops.length === 0 || ops.length > 256) {
       throw new BadRequestException('batch needs {coordinator, ops: [1..256 operations]}');
@@ -84,22 +83,21 @@ export class TwoPhaseParticipantController {
   @Post(':gtid/prepare')
   @HttpCode(200)
   prepare(@Param('gtid') gtid: string, @Body() body: unknown): Promise<Vote> {
-    const coordinator = coordinatorOf(body, true);
-    if (!coordinator || !isRecord(body))
-      throw new BadRequestException('prepare needs {coordinator, payload}');
+    const coordinator = coordinatorOf(body);
+    if (!isRecord(body)) throw new BadRequestException('prepare needs {coordinator, payload}');
     return this.participant.prepare(gtidParam(gtid), coordinator, body.payload);
   }
 
   @Post(':gtid/commit')
   @HttpCode(200)
   async commit(@Param('gtid') gtid: string, @Body() body: unknown): Promise<{ ack: CommitAck }> {
-    return { ack: await this.participant.commit(gtidParam(gtid), coordinatorOf(body, false)) };
+    return { ack: await this.participant.commit(gtidParam(gtid), coordinatorOf(body)) };
   }
 
   @Post(':gtid/abort')
   @HttpCode(200)
   async abort(@Param('gtid') gtid: string, @Body() body: unknown): Promise<{ ack: 'aborted' }> {
-    await this.participant.abort(gtidParam(gtid), coordinatorOf(body, false));
+    await this.participant.abort(gtidParam(gtid), coordinatorOf(body));
     return { ack: 'aborted' };
   }
 }
@@ -143,6 +141,11 @@ export class TransactionsController {
     description: 'ISO instant: only transactions created before it',
   })
   @ApiQuery({
+    name: 'correlationId',
+    required: false,
+    description: 'Only the transactions a client started with this x-correlation-id (or x-gtid) header',
+  })
+  @ApiQuery({
     name: 'limit',
     required: false,
     schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
@@ -152,6 +155,7 @@ export class TransactionsController {
     @Query('state') state?: string,
     @Query('before') before?: string,
     @Query('limit', new DefaultValuePipe(50), ParseIntPipe) limit = 50,
+    @Query('correlationId') correlationId?: string,
   ): Promise<GlobalTransactionRecord[]> {
     if (style !== undefined && !STYLES.includes(style as TransactionStyle)) {
       throw new BadRequestException(`style must be one of ${STYLES.join(', ')}`);
@@ -161,7 +165,15 @@ export class TransactionsController {
     if (state !== undefined && !/^[a-z-]{1,30}$/.test(state))
       throw new BadRequestException('state is not a transaction state');
     if (limit < 1 || limit > 500) throw new BadRequestException('limit must be between 1 and 500');
-    return this.browser.list({ style: style as TransactionStyle | undefined, state, before, limit });
+    if (correlationId !== undefined && !isValidGtid(correlationId))
+      throw new BadRequestException('correlationId must be 1–64 letters, digits or . _ : -');
+    return this.browser.list({
+      style: style as TransactionStyle | undefined,
+      state,
+      before,
+      limit,
+      correlationId,
+    });
   }
 
   @Get(':gtid')

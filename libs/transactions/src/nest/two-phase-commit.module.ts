@@ -39,6 +39,15 @@ class RecoveryLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
   }
 }
 
+/** Lets the coordinator's background phase twos stop with the service (recovery takes them over). */
+@Injectable()
+class CoordinatorLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(TwoPhaseCoordinator) private readonly coordinator: TwoPhaseCoordinator<Session>) {}
+  onApplicationShutdown(): Promise<void> {
+    return this.coordinator.stop();
+  }
+}
+
 /** Runs the service's recovery sweeps on demand (tests, admin tooling). */
 @Injectable()
 export class TransactionRecovery {
@@ -120,6 +129,7 @@ export class TwoPhaseCommitModule {
             protocolLogger(logger),
           ),
       });
+      providers.push(CoordinatorLifecycle);
       loopDeps.push(TwoPhaseCoordinator);
     }
     if (options.participant) {

@@ -16,6 +16,8 @@ export interface BranchRecord {
  */
 export interface GlobalTransactionRecord {
   gtid: string;
+  /** What the client that started it sent as `x-gtid` or `x-correlation-id`: its own reference, not an identity. */
+  correlationId?: string;
   style: TransactionStyle;
   state: string;
   branches: BranchRecord[];
@@ -33,6 +35,8 @@ export interface TransactionQuery {
   limit: number;
   /** Only records created before this instant (ISO), for paging back in time. */
   before?: string;
+  /** Only the transactions a client started under this correlation id. */
+  correlationId?: string;
 }
 
 /** Read side of a coordinator log, shared by every style for listing and inspection. */

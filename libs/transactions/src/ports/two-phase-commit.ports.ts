@@ -17,8 +17,12 @@ export interface ParticipantClient {
  * so the coordinator's own writes commit atomically with its COMMIT decision.
  */
 export interface TwoPhaseCoordinatorLog<Tx> {
-  /** Records that a global transaction started (for inspection; presumed abort needs no durability here). */
-  begin(gtid: string, participants: string[]): Promise<void>;
+  /**
+   * Records that a global transaction started (for inspection; presumed abort needs no durability here),
+   * with the caller's correlation id when there is one. Throws GtidInUseError when the log already
+   * holds `gtid`: a gtid is never run twice.
+   */
+  begin(gtid: string, participants: string[], correlationId?: string): Promise<void>;
   /**
    * Atomically records COMMIT — unless ABORT was already recorded — and runs `localWork` in the same local
    * transaction. Returns the decision in force afterwards. If `localWork` throws, nothing is recorded and
@@ -66,11 +70,11 @@ export interface PreparedResource<Tx> {
   prepare(gtid: string, coordinator: string, work: (tx: Tx) => Promise<void>): Promise<Vote>;
   /**
    * Commits the prepared branch; 'committed' also when it was committed before, 'unknown' when it never
-   * prepared. `coordinator`, when the caller knows it, spares a look-up of the branch.
+   * prepared. A branch is named by its coordinator and gtid together: two coordinators' gtids never meet.
    */
-  commit(gtid: string, coordinator?: string): Promise<CommitAck>;
+  commit(gtid: string, coordinator: string): Promise<CommitAck>;
   /** Rolls the prepared branch back if there is one, and remembers the abort so a late prepare votes NO. */
-  abort(gtid: string, coordinator?: string): Promise<void>;
+  abort(gtid: string, coordinator: string): Promise<void>;
   /** Branches prepared before `olderThan` and not yet resolved. */
   inDoubt(olderThan: Date): Promise<InDoubtBranch[]>;
 }

@@ -6,7 +6,7 @@ import {
   TransactionQuery,
 } from '../ports/global-transaction';
 import { TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
-import { Decision, TwoPhaseState } from '../two-phase-commit/types';
+import { Decision, GtidInUseError, TwoPhaseState } from '../two-phase-commit/types';
 import { immediateStorage, MemoryDatabase, MemoryTx, StorageGate } from './memory-database';
 
 /** One durable row of the coordinator log. */
@@ -135,7 +135,7 @@ export class InMemoryCoordinatorLog implements TwoPhaseCoordinatorLog<MemoryTx>,
 
   begin(gtid: string, participants: string[]): Promise<void> {
     return this.gate('write', `log begin ${gtid}`, () => {
-      if (this.store.records.has(gtid)) return;
+      if (this.store.records.has(gtid)) throw new GtidInUseError(gtid);
       const now = this.clock.now();
       this.store.relaxed(gtid, () =>
         this.store.records.set(gtid, {

@@ -92,7 +92,8 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
     });
   }
 
-  commit(gtid: string): Promise<CommitAck> {
+  /** The simulated worlds have one coordinator, so a gtid alone names a branch here. */
+  commit(gtid: string, _coordinator: string): Promise<CommitAck> {
     return this.gate('write', `${this.store.name} commit ${gtid}`, (): CommitAck => {
       const branch = this.store.branches.get(gtid);
       if (!branch) return 'unknown';
@@ -115,14 +116,14 @@ export class InMemoryPreparedResource implements PreparedResource<MemoryTx> {
     });
   }
 
-  abort(gtid: string): Promise<void> {
+  abort(gtid: string, coordinator: string): Promise<void> {
     return this.gate('write', `${this.store.name} abort ${gtid}`, () => {
       const now = this.clock.now();
       const branch = this.store.branches.get(gtid);
       if (!branch) {
         this.store.branches.set(gtid, {
           gtid,
-          coordinator: '',
+          coordinator,
           state: 'aborted',
           writes: new Map(),
           resolvedAt: now,

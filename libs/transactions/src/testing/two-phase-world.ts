@@ -735,13 +735,13 @@ export class SimulatedParticipantClient implements ParticipantClient {
 
   commit(gtid: string): Promise<CommitAck> {
     return this.world.network.call(this.from, this.name, `commit ${gtid}`, () =>
-      this.world.participant(this.name).live.participant.commit(gtid),
+      this.world.participant(this.name).live.participant.commit(gtid, this.world.coordinatorName),
     );
   }
 
   abort(gtid: string): Promise<void> {
     return this.world.network.call(this.from, this.name, `abort ${gtid}`, () =>
-      this.world.participant(this.name).live.participant.abort(gtid),
+      this.world.participant(this.name).live.participant.abort(gtid, this.world.coordinatorName),
     );
   }
 }

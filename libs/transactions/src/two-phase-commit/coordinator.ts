@@ -30,8 +30,17 @@ export interface TwoPhaseCoordinatorOptions {
   callTimeoutMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * When phase two did not finish inline, the live coordinator keeps at it in the background, at most
+   * this long between attempts: a participant that comes back commits (and releases its locks) at once.
+   */
+  phaseTwoRetryMaxMs: number;
+  /** How long the live coordinator keeps retrying phase two before it leaves the transaction to recovery. */
+  phaseTwoPatienceMs: number;
   /** Lease a recovering replica holds on a claimed transaction. */
   recoveryLeaseMs: number;
+  /** Longest wait before recovery tries an unfinished transaction again. */
+  recoveryRetryMaxMs: number;
   recoveryBatch: number;
   /** Announces protocol instants (fault injection); nothing by default. */
   points: ProtocolPoints;
@@ -43,13 +52,19 @@ export const defaultCoordinatorOptions: Omit<TwoPhaseCoordinatorOptions, 'name'>
   callTimeoutMs: 5_000,
   retryBaseMs: 50,
   retryMaxMs: 2_000,
+  phaseTwoRetryMaxMs: 1_000,
+  phaseTwoPatienceMs: 60_000,
   recoveryLeaseMs: 30_000,
+  recoveryRetryMaxMs: 5_000,
   recoveryBatch: 50,
   points: noProtocolPoints,
 };
 
 export interface TwoPhaseRequest<Tx> {
+  /** Minted by the coordinating service (`newGtid`), never taken from a client. */
   gtid: string;
+  /** The client's own reference for the request (`x-gtid` or `x-correlation-id`), kept beside the gtid. */
+  correlationId?: string;
   branches: Branch[];
   /** The coordinator's own writes; they commit in the same local transaction as the COMMIT decision. */
   local?: (tx: Tx) => Promise<void>;
@@ -66,6 +81,9 @@ export interface TwoPhaseRequest<Tx> {
 export class TwoPhaseCoordinator<Tx> {
   private readonly options: TwoPhaseCoordinatorOptions;
   private readonly participants: Map<string, ParticipantClient>;
+  /** Phase twos still being driven after their request was answered (see `continuePhaseTwo`). */
+  private readonly unfinished = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly log: TwoPhaseCoordinatorLog<Tx>,
@@ -96,6 +114,7 @@ export class TwoPhaseCoordinator<Tx> {
     await this.log.begin(
       gtid,
       branches.map((b) => b.participant),
+      request.correlationId,
     );
 
     const votes = await Promise.all(branches.map((b) => this.collectVote(gtid, b)));
@@ -136,6 +155,7 @@ export class TwoPhaseCoordinator<Tx> {
 
     const acknowledged = await this.drive(gtid, 'commit', votes, this.options.inlineCommitAttempts);
     if (acknowledged) this.observer.finished('2pc', gtid, 'committed', this.clock.now() - started);
+    else this.continuePhaseTwo(gtid, 'commit', votes, started);
     return { gtid, outcome: 'committed', acknowledged };
   }
 
@@ -145,6 +165,12 @@ export class TwoPhaseCoordinator<Tx> {
    */
   async outcome(gtid: string): Promise<Decision> {
     return this.log.decideAbort(gtid, 'participant inquired before any decision');
+  }
+
+  /** Stops the phase twos still being driven in the background (recovery takes them over). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.unfinished);
   }
 
   /** Drives every unfinished transaction it can claim to completion; returns how many it finished. */
@@ -172,8 +198,12 @@ export class TwoPhaseCoordinator<Tx> {
     this.logger.info('2pc recovery drives phase two', { gtid, decision });
     const finished = await this.drive(gtid, decision, record.branches, 1);
     if (!finished) {
-      // Back off: claimable again after 1 s, 2 s, 4 s… up to the lease, not a full lease later.
-      const retryAfterMs = Math.min(this.options.recoveryLeaseMs, 1_000 * 2 ** Math.min(record.retries, 5));
+      // Back off: claimable again after 1 s, 2 s, 4 s… up to `recoveryRetryMaxMs`, not a full lease later.
+      const retryAfterMs = Math.min(
+        this.options.recoveryRetryMaxMs,
+        this.options.recoveryLeaseMs,
+        1_000 * 2 ** Math.min(record.retries, 5),
+      );
       await this.log.noteRetry(gtid, 'phase two not acknowledged by every participant', retryAfterMs);
     }
     return finished;
@@ -216,6 +246,49 @@ export class TwoPhaseCoordinator<Tx> {
     }
     const acknowledged = await this.drive(gtid, 'abort', branches, 1);
     if (acknowledged) this.observer.finished('2pc', gtid, 'aborted', this.clock.now() - started);
+    else this.continuePhaseTwo(gtid, 'abort', branches, started);
+  }
+
+  /**
+   * Phase two that did not finish inline goes on in the background: until a participant commits or rolls
+   * back its prepared transaction it holds its row locks, and the participant that failed is most often
+   * back within seconds. Attempts come at most `phaseTwoRetryMaxMs` apart, each under a lease renewed so
+   * that no recovering replica drives the same transaction meanwhile; a crash of this process leaves the
+   * transaction to recovery once the lease runs out, and so does `phaseTwoPatienceMs` without success.
+   */
+  private continuePhaseTwo(
+    gtid: string,
+    decision: Decision,
+    branches: BranchRecord[],
+    started: number,
+  ): void {
+    if (this.stopped) return;
+    // The same lease a recovering replica takes: a crash here delays recovery no more than one there.
+    const { retryBaseMs, phaseTwoRetryMaxMs, phaseTwoPatienceMs, recoveryLeaseMs: leaseMs } = this.options;
+    const giveUpAt = this.clock.now() + phaseTwoPatienceMs;
+    const driving = (async () => {
+      for (let attempt = 1; !this.stopped && this.clock.now() < giveUpAt; attempt += 1) {
+        await this.clock.sleep(backoffDelay(attempt, retryBaseMs, phaseTwoRetryMaxMs));
+        if (this.stopped) break;
+        await this.log.noteRetry(gtid, `${decision} retried by its coordinator`, leaseMs);
+        if (await this.drive(gtid, decision, branches, 1)) {
+          this.observer.finished(
+            '2pc',
+            gtid,
+            decision === 'commit' ? 'committed' : 'aborted',
+            this.clock.now() - started,
+          );
+          return;
+        }
+      }
+      // Claimable by recovery (here or on another replica) straight away.
+      await this.log.noteRetry(gtid, `${decision} left to recovery`, 0);
+    })()
+      .catch((error: unknown) =>
+        this.logger.warn('2pc phase two left to recovery', { gtid, decision, error: errorMessage(error) }),
+      )
+      .finally(() => this.unfinished.delete(driving));
+    this.unfinished.add(driving);
   }
 
   /**

@@ -59,7 +59,7 @@ describe('TwoPhaseParticipant over a prepared resource', () => {
     await expect(restarted.inDoubt(new Date(clock.now()))).resolves.toEqual([
       { gtid: 'g1', coordinator: 'emr', preparedAt: new Date(clock.now() - 10) },
     ]);
-    await expect(restarted.commit('g1')).resolves.toBe('committed');
+    await expect(restarted.commit('g1', 'emr')).resolves.toBe('committed');
     expect(store.database.get('g1')).toBe('order-1');
   });
 
@@ -73,7 +73,7 @@ describe('TwoPhaseParticipant over a prepared resource', () => {
     };
     await expect(resource.prepare('g1', 'emr', counted)).resolves.toEqual({ vote: 'yes' });
     await expect(resource.prepare('g1', 'emr', counted)).resolves.toEqual({ vote: 'yes' });
-    await resource.commit('g1');
+    await resource.commit('g1', 'emr');
     await expect(resource.prepare('g1', 'emr', counted)).resolves.toEqual({ vote: 'yes' });
     expect(runs).toBe(1);
   });
@@ -91,13 +91,13 @@ describe('TwoPhaseParticipant over a prepared resource', () => {
   it('abort drops a prepared branch and leaves a tombstone, so a late prepare votes NO', async () => {
     const { store, participant } = setup();
     await participant.prepare('g1', 'emr', 'order-1');
-    await participant.abort('g1');
-    await participant.abort('g1');
+    await participant.abort('g1', 'emr');
+    await participant.abort('g1', 'emr');
     expect(store.state('g1')).toBe('aborted');
     expect(store.database.has('g1')).toBe(false);
     await expect(participant.prepare('g1', 'emr', 'order-1')).resolves.toMatchObject({ vote: 'no' });
 
-    await participant.abort('g2'); // an abort that overtook its prepare
+    await participant.abort('g2', 'emr'); // an abort that overtook its prepare
     await expect(participant.prepare('g2', 'emr', 'order-2')).resolves.toMatchObject({ vote: 'no' });
     expect(store.prepared()).toEqual([]);
   });
@@ -106,7 +106,7 @@ describe('TwoPhaseParticipant over a prepared resource', () => {
     const { store, resource } = setup();
     const vote = await resource.prepare('g1', 'emr', async (tx) => {
       tx.put('g1', 'order-1');
-      await resource.abort('g1');
+      await resource.abort('g1', 'emr');
     });
     expect(vote).toMatchObject({ vote: 'no' });
     expect(store.state('g1')).toBe('aborted');
@@ -116,18 +116,18 @@ describe('TwoPhaseParticipant over a prepared resource', () => {
   it('commit applies the branch once, is idempotent, and answers unknown for a branch never prepared', async () => {
     const { store, participant } = setup();
     await participant.prepare('g1', 'emr', 'order-1');
-    await expect(participant.commit('g1')).resolves.toBe('committed');
-    await expect(participant.commit('g1')).resolves.toBe('committed');
+    await expect(participant.commit('g1', 'emr')).resolves.toBe('committed');
+    await expect(participant.commit('g1', 'emr')).resolves.toBe('committed');
     expect(store.database.get('g1')).toBe('order-1');
-    await expect(participant.commit('g9')).resolves.toBe('unknown');
+    await expect(participant.commit('g9', 'emr')).resolves.toBe('unknown');
     expect(store.violations).toEqual([]);
   });
 
   it('never rolls back a committed branch; an abort order for one is recorded as a protocol violation', async () => {
     const { store, participant } = setup();
     await participant.prepare('g1', 'emr', 'order-1');
-    await participant.commit('g1');
-    await expect(participant.abort('g1')).rejects.toThrow(
+    await participant.commit('g1', 'emr');
+    await expect(participant.abort('g1', 'emr')).rejects.toThrow(
       'branch g1 is already committed and cannot be aborted',
     );
     expect(store.state('g1')).toBe('committed');

@@ -57,12 +57,12 @@ export class TwoPhaseParticipant<Tx> {
     return vote;
   }
 
-  commit(gtid: string, coordinator?: string): Promise<CommitAck> {
+  commit(gtid: string, coordinator: string): Promise<CommitAck> {
     this.options.points('2pc.participant.before-commit', gtid);
     return this.resource.commit(gtid, coordinator);
   }
 
-  abort(gtid: string, coordinator?: string): Promise<void> {
+  abort(gtid: string, coordinator: string): Promise<void> {
     return this.resource.abort(gtid, coordinator);
   }
 

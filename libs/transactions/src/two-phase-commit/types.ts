@@ -50,3 +50,13 @@ export class OutcomeUnknownError extends Error {
     super(`outcome of global transaction ${gtid} is not known yet; recovery will settle it`);
   }
 }
+
+/**
+ * Raised by `begin` when the coordinator's log already holds the gtid: a gtid names one global
+ * transaction for good, so running it again could only answer with another run's outcome.
+ */
+export class GtidInUseError extends Error {
+  constructor(readonly gtid: string) {
+    super(`global transaction id ${gtid} is already in use`);
+  }
+}

@@ -25,7 +25,6 @@ export function dispensedAt(dispense: Stored<MedicationDispense>): string {
 export function medicationDispensedEvent(
   dispense: Stored<MedicationDispense>,
   planned: PlannedDispense,
-  gtid?: string,
 ): NewOutboxEvent {
   const payload: MedicationDispensedPayload = {
     dispenseId: dispense.id,
@@ -41,6 +40,5 @@ export function medicationDispensedEvent(
     aggregateId: stockAggregate(planned.medicationCode, planned.locationId),
     payload,
   };
-  if (gtid !== undefined) event.gtid = gtid;
   return event;
 }

@@ -22,7 +22,6 @@ const PRESCRIPTION = ['MedicationRequest'];
 interface PendingRecord {
   writes: readonly PharmacyWrite[];
   planned: (PlannedDispense | undefined)[];
-  gtid?: string;
 }
 
 /**
@@ -38,8 +37,7 @@ interface PendingRecord {
 export class DispenseService {
   private readonly commits = new Coalescer<PendingRecord, Stored<Resource>[]>(
     (batch) => this.commitShared(batch),
-    64,
-    4,
+    { maxBatch: 64, maxInFlight: 4 },
   );
 
   constructor(
@@ -77,13 +75,13 @@ export class DispenseService {
    * Stores the resources in one local transaction, in order, with one outbox event per dispense. Returns
    * what was stored, in the same order.
    */
-  async record(writes: readonly PharmacyWrite[], gtid?: string): Promise<Stored<Resource>[]> {
+  async record(writes: readonly PharmacyWrite[]): Promise<Stored<Resource>[]> {
     const planned = await Promise.all(
       writes.map(async (w) =>
         w.resource.resourceType === 'MedicationDispense' ? this.plan(w.resource, w.path) : undefined,
       ),
     );
-    return this.commits.submit({ writes, planned, gtid });
+    return this.commits.submit({ writes, planned });
   }
 
   /** Commits several requests in one local transaction; on failure, each again alone (its own error). */
@@ -125,7 +123,7 @@ export class DispenseService {
     /** Dispenses the shared statement already created, by the write they came from. */
     done: ReadonlyMap<PharmacyWrite, Stored<MedicationDispense>>,
   ): Promise<Stored<Resource>[]> {
-    const { writes, planned, gtid } = pending;
+    const { writes, planned } = pending;
     const order = writes
       .map((_, i) => i)
       .sort((a, b) => Number(planned[a] !== undefined) - Number(planned[b] !== undefined));
@@ -135,7 +133,7 @@ export class DispenseService {
       const plan = planned[i];
       if (resource.resourceType === 'MedicationDispense' && plan !== undefined) {
         const dispense = done.get(writes[i]) ?? (await this.storeDispense(tx, resource, id));
-        events.push(medicationDispensedEvent(dispense, plan, gtid));
+        events.push(medicationDispensedEvent(dispense, plan));
         results[i] = dispense;
       } else {
         results[i] = await this.store.create(tx, resource, id === undefined ? {} : { id });

@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import {
   FhirException,
-  type FhirWriteContext,
   type FhirWriter,
   type ParsedTransaction,
   type Stored,
@@ -28,9 +27,9 @@ function pharmacyWrite(resource: Resource, id?: string, path?: string): Pharmacy
 export class PharmacyFhirWriter implements FhirWriter {
   constructor(@Inject(DispenseService) private readonly dispenses: DispenseService) {}
 
-  async create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
+  async create(resource: Resource): Promise<Stored<Resource>> {
     try {
-      const [stored] = await this.dispenses.record([pharmacyWrite(resource)], context.gtid);
+      const [stored] = await this.dispenses.record([pharmacyWrite(resource)]);
       return stored;
     } catch (error) {
       throw toFhirError(error);
@@ -38,12 +37,12 @@ export class PharmacyFhirWriter implements FhirWriter {
   }
 
   /** Several prescriptions and dispenses in one local transaction: all recorded, or none. */
-  async transaction(transaction: ParsedTransaction, context: FhirWriteContext): Promise<TransactionResult[]> {
+  async transaction(transaction: ParsedTransaction): Promise<TransactionResult[]> {
     try {
       const writes = transaction.entries.map((entry, i) =>
         pharmacyWrite(entry.resource, entry.id, `Bundle.entry[${i}].resource`),
       );
-      const stored = await this.dispenses.record(writes, context.gtid);
+      const stored = await this.dispenses.record(writes);
       return stored.map((resource) => ({ resource, created: true }));
     } catch (error) {
       throw toFhirError(error);

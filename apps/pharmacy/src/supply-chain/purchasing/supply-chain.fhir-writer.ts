@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
-import { FhirException, FhirWriteContext, FhirWriter, Stored } from '@hospital/fhir';
-import { withGtid } from '@hospital/platform';
+import { FhirException, FhirWriter, Stored } from '@hospital/fhir';
 import { PurchasingService } from './purchasing.service';
 import { SupplyChainError, toFhirException } from './supply-chain.exception';
 
@@ -14,12 +13,11 @@ import { SupplyChainError, toFhirException } from './supply-chain.exception';
 export class SupplyChainFhirWriter implements FhirWriter {
   constructor(@Inject(PurchasingService) private readonly purchasing: PurchasingService) {}
 
-  async create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
+  async create(resource: Resource): Promise<Stored<Resource>> {
     if (resource.resourceType !== 'SupplyRequest')
       throw FhirException.methodNotAllowed('create', resource.resourceType);
-    const place = () => this.purchasing.placeManual(resource);
     try {
-      return await (context.gtid === undefined ? place() : withGtid(context.gtid, place));
+      return await this.purchasing.placeManual(resource);
     } catch (error) {
       if (error instanceof SupplyChainError) throw toFhirException(error);
       throw error;

@@ -7,7 +7,7 @@ import {
   TransactionQuery,
 } from '../../ports/global-transaction';
 import { TwoPhaseCoordinatorLog } from '../../ports/two-phase-commit.ports';
-import { Decision, TwoPhaseState } from '../../two-phase-commit/types';
+import { Decision, GtidInUseError, TwoPhaseState } from '../../two-phase-commit/types';
 
 interface Row {
   gtid: string;
@@ -17,12 +17,14 @@ interface Row {
   timeline: { at: string; event: string }[];
   retries: number;
   last_error: string | null;
+  correlation_id: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
 const toRecord = (row: Row): GlobalTransactionRecord => ({
   gtid: row.gtid,
+  ...(row.correlation_id ? { correlationId: row.correlation_id } : {}),
   style: row.style,
   state: row.state,
   branches: row.branches,
@@ -48,9 +50,15 @@ export class PostgresTransactionBrowser implements TransactionBrowser {
     const rows = await this.db.query<Row>(
       `SELECT * FROM tx_global
         WHERE ($1::text IS NULL OR style = $1) AND ($2::text IS NULL OR state = $2)
-          AND ($3::timestamptz IS NULL OR created_at < $3)
+          AND ($3::timestamptz IS NULL OR created_at < $3) AND ($5::text IS NULL OR correlation_id = $5)
         ORDER BY created_at DESC LIMIT $4`,
-      [query.style ?? null, query.state ?? null, query.before ?? null, query.limit],
+      [
+        query.style ?? null,
+        query.state ?? null,
+        query.before ?? null,
+        query.limit,
+        query.correlationId ?? null,
+      ],
     );
     return rows.map(toRecord);
   }
@@ -78,13 +86,15 @@ export class PostgresTwoPhaseLog
     super(db);
   }
 
-  async begin(gtid: string, participants: string[]): Promise<void> {
+  async begin(gtid: string, participants: string[], correlationId?: string): Promise<void> {
     const branches = participants.map((participant): BranchRecord => ({ participant, state: 'pending' }));
-    await this.db.queryRelaxed(
-      `INSERT INTO tx_global (gtid, style, state, branches, timeline) VALUES ($1, '2pc', 'preparing', $2, $3)
-       ON CONFLICT (gtid) DO NOTHING`,
-      [gtid, JSON.stringify(branches), event('started')],
+    const inserted = await this.db.queryRelaxed(
+      `INSERT INTO tx_global (gtid, style, state, branches, timeline, correlation_id)
+       VALUES ($1, '2pc', 'preparing', $2, $3, $4)
+       ON CONFLICT (gtid) DO NOTHING RETURNING gtid`,
+      [gtid, JSON.stringify(branches), event('started'), correlationId ?? null],
     );
+    if (inserted.length === 0) throw new GtidInUseError(gtid);
   }
 
   async decideCommit(

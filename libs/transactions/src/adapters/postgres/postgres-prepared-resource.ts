@@ -1,4 +1,4 @@
-import { Database, firstFailure, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
+import { Database, expectCommand, firstFailure, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
 import { errorMessage } from '../../core/observer';
 import { InDoubtBranch, PreparedResource } from '../../ports/two-phase-commit.ports';
 import { CommitAck, Vote } from '../../two-phase-commit/types';
@@ -20,7 +20,11 @@ function parseGid(gid: string): { coordinator: string; gtid: string } | undefine
   return prefix === GID_PREFIX && coordinator && gtid ? { coordinator, gtid } : undefined;
 }
 
-const likeEscape = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** "Is busy" retries: a concurrent COMMIT/ROLLBACK PREPARED of a branch takes milliseconds. */
+const BUSY_ATTEMPTS = 8;
+const BUSY_RETRY_BASE_MS = 5;
+const BUSY_RETRY_MAX_MS = 200;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A literal for PREPARE TRANSACTION and friends, which take no parameters. Gtids are validated upstream. */
 const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
@@ -54,7 +58,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
         );
         const failure = await firstFailure(opened, work(session));
         if (failure !== undefined) throw failure;
-        await session.query(`PREPARE TRANSACTION ${literal(gid)}`);
+        expectCommand(await session.command(`PREPARE TRANSACTION ${literal(gid)}`), 'PREPARE');
         return { vote: 'yes' } as const;
       } catch (error) {
         await session.query('ROLLBACK').catch(() => undefined);
@@ -65,7 +69,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
           code === PgErrorCode.DuplicateObject
         ) {
           // Another prepare of the same branch, or its commit or abort, got there first.
-          const settled = await this.known(gid, gtid);
+          const settled = await this.known(gid, coordinator, gtid);
           if (settled) return settled;
         }
         return { vote: 'no', reason: errorMessage(error) } as const;
@@ -73,36 +77,29 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     });
   }
 
-  async commit(gtid: string, coordinator?: string): Promise<CommitAck> {
-    const gid =
-      coordinator === undefined
-        ? await this.preparedGid(gtid)
-        : branchGid(coordinator, gtid, this.db.settings.database);
-    if (gid) {
-      try {
-        await this.db.query(`COMMIT PREPARED ${literal(gid)}`);
-        return 'committed';
-      } catch (error) {
-        // Committed concurrently by recovery or a duplicate request: fall through to the branch row.
-        if (pgErrorCode(error) !== PgErrorCode.UndefinedObject) throw error;
-      }
-    }
-    return (await this.branchState(gtid)) === 'committed' ? 'committed' : 'unknown';
+  async commit(gtid: string, coordinator: string): Promise<CommitAck> {
+    const gid = branchGid(coordinator, gtid, this.db.settings.database);
+    const done = await this.finishPrepared(`COMMIT PREPARED ${literal(gid)}`, 'COMMIT');
+    if (done) return 'committed';
+    // Nothing prepared under that name: committed before (by recovery or a duplicate request), or never
+    // prepared. The branch row, written inside the prepared transaction, tells which.
+    return (await this.branchState(coordinator, gtid)) === 'committed' ? 'committed' : 'unknown';
   }
 
-  async abort(gtid: string, coordinator?: string): Promise<void> {
+  async abort(gtid: string, coordinator: string): Promise<void> {
+    const gid = branchGid(coordinator, gtid, this.db.settings.database);
     for (let attempt = 0; ; attempt += 1) {
-      await this.rollbackPrepared(gtid, coordinator);
+      await this.finishPrepared(`ROLLBACK PREPARED ${literal(gid)}`, 'ROLLBACK');
       try {
         await this.db.withSession(async (session) => {
           await session.query('BEGIN');
           await session.query(`SET LOCAL lock_timeout = ${Math.floor(this.lockTimeoutMs / 5)}`);
           await session.query(
-            `INSERT INTO tx_participant_branch (gtid, coordinator, state) VALUES ($1, '', 'aborted')
-             ON CONFLICT (gtid) DO NOTHING`,
-            [gtid],
+            `INSERT INTO tx_participant_branch (gtid, coordinator, state) VALUES ($1, $2, 'aborted')
+             ON CONFLICT (coordinator, gtid) DO NOTHING`,
+            [gtid, coordinator],
           );
-          await session.query('COMMIT');
+          expectCommand(await session.command('COMMIT'), 'COMMIT');
         });
         break;
       } catch (error) {
@@ -110,7 +107,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
         if (pgErrorCode(error) !== PgErrorCode.LockNotAvailable || attempt >= 5) throw error;
       }
     }
-    if ((await this.branchState(gtid)) === 'committed') {
+    if ((await this.branchState(coordinator, gtid)) === 'committed') {
       throw new Error(`branch ${gtid} is already committed and cannot be aborted`);
     }
   }
@@ -127,45 +124,42 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     });
   }
 
-  private async rollbackPrepared(gtid: string, coordinator?: string): Promise<void> {
-    const gid =
-      coordinator === undefined
-        ? await this.preparedGid(gtid)
-        : branchGid(coordinator, gtid, this.db.settings.database);
-    if (!gid) return;
-    try {
-      await this.db.query(`ROLLBACK PREPARED ${literal(gid)}`);
-    } catch (error) {
-      if (pgErrorCode(error) !== PgErrorCode.UndefinedObject) throw error;
+  /**
+   * Runs COMMIT PREPARED or ROLLBACK PREPARED; true when this call finished the branch, false when
+   * nothing is prepared under that name. While another session finishes the same branch (recovery
+   * racing the inline phase two, or a duplicate request) PostgreSQL answers "is busy": wait for it and
+   * look again, so the caller learns the settled state instead of an error.
+   */
+  private async finishPrepared(statement: string, tag: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        expectCommand(await this.db.command(statement), tag);
+        return true;
+      } catch (error) {
+        const code = pgErrorCode(error);
+        if (code === PgErrorCode.UndefinedObject) return false;
+        if (code !== PgErrorCode.ObjectNotInPrerequisiteState || attempt >= BUSY_ATTEMPTS) throw error;
+        await sleep(Math.min(BUSY_RETRY_MAX_MS, BUSY_RETRY_BASE_MS * 2 ** attempt));
+      }
     }
   }
 
   /** The vote an already-settled branch gives again, or undefined when it is new. */
-  private async known(gid: string, gtid: string): Promise<Vote | undefined> {
+  private async known(gid: string, coordinator: string, gtid: string): Promise<Vote | undefined> {
     const [row] = await this.db.query<{ prepared: boolean; state: string | null }>(
       `SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()) AS prepared,
-              (SELECT state FROM tx_participant_branch WHERE gtid = $2) AS state`,
-      [gid, gtid],
+              (SELECT state FROM tx_participant_branch WHERE coordinator = $2 AND gtid = $3) AS state`,
+      [gid, coordinator, gtid],
     );
     if (row?.prepared || row?.state === 'committed') return { vote: 'yes' };
     if (row?.state === 'aborted') return { vote: 'no', reason: 'branch already aborted' };
     return undefined;
   }
 
-  private async preparedGid(gtid: string): Promise<string | undefined> {
-    const [row] = await this.db.query<{ gid: string }>(
-      `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1`,
-      [
-        `${GID_PREFIX}${SEPARATOR}%${SEPARATOR}${likeEscape(gtid)}${SEPARATOR}${likeEscape(this.db.settings.database)}`,
-      ],
-    );
-    return row?.gid;
-  }
-
-  private async branchState(gtid: string): Promise<string | undefined> {
+  private async branchState(coordinator: string, gtid: string): Promise<string | undefined> {
     const [row] = await this.db.query<{ state: string }>(
-      'SELECT state FROM tx_participant_branch WHERE gtid = $1',
-      [gtid],
+      'SELECT state FROM tx_participant_branch WHERE coordinator = $1 AND gtid = $2',
+      [coordinator, gtid],
     );
     return row?.state;
   }
