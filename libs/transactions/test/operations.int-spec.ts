@@ -13,7 +13,11 @@ import { eventually, freePort } from '@hospital/platform/testing/waiting';
 import {
   BRANCH_WORK,
   BranchWork,
+  MessagingModule,
+  MessagingTables1763800000000,
   newGtid,
+  Outbox,
+  OutboxLeanIndexes1763800000300,
   PostgresTwoPhaseLog,
   RetentionSweep,
   TransactionLog1763700000100,
@@ -462,5 +466,57 @@ describe('in-doubt transactions: gauges, listing and resolution over HTTP', () =
       [[oldBranch, newBranch]],
     );
     expect(branches.map((r) => r.gtid)).toEqual([newBranch]);
+  });
+});
+
+describe('outbox backlog gauges over HTTP', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    const created = await createTestDatabase('txops_outbox', [
+      MessagingTables1763800000000,
+      OutboxLeanIndexes1763800000300,
+    ]);
+    drop = created.drop;
+    db = new Database(created.settings, 'txops-test');
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const config = buildServiceConfig({ name: 'pharmacy', defaultPort: port }, BaseEnvironment, {
+      ...process.env,
+      PORT: String(port),
+      PGDATABASE: created.settings.database,
+      LOG_LEVEL: 'silent',
+      // No relay: what is written stays unsent.
+      OUTBOX_RELAY: 'false',
+      MESSAGING_NAMESPACE: `ops-${newGtid().slice(0, 8)}`,
+    });
+    app = await start(config, [MessagingModule.forService({ outbox: true })]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.close();
+    await drop?.();
+  });
+
+  it('reports the age of the oldest unsent outbox row, and 0 once it is sent', async () => {
+    const outbox = app.get(Outbox, { strict: false });
+    await db.transaction((tx) =>
+      outbox.append(tx, [
+        { exchange: 'pharmacy.events', routingKey: 'k', type: 't', aggregateId: 'agg-1', payload: {} },
+      ]),
+    );
+    const age = await eventually(
+      () => metric(url, 'hospital_outbox_oldest_pending_seconds'),
+      (seconds) => (seconds ?? 0) > 0.05,
+    );
+    expect(age).toBeGreaterThan(0.05);
+    expect(await metric(url, 'hospital_outbox_pending_messages')).toBe(1);
+    await db.query('UPDATE tx_outbox SET published_at = clock_timestamp()');
+    expect(await metric(url, 'hospital_outbox_oldest_pending_seconds')).toBe(0);
+    expect(await metric(url, 'hospital_outbox_pending_messages')).toBe(0);
   });
 });

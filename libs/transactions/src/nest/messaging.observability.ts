@@ -17,14 +17,13 @@ export class MessagingMetrics implements OutboxRelayObserver, ConsumerObserver {
     deadLetters: () => Promise<Map<string, number>>,
   ) {
     const { registry } = metrics;
-    // The two backlog gauges of one scrape share one read of the outbox.
-    let read:
-      { at: number; state: Promise<{ pending: number; oldestAgeMs: number } | undefined> } | undefined;
+    // The two backlog gauges of one scrape (collected side by side) share one read of the outbox.
+    let reading: Promise<{ pending: number; oldestAgeMs: number } | undefined> | undefined;
     const backlogNow = (): Promise<{ pending: number; oldestAgeMs: number } | undefined> => {
-      if (!read || Date.now() - read.at > 500) {
-        read = { at: Date.now(), state: backlog()?.catch(() => undefined) ?? Promise.resolve(undefined) };
-      }
-      return read.state;
+      reading ??= (backlog()?.catch(() => undefined) ?? Promise.resolve(undefined)).finally(() => {
+        reading = undefined;
+      });
+      return reading;
     };
     this.publishedTotal = new Counter({
       name: 'hospital_outbox_published_total',
