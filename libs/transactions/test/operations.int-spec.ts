@@ -433,6 +433,23 @@ describe('in-doubt transactions: gauges, listing and resolution over HTTP', () =
     });
   });
 
+  it('documents the in-doubt endpoints in OpenAPI, with the resolve body', async () => {
+    const document = await get<{
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { required?: string[] }> };
+    }>(`${lis}/api/docs-json`);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/transactions/in-doubt',
+        '/api/transactions/in-doubt/resolutions',
+        '/api/transactions/in-doubt/{gtid}/resolve',
+      ]),
+    );
+    expect(document.components.schemas.ResolveInDoubtDto.required).toEqual(
+      expect.arrayContaining(['decision', 'operator', 'reason']),
+    );
+  });
+
   it('prunes finished global transactions and branch rows past TX_RETENTION_HOURS on its sweep, and keeps the rest', async () => {
     const old = { committed: newGtid(), aborted: newGtid(), committing: newGtid(), preparing: newGtid() };
     const recent = newGtid();
