@@ -34,6 +34,11 @@ export class BaseEnvironment {
   @Transform(toInt) @IsInt() @Min(50) TX_IN_DOUBT_AFTER_MS: number = 15_000;
   /** Interval of the recovery sweep; 0 runs it only at start-up. */
   @Transform(toInt) @IsInt() @Min(0) TX_RECOVERY_INTERVAL_MS: number = 5_000;
+  /**
+   * Finished transaction rows (2PC log and branches, two-phase messages, their barriers) are kept this
+   * long, then pruned in batches.
+   */
+  @Transform(toInt) @IsInt() @Min(1) TX_RETENTION_HOURS: number = 168;
 
   /** Prefix of every exchange and queue this service declares (tests and parallel runs on one broker). */
   @IsOptional() @IsString() MESSAGING_NAMESPACE?: string;

@@ -1,5 +1,7 @@
 export * from './observability';
 export * from './recovery-loop';
+export * from './retention';
+export * from './transactions-admin.controller';
 export * from './two-phase-commit.controllers';
 export * from './two-phase-commit.module';
 export * from './fault-points';

@@ -32,6 +32,8 @@ import {
 import { MESSAGE_PUBLISHER } from './messaging.module';
 import { MetricsTransactionObserver, protocolLogger } from './observability';
 import { RecoveryLoop } from './recovery-loop';
+import { retentionProvider } from './retention';
+import { PostgresRetention } from '../adapters/postgres/postgres-retention';
 
 /** The server's recovery sweep (re-publish, check-back), started with the app; `runOnce` for tests and tooling. */
 @Injectable()
@@ -140,6 +142,9 @@ export class MessageTransactionModule {
             ),
         },
         MessageServerRecovery,
+        retentionProvider([Database], (db: Database) => [
+          { table: 'tx_message', prune: (ms) => new PostgresRetention(db).pruneMessages(ms) },
+        ]),
       ],
       exports: [MessageTransactionServer, MessageServerRecovery],
     };
@@ -180,6 +185,10 @@ export class MessageTransactionModule {
             );
           },
         },
+        // Far beyond any check-back: the server asks within a minute of a message's preparation.
+        retentionProvider([PostgresMessageBarrierStore], (barrier: PostgresMessageBarrierStore) => [
+          { table: 'tx_message_barrier', prune: (ms) => barrier.prune(ms) },
+        ]),
       ],
       exports: [MessageTransactionProducer, PostgresMessageBarrierStore],
     };

@@ -17,6 +17,14 @@ export class MessagingMetrics implements OutboxRelayObserver, ConsumerObserver {
     deadLetters: () => Promise<Map<string, number>>,
   ) {
     const { registry } = metrics;
+    // The two backlog gauges of one scrape (collected side by side) share one read of the outbox.
+    let reading: Promise<{ pending: number; oldestAgeMs: number } | undefined> | undefined;
+    const backlogNow = (): Promise<{ pending: number; oldestAgeMs: number } | undefined> => {
+      reading ??= (backlog()?.catch(() => undefined) ?? Promise.resolve(undefined)).finally(() => {
+        reading = undefined;
+      });
+      return reading;
+    };
     this.publishedTotal = new Counter({
       name: 'hospital_outbox_published_total',
       help: 'Outbox messages confirmed by the broker.',
@@ -44,16 +52,16 @@ export class MessagingMetrics implements OutboxRelayObserver, ConsumerObserver {
       help: 'Outbox messages written but not yet confirmed by the broker.',
       registers: [registry],
       async collect() {
-        const state = await backlog()?.catch(() => undefined);
+        const state = await backlogNow();
         if (state) this.set(state.pending);
       },
     });
     new Gauge({
       name: 'hospital_outbox_oldest_pending_seconds',
-      help: 'Age of the oldest outbox message not yet confirmed by the broker (the current lag).',
+      help: 'Age of the oldest outbox message not yet confirmed by the broker (the oldest unsent row).',
       registers: [registry],
       async collect() {
-        const state = await backlog()?.catch(() => undefined);
+        const state = await backlogNow();
         if (state) this.set(state.oldestAgeMs / 1000);
       },
     });

@@ -1,6 +1,6 @@
 import { MetricsRegistry } from '@hospital/platform';
 import { Logger } from 'pino';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { ProtocolLogger, TransactionObserver, TransactionOutcome, TransactionStyle } from '../core/observer';
 
 /** Transaction metrics on the service's Prometheus registry: by style and outcome, durations, retries, recoveries. */
@@ -59,6 +59,55 @@ export class MetricsTransactionObserver implements TransactionObserver {
   }
   recovered(style: TransactionStyle, _gtid: string, action: string): void {
     this.recoveries.inc({ style, action });
+  }
+}
+
+/** Where the 2PC gauges read their values, at scrape time. */
+export interface TwoPhaseCommitGaugeSources {
+  /** Age of the oldest prepared transaction in the service's database (0 when none). */
+  oldestPreparedAgeSeconds(): Promise<number>;
+  /** In-doubt transactions by the service's role in them; a role it does not play is left out. */
+  inDoubt(): Promise<Partial<Record<InDoubtRole, number>>>;
+}
+
+export type InDoubtRole = 'coordinator' | 'participant';
+
+/**
+ * The 2PC gauges operators alert on, read from the database when `/metrics` is scraped (cheap queries,
+ * nothing on a request path): `hospital_tx_prepared_oldest_age_seconds`, the age of the oldest row of
+ * `pg_prepared_xacts` in the service's database (a prepared transaction holds its row locks until it is
+ * resolved), and `hospital_tx_in_doubt{role}`: as coordinator, global transactions unfinished longer than
+ * `TX_IN_DOUBT_AFTER_MS`; as participant, branches prepared longer ago than that. A failed read leaves
+ * the last value.
+ */
+export class TwoPhaseCommitGauges {
+  constructor(metrics: MetricsRegistry, sources: TwoPhaseCommitGaugeSources) {
+    const { registry } = metrics;
+    const oldest = 'hospital_tx_prepared_oldest_age_seconds';
+    if (!registry.getSingleMetric(oldest)) {
+      new Gauge({
+        name: oldest,
+        help: 'Age of the oldest prepared transaction (pg_prepared_xacts) in this service’s database.',
+        registers: [registry],
+        async collect() {
+          const age = await sources.oldestPreparedAgeSeconds().catch(() => undefined);
+          if (age !== undefined) this.set(age);
+        },
+      });
+    }
+    const inDoubt = 'hospital_tx_in_doubt';
+    if (!registry.getSingleMetric(inDoubt)) {
+      new Gauge<'role'>({
+        name: inDoubt,
+        help: 'Two-phase commit transactions in doubt for longer than TX_IN_DOUBT_AFTER_MS, by this service’s role.',
+        labelNames: ['role'],
+        registers: [registry],
+        async collect() {
+          const counts = await sources.inDoubt().catch(() => undefined);
+          for (const [role, count] of Object.entries(counts ?? {})) this.set({ role }, count);
+        },
+      });
+    }
   }
 }
 

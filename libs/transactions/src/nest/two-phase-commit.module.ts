@@ -23,6 +23,7 @@ import {
 } from './two-phase-commit.controllers';
 import { Session } from '@hospital/platform';
 import { faultPoints } from './fault-points';
+import { InDoubtController, transactionOperationsProviders } from './transactions-admin.controller';
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
 export const BRANCH_WORK = Symbol('BRANCH_WORK');
@@ -76,7 +77,11 @@ export class TwoPhaseCommitModule {
     extraProviders: DynamicModule['providers'] = [],
   ): DynamicModule {
     const coordinating = (options.participants ?? []).length > 0;
-    const controllers: NonNullable<DynamicModule['controllers']> = [TransactionsController];
+    // The in-doubt admin first: `/api/transactions/:gtid` would take `in-doubt` for a gtid.
+    const controllers: NonNullable<DynamicModule['controllers']> = [
+      InDoubtController,
+      TransactionsController,
+    ];
     if (coordinating) controllers.push(TwoPhaseCoordinatorController);
     if (options.participant) controllers.push(TwoPhaseParticipantController);
 
@@ -96,6 +101,7 @@ export class TwoPhaseCommitModule {
       { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
       RecoveryLifecycle,
       TransactionRecovery,
+      ...transactionOperationsProviders(),
     ];
     const loopDeps: unknown[] = [SERVICE_CONFIG, ROOT_LOGGER];
     if (coordinating) {

@@ -14,7 +14,10 @@ import {
   Branch,
   CommitAck,
   Decision,
+  InDoubtVerdict,
+  NotInDoubtError,
   OutcomeUnknownError,
+  ResolutionConflictError,
   TransactionAbortedError,
   TwoPhaseResult,
 } from './types';
@@ -184,6 +187,42 @@ export class TwoPhaseCoordinator<Tx> {
       this.logger,
       '2pc',
     );
+  }
+
+  /**
+   * Resolves one unfinished transaction on an operator's request, as recovery would but now: one still
+   * `preparing` is aborted (presumed abort makes that safe; COMMIT is refused, the votes are not durable),
+   * one `committing` or `aborting` has phase two driven again. A decision contradicting the log is refused
+   * (nothing changes). `record` runs before anything is applied. Resolves with the verdict and whether
+   * every participant acknowledged.
+   */
+  async resolveUnfinished(
+    transaction: GlobalTransactionRecord,
+    proposed: Decision,
+    record: (verdict: InDoubtVerdict) => Promise<void> = () => Promise.resolve(),
+  ): Promise<InDoubtVerdict & { acknowledged: boolean }> {
+    const { gtid, state } = transaction;
+    if (state === 'preparing') {
+      if (proposed === 'commit') {
+        throw new ResolutionConflictError(
+          gtid,
+          `${gtid} has no durable decision: only abort is safe (presumed abort), commit is refused`,
+        );
+      }
+    } else if (state === 'committing' || state === 'aborting') {
+      const inForce: Decision = state === 'committing' ? 'commit' : 'abort';
+      if (proposed !== inForce) {
+        throw new ResolutionConflictError(gtid, `${gtid} is decided ${inForce}; ${proposed} is refused`);
+      }
+    } else {
+      throw new NotInDoubtError(gtid, `global transaction ${gtid} is ${state}, not in doubt`);
+    }
+    await record({ gtid, decision: proposed, heuristic: false });
+    const acknowledged = await this.recoverOne(transaction);
+    // A live coordinator may have decided in between; the log's decision is the one that was driven.
+    const after = await this.log.state(gtid);
+    const decision: Decision = after === 'committing' || after === 'committed' ? 'commit' : 'abort';
+    return { gtid, decision, heuristic: false, acknowledged };
   }
 
   private async recoverOne(record: GlobalTransactionRecord): Promise<boolean> {

@@ -60,3 +60,35 @@ export class GtidInUseError extends Error {
     super(`global transaction id ${gtid} is already in use`);
   }
 }
+
+/**
+ * How an operator's resolution of an in-doubt transaction was settled: the decision applied, and whether
+ * it was heuristic (taken without the coordinator's word, so it may contradict the global outcome).
+ */
+export interface InDoubtVerdict {
+  gtid: string;
+  decision: Decision;
+  heuristic: boolean;
+  /** Why the coordinator's word was not available, for a heuristic verdict. */
+  coordinatorError?: string;
+}
+
+/** An operator asked for a decision that the durable outcome contradicts; nothing was changed. */
+export class ResolutionConflictError extends Error {
+  constructor(
+    readonly gtid: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An operator asked to resolve a transaction that is not in doubt here (finished, or never seen). */
+export class NotInDoubtError extends Error {
+  constructor(
+    readonly gtid: string,
+    message = `global transaction ${gtid} is not in doubt here`,
+  ) {
+    super(message);
+  }
+}

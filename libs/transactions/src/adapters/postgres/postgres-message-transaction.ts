@@ -198,14 +198,22 @@ export class PostgresMessageBarrierStore implements MessageBarrierStore<Session>
   }
 
   /**
-   * Deletes barrier rows older than `olderThanMs`. Safe only when no message of theirs can still be checked
-   * back: keep it far beyond the server's check-back back-off (see the README).
+   * Deletes barrier rows older than `olderThanMs`, `batch` rows a statement (short transactions beside the
+   * producer's own); returns how many. Safe only when no message of theirs can still be checked back: keep
+   * it far beyond the server's check-back back-off (see the README).
    */
-  async prune(olderThanMs: number): Promise<number> {
-    const rows = await this.db.query(
-      `DELETE FROM tx_message_barrier WHERE created_at < now() - $1 ${MS} RETURNING gtid`,
-      [olderThanMs],
-    );
-    return rows.length;
+  async prune(olderThanMs: number, batch = 5_000): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      const rows = await this.db.query(
+        `DELETE FROM tx_message_barrier WHERE ctid IN (
+           SELECT ctid FROM tx_message_barrier WHERE created_at < now() - $1 ${MS} LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+         RETURNING 1`,
+        [olderThanMs, batch],
+      );
+      pruned += rows.length;
+      if (rows.length < batch) return pruned;
+    }
   }
 }

@@ -211,17 +211,26 @@ export class PostgresOutbox implements OutboxStore<Session> {
     return { pending: row.pending, oldestAgeMs: row.oldest_ms ?? 0 };
   }
 
-  /** Deletes published messages older than `olderThanMs`; returns how many. */
-  async prune(olderThanMs: number): Promise<number> {
-    // Below the oldest pending position every row is published: walk the primary key up to it.
-    const rows = await this.db.query(
-      `DELETE FROM tx_outbox
-        WHERE position < coalesce((SELECT min(position) FROM tx_outbox WHERE published_at IS NULL), 9223372036854775807)
-          AND published_at < clock_timestamp() - make_interval(secs => $1)
-        RETURNING 1`,
-      [olderThanMs / 1000],
-    );
-    return rows.length;
+  /**
+   * Deletes published messages older than `olderThanMs`, `batch` rows a statement (short transactions
+   * beside the relays' own); returns how many.
+   */
+  async prune(olderThanMs: number, batch = 5_000): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      // Below the oldest pending position every row is published: walk the primary key up to it.
+      const rows = await this.db.query(
+        `DELETE FROM tx_outbox WHERE position IN (
+           SELECT position FROM tx_outbox
+            WHERE position < coalesce((SELECT min(position) FROM tx_outbox WHERE published_at IS NULL), 9223372036854775807)
+              AND published_at < clock_timestamp() - make_interval(secs => $1)
+            ORDER BY position LIMIT $2)
+         RETURNING 1`,
+        [olderThanMs / 1000, batch],
+      );
+      pruned += rows.length;
+      if (rows.length < batch) return pruned;
+    }
   }
 
   /**

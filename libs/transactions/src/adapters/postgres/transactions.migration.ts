@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { TransactionResolutions1763700000500 } from './resolutions.migration';
 
 /**
  * Tables of the transaction library: the coordinator's global transaction log (shared by every style)
@@ -54,6 +55,8 @@ export class TransactionKeys1764960000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE tx_participant_branch DROP CONSTRAINT tx_participant_branch_pkey`);
     await q.query(`ALTER TABLE tx_participant_branch ADD PRIMARY KEY (coordinator, gtid)`);
+    // Retention deletes branch rows by age.
+    await q.query(`CREATE INDEX tx_participant_branch_created ON tx_participant_branch (created_at)`);
     await q.query(`ALTER TABLE tx_global ADD COLUMN correlation_id text`);
     await q.query(
       `CREATE INDEX tx_global_correlation ON tx_global (correlation_id, created_at DESC)
@@ -64,10 +67,15 @@ export class TransactionKeys1764960000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP INDEX tx_global_correlation');
     await q.query('ALTER TABLE tx_global DROP COLUMN correlation_id');
+    await q.query('DROP INDEX tx_participant_branch_created');
     await q.query(`ALTER TABLE tx_participant_branch DROP CONSTRAINT tx_participant_branch_pkey`);
     await q.query(`ALTER TABLE tx_participant_branch ADD PRIMARY KEY (gtid)`);
   }
 }
 
 /** The transaction library's tables for a 2PC coordinator or participant, in order. */
-export const transactionLogMigrations = [TransactionLog1763700000100, TransactionKeys1764960000000];
+export const transactionLogMigrations = [
+  TransactionLog1763700000100,
+  TransactionResolutions1763700000500,
+  TransactionKeys1764960000000,
+];
