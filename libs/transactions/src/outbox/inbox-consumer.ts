@@ -100,8 +100,7 @@ export function classify(
     if (key !== undefined && message.sequence !== undefined) {
       // No cursor yet means nothing of the aggregate was decided: the next one is sequence 1.
       const last = cursors.get(key) ?? 0;
-      if (message.sequence > last + 1)
-        return message.deliveryCount + 1 < gapPatience ? 'gap' : 'gap-expired';
+      if (message.sequence > last + 1) return message.deliveryCount + 1 < gapPatience ? 'gap' : 'gap-expired';
       cursors.set(key, Math.max(last, message.sequence));
     }
     return 'new';

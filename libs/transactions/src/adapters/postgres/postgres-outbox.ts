@@ -208,7 +208,10 @@ export class PostgresOutbox implements OutboxStore<Session> {
         await end('COMMIT');
         return undefined;
       }
-      const rows = await client.query<OutboxRow>(CLAIM_ROWS, [partitions.rows.map((p) => p.partition), limit]);
+      const rows = await client.query<OutboxRow>(CLAIM_ROWS, [
+        partitions.rows.map((p) => p.partition),
+        limit,
+      ]);
       if (rows.rows.length === 0) {
         await end('COMMIT');
         return undefined;
