@@ -13,7 +13,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DeadLetterView, RabbitMqDeadLetters } from '../adapters/rabbitmq/rabbitmq-dead-letters';
-import { PostgresOutbox } from '../adapters/postgres/postgres-outbox';
+import { HeldOutboxMessage, PostgresOutbox } from '../adapters/postgres/postgres-outbox';
 import type { MessagingRuntime as Runtime } from './messaging.module';
 
 /** Shared with the module without an import cycle at load time. */
@@ -27,7 +27,10 @@ class ReplayBody {
   @IsOptional() @IsInt() @Min(1) @Max(10_000) limit?: number;
 }
 
-/** `/api/messages`: the outbox backlog, and each consumer queue's dead letters (inspect, replay). */
+/**
+ * `/api/messages`: the outbox backlog and its messages held as unroutable (inspect, retry), and each
+ * consumer queue's dead letters (inspect, replay).
+ */
 @ApiTags('messages')
 @Controller('api/messages')
 export class MessagingController {
@@ -39,10 +42,29 @@ export class MessagingController {
 
   @Get('outbox')
   @ApiOperation({
-    summary: 'Messages written but not yet confirmed by the broker, and the oldest one’s age.',
+    summary:
+      'Messages written but not yet delivered to a queue, the oldest one’s age, and how many of them are held ' +
+      'because the broker routed them to no queue.',
   })
-  backlog(): Promise<{ pending: number; oldestAgeMs: number }> {
+  backlog(): Promise<{ pending: number; oldestAgeMs: number; held: number }> {
     return this.outbox.backlog();
+  }
+
+  @Get('outbox/held')
+  @ApiOperation({
+    summary:
+      'Messages the broker routed to no queue (no queue bound to their exchange and routing key), held and ' +
+      'retried with back-off: ids, type, destination, attempts and the broker’s answer (never the payload).',
+  })
+  held(@Query() query: LimitQuery): Promise<HeldOutboxMessage[]> {
+    return this.outbox.held(query.limit ?? 100);
+  }
+
+  @Post('outbox/held/retry')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Publishes every held message again now (after binding the missing queue).' })
+  async retryHeld(): Promise<{ retried: number }> {
+    return { retried: await this.outbox.retryHeld() };
   }
 
   @Get('dead-letters')

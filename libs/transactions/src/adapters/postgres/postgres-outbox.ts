@@ -77,9 +77,9 @@ export interface HeldOutboxMessage {
 }
 
 export interface PostgresOutboxOptions {
-  /** First delay before a message routed to no queue is published again; doubled per attempt. */
+  /** First delay before a message routed to no queue is published again, doubled per attempt (1 s). */
   unroutableRetryMs?: number;
-  /** Longest such delay. */
+  /** Longest such delay (30 s). */
   unroutableRetryMaxMs?: number;
 }
 
@@ -229,7 +229,7 @@ export class PostgresOutbox implements OutboxStore<Session> {
                 unroutable.map((u) => u.id),
                 unroutable.map((u) => u.reason),
                 (this.options.unroutableRetryMs ?? 1_000) / 1000,
-                (this.options.unroutableRetryMaxMs ?? 60_000) / 1000,
+                (this.options.unroutableRetryMaxMs ?? 30_000) / 1000,
               ]);
           } catch (error) {
             await end('ROLLBACK', true).catch(() => undefined);
