@@ -95,14 +95,19 @@ export function classify(
     const before = seen.get(message.id);
     if (inBatch.has(message.id) || before === 'applied') return 'duplicate';
     if (before === 'dead-lettered' && !message.replayed) return 'dead-lettered-before';
-    inBatch.add(message.id);
     const key = orderingKey(message);
     if (key !== undefined && message.sequence !== undefined) {
       // No cursor yet means nothing of the aggregate was decided: the next one is sequence 1.
       const last = cursors.get(key) ?? 0;
-      if (message.sequence > last + 1) return message.deliveryCount + 1 < gapPatience ? 'gap' : 'gap-expired';
+      if (message.sequence > last + 1) {
+        // Handed back undecided: a later copy in this batch may still find its predecessor before it.
+        if (message.deliveryCount + 1 < gapPatience) return 'gap';
+        inBatch.add(message.id);
+        return 'gap-expired';
+      }
       cursors.set(key, Math.max(last, message.sequence));
     }
+    inBatch.add(message.id);
     return 'new';
   });
 }
