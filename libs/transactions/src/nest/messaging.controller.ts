@@ -8,6 +8,7 @@ import {
   Param,
   Post,
   Query,
+  ValidationPipe,
 } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
@@ -26,6 +27,14 @@ class LimitQuery {
 class ReplayBody {
   @IsOptional() @IsInt() @Min(1) @Max(10_000) limit?: number;
 }
+
+/** A query or body that is not the declared shape is a 400 naming each problem, never a 500. */
+const strict = new ValidationPipe({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  validationError: { target: false, value: false },
+});
 
 /**
  * `/api/messages`: the outbox backlog and its messages held as unroutable (inspect, retry), and each
@@ -56,7 +65,7 @@ export class MessagingController {
       'Messages the broker routed to no queue (no queue bound to their exchange and routing key), held and ' +
       'retried with back-off: ids, type, destination, attempts and the broker’s answer (never the payload).',
   })
-  held(@Query() query: LimitQuery): Promise<HeldOutboxMessage[]> {
+  held(@Query(strict) query: LimitQuery): Promise<HeldOutboxMessage[]> {
     return this.outbox.held(query.limit ?? 100);
   }
 
@@ -77,7 +86,7 @@ export class MessagingController {
 
   @Get('dead-letters/:queue')
   @ApiOperation({ summary: 'Dead letters of one queue: ids, type, gtid and reason (never the payload).' })
-  list(@Param('queue') queue: string, @Query() query: LimitQuery): Promise<DeadLetterView[]> {
+  list(@Param('queue') queue: string, @Query(strict) query: LimitQuery): Promise<DeadLetterView[]> {
     this.known(queue);
     return this.deadLetters.list(queue, query.limit ?? 100);
   }
@@ -85,7 +94,7 @@ export class MessagingController {
   @Post('dead-letters/:queue/replay')
   @HttpCode(200)
   @ApiOperation({ summary: 'Moves dead letters back to their queue, to be applied (once) this time.' })
-  async replay(@Param('queue') queue: string, @Body() body: ReplayBody): Promise<{ replayed: number }> {
+  async replay(@Param('queue') queue: string, @Body(strict) body: ReplayBody): Promise<{ replayed: number }> {
     this.known(queue);
     return { replayed: await this.deadLetters.replay(queue, body.limit ?? 100) };
   }
