@@ -6,6 +6,7 @@ import {
   MessagingTables1763800000000,
   newGtid,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
   PostgresMessageBarrierStore,
   PostgresOutbox,
   PostgresRetention,
@@ -40,6 +41,7 @@ describe('retention of finished transaction rows', () => {
       ...transactionLogMigrations,
       MessagingTables1763800000000,
       OutboxLeanIndexes1763800000300,
+      OutboxUnroutable1763800000400,
       MessageServerTables1763800000100,
       MessageBarrierTable1763800000200,
     ]);

@@ -8,12 +8,13 @@ import {
   Param,
   Post,
   Query,
+  ValidationPipe,
 } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DeadLetterView, RabbitMqDeadLetters } from '../adapters/rabbitmq/rabbitmq-dead-letters';
-import { PostgresOutbox } from '../adapters/postgres/postgres-outbox';
+import { HeldOutboxMessage, PostgresOutbox } from '../adapters/postgres/postgres-outbox';
 import type { MessagingRuntime as Runtime } from './messaging.module';
 
 /** Shared with the module without an import cycle at load time. */
@@ -27,7 +28,18 @@ class ReplayBody {
   @IsOptional() @IsInt() @Min(1) @Max(10_000) limit?: number;
 }
 
-/** `/api/messages`: the outbox backlog, and each consumer queue's dead letters (inspect, replay). */
+/** A query or body that is not the declared shape is a 400 naming each problem, never a 500. */
+const strict = new ValidationPipe({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  validationError: { target: false, value: false },
+});
+
+/**
+ * `/api/messages`: the outbox backlog and its messages held as unroutable (inspect, retry), and each
+ * consumer queue's dead letters (inspect, replay).
+ */
 @ApiTags('messages')
 @Controller('api/messages')
 export class MessagingController {
@@ -39,10 +51,29 @@ export class MessagingController {
 
   @Get('outbox')
   @ApiOperation({
-    summary: 'Messages written but not yet confirmed by the broker, and the oldest one’s age.',
+    summary:
+      'Messages written but not yet delivered to a queue, the oldest one’s age, and how many of them are held ' +
+      'because the broker routed them to no queue.',
   })
-  backlog(): Promise<{ pending: number; oldestAgeMs: number }> {
+  backlog(): Promise<{ pending: number; oldestAgeMs: number; held: number }> {
     return this.outbox.backlog();
+  }
+
+  @Get('outbox/held')
+  @ApiOperation({
+    summary:
+      'Messages the broker routed to no queue (no queue bound to their exchange and routing key), held and ' +
+      'retried with back-off: ids, type, destination, attempts and the broker’s answer (never the payload).',
+  })
+  held(@Query(strict) query: LimitQuery): Promise<HeldOutboxMessage[]> {
+    return this.outbox.held(query.limit ?? 100);
+  }
+
+  @Post('outbox/held/retry')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Publishes every held message again now (after binding the missing queue).' })
+  async retryHeld(): Promise<{ retried: number }> {
+    return { retried: await this.outbox.retryHeld() };
   }
 
   @Get('dead-letters')
@@ -55,7 +86,7 @@ export class MessagingController {
 
   @Get('dead-letters/:queue')
   @ApiOperation({ summary: 'Dead letters of one queue: ids, type, gtid and reason (never the payload).' })
-  list(@Param('queue') queue: string, @Query() query: LimitQuery): Promise<DeadLetterView[]> {
+  list(@Param('queue') queue: string, @Query(strict) query: LimitQuery): Promise<DeadLetterView[]> {
     this.known(queue);
     return this.deadLetters.list(queue, query.limit ?? 100);
   }
@@ -63,7 +94,7 @@ export class MessagingController {
   @Post('dead-letters/:queue/replay')
   @HttpCode(200)
   @ApiOperation({ summary: 'Moves dead letters back to their queue, to be applied (once) this time.' })
-  async replay(@Param('queue') queue: string, @Body() body: ReplayBody): Promise<{ replayed: number }> {
+  async replay(@Param('queue') queue: string, @Body(strict) body: ReplayBody): Promise<{ replayed: number }> {
     this.known(queue);
     return { replayed: await this.deadLetters.replay(queue, body.limit ?? 100) };
   }

@@ -33,8 +33,14 @@ export interface TransactionRunner<S> {
 export interface InboxConsumerOptions {
   /** The inbox's consumer name (the queue name). */
   name: string;
-  /** Deliveries of a message that failed before it is dead-lettered; also how long a sequence gap is waited for. */
+  /** Deliveries of a message that failed before it is dead-lettered. */
   maxAttempts: number;
+  /**
+   * Deliveries of a message whose predecessor (same producer, same aggregate) is still missing before it is
+   * dead-lettered, naming the missing sequence (default `3 × maxAttempts`, under the broker's delivery limit
+   * of `4 × maxAttempts`). It is never applied before its predecessor is applied or dead-lettered.
+   */
+  gapPatience?: number;
   points?: ProtocolPoints;
 }
 
@@ -69,19 +75,20 @@ export function orderingKey(message: InboundMessage): string | undefined {
     : `${message.source ?? ''}|${message.aggregateId}`;
 }
 
-type Verdict = 'new' | 'duplicate' | 'dead-lettered-before' | 'gap';
+type Verdict = 'new' | 'duplicate' | 'dead-lettered-before' | 'gap' | 'gap-expired';
 
 /**
  * The decision of the inbox, free of I/O: which messages of a batch are new, duplicates, or wait for an
- * earlier message of their aggregate. A message whose gap outlasts `patience` deliveries is applied out of
- * order rather than never (order is kept unless the broker gave an earlier message up); a replayed dead
- * letter is applied even though the inbox saw it.
+ * earlier message of their aggregate. A message is applied only once every earlier message of its aggregate
+ * was applied or dead-lettered (the cursor): until then it waits ('gap'), and after `gapPatience` deliveries
+ * of its own it is dead-lettered instead ('gap-expired'), leaving the cursor where it is. A replayed dead
+ * letter is applied even though the inbox saw it, and waits for its predecessors like any other message.
  */
 export function classify(
   batch: readonly InboundMessage[],
   seen: ReadonlyMap<string, InboxOutcome>,
   cursors: Map<string, number>,
-  patience: number,
+  gapPatience: number,
 ): Verdict[] {
   const inBatch = new Set<string>();
   return batch.map((message) => {
@@ -92,13 +99,27 @@ export function classify(
     if (key !== undefined && message.sequence !== undefined) {
       // No cursor yet means nothing of the aggregate was decided: the next one is sequence 1.
       const last = cursors.get(key) ?? 0;
-      const waiting = message.sequence > last + 1;
-      if (waiting && !message.replayed && message.deliveryCount + 1 < patience) return 'gap';
+      if (message.sequence > last + 1) {
+        // Handed back undecided: a later copy in this batch may still find its predecessor before it.
+        if (message.deliveryCount + 1 < gapPatience) return 'gap';
+        inBatch.add(message.id);
+        return 'gap-expired';
+      }
       cursors.set(key, Math.max(last, message.sequence));
     }
     inBatch.add(message.id);
     return 'new';
   });
+}
+
+/** Why a message that waited too long for its predecessor was dead-lettered. */
+export function gapReason(message: InboundMessage, cursors: ReadonlyMap<string, number>): string {
+  const key = orderingKey(message) ?? '';
+  const missing = (cursors.get(key) ?? 0) + 1;
+  return (
+    `sequence ${missing} of aggregate ${message.aggregateId ?? ''} from ${message.source ?? 'unknown'} ` +
+    `never arrived (waited ${message.deliveryCount + 1} deliveries for it); replay this message after it`
+  );
 }
 
 /**
@@ -122,6 +143,10 @@ export class InboxConsumer<S> {
 
   get name(): string {
     return this.options.name;
+  }
+
+  private get gapPatience(): number {
+    return this.options.gapPatience ?? 3 * this.options.maxAttempts;
   }
 
   /** Decides every message of `batch` (in order); returns one disposition per message. */
@@ -153,7 +178,7 @@ export class InboxConsumer<S> {
     );
     const keys = [...new Set(batch.map(orderingKey).filter((k): k is string => k !== undefined))];
     const cursors = await this.inbox.lockCursors(session, name, keys);
-    const verdicts = classify(batch, seen, cursors, this.options.maxAttempts);
+    const verdicts = classify(batch, seen, cursors, this.gapPatience);
     const entries: InboxEntry[] = [];
     const dispositions: Disposition[] = [];
     const fresh = batch.filter((_, index) => verdicts[index] === 'new');
@@ -183,6 +208,15 @@ export class InboxConsumer<S> {
             reason: 'an earlier message of its aggregate is not applied yet',
           });
           break;
+        case 'gap-expired': {
+          // Dead-lettered, not applied: the cursor stays before the missing message, so nothing later of
+          // the aggregate is applied ahead of it either. A replay of this one waits for it the same way.
+          const reason = gapReason(message, cursors);
+          if (!seen.has(message.id))
+            entries.push({ messageId: message.id, outcome: 'dead-lettered', reason, replacing: false });
+          dispositions.push({ kind: 'dead-letter', reason });
+          break;
+        }
       }
     }
     await this.inbox.record(session, name, entries, cursors);

@@ -1,7 +1,13 @@
 import { backoffDelay, systemClock } from '../core/clock';
 import { errorMessage, ProtocolLogger, silentLogger } from '../core/observer';
 import { ProtocolPoints } from '../core/protocol-points';
-import { MessagePublisher, OutboxMessage, OutboxStore } from '../ports/messaging.ports';
+import {
+  MessagePublisher,
+  OutboxMessage,
+  OutboxStore,
+  UnroutableMessagesError,
+  UnroutedMessage,
+} from '../ports/messaging.ports';
 
 export interface OutboxRelayOptions {
   /** Most messages claimed and published at once. */
@@ -50,21 +56,35 @@ export class OutboxRelay {
     private readonly logger: ProtocolLogger = silentLogger,
   ) {}
 
-  /** Claims and publishes one batch; returns how many messages were published (0 when none was claimable). */
+  /**
+   * Claims and publishes one batch; returns how many messages were marked published (0 when none was
+   * claimable). A message the broker routed to no queue is not marked: it stays pending, held back by the
+   * store, and so do the later messages of its aggregate in the batch (they were routed, but marking them
+   * would let the aggregate's order break when the held one goes out later; they go out again behind it).
+   */
   async publishBatch(): Promise<number> {
     const claim = await this.store.claim(this.options.batchSize);
     if (!claim) return 0;
     const { messages } = claim;
     const { points } = this.options;
+    const unrouted: UnroutedMessage[] = [];
+    const publish = async (part: readonly OutboxMessage[]): Promise<void> => {
+      try {
+        await this.publisher.publish(part);
+      } catch (error) {
+        if (!(error instanceof UnroutableMessagesError)) throw error;
+        unrouted.push(...error.unrouted);
+      }
+    };
     try {
       if (points === undefined) {
-        await this.publisher.publish(messages);
+        await publish(messages);
       } else {
         // Two halves, so a fault run can stop the relay with part of a batch confirmed and none marked.
         const half = Math.ceil(messages.length / 2);
-        await this.publisher.publish(messages.slice(0, half));
+        await publish(messages.slice(0, half));
         points('outbox.relay.mid-batch', messages[0].gtid);
-        if (half < messages.length) await this.publisher.publish(messages.slice(half));
+        if (half < messages.length) await publish(messages.slice(half));
         points('outbox.relay.after-publish', messages[0].gtid);
       }
     } catch (error) {
@@ -72,9 +92,34 @@ export class OutboxRelay {
       throw error;
     }
     const confirmedAt = new Date();
-    await claim.complete(messages.map((m) => m.id));
-    this.observer.published(messages, confirmedAt);
-    return messages.length;
+    const delivered = unrouted.length === 0 ? messages : this.deliveredBefore(messages, unrouted);
+    await claim.complete(
+      delivered.map((m) => m.id),
+      unrouted,
+    );
+    if (unrouted.length > 0) {
+      const reason = `${unrouted.length} message(s) routed to no queue, held back: ${unrouted[0].reason}`;
+      this.observer.failed(reason);
+      this.logger.warn('outbox messages routed to no queue; they stay pending and are retried', {
+        messageIds: unrouted.map((u) => u.id),
+        reason: unrouted[0].reason,
+      });
+    }
+    this.observer.published(delivered, confirmedAt);
+    return delivered.length;
+  }
+
+  /** The routed messages of a batch that come before any unrouted message of their aggregate. */
+  private deliveredBefore(
+    messages: readonly OutboxMessage[],
+    unrouted: readonly UnroutedMessage[],
+  ): OutboxMessage[] {
+    const unroutedIds = new Set(unrouted.map((u) => u.id));
+    const held = new Set<string>();
+    return messages.filter((message) => {
+      if (unroutedIds.has(message.id)) held.add(message.aggregateId);
+      return !held.has(message.aggregateId);
+    });
   }
 
   /** Starts the loop: publish while there is work, otherwise wait for a NOTIFY or the poll interval. */

@@ -59,8 +59,11 @@ export interface OutboxWriter<S> {
 export interface OutboxClaim {
   /** Unpublished messages, in order per aggregate (ascending position). */
   readonly messages: readonly OutboxMessage[];
-  /** Marks these messages published and ends the claim. */
-  complete(publishedIds: readonly string[]): Promise<void>;
+  /**
+   * Marks `publishedIds` published and ends the claim. `unroutable` messages (the broker routed them to no
+   * queue) stay pending, held back for a while; later messages of their aggregates wait behind them.
+   */
+  complete(publishedIds: readonly string[], unroutable?: readonly UnroutedMessage[]): Promise<void>;
   /** Ends the claim without marking anything (publishing failed); the messages stay pending. */
   release(): Promise<void>;
 }
@@ -77,9 +80,29 @@ export interface OutboxStore<S> extends OutboxWriter<S> {
   backlog(): Promise<{ pending: number; oldestAgeMs: number }>;
 }
 
-/** Publishes to the broker; resolves only when the broker has confirmed every message (publisher confirms). */
+/**
+ * Publishes to the broker; resolves only when the broker has confirmed every message (publisher confirms)
+ * and routed each to at least one queue. Rejects with `UnroutableMessagesError` when the others were
+ * confirmed but some reached no queue, with any other error when the publish as a whole failed.
+ */
 export interface MessagePublisher {
   publish(messages: readonly OutboundMessage[]): Promise<void>;
+}
+
+/** A message the broker accepted but routed to no queue (no queue bound to its exchange and routing key). */
+export interface UnroutedMessage {
+  id: string;
+  reason: string;
+}
+
+/**
+ * Some messages of a publish reached no queue (the broker returned them); every other message of that
+ * publish was confirmed and routed. Such a message is not delivered: the caller keeps it to publish again.
+ */
+export class UnroutableMessagesError extends Error {
+  constructor(readonly unrouted: readonly UnroutedMessage[]) {
+    super(`${unrouted.length} message(s) routed to no queue: ${unrouted[0]?.reason ?? ''}`);
+  }
 }
 
 /** A message as a consumer receives it. */

@@ -16,6 +16,10 @@ export interface MemoryOutboxRow {
   message: OutboxMessage;
   partition: number;
   published: boolean;
+  /** Routed to no queue: held back (not claimable, and neither is anything later of its aggregate). */
+  held: boolean;
+  /** Times it was routed to no queue. */
+  attempts: number;
 }
 
 export interface InMemoryOutboxOptions {
@@ -50,7 +54,8 @@ interface HeldClaim {
  * rollbacks). A claim holds ordering partitions until `complete` or `release`, or until its connection dies
  * (`OutboxConnection.kill`, a relay crash) or the database crashes; marks are commits with
  * `synchronous_commit = off`, so a database crash may lose the latest ones (a suffix in commit order) unless a
- * later synchronous commit flushed them.
+ * later synchronous commit flushed them. A message the relay reports routed to no queue is held back (with
+ * every later message of its aggregate) until `releaseHeld`, the back-off running out.
  */
 export class InMemoryOutboxStore implements OutboxStore<MemorySession> {
   readonly source: string;
@@ -121,7 +126,7 @@ export class InMemoryOutboxStore implements OutboxStore<MemorySession> {
       };
       const partition = hash(event.aggregateId) % this.partitionCount;
       session.onCommit(() => {
-        this.rows.set(id, { message, partition, published: false });
+        this.rows.set(id, { message, partition, published: false, held: false, attempts: 0 });
         this.lastSequence.set(
           event.aggregateId,
           Math.max(this.lastSequence.get(event.aggregateId) ?? 0, sequence),
@@ -148,8 +153,21 @@ export class InMemoryOutboxStore implements OutboxStore<MemorySession> {
     for (const claim of this.claims) for (const p of claim.partitions) held.add(p);
     const free = new Set<number>();
     for (let p = 0; p < this.partitionCount; p += 1) if (!held.has(p)) free.add(p);
+    const heldSince = new Map<string, number>();
+    for (const row of this.rows.values())
+      if (row.held && !row.published)
+        heldSince.set(
+          row.message.aggregateId,
+          Math.min(heldSince.get(row.message.aggregateId) ?? Infinity, row.message.position),
+        );
     const pending = [...this.rows.values()]
-      .filter((row) => !row.published && free.has(row.partition))
+      .filter(
+        (row) =>
+          !row.published &&
+          !row.held &&
+          free.has(row.partition) &&
+          !(row.message.position > (heldSince.get(row.message.aggregateId) ?? Infinity)),
+      )
       .sort((a, b) => a.message.position - b.message.position)
       .slice(0, limit);
     if (pending.length === 0) return Promise.resolve(undefined);
@@ -166,7 +184,7 @@ export class InMemoryOutboxStore implements OutboxStore<MemorySession> {
     };
     return Promise.resolve({
       messages: pending.map((row) => ({ ...row.message })),
-      complete: (publishedIds) => {
+      complete: (publishedIds, unroutable = []) => {
         if (!claim.open)
           return Promise.reject(new SessionEndedError('connection terminated; claim rolled back'));
         const changed: string[] = [];
@@ -175,6 +193,13 @@ export class InMemoryOutboxStore implements OutboxStore<MemorySession> {
           if (row && !row.published) {
             row.published = true;
             changed.push(id);
+          }
+        }
+        for (const { id } of unroutable) {
+          const row = this.rows.get(id);
+          if (row && !row.published) {
+            row.held = true;
+            row.attempts += 1;
           }
         }
         this.unflushedMarks.push(changed);
@@ -227,6 +252,22 @@ export class InMemoryOutboxStore implements OutboxStore<MemorySession> {
       pending: pending.length,
       oldestAgeMs: pending.length === 0 ? 0 : this.clock.now() - oldest,
     });
+  }
+
+  /** The back-off of held messages ran out: they are claimable again; returns how many. */
+  releaseHeld(): number {
+    let released = 0;
+    for (const row of this.rows.values())
+      if (row.held) {
+        row.held = false;
+        released += 1;
+      }
+    return released;
+  }
+
+  /** Ids of messages held back because they were routed to no queue. */
+  heldIds(): string[] {
+    return [...this.rows.values()].filter((row) => row.held && !row.published).map((row) => row.message.id);
   }
 
   /** Ids of committed messages not marked published. */

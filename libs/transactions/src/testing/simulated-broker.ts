@@ -1,4 +1,9 @@
-import { InboundMessage, MessagePublisher, OutboundMessage } from '../ports/messaging.ports';
+import {
+  InboundMessage,
+  MessagePublisher,
+  OutboundMessage,
+  UnroutableMessagesError,
+} from '../ports/messaging.ports';
 
 /** A message in the queue: `deliveries` is how often the broker delivered it before. */
 interface Queued {
@@ -44,8 +49,10 @@ export class BrokerUnavailableError extends Error {}
 const keyOf = (m: OutboundMessage): string => `${m.source}|${m.aggregateId ?? m.id}`;
 
 /**
- * A RabbitMQ stand-in with one durable queue (every published message is routed to it) and its dead-letter
- * queue. Publishes are in flight until the test confirms them (enqueued, then confirmed); a publisher dying
+ * A RabbitMQ stand-in with one durable queue and its dead-letter queue. The queue is bound to every
+ * routing key except those `unbind` took away: a message published to one of those reaches no queue, and
+ * the broker returns it (mandatory) and confirms the rest of the publish, which then rejects with
+ * `UnroutableMessagesError` as `RabbitMqPublisher` does; a returned message is not enqueued anywhere. Publishes are in flight until the test confirms them (enqueued, then confirmed); a publisher dying
  * or a broker outage leaves any prefix of an in-flight publish enqueued. Consumers attach channels; the queue
  * delivers to the first open one (single active consumer), FIFO per ordering stream (`source|aggregateId`)
  * with streams interleaved at random. Closing a channel (consumer crash, connection loss, outage) returns its
@@ -64,6 +71,10 @@ export class SimulatedBroker {
   private readonly deliveryCounts = new Map<string, number>();
   /** How many times publishers (not `duplicate`) had each message id enqueued. */
   readonly publishedCount = new Map<string, number>();
+  /** How many times each message id was returned as routed to no queue. */
+  readonly returnedCount = new Map<string, number>();
+  /** Routing keys no queue is bound to (for now). */
+  private readonly unbound = new Set<string>();
   private nextTag = 1;
 
   constructor(private readonly options: SimulatedBrokerOptions) {}
@@ -85,9 +96,30 @@ export class SimulatedBroker {
     this.history.push(copy);
   }
 
-  private enqueuePublished(message: OutboundMessage): void {
+  /** Enqueues a published message if its routing key is bound; false when it was returned instead. */
+  private enqueuePublished(message: OutboundMessage): boolean {
+    if (this.unbound.has(message.routingKey)) {
+      this.returnedCount.set(message.id, (this.returnedCount.get(message.id) ?? 0) + 1);
+      return false;
+    }
     this.publishedCount.set(message.id, (this.publishedCount.get(message.id) ?? 0) + 1);
     this.enqueue(message);
+    return true;
+  }
+
+  /** The queue's binding for `routingKey` goes away: messages published to it reach no queue. */
+  unbind(routingKey: string): void {
+    this.unbound.add(routingKey);
+  }
+
+  /** The queue is bound to `routingKey` (again). */
+  bind(routingKey: string): void {
+    this.unbound.delete(routingKey);
+  }
+
+  /** Whether any message was ever returned as routed to no queue. */
+  get returnedAny(): boolean {
+    return this.returnedCount.size > 0;
   }
 
   /** A publisher (one relay's confirm channel); its publishes wait for `confirm`. */
@@ -112,8 +144,11 @@ export class SimulatedBroker {
     const index = this.inFlight.findIndex((p) => p.owner === owner);
     if (index < 0 || !this.up) return false;
     const [publish] = this.inFlight.splice(index, 1);
-    for (const message of publish.messages) this.enqueuePublished(message);
-    publish.resolve();
+    const unrouted = publish.messages
+      .filter((message) => !this.enqueuePublished(message))
+      .map((message) => ({ id: message.id, reason: `NO_ROUTE: no queue bound for '${message.routingKey}'` }));
+    if (unrouted.length > 0) publish.reject(new UnroutableMessagesError(unrouted));
+    else publish.resolve();
     return true;
   }
 

@@ -26,13 +26,62 @@ const APPEND = hotStatement(
        RETURNING id, position, sequence, created_at`,
 );
 
+/**
+ * A pending row behind a held one of its aggregate (an earlier message the broker routed to no queue) waits
+ * for it: publishing it first would break the aggregate's order. Probes the small index of held rows.
+ */
+const NOT_BEHIND_HELD = (row: string): string =>
+  `NOT EXISTS (SELECT 1 FROM tx_outbox h
+                WHERE h.published_at IS NULL AND h.retry_at IS NOT NULL
+                  AND h.aggregate_id = ${row}.aggregate_id AND h.position < ${row}.position)`;
+
 /** Searches the pending rows, so it is planned per call (see hotStatement). */
 const CLAIM_PARTITIONS = `SELECT p.partition FROM tx_outbox_partition p
     WHERE p.partition IN (
-      SELECT o.partition FROM tx_outbox o WHERE o.published_at IS NULL ORDER BY o.position LIMIT $2)
+      SELECT o.partition FROM tx_outbox o
+       WHERE o.published_at IS NULL AND o.retry_at IS NULL AND ${NOT_BEHIND_HELD('o')}
+       ORDER BY o.position LIMIT $2)
     ORDER BY random()
     LIMIT $1
     FOR UPDATE OF p SKIP LOCKED`;
+
+const CLAIM_ROWS = `SELECT position, id, aggregate_id, sequence, exchange, routing_key, type, gtid, payload, created_at
+      FROM tx_outbox o
+     WHERE o.published_at IS NULL AND o.retry_at IS NULL AND o.partition = ANY($1) AND ${NOT_BEHIND_HELD('o')}
+     ORDER BY o.position
+     LIMIT $2`;
+
+/** Holds back messages the broker routed to no queue: the delay doubles with each attempt, up to a cap. */
+const HOLD = `UPDATE tx_outbox o
+     SET attempts = o.attempts + 1, last_error = r.reason,
+         retry_at = clock_timestamp() + make_interval(secs => least($4::float8, $3::float8 * power(2, least(o.attempts, 20))))
+    FROM unnest($1::text[], $2::text[]) AS r(id, reason)
+   WHERE o.id = r.id AND o.published_at IS NULL`;
+
+/** Held messages whose delay has passed go back among the pending ones. */
+const RELEASE_DUE = `UPDATE tx_outbox SET retry_at = NULL WHERE published_at IS NULL AND retry_at <= clock_timestamp()`;
+
+/** A message held back because the broker routed it to no queue, as an operator sees it (never the payload). */
+export interface HeldOutboxMessage {
+  id: string;
+  type: string;
+  exchange: string;
+  routingKey: string;
+  aggregateId: string;
+  sequence: number;
+  gtid: string;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  retryAt: Date;
+}
+
+export interface PostgresOutboxOptions {
+  /** First delay before a message routed to no queue is published again, doubled per attempt (1 s). */
+  unroutableRetryMs?: number;
+  /** Longest such delay (30 s). */
+  unroutableRetryMaxMs?: number;
+}
 
 /** The LISTEN/NOTIFY channel relays wait on. */
 export const OUTBOX_CHANNEL = 'tx_outbox';
@@ -64,11 +113,14 @@ export class PostgresOutbox implements OutboxStore<Session> {
   /** Something was appended since the last notify (a consumer batch that appended nothing wakes no one). */
   private appended = false;
   private closed = false;
+  /** When held messages were last released (`RELEASE_DUE`), at most once a second. */
+  private releasedAt = 0;
 
   constructor(
     private readonly db: Database,
     /** This service's name: the `source` of every message it publishes. */
     private readonly source: string,
+    private readonly options: PostgresOutboxOptions = {},
   ) {}
 
   async append(session: Session, events: readonly NewOutboxEvent[]): Promise<OutboxMessage[]> {
@@ -125,6 +177,10 @@ export class PostgresOutbox implements OutboxStore<Session> {
   }
 
   async claim(limit: number): Promise<OutboxClaim | undefined> {
+    if (Date.now() - this.releasedAt >= 1_000) {
+      await this.db.query(RELEASE_DUE);
+      this.releasedAt = Date.now();
+    }
     const client = await this.db.pool.connect();
     let open = true;
     const end = async (sql: 'COMMIT' | 'ROLLBACK', failed = false): Promise<void> => {
@@ -152,14 +208,10 @@ export class PostgresOutbox implements OutboxStore<Session> {
         await end('COMMIT');
         return undefined;
       }
-      const rows = await client.query<OutboxRow>(
-        `SELECT position, id, aggregate_id, sequence, exchange, routing_key, type, gtid, payload, created_at
-           FROM tx_outbox
-          WHERE published_at IS NULL AND partition = ANY($1)
-          ORDER BY position
-          LIMIT $2`,
-        [partitions.rows.map((p) => p.partition), limit],
-      );
+      const rows = await client.query<OutboxRow>(CLAIM_ROWS, [
+        partitions.rows.map((p) => p.partition),
+        limit,
+      ]);
       if (rows.rows.length === 0) {
         await end('COMMIT');
         return undefined;
@@ -167,11 +219,18 @@ export class PostgresOutbox implements OutboxStore<Session> {
       const messages = rows.rows.map((row) => this.toMessage(row));
       return {
         messages,
-        complete: async (publishedIds) => {
+        complete: async (publishedIds, unroutable = []) => {
           try {
             await client.query('UPDATE tx_outbox SET published_at = clock_timestamp() WHERE id = ANY($1)', [
               publishedIds,
             ]);
+            if (unroutable.length > 0)
+              await client.query(HOLD, [
+                unroutable.map((u) => u.id),
+                unroutable.map((u) => u.reason),
+                (this.options.unroutableRetryMs ?? 1_000) / 1000,
+                (this.options.unroutableRetryMaxMs ?? 30_000) / 1000,
+              ]);
           } catch (error) {
             await end('ROLLBACK', true).catch(() => undefined);
             throw error;
@@ -202,13 +261,69 @@ export class PostgresOutbox implements OutboxStore<Session> {
     };
   }
 
-  async backlog(): Promise<{ pending: number; oldestAgeMs: number }> {
-    const [row] = await this.db.query<{ pending: number; oldest_ms: number | null }>(
-      `SELECT count(*)::int AS pending,
-              (extract(epoch FROM clock_timestamp() - min(created_at)) * 1000)::float8 AS oldest_ms
-         FROM tx_outbox WHERE published_at IS NULL`,
+  /**
+   * Pending count (held ones included) and the age of the oldest pending message, for `/metrics`; `held`
+   * of them the broker routed to no queue, waiting to be published again.
+   */
+  async backlog(): Promise<{ pending: number; oldestAgeMs: number; held: number }> {
+    const [row] = await this.db.query<{ pending: number; held: number; oldest_ms: number | null }>(
+      // One aggregate per partial index (pending, held), so neither scans the published rows.
+      `WITH ready AS (SELECT count(*)::int AS n, min(created_at) AS oldest
+                        FROM tx_outbox WHERE published_at IS NULL AND retry_at IS NULL),
+            held AS (SELECT count(*)::int AS n, min(created_at) AS oldest
+                       FROM tx_outbox WHERE published_at IS NULL AND retry_at IS NOT NULL)
+       SELECT ready.n + held.n AS pending, held.n AS held,
+              (extract(epoch FROM clock_timestamp() - least(ready.oldest, held.oldest)) * 1000)::float8 AS oldest_ms
+         FROM ready, held`,
     );
-    return { pending: row.pending, oldestAgeMs: row.oldest_ms ?? 0 };
+    return { pending: row.pending, oldestAgeMs: row.oldest_ms ?? 0, held: row.held };
+  }
+
+  /** Up to `limit` messages held back because the broker routed them to no queue, oldest first. */
+  async held(limit: number): Promise<HeldOutboxMessage[]> {
+    const rows = await this.db.query<{
+      id: string;
+      type: string;
+      exchange: string;
+      routing_key: string;
+      aggregate_id: string;
+      sequence: number;
+      gtid: string;
+      attempts: number;
+      last_error: string | null;
+      created_at: Date;
+      retry_at: Date;
+    }>(
+      `SELECT id, type, exchange, routing_key, aggregate_id, sequence, gtid, attempts, last_error, created_at, retry_at
+         FROM tx_outbox WHERE published_at IS NULL AND retry_at IS NOT NULL
+        ORDER BY position LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type,
+      exchange: r.exchange,
+      routingKey: r.routing_key,
+      aggregateId: r.aggregate_id,
+      sequence: Number(r.sequence),
+      gtid: r.gtid,
+      attempts: r.attempts,
+      lastError: r.last_error,
+      createdAt: r.created_at,
+      retryAt: r.retry_at,
+    }));
+  }
+
+  /** Publishes every held message again at once (after a queue was bound, say); returns how many. */
+  async retryHeld(): Promise<number> {
+    const rows = await this.db.query(
+      'UPDATE tx_outbox SET retry_at = NULL WHERE published_at IS NULL AND retry_at IS NOT NULL RETURNING 1',
+    );
+    if (rows.length > 0) {
+      this.appended = true;
+      this.notify();
+    }
+    return rows.length;
   }
 
   /**
@@ -218,11 +333,15 @@ export class PostgresOutbox implements OutboxStore<Session> {
   async prune(olderThanMs: number, batch = 5_000): Promise<number> {
     let pruned = 0;
     for (;;) {
-      // Below the oldest pending position every row is published: walk the primary key up to it.
+      // Below the oldest pending position (held ones included) every row is published: walk the
+      // primary key up to it.
       const rows = await this.db.query(
         `DELETE FROM tx_outbox WHERE position IN (
            SELECT position FROM tx_outbox
-            WHERE position < coalesce((SELECT min(position) FROM tx_outbox WHERE published_at IS NULL), 9223372036854775807)
+            WHERE position < coalesce(least(
+                    (SELECT min(position) FROM tx_outbox WHERE published_at IS NULL AND retry_at IS NULL),
+                    (SELECT min(position) FROM tx_outbox WHERE published_at IS NULL AND retry_at IS NOT NULL)),
+                  9223372036854775807)
               AND published_at < clock_timestamp() - make_interval(secs => $1)
             ORDER BY position LIMIT $2)
          RETURNING 1`,

@@ -1,10 +1,15 @@
 import { MigrationClass } from '@hospital/platform';
-import { MessagingTables1763800000000, OutboxLeanIndexes1763800000300 } from '@hospital/transactions';
+import {
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
+} from '@hospital/transactions';
 import { InventoryTables1763800100000 } from './inventory-tables.migration';
 
 /** Migrations of hospital_pharmacy_inventory, in order: the outbox/inbox tables, then stock and reorders. */
 export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
   InventoryTables1763800100000,
 ];

@@ -3,11 +3,13 @@ import {
   MessageServerTables1763800000100,
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
 } from '@hospital/transactions';
 
 /** Migrations of hospital_pharmacy_messages, in order: the messaging tables, then the server's message table. */
 export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
   MessageServerTables1763800000100,
 ];

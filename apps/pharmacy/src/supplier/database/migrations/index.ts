@@ -1,10 +1,15 @@
 import { MigrationClass } from '@hospital/platform';
-import { MessagingTables1763800000000, OutboxLeanIndexes1763800000300 } from '@hospital/transactions';
+import {
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
+} from '@hospital/transactions';
 import { SupplierTables1763800002000 } from './1763800002000-supplier-tables';
 
 /** Migrations of hospital_pharmacy_supplier, in order: the outbox / inbox tables, then the supplier's book. */
 export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
   SupplierTables1763800002000,
 ];

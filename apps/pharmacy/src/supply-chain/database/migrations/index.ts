@@ -4,6 +4,7 @@ import {
   MessageBarrierTable1763800000200,
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
 } from '@hospital/transactions';
 import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tables';
 
@@ -15,6 +16,7 @@ export const migrations: MigrationClass[] = [
   ...fhirStoreMigrations,
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
   MessageBarrierTable1763800000200,
   SupplyChainTables1763800001000,
 ];

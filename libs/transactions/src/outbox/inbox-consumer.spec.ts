@@ -1,0 +1,51 @@
+import { InboundMessage, InboxOutcome } from '../ports/messaging.ports';
+import { classify, gapReason } from './inbox-consumer';
+
+/** `classify`, the inbox's decision, on the cases around a missing predecessor. */
+describe('classify', () => {
+  const message = (sequence: number, extra: Partial<InboundMessage> = {}): InboundMessage => ({
+    id: `m${sequence}`,
+    type: 'pharmacy.stock-changed',
+    gtid: `g${sequence}`,
+    source: 'pharmacy',
+    aggregateId: 'drug-1@ward-3',
+    sequence,
+    payload: {},
+    deliveryCount: 0,
+    replayed: false,
+    ...extra,
+  });
+  const none = new Map<string, InboxOutcome>();
+
+  it('holds a successor back on every delivery before its patience, and never applies it ahead', () => {
+    for (let deliveryCount = 0; deliveryCount < 9; deliveryCount += 1) {
+      const cursors = new Map([['pharmacy|drug-1@ward-3', 1]]);
+      expect(classify([message(3, { deliveryCount })], none, cursors, 10)).toEqual(['gap']);
+      expect(cursors.get('pharmacy|drug-1@ward-3')).toBe(1);
+    }
+  });
+
+  it('dead-letters a successor whose predecessor outlasted its patience, leaving the cursor before the gap', () => {
+    const cursors = new Map([['pharmacy|drug-1@ward-3', 1]]);
+    const late = message(3, { deliveryCount: 9 });
+    expect(classify([late], none, cursors, 10)).toEqual(['gap-expired']);
+    expect(cursors.get('pharmacy|drug-1@ward-3')).toBe(1);
+    expect(gapReason(late, cursors)).toContain('sequence 2 of aggregate drug-1@ward-3 from pharmacy');
+  });
+
+  it('makes a replayed dead letter wait for its predecessor too, and applies it once that one is decided', () => {
+    const seen = new Map<string, InboxOutcome>([['m3', 'dead-lettered']]);
+    const replay = message(3, { replayed: true });
+    expect(classify([replay], seen, new Map([['pharmacy|drug-1@ward-3', 1]]), 10)).toEqual(['gap']);
+    const cursors = new Map([['pharmacy|drug-1@ward-3', 2]]);
+    expect(classify([replay], seen, cursors, 10)).toEqual(['new']);
+    expect(cursors.get('pharmacy|drug-1@ward-3')).toBe(3);
+  });
+
+  it('applies a successor in the same batch right behind its predecessor', () => {
+    const cursors = new Map<string, number>();
+    expect(classify([message(2), message(1), message(2)], none, cursors, 10)).toEqual(['gap', 'new', 'new']);
+    expect(cursors.get('pharmacy|drug-1@ward-3')).toBe(2);
+    expect(classify([message(1), message(2)], none, new Map(), 10)).toEqual(['new', 'new']);
+  });
+});
