@@ -18,6 +18,7 @@ import {
   newGtid,
   Outbox,
   OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
   PostgresTwoPhaseLog,
   RetentionSweep,
   transactionLogMigrations,
@@ -495,6 +496,7 @@ describe('outbox backlog gauges over HTTP', () => {
     const created = await createTestDatabase('txops_outbox', [
       MessagingTables1763800000000,
       OutboxLeanIndexes1763800000300,
+      OutboxUnroutable1763800000400,
     ]);
     drop = created.drop;
     db = new Database(created.settings, 'txops-test');
