@@ -223,7 +223,9 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     const rows: Record<string, unknown[]> = {};
     for (const [service, table] of tables) {
       rows[`${service.name}.${table}`] = (
-        await service.db.query<{ row: unknown }>(`SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY to_jsonb(t)::text`)
+        await service.db.query<{ row: unknown }>(
+          `SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY to_jsonb(t)::text`,
+        )
       ).map((r) => r.row);
     }
     for (const service of services) {
