@@ -91,6 +91,23 @@ export function forbiddenCaller(reason: string): HttpException {
   return new HttpException({ statusCode: 403, error: 'Forbidden', message: reason }, 403);
 }
 
+const credentialsByConfig = new WeakMap<ServiceConfig, ServiceCredentials>();
+
+/**
+ * This service's credentials for calling other services' internal routes: one signer (and one token
+ * cache) per service configuration, whether it is injected (`SERVICE_CREDENTIALS`) or taken here by a
+ * module factory that builds its clients from the config. The platform's JWT access control replaces
+ * what this returns.
+ */
+export function serviceCredentials(config: ServiceConfig): ServiceCredentials {
+  let credentials = credentialsByConfig.get(config);
+  if (!credentials) {
+    credentials = new HmacServiceTokenSigner(config.service.name, requireServiceAuthSecret(config.env));
+    credentialsByConfig.set(config, credentials);
+  }
+  return credentials;
+}
+
 /**
  * Service-to-service authentication for a module with internal routes or clients of other services'
  * ones: the verifier the guard uses, this service's credentials, and the guard. Needs `SERVICE_CONFIG`
@@ -107,8 +124,7 @@ export function forbiddenCaller(reason: string): HttpException {
     {
       provide: SERVICE_CREDENTIALS,
       inject: [SERVICE_CONFIG],
-      useFactory: (config: ServiceConfig): ServiceCredentials =>
-        new HmacServiceTokenSigner(config.service.name, requireServiceAuthSecret(config.env)),
+      useFactory: serviceCredentials,
     },
     ServiceAuthGuard,
   ],

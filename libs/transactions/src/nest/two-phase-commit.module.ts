@@ -7,7 +7,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
-import { SERVICE_CREDENTIALS, ServiceAuthModule, ServiceCredentials } from '@hospital/platform';
+import { serviceCredentials, ServiceAuthModule } from '@hospital/platform';
 import { Logger } from 'pino';
 import { PostgresPreparedResource } from '../adapters/postgres/postgres-prepared-resource';
 import { PostgresTwoPhaseLog } from '../adapters/postgres/postgres-coordinator-log';
@@ -93,19 +93,12 @@ export class TwoPhaseCommitModule {
     if (coordinating) {
       providers.push({
         provide: TwoPhaseCoordinator,
-        inject: [
-          SERVICE_CONFIG,
-          PostgresTwoPhaseLog,
-          MetricsTransactionObserver,
-          ROOT_LOGGER,
-          SERVICE_CREDENTIALS,
-        ],
+        inject: [SERVICE_CONFIG, PostgresTwoPhaseLog, MetricsTransactionObserver, ROOT_LOGGER],
         useFactory: (
           config: ServiceConfig,
           log: PostgresTwoPhaseLog,
           observer: MetricsTransactionObserver,
           logger: Logger,
-          credentials: ServiceCredentials,
         ) =>
           new TwoPhaseCoordinator<Session>(
             log,
@@ -116,7 +109,7 @@ export class TwoPhaseCommitModule {
                 name,
                 url,
                 config.service.name,
-                credentials,
+                serviceCredentials(config),
                 config.env.TX_VOTE_TIMEOUT_MS * 2,
               );
             }),
@@ -134,25 +127,17 @@ export class TwoPhaseCommitModule {
     if (options.participant) {
       providers.push({
         provide: TwoPhaseParticipant,
-        inject: [
-          SERVICE_CONFIG,
-          Database,
-          BRANCH_WORK,
-          MetricsTransactionObserver,
-          ROOT_LOGGER,
-          SERVICE_CREDENTIALS,
-        ],
+        inject: [SERVICE_CONFIG, Database, BRANCH_WORK, MetricsTransactionObserver, ROOT_LOGGER],
         useFactory: (
           config: ServiceConfig,
           db: Database,
           work: BranchWork<Session>,
           observer: MetricsTransactionObserver,
           logger: Logger,
-          credentials: ServiceCredentials,
         ) =>
           new TwoPhaseParticipant<Session>(
             new PostgresPreparedResource(db),
-            new HttpCoordinatorClient(config.peers, credentials),
+            new HttpCoordinatorClient(config.peers, serviceCredentials(config)),
             work,
             { inDoubtAfterMs: config.env.TX_IN_DOUBT_AFTER_MS, points: faultPoints(config) },
             observer,
