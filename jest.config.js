@@ -25,6 +25,8 @@ const common = {
     '^@hospital/(transactions|fhir|platform)/(.*)$': '<rootDir>/libs/$1/src/$2',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  // Every service a spec boots needs SERVICE_AUTH_SECRET: one random secret per spec file.
+  setupFiles: ['<rootDir>/libs/platform/src/testing/service-auth.setup.ts'],
 };
 
 module.exports = {

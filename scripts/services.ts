@@ -1,5 +1,6 @@
 // The services the scripts (infra, demo, test, bench, faults) drive: where each listens, what it runs,
 // and which migrations build its database. Adding a service to the platform means adding it here.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MigrationClass, serviceDatabaseName } from '@hospital/platform';
@@ -112,16 +113,28 @@ export function serviceEntry(name: string): string {
 }
 
 /**
- * The environment to spawn a service with: the current environment, the service's own PORT, and the base URL
- * of every registered peer (an explicit `<NAME>_URL` in the environment wins over the default port).
- * `overrides` come last; an override set to `undefined` removes the variable.
+ * The secret this run's services share to sign and verify service tokens: `SERVICE_AUTH_SECRET` from the
+ * environment, else one random secret made once per run (per process of the runner) and given to every
+ * service it starts.
+ */
+const runServiceAuthSecret = process.env.SERVICE_AUTH_SECRET ?? randomBytes(32).toString('base64url');
+
+/**
+ * The environment to spawn a service with: the current environment, the service's own PORT, the base URL
+ * of every registered peer (an explicit `<NAME>_URL` in the environment wins over the default port), the
+ * run's `SERVICE_AUTH_SECRET`, and the message server's producers (`MESSAGE_PRODUCERS`, from the supply
+ * chain's URL unless set). `overrides` come last; an override set to `undefined` removes the variable.
  */
 export function serviceEnv(
   name: string,
   overrides: Record<string, string | undefined> = {},
 ): NodeJS.ProcessEnv {
   const service = findService(name);
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(service.port) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(service.port),
+    SERVICE_AUTH_SECRET: runServiceAuthSecret,
+  };
   for (const peer of services) {
     const variable = urlVariable(peer.name);
     if (!process.env[variable]) env[variable] = `http://127.0.0.1:${peer.port}`;
@@ -130,5 +143,6 @@ export function serviceEnv(
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
+  env.MESSAGE_PRODUCERS ??= `pharmacy-supply-chain=${env[urlVariable('pharmacy-supply-chain')]}`;
   return env;
 }

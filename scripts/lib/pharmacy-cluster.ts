@@ -287,6 +287,8 @@ export class PharmacyCluster {
       PGDATABASE: pharmacyDatabase(service, this.options.suffix),
       MESSAGING_NAMESPACE: this.options.namespace,
       PHARMACY_MESSAGES_URL: this.url('messages'),
+      // The message server calls the supply chain back here (its MESSAGE_PRODUCERS derives from it).
+      PHARMACY_SUPPLY_CHAIN_URL: this.url('supply-chain'),
       FAULT_KILL_AT: undefined,
       ...this.options.env,
       ...roleEnv,

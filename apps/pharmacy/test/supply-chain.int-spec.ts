@@ -32,6 +32,7 @@ import {
 } from '../src/supply-chain/purchasing/purchase-order';
 import { SUPPLY_CHAIN_QUEUES, SupplyChainModule } from '../src/supply-chain/supply-chain.module';
 import { freePort } from '@hospital/platform/testing/waiting';
+import { testServiceCredentials } from '@hospital/platform/testing/service-auth';
 
 /**
  * The supply chain, the simulated supplier and the two-phase message server as real Nest apps over real
@@ -114,6 +115,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
       AMQP_URL,
       MESSAGING_NAMESPACE: namespace,
       PHARMACY_MESSAGES_URL: `http://127.0.0.1:${messagesPort}`,
+      MESSAGE_PRODUCERS: `pharmacy-supply-chain=http://127.0.0.1:${supplyChainPort}`,
       TX_RECOVERY_INTERVAL_MS: '200',
       MESSAGE_CHECK_BACK_AFTER_MS: '1000',
       OUTBOX_POLL_MS: '100',
@@ -412,13 +414,11 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
       0,
     );
     const { gtid, ...message } = purchaseOrderPlacedMessage(order);
-    const state = await new HttpMessageServerClient(messages.url).prepare({
-      ...message,
-      gtid,
-      id: gtid,
-      producer: 'pharmacy-supply-chain',
-      checkBackUrl: supplyChain.url,
-    });
+    const state = await new HttpMessageServerClient(
+      messages.url,
+      'pharmacy-messages',
+      testServiceCredentials('pharmacy-supply-chain'),
+    ).prepare({ ...message, gtid, id: gtid, producer: 'pharmacy-supply-chain' });
     expect(state).toBe('prepared');
     await supplyChain.db.query(
       `INSERT INTO supply_reorder (reorder_id, origin, medication_code, location_id, quantity, state, attempts, lease_until)

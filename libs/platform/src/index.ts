@@ -8,3 +8,5 @@ export * from './metrics/metrics';
 export * from './health/health';
 export * from './http/platform.module';
 export * from './http/bootstrap';
+export * from './auth/service-token';
+export * from './auth/service-auth.guard';

@@ -23,13 +23,14 @@ import {
   MessageTransactionProducer,
   OutboundMessage,
   PostgresMessageBarrierStore,
-  PreparedMessage,
+  ProducedMessage,
   RabbitMqConnection,
   RabbitMqPublisher,
   TwoPhaseMessage,
 } from '@hospital/transactions';
 import { connect, Channel, ChannelModel } from 'amqplib';
 import { freePort } from '@hospital/platform/testing/waiting';
+import { testServiceAuthorization, testServiceCredentials } from '@hospital/platform/testing/service-auth';
 
 /**
  * Two-phase messages end to end: a message server app and a producer app, each a Nest app over HTTP on
@@ -92,7 +93,13 @@ class PurchaseOrders {
 })
 class ProducerFeatureModule {}
 
-function config(name: string, port: number, database: string, serverUrl: string): ServiceConfig {
+function config(
+  name: string,
+  port: number,
+  database: string,
+  serverUrl: string,
+  producers = '',
+): ServiceConfig {
   return buildServiceConfig({ name, defaultPort: port }, BaseEnvironment, {
     ...process.env,
     PORT: String(port),
@@ -101,8 +108,13 @@ function config(name: string, port: number, database: string, serverUrl: string)
     TX_RECOVERY_INTERVAL_MS: '0',
     MESSAGE_CHECK_BACK_AFTER_MS: '50',
     PHARMACY_MESSAGES_URL: serverUrl,
+    MESSAGE_PRODUCERS: producers,
   });
 }
+
+/** The producer's client of the server, as the producer `supply-chain` authenticates. */
+const serverClient = (serverUrl: string) =>
+  new HttpMessageServerClient(serverUrl, 'pharmacy-messages', testServiceCredentials('supply-chain'));
 
 describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
   const drops: (() => Promise<void>)[] = [];
@@ -140,7 +152,14 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     connection = new RabbitMqConnection(env, 'txmsg-test', NAMESPACE);
     publisher = new CountingPublisher(new RabbitMqPublisher(connection));
 
-    const serverConfig = config('pharmacy-messages', serverPort, server.settings.database, serverUrl);
+    // `dispensing` is a second producer (with an address nobody listens on) for the ownership cases.
+    const serverConfig = config(
+      'pharmacy-messages',
+      serverPort,
+      server.settings.database,
+      serverUrl,
+      `supply-chain=${producerUrl},dispensing=http://127.0.0.1:9`,
+    );
     serverApp = await createServiceApp(
       {
         module: class MessageServerTestModule {},
@@ -191,11 +210,10 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
       payload: { purchaseOrderId: gtid, quantity: 12 },
     };
   };
-  const prepared = (message: TwoPhaseMessage): PreparedMessage => ({
+  const prepared = (message: TwoPhaseMessage): ProducedMessage => ({
     ...message,
     id: message.gtid,
     producer: 'supply-chain',
-    checkBackUrl: producerUrl,
   });
   const orders = () => producerApp.get(PurchaseOrders, { strict: false });
   const sweep = () => serverApp.get(MessageServerRecovery, { strict: false }).runOnce();
@@ -222,10 +240,14 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     return drained.get(id) ?? 0;
   }
 
-  const http = async (path: string, init: { method?: string; body?: string } = {}) => {
+  /** A request to the server; to an internal route as the producer `as` (supply-chain by default). */
+  const http = async (path: string, init: { method?: string; body?: string; as?: string } = {}) => {
     const response = await fetch(`${serverUrl}${path}`, {
       method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        authorization: testServiceAuthorization(init.as ?? 'supply-chain', 'pharmacy-messages'),
+      },
       body: init.body,
     });
     const text = await response.text();
@@ -273,7 +295,7 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
 
   it('a producer that died after prepare is checked back over HTTP: aborted, and its late transaction is refused', async () => {
     const message = order();
-    const client = new HttpMessageServerClient(serverUrl);
+    const client = serverClient(serverUrl);
     await expect(client.prepare(prepared(message))).resolves.toBe('prepared');
     await makeDue(message.gtid);
     await sweep();
@@ -292,7 +314,7 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
 
   it('a producer that died after its local commit is checked back: committed, published exactly once', async () => {
     const message = order();
-    const client = new HttpMessageServerClient(serverUrl);
+    const client = serverClient(serverUrl);
     await client.prepare(prepared(message));
     await new PostgresMessageBarrierStore(producerDb).runCommitted(message.gtid, (session) =>
       session.query('INSERT INTO purchase_orders (id) VALUES ($1)', [message.gtid]),
@@ -321,7 +343,10 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
       await gate;
     });
     await inside;
-    const checkBack = fetch(`${producerUrl}/internal/message-transactions/${message.gtid}/outcome`);
+    const checkBack = fetch(`${producerUrl}/internal/message-transactions/${message.gtid}/outcome`, {
+      method: 'POST',
+      headers: { authorization: testServiceAuthorization('pharmacy-messages', 'supply-chain') },
+    });
     // The check-back's barrier insert is blocked on the local transaction's row lock.
     for (;;) {
       const waiting = await producerDb.query(
@@ -363,7 +388,7 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     expect((await http('/internal/message-transactions/never-seen/submit', { body: '{}' })).status).toBe(404);
     expect((await http('/api/message-transactions/never-seen')).status).toBe(404);
     const stolen = JSON.stringify({ ...rest, producer: 'dispensing' });
-    expect((await http(`${path}/prepare`, { body: stolen })).status).toBe(409);
+    expect((await http(`${path}/prepare`, { body: stolen, as: 'dispensing' })).status).toBe(409);
     expect(await onBroker(gtid)).toBe(0);
   });
 
@@ -372,7 +397,7 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     const valid = { ...prepared(order()), gtid: undefined };
     const cases: [string, unknown][] = [
       ['no body fields', {}],
-      ['checkBackUrl not a URL', { ...valid, checkBackUrl: 'not a url' }],
+      ['a checkBackUrl (the server has its own)', { ...valid, checkBackUrl: 'http://127.0.0.1:1' }],
       ['checkBackUrl of another scheme', { ...valid, checkBackUrl: 'file:///etc/passwd' }],
       ['producer not a service name', { ...valid, producer: 'Supply Chain' }],
       ['payload null', { ...valid, payload: null }],
@@ -395,7 +420,11 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     expect((await http('/api/message-transactions?limit=0')).status).toBe(400);
     expect((await http('/api/message-transactions?state=lost')).status).toBe(400);
     expect((await http('/api/message-transactions?before=yesterday')).status).toBe(400);
-    expect((await fetch(`${producerUrl}/internal/message-transactions/bad%20gtid/outcome`)).status).toBe(400);
+    const badCheckBack = await fetch(`${producerUrl}/internal/message-transactions/bad%20gtid/outcome`, {
+      method: 'POST',
+      headers: { authorization: testServiceAuthorization('pharmacy-messages', 'supply-chain') },
+    });
+    expect(badCheckBack.status).toBe(400);
     const [after] = await serverDb.query<{ n: number }>('SELECT count(*)::int AS n FROM tx_message');
     expect(after).toEqual(before);
   });

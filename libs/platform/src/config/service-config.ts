@@ -1,5 +1,16 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -64,8 +75,8 @@ export class BaseEnvironment {
   @IsOptional() @IsString() FAULT_KILL_AT?: string;
 
   /**
-   * This service's own base URL as the others reach it (a two-phase message producer's check-back
-   * address). Default: `http://<HOST>:<PORT>`, with 127.0.0.1 for a wildcard HOST.
+   * This service's own base URL as the others reach it (for a two-phase message producer, what the
+   * server's MESSAGE_PRODUCERS must list). Default: `http://<HOST>:<PORT>`, with 127.0.0.1 for a wildcard HOST.
    */
   @IsOptional() @IsUrl({ require_tld: false }) SERVICE_URL?: string;
 
@@ -75,9 +86,56 @@ export class BaseEnvironment {
   @IsUrl({ require_tld: false }) PACS_URL: string = 'http://127.0.0.1:3003';
   /** The two-phase message server the pharmacy's purchase orders go through. */
   @IsUrl({ require_tld: false }) PHARMACY_MESSAGES_URL: string = 'http://127.0.0.1:3044';
+
+  /**
+   * The secret every service of the platform shares to sign and verify service tokens on `/internal/*`
+   * routes (see `auth/service-token.ts`). Required by every service, with no default: a service refuses
+   * to start without it (tools that only reach the database do not need it).
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'SERVICE_AUTH_SECRET must be at least 32 characters' })
+  SERVICE_AUTH_SECRET?: string;
+
+  /**
+   * Two-phase message server only: the producers it serves and the base URL it calls each back at, as
+   * `name=url` pairs separated by commas. A producer is the authenticated caller; one not listed here is
+   * refused at prepare, and no check-back ever goes to an address taken from a request.
+   */
+  @Matches(
+    /^\s*$|^[a-z][a-z0-9-]{0,39}=https?:\/\/[^\s,=]+(\s*,\s*[a-z][a-z0-9-]{0,39}=https?:\/\/[^\s,=]+)*$/,
+    {
+      message: 'MESSAGE_PRODUCERS must be name=http(s)://url pairs separated by commas',
+    },
+  )
+  MESSAGE_PRODUCERS: string = 'pharmacy-supply-chain=http://127.0.0.1:3042';
+}
+
+/** The `SERVICE_AUTH_SECRET` of a service's environment; a ConfigError naming the variable when unset. */
+export function requireServiceAuthSecret(env: BaseEnvironment): string {
+  if (env.SERVICE_AUTH_SECRET === undefined) {
+    throw new ConfigError(
+      "Invalid configuration:\n  SERVICE_AUTH_SECRET is not set: every service needs the secret the platform's services share to sign service tokens (at least 32 characters)",
+    );
+  }
+  return env.SERVICE_AUTH_SECRET;
+}
+
+/** `MESSAGE_PRODUCERS` as a map from producer name to its check-back base URL. */
+export function messageProducerAddresses(env: BaseEnvironment): Record<string, string> {
+  const entries = env.MESSAGE_PRODUCERS.split(',')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at), pair.slice(at + 1).replace(/\/+$/, '')] as const;
+    });
+  return Object.fromEntries(entries);
 }
 
 export class ConfigError extends Error {}
+
+const SECRET_VARIABLE = /SECRET|PASSWORD/;
 
 /** Reads `env` into `schema`, throwing a ConfigError that names every invalid variable. */
 export function loadEnvironment<T extends BaseEnvironment>(
@@ -88,10 +146,13 @@ export function loadEnvironment<T extends BaseEnvironment>(
   const instance = plainToInstance(schema, { ...new schema(), ...defined }, { exposeDefaultValues: true });
   const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
   if (errors.length > 0) {
-    const lines = errors.map(
-      (e) =>
-        `  ${e.property}=${JSON.stringify(defined[e.property] ?? e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
-    );
+    const lines = errors.map((e) => {
+      // A secret's value is never echoed, not even a wrong one: the message reaches logs.
+      const shown = SECRET_VARIABLE.test(e.property)
+        ? '(hidden)'
+        : JSON.stringify(defined[e.property] ?? e.value);
+      return `  ${e.property}=${shown}: ${Object.values(e.constraints ?? {}).join('; ')}`;
+    });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return instance;
@@ -136,6 +197,7 @@ export function buildServiceConfig<T extends BaseEnvironment>(
   env: NodeJS.ProcessEnv = process.env,
 ): ServiceConfig<T> {
   const e = loadEnvironment(schema, env);
+  requireServiceAuthSecret(e);
   return {
     service,
     env: e,

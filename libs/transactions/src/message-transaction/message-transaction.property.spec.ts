@@ -117,7 +117,6 @@ async function runWorld(plans: Plan[]): Promise<void> {
     },
     {
       name: 'supply-chain',
-      checkBackUrl: 'http://supply-chain',
       points: (point, gtid) => {
         const plan = byGtid.get(gtid);
         if (point === 'message.producer.after-prepare' && plan?.serverUnreachableAfterPrepare)

@@ -65,7 +65,6 @@ function setup(
       store,
       {
         name: 'supply-chain',
-        checkBackUrl: 'http://127.0.0.1:3010',
         points: (point, gtid) => {
           options.onPoint?.(point, gtid);
           producerPoints(point, gtid);
@@ -396,7 +395,6 @@ describe('two-phase message: idempotence and server crashes', () => {
     await expect(crashed.producer.run(message, placeOrder(message))).rejects.toThrow(Crash);
     const restarted = new MessageTransactionProducer<MemoryTx>(crashed.client, crashed.barrier, {
       name: 'supply-chain',
-      checkBackUrl: 'http://127.0.0.1:3010',
     });
     await expect(restarted.run(message, placeOrder(message))).rejects.toThrow(DuplicateMessageError);
     expect((await crashed.store.get(message.gtid))?.state).toBe('delivered');

@@ -14,15 +14,16 @@ import {
   MessageBarrierStore,
   MessageOutcome,
   MessageServerClient,
-  PreparedMessage,
+  ProducedMessage,
 } from '../ports/message-transaction.ports';
 import { DuplicateMessageError, MessageAbortedError } from './types';
 
 export interface MessageTransactionProducerOptions {
-  /** The producing service's name: the messages' `source`. */
+  /**
+   * The producing service's name: the messages' `source`. Over HTTP it must be the name this service
+   * authenticates as; the server calls it back at the address its own configuration gives for it.
+   */
   name: string;
-  /** Base URL at which the server reaches this service's check-back route. */
-  checkBackUrl: string;
   /** Announces protocol instants (fault injection); nothing by default. */
   points: ProtocolPoints;
 }
@@ -45,7 +46,7 @@ export class MessageTransactionProducer<S> {
   constructor(
     private readonly server: MessageServerClient,
     private readonly barrier: MessageBarrierStore<S>,
-    options: Partial<MessageTransactionProducerOptions> & { name: string; checkBackUrl: string },
+    options: Partial<MessageTransactionProducerOptions> & { name: string },
     private readonly observer: TransactionObserver = silentObserver,
     private readonly logger: ProtocolLogger = silentLogger,
     private readonly clock: Clock = systemClock,
@@ -101,12 +102,11 @@ export class MessageTransactionProducer<S> {
     return op === 'commit' ? 'committed' : 'aborted';
   }
 
-  private prepared(message: TwoPhaseMessage): PreparedMessage {
+  private prepared(message: TwoPhaseMessage): ProducedMessage {
     return {
       gtid: message.gtid,
       id: message.id ?? message.gtid,
       producer: this.options.name,
-      checkBackUrl: this.options.checkBackUrl,
       exchange: message.exchange,
       routingKey: message.routingKey,
       type: message.type,

@@ -17,7 +17,7 @@ import {
   MessageState,
   PreparedMessage,
 } from '../ports/message-transaction.ports';
-import { MessageConflictError, outboundOf, UnknownMessageError } from './types';
+import { MessageConflictError, NotMessageProducerError, outboundOf, UnknownMessageError } from './types';
 
 export interface MessageTransactionServerOptions {
   /** A message still prepared this long after it was registered is checked back with its producer. */
@@ -74,7 +74,9 @@ export class MessageTransactionServer {
 
   /**
    * Registers a prepared message. Idempotent: the same gtid again changes nothing and answers its current
-   * state (`aborted` when a check-back or the producer aborted it meanwhile).
+   * state (`aborted` when a check-back or the producer aborted it meanwhile). `message.producer` must be
+   * the authenticated caller and `checkBackUrl` its address from the server's configuration: the HTTP
+   * route sees to both.
    */
   async prepare(message: PreparedMessage): Promise<MessageState> {
     const { record, created } = await this.store.prepare(message, this.options.checkBackAfterMs);
@@ -92,7 +94,8 @@ export class MessageTransactionServer {
    * to that call (or to recovery). Answers `submitted` too when the broker did not confirm: recovery
    * re-publishes.
    */
-  async submit(gtid: string): Promise<MessageState> {
+  async submit(gtid: string, producer?: string): Promise<MessageState> {
+    if (producer !== undefined) await this.assertProducer(gtid, producer);
     const claim = await this.store.claimSubmit(gtid, this.options.publishLeaseMs);
     if (!claim.record) throw new UnknownMessageError(gtid);
     if (!claim.publish) return claim.record.state;
@@ -100,11 +103,21 @@ export class MessageTransactionServer {
   }
 
   /** The producer's local transaction did not commit. Idempotent; a message already submitted stays so. */
-  async abort(gtid: string, reason = 'aborted by its producer'): Promise<MessageState> {
+  async abort(gtid: string, producer?: string, reason = 'aborted by its producer'): Promise<MessageState> {
+    if (producer !== undefined) await this.assertProducer(gtid, producer);
     const { record, changed } = await this.store.markAborted(gtid, reason);
     if (!record) throw new UnknownMessageError(gtid);
     if (changed) this.finishedAborted(record, reason);
     return record.state;
+  }
+
+  /**
+   * Only the producer that prepared a message may submit or abort it (the gtid's owner never changes, so
+   * reading it first is enough). Unknown gtids are left to the call itself (404).
+   */
+  private async assertProducer(gtid: string, producer: string): Promise<void> {
+    const record = await this.store.get(gtid);
+    if (record && record.producer !== producer) throw new NotMessageProducerError(gtid, producer);
   }
 
   get(gtid: string): Promise<MessageRecord | undefined> {

@@ -35,6 +35,16 @@ export class MessageConflictError extends Error {
   }
 }
 
+/** A producer tried to submit or abort a message another producer prepared. */
+export class NotMessageProducerError extends Error {
+  constructor(
+    readonly gtid: string,
+    readonly producer: string,
+  ) {
+    super(`message ${gtid} was not prepared by ${producer}`);
+  }
+}
+
 /** The message the server hands to the broker: its id is stable across re-publishes, so consumers de-duplicate. */
 export function outboundOf(record: MessageRecord): OutboundMessage {
   return {

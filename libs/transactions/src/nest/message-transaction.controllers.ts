@@ -11,10 +11,11 @@ import {
   PipeTransform,
   Post,
   Query,
+  UseGuards,
   ValidationPipe,
 } from '@nestjs/common';
 import { ApiExcludeController, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Session } from '@hospital/platform';
+import { Caller, forbiddenCaller, ServiceAuthGuard, ServiceCaller, Session } from '@hospital/platform';
 import { Type } from 'class-transformer';
 import {
   IsDefined,
@@ -23,7 +24,6 @@ import {
   IsISO8601,
   IsOptional,
   IsString,
-  IsUrl,
   Matches,
   Max,
   MaxLength,
@@ -44,7 +44,11 @@ import {
 } from '../adapters/http/message-transaction.http';
 import { MessageTransactionProducer } from '../message-transaction/producer';
 import { MessageTransactionServer } from '../message-transaction/server';
-import { MessageConflictError, UnknownMessageError } from '../message-transaction/types';
+import {
+  MessageConflictError,
+  NotMessageProducerError,
+  UnknownMessageError,
+} from '../message-transaction/types';
 
 /** Validates the `:gtid` path parameter. */
 class GtidPipe implements PipeTransform<string, string> {
@@ -73,15 +77,10 @@ export class PrepareMessageDto implements PrepareMessageBody {
   @Matches(MESSAGE_ID, { message: 'id must be 1–128 characters of letters, digits and . _ : @ -' })
   id!: string;
 
+  /** Must be the authenticated caller. There is no check-back address: the server has its own. */
   @IsString()
   @Matches(SERVICE_NAME, { message: 'producer must be a service name' })
   producer!: string;
-
-  @IsUrl(
-    { require_tld: false, require_protocol: true, protocols: ['http', 'https'] },
-    { message: 'checkBackUrl must be an http(s) base URL' },
-  )
-  checkBackUrl!: string;
 
   @IsString() @MinLength(1) @MaxLength(255) @Matches(AMQP_NAME) exchange!: string;
   @IsString() @MaxLength(255) @Matches(AMQP_NAME) routingKey!: string;
@@ -128,36 +127,64 @@ async function mapped<T>(call: Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof UnknownMessageError) throw new NotFoundException(error.message);
     if (error instanceof MessageConflictError) throw new ConflictException(error.message);
+    if (error instanceof NotMessageProducerError) throw forbiddenCaller(error.message);
     throw error;
   }
 }
 
-/** The server side of the two-phase message HTTP contract (see adapters/http/message-transaction.http.ts). */
+/** Provider token of the message server's producer directory: producer name → check-back base URL. */
+export const MESSAGE_PRODUCERS = Symbol('MESSAGE_PRODUCERS');
+
+/**
+ * The server side of the two-phase message HTTP contract (see adapters/http/message-transaction.http.ts).
+ * Only services with a valid service token reach it. A producer is the authenticated caller: it must have
+ * a check-back address in the server's configuration to prepare, and may submit or abort only its own
+ * messages.
+ */
 @ApiExcludeController()
+@UseGuards(ServiceAuthGuard)
 @Controller('internal/message-transactions')
 export class MessageServerController {
-  constructor(@Inject(MessageTransactionServer) private readonly server: MessageTransactionServer) {}
+  constructor(
+    @Inject(MessageTransactionServer) private readonly server: MessageTransactionServer,
+    @Inject(MESSAGE_PRODUCERS) private readonly producers: Readonly<Record<string, string>>,
+  ) {}
 
   @Post(':gtid/prepare')
   @HttpCode(200)
   async prepare(
     @Param('gtid', GtidPipe) gtid: string,
     @Body(strictBody) body: PrepareMessageDto,
+    @Caller() caller: ServiceCaller,
   ): Promise<MessageStateAnswer> {
-    const message: PreparedMessage = { ...body, gtid };
+    if (body.producer !== caller.name)
+      throw forbiddenCaller(`${caller.name} may not prepare messages for producer ${body.producer}`);
+    const checkBackUrl = Object.hasOwn(this.producers, caller.name) ? this.producers[caller.name] : undefined;
+    if (checkBackUrl === undefined) {
+      throw forbiddenCaller(
+        `producer ${caller.name} has no check-back address in this server's configuration (MESSAGE_PRODUCERS)`,
+      );
+    }
+    const message: PreparedMessage = { ...body, gtid, checkBackUrl };
     return { state: await mapped(this.server.prepare(message)) };
   }
 
   @Post(':gtid/submit')
   @HttpCode(200)
-  async submit(@Param('gtid', GtidPipe) gtid: string): Promise<MessageStateAnswer> {
-    return { state: await mapped(this.server.submit(gtid)) };
+  async submit(
+    @Param('gtid', GtidPipe) gtid: string,
+    @Caller() caller: ServiceCaller,
+  ): Promise<MessageStateAnswer> {
+    return { state: await mapped(this.server.submit(gtid, caller.name)) };
   }
 
   @Post(':gtid/abort')
   @HttpCode(200)
-  async abort(@Param('gtid', GtidPipe) gtid: string): Promise<MessageStateAnswer> {
-    return { state: await mapped(this.server.abort(gtid)) };
+  async abort(
+    @Param('gtid', GtidPipe) gtid: string,
+    @Caller() caller: ServiceCaller,
+  ): Promise<MessageStateAnswer> {
+    return { state: await mapped(this.server.abort(gtid, caller.name)) };
   }
 }
 
@@ -196,16 +223,31 @@ export class MessageTransactionsController {
   }
 }
 
-/** The producer's check-back route: the server asks here whether a message's local transaction committed. */
+/** Provider token of the name of the message server a producer answers check-backs from. */
+export const MESSAGE_SERVER_NAME = Symbol('MESSAGE_SERVER_NAME');
+
+/**
+ * The producer's check-back route: the server asks here whether a message's local transaction committed.
+ * A POST (the answer settles the barrier, writing `rollback` when the transaction never ran), reachable
+ * only with a service token of the producer's own message server.
+ */
 @ApiExcludeController()
+@UseGuards(ServiceAuthGuard)
 @Controller('internal/message-transactions')
 export class MessageCheckBackController {
   constructor(
     @Inject(MessageTransactionProducer) private readonly producer: MessageTransactionProducer<Session>,
+    @Inject(MESSAGE_SERVER_NAME) private readonly server: string,
   ) {}
 
-  @Get(':gtid/outcome')
-  async outcome(@Param('gtid', GtidPipe) gtid: string): Promise<MessageOutcomeAnswer> {
+  @Post(':gtid/outcome')
+  @HttpCode(200)
+  async outcome(
+    @Param('gtid', GtidPipe) gtid: string,
+    @Caller() caller: ServiceCaller,
+  ): Promise<MessageOutcomeAnswer> {
+    if (caller.name !== this.server)
+      throw forbiddenCaller(`${caller.name} is not this producer's message server`);
     return { outcome: await this.producer.outcome(gtid) };
   }
 }

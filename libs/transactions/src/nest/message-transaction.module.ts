@@ -8,10 +8,14 @@ import {
 } from '@nestjs/common';
 import {
   Database,
+  messageProducerAddresses,
   MetricsRegistry,
   ROOT_LOGGER,
   SERVICE_CONFIG,
+  SERVICE_CREDENTIALS,
+  ServiceAuthModule,
   ServiceConfig,
+  ServiceCredentials,
   Session,
 } from '@hospital/platform';
 import { Logger } from 'pino';
@@ -25,6 +29,8 @@ import { MessageTransactionServer } from '../message-transaction/server';
 import { MessagePublisher } from '../ports/messaging.ports';
 import { faultPoints } from './fault-points';
 import {
+  MESSAGE_PRODUCERS,
+  MESSAGE_SERVER_NAME,
   MessageCheckBackController,
   MessageServerController,
   MessageTransactionsController,
@@ -67,16 +73,18 @@ export class MessageServerRecovery implements OnApplicationBootstrap, OnApplicat
 }
 
 export interface MessageProducerOptions {
-  /** The message server's service name; its URL comes from config peers (`pharmacy-messages`). */
-  server: string;
   /**
-   * Base URL at which the server reaches this service's check-back route (a load balancer's address when
-   * the service runs as several replicas). Defaults to `SERVICE_URL`, else the configured host and port.
+   * The message server's service name; its URL comes from config peers (`pharmacy-messages`). Only that
+   * service may call this producer's check-back route. The server reaches this producer at the address
+   * its own `MESSAGE_PRODUCERS` gives for this service's name.
    */
-  checkBackUrl?: string;
+  server: string;
 }
 
-/** This service's own base URL: `SERVICE_URL`, else its configured host and port (a wildcard host becomes loopback). */
+/**
+ * This service's own base URL: `SERVICE_URL`, else its configured host and port (a wildcard host becomes
+ * loopback). What a message server's `MESSAGE_PRODUCERS` should list for this service.
+ */
 export function ownBaseUrl(config: ServiceConfig): string {
   if (config.env.SERVICE_URL) return config.env.SERVICE_URL.replace(/\/+$/, '');
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -95,18 +103,28 @@ const observerProvider = {
  * - `forServer()`: the message server — `tx_message`, `/internal/message-transactions` (prepare, submit,
  *   abort), `/api/message-transactions`, a recovery sweep every `TX_RECOVERY_INTERVAL_MS`. Publishes
  *   through `MESSAGE_PUBLISHER`, which the root module provides by importing `MessagingModule.forService`.
+ *   Serves the producers `MESSAGE_PRODUCERS` lists, and calls them back only there.
  * - `forProducer({ server })`: a `MessageTransactionProducer<Session>` to inject, the barrier table
  *   `tx_message_barrier` in the service's own database, and the check-back route
- *   `GET /internal/message-transactions/:gtid/outcome`.
+ *   `POST /internal/message-transactions/:gtid/outcome`.
+ *
+ * Every internal route is behind `ServiceAuthGuard`; every call to another service carries this
+ * service's token (`SERVICE_AUTH_SECRET`).
  */
 @Module({})
 export class MessageTransactionModule {
   static forServer(): DynamicModule {
     return {
       module: MessageTransactionModule,
+      imports: [ServiceAuthModule],
       controllers: [MessageServerController, MessageTransactionsController],
       providers: [
         observerProvider,
+        {
+          provide: MESSAGE_PRODUCERS,
+          inject: [SERVICE_CONFIG],
+          useFactory: (config: ServiceConfig) => messageProducerAddresses(config.env),
+        },
         {
           provide: PostgresMessageServerStore,
           inject: [Database],
@@ -120,6 +138,8 @@ export class MessageTransactionModule {
             MESSAGE_PUBLISHER,
             MetricsTransactionObserver,
             ROOT_LOGGER,
+            MESSAGE_PRODUCERS,
+            SERVICE_CREDENTIALS,
           ],
           useFactory: (
             config: ServiceConfig,
@@ -127,11 +147,13 @@ export class MessageTransactionModule {
             publisher: MessagePublisher,
             observer: MetricsTransactionObserver,
             logger: Logger,
+            producers: Record<string, string>,
+            credentials: ServiceCredentials,
           ) =>
             new MessageTransactionServer(
               store,
               publisher,
-              new HttpCheckBackClient(config.env.TX_VOTE_TIMEOUT_MS),
+              new HttpCheckBackClient(producers, credentials, config.env.TX_VOTE_TIMEOUT_MS),
               {
                 checkBackAfterMs: config.env.MESSAGE_CHECK_BACK_AFTER_MS,
                 checkBackTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS,
@@ -153,9 +175,11 @@ export class MessageTransactionModule {
   static forProducer(options: MessageProducerOptions): DynamicModule {
     return {
       module: MessageTransactionModule,
+      imports: [ServiceAuthModule],
       controllers: [MessageCheckBackController],
       providers: [
         observerProvider,
+        { provide: MESSAGE_SERVER_NAME, useValue: options.server },
         {
           provide: PostgresMessageBarrierStore,
           inject: [Database],
@@ -163,23 +187,31 @@ export class MessageTransactionModule {
         },
         {
           provide: MessageTransactionProducer,
-          inject: [SERVICE_CONFIG, PostgresMessageBarrierStore, MetricsTransactionObserver, ROOT_LOGGER],
+          inject: [
+            SERVICE_CONFIG,
+            PostgresMessageBarrierStore,
+            MetricsTransactionObserver,
+            ROOT_LOGGER,
+            SERVICE_CREDENTIALS,
+          ],
           useFactory: (
             config: ServiceConfig,
             barrier: PostgresMessageBarrierStore,
             observer: MetricsTransactionObserver,
             logger: Logger,
+            credentials: ServiceCredentials,
           ) => {
             const url = config.peers[options.server];
             if (!url) throw new Error(`no URL configured for the message server '${options.server}'`);
             return new MessageTransactionProducer<Session>(
-              new HttpMessageServerClient(url, config.env.TX_VOTE_TIMEOUT_MS * 2),
+              new HttpMessageServerClient(
+                url,
+                options.server,
+                credentials,
+                config.env.TX_VOTE_TIMEOUT_MS * 2,
+              ),
               barrier,
-              {
-                name: config.service.name,
-                checkBackUrl: options.checkBackUrl ?? ownBaseUrl(config),
-                points: faultPoints(config),
-              },
+              { name: config.service.name, points: faultPoints(config) },
               observer,
               protocolLogger(logger),
             );

@@ -3,7 +3,10 @@ import { ownBaseUrl } from './message-transaction.module';
 
 describe('ownBaseUrl (a producer’s check-back address)', () => {
   const config = (env: Record<string, string>) =>
-    buildServiceConfig({ name: 'pharmacy-supply-chain', defaultPort: 3042 }, BaseEnvironment, env);
+    buildServiceConfig({ name: 'pharmacy-supply-chain', defaultPort: 3042 }, BaseEnvironment, {
+      SERVICE_AUTH_SECRET: 'x'.repeat(32),
+      ...env,
+    });
 
   it('is SERVICE_URL when set, without a trailing slash', () => {
     expect(ownBaseUrl(config({ SERVICE_URL: 'http://pharmacy-supply-chain:3042/' }))).toBe(

@@ -11,9 +11,10 @@ import {
   Post,
   Query,
   DefaultValuePipe,
+  UseGuards,
 } from '@nestjs/common';
 import { ApiExcludeController, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Session } from '@hospital/platform';
+import { Caller, forbiddenCaller, ServiceAuthGuard, ServiceCaller, Session } from '@hospital/platform';
 import { isValidGtid } from '../core/gtid';
 import { errorMessage, TransactionStyle } from '../core/observer';
 import { GlobalTransactionRecord, TransactionBrowser } from '../ports/global-transaction';
@@ -33,17 +34,27 @@ function gtidParam(gtid: string): string {
 
 const COORDINATOR_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
-/** The `coordinator` of a request body: a branch is named by its coordinator and its gtid together. */
-function coordinatorOf(body: unknown): string {
+/**
+ * The `coordinator` of a request body: required for prepare, optional for commit and abort (the caller
+ * then). A service acts only for itself: a coordinator named in the body must be the authenticated caller,
+ * so no service can prepare, commit or abort branches filed under another coordinator.
+ */
+function coordinatorOf(body: unknown, required: boolean, caller: ServiceCaller): string {
   const value = isRecord(body) ? body.coordinator : undefined;
+  if (value === undefined && !required) return caller.name;
   if (typeof value !== 'string' || !COORDINATOR_NAME.test(value)) {
     throw new BadRequestException('coordinator must be a service name');
   }
+  if (value !== caller.name) throw forbiddenCaller(`${caller.name} may not act for coordinator ${value}`);
   return value;
 }
 
-/** Participant side of the 2PC HTTP contract (see adapters/http/two-phase-commit.http.ts). */
+/**
+ * Participant side of the 2PC HTTP contract (see adapters/http/two-phase-commit.http.ts). Only services
+ * with a valid service token reach it, each for its own transactions only.
+ */
 @ApiExcludeController()
+@UseGuards(ServiceAuthGuard)
 @Controller('internal/2pc')
 export class TwoPhaseParticipantController {
   constructor(@Inject(TwoPhaseParticipant) private readonly participant: TwoPhaseParticipant<Session>) {}
@@ -51,8 +62,8 @@ export class TwoPhaseParticipantController {
   /** Several operations of one coordinator, answered one result each, in order (run side by side). */
   @Post('batch')
   @HttpCode(200)
-  async batch(@Body() body: unknown): Promise<{ results: BatchResult[] }> {
-    const coordinator = coordinatorOf(body);
+  async batch(@Body() body: unknown, @Caller() caller: ServiceCaller): Promise<{ results: BatchResult[] }> {
+    const coordinator = coordinatorOf(body, true, caller);
     const ops = isRecord(body) ? body.ops : undefined;
     if (!Array.isArray(ops) || ops.length === 0 || ops.length > 256) {
       throw new BadRequestException('batch needs {coordinator, ops: [1..256 operations]}');
@@ -82,35 +93,64 @@ export class TwoPhaseParticipantController {
 
   @Post(':gtid/prepare')
   @HttpCode(200)
-  prepare(@Param('gtid') gtid: string, @Body() body: unknown): Promise<Vote> {
-    const coordinator = coordinatorOf(body);
+  prepare(
+    @Param('gtid') gtid: string,
+    @Body() body: unknown,
+    @Caller() caller: ServiceCaller,
+  ): Promise<Vote> {
+    const coordinator = coordinatorOf(body, true, caller);
     if (!isRecord(body)) throw new BadRequestException('prepare needs {coordinator, payload}');
     return this.participant.prepare(gtidParam(gtid), coordinator, body.payload);
   }
 
   @Post(':gtid/commit')
   @HttpCode(200)
-  async commit(@Param('gtid') gtid: string, @Body() body: unknown): Promise<{ ack: CommitAck }> {
-    return { ack: await this.participant.commit(gtidParam(gtid), coordinatorOf(body)) };
+  async commit(
+    @Param('gtid') gtid: string,
+    @Body() body: unknown,
+    @Caller() caller: ServiceCaller,
+  ): Promise<{ ack: CommitAck }> {
+    return { ack: await this.participant.commit(gtidParam(gtid), coordinatorOf(body, false, caller)) };
   }
 
   @Post(':gtid/abort')
   @HttpCode(200)
-  async abort(@Param('gtid') gtid: string, @Body() body: unknown): Promise<{ ack: 'aborted' }> {
-    await this.participant.abort(gtidParam(gtid), coordinatorOf(body));
+  async abort(
+    @Param('gtid') gtid: string,
+    @Body() body: unknown,
+    @Caller() caller: ServiceCaller,
+  ): Promise<{ ack: 'aborted' }> {
+    await this.participant.abort(gtidParam(gtid), coordinatorOf(body, false, caller));
     return { ack: 'aborted' };
   }
 }
 
-/** Coordinator side: participants ask here about branches they hold in doubt. */
+/**
+ * Coordinator side: participants ask here about branches they hold in doubt. A POST, and behind the
+ * service token: under presumed abort the answer records an ABORT when there is no decision yet, so only
+ * a participant of the transaction may ask (a transaction the log does not hold has no participants to
+ * check: its inquiry records the abort presumed anyway).
+ */
 @ApiExcludeController()
+@UseGuards(ServiceAuthGuard)
 @Controller('internal/2pc')
 export class TwoPhaseCoordinatorController {
-  constructor(@Inject(TwoPhaseCoordinator) private readonly coordinator: TwoPhaseCoordinator<Session>) {}
+  constructor(
+    @Inject(TwoPhaseCoordinator) private readonly coordinator: TwoPhaseCoordinator<Session>,
+    @Inject(TRANSACTION_BROWSER) private readonly transactions: TransactionBrowser,
+  ) {}
 
-  @Get(':gtid/outcome')
-  async outcome(@Param('gtid') gtid: string): Promise<{ decision: Decision }> {
-    return { decision: await this.coordinator.outcome(gtidParam(gtid)) };
+  @Post(':gtid/outcome')
+  @HttpCode(200)
+  async outcome(
+    @Param('gtid') gtid: string,
+    @Caller() caller: ServiceCaller,
+  ): Promise<{ decision: Decision }> {
+    const record = await this.transactions.get(gtidParam(gtid));
+    if (record && !record.branches.some((branch) => branch.participant === caller.name)) {
+      throw forbiddenCaller(`${caller.name} takes no part in global transaction ${gtid}`);
+    }
+    return { decision: await this.coordinator.outcome(gtid) };
   }
 }
 

@@ -7,6 +7,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
+import { serviceCredentials, ServiceAuthModule } from '@hospital/platform';
 import { Logger } from 'pino';
 import { PostgresPreparedResource } from '../adapters/postgres/postgres-prepared-resource';
 import { PostgresTwoPhaseLog } from '../adapters/postgres/postgres-coordinator-log';
@@ -123,6 +124,7 @@ export class TwoPhaseCommitModule {
                 name,
                 url,
                 config.service.name,
+                serviceCredentials(config),
                 config.env.TX_VOTE_TIMEOUT_MS * 2,
               );
             }),
@@ -151,7 +153,7 @@ export class TwoPhaseCommitModule {
         ) =>
           new TwoPhaseParticipant<Session>(
             new PostgresPreparedResource(db),
-            new HttpCoordinatorClient(config.peers),
+            new HttpCoordinatorClient(config.peers, serviceCredentials(config)),
             work,
             { inDoubtAfterMs: config.env.TX_IN_DOUBT_AFTER_MS, points: faultPoints(config) },
             observer,
@@ -180,6 +182,7 @@ export class TwoPhaseCommitModule {
     });
     return {
       module: TwoPhaseCommitModule,
+      imports: [ServiceAuthModule],
       controllers,
       providers,
       exports: coordinating ? [TwoPhaseCoordinator, TransactionRecovery] : [TransactionRecovery],

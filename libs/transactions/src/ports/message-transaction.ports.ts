@@ -20,7 +20,11 @@ export interface PreparedMessage {
   id: string;
   /** The producing service's name: the message's `source`. */
   producer: string;
-  /** Base URL the server calls back (`GET <url>/internal/message-transactions/:gtid/outcome`). */
+  /**
+   * Base URL the server calls the producer back at (`POST <url>/internal/message-transactions/:gtid/outcome`),
+   * as the server's own configuration gives it for the producer when the message is prepared; never taken
+   * from the producer's request. Recorded for inspection: each check-back looks the address up again.
+   */
   checkBackUrl: string;
   exchange: string;
   routingKey: string;
@@ -29,6 +33,9 @@ export interface PreparedMessage {
   /** JSON-serialisable body. Never logged. */
   payload: unknown;
 }
+
+/** What a producer sends at prepare time: the server adds the check-back address from its configuration. */
+export type ProducedMessage = Omit<PreparedMessage, 'checkBackUrl'>;
 
 /** A message as the server's table holds it. */
 export interface MessageRecord extends PreparedMessage {
@@ -98,14 +105,17 @@ export interface MessageServerStore {
   list(query: MessageQuery): Promise<MessageRecord[]>;
 }
 
-/** How the server asks a producer whether the local transaction of a prepared message committed. */
+/**
+ * How the server asks a producer whether the local transaction of a prepared message committed. The
+ * producer is found by name (its address comes from the server's configuration).
+ */
 export interface CheckBackClient {
-  outcome(message: Pick<MessageRecord, 'gtid' | 'producer' | 'checkBackUrl'>): Promise<MessageOutcome>;
+  outcome(message: Pick<MessageRecord, 'gtid' | 'producer'>): Promise<MessageOutcome>;
 }
 
 /** The producer's view of the server (HTTP in services, the core itself in unit specs). */
 export interface MessageServerClient {
-  prepare(message: PreparedMessage): Promise<MessageState>;
+  prepare(message: ProducedMessage): Promise<MessageState>;
   submit(gtid: string): Promise<MessageState>;
   abort(gtid: string): Promise<MessageState>;
 }

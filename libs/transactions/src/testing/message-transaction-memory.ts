@@ -13,6 +13,7 @@ import {
   MessageState,
   PreparedMessage,
   PrepareResult,
+  ProducedMessage,
   SubmitClaim,
 } from '../ports/message-transaction.ports';
 import { MemoryDatabase, MemoryTx } from './memory-database';
@@ -215,9 +216,10 @@ export class DirectServerClient implements MessageServerClient {
     if (!this.reachable) throw new Error('connection to the message server refused');
   }
 
-  async prepare(message: PreparedMessage): Promise<MessageState> {
+  async prepare(message: ProducedMessage): Promise<MessageState> {
     this.guard(`prepare ${message.gtid}`);
-    return this.server.prepare(message);
+    // In services the server's HTTP route adds the producer's configured address; here there is none.
+    return this.server.prepare({ ...message, checkBackUrl: `in-process://${message.producer}` });
   }
 
   async submit(gtid: string): Promise<MessageState> {
@@ -237,7 +239,7 @@ export class DirectCheckBackClient implements CheckBackClient {
   readonly down = new Set<string>();
   readonly asked: string[] = [];
 
-  async outcome(message: Pick<MessageRecord, 'gtid' | 'producer' | 'checkBackUrl'>): Promise<MessageOutcome> {
+  async outcome(message: Pick<MessageRecord, 'gtid' | 'producer'>): Promise<MessageOutcome> {
     this.asked.push(message.gtid);
     const producer = this.producers.get(message.producer);
     if (!producer || this.down.has(message.producer))

@@ -1,3 +1,4 @@
+import type { ServiceCredentials } from '@hospital/platform';
 import { CoordinatorClient, ParticipantClient } from '../../ports/two-phase-commit.ports';
 import { CommitAck, Decision, Vote } from '../../two-phase-commit/types';
 import { Coalescer } from '../../core/coalescer';
@@ -5,7 +6,9 @@ import { callPeer, isRecord, PeerCallError } from './http-json';
 
 /**
  * The HTTP contract between a 2PC coordinator and its participants. Paths are relative to a service's
- * base URL; every call carries the gtid in the `x-gtid` header as well as in the path.
+ * base URL; every call carries the gtid in the `x-gtid` header as well as in the path, and a service token
+ * for the service called (`Authorization: Bearer`, see `@hospital/platform` `service-token.ts`). Every
+ * route is a POST: the outcome inquiry too, since it records an ABORT when there is no decision.
  */
 export const TwoPhaseRoutes = {
   prepare: (gtid: string) => `/internal/2pc/${encodeURIComponent(gtid)}/prepare`,
@@ -61,6 +64,8 @@ export class HttpParticipantClient implements ParticipantClient {
     private readonly baseUrl: string,
     /** The coordinator's own name: participants file branches under it and ask it about them. */
     private readonly coordinator: string,
+    /** Signs the coordinator's tokens for this participant (audience: `name`). */
+    private readonly credentials: ServiceCredentials,
     private readonly timeoutMs = 10_000,
   ) {
     const send = (ops: BatchOperation[]) => this.sendBatch(ops);
@@ -90,6 +95,7 @@ export class HttpParticipantClient implements ParticipantClient {
     const answer = await callPeer(new URL(TwoPhaseRoutes.batch, this.baseUrl).toString(), gtid, {
       body,
       timeoutMs: this.timeoutMs,
+      headers: { authorization: this.credentials.authorization(this.name) },
     });
     const results = isRecord(answer) ? answer.results : undefined;
     if (!Array.isArray(results) || results.length !== ops.length) {
@@ -105,15 +111,18 @@ export class HttpParticipantClient implements ParticipantClient {
 export class HttpCoordinatorClient implements CoordinatorClient {
   constructor(
     private readonly peers: Record<string, string>,
+    /** Signs the participant's tokens for each coordinator (audience: the coordinator's name). */
+    private readonly credentials: ServiceCredentials,
     private readonly timeoutMs = 10_000,
   ) {}
 
   async outcome(coordinator: string, gtid: string): Promise<Decision> {
-    const base = this.peers[coordinator];
+    const base = Object.hasOwn(this.peers, coordinator) ? this.peers[coordinator] : undefined;
     if (!base) throw new Error(`no address configured for coordinator '${coordinator}'`);
     const body = await callPeer(new URL(TwoPhaseRoutes.outcome(gtid), base).toString(), gtid, {
-      method: 'GET',
+      body: {},
       timeoutMs: this.timeoutMs,
+      headers: { authorization: this.credentials.authorization(coordinator) },
     });
     if (isRecord(body) && (body.decision === 'commit' || body.decision === 'abort')) return body.decision;
     throw new PeerCallError('outcome answered without a decision');
