@@ -482,7 +482,8 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
       authorization: testServiceAuthorization('lis', 'emr'),
     });
     expect(byLis).toMatchObject({ status: 200, body: { decision: 'abort' } });
-    expect(await state()).toBe('aborted');
+    // ABORT recorded; recovery tells the branches (here, the LIS's) to roll back.
+    expect(await state()).toBe('aborting');
   });
 
   it('lets only the producer of a message submit or abort it', async () => {
