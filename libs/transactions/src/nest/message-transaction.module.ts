@@ -37,6 +37,7 @@ import {
 } from './message-transaction.controllers';
 import { MESSAGE_PUBLISHER } from './messaging.module';
 import { MetricsTransactionObserver, protocolLogger } from './observability';
+import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 import { RecoveryLoop } from './recovery-loop';
 import { retentionProvider } from './retention';
 import { PostgresRetention } from '../adapters/postgres/postgres-retention';
@@ -164,6 +165,7 @@ export class MessageTransactionModule {
             ),
         },
         MessageServerRecovery,
+        PeerPoolsLifecycle,
         retentionProvider([Database], (db: Database) => [
           { table: 'tx_message', prune: (ms) => new PostgresRetention(db).pruneMessages(ms) },
         ]),
@@ -180,6 +182,7 @@ export class MessageTransactionModule {
       providers: [
         observerProvider,
         { provide: MESSAGE_SERVER_NAME, useValue: options.server },
+        PeerPoolsLifecycle,
         {
           provide: PostgresMessageBarrierStore,
           inject: [Database],

@@ -25,6 +25,7 @@ import {
 import { Session } from '@hospital/platform';
 import { faultPoints } from './fault-points';
 import { InDoubtController, transactionOperationsProviders } from './transactions-admin.controller';
+import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
 export const BRANCH_WORK = Symbol('BRANCH_WORK');
@@ -101,6 +102,7 @@ export class TwoPhaseCommitModule {
       },
       { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
       RecoveryLifecycle,
+      PeerPoolsLifecycle,
       TransactionRecovery,
       ...transactionOperationsProviders(),
     ];
