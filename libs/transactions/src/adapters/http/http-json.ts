@@ -23,7 +23,10 @@ export class PeerCallError extends Error {
 export interface PeerCallOptions {
   method?: 'GET' | 'POST';
   body?: unknown;
-  /** Longest wait for the answer's headers, and between two pieces of its body. */
+  /**
+   * Longest wait for the answer's headers, and between two pieces of its body. undici checks both on a
+   * shared timer ticking every half second, so a call fails up to a second after it (and costs no timer).
+   */
   timeoutMs: number;
   headers?: Record<string, string>;
   /** Largest answer read; a larger one fails the call. Default: the pools' `maxResponseBytes` (1 MiB). */
