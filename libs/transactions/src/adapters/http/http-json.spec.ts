@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { AddressInfo, Socket } from 'node:net';
+import { AddressInfo, createServer as createNetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callPeer, PeerCallError, PeerPools } from './http-json';
@@ -295,6 +295,25 @@ describe('callPeer over https', () => {
   async function httpsPeer(handler: Handler): Promise<Peer> {
     return listen(createHttpsServer({ cert, key }, handler), 'https');
   }
+
+  it('gives up on a peer that takes the connection but never completes its handshake', async () => {
+    // A TCP listener that never speaks TLS: the connection is made, the handshake never ends.
+    const silent = createNetServer(() => undefined);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const port = (silent.address() as AddressInfo).port;
+    const quick = new PeerPools({ ca: cert, connectTimeoutMs: 300 });
+    const started = Date.now();
+    try {
+      await expect(
+        callPeer(`https://127.0.0.1:${port}/p`, 'g', { body: {}, timeoutMs: 10_000, pools: quick }),
+      ).rejects.toThrow('/p: no connection to the peer in time');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      await quick.close();
+      silent.close();
+    }
+  });
 
   it('calls an https peer whose certificate the pools trust, on one connection', async () => {
     const peer = await httpsPeer((req, res) => {
