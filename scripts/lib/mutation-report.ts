@@ -24,7 +24,7 @@ export interface MutationSummary {
   score: number | null;
   duration_s: number;
   folders: FolderScore[];
-  survivors: { id: string; file: string; area: MutantArea; description: string }[];
+  survivors: { id: string; file: string; area: MutantArea; description: string; flaky: boolean }[];
   stale: StaleEntry[];
 }
 
@@ -68,11 +68,12 @@ export function summarize(
     ),
     survivors: results
       .filter((r) => r.status === 'survived')
-      .map(({ entry }) => ({
+      .map(({ entry, flaky }) => ({
         id: entry.id,
         file: entry.file,
         area: entry.area,
         description: entry.description,
+        flaky: flaky === true,
       })),
     stale: [...stale],
   };
@@ -100,7 +101,10 @@ export function formatSummary(summary: MutationSummary, results: readonly Mutant
   if (summary.survivors.length === 0) out.push('No mutant survived.', '');
   else {
     out.push(`Survivors (${summary.survivors.length}):`);
-    for (const s of summary.survivors) out.push(`  ${s.id} [${s.area}] ${s.file}`, `      ${s.description}`);
+    for (const s of summary.survivors) {
+      const note = s.flaky ? ' (the specs failed once, then passed: not a kill)' : '';
+      out.push(`  ${s.id} [${s.area}] ${s.file}${note}`, `      ${s.description}`);
+    }
     out.push('');
   }
   if (summary.stale.length > 0) out.push(...formatStale(summary.stale), '');

@@ -49,6 +49,7 @@ export interface StaleEntry {
   readonly problem: string;
 }
 
+/** Killed and timeout count only when the specs failed twice in a row with the mutant in place. */
 export type MutantStatus = 'killed' | 'survived' | 'timeout';
 
 export interface MutantResult {
@@ -57,6 +58,8 @@ export interface MutantResult {
   readonly durationMs: number;
   /** The first failing test jest named, when it was killed by an assertion. */
   readonly killedBy?: string;
+  /** The specs failed once and passed when run again: counted as survived. */
+  readonly flaky?: boolean;
 }
 
 /** The folder a mutant is scored under: its file's directory below libs/transactions/src. */
@@ -127,10 +130,7 @@ function syntaxErrors(text: string, fileName: string): string | undefined {
 
 /** A throw-away copy of the parts of the tree jest needs, sharing node_modules with the checkout. */
 export class ScratchTree {
-  private constructor(
-    readonly root: string,
-    private readonly original: string,
-  ) {}
+  private constructor(readonly root: string) {}
 
   static async create(original: string): Promise<ScratchTree> {
     const root = await mkdtemp(join(tmpdir(), 'hospital-mutation-'));
@@ -144,13 +144,16 @@ export class ScratchTree {
       });
     }
     await symlink(realpathSync(join(original, 'node_modules')), join(root, 'node_modules'), 'dir');
-    return new ScratchTree(root, original);
+    return new ScratchTree(root);
   }
 
   /** Applies `entry` to the copy, runs `body`, and puts the file back whatever happens. */
   async withMutant<T>(entry: MutantEntry, body: () => Promise<T>): Promise<T> {
+    // The copy's own text, so edits to the checkout during a run change nothing in it.
     const path = join(this.root, MUTATION_ROOT, entry.file);
-    const original = await readFile(join(this.original, MUTATION_ROOT, entry.file), 'utf8');
+    const original = await readFile(path, 'utf8');
+    if (occurrences(original, entry.find) !== 1)
+      throw new Error(`${entry.id}: find text no longer matches once`);
     await writeFile(path, mutate(original, entry));
     try {
       return await body();
