@@ -11,6 +11,7 @@ import { CATALOGUE } from './lib/mutation-catalogue';
 import { formatStale, formatSummary, summarize } from './lib/mutation-report';
 import {
   killRunningSpecs,
+  removeScratchTreesNow,
   MutantResult,
   runSpecs,
   ScratchTree,
@@ -159,7 +160,7 @@ async function main(): Promise<number> {
 function interrupted(signal: NodeJS.Signals): void {
   log(`${signal}: stopping; the working tree was never modified`);
   killRunningSpecs();
-  scratch?.removeNow();
+  removeScratchTreesNow();
   process.exit(130);
 }
 process.once('SIGINT', interrupted);

@@ -134,6 +134,7 @@ export class ScratchTree {
 
   static async create(original: string): Promise<ScratchTree> {
     const root = await mkdtemp(join(tmpdir(), 'hospital-mutation-'));
+    scratchRoots.add(root);
     for (const name of ['package.json', 'jest.config.js', 'tsconfig.json']) {
       await cp(join(original, name), join(root, name));
     }
@@ -164,12 +165,17 @@ export class ScratchTree {
 
   async remove(): Promise<void> {
     await rm(this.root, { recursive: true, force: true });
+    scratchRoots.delete(this.root);
   }
+}
 
-  /** Removes the copy at once, for an interrupt that exits before any promise settles. */
-  removeNow(): void {
-    rmSync(this.root, { recursive: true, force: true });
-  }
+/** Copies made so far, removed by `removeScratchTreesNow` even while one is still being filled. */
+const scratchRoots = new Set<string>();
+
+/** Removes every copy at once, for an interrupt that exits before any promise settles. */
+export function removeScratchTreesNow(): void {
+  for (const root of scratchRoots) rmSync(root, { recursive: true, force: true });
+  scratchRoots.clear();
 }
 
 export interface SpecRun {
