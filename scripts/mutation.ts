@@ -19,7 +19,7 @@ import {
   validate,
 } from './lib/mutation-runner';
 
-const USAGE = `usage: npm run mutation -- [--only=<folder|file|id>] [--check]
+const USAGE = `usage: npm run mutation -- [--only=<folder|file|id>]... [--check] [--verbose]
 
   --only=<x>   only the mutants of a folder or file under libs/transactions/src (e.g. adapters/postgres,
                adapters/postgres/postgres-inbox.ts), or one mutant by id; may be given more than once
@@ -72,7 +72,10 @@ async function main(): Promise<number> {
   const selected = CATALOGUE.filter(
     (e) => options.only.length === 0 || options.only.some((o) => selects(o, e)),
   );
-  if (selected.length === 0) throw new Error(`no catalogued mutant matches --only=${onlyLabel ?? ''}`);
+  if (selected.length === 0) {
+    process.stderr.write(`mutation: no catalogued mutant matches --only=${onlyLabel ?? ''}\n`);
+    process.exit(2);
+  }
   const stale = await validate(root, CATALOGUE);
   const staleSelected = stale.filter((s) => selected.some((e) => e.id === s.id));
 
