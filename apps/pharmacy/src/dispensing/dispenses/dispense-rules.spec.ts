@@ -3,8 +3,7 @@ import type { MedicationDispense } from '@medplum/fhirtypes';
 import { MAX_UNITS } from '../../contracts/pharmacy-events';
 import { RXNORM_SYSTEM } from '../fhir-resources';
 import { DEFAULT_LOCATION_ID, dispenseLineOf, parseQuantity } from './dispense-rules';
-import { DispensingErrorCode, DispensingException, toFhirError } from './dispensing.exception';
-import { FhirException } from '@hospital/fhir';
+import { DispensingErrorCode, DispensingException } from './dispensing.exception';
 
 const dispense = (overrides: Partial<MedicationDispense> = {}): MedicationDispense => ({
   resourceType: 'MedicationDispense',
@@ -107,20 +106,5 @@ describe('dispenseLineOf', () => {
     ],
   ])('refuses %s', (_name, overrides, code) => {
     expect(refusal(() => dispenseLineOf(dispense(overrides)))).toBe(code);
-  });
-});
-
-describe('toFhirError', () => {
-  it('maps rule breaches to 400 and an unknown drug to 422, naming the element', () => {
-    const invalid = toFhirError(
-      new DispensingException(DispensingErrorCode.InvalidQuantity, 'bad', ['MedicationDispense.quantity']),
-    );
-    expect(invalid).toBeInstanceOf(FhirException);
-    expect((invalid as FhirException).status).toBe(400);
-    expect((invalid as FhirException).outcome.issue[0].expression).toEqual(['MedicationDispense.quantity']);
-    const unknown = toFhirError(new DispensingException(DispensingErrorCode.UnknownMedication, 'unknown'));
-    expect((unknown as FhirException).status).toBe(422);
-    const other = new Error('boom');
-    expect(toFhirError(other)).toBe(other);
   });
 });
