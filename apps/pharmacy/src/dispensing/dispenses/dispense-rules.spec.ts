@@ -107,4 +107,19 @@ describe('dispenseLineOf', () => {
   ])('refuses %s', (_name, overrides, code) => {
     expect(refusal(() => dispenseLineOf(dispense(overrides)))).toBe(code);
   });
+
+  it.each([
+    [{ quantity: { value: 0 } }, 'quantity.value'],
+    [{ status: 'in-progress' as const }, 'status'],
+    [{ location: { reference: 'Location/Ward_3A' } }, 'location.reference'],
+    [{ medicationCodeableConcept: { coding: [] } }, 'medicationCodeableConcept.coding'],
+  ])('names the element %j under the resource’s place in the request', (overrides, element) => {
+    const at = 'Bundle.entry[2].resource';
+    expect(() => dispenseLineOf(dispense(overrides), at)).toThrow(
+      expect.objectContaining({ expression: [`${at}.${element}`] }) as Error,
+    );
+    expect(() => dispenseLineOf(dispense(overrides))).toThrow(
+      expect.objectContaining({ expression: [`MedicationDispense.${element}`] }) as Error,
+    );
+  });
 });
