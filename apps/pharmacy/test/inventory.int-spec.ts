@@ -150,7 +150,10 @@ describe('pharmacy inventory', () => {
     const before = await count('inventory_movement');
     const stockBefore = await line('197361', 'main-pharmacy');
     const [first, second] = await dispenses.process([unknown, negative]);
-    expect(first).toEqual({ kind: 'dead-letter', reason: 'medication 197361 is not stocked at ward-9z' });
+    expect(first).toEqual({
+      kind: 'dead-letter',
+      reason: 'stock-not-found: medication 197361 is not stocked at ward-9z',
+    });
     expect(second).toMatchObject({ kind: 'dead-letter', reason: expect.stringContaining('quantity') });
     expect(await count('inventory_movement')).toBe(before);
     expect(await line('197361', 'main-pharmacy')).toEqual(stockBefore);
@@ -287,7 +290,7 @@ describe('pharmacy inventory', () => {
       await connection.close();
     });
 
-    it('lists stock by location and medication, with 404 and 400 as OperationOutcomes', async () => {
+    it('lists stock by location and medication, with 404 and 400 as problem documents', async () => {
       const ward = await getJson(`${inventoryUrl}/api/inventory?location=ward-3a&limit=3`);
       expect(ward.status).toBe(200);
       expect((ward.body.items as { locationId: string }[]).map((l) => l.locationId)).toEqual([
@@ -305,10 +308,16 @@ describe('pharmacy inventory', () => {
       expect((lisinopril.body[2] as { openReorder: unknown }).openReorder).toMatchObject({ quantity: 300 });
       const missing = await getJson(`${inventoryUrl}/api/inventory/999999?location=ward-3a`);
       expect(missing.status).toBe(404);
-      expect(missing.body.resourceType).toBe('OperationOutcome');
+      expect(missing.body).toEqual({
+        type: 'urn:hospital:problem:inventory:stock-not-found',
+        title: 'Not Found',
+        status: 404,
+        detail: 'medication 999999 is not stocked at ward-3a',
+        code: 'stock-not-found',
+      });
       const invalid = await getJson(`${inventoryUrl}/api/inventory?location=Ward%203A`);
       expect(invalid.status).toBe(400);
-      expect(invalid.body.resourceType).toBe('OperationOutcome');
+      expect(invalid.body).toMatchObject({ type: 'about:blank', title: 'Bad Request', status: 400 });
       expect((await getJson(`${inventoryUrl}/api/inventory?colour=blue`)).status).toBe(400);
     });
 

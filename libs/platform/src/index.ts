@@ -10,3 +10,5 @@ export * from './http/platform.module';
 export * from './http/bootstrap';
 export * from './auth/service-token';
 export * from './auth/service-auth.guard';
+export * from './errors/domain-exception';
+export * from './errors/problem-details';

@@ -1,8 +1,9 @@
 import type { Patient, ServiceRequest } from '@medplum/fhirtypes';
-import { FhirException, FhirResourceStore, ORDER_CATEGORY } from '@hospital/fhir';
+import { FhirResourceStore, ORDER_CATEGORY } from '@hospital/fhir';
 import { Session } from '@hospital/platform';
 import { TwoPhaseCoordinator, TwoPhaseRequest } from '@hospital/transactions';
 import { RecordUpdateService } from './record-update.service';
+import { RecordsErrorCode, RecordsException } from './records.exception';
 
 const session = {} as Session;
 
@@ -64,7 +65,7 @@ describe('RecordUpdateService', () => {
       encounters: [],
       orders: [order(ORDER_CATEGORY.laboratory)],
     });
-    await expect(run).rejects.toBeInstanceOf(FhirException);
-    await expect(run).rejects.toMatchObject({ status: 409 });
+    await expect(run).rejects.toBeInstanceOf(RecordsException);
+    await expect(run).rejects.toMatchObject({ code: RecordsErrorCode.PatientChanged, status: 409 });
   });
 });

@@ -1,8 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Encounter, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import {
-  FhirErrorCode,
-  FhirException,
   FhirResourceStore,
   Stored,
   OrderDestination,
@@ -17,6 +15,7 @@ import {
   TwoPhaseCoordinator,
 } from '@hospital/transactions';
 import { RecordUpdate } from './record-update';
+import { RecordsErrorCode, RecordsException } from './records.exception';
 
 export interface RecordUpdateResult {
   gtid: string;
@@ -53,15 +52,16 @@ export class RecordUpdateService {
         },
       });
     } catch (error) {
+      // The coordinator's outcome, told in the record update's own terms (not a transport mapping).
       if (error instanceof TransactionAbortedError) {
-        throw new FhirException(
-          FhirErrorCode.Unavailable,
+        throw new RecordsException(
+          RecordsErrorCode.NotCommitted,
           `Record update ${update.gtid} was not committed in any system: ${error.reasons.join('; ')}`,
         );
       }
       if (error instanceof OutcomeUnknownError) {
-        throw new FhirException(
-          FhirErrorCode.Unavailable,
+        throw new RecordsException(
+          RecordsErrorCode.OutcomeUnknown,
           `The outcome of record update ${update.gtid} is not known yet; see /api/transactions/${update.gtid}`,
         );
       }
@@ -77,10 +77,10 @@ export class RecordUpdateService {
     for (const order of update.orders) {
       const destination = orderDestination(order);
       if (!destination) {
-        throw new FhirException(
-          FhirErrorCode.Invalid,
+        throw new RecordsException(
+          RecordsErrorCode.UnroutableOrder,
           'ServiceRequest.category must be laboratory (SNOMED 108252007) or imaging (SNOMED 363679005)',
-          { expression: ['ServiceRequest.category'] },
+          ['ServiceRequest.category'],
         );
       }
       routed.get(destination)?.push(order);
@@ -116,8 +116,8 @@ export class RecordUpdateService {
       if (stored.meta.versionId !== patient.resource.meta?.versionId) {
         // The departments prepared the demographics read before the update began; a demographic update
         // that committed since would be overwritten in their copies by the older ones. Abort instead.
-        throw new FhirException(
-          FhirErrorCode.Conflict,
+        throw new RecordsException(
+          RecordsErrorCode.PatientChanged,
           `Patient/${stored.id} changed while the update was in progress; send it again`,
         );
       }

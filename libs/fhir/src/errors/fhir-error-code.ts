@@ -1,4 +1,4 @@
-import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { ErrorCodeMappings, IssueType } from '@hospital/platform';
 
 /** Every way a FHIR interaction can fail. Each code has exactly one HTTP status and one issue type. */
 export enum FhirErrorCode {
@@ -25,72 +25,36 @@ export enum FhirErrorCode {
   Internal = 'internal',
 }
 
-export type IssueType = NonNullable<OperationOutcomeIssue['code']>;
+export type { IssueType };
 
-/** The HTTP status for a code. Exhaustive: a new code does not compile until it has a status. */
+/**
+ * Each code's HTTP status, OperationOutcome issue type and message disposition. A `Record` over the enum:
+ * a new code does not compile until it has all three.
+ */
+export const FHIR_ERRORS: ErrorCodeMappings<FhirErrorCode> = {
+  [FhirErrorCode.Invalid]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [FhirErrorCode.NotFound]: { status: 404, issue: 'not-found', message: 'dead-letter' },
+  [FhirErrorCode.Gone]: { status: 410, issue: 'deleted', message: 'dead-letter' },
+  [FhirErrorCode.PreconditionFailed]: { status: 412, issue: 'conflict', message: 'dead-letter' },
+  [FhirErrorCode.UnknownSearchParameter]: { status: 400, issue: 'not-supported', message: 'dead-letter' },
+  [FhirErrorCode.UnsupportedMediaType]: { status: 415, issue: 'not-supported', message: 'dead-letter' },
+  [FhirErrorCode.PayloadTooLarge]: { status: 413, issue: 'too-long', message: 'dead-letter' },
+  [FhirErrorCode.ReferenceNotFound]: { status: 422, issue: 'not-found', message: 'dead-letter' },
+  [FhirErrorCode.Conflict]: { status: 409, issue: 'conflict', message: 'dead-letter' },
+  [FhirErrorCode.MethodNotAllowed]: { status: 405, issue: 'not-supported', message: 'dead-letter' },
+  // A consumer holds no credentials of a client: an auth failure there is a configuration fault, retried.
+  [FhirErrorCode.Unauthorized]: { status: 401, issue: 'login', message: 'retry' },
+  [FhirErrorCode.Forbidden]: { status: 403, issue: 'forbidden', message: 'retry' },
+  [FhirErrorCode.Unavailable]: { status: 503, issue: 'transient', message: 'retry' },
+  [FhirErrorCode.Internal]: { status: 500, issue: 'exception', message: 'retry' },
+};
+
+/** The HTTP status for a code. */
 export function fhirErrorStatus(code: FhirErrorCode): number {
-  switch (code) {
-    case FhirErrorCode.Invalid:
-      return 400;
-    case FhirErrorCode.NotFound:
-      return 404;
-    case FhirErrorCode.Gone:
-      return 410;
-    case FhirErrorCode.PreconditionFailed:
-      return 412;
-    case FhirErrorCode.UnknownSearchParameter:
-      return 400;
-    case FhirErrorCode.UnsupportedMediaType:
-      return 415;
-    case FhirErrorCode.PayloadTooLarge:
-      return 413;
-    case FhirErrorCode.ReferenceNotFound:
-      return 422;
-    case FhirErrorCode.Conflict:
-      return 409;
-    case FhirErrorCode.MethodNotAllowed:
-      return 405;
-    case FhirErrorCode.Unauthorized:
-      return 401;
-    case FhirErrorCode.Forbidden:
-      return 403;
-    case FhirErrorCode.Unavailable:
-      return 503;
-    case FhirErrorCode.Internal:
-      return 500;
-  }
+  return FHIR_ERRORS[code].status;
 }
 
 /** The OperationOutcome issue type (http://hl7.org/fhir/issue-type) for a code. */
 export function fhirErrorIssueType(code: FhirErrorCode): IssueType {
-  switch (code) {
-    case FhirErrorCode.Invalid:
-      return 'invalid';
-    case FhirErrorCode.NotFound:
-      return 'not-found';
-    case FhirErrorCode.Gone:
-      return 'deleted';
-    case FhirErrorCode.PreconditionFailed:
-      return 'conflict';
-    case FhirErrorCode.UnknownSearchParameter:
-      return 'not-supported';
-    case FhirErrorCode.UnsupportedMediaType:
-      return 'not-supported';
-    case FhirErrorCode.PayloadTooLarge:
-      return 'too-long';
-    case FhirErrorCode.ReferenceNotFound:
-      return 'not-found';
-    case FhirErrorCode.Conflict:
-      return 'conflict';
-    case FhirErrorCode.MethodNotAllowed:
-      return 'not-supported';
-    case FhirErrorCode.Unauthorized:
-      return 'login';
-    case FhirErrorCode.Forbidden:
-      return 'forbidden';
-    case FhirErrorCode.Unavailable:
-      return 'transient';
-    case FhirErrorCode.Internal:
-      return 'exception';
-  }
+  return FHIR_ERRORS[code].issue;
 }

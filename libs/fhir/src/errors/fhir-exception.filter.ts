@@ -1,6 +1,13 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { STATUS_CODES } from 'node:http';
+import {
+  isDomainException,
+  PROBLEM_JSON,
+  ProblemDetails,
+  domainProblem,
+  statusProblem,
+} from '@hospital/platform';
 import { FHIR_JSON_UTF8, FhirHttpResponse } from '../nest/http-types';
 import { FhirErrorCode, IssueType, fhirErrorIssueType } from './fhir-error-code';
 import { FhirException, operationOutcome } from './fhir-exception';
@@ -9,6 +16,12 @@ export interface FhirErrorResponse {
   status: number;
   outcome: OperationOutcome;
   /** True when the error is a fault of the server that should be logged with its stack. */
+  unexpected: boolean;
+}
+
+export interface ProblemErrorResponse {
+  status: number;
+  problem: ProblemDetails;
   unexpected: boolean;
 }
 
@@ -101,6 +114,17 @@ export function toFhirErrorResponse(exception: unknown): FhirErrorResponse {
       unexpected: exception.code === FhirErrorCode.Internal,
     };
   }
+  if (isDomainException(exception)) {
+    return {
+      status: exception.status,
+      outcome: operationOutcome({
+        code: exception.issueType,
+        diagnostics: exception.message,
+        expression: [...exception.expression],
+      }),
+      unexpected: exception.status >= 500 && exception.status !== 503,
+    };
+  }
   if (exception instanceof HttpException) {
     let status = exception.getStatus();
     const parserType = bodyParserType(exception.cause);
@@ -125,9 +149,31 @@ export function toFhirErrorResponse(exception: unknown): FhirErrorResponse {
 }
 
 /**
- * Global exception filter of every service with a FHIR interface: any error becomes an
- * `OperationOutcome` with the right status and `Content-Type: application/fhir+json`. Unexpected
- * errors are logged (message and stack, never the request) and answered with generic diagnostics.
+ * Maps anything thrown while handling a plain JSON (`/api`) request to a status and an RFC 9457 problem
+ * document: a domain error with its code and problem type; anything else with the status and detail the
+ * FHIR mapping gives it (the same sanitising of body and query values), as `about:blank`.
+ */
+export function toProblemResponse(exception: unknown): ProblemErrorResponse {
+  const { status, outcome, unexpected } = toFhirErrorResponse(exception);
+  if (isDomainException(exception)) return { status, problem: domainProblem(exception), unexpected };
+  const detail = outcome.issue
+    .map((issue) => issue.diagnostics)
+    .filter((d): d is string => d !== undefined)
+    .join('; ');
+  return { status, problem: statusProblem(status, detail === '' ? statusText(status) : detail), unexpected };
+}
+
+/** Plain JSON routes (`/api/...`) answer problem documents; every other route is FHIR's. */
+export function isPlainJsonRoute(url: string): boolean {
+  return /^\/api(?:[/?#]|$)/.test(url);
+}
+
+/**
+ * The one global exception filter of every service: any error — a module's DomainException, a FHIR
+ * error, a Nest HttpException or an unexpected fault — becomes an `OperationOutcome` with the right status
+ * and `Content-Type: application/fhir+json`, or, on the plain JSON `/api` routes, an RFC 9457
+ * `application/problem+json` document with the same status. Unexpected errors are logged (message and
+ * stack, never the request) and answered with generic diagnostics.
  */
 @Catch()
 export class FhirExceptionFilter implements ExceptionFilter {
@@ -135,16 +181,24 @@ export class FhirExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
-    const { status, outcome, unexpected } = toFhirErrorResponse(exception);
-    if (unexpected) this.logUnexpected(exception);
-    const response = host.switchToHttp().getResponse<FhirHttpResponse>();
+    const http = host.switchToHttp();
+    const request = http.getRequest<{ originalUrl?: string; url?: string } | undefined>();
+    const plain = isPlainJsonRoute(request?.originalUrl ?? request?.url ?? '');
+    const answer = plain ? toProblemResponse(exception) : toFhirErrorResponse(exception);
+    if (answer.unexpected) this.logUnexpected(exception);
+    const response = http.getResponse<FhirHttpResponse>();
     if (response.headersSent) {
       response.end();
       return;
     }
-    response.status(status);
-    response.setHeader('Content-Type', FHIR_JSON_UTF8);
-    response.send(JSON.stringify(outcome));
+    response.status(answer.status);
+    if ('problem' in answer) {
+      response.setHeader('Content-Type', `${PROBLEM_JSON}; charset=utf-8`);
+      response.send(JSON.stringify(answer.problem));
+    } else {
+      response.setHeader('Content-Type', FHIR_JSON_UTF8);
+      response.send(JSON.stringify(answer.outcome));
+    }
   }
 
   private logUnexpected(exception: unknown): void {

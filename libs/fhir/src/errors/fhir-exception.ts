@@ -1,5 +1,6 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { FhirErrorCode, IssueType, fhirErrorIssueType, fhirErrorStatus } from './fhir-error-code';
+import { DomainException } from '@hospital/platform';
+import { FHIR_ERRORS, FhirErrorCode, IssueType, fhirErrorIssueType } from './fhir-error-code';
 
 export type IssueSeverity = OperationOutcomeIssue['severity'];
 
@@ -40,21 +41,14 @@ export interface FhirExceptionOptions {
 }
 
 /**
- * A domain error of the FHIR layer. The message becomes the issue's diagnostics, so it must never
- * hold patient data (values from a body or a query); resource types, ids, paths and codes are fine.
+ * A domain error of the FHIR layer (module `fhir`). The message becomes the issue's diagnostics, so it must
+ * never hold patient data (values from a body or a query); resource types, ids, paths and codes are fine.
  */
-export class FhirException extends Error {
-  readonly code: FhirErrorCode;
-  readonly status: number;
-  readonly expression?: string[];
+export class FhirException extends DomainException<FhirErrorCode> {
   readonly outcome: OperationOutcome;
 
   constructor(code: FhirErrorCode, message: string, options: FhirExceptionOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'FhirException';
-    this.code = code;
-    this.status = fhirErrorStatus(code);
-    if (options.expression !== undefined) this.expression = [...options.expression];
+    super('fhir', code, FHIR_ERRORS, message, { expression: options.expression, cause: options.cause });
     this.outcome =
       options.issues !== undefined && options.issues.length > 0
         ? { resourceType: 'OperationOutcome', issue: options.issues }

@@ -8,7 +8,10 @@ import { PinoNestLogger } from '../logging/logger';
 import { ROOT_LOGGER } from './platform.module';
 
 export interface ServiceAppOptions {
-  /** Global exception filters (a FHIR service installs the OperationOutcome mapper). */
+  /**
+   * The service's one exception filter (`FhirExceptionFilter`): every `DomainException` and other error
+   * becomes an OperationOutcome on FHIR routes and RFC 9457 problem JSON on `/api` routes.
+   */
   filters?: ExceptionFilter[];
   description?: string;
 }

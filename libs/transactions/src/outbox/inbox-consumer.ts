@@ -11,11 +11,40 @@ export class RejectedMessageError extends Error {
   }
 }
 
+/**
+ * A domain error that says how a consumer treats it: a code and a disposition (the platform's
+ * `DomainException` has both). Structural, so the library knows no error classes of its users.
+ */
+export interface CodedError {
+  readonly code: string;
+  readonly message: string;
+  readonly disposition: 'retry' | 'dead-letter';
+}
+
+export function isCodedError(error: unknown): error is CodedError {
+  if (!(error instanceof Error)) return false;
+  const { code, disposition } = error as Partial<CodedError>;
+  return typeof code === 'string' && (disposition === 'retry' || disposition === 'dead-letter');
+}
+
+/**
+ * How a handler's failure is settled: a RejectedMessageError, or a coded error whose code is
+ * dead-lettered, is permanent, with its reason (the code first); anything else is transient.
+ */
+export function failureOf(error: unknown): { permanent: boolean; reason: string } {
+  if (error instanceof RejectedMessageError) return { permanent: true, reason: error.reason };
+  if (isCodedError(error)) {
+    return { permanent: error.disposition === 'dead-letter', reason: `${error.code}: ${error.message}` };
+  }
+  return { permanent: false, reason: errorMessage(error) };
+}
+
 /** Applies one message inside the consumer's local transaction, together with its inbox row. */
 export interface MessageHandler<S> {
   /**
-   * Validates and applies `message`. Throw `RejectedMessageError` for a permanent rejection (before
-   * issuing a statement that would fail); any other error is transient and the message is retried.
+   * Validates and applies `message`. Throw `RejectedMessageError`, or a coded domain error whose code is
+   * dead-lettered, for a permanent rejection (before issuing a statement that would fail); any other
+   * error is transient and the message is retried.
    */
   handle(session: S, message: InboundMessage): Promise<void>;
   /**
@@ -224,16 +253,17 @@ export class InboxConsumer<S> {
   }
 
   private async settleFailure(message: InboundMessage, error: unknown): Promise<Disposition> {
-    const permanent = error instanceof RejectedMessageError;
+    const failure = failureOf(error);
+    const permanent = failure.permanent;
     const reason = permanent
-      ? error.reason
-      : `failed ${message.deliveryCount + 1} time(s): ${errorMessage(error)}`;
+      ? failure.reason
+      : `failed ${message.deliveryCount + 1} time(s): ${failure.reason}`;
     if (!permanent && message.deliveryCount + 1 < this.options.maxAttempts) {
       this.logger.warn('message failed; it will be redelivered', {
         consumer: this.options.name,
         messageId: message.id,
         gtid: message.gtid,
-        error: errorMessage(error),
+        error: failure.reason,
       });
       return { kind: 'retry', reason };
     }

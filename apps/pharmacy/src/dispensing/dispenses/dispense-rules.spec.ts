@@ -3,8 +3,7 @@ import type { MedicationDispense } from '@medplum/fhirtypes';
 import { MAX_UNITS } from '../../contracts/pharmacy-events';
 import { RXNORM_SYSTEM } from '../fhir-resources';
 import { DEFAULT_LOCATION_ID, dispenseLineOf, parseQuantity } from './dispense-rules';
-import { DispensingErrorCode, DispensingException, toFhirError } from './dispensing.exception';
-import { FhirException } from '@hospital/fhir';
+import { DispensingErrorCode, DispensingException } from './dispensing.exception';
 
 const dispense = (overrides: Partial<MedicationDispense> = {}): MedicationDispense => ({
   resourceType: 'MedicationDispense',
@@ -108,19 +107,19 @@ describe('dispenseLineOf', () => {
   ])('refuses %s', (_name, overrides, code) => {
     expect(refusal(() => dispenseLineOf(dispense(overrides)))).toBe(code);
   });
-});
 
-describe('toFhirError', () => {
-  it('maps rule breaches to 400 and an unknown drug to 422, naming the element', () => {
-    const invalid = toFhirError(
-      new DispensingException(DispensingErrorCode.InvalidQuantity, 'bad', ['MedicationDispense.quantity']),
+  it.each([
+    [{ quantity: { value: 0 } }, 'quantity.value'],
+    [{ status: 'in-progress' as const }, 'status'],
+    [{ location: { reference: 'Location/Ward_3A' } }, 'location.reference'],
+    [{ medicationCodeableConcept: { coding: [] } }, 'medicationCodeableConcept.coding'],
+  ])('names the element %j under the resource’s place in the request', (overrides, element) => {
+    const at = 'Bundle.entry[2].resource';
+    expect(() => dispenseLineOf(dispense(overrides), at)).toThrow(
+      expect.objectContaining({ expression: [`${at}.${element}`] }) as Error,
     );
-    expect(invalid).toBeInstanceOf(FhirException);
-    expect((invalid as FhirException).status).toBe(400);
-    expect((invalid as FhirException).outcome.issue[0].expression).toEqual(['MedicationDispense.quantity']);
-    const unknown = toFhirError(new DispensingException(DispensingErrorCode.UnknownMedication, 'unknown'));
-    expect((unknown as FhirException).status).toBe(422);
-    const other = new Error('boom');
-    expect(toFhirError(other)).toBe(other);
+    expect(() => dispenseLineOf(dispense(overrides))).toThrow(
+      expect.objectContaining({ expression: [`MedicationDispense.${element}`] }) as Error,
+    );
   });
 });

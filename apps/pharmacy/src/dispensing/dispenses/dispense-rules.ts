@@ -47,8 +47,14 @@ export function parseQuantity(value: unknown, path = 'MedicationDispense.quantit
   return value;
 }
 
-/** The stock location of a dispense: `Location/<id>` with a stock-location id, or the default. */
-export function parseLocation(dispense: MedicationDispense): { locationId: string; defaulted: boolean } {
+/**
+ * The stock location of a dispense: `Location/<id>` with a stock-location id, or the default. `at` is the
+ * FHIRPath of the resource in the request (`Bundle.entry[2].resource` in a transaction).
+ */
+export function parseLocation(
+  dispense: MedicationDispense,
+  at = 'MedicationDispense',
+): { locationId: string; defaulted: boolean } {
   const reference = dispense.location?.reference;
   if (dispense.location === undefined) return { locationId: DEFAULT_LOCATION_ID, defaulted: true };
   const id = reference === undefined ? undefined : LOCATION_REFERENCE.exec(reference)?.[1];
@@ -56,21 +62,21 @@ export function parseLocation(dispense: MedicationDispense): { locationId: strin
     throw new DispensingException(
       DispensingErrorCode.InvalidLocation,
       'location must reference Location/<id>, the id of lower-case letters, digits and dashes',
-      ['MedicationDispense.location.reference'],
+      [`${at}.location.reference`],
     );
   }
   return { locationId: id, defaulted: false };
 }
 
 /** The drug of a dispense: the RxNorm coding of `medicationCodeableConcept`, or `Medication/<id>`. */
-export function parseMedication(dispense: MedicationDispense): MedicationSelector {
+export function parseMedication(dispense: MedicationDispense, at = 'MedicationDispense'): MedicationSelector {
   if (dispense.medicationReference !== undefined) {
     const id = MEDICATION_REFERENCE.exec(dispense.medicationReference.reference ?? '')?.[1];
     if (id === undefined) {
       throw new DispensingException(
         DispensingErrorCode.MedicationMissing,
         'medicationReference must reference Medication/<id> of the formulary',
-        ['MedicationDispense.medicationReference.reference'],
+        [`${at}.medicationReference.reference`],
       );
     }
     return { kind: 'reference', id };
@@ -81,7 +87,7 @@ export function parseMedication(dispense: MedicationDispense): MedicationSelecto
     throw new DispensingException(
       DispensingErrorCode.MedicationMissing,
       `medicationCodeableConcept needs a coding of ${RXNORM_SYSTEM}`,
-      ['MedicationDispense.medicationCodeableConcept.coding'],
+      [`${at}.medicationCodeableConcept.coding`],
     );
   }
   return { kind: 'code', code: rxnorm.code };
@@ -91,17 +97,18 @@ export function parseMedication(dispense: MedicationDispense): MedicationSelecto
  * The stock movement a MedicationDispense asks for. The resource is already valid FHIR R4; these are the
  * pharmacy's rules: only a completed dispense moves stock, the drug is named by RxNorm code or formulary
  * reference, the quantity is a whole number of dose units within MAX_UNITS, the location is a stock location.
+ * Errors name elements under `at`, the FHIRPath of the resource in the request.
  */
-export function dispenseLineOf(dispense: MedicationDispense): DispenseLine {
+export function dispenseLineOf(dispense: MedicationDispense, at = 'MedicationDispense'): DispenseLine {
   if (dispense.status !== 'completed') {
     throw new DispensingException(
       DispensingErrorCode.UnsupportedStatus,
       'Only completed dispenses are recorded: status must be completed',
-      ['MedicationDispense.status'],
+      [`${at}.status`],
     );
   }
-  const medication = parseMedication(dispense);
-  const quantity = parseQuantity(dispense.quantity?.value);
-  const { locationId, defaulted } = parseLocation(dispense);
+  const medication = parseMedication(dispense, at);
+  const quantity = parseQuantity(dispense.quantity?.value, `${at}.quantity.value`);
+  const { locationId, defaulted } = parseLocation(dispense, at);
   return { medication, quantity, locationId, defaultedLocation: defaulted };
 }

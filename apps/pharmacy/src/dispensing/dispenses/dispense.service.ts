@@ -47,28 +47,27 @@ export class DispenseService {
     @Inject(Outbox) private readonly outbox: Outbox,
   ) {}
 
-  /** Resolves a dispense's drug, quantity and location; throws DispensingException, writes nothing. */
-  async plan(dispense: MedicationDispense, path?: string): Promise<PlannedDispense> {
-    try {
-      const line = dispenseLineOf(dispense);
-      const entry = await this.formulary.find(line.medication);
-      if (entry === undefined) {
-        throw new DispensingException(
-          DispensingErrorCode.UnknownMedication,
+  /**
+   * Resolves a dispense's drug, quantity and location; throws DispensingException naming elements under
+   * `path` (the resource's place in the request), writes nothing.
+   */
+  async plan(dispense: MedicationDispense, path = 'MedicationDispense'): Promise<PlannedDispense> {
+    const line = dispenseLineOf(dispense, path);
+    const entry = await this.formulary.find(line.medication);
+    if (entry === undefined) {
+      throw new DispensingException(
+        DispensingErrorCode.UnknownMedication,
+        line.medication.kind === 'code'
+          ? `RxNorm ${line.medication.code} is not in the formulary`
+          : `Medication/${line.medication.id} is not in the formulary`,
+        [
           line.medication.kind === 'code'
-            ? `RxNorm ${line.medication.code} is not in the formulary`
-            : `Medication/${line.medication.id} is not in the formulary`,
-          [
-            line.medication.kind === 'code'
-              ? 'MedicationDispense.medicationCodeableConcept'
-              : 'MedicationDispense.medicationReference',
-          ],
-        );
-      }
-      return { medicationCode: entry.code, quantity: line.quantity, locationId: line.locationId };
-    } catch (error) {
-      throw path === undefined ? error : relocate(error, path);
+            ? `${path}.medicationCodeableConcept`
+            : `${path}.medicationReference`,
+        ],
+      );
     }
+    return { medicationCode: entry.code, quantity: line.quantity, locationId: line.locationId };
   }
 
   /**
@@ -171,11 +170,4 @@ function isPlainDispense(
     write.resource.resourceType === 'MedicationDispense' &&
     write.resource.authorizingPrescription === undefined
   );
-}
-
-/** A rule's error with its expressions moved under the resource's place in a Bundle. */
-function relocate(error: unknown, path: string): unknown {
-  if (!(error instanceof DispensingException)) return error;
-  const expression = error.expression.map((e) => e.replace(/^MedicationDispense/, path));
-  return new DispensingException(error.code, error.message, expression);
 }

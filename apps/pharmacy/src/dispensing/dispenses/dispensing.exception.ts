@@ -1,4 +1,4 @@
-import { FhirErrorCode, FhirException } from '@hospital/fhir';
+import { DomainException, ErrorCodeMappings } from '@hospital/platform';
 
 /** Every way the dispensing rules refuse a request. */
 export enum DispensingErrorCode {
@@ -15,37 +15,23 @@ export enum DispensingErrorCode {
 }
 
 /**
+ * Each code's transports: malformed input is a 400, a drug the formulary does not hold a 422 (a reference
+ * to nothing the pharmacy holds). None can ever apply from a message, so each is dead-lettered.
+ */
+export const DISPENSING_ERRORS: ErrorCodeMappings<DispensingErrorCode> = {
+  [DispensingErrorCode.MedicationMissing]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [DispensingErrorCode.UnknownMedication]: { status: 422, issue: 'not-found', message: 'dead-letter' },
+  [DispensingErrorCode.InvalidQuantity]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [DispensingErrorCode.InvalidLocation]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [DispensingErrorCode.UnsupportedStatus]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+};
+
+/**
  * A dispense refused by the pharmacy's rules. Messages name elements and codes (never patient data) and
  * become the OperationOutcome's diagnostics.
  */
-export class DispensingException extends Error {
-  constructor(
-    readonly code: DispensingErrorCode,
-    message: string,
-    readonly expression: readonly string[] = [],
-  ) {
-    super(message);
-    this.name = 'DispensingException';
+export class DispensingException extends DomainException<DispensingErrorCode> {
+  constructor(code: DispensingErrorCode, message: string, expression: readonly string[] = []) {
+    super('dispensing', code, DISPENSING_ERRORS, message, { expression });
   }
-}
-
-/** The FHIR transport's mapping: malformed input is a 400, a drug the formulary does not hold a 422. */
-export function dispensingFhirErrorCode(code: DispensingErrorCode): FhirErrorCode {
-  switch (code) {
-    case DispensingErrorCode.MedicationMissing:
-    case DispensingErrorCode.InvalidQuantity:
-    case DispensingErrorCode.InvalidLocation:
-    case DispensingErrorCode.UnsupportedStatus:
-      return FhirErrorCode.Invalid;
-    case DispensingErrorCode.UnknownMedication:
-      return FhirErrorCode.ReferenceNotFound;
-  }
-}
-
-/** `error` as the FhirException the global filter turns into an OperationOutcome; other errors unchanged. */
-export function toFhirError(error: unknown): unknown {
-  if (!(error instanceof DispensingException)) return error;
-  return new FhirException(dispensingFhirErrorCode(error.code), error.message, {
-    expression: [...error.expression],
-  });
 }

@@ -8,7 +8,6 @@ import {
   type TransactionResult,
 } from '@hospital/fhir';
 import { DispenseService, type PharmacyWrite } from './dispense.service';
-import { toFhirError } from './dispensing.exception';
 
 /** The resources `PharmacyWrite` carries, narrowed from any resource the FHIR module validated. */
 function pharmacyWrite(resource: Resource, id?: string, path?: string): PharmacyWrite {
@@ -20,7 +19,7 @@ function pharmacyWrite(resource: Resource, id?: string, path?: string): Pharmacy
 
 /**
  * The dispensing part's FHIR write path (thin): prescriptions and dispenses are created through
- * DispenseService; its domain errors become OperationOutcomes here. The formulary is read-only over FHIR
+ * DispenseService; its DispensingExceptions reach the service's exception filter as they are. The formulary is read-only over FHIR
  * (it is seeded).
  */
 @Injectable()
@@ -28,24 +27,16 @@ export class PharmacyFhirWriter implements FhirWriter {
   constructor(@Inject(DispenseService) private readonly dispenses: DispenseService) {}
 
   async create(resource: Resource): Promise<Stored<Resource>> {
-    try {
-      const [stored] = await this.dispenses.record([pharmacyWrite(resource)]);
-      return stored;
-    } catch (error) {
-      throw toFhirError(error);
-    }
+    const [stored] = await this.dispenses.record([pharmacyWrite(resource)]);
+    return stored;
   }
 
   /** Several prescriptions and dispenses in one local transaction: all recorded, or none. */
   async transaction(transaction: ParsedTransaction): Promise<TransactionResult[]> {
-    try {
-      const writes = transaction.entries.map((entry, i) =>
-        pharmacyWrite(entry.resource, entry.id, `Bundle.entry[${i}].resource`),
-      );
-      const stored = await this.dispenses.record(writes);
-      return stored.map((resource) => ({ resource, created: true }));
-    } catch (error) {
-      throw toFhirError(error);
-    }
+    const writes = transaction.entries.map((entry, i) =>
+      pharmacyWrite(entry.resource, entry.id, `Bundle.entry[${i}].resource`),
+    );
+    const stored = await this.dispenses.record(writes);
+    return stored.map((resource) => ({ resource, created: true }));
   }
 }

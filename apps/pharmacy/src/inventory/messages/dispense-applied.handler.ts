@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Session } from '@hospital/platform';
 import { type InboundMessage, type MessageHandler, parseMessagePayload } from '@hospital/transactions';
 import { MedicationDispensedPayload } from '../../contracts/pharmacy-events';
-import { inventoryMessageError } from '../stock/stock.exception';
 import { StockService } from '../stock/stock.service';
 
 /** Queue of the inventory's `MedicationDispensed` consumer. */
@@ -15,11 +14,8 @@ export class DispenseAppliedHandler implements MessageHandler<Session> {
 
   async handle(session: Session, message: InboundMessage): Promise<void> {
     const dispense = parseMessagePayload(MedicationDispensedPayload, message);
-    try {
-      await this.stock.applyDispense(session, dispense, { messageId: message.id, gtid: message.gtid });
-    } catch (error) {
-      throw inventoryMessageError(error);
-    }
+    // A drug the location does not stock throws an InventoryException: dead-lettered with its code.
+    await this.stock.applyDispense(session, dispense, { messageId: message.id, gtid: message.gtid });
   }
 
   /** A batch of dispenses in one statement (the consumer falls back to `handle` if it is rejected). */
@@ -28,10 +24,6 @@ export class DispenseAppliedHandler implements MessageHandler<Session> {
       dispense: parseMessagePayload(MedicationDispensedPayload, message),
       origin: { messageId: message.id, gtid: message.gtid },
     }));
-    try {
-      await this.stock.applyDispenses(session, dispenses);
-    } catch (error) {
-      throw inventoryMessageError(error);
-    }
+    await this.stock.applyDispenses(session, dispenses);
   }
 }

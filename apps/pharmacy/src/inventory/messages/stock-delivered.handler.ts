@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Session } from '@hospital/platform';
 import { type InboundMessage, type MessageHandler, parseMessagePayload } from '@hospital/transactions';
 import { StockDeliveredPayload } from '../../contracts/pharmacy-events';
-import { inventoryMessageError } from '../stock/stock.exception';
 import { StockService } from '../stock/stock.service';
 
 /** Queue of the inventory's `StockDelivered` consumer. */
@@ -15,10 +14,7 @@ export class StockDeliveredHandler implements MessageHandler<Session> {
 
   async handle(session: Session, message: InboundMessage): Promise<void> {
     const delivery = parseMessagePayload(StockDeliveredPayload, message);
-    try {
-      await this.stock.applyDelivery(session, delivery, { messageId: message.id, gtid: message.gtid });
-    } catch (error) {
-      throw inventoryMessageError(error);
-    }
+    // A drug the location does not stock throws an InventoryException: dead-lettered with its code.
+    await this.stock.applyDelivery(session, delivery, { messageId: message.id, gtid: message.gtid });
   }
 }

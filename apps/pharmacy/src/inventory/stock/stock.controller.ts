@@ -1,14 +1,13 @@
 import { Controller, Get, Inject, Param, Query, ValidationPipe } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { FhirException } from '@hospital/fhir';
 import { StockLineView, StockListView } from './dto/stock-line.view';
 import { MEDICATION_CODE, StockListQuery, StockLocationQuery } from './dto/stock-query.dto';
-import { inventoryHttpError } from './stock.exception';
+import { InventoryErrorCode, InventoryException } from './stock.exception';
 import { StockService } from './stock.service';
 
 const NOT_FHIR =
   'FHIR R4 has no inventory resource (InventoryReport and InventoryItem arrive in R5), so stock is served ' +
-  'as plain JSON here; errors are FHIR OperationOutcomes like everywhere else.';
+  'as plain JSON here; errors are RFC 9457 problem documents (application/problem+json).';
 
 const query = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
 
@@ -45,12 +44,12 @@ export class StockController {
     @Query(query) filter: StockLocationQuery,
   ): Promise<StockLineView[]> {
     if (!MEDICATION_CODE.test(medicationCode)) {
-      throw FhirException.invalid('medicationCode must be a formulary code', ['medicationCode']);
+      throw new InventoryException(
+        InventoryErrorCode.InvalidQuery,
+        'medicationCode must be a formulary code',
+        ['medicationCode'],
+      );
     }
-    try {
-      return await this.stock.ofMedication(medicationCode, filter.location);
-    } catch (error) {
-      throw inventoryHttpError(error);
-    }
+    return this.stock.ofMedication(medicationCode, filter.location);
   }
 }

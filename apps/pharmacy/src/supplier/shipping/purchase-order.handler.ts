@@ -1,23 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Session } from '@hospital/platform';
-import {
-  InboundMessage,
-  MessageHandler,
-  parseMessagePayload,
-  RejectedMessageError,
-} from '@hospital/transactions';
+import { InboundMessage, MessageHandler, parseMessagePayload } from '@hospital/transactions';
 import { PurchaseOrderPlacedPayload } from '../../contracts/pharmacy-events';
-import { decideReceipt, SupplierError, SupplierErrorCode, supplierOrderOf } from './shipment';
+import { decideReceipt, supplierOrderOf } from './shipment';
 import { ShippingService } from './shipping.service';
 import { SupplierRepository } from './supplier.repository';
-
-/** Message mapping of the supplier's domain errors: each code is a dead letter or a retry. */
-function rejection(error: SupplierError): RejectedMessageError {
-  switch (error.code) {
-    case SupplierErrorCode.PurchaseOrderConflict:
-      return new RejectedMessageError(`${error.code}: ${error.message}`);
-  }
-}
 
 /**
  * A purchase order from the supply chain, in the inbox's local transaction: booked once (the purchase
@@ -43,12 +30,8 @@ export class PurchaseOrderHandler implements MessageHandler<Session> {
       return;
     }
     const existing = await this.repository.find(session, order.purchaseOrderId);
-    try {
-      decideReceipt(existing, order);
-    } catch (error) {
-      if (error instanceof SupplierError) throw rejection(error);
-      throw error;
-    }
+    // A conflicting repeat throws a SupplierException: dead-lettered by the inbox with its code.
+    decideReceipt(existing, order);
     await this.repository.countRepeat(session, order.purchaseOrderId);
   }
 }

@@ -1,14 +1,7 @@
 import { PHARMACY_EXCHANGE, PharmacyEvent } from '../../contracts/pharmacy-events';
-import {
-  decideReceipt,
-  deliveryIdFor,
-  deliveryShippedEvent,
-  shipDueAt,
-  SupplierError,
-  SupplierErrorCode,
-  SupplierOrder,
-} from './shipment';
+import { decideReceipt, deliveryIdFor, deliveryShippedEvent, shipDueAt, SupplierOrder } from './shipment';
 import { shippingIntervalMs } from './shipping.service';
+import { SupplierErrorCode, SupplierException } from './supplier.exception';
 
 const order: SupplierOrder = {
   purchaseOrderId: 'po-abc',
@@ -25,11 +18,11 @@ describe('the supplier', () => {
   });
 
   it('refuses a purchase order id that comes back with other contents', () => {
-    expect(() => decideReceipt(order, { ...order, quantity: 31 })).toThrow(SupplierError);
+    expect(() => decideReceipt(order, { ...order, quantity: 31 })).toThrow(SupplierException);
     try {
       decideReceipt(order, { ...order, reorderId: 'r-2' });
     } catch (error) {
-      expect((error as SupplierError).code).toBe(SupplierErrorCode.PurchaseOrderConflict);
+      expect((error as SupplierException).code).toBe(SupplierErrorCode.PurchaseOrderConflict);
     }
   });
 

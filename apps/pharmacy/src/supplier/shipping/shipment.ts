@@ -9,6 +9,7 @@ import {
   PharmacyEvent,
   PurchaseOrderPlacedPayload,
 } from '../../contracts/pharmacy-events';
+import { SupplierErrorCode, SupplierException } from './supplier.exception';
 
 /** A purchase order as the supplier booked it. */
 export interface SupplierOrder {
@@ -17,21 +18,6 @@ export interface SupplierOrder {
   medicationCode: string;
   locationId: string;
   quantity: number;
-}
-
-export enum SupplierErrorCode {
-  /** A purchase order id arrived again with other contents: it can never apply. */
-  PurchaseOrderConflict = 'purchase-order-conflict',
-}
-
-export class SupplierError extends Error {
-  constructor(
-    readonly code: SupplierErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SupplierError';
-  }
 }
 
 export function supplierOrderOf(payload: PurchaseOrderPlacedPayload): SupplierOrder {
@@ -72,7 +58,7 @@ export function decideReceipt(
   ) {
     return 'repeat';
   }
-  throw new SupplierError(
+  throw new SupplierException(
     SupplierErrorCode.PurchaseOrderConflict,
     `Purchase order ${incoming.purchaseOrderId} arrived again with other contents`,
   );

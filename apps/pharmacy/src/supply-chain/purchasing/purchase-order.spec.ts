@@ -18,7 +18,7 @@ import {
   supplyDeliveryFor,
   supplyRequestFor,
 } from './purchase-order';
-import { SupplyChainError, SupplyChainErrorCode } from './supply-chain.exception';
+import { SupplyChainException, SupplyChainErrorCode } from './supply-chain.exception';
 
 const reorder: Reorder = {
   reorderId: 'rx-313782@ward-3a#7',
@@ -32,7 +32,7 @@ function codeOf(work: () => unknown): SupplyChainErrorCode | undefined {
   try {
     work();
   } catch (error) {
-    if (error instanceof SupplyChainError) return error.code;
+    if (error instanceof SupplyChainException) return error.code;
     throw error;
   }
   return undefined;
@@ -140,9 +140,9 @@ describe('reorderFromSupplyRequest', () => {
       reorderFromSupplyRequest({ ...manual, ...change }, () => 'x');
       throw new Error('accepted');
     } catch (error) {
-      expect(error).toBeInstanceOf(SupplyChainError);
-      expect((error as SupplyChainError).code).toBe(SupplyChainErrorCode.InvalidPurchaseOrder);
-      expect((error as SupplyChainError).expression).toEqual([expression]);
+      expect(error).toBeInstanceOf(SupplyChainException);
+      expect((error as SupplyChainException).code).toBe(SupplyChainErrorCode.InvalidPurchaseOrder);
+      expect((error as SupplyChainException).expression).toEqual([expression]);
     }
   });
 });

@@ -15,7 +15,7 @@ import {
   StockLowPayload,
   stockAggregate,
 } from '../../contracts/pharmacy-events';
-import { SupplyChainError, SupplyChainErrorCode } from './supply-chain.exception';
+import { SupplyChainException, SupplyChainErrorCode } from './supply-chain.exception';
 
 /** Identifier system of the reorder a purchase order answers (`SupplyRequest.identifier`). */
 export const REORDER_SYSTEM = 'urn:hospital:pharmacy:reorder';
@@ -114,14 +114,14 @@ function sameNeed(a: Reorder, b: Reorder): boolean {
 export function decideReorder(existing: Reorder | undefined, incoming: Reorder): 'record' | 'duplicate' {
   if (existing === undefined) return 'record';
   if (sameNeed(existing, incoming)) return 'duplicate';
-  throw new SupplyChainError(
+  throw new SupplyChainException(
     SupplyChainErrorCode.ReorderConflict,
     `Reorder ${incoming.reorderId} is already recorded for another drug, location or quantity`,
   );
 }
 
-function invalid(message: string, expression: string): SupplyChainError {
-  return new SupplyChainError(SupplyChainErrorCode.InvalidPurchaseOrder, message, [expression]);
+function invalid(message: string, expression: string): SupplyChainException {
+  return new SupplyChainException(SupplyChainErrorCode.InvalidPurchaseOrder, message, [expression]);
 }
 
 /**
@@ -216,7 +216,7 @@ export function decideDelivery(
   delivery: DeliveryShippedPayload,
 ): 'complete' | 'duplicate' {
   if (order === undefined) {
-    throw new SupplyChainError(
+    throw new SupplyChainException(
       SupplyChainErrorCode.UnknownPurchaseOrder,
       `Delivery ${delivery.deliveryId} names unknown purchase order ${delivery.purchaseOrderId}`,
     );
@@ -226,14 +226,14 @@ export function decideDelivery(
     order.locationId !== delivery.locationId ||
     order.quantity !== delivery.quantity
   ) {
-    throw new SupplyChainError(
+    throw new SupplyChainException(
       SupplyChainErrorCode.DeliveryMismatch,
       `Delivery ${delivery.deliveryId} does not match purchase order ${order.purchaseOrderId}`,
     );
   }
   if (order.status === 'placed') return 'complete';
   if (order.deliveryId === delivery.deliveryId) return 'duplicate';
-  throw new SupplyChainError(
+  throw new SupplyChainException(
     SupplyChainErrorCode.AlreadyDelivered,
     `Purchase order ${order.purchaseOrderId} was already completed by another delivery`,
   );

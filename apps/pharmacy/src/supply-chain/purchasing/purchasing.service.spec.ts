@@ -12,7 +12,7 @@ import { PharmacyConfig } from '../../config';
 import { purchaseOrderGtidFor } from './purchase-order';
 import { PurchasingRepository, ReorderRecord } from './purchasing.repository';
 import { PurchasingService, retryDelayMs } from './purchasing.service';
-import { SupplyChainError, SupplyChainErrorCode } from './supply-chain.exception';
+import { SupplyChainException, SupplyChainErrorCode } from './supply-chain.exception';
 
 const claimed: ReorderRecord = {
   reorderId: 'r-1',
@@ -133,8 +133,8 @@ describe('PurchasingService.placeManual', () => {
       state: 'ordered',
     });
     const error = await h.service.placeManual(manual).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SupplyChainError);
-    expect((error as SupplyChainError).code).toBe(SupplyChainErrorCode.ReorderConflict);
+    expect(error).toBeInstanceOf(SupplyChainException);
+    expect((error as SupplyChainException).code).toBe(SupplyChainErrorCode.ReorderConflict);
     expect(h.producer.run).not.toHaveBeenCalled();
   });
 });

@@ -21,7 +21,7 @@ import {
   supplyRequestFor,
 } from './purchase-order';
 import { PurchasingRepository, ReorderRecord } from './purchasing.repository';
-import { SupplyChainError, SupplyChainErrorCode } from './supply-chain.exception';
+import { SupplyChainException, SupplyChainErrorCode } from './supply-chain.exception';
 
 /** How long a purchaser holds a claimed reorder while its two-phase message is prepared, committed, submitted. */
 export const PURCHASING_LEASE_MS = 30_000;
@@ -111,7 +111,7 @@ export class PurchasingService implements OnApplicationBootstrap, OnApplicationS
       case 'already-placed':
         throw this.alreadyOrdered(reorder.reorderId);
       case 'retry':
-        throw new SupplyChainError(
+        throw new SupplyChainException(
           SupplyChainErrorCode.MessageServerUnavailable,
           `Reorder ${reorder.reorderId} is recorded but its purchase order could not be sent yet; it is retried`,
         );
@@ -127,7 +127,7 @@ export class PurchasingService implements OnApplicationBootstrap, OnApplicationS
     if (existing?.state === 'ordered') throw this.alreadyOrdered(reorder.reorderId);
     const claimed = await this.repository.claimOne(this.db, reorder.reorderId, PURCHASING_LEASE_MS);
     if (claimed === undefined) {
-      throw new SupplyChainError(
+      throw new SupplyChainException(
         SupplyChainErrorCode.ReorderConflict,
         `Reorder ${reorder.reorderId} is being placed by another request`,
       );
@@ -135,8 +135,8 @@ export class PurchasingService implements OnApplicationBootstrap, OnApplicationS
     return claimed;
   }
 
-  private alreadyOrdered(reorderId: string): SupplyChainError {
-    return new SupplyChainError(
+  private alreadyOrdered(reorderId: string): SupplyChainException {
+    return new SupplyChainException(
       SupplyChainErrorCode.ReorderConflict,
       `Reorder ${reorderId} already has its purchase order`,
     );

@@ -5,7 +5,6 @@ import { StockLowPayload } from '../../contracts/pharmacy-events';
 import { decideReorder, reorderFromStockLow } from './purchase-order';
 import { PurchasingRepository } from './purchasing.repository';
 import { PurchasingService } from './purchasing.service';
-import { rejectionOf } from './supply-chain.exception';
 
 /**
  * Inventory's StockLow → an open reorder, in the inbox's local transaction. The same reorder id again
@@ -27,6 +26,7 @@ export class StockLowHandler implements MessageHandler<Session> {
       return;
     }
     const existing = await this.repository.findReorder(session, reorder.reorderId);
-    rejectionOf(() => decideReorder(existing, reorder));
+    // Another reorder under this id throws a SupplyChainException: dead-lettered by the inbox with its code.
+    decideReorder(existing, reorder);
   }
 }

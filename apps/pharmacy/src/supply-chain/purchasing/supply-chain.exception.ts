@@ -1,5 +1,4 @@
-import { FhirErrorCode, FhirException } from '@hospital/fhir';
-import { RejectedMessageError } from '@hospital/transactions';
+import { DomainException, ErrorCodeMappings } from '@hospital/platform';
 
 /** Every way a supply-chain decision can fail. Each code maps to one HTTP status and one message disposition. */
 export enum SupplyChainErrorCode {
@@ -17,63 +16,22 @@ export enum SupplyChainErrorCode {
   MessageServerUnavailable = 'message-server-unavailable',
 }
 
+/**
+ * Each code's transports: a message that can never apply is dead-lettered with the code as the reason;
+ * an unreachable message server is transient, retried.
+ */
+export const SUPPLY_CHAIN_ERRORS: ErrorCodeMappings<SupplyChainErrorCode> = {
+  [SupplyChainErrorCode.InvalidPurchaseOrder]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [SupplyChainErrorCode.ReorderConflict]: { status: 409, issue: 'conflict', message: 'dead-letter' },
+  [SupplyChainErrorCode.UnknownPurchaseOrder]: { status: 404, issue: 'not-found', message: 'dead-letter' },
+  [SupplyChainErrorCode.DeliveryMismatch]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [SupplyChainErrorCode.AlreadyDelivered]: { status: 409, issue: 'conflict', message: 'dead-letter' },
+  [SupplyChainErrorCode.MessageServerUnavailable]: { status: 503, issue: 'transient', message: 'retry' },
+};
+
 /** A supply-chain domain error. The message names ids and codes only, never payload values beyond them. */
-export class SupplyChainError extends Error {
-  constructor(
-    readonly code: SupplyChainErrorCode,
-    message: string,
-    readonly expression?: string[],
-  ) {
-    super(message);
-    this.name = 'SupplyChainError';
-  }
-}
-
-/** HTTP (FHIR) mapping: the writer turns a domain error into an OperationOutcome with this status. */
-export function toFhirException(error: SupplyChainError): FhirException {
-  switch (error.code) {
-    case SupplyChainErrorCode.InvalidPurchaseOrder:
-      return FhirException.invalid(error.message, error.expression);
-    case SupplyChainErrorCode.ReorderConflict:
-    case SupplyChainErrorCode.AlreadyDelivered:
-      return new FhirException(FhirErrorCode.Conflict, error.message);
-    case SupplyChainErrorCode.UnknownPurchaseOrder:
-      return new FhirException(FhirErrorCode.NotFound, error.message);
-    case SupplyChainErrorCode.DeliveryMismatch:
-      return FhirException.invalid(error.message);
-    case SupplyChainErrorCode.MessageServerUnavailable:
-      return new FhirException(FhirErrorCode.Unavailable, error.message);
-  }
-}
-
-/**
- * Message mapping: `dead-letter` for a message that can never apply (rejected for good, with the reason),
- * `retry` for a transient failure.
- */
-export function messageDisposition(error: SupplyChainError): 'dead-letter' | 'retry' {
-  switch (error.code) {
-    case SupplyChainErrorCode.InvalidPurchaseOrder:
-    case SupplyChainErrorCode.ReorderConflict:
-    case SupplyChainErrorCode.UnknownPurchaseOrder:
-    case SupplyChainErrorCode.DeliveryMismatch:
-    case SupplyChainErrorCode.AlreadyDelivered:
-      return 'dead-letter';
-    case SupplyChainErrorCode.MessageServerUnavailable:
-      return 'retry';
-  }
-}
-
-/**
- * Runs a domain decision for a message handler: a domain error that can never apply becomes a
- * RejectedMessageError (dead letter with the reason); a transient one is rethrown (redelivery).
- */
-export function rejectionOf<T>(decide: () => T): T {
-  try {
-    return decide();
-  } catch (error) {
-    if (error instanceof SupplyChainError && messageDisposition(error) === 'dead-letter') {
-      throw new RejectedMessageError(`${error.code}: ${error.message}`);
-    }
-    throw error;
+export class SupplyChainException extends DomainException<SupplyChainErrorCode> {
+  constructor(code: SupplyChainErrorCode, message: string, expression: readonly string[] = []) {
+    super('supply-chain', code, SUPPLY_CHAIN_ERRORS, message, { expression });
   }
 }

@@ -2,12 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirException, FhirWriter, Stored } from '@hospital/fhir';
 import { PurchasingService } from './purchasing.service';
-import { SupplyChainError, toFhirException } from './supply-chain.exception';
 
 /**
  * The supply chain's FHIR write path: `POST /fhir/SupplyRequest` places a manual purchase order through
  * the same two-phase message as a StockLow reorder. SupplyDelivery records come only from the supplier's
- * deliveries; nothing else is written over FHIR.
+ * deliveries; nothing else is written over FHIR. Its SupplyChainExceptions reach the service's exception
+ * filter as they are.
  */
 @Injectable()
 export class SupplyChainFhirWriter implements FhirWriter {
@@ -16,11 +16,6 @@ export class SupplyChainFhirWriter implements FhirWriter {
   async create(resource: Resource): Promise<Stored<Resource>> {
     if (resource.resourceType !== 'SupplyRequest')
       throw FhirException.methodNotAllowed('create', resource.resourceType);
-    try {
-      return await this.purchasing.placeManual(resource);
-    } catch (error) {
-      if (error instanceof SupplyChainError) throw toFhirException(error);
-      throw error;
-    }
+    return this.purchasing.placeManual(resource);
   }
 }

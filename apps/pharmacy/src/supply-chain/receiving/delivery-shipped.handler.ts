@@ -6,7 +6,6 @@ import { InboundMessage, MessageHandler, Outbox, parseMessagePayload } from '@ho
 import { DeliveryShippedPayload } from '../../contracts/pharmacy-events';
 import { decideDelivery, stockDeliveredEvent, supplyDeliveryFor } from '../purchasing/purchase-order';
 import { PurchasingRepository } from '../purchasing/purchasing.repository';
-import { rejectionOf } from '../purchasing/supply-chain.exception';
 
 /**
  * The supplier's DeliveryShipped, in the inbox's local transaction: records the FHIR SupplyDelivery,
@@ -25,7 +24,8 @@ export class DeliveryShippedHandler implements MessageHandler<Session> {
   async handle(session: Session, message: InboundMessage): Promise<void> {
     const delivery = parseMessagePayload(DeliveryShippedPayload, message);
     const order = await this.repository.findPurchaseOrder(session, delivery.purchaseOrderId, true);
-    const decision = rejectionOf(() => decideDelivery(order, delivery));
+    // A delivery that can never apply throws a SupplyChainException: dead-lettered with its code.
+    const decision = decideDelivery(order, delivery);
     if (decision === 'duplicate' || order === undefined) return;
 
     const receivedAt = new Date();
