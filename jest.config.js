@@ -1,5 +1,7 @@
 // Three projects: fast unit specs beside the code, integration specs against the real services,
 // and fault specs that kill processes (run serially, after the rest, by scripts/test.ts).
+const { jestModuleNameMapper } = require('./tools/tsconfig-paths');
+
 const swc = [
   '@swc/jest',
   {
@@ -20,10 +22,8 @@ const common = {
   transform: { '^.+\\.(ts|js|mjs)$': swc },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
-  moduleNameMapper: {
-    '^@hospital/(transactions|fhir|platform)$': '<rootDir>/libs/$1/src',
-    '^@hospital/(transactions|fhir|platform)/(.*)$': '<rootDir>/libs/$1/src/$2',
-  },
+  // The @hospital/* aliases, as tsconfig.json declares them.
+  moduleNameMapper: jestModuleNameMapper(),
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   // Every service a spec boots needs SERVICE_AUTH_SECRET: one random secret per spec file.
   setupFiles: ['<rootDir>/libs/platform/src/testing/service-auth.setup.ts'],
@@ -31,7 +31,12 @@ const common = {
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/*/src/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      // tools/: checks of the repository itself (file sizes).
+      testMatch: ['<rootDir>/{apps,libs}/*/src/**/*.spec.ts', '<rootDir>/tools/**/*.spec.ts'],
+    },
     {
       ...common,
       displayName: 'integration',

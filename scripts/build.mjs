@@ -3,6 +3,9 @@
 import { transformFile } from '@swc/core';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import aliases from '../tools/tsconfig-paths.js';
+
+const { tsconfigPaths } = aliases;
 
 const root = resolve(import.meta.dirname, '..');
 const out = join(root, 'dist');
@@ -17,14 +20,8 @@ const options = {
     transform: { legacyDecorator: true, decoratorMetadata: true },
     keepClassNames: true,
     baseUrl: root,
-    paths: {
-      '@hospital/transactions': ['libs/transactions/src'],
-      '@hospital/transactions/*': ['libs/transactions/src/*'],
-      '@hospital/fhir': ['libs/fhir/src'],
-      '@hospital/fhir/*': ['libs/fhir/src/*'],
-      '@hospital/platform': ['libs/platform/src'],
-      '@hospital/platform/*': ['libs/platform/src/*'],
-    },
+    // The @hospital/* aliases, as tsconfig.json declares them.
+    paths: tsconfigPaths(),
   },
 };
 

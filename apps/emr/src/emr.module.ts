@@ -13,8 +13,8 @@ export class EmrModule {
     return {
       module: EmrModule,
       imports: [
-        PlatformModule.forService(config),
-        FhirModule.forService({
+        PlatformModule.forRoot(config),
+        FhirModule.forRoot({
           serviceName: 'emr',
           resources: EMR_RESOURCES,
           writes: {

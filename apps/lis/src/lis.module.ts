@@ -12,8 +12,8 @@ export class LisModule {
     return {
       module: LisModule,
       imports: [
-        PlatformModule.forService(config),
-        FhirModule.forService({ serviceName: 'lis', resources: LIS_RESOURCES }),
+        PlatformModule.forRoot(config),
+        FhirModule.forRoot({ serviceName: 'lis', resources: LIS_RESOURCES }),
         OrdersModule,
       ],
     };

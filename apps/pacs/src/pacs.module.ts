@@ -12,8 +12,8 @@ export class PacsModule {
     return {
       module: PacsModule,
       imports: [
-        PlatformModule.forService(config),
-        FhirModule.forService({ serviceName: 'pacs', resources: PACS_RESOURCES }),
+        PlatformModule.forRoot(config),
+        FhirModule.forRoot({ serviceName: 'pacs', resources: PACS_RESOURCES }),
         OrdersModule,
       ],
     };

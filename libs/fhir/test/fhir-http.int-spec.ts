@@ -90,7 +90,7 @@ async function startApp(
   @Module({
     imports: [
       TestDatabaseModule,
-      FhirModule.forService({
+      FhirModule.forRoot({
         serviceName: 'fhirlib',
         resources,
         writes: withWriter

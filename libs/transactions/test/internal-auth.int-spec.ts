@@ -53,7 +53,7 @@ class RecordingPublisher implements MessagePublisher {
 @Global()
 @Module({})
 class PublisherModule {
-  static with(publisher: MessagePublisher): DynamicModule {
+  static forRoot(publisher: MessagePublisher): DynamicModule {
     return {
       module: PublisherModule,
       providers: [{ provide: MESSAGE_PUBLISHER, useValue: publisher }],
@@ -92,7 +92,7 @@ class PurchaseOrders {
 }
 
 @Module({
-  imports: [MessageTransactionModule.forProducer({ server: 'pharmacy-messages' })],
+  imports: [MessageTransactionModule.forFeature({ server: 'pharmacy-messages' })],
   providers: [PurchaseOrders],
 })
 class ProducerFeatureModule {}
@@ -155,7 +155,7 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     const app = await createServiceApp(
       {
         module: class AuthTestModule {},
-        imports: [PlatformModule.forService(config), ...(imports(config) ?? [])],
+        imports: [PlatformModule.forRoot(config), ...(imports(config) ?? [])],
       },
       config,
     );
@@ -182,17 +182,19 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     };
     const log = transactionLogMigrations;
     emr = await start('emr', emrPort, log, peers, () => [
-      TwoPhaseCommitModule.register({ participants: ['lis'] }),
+      TwoPhaseCommitModule.forFeature({ participants: ['lis'] }),
     ]);
     lis = await start('lis', lisPort, log, peers, () => [
-      TwoPhaseCommitModule.register({ participant: true }, [{ provide: BRANCH_WORK, useValue: orderBranch }]),
+      TwoPhaseCommitModule.forFeature({ participant: true }, [
+        { provide: BRANCH_WORK, useValue: orderBranch },
+      ]),
     ]);
     messages = await start(
       'pharmacy-messages',
       messagesPort,
       [MessageServerTables1763800000100],
       peers,
-      () => [PublisherModule.with(publisher), MessageTransactionModule.forServer()],
+      () => [PublisherModule.forRoot(publisher), MessageTransactionModule.forRoot()],
     );
     producer = await start(
       'pharmacy-supply-chain',

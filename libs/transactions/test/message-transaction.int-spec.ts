@@ -62,7 +62,7 @@ class CountingPublisher implements MessagePublisher {
 @Global()
 @Module({})
 class PublisherModule {
-  static with(publisher: MessagePublisher): DynamicModule {
+  static forRoot(publisher: MessagePublisher): DynamicModule {
     return {
       module: PublisherModule,
       providers: [{ provide: MESSAGE_PUBLISHER, useValue: publisher }],
@@ -88,7 +88,7 @@ class PurchaseOrders {
 }
 
 @Module({
-  imports: [MessageTransactionModule.forProducer({ server: 'pharmacy-messages' })],
+  imports: [MessageTransactionModule.forFeature({ server: 'pharmacy-messages' })],
   providers: [PurchaseOrders],
 })
 class ProducerFeatureModule {}
@@ -164,9 +164,9 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
       {
         module: class MessageServerTestModule {},
         imports: [
-          PlatformModule.forService(serverConfig),
-          PublisherModule.with(publisher),
-          MessageTransactionModule.forServer(),
+          PlatformModule.forRoot(serverConfig),
+          PublisherModule.forRoot(publisher),
+          MessageTransactionModule.forRoot(),
         ],
       },
       serverConfig,
@@ -177,7 +177,7 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
     producerApp = await createServiceApp(
       {
         module: class ProducerTestModule {},
-        imports: [PlatformModule.forService(producerConfig), ProducerFeatureModule],
+        imports: [PlatformModule.forRoot(producerConfig), ProducerFeatureModule],
       },
       producerConfig,
     );

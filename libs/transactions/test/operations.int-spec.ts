@@ -58,7 +58,7 @@ async function start(config: ServiceConfig, imports: unknown[]): Promise<INestAp
   const app = await createServiceApp(
     {
       module: class OperationsTestModule {},
-      imports: [PlatformModule.forService(config), ...(imports as [])],
+      imports: [PlatformModule.forRoot(config), ...(imports as [])],
     },
     config,
   );
@@ -145,10 +145,10 @@ describe('in-doubt transactions: gauges, listing and resolution over HTTP', () =
     // `pacs` is a coordinator nobody can reach: nothing listens on its port.
     const peers = { EMR_URL: emr, LIS_URL: lis, PACS_URL: `http://127.0.0.1:${deadPort}` };
     participantApp = await start(serviceConfig('lis', lisPort, p.settings.database, peers), [
-      TwoPhaseCommitModule.register({ participant: true }, [{ provide: BRANCH_WORK, useValue: work }]),
+      TwoPhaseCommitModule.forFeature({ participant: true }, [{ provide: BRANCH_WORK, useValue: work }]),
     ]);
     coordinatorApp = await start(serviceConfig('emr', emrPort, c.settings.database, peers), [
-      TwoPhaseCommitModule.register({ participants: ['lis'] }),
+      TwoPhaseCommitModule.forFeature({ participants: ['lis'] }),
     ]);
   }, 60_000);
 
@@ -511,7 +511,7 @@ describe('outbox backlog gauges over HTTP', () => {
       OUTBOX_RELAY: 'false',
       MESSAGING_NAMESPACE: `ops-${newGtid().slice(0, 8)}`,
     });
-    app = await start(config, [MessagingModule.forService({ outbox: true })]);
+    app = await start(config, [MessagingModule.forRoot({ outbox: true })]);
   }, 60_000);
 
   afterAll(async () => {

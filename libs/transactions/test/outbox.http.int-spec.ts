@@ -58,7 +58,7 @@ describe('/api/messages: messages routed to no queue', () => {
     });
     const root: DynamicModule = {
       module: WardAppModule,
-      imports: [PlatformModule.forService(config), MessagingModule.forService({ outbox: true })],
+      imports: [PlatformModule.forRoot(config), MessagingModule.forRoot({ outbox: true })],
     };
     app = await createServiceApp(root, config);
     await app.listen(port, '127.0.0.1');

@@ -5,7 +5,7 @@ import { RecordUpdateService } from './record-update.service';
 
 /** The record update: planning a clinician's change and committing it in the EMR, LIS and PACS (2PC). */
 @Module({
-  imports: [TwoPhaseCommitModule.register({ participants: ['lis', 'pacs'] })],
+  imports: [TwoPhaseCommitModule.forFeature({ participants: ['lis', 'pacs'] })],
   providers: [RecordRequestPlanner, RecordUpdateService],
   exports: [RecordRequestPlanner, RecordUpdateService],
 })

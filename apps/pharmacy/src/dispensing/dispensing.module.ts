@@ -18,9 +18,9 @@ export class DispensingModule {
     return {
       module: DispensingModule,
       imports: [
-        PlatformModule.forService(config),
-        MessagingModule.forService({ outbox: true }),
-        FhirModule.forService({
+        PlatformModule.forRoot(config),
+        MessagingModule.forRoot({ outbox: true }),
+        FhirModule.forRoot({
           serviceName: config.service.name,
           resources: PHARMACY_RESOURCES,
           writes: { MedicationRequest: ['create'], MedicationDispense: ['create'] },

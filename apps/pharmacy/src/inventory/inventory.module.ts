@@ -17,8 +17,8 @@ export class InventoryModule {
     return {
       module: InventoryModule,
       imports: [
-        PlatformModule.forService(config),
-        MessagingModule.forService({
+        PlatformModule.forRoot(config),
+        MessagingModule.forRoot({
           outbox: true,
           consumers: [
             {

@@ -14,9 +14,9 @@ export class MessageServerModule {
     return {
       module: MessageServerModule,
       imports: [
-        PlatformModule.forService(config),
-        MessagingModule.forService({}),
-        MessageTransactionModule.forServer(),
+        PlatformModule.forRoot(config),
+        MessagingModule.forRoot({}),
+        MessageTransactionModule.forRoot(),
       ],
     };
   }

@@ -19,8 +19,8 @@ export class SupplierModule {
     return {
       module: SupplierModule,
       imports: [
-        PlatformModule.forService(config),
-        MessagingModule.forService({
+        PlatformModule.forRoot(config),
+        MessagingModule.forRoot({
           outbox: true,
           consumers: [
             {

@@ -27,15 +27,15 @@ export class SupplyChainModule {
     return {
       module: SupplyChainModule,
       imports: [
-        PlatformModule.forService(config),
-        FhirModule.forService({
+        PlatformModule.forRoot(config),
+        FhirModule.forRoot({
           serviceName: config.service.name,
           resources: SUPPLY_CHAIN_RESOURCES,
           writes: { SupplyRequest: ['create'] },
           writer: { useExisting: SupplyChainFhirWriter },
           imports: [PurchasingModule],
         }),
-        MessagingModule.forService({
+        MessagingModule.forRoot({
           outbox: true,
           consumers: [
             {

@@ -26,7 +26,7 @@ export interface FhirUpdateResult {
 }
 
 /**
- * The service's write path, supplied by the app to `FhirModule.forService({ writer })`. The module
+ * The service's write path, supplied by the app to `FhirModule.forRoot({ writer })`. The module
  * validates every body against FHIR R4 (and the transaction Bundle's structure) before calling it;
  * the writer applies its business rules and persists, typically with `FhirResourceStore` inside
  * `Database.transaction` or a distributed-transaction branch, and returns what it stored. A method

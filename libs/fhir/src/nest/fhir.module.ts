@@ -17,7 +17,8 @@ import { FHIR_WRITER } from './fhir-writer';
 export class FhirModule implements OnModuleInit {
   constructor(@Inject(FhirValidator) private readonly validator: FhirValidator) {}
 
-  static forService(options: FhirModuleOptions): DynamicModule {
+  /** The service's `/fhir` interface (imported once, by the service's root module). */
+  static forRoot(options: FhirModuleOptions): DynamicModule {
     const providers: Provider[] = [
       { provide: FHIR_MODULE_OPTIONS, useValue: options },
       { provide: SearchParameterRegistry, useFactory: () => new SearchParameterRegistry(options.resources) },

@@ -111,7 +111,7 @@ export function serviceCredentials(config: ServiceConfig): ServiceCredentials {
 /**
  * Service-to-service authentication for a module with internal routes or clients of other services'
  * ones: the verifier the guard uses, this service's credentials, and the guard. Needs `SERVICE_CONFIG`
- * and `ROOT_LOGGER` (from `PlatformModule.forService`).
+ * and `ROOT_LOGGER` (from `PlatformModule.forRoot`).
  */
 @Module({
   providers: [

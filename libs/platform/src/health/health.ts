@@ -16,7 +16,7 @@ export interface ReadinessCheck {
 }
 
 /**
- * The service's readiness checks. PostgreSQL and those given to `PlatformModule.forService` are there from
+ * The service's readiness checks. PostgreSQL and those given to `PlatformModule.forRoot` are there from
  * the start; a module that brings its own dependency (RabbitMQ for messaging) adds its check at start-up.
  */
 export class ReadinessChecks {

@@ -30,12 +30,13 @@ export class PlatformModule implements NestModule {
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {}
 
-  static forService(config: ServiceConfig, options: PlatformOptions = {}): DynamicModule {
+  /** The service's config, logs, metrics, database and health (imported once, by the service's root module). */
+  static forRoot(config: ServiceConfig, options: PlatformOptions = {}): DynamicModule {
     return {
       module: PlatformModule,
       imports: [
         DatabaseModule.forRoot(),
-        MetricsModule.forService(config.service.name),
+        MetricsModule.forRoot(config.service.name),
         HealthModule.forRoot(options.readiness),
       ],
       providers: [

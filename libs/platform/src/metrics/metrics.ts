@@ -42,7 +42,8 @@ class MetricsController {
 @Global()
 @Module({})
 export class MetricsModule {
-  static forService(service: string) {
+  /** The service's metrics registry and `/metrics` (imported once, by `PlatformModule.forRoot`). */
+  static forRoot(service: string) {
     return {
       module: MetricsModule,
       controllers: [MetricsController],

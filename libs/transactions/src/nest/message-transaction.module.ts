@@ -101,11 +101,11 @@ const observerProvider = {
 /**
  * Wires the two-phase message style to PostgreSQL, HTTP, the broker, metrics and logs.
  *
- * - `forServer()`: the message server — `tx_message`, `/internal/message-transactions` (prepare, submit,
+ * - `forRoot()`, in the message server's root module: the message server — `tx_message`, `/internal/message-transactions` (prepare, submit,
  *   abort), `/api/message-transactions`, a recovery sweep every `TX_RECOVERY_INTERVAL_MS`. Publishes
- *   through `MESSAGE_PUBLISHER`, which the root module provides by importing `MessagingModule.forService`.
+ *   through `MESSAGE_PUBLISHER`, which the root module provides by importing `MessagingModule.forRoot`.
  *   Serves the producers `MESSAGE_PRODUCERS` lists, and calls them back only there.
- * - `forProducer({ server })`: a `MessageTransactionProducer<Session>` to inject, the barrier table
+ * - `forFeature({ server })`, in a producer's feature module: a `MessageTransactionProducer<Session>` to inject, the barrier table
  *   `tx_message_barrier` in the service's own database, and the check-back route
  *   `POST /internal/message-transactions/:gtid/outcome`.
  *
@@ -114,7 +114,8 @@ const observerProvider = {
  */
 @Module({})
 export class MessageTransactionModule {
-  static forServer(): DynamicModule {
+  /** This service is the message server (imported once, by its root module). */
+  static forRoot(): DynamicModule {
     return {
       module: MessageTransactionModule,
       imports: [ServiceAuthModule],
@@ -174,7 +175,8 @@ export class MessageTransactionModule {
     };
   }
 
-  static forProducer(options: MessageProducerOptions): DynamicModule {
+  /** The calling feature module produces two-phase messages through `options.server`. */
+  static forFeature(options: MessageProducerOptions): DynamicModule {
     return {
       module: MessageTransactionModule,
       imports: [ServiceAuthModule],

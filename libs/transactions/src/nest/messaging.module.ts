@@ -188,7 +188,8 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
  */
 @Module({})
 export class MessagingModule {
-  static forService(options: MessagingOptions): DynamicModule {
+  /** The service's outbox, relay and consumers (imported once, by the service's root module). */
+  static forRoot(options: MessagingOptions): DynamicModule {
     return {
       module: MessagingModule,
       global: true,

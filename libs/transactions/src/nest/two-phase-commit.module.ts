@@ -74,7 +74,11 @@ export interface TwoPhaseCommitOptions {
  */
 @Module({})
 export class TwoPhaseCommitModule {
-  static register(
+  /**
+   * The coordinator and / or participant of the calling feature module (the one whose work the
+   * transactions carry), on the service's `Database` from `PlatformModule.forRoot`.
+   */
+  static forFeature(
     options: TwoPhaseCommitOptions,
     extraProviders: DynamicModule['providers'] = [],
   ): DynamicModule {

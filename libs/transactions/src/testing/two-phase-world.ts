@@ -1,187 +1,27 @@
 import { errorMessage } from '../core/observer';
-import { CoordinatorClient, ParticipantClient } from '../ports/two-phase-commit.ports';
-import {
-  defaultCoordinatorOptions,
-  TwoPhaseCoordinator,
-  TwoPhaseCoordinatorOptions,
-  TwoPhaseRequest,
-} from '../two-phase-commit/coordinator';
-import {
-  BranchWork,
-  defaultParticipantOptions,
-  TwoPhaseParticipant,
-  TwoPhaseParticipantOptions,
-} from '../two-phase-commit/participant';
-import {
-  CommitAck,
-  Decision,
-  OutcomeUnknownError,
-  TransactionAbortedError,
-  Vote,
-} from '../two-phase-commit/types';
+import { TwoPhaseCoordinator, TwoPhaseCoordinatorOptions } from '../two-phase-commit/coordinator';
+import { BranchWork, TwoPhaseParticipant, TwoPhaseParticipantOptions } from '../two-phase-commit/participant';
+import { TransactionAbortedError } from '../two-phase-commit/types';
 import { CoordinatorLogStore, InMemoryCoordinatorLog } from './in-memory-coordinator-log';
 import { InMemoryPreparedResource, PreparedResourceStore } from './in-memory-prepared-resource';
 import { MemoryTx, StorageGate } from './memory-database';
-import { Incarnation, never, PendingEvent, SimulatedNetwork, StorageFailure } from './simulated-network';
+import { Incarnation, never, PendingEvent, SimulatedNetwork } from './simulated-network';
+import { SimulatedCoordinatorClient, SimulatedParticipantClient } from './simulated-two-phase-clients';
+import { allGtids, resolutionProblems, safetyProblems } from './two-phase-oracle';
+import {
+  CoordinatorRuntime,
+  Execution,
+  ParticipantRuntime,
+  SimulatedNode,
+  simulatedBranchWork,
+  simulatedRequest,
+  SimulatedTransaction,
+  Sweep,
+  TwoPhaseWorldOptions,
+  worldCoordinatorDefaults,
+  worldParticipantDefaults,
+} from './two-phase-simulation';
 import { VirtualClock } from './virtual-clock';
-
-export type SimulatedVote = 'yes' | 'no';
-
-/** Payload the simulated coordinator sends each branch: how that participant's business step will go. */
-export interface SimulatedBranchPayload {
-  vote: SimulatedVote;
-}
-
-/** One global transaction to run in a world. */
-export interface SimulatedTransaction {
-  gtid: string;
-  branches: { participant: string; vote: SimulatedVote }[];
-  /** The coordinator's own work: none, one row committed with the decision, or a failure. Default none. */
-  local?: 'none' | 'write' | 'throw';
-}
-
-/**
- * What the caller of `execute` learned: `committed` / `aborted` (TransactionAbortedError) / `failed`
- * (another error), `abandoned` when its coordinator replica crashed first, `refused` when no replica was up.
- */
-export type ExecutionStatus = 'pending' | 'committed' | 'aborted' | 'failed' | 'abandoned' | 'refused';
-
-export interface Execution {
-  readonly tx: SimulatedTransaction;
-  readonly replica: string;
-  status: ExecutionStatus;
-  acknowledged?: boolean;
-  error?: unknown;
-}
-
-/** A recovery sweep started on one node (`TwoPhaseCoordinator.recover` or `TwoPhaseParticipant.recover`). */
-export interface Sweep {
-  readonly node: string;
-  status: 'running' | 'done' | 'failed' | 'abandoned';
-  resolved?: number;
-  error?: unknown;
-}
-
-/** The error a simulated coordinator's `local: 'throw'` work fails with. */
-export class LocalWorkError extends Error {
-  constructor(readonly gtid: string) {
-    super(`local work of ${gtid} failed`);
-  }
-}
-
-function isPayload(value: unknown): value is SimulatedBranchPayload {
-  if (typeof value !== 'object' || value === null) return false;
-  const vote: unknown = (value as Record<string, unknown>).vote;
-  return vote === 'yes' || vote === 'no';
-}
-
-/** Default branch work: `vote: 'no'` fails the business step; otherwise writes one row keyed by the gtid. */
-export const simulatedBranchWork: BranchWork<MemoryTx> = (tx, payload, gtid) => {
-  if (!isPayload(payload)) return Promise.reject(new Error('invalid branch payload'));
-  if (payload.vote === 'no') return Promise.reject(new Error('business rule refused the branch'));
-  tx.put(gtid, { gtid });
-  return Promise.resolve();
-};
-
-/** The request `submit` hands the coordinator for a simulated transaction. */
-export function simulatedRequest(tx: SimulatedTransaction): TwoPhaseRequest<MemoryTx> {
-  const local = tx.local ?? 'none';
-  return {
-    gtid: tx.gtid,
-    branches: tx.branches.map((b) => ({ participant: b.participant, payload: { vote: b.vote } })),
-    ...(local === 'write'
-      ? {
-          local: (t: MemoryTx) => {
-            t.put(tx.gtid, 'coordinator row');
-            return Promise.resolve();
-          },
-        }
-      : local === 'throw'
-        ? { local: () => Promise.reject(new LocalWorkError(tx.gtid)) }
-        : {}),
-  };
-}
-
-/** One node of the world: boots a fresh runtime on each (re)start; everything not durable dies on crash. */
-export class SimulatedNode<Runtime> {
-  up = false;
-  incarnation: Incarnation;
-  private runtime?: Runtime;
-
-  constructor(
-    readonly name: string,
-    private readonly boot: (incarnation: Incarnation) => Runtime,
-  ) {
-    this.incarnation = { node: name, epoch: -1, alive: false };
-  }
-
-  /** The running incarnation's objects; throws while the node is down. */
-  get live(): Runtime {
-    if (!this.up || this.runtime === undefined) throw new Error(`${this.name} is down`);
-    return this.runtime;
-  }
-
-  start(): void {
-    if (this.up) return;
-    this.incarnation = { node: this.name, epoch: this.incarnation.epoch + 1, alive: true };
-    this.runtime = this.boot(this.incarnation);
-    this.up = true;
-  }
-
-  stop(): Incarnation {
-    const dead = this.incarnation;
-    dead.alive = false;
-    this.up = false;
-    this.runtime = undefined;
-    return dead;
-  }
-}
-
-export interface CoordinatorRuntime {
-  coordinator: TwoPhaseCoordinator<MemoryTx>;
-  log: InMemoryCoordinatorLog;
-}
-
-export interface ParticipantRuntime {
-  participant: TwoPhaseParticipant<MemoryTx>;
-  resource: InMemoryPreparedResource;
-}
-
-export interface TwoPhaseWorldOptions {
-  /** Participant count (named p1, p2…) or names. Default 3. */
-  participants?: number | string[];
-  /** Service name of the coordinator, as participants address it. Default 'emr'. */
-  coordinatorName?: string;
-  /** Replicas of the coordinating service sharing one log. Default 1 (node named like the service). */
-  coordinatorReplicas?: number;
-  coordinator?: Partial<Omit<TwoPhaseCoordinatorOptions, 'name'>>;
-  participant?: Partial<TwoPhaseParticipantOptions>;
-  /** The participant-side HTTP client's time-out for outcome inquiries. Default 1 s. */
-  clientTimeoutMs?: number;
-  /** Lease a COMMIT decision takes for the deciding replica's phase two. Default: the recovery lease. */
-  decisionLeaseMs?: number;
-  /** Every durable write is its own schedulable step (crash points between any two). Default true. */
-  scheduledStorage?: boolean;
-  /** Participants' business step. Default `simulatedBranchWork`. */
-  work?: BranchWork<MemoryTx>;
-  startTime?: number;
-}
-
-/** Coordinator time-outs used by a world unless overridden: short, so schedules stay small. */
-export const worldCoordinatorDefaults: Omit<TwoPhaseCoordinatorOptions, 'name'> = {
-  ...defaultCoordinatorOptions,
-  voteTimeoutMs: 1_000,
-  callTimeoutMs: 1_000,
-  inlineCommitAttempts: 2,
-  retryBaseMs: 50,
-  retryMaxMs: 400,
-  recoveryLeaseMs: 5_000,
-};
-
-export const worldParticipantDefaults: TwoPhaseParticipantOptions = {
-  ...defaultParticipantOptions,
-  inDoubtAfterMs: 3_000,
-};
 
 /**
  * A deterministic simulated deployment of one 2PC workflow: coordinator replica(s) over one shared log,
@@ -489,11 +329,7 @@ export class TwoPhaseWorld {
 
   /** Every gtid the world has seen: submitted, logged, or held by a participant. */
   gtids(): string[] {
-    const all = new Set<string>(this.executions.map((e) => e.tx.gtid));
-    for (const gtid of this.log.records.keys()) all.add(gtid);
-    for (const store of this.participantStores.values())
-      for (const gtid of store.branches.keys()) all.add(gtid);
-    return [...all];
+    return allGtids(this);
   }
 
   /**
@@ -505,72 +341,7 @@ export class TwoPhaseWorld {
    * impossible order.
    */
   checkSafety(): string[] {
-    const problems: string[] = [...this.log.violations];
-    for (const store of this.participantStores.values()) problems.push(...store.violations);
-    const checksRows = this.work === simulatedBranchWork;
-    for (const gtid of this.gtids()) {
-      const decision = this.log.decision(gtid);
-      const logState = this.log.state(gtid) ?? 'no record';
-      const committedAt: string[] = [];
-      const abortedAt: string[] = [];
-      for (const store of this.participantStores.values()) {
-        const state = store.state(gtid);
-        if (state === 'committed') committedAt.push(store.name);
-        if (state === 'aborted') abortedAt.push(store.name);
-        if (checksRows && store.database.has(gtid) !== (state === 'committed')) {
-          problems.push(
-            `${gtid}: ${store.name} has ${state ?? 'no'} branch but its rows are ${store.database.has(gtid) ? 'present' : 'missing'}`,
-          );
-        }
-      }
-      if (committedAt.length > 0 && abortedAt.length > 0) {
-        problems.push(`${gtid}: committed at ${committedAt.join(',')} but aborted at ${abortedAt.join(',')}`);
-      }
-      if (committedAt.length > 0 && decision !== 'commit') {
-        problems.push(
-          `${gtid}: committed at ${committedAt.join(',')} without a durable COMMIT (log: ${logState})`,
-        );
-      }
-      if (decision === 'commit' && abortedAt.length > 0) {
-        problems.push(`${gtid}: COMMIT recorded but the branch at ${abortedAt.join(',')} was aborted`);
-      }
-      const executions = this.executions.filter((e) => e.tx.gtid === gtid);
-      const writesLocally = executions.some((e) => e.tx.local === 'write');
-      if (this.log.database.has(gtid) !== (decision === 'commit' && writesLocally)) {
-        problems.push(
-          `${gtid}: coordinator's own row ${this.log.database.has(gtid) ? 'present' : 'missing'} with log ${logState}`,
-        );
-      }
-      for (const e of executions) {
-        const refusing = e.tx.branches.filter((b) => b.vote === 'no').map((b) => b.participant);
-        if (decision === 'commit' && refusing.length > 0) {
-          problems.push(`${gtid}: COMMIT recorded although the branch at ${refusing.join(',')} refused`);
-        }
-        if (e.status === 'committed' && decision !== 'commit') {
-          problems.push(`${gtid}: execute reported committed but the log holds ${logState}`);
-        }
-        // The one excuse for a failure while COMMIT is recorded: the decision write itself failed, so the
-        // coordinator could not learn the outcome (the caller must then treat it as unknown).
-        const outcomeUnknown =
-          e.error instanceof OutcomeUnknownError ||
-          (e.error instanceof StorageFailure && /decide-(commit|abort)/.test(e.error.operation));
-        if ((e.status === 'aborted' || e.status === 'failed') && decision === 'commit' && !outcomeUnknown) {
-          problems.push(`${gtid}: execute reported ${e.status} but the log holds ${logState}`);
-        }
-        const expectedError =
-          (e.tx.local === 'throw' && e.error instanceof LocalWorkError) ||
-          e.error instanceof StorageFailure ||
-          e.error instanceof OutcomeUnknownError;
-        if (e.status === 'failed' && !expectedError) {
-          problems.push(`${gtid}: execute failed with an unexpected error: ${errorMessage(e.error)}`);
-        }
-      }
-    }
-    for (const sweep of this.sweeps) {
-      if (sweep.status === 'failed' && !(sweep.error instanceof StorageFailure))
-        problems.push(`recovery sweep on ${sweep.node} failed: ${errorMessage(sweep.error)}`);
-    }
-    return [...new Set(problems)];
+    return safetyProblems(this, this.work === simulatedBranchWork);
   }
 
   /**
@@ -579,37 +350,7 @@ export class TwoPhaseWorld {
    * anywhere); no prepared branch left behind; every `execute` and sweep on a live node finished.
    */
   checkResolved(): string[] {
-    const problems: string[] = [];
-    for (const gtid of this.gtids()) {
-      const state = this.log.state(gtid);
-      const decision = this.log.decision(gtid);
-      if (state === 'preparing' || state === 'committing' || state === 'aborting') {
-        problems.push(`${gtid}: log record still ${state}`);
-      }
-      const expected = new Set<string>(this.log.records.get(gtid)?.branches.map((b) => b.participant) ?? []);
-      for (const e of this.executions)
-        if (e.tx.gtid === gtid) for (const b of e.tx.branches) expected.add(b.participant);
-      for (const store of this.participantStores.values()) {
-        const branch = store.state(gtid);
-        if (decision === 'commit' && expected.has(store.name) && branch !== 'committed') {
-          problems.push(`${gtid}: COMMIT recorded but ${store.name}'s branch is ${branch ?? 'absent'}`);
-        }
-        if (decision !== 'commit' && (branch === 'committed' || branch === 'prepared')) {
-          problems.push(
-            `${gtid}: not committed (log: ${state ?? 'no record'}) but ${branch} at ${store.name}`,
-          );
-        }
-      }
-    }
-    for (const store of this.participantStores.values()) {
-      for (const branch of store.prepared())
-        problems.push(`${store.name} still holds ${branch.gtid} prepared`);
-    }
-    for (const e of this.executions)
-      if (e.status === 'pending') problems.push(`execute of ${e.tx.gtid} never settled`);
-    for (const s of this.sweeps)
-      if (s.status === 'running') problems.push(`recovery sweep on ${s.node} never finished`);
-    return [...new Set(problems)];
+    return resolutionProblems(this);
   }
 
   /** One line per gtid: log state, each participant's branch, what execute reported. */
@@ -716,52 +457,5 @@ export class TwoPhaseWorld {
     const replica = this.replicas[this.nextRoute % this.replicas.length];
     this.nextRoute += 1;
     return replica.name;
-  }
-}
-
-/** The coordinator's view of one participant, over the simulated network. */
-export class SimulatedParticipantClient implements ParticipantClient {
-  constructor(
-    readonly name: string,
-    private readonly world: TwoPhaseWorld,
-    private readonly from: Incarnation,
-  ) {}
-
-  prepare(gtid: string, coordinator: string, payload: unknown): Promise<Vote> {
-    return this.world.network.call(this.from, this.name, `prepare ${gtid}`, () =>
-      this.world.participant(this.name).live.participant.prepare(gtid, coordinator, payload),
-    );
-  }
-
-  commit(gtid: string): Promise<CommitAck> {
-    return this.world.network.call(this.from, this.name, `commit ${gtid}`, () =>
-      this.world.participant(this.name).live.participant.commit(gtid, this.world.coordinatorName),
-    );
-  }
-
-  abort(gtid: string): Promise<void> {
-    return this.world.network.call(this.from, this.name, `abort ${gtid}`, () =>
-      this.world.participant(this.name).live.participant.abort(gtid, this.world.coordinatorName),
-    );
-  }
-}
-
-/** A participant's view of the coordinating service, over the simulated network, with a client time-out. */
-export class SimulatedCoordinatorClient implements CoordinatorClient {
-  constructor(
-    private readonly world: TwoPhaseWorld,
-    private readonly from: Incarnation,
-  ) {}
-
-  outcome(coordinator: string, gtid: string): Promise<Decision> {
-    const replica = this.world.route(coordinator);
-    if (replica === undefined) return Promise.reject(new Error(`unknown coordinator '${coordinator}'`));
-    return this.world.network.call(
-      this.from,
-      replica,
-      `outcome ${gtid}`,
-      () => this.world.replica(replica).live.coordinator.outcome(gtid),
-      { ms: this.world.clientTimeoutMs, clock: this.world.clock.forOwner(this.from) },
-    );
   }
 }

@@ -6,7 +6,7 @@ import { SupplyChainFhirWriter } from './supply-chain.fhir-writer';
 
 /** Placing purchase orders as two-phase messages through the pharmacy's message server. */
 @Module({
-  imports: [MessageTransactionModule.forProducer({ server: 'pharmacy-messages' })],
+  imports: [MessageTransactionModule.forFeature({ server: 'pharmacy-messages' })],
   providers: [PurchasingRepository, PurchasingService, SupplyChainFhirWriter],
   exports: [PurchasingRepository, PurchasingService, SupplyChainFhirWriter],
 })

@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { Database, hotStatement, Session } from '@hospital/platform';
 import { newGtid } from '../../core/gtid';
 import { NewOutboxEvent, OutboxClaim, OutboxMessage, OutboxStore } from '../../ports/messaging.ports';
-import { OUTBOX_PARTITIONS } from './messaging.migration';
+import { OUTBOX_PARTITIONS } from './1763800000000-messaging-tables.migration';
 
 /**
  * Appends events in one statement. Aggregates are upserted in the order given (sorted by the caller);

@@ -4,7 +4,7 @@ import {
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
 } from '@hospital/transactions';
-import { InventoryTables1763800100000 } from './inventory-tables.migration';
+import { InventoryTables1763800100000 } from './1763800100000-inventory-tables.migration';
 
 /** Migrations of hospital_pharmacy_inventory, in order: the outbox/inbox tables, then stock and reorders. */
 export const migrations: MigrationClass[] = [

@@ -4,7 +4,7 @@ import {
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
 } from '@hospital/transactions';
-import { SupplierTables1763800002000 } from './1763800002000-supplier-tables';
+import { SupplierTables1763800002000 } from './1763800002000-supplier-tables.migration';
 
 /** Migrations of hospital_pharmacy_supplier, in order: the outbox / inbox tables, then the supplier's book. */
 export const migrations: MigrationClass[] = [

@@ -6,7 +6,7 @@ import {
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
 } from '@hospital/transactions';
-import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tables';
+import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tables.migration';
 
 /**
  * Migrations of hospital_pharmacy_supply_chain, in order: the FHIR store (SupplyRequest, SupplyDelivery),
