@@ -5,8 +5,6 @@ import {
   FhirException,
   FhirResourceStore,
   Stored,
-  OrderDestination,
-  orderDestination,
   RecordSyncPayload,
 } from '@hospital/fhir';
 import { Session } from '@hospital/platform';
@@ -16,6 +14,7 @@ import {
   TransactionAbortedError,
   TwoPhaseCoordinator,
 } from '@hospital/transactions';
+import { DEPARTMENTS, OrderDestination, orderDestination } from './order-routing';
 import { RecordUpdate } from './record-update';
 
 export interface RecordUpdateResult {
@@ -26,8 +25,6 @@ export interface RecordUpdateResult {
   encounters: Stored<Encounter>[];
   orders: Stored<ServiceRequest>[];
 }
-
-const DEPARTMENTS: readonly OrderDestination[] = ['lis', 'pacs'];
 
 /**
  * Commits a record update in the EMR, the LIS and the PACS with two-phase commit: the departments
