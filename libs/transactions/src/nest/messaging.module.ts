@@ -14,6 +14,8 @@ import {
   MetricsRegistry,
   ReadinessChecks,
   ROOT_LOGGER,
+  environmentOf,
+  MessagingEnvironment,
   SERVICE_CONFIG,
   ServiceConfig,
   Session,
@@ -101,7 +103,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { env } = this.config;
+    const env = environmentOf(this.config, MessagingEnvironment);
     this.readiness.add({
       name: 'rabbitmq',
       check: () =>
@@ -119,7 +121,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
           batchSize: env.OUTBOX_BATCH_SIZE,
           pollMs: env.OUTBOX_POLL_MS,
           lingerMs: env.OUTBOX_LINGER_MS,
-          points: env.FAULT_KILL_AT === undefined ? undefined : points,
+          points: this.config.env.FAULT_KILL_AT === undefined ? undefined : points,
         },
         this.metrics,
         log,
@@ -200,13 +202,16 @@ export class MessagingModule {
         {
           provide: RabbitMqConnection,
           inject: [SERVICE_CONFIG, ROOT_LOGGER],
-          useFactory: (config: ServiceConfig, logger: Logger) =>
-            new RabbitMqConnection(
-              config.env.AMQP_URL,
+          useFactory: (config: ServiceConfig, logger: Logger) => {
+            // Asked here, when the module is built: a service without the messaging piece fails at boot.
+            const env = environmentOf(config, MessagingEnvironment);
+            return new RabbitMqConnection(
+              env.AMQP_URL,
               config.service.name,
-              config.env.MESSAGING_NAMESPACE,
+              env.MESSAGING_NAMESPACE,
               protocolLogger(logger),
-            ),
+            );
+          },
         },
         {
           provide: MESSAGE_PUBLISHER,
