@@ -33,7 +33,7 @@ import { InboxConsumer, MessageHandler } from '../outbox/inbox-consumer';
 import { MessagingMetrics } from './messaging.observability';
 import { faultPoints } from './fault-points';
 import { protocolLogger } from './observability';
-import { MESSAGING_RUNTIME, MessagingController } from './messaging.controller';
+import { ConsumedQueues, MESSAGING_RUNTIME, MessagingController } from './messaging.controller';
 
 /** A queue this service consumes, and the handler that applies its messages. */
 export interface ConsumerDefinition {
@@ -78,7 +78,7 @@ export class Outbox {
 
 /** Starts the relay and the consumers once the application is up, and stops them before it goes down. */
 @Injectable()
-export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
+export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown, ConsumedQueues {
   private relay?: OutboxRelay;
   private consumers: RabbitMqConsumer[] = [];
   /** Housekeeping (outbox prune and vacuum, inbox prune), stopped at shutdown. */
