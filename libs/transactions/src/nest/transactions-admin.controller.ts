@@ -98,7 +98,7 @@ export class ResolveInDoubtDto {
 
   @ApiProperty({
     description: 'Why (a ticket, what was checked). Recorded with the resolution; no patient data.',
-    example: 'INC-4711: LIS restored from backup, coordinator log shows no decision',
+    example: 'INC-4711: participant restored from backup, coordinator log shows no decision',
   })
   @IsString()
   @MaxLength(500)
