@@ -1,12 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Encounter, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
-import {
-  FhirErrorCode,
-  FhirException,
-  FhirResourceStore,
-  Stored,
-  RecordSyncPayload,
-} from '@hospital/fhir';
+import { FhirErrorCode, FhirException, FhirResourceStore, Stored, RecordSyncPayload } from '@hospital/fhir';
 import { Session } from '@hospital/platform';
 import {
   Branch,
