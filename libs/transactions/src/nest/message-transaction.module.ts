@@ -137,8 +137,6 @@ export class MessageTransactionModule {
         {
           provide: MessageTransactionServer,
           inject: [
-            environmentOf,
-            MessageServerEnvironment,
             SERVICE_CONFIG,
             PostgresMessageServerStore,
             MESSAGE_PUBLISHER,
@@ -196,8 +194,6 @@ export class MessageTransactionModule {
         {
           provide: MessageTransactionProducer,
           inject: [
-            environmentOf,
-            MessageServerEnvironment,
             SERVICE_CONFIG,
             PostgresMessageBarrierStore,
             MetricsTransactionObserver,
