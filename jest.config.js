@@ -34,7 +34,7 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      // tools/: checks of the repository itself (file sizes).
+      // tools/: the repository's own checks (dependency rules, file sizes), which `npm test` runs too.
       testMatch: ['<rootDir>/{apps,libs}/*/src/**/*.spec.ts', '<rootDir>/tools/**/*.spec.ts'],
     },
     {

@@ -1,6 +1,8 @@
 // A closed-loop load generator: `concurrency` workers each run one operation after another until the
 // duration is over; an operation in flight at the deadline is finished and counted.
-import { Latencies } from './bench-report';
+import { Latencies, LoadProgress } from './bench-report';
+
+export type { LoadProgress } from './bench-report';
 
 export interface Outcome {
   ok: boolean;
@@ -16,12 +18,6 @@ export interface LoadResult {
   /** From the start until the last worker stopped, ms. */
   elapsedMs: number;
   errorSamples: string[];
-}
-
-export interface LoadProgress {
-  elapsedMs: number;
-  completed: number;
-  errors: number;
 }
 
 export interface LoadOptions {

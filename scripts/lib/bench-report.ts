@@ -1,6 +1,12 @@
 // Plain-text tables and latency statistics for the bench and fault runners' stdout, and the shapes every
 // bench scenario shares.
-import type { LoadProgress } from './bench-load';
+
+/** How far a load run has got, as its progress line shows it. */
+export interface LoadProgress {
+  elapsedMs: number;
+  completed: number;
+  errors: number;
+}
 
 /** A table with a header rule; numeric-looking cells are right-aligned. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {

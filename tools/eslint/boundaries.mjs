@@ -1,5 +1,7 @@
 // ESLint rule: apps import libs, libs never import apps, apps never import each other.
 // Apps reach each other only over HTTP and RabbitMQ contracts, and those contracts live in a lib.
+// This is the editor's early warning; tools/architecture/dependency-rules.ts checks the same import rule
+// (and libraries naming apps, cycles, ports importing protocols) in `npm test`.
 import { dirname, relative, resolve, sep } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..', '..');

@@ -1,10 +1,17 @@
-import { BaseEnvironment, buildServiceConfig, ServiceConfig } from '@hospital/platform';
+import { buildServiceConfig, ServiceConfigOf, TwoPhaseCommitEnvironment } from '@hospital/platform';
 
-/** EMR settings: the shared ones for now. */
-export class EmrEnvironment extends BaseEnvironment {}
+/** What the EMR reads beyond the platform's own settings: two-phase commit, as the coordinator. */
+export const EMR_PIECES = [TwoPhaseCommitEnvironment] as const;
 
-export type EmrConfig = ServiceConfig<EmrEnvironment>;
+/** The EMR, and the departments it coordinates record updates with (`LIS_URL`, `PACS_URL` override them). */
+export const EMR_SERVICE = {
+  name: 'emr',
+  defaultPort: 3001,
+  peers: { lis: 'http://127.0.0.1:3002', pacs: 'http://127.0.0.1:3003' },
+};
+
+export type EmrConfig = ServiceConfigOf<typeof EMR_PIECES>;
 
 export function emrConfig(env: NodeJS.ProcessEnv = process.env): EmrConfig {
-  return buildServiceConfig({ name: 'emr', defaultPort: 3001 }, EmrEnvironment, env);
+  return buildServiceConfig(EMR_SERVICE, EMR_PIECES, env);
 }

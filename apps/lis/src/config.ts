@@ -1,10 +1,13 @@
-import { BaseEnvironment, buildServiceConfig, ServiceConfig } from '@hospital/platform';
+import { buildServiceConfig, ServiceConfigOf, TwoPhaseCommitEnvironment } from '@hospital/platform';
 
-/** LIS settings: the shared ones for now. */
-export class LisEnvironment extends BaseEnvironment {}
+/** What the LIS reads beyond the platform's own settings: two-phase commit, as a participant. */
+export const LIS_PIECES = [TwoPhaseCommitEnvironment] as const;
 
-export type LisConfig = ServiceConfig<LisEnvironment>;
+/** The LIS, and the coordinator it asks about branches in doubt (`EMR_URL` overrides it). */
+export const LIS_SERVICE = { name: 'lis', defaultPort: 3002, peers: { emr: 'http://127.0.0.1:3001' } };
+
+export type LisConfig = ServiceConfigOf<typeof LIS_PIECES>;
 
 export function lisConfig(env: NodeJS.ProcessEnv = process.env): LisConfig {
-  return buildServiceConfig({ name: 'lis', defaultPort: 3002 }, LisEnvironment, env);
+  return buildServiceConfig(LIS_SERVICE, LIS_PIECES, env);
 }

@@ -1,10 +1,13 @@
-import { BaseEnvironment, buildServiceConfig, ServiceConfig } from '@hospital/platform';
+import { buildServiceConfig, ServiceConfigOf, TwoPhaseCommitEnvironment } from '@hospital/platform';
 
-/** PACS settings: the shared ones for now. */
-export class PacsEnvironment extends BaseEnvironment {}
+/** What the PACS reads beyond the platform's own settings: two-phase commit, as a participant. */
+export const PACS_PIECES = [TwoPhaseCommitEnvironment] as const;
 
-export type PacsConfig = ServiceConfig<PacsEnvironment>;
+/** The PACS, and the coordinator it asks about branches in doubt (`EMR_URL` overrides it). */
+export const PACS_SERVICE = { name: 'pacs', defaultPort: 3003, peers: { emr: 'http://127.0.0.1:3001' } };
+
+export type PacsConfig = ServiceConfigOf<typeof PACS_PIECES>;
 
 export function pacsConfig(env: NodeJS.ProcessEnv = process.env): PacsConfig {
-  return buildServiceConfig({ name: 'pacs', defaultPort: 3003 }, PacsEnvironment, env);
+  return buildServiceConfig(PACS_SERVICE, PACS_PIECES, env);
 }

@@ -143,7 +143,12 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     drops.push(drop);
     const db = new Database(settings, 'auth-test');
     await db.query('CREATE TABLE IF NOT EXISTS orders (id text PRIMARY KEY)');
-    const config = buildServiceConfig({ name, defaultPort: port }, BaseEnvironment, {
+    const identity = {
+      name,
+      defaultPort: port,
+      peers: { emr: env.EMR_URL, lis: env.LIS_URL, 'pharmacy-messages': env.PHARMACY_MESSAGES_URL },
+    };
+    const config = buildServiceConfig(identity, BaseEnvironment, {
       ...process.env,
       ...env,
       PORT: String(port),

@@ -100,7 +100,8 @@ function config(
   serverUrl: string,
   producers = '',
 ): ServiceConfig {
-  return buildServiceConfig({ name, defaultPort: port }, BaseEnvironment, {
+  const peers = { 'pharmacy-messages': serverUrl };
+  return buildServiceConfig({ name, defaultPort: port, peers }, BaseEnvironment, {
     ...process.env,
     PORT: String(port),
     PGDATABASE: database,

@@ -42,9 +42,13 @@ const work: BranchWork<Session> = async (tx, payload) => {
 };
 
 function serviceConfig(name: string, port: number, database: string, peers: Record<string, string>) {
-  return buildServiceConfig({ name, defaultPort: port }, BaseEnvironment, {
+  const identity = {
+    name,
+    defaultPort: port,
+    peers: { emr: peers.EMR_URL, lis: peers.LIS_URL, pacs: peers.PACS_URL },
+  };
+  return buildServiceConfig(identity, BaseEnvironment, {
     ...process.env,
-    ...peers,
     PORT: String(port),
     PGDATABASE: database,
     LOG_LEVEL: 'silent',

@@ -7,11 +7,11 @@ import {
   FhirResourceStore,
   ParsedTransaction,
   TransactionEntry,
-  orderDestination,
   patientIdOf,
 } from '@hospital/fhir';
 import { Database } from '@hospital/platform';
 import { newGtid } from '@hospital/transactions';
+import { orderDestination } from './order-routing';
 import { PatientChange, RecordUpdate } from './record-update';
 
 /** Resource types a record-update transaction may carry. */

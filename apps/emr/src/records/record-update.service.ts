@@ -1,12 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Encounter, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
-import {
-  FhirResourceStore,
-  Stored,
-  OrderDestination,
-  orderDestination,
-  RecordSyncPayload,
-} from '@hospital/fhir';
+import { FhirResourceStore, Stored, RecordSyncPayload } from '@hospital/fhir';
 import { Session } from '@hospital/platform';
 import {
   Branch,
@@ -14,6 +8,7 @@ import {
   TransactionAbortedError,
   TwoPhaseCoordinator,
 } from '@hospital/transactions';
+import { DEPARTMENTS, OrderDestination, orderDestination } from './order-routing';
 import { RecordUpdate } from './record-update';
 import { RecordsErrorCode, RecordsException } from './records.exception';
 
@@ -25,8 +20,6 @@ export interface RecordUpdateResult {
   encounters: Stored<Encounter>[];
   orders: Stored<ServiceRequest>[];
 }
-
-const DEPARTMENTS: readonly OrderDestination[] = ['lis', 'pacs'];
 
 /**
  * Commits a record update in the EMR, the LIS and the PACS with two-phase commit: the departments

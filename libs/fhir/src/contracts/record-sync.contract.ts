@@ -6,33 +6,21 @@ import { FhirResourceStore } from '../store/fhir-resource-store';
 import type { SqlExecutor } from '@hospital/platform';
 
 /**
- * The EMR → LIS/PACS record-update contract. In one global transaction the EMR sends each department
- * system the patient's current demographics and the orders routed to it; the department keeps copies
- * under the EMR's ids, so a repeated or recovered delivery overwrites instead of duplicating.
+ * The record-update contract between a clinical record system and the department systems it sends orders
+ * to. In one global transaction the record system sends each department the patient's current demographics
+ * and the orders routed to it (which department gets which order is the sender's business); the department
+ * keeps copies under the sender's ids, so a repeated or recovered delivery overwrites instead of duplicating.
  */
 export interface RecordSyncPayload {
   patient: Patient;
   serviceRequests: ServiceRequest[];
 }
 
-/** The departments orders are routed to. */
-export type OrderDestination = 'lis' | 'pacs';
-
 /** SNOMED CT categories of ServiceRequest (the R4 example value set servicerequest-category). */
 export const ORDER_CATEGORY = {
   laboratory: { system: 'http://snomed.info/sct', code: '108252007', display: 'Laboratory procedure' },
   imaging: { system: 'http://snomed.info/sct', code: '363679005', display: 'Imaging' },
 } as const;
-
-/** Where an order goes, from its category; undefined when no category routes it. */
-export function orderDestination(order: ServiceRequest): OrderDestination | undefined {
-  const codings = (order.category ?? []).flatMap((c) => c.coding ?? []);
-  const has = (target: { system: string; code: string }) =>
-    codings.some((c) => c.system === target.system && c.code === target.code);
-  if (has(ORDER_CATEGORY.laboratory)) return 'lis';
-  if (has(ORDER_CATEGORY.imaging)) return 'pacs';
-  return undefined;
-}
 
 /** The id in a `Patient/<id>` reference, or undefined for any other reference. */
 export function patientIdOf(reference: Reference | undefined): string | undefined {

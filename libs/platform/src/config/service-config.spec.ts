@@ -2,27 +2,42 @@ import {
   BaseEnvironment,
   buildServiceConfig,
   ConfigError,
+  DatabaseEnvironment,
+  environmentOf,
+  EnvironmentPiece,
   loadEnvironment,
   messageProducerAddresses,
+  MessageServerEnvironment,
+  MessagingEnvironment,
+  ServiceAuthEnvironment,
+  TransactionsEnvironment,
+  TwoPhaseCommitEnvironment,
 } from './service-config';
 
 const SECRET = 'a-service-auth-secret-of-32-chars';
 
 describe('service configuration', () => {
-  it('derives the database name, port and peers from the service and its environment', () => {
-    const config = buildServiceConfig({ name: 'lis', defaultPort: 3002 }, BaseEnvironment, {
-      LIS_URL: 'http://lab:9002',
+  it('derives the database name, port and peers from the service, its peers and their <NAME>_URL', () => {
+    const ward = {
+      name: 'ward',
+      defaultPort: 3002,
+      peers: { records: 'http://127.0.0.1:3001', 'ward-orders': 'http://127.0.0.1:3050' },
+    };
+    const config = buildServiceConfig(ward, [], {
+      RECORDS_URL: 'http://records:9001',
       SERVICE_AUTH_SECRET: SECRET,
     });
     expect(config.port).toBe(3002);
-    expect(config.database.database).toBe('hospital_lis');
-    expect(config.peers.lis).toBe('http://lab:9002');
+    expect(config.database.database).toBe('hospital_ward');
+    expect(config.peers).toEqual({ records: 'http://records:9001', 'ward-orders': 'http://127.0.0.1:3050' });
+    expect(buildServiceConfig(ward, [], { PORT: '4000', SERVICE_AUTH_SECRET: SECRET }).port).toBe(4000);
+    expect(() =>
+      buildServiceConfig(ward, [], { WARD_ORDERS_URL: 'not a url', SERVICE_AUTH_SECRET: SECRET }),
+    ).toThrow(/WARD_ORDERS_URL="not a url": WARD_ORDERS_URL must be a URL address/);
+    // A variable of a peer the service did not declare is neither read nor validated.
     expect(
-      buildServiceConfig({ name: 'lis', defaultPort: 3002 }, BaseEnvironment, {
-        PORT: '4000',
-        SERVICE_AUTH_SECRET: SECRET,
-      }).port,
-    ).toBe(4000);
+      buildServiceConfig(ward, [], { PACS_URL: 'x', SERVICE_AUTH_SECRET: SECRET }).peers,
+    ).not.toHaveProperty('pacs');
   });
 
   it('fails fast, naming every invalid variable with the value it was given', () => {
@@ -35,15 +50,15 @@ describe('service configuration', () => {
   });
 
   it('refuses to build a service without SERVICE_AUTH_SECRET, naming it; tools reading the database do not need it', () => {
-    const build = () => buildServiceConfig({ name: 'lis', defaultPort: 3002 }, BaseEnvironment, {});
+    const build = () => buildServiceConfig({ name: 'lab', defaultPort: 3002 }, [], {});
     expect(build).toThrow(ConfigError);
     expect(build).toThrow(/SERVICE_AUTH_SECRET is not set/);
-    expect(loadEnvironment(BaseEnvironment, {}).PGPORT).toBe(5432);
+    expect(loadEnvironment(DatabaseEnvironment, {}).PGPORT).toBe(5432);
   });
 
   it('refuses a short SERVICE_AUTH_SECRET without echoing it', () => {
     const short = 'too-short-a-secret';
-    const load = () => loadEnvironment(BaseEnvironment, { SERVICE_AUTH_SECRET: short });
+    const load = () => loadEnvironment(ServiceAuthEnvironment, { SERVICE_AUTH_SECRET: short });
     expect(load).toThrow(
       /SERVICE_AUTH_SECRET=\(hidden\): SERVICE_AUTH_SECRET must be at least 32 characters/,
     );
@@ -51,17 +66,112 @@ describe('service configuration', () => {
   });
 
   it('reads MESSAGE_PRODUCERS as name=url pairs and refuses anything else', () => {
-    const env = loadEnvironment(BaseEnvironment, {
-      MESSAGE_PRODUCERS: 'pharmacy-supply-chain=http://supply:3042/, ward-orders=https://orders.local',
+    const env = loadEnvironment(MessageServerEnvironment, {
+      MESSAGE_PRODUCERS: 'ward-supply=http://supply:3042/, ward-orders=https://orders.local',
     });
     expect(messageProducerAddresses(env)).toEqual({
-      'pharmacy-supply-chain': 'http://supply:3042',
+      'ward-supply': 'http://supply:3042',
       'ward-orders': 'https://orders.local',
     });
-    expect(messageProducerAddresses(loadEnvironment(BaseEnvironment, { MESSAGE_PRODUCERS: ' ' }))).toEqual(
-      {},
-    );
+    expect(messageProducerAddresses(loadEnvironment(MessageServerEnvironment, {}))).toEqual({});
+    expect(
+      messageProducerAddresses(loadEnvironment(MessageServerEnvironment, { MESSAGE_PRODUCERS: ' ' })),
+    ).toEqual({});
     for (const bad of ['supply=ftp://x', 'Supply=http://x', 'supply http://x', 'a=http://x,,b=http://y'])
-      expect(() => loadEnvironment(BaseEnvironment, { MESSAGE_PRODUCERS: bad })).toThrow(/MESSAGE_PRODUCERS/);
+      expect(() => loadEnvironment(MessageServerEnvironment, { MESSAGE_PRODUCERS: bad })).toThrow(
+        /MESSAGE_PRODUCERS/,
+      );
+  });
+});
+
+describe('a configuration composed of the pieces a service uses', () => {
+  const coordinatorLike = { name: 'records', defaultPort: 3001 };
+  const messagingLike = { name: 'ward-stock', defaultPort: 3041 };
+  const badBroker = { SERVICE_AUTH_SECRET: SECRET, AMQP_URL: 'http://not-a-broker' };
+
+  it('lets a service without messaging boot whatever AMQP_URL holds, and fails one with messaging, naming AMQP_URL', () => {
+    const records = buildServiceConfig(coordinatorLike, [TwoPhaseCommitEnvironment], badBroker);
+    expect(records.env.TX_IN_DOUBT_AFTER_MS).toBe(15_000);
+    expect(records.env).not.toHaveProperty('OUTBOX_BATCH_SIZE');
+
+    const build = () => buildServiceConfig(messagingLike, [MessagingEnvironment], badBroker);
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/AMQP_URL="http:\/\/not-a-broker": AMQP_URL must be a URL address/);
+    expect(() =>
+      buildServiceConfig(messagingLike, [MessagingEnvironment], { ...badBroker, AMQP_URL: undefined }),
+    ).not.toThrow();
+  });
+
+  it('hands a library module its piece, and refuses at boot a module whose piece the service lacks', () => {
+    const records = buildServiceConfig(coordinatorLike, [TwoPhaseCommitEnvironment], {
+      SERVICE_AUTH_SECRET: SECRET,
+    });
+    expect(environmentOf(records, TwoPhaseCommitEnvironment).TX_VOTE_TIMEOUT_MS).toBe(5_000);
+    // A piece extending another stands for it: two-phase commit includes the transaction settings.
+    expect(environmentOf(records, TransactionsEnvironment).TX_RECOVERY_INTERVAL_MS).toBe(5_000);
+    expect(() => environmentOf(records, MessagingEnvironment)).toThrow(ConfigError);
+    expect(() => environmentOf(records, MessagingEnvironment)).toThrow(
+      /service records uses a module that reads MessagingEnvironment/,
+    );
+    expect(() => environmentOf(records, MessageServerEnvironment)).toThrow(/MessageServerEnvironment/);
+  });
+
+  it('reports a variable two of its pieces share once', () => {
+    const load = () =>
+      loadEnvironment([TransactionsEnvironment, TwoPhaseCommitEnvironment], { TX_VOTE_TIMEOUT_MS: '1' });
+    expect(load).toThrow(/^Invalid configuration:\n {2}TX_VOTE_TIMEOUT_MS="1": [^\n]+$/);
+  });
+});
+
+describe('each piece validates its own variables, keeps its defaults, and ignores the others', () => {
+  const cases: { piece: EnvironmentPiece; defaults: object; bad: Record<string, string> }[] = [
+    {
+      piece: DatabaseEnvironment,
+      defaults: { PGHOST: '127.0.0.1', PGPORT: 5432, PGUSER: 'postgres', PG_POOL_SIZE: 20 },
+      bad: { PG_POOL_SIZE: '501' },
+    },
+    {
+      piece: MessagingEnvironment,
+      defaults: {
+        AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+        OUTBOX_RELAY: 'true',
+        OUTBOX_BATCH_SIZE: 500,
+        OUTBOX_POLL_MS: 1_000,
+        OUTBOX_LINGER_MS: 0,
+        CONSUMER_PREFETCH: 500,
+        CONSUMER_MAX_ATTEMPTS: 5,
+        INBOX_RETENTION_HOURS: 168,
+      },
+      bad: { OUTBOX_RELAY: 'yes' },
+    },
+    {
+      piece: TransactionsEnvironment,
+      defaults: { TX_VOTE_TIMEOUT_MS: 5_000, TX_RECOVERY_INTERVAL_MS: 5_000, TX_RETENTION_HOURS: 168 },
+      bad: { TX_RETENTION_HOURS: '0' },
+    },
+    {
+      piece: TwoPhaseCommitEnvironment,
+      defaults: { TX_IN_DOUBT_AFTER_MS: 15_000, TX_VOTE_TIMEOUT_MS: 5_000 },
+      bad: { TX_IN_DOUBT_AFTER_MS: '10' },
+    },
+    {
+      piece: MessageServerEnvironment,
+      defaults: { MESSAGE_CHECK_BACK_AFTER_MS: 10_000, MESSAGE_PRODUCERS: '' },
+      bad: { MESSAGE_CHECK_BACK_AFTER_MS: 'soon' },
+    },
+  ];
+
+  it.each(cases)('$piece.name', ({ piece, defaults, bad }) => {
+    expect(loadEnvironment(piece, {})).toMatchObject(defaults);
+    const [[variable, value]] = Object.entries(bad);
+    expect(() => loadEnvironment(piece, bad)).toThrow(
+      new RegExp(`^Invalid configuration:\\n  ${variable}="${value}": `),
+    );
+    // Another piece's invalid variable is not this piece's business.
+    const others = { PGPORT: 'x', AMQP_URL: 'x', REDIS_URL: 'x', TX_VOTE_TIMEOUT_MS: 'x', LOG_LEVEL: 'x' };
+    const foreign = Object.fromEntries(
+      Object.entries(others).filter(([name]) => !(name in loadEnvironment(piece, {}))),
+    );
+    expect(() => loadEnvironment(piece, foreign)).not.toThrow();
   });
 });

@@ -11,10 +11,13 @@ import {
   messageProducerAddresses,
   MetricsRegistry,
   ROOT_LOGGER,
+  environmentOf,
+  MessageServerEnvironment,
   SERVICE_CONFIG,
   SERVICE_CREDENTIALS,
   ServiceAuthModule,
   ServiceConfig,
+  TransactionsEnvironment,
   ServiceCredentials,
   Session,
 } from '@hospital/platform';
@@ -55,7 +58,7 @@ export class MessageServerRecovery implements OnApplicationBootstrap, OnApplicat
     this.loop = new RecoveryLoop(
       'message-server',
       () => server.recover(),
-      config.env.TX_RECOVERY_INTERVAL_MS,
+      environmentOf(config, TransactionsEnvironment).TX_RECOVERY_INTERVAL_MS,
       logger,
     );
   }
@@ -125,7 +128,8 @@ export class MessageTransactionModule {
         {
           provide: MESSAGE_PRODUCERS,
           inject: [SERVICE_CONFIG],
-          useFactory: (config: ServiceConfig) => messageProducerAddresses(config.env),
+          useFactory: (config: ServiceConfig) =>
+            messageProducerAddresses(environmentOf(config, MessageServerEnvironment)),
         },
         {
           provide: PostgresMessageServerStore,
@@ -151,19 +155,21 @@ export class MessageTransactionModule {
             logger: Logger,
             producers: Record<string, string>,
             credentials: ServiceCredentials,
-          ) =>
-            new MessageTransactionServer(
+          ) => {
+            const env = environmentOf(config, MessageServerEnvironment);
+            return new MessageTransactionServer(
               store,
               publisher,
-              new HttpCheckBackClient(producers, credentials, config.env.TX_VOTE_TIMEOUT_MS),
+              new HttpCheckBackClient(producers, credentials, env.TX_VOTE_TIMEOUT_MS),
               {
-                checkBackAfterMs: config.env.MESSAGE_CHECK_BACK_AFTER_MS,
-                checkBackTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS,
+                checkBackAfterMs: env.MESSAGE_CHECK_BACK_AFTER_MS,
+                checkBackTimeoutMs: env.TX_VOTE_TIMEOUT_MS,
                 points: faultPoints(config),
               },
               observer,
               protocolLogger(logger),
-            ),
+            );
+          },
         },
         MessageServerRecovery,
         PeerPoolsLifecycle,
@@ -213,7 +219,7 @@ export class MessageTransactionModule {
                 url,
                 options.server,
                 credentials,
-                config.env.TX_VOTE_TIMEOUT_MS * 2,
+                environmentOf(config, TransactionsEnvironment).TX_VOTE_TIMEOUT_MS * 2,
               ),
               barrier,
               { name: config.service.name, points: faultPoints(config) },

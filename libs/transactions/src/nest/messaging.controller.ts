@@ -15,9 +15,12 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DeadLetterView, RabbitMqDeadLetters } from '../adapters/rabbitmq/rabbitmq-dead-letters';
 import { HeldOutboxMessage, PostgresOutbox } from '../adapters/postgres/postgres-outbox';
-import type { MessagingRuntime as Runtime } from './messaging.module';
+/** The queues this service consumes, as the messaging module's runtime knows them (token MESSAGING_RUNTIME). */
+export interface ConsumedQueues {
+  readonly queues: string[];
+}
 
-/** Shared with the module without an import cycle at load time. */
+/** The module provides its runtime under this token; the controller sees it only as ConsumedQueues. */
 export const MESSAGING_RUNTIME = 'MessagingRuntime';
 
 class LimitQuery {
@@ -46,7 +49,7 @@ export class MessagingController {
   constructor(
     @Inject(PostgresOutbox) private readonly outbox: PostgresOutbox,
     @Inject(RabbitMqDeadLetters) private readonly deadLetters: RabbitMqDeadLetters,
-    @Inject(MESSAGING_RUNTIME) private readonly runtime: Runtime,
+    @Inject(MESSAGING_RUNTIME) private readonly runtime: ConsumedQueues,
   ) {}
 
   @Get('outbox')

@@ -14,6 +14,8 @@ import {
   MetricsRegistry,
   ReadinessChecks,
   ROOT_LOGGER,
+  environmentOf,
+  MessagingEnvironment,
   SERVICE_CONFIG,
   ServiceConfig,
   Session,
@@ -31,7 +33,7 @@ import { InboxConsumer, MessageHandler } from '../outbox/inbox-consumer';
 import { MessagingMetrics } from './messaging.observability';
 import { faultPoints } from './fault-points';
 import { protocolLogger } from './observability';
-import { MESSAGING_RUNTIME, MessagingController } from './messaging.controller';
+import { ConsumedQueues, MESSAGING_RUNTIME, MessagingController } from './messaging.controller';
 
 /** A queue this service consumes, and the handler that applies its messages. */
 export interface ConsumerDefinition {
@@ -76,7 +78,7 @@ export class Outbox {
 
 /** Starts the relay and the consumers once the application is up, and stops them before it goes down. */
 @Injectable()
-export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
+export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationShutdown, ConsumedQueues {
   private relay?: OutboxRelay;
   private consumers: RabbitMqConsumer[] = [];
   /** Housekeeping (outbox prune and vacuum, inbox prune), stopped at shutdown. */
@@ -101,7 +103,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { env } = this.config;
+    const env = environmentOf(this.config, MessagingEnvironment);
     this.readiness.add({
       name: 'rabbitmq',
       check: () =>
@@ -119,7 +121,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
           batchSize: env.OUTBOX_BATCH_SIZE,
           pollMs: env.OUTBOX_POLL_MS,
           lingerMs: env.OUTBOX_LINGER_MS,
-          points: env.FAULT_KILL_AT === undefined ? undefined : points,
+          points: this.config.env.FAULT_KILL_AT === undefined ? undefined : points,
         },
         this.metrics,
         log,
@@ -201,13 +203,16 @@ export class MessagingModule {
         {
           provide: RabbitMqConnection,
           inject: [SERVICE_CONFIG, ROOT_LOGGER],
-          useFactory: (config: ServiceConfig, logger: Logger) =>
-            new RabbitMqConnection(
-              config.env.AMQP_URL,
+          useFactory: (config: ServiceConfig, logger: Logger) => {
+            // Asked here, when the module is built: a service without the messaging piece fails at boot.
+            const env = environmentOf(config, MessagingEnvironment);
+            return new RabbitMqConnection(
+              env.AMQP_URL,
               config.service.name,
-              config.env.MESSAGING_NAMESPACE,
+              env.MESSAGING_NAMESPACE,
               protocolLogger(logger),
-            ),
+            );
+          },
         },
         {
           provide: MESSAGE_PUBLISHER,

@@ -1,5 +1,11 @@
 import { OnApplicationBootstrap, OnApplicationShutdown, Provider } from '@nestjs/common';
-import { ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
+import {
+  environmentOf,
+  ROOT_LOGGER,
+  SERVICE_CONFIG,
+  ServiceConfig,
+  TransactionsEnvironment,
+} from '@hospital/platform';
 import { Logger } from 'pino';
 import { errorMessage } from '../core/observer';
 
@@ -75,6 +81,10 @@ export function retentionProvider(inject: unknown[], tasks: (...deps: never[]) =
     provide: RetentionSweep,
     inject: [SERVICE_CONFIG, ROOT_LOGGER, ...(inject as never[])],
     useFactory: (config: ServiceConfig, logger: Logger, ...deps: never[]) =>
-      new RetentionSweep(tasks(...deps), config.env.TX_RETENTION_HOURS * 3_600_000, logger),
+      new RetentionSweep(
+        tasks(...deps),
+        environmentOf(config, TransactionsEnvironment).TX_RETENTION_HOURS * 3_600_000,
+        logger,
+      ),
   };
 }

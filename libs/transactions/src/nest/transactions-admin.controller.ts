@@ -24,7 +24,15 @@ import {
   ApiPropertyOptional,
   ApiTags,
 } from '@nestjs/swagger';
-import { Database, MetricsRegistry, SERVICE_CONFIG, ServiceConfig, Session } from '@hospital/platform';
+import {
+  Database,
+  environmentOf,
+  MetricsRegistry,
+  SERVICE_CONFIG,
+  ServiceConfig,
+  Session,
+  TwoPhaseCommitEnvironment,
+} from '@hospital/platform';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import {
@@ -90,7 +98,7 @@ export class ResolveInDoubtDto {
 
   @ApiProperty({
     description: 'Why (a ticket, what was checked). Recorded with the resolution; no patient data.',
-    example: 'INC-4711: LIS restored from backup, coordinator log shows no decision',
+    example: 'INC-4711: participant restored from backup, coordinator log shows no decision',
   })
   @IsString()
   @MaxLength(500)
@@ -182,7 +190,7 @@ export class InDoubtAdmin {
   ) {}
 
   private get inDoubtAfterMs(): number {
-    return this.config.env.TX_IN_DOUBT_AFTER_MS;
+    return environmentOf(this.config, TwoPhaseCommitEnvironment).TX_IN_DOUBT_AFTER_MS;
   }
 
   async list(): Promise<InDoubtView[]> {

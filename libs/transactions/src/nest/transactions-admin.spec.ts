@@ -1,4 +1,4 @@
-import { ServiceConfig, Session } from '@hospital/platform';
+import { ServiceConfig, Session, TwoPhaseCommitEnvironment } from '@hospital/platform';
 import { PostgresResolutionLog, PostgresTransactionHealth } from '../adapters/postgres/postgres-in-doubt';
 import { InDoubtBranch } from '../ports/two-phase-commit.ports';
 import { TwoPhaseParticipant } from '../two-phase-commit/participant';
@@ -7,6 +7,7 @@ import { InDoubtAdmin } from './transactions-admin.controller';
 const config = {
   service: { name: 'lis' },
   env: { TX_IN_DOUBT_AFTER_MS: 10_000 },
+  pieces: new Set([TwoPhaseCommitEnvironment]),
 } as unknown as ServiceConfig;
 
 /** A participant that holds `branches` prepared. */

@@ -6,7 +6,15 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
+import {
+  Database,
+  environmentOf,
+  MetricsRegistry,
+  ROOT_LOGGER,
+  SERVICE_CONFIG,
+  ServiceConfig,
+  TwoPhaseCommitEnvironment,
+} from '@hospital/platform';
 import { serviceCredentials, ServiceAuthModule } from '@hospital/platform';
 import { Logger } from 'pino';
 import { PostgresPreparedResource } from '../adapters/postgres/postgres-prepared-resource';
@@ -131,12 +139,12 @@ export class TwoPhaseCommitModule {
                 url,
                 config.service.name,
                 serviceCredentials(config),
-                config.env.TX_VOTE_TIMEOUT_MS * 2,
+                environmentOf(config, TwoPhaseCommitEnvironment).TX_VOTE_TIMEOUT_MS * 2,
               );
             }),
             {
               name: config.service.name,
-              voteTimeoutMs: config.env.TX_VOTE_TIMEOUT_MS,
+              voteTimeoutMs: environmentOf(config, TwoPhaseCommitEnvironment).TX_VOTE_TIMEOUT_MS,
               points: faultPoints(config),
             },
             observer,
@@ -161,7 +169,10 @@ export class TwoPhaseCommitModule {
             new PostgresPreparedResource(db),
             new HttpCoordinatorClient(config.peers, serviceCredentials(config)),
             work,
-            { inDoubtAfterMs: config.env.TX_IN_DOUBT_AFTER_MS, points: faultPoints(config) },
+            {
+              inDoubtAfterMs: environmentOf(config, TwoPhaseCommitEnvironment).TX_IN_DOUBT_AFTER_MS,
+              points: faultPoints(config),
+            },
             observer,
             protocolLogger(logger),
           ),
@@ -181,7 +192,7 @@ export class TwoPhaseCommitModule {
             new RecoveryLoop(
               core instanceof TwoPhaseCoordinator ? '2pc-coordinator' : '2pc-participant',
               () => core.recover(),
-              config.env.TX_RECOVERY_INTERVAL_MS,
+              environmentOf(config, TwoPhaseCommitEnvironment).TX_RECOVERY_INTERVAL_MS,
               logger,
             ),
         ),

@@ -1,5 +1,19 @@
-import { CommitAck, Decision, TwoPhaseState, Vote } from '../two-phase-commit/types';
 import { BranchRecord, GlobalTransactionRecord } from './global-transaction';
+
+/** The coordinator's decision. Presumed abort: no durable COMMIT means abort. */
+export type Decision = 'commit' | 'abort';
+
+/**
+ * States of a global transaction in the coordinator's log.
+ * preparing → committing → committed, or preparing → aborting → aborted.
+ * `committing` and `aborting` mean the decision is durable and phase two is still being driven.
+ */
+export type TwoPhaseState = 'preparing' | 'committing' | 'committed' | 'aborting' | 'aborted';
+
+export type Vote = { vote: 'yes' } | { vote: 'no'; reason: string };
+
+/** A participant's answer to "commit" for a branch it holds no prepared transaction for. */
+export type CommitAck = 'committed' | 'unknown';
 
 /** How a coordinator reaches one participant (HTTP in production, a simulated network in property tests). */
 export interface ParticipantClient {

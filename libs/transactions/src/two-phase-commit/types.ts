@@ -1,14 +1,5 @@
-/** The coordinator's decision. Presumed abort: no durable COMMIT means abort. */
-export type Decision = 'commit' | 'abort';
-
-/**
- * States of a global transaction in the coordinator's log.
- * preparing → committing → committed, or preparing → aborting → aborted.
- * `committing` and `aborting` mean the decision is durable and phase two is still being driven.
- */
-export type TwoPhaseState = 'preparing' | 'committing' | 'committed' | 'aborting' | 'aborted';
-
-export type Vote = { vote: 'yes' } | { vote: 'no'; reason: string };
+import type { Decision } from '../ports/two-phase-commit.ports';
+export type { CommitAck, Decision, TwoPhaseState, Vote } from '../ports/two-phase-commit.ports';
 
 /** What a coordinator asks one participant to do in a global transaction. */
 export interface Branch<P = unknown> {
@@ -23,9 +14,6 @@ export type TwoPhaseResult =
       /** false when some participant still owes an acknowledgement (recovery finishes it). */ acknowledged: boolean;
     }
   | { gtid: string; outcome: 'aborted'; reasons: string[] };
-
-/** A participant's answer to "commit" for a branch it holds no prepared transaction for. */
-export type CommitAck = 'committed' | 'unknown';
 
 /** Raised to the caller when a global transaction aborted; carries the participants' reasons. */
 export class TransactionAbortedError extends Error {

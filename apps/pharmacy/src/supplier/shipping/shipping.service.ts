@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { Logger } from 'pino';
 import { Database, ROOT_LOGGER, SERVICE_CONFIG } from '@hospital/platform';
 import { Outbox, RecoveryLoop } from '@hospital/transactions';
-import { PharmacyConfig } from '../../config';
+import { SupplierConfig } from '../../config';
 import { deliveryIdFor, deliveryShippedEvent } from './shipment';
 import { SupplierRepository } from './supplier.repository';
 
@@ -30,7 +30,7 @@ export class ShippingService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(Database) private readonly db: Database,
     @Inject(SupplierRepository) private readonly repository: SupplierRepository,
     @Inject(Outbox) private readonly outbox: Outbox,
-    @Inject(SERVICE_CONFIG) config: PharmacyConfig,
+    @Inject(SERVICE_CONFIG) config: SupplierConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
     this.delayMs = config.env.SUPPLIER_DELAY_MS;

@@ -8,7 +8,7 @@ import {
   MessageTransactionProducer,
   TwoPhaseMessage,
 } from '@hospital/transactions';
-import { PharmacyConfig } from '../../config';
+import { SupplyChainConfig } from '../../config';
 import { purchaseOrderGtidFor } from './purchase-order';
 import { PurchasingRepository, ReorderRecord } from './purchasing.repository';
 import { PurchasingService, retryDelayMs } from './purchasing.service';
@@ -47,7 +47,7 @@ function harness(
     store as unknown as FhirResourceStore,
     repository as unknown as PurchasingRepository,
     producer as unknown as MessageTransactionProducer<Session>,
-    { env: { TX_RECOVERY_INTERVAL_MS: 0 } } as PharmacyConfig,
+    { env: { TX_RECOVERY_INTERVAL_MS: 0 } } as SupplyChainConfig,
     pino({ level: 'silent' }),
   );
   return { service, repository, store, producer, session, stored: stored as Stored<SupplyRequest> };

@@ -11,7 +11,7 @@ import {
   MessageTransactionProducer,
   RecoveryLoop,
 } from '@hospital/transactions';
-import { PharmacyConfig } from '../../config';
+import { SupplyChainConfig } from '../../config';
 import {
   decideReorder,
   purchaseOrderFor,
@@ -59,7 +59,7 @@ export class PurchasingService implements OnApplicationBootstrap, OnApplicationS
     @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
     @Inject(PurchasingRepository) private readonly repository: PurchasingRepository,
     @Inject(MessageTransactionProducer) private readonly producer: MessageTransactionProducer<Session>,
-    @Inject(SERVICE_CONFIG) config: PharmacyConfig,
+    @Inject(SERVICE_CONFIG) config: SupplyChainConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
     this.loop = new RecoveryLoop(

@@ -1,0 +1,23 @@
+import { ConfigError } from '@hospital/platform';
+import { emrConfig } from './config';
+
+const SECRET = 'a-service-auth-secret-of-32-chars';
+
+describe('EMR configuration', () => {
+  it('reads two-phase commit and its departments, and never the message broker', () => {
+    const config = emrConfig({
+      SERVICE_AUTH_SECRET: SECRET,
+      AMQP_URL: 'not-a-broker',
+      LIS_URL: 'http://lab:9002',
+    });
+    expect(config.peers).toEqual({ lis: 'http://lab:9002', pacs: 'http://127.0.0.1:3003' });
+    expect(config.env.TX_IN_DOUBT_AFTER_MS).toBe(15_000);
+    expect(config.env).not.toHaveProperty('AMQP_URL');
+  });
+
+  it('fails naming a department address that is not a URL', () => {
+    const build = () => emrConfig({ SERVICE_AUTH_SECRET: SECRET, PACS_URL: 'imaging archive' });
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/PACS_URL="imaging archive"/);
+  });
+});

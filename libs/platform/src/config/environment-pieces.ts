@@ -1,0 +1,166 @@
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
+import { ConfigError, toInt } from './environment';
+
+// The pieces a service's environment is composed of. Each service lists the pieces it uses (its
+// `config.ts`); the platform's own (ServiceEnvironment, DatabaseEnvironment, ServiceAuthEnvironment)
+// are part of every service, since every service runs PlatformModule. A library module reads its
+// settings through `environmentOf(config, Piece)`, which refuses a service whose configuration lacks them.
+
+/** What every service reads: where it listens, its logs, its request limit, its own address, fault points. */
+export class ServiceEnvironment {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @IsString() HOST?: string;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL: string = 'info';
+  /** Largest request body accepted, in bytes. */
+  @Transform(toInt) @IsInt() @Min(1024) BODY_LIMIT_BYTES: number = 1_048_576;
+
+  /**
+   * This service's own base URL as the others reach it (for a two-phase message producer, what the
+   * server's MESSAGE_PRODUCERS must list). Default: `http://<HOST>:<PORT>`, with 127.0.0.1 for a wildcard HOST.
+   */
+  @IsOptional() @IsUrl({ require_tld: false }) SERVICE_URL?: string;
+
+  /**
+   * Fault runs only: the process kills itself (SIGKILL) when a protocol reaches this point, e.g.
+   * `2pc.coordinator.after-decision`. Unset in every other run.
+   */
+  @IsOptional() @IsString() FAULT_KILL_AT?: string;
+}
+
+/** The service's PostgreSQL database. */
+export class DatabaseEnvironment {
+  @IsString() PGHOST: string = '127.0.0.1';
+  @Transform(toInt) @IsInt() @Min(1) @Max(65535) PGPORT: number = 5432;
+  @IsString() PGUSER: string = 'postgres';
+  @IsOptional() @IsString() PGPASSWORD?: string;
+  /** Overrides the service's database name (`hospital_<service>` by default). */
+  @IsOptional() @IsString() PGDATABASE?: string;
+  @Transform(toInt) @IsInt() @Min(1) @Max(500) PG_POOL_SIZE: number = 20;
+}
+
+/** The secret service tokens on `/internal/*` routes are signed with (see `auth/service-token.ts`). */
+export class ServiceAuthEnvironment {
+  /**
+   * The secret every service of the platform shares to sign and verify service tokens. Required by every
+   * service, with no default: a service refuses to start without it (tools that only reach the database
+   * do not read this piece).
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'SERVICE_AUTH_SECRET must be at least 32 characters' })
+  SERVICE_AUTH_SECRET?: string;
+}
+
+/** Redis, for the services and tools that use it. */
+export class RedisEnvironment {
+  @IsUrl({ require_tld: false, protocols: ['redis', 'rediss'] }) REDIS_URL: string = 'redis://127.0.0.1:6379';
+}
+
+/** RabbitMQ, the outbox relay and the inbox consumers (MessagingModule). */
+export class MessagingEnvironment {
+  @IsUrl({ require_tld: false, protocols: ['amqp', 'amqps'] }) AMQP_URL: string =
+    'amqp://guest:guest@127.0.0.1:5672';
+  /** Prefix of every exchange and queue this service declares (tests and parallel runs on one broker). */
+  @IsOptional() @IsString() MESSAGING_NAMESPACE?: string;
+  /** Outbox relay: run one in this process (several may run across replicas), and its batch and poll settings. */
+  @IsIn(['true', 'false']) OUTBOX_RELAY: string = 'true';
+  @Transform(toInt) @IsInt() @Min(1) @Max(5000) OUTBOX_BATCH_SIZE: number = 500;
+  /** The relay polls this often when no NOTIFY woke it (a safety net: NOTIFY is only a hint). */
+  @Transform(toInt) @IsInt() @Min(10) OUTBOX_POLL_MS: number = 1_000;
+  /** After a round that emptied the outbox, the relay waits this long so the next one carries more (0: off). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000) OUTBOX_LINGER_MS: number = 0;
+  /** Inbox consumers: unacknowledged deliveries held at once, and attempts before a message is dead-lettered. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000) CONSUMER_PREFETCH: number = 500;
+  @Transform(toInt) @IsInt() @Min(1) @Max(100) CONSUMER_MAX_ATTEMPTS: number = 5;
+  /** Inbox rows (the record of each message a consumer decided) are kept this long, then deleted. */
+  @Transform(toInt) @IsInt() @Min(1) INBOX_RETENTION_HOURS: number = 168;
+}
+
+/**
+ * Distributed transactions, whatever the protocol: how long a call to another party may take, how often
+ * recovery sweeps, how long finished rows are kept. A two-phase message producer reads this piece.
+ */
+export class TransactionsEnvironment {
+  /** How long a coordinator waits for votes (and a producer or server for the other side's answer). */
+  @Transform(toInt) @IsInt() @Min(50) TX_VOTE_TIMEOUT_MS: number = 5_000;
+  /** Interval of the recovery sweep; 0 runs it only at start-up. */
+  @Transform(toInt) @IsInt() @Min(0) TX_RECOVERY_INTERVAL_MS: number = 5_000;
+  /**
+   * Finished transaction rows (2PC log and branches, two-phase messages, their barriers) are kept this
+   * long, then pruned in batches.
+   */
+  @Transform(toInt) @IsInt() @Min(1) TX_RETENTION_HOURS: number = 168;
+}
+
+/** Two-phase commit (coordinator or participant): the transaction settings and the in-doubt threshold. */
+export class TwoPhaseCommitEnvironment extends TransactionsEnvironment {
+  /** A participant asks its coordinator about a branch prepared longer ago than this. */
+  @Transform(toInt) @IsInt() @Min(50) TX_IN_DOUBT_AFTER_MS: number = 15_000;
+}
+
+/** A two-phase message server: the transaction settings, and the producers it serves. */
+export class MessageServerEnvironment extends TransactionsEnvironment {
+  /** The server asks a producer back about a message prepared longer ago than this. */
+  @Transform(toInt) @IsInt() @Min(50) MESSAGE_CHECK_BACK_AFTER_MS: number = 10_000;
+
+  /**
+   * The producers this server serves and the base URL it calls each back at, as `name=url` pairs separated
+   * by commas. A producer is the authenticated caller; one not listed here is refused at prepare, and no
+   * check-back ever goes to an address taken from a request. A service gives its own default by extending
+   * this piece.
+   */
+  @Matches(
+    /^\s*$|^[a-z][a-z0-9-]{0,39}=https?:\/\/[^\s,=]+(\s*,\s*[a-z][a-z0-9-]{0,39}=https?:\/\/[^\s,=]+)*$/,
+    {
+      message: 'MESSAGE_PRODUCERS must be name=http(s)://url pairs separated by commas',
+    },
+  )
+  MESSAGE_PRODUCERS: string = '';
+}
+
+/** The pieces of every service, read by PlatformModule itself. */
+export const PLATFORM_PIECES = [ServiceEnvironment, DatabaseEnvironment, ServiceAuthEnvironment] as const;
+
+/** What PlatformModule and the platform's own code read from any service's configuration. */
+export type PlatformEnvironment = ServiceEnvironment & DatabaseEnvironment & ServiceAuthEnvironment;
+
+/**
+ * Every piece at once: for tools and tests that stand in for any service. A service lists only its own
+ * pieces instead, so it does not validate variables it never reads.
+ */
+export const BaseEnvironment = [
+  ...PLATFORM_PIECES,
+  RedisEnvironment,
+  MessagingEnvironment,
+  TwoPhaseCommitEnvironment,
+  MessageServerEnvironment,
+] as const;
+export type BaseEnvironment = PlatformEnvironment &
+  RedisEnvironment &
+  MessagingEnvironment &
+  TwoPhaseCommitEnvironment &
+  MessageServerEnvironment;
+
+/** The `SERVICE_AUTH_SECRET` of a service's environment; a ConfigError naming the variable when unset. */
+export function requireServiceAuthSecret(env: ServiceAuthEnvironment): string {
+  if (env.SERVICE_AUTH_SECRET === undefined) {
+    throw new ConfigError(
+      "Invalid configuration:\n  SERVICE_AUTH_SECRET is not set: every service needs the secret the platform's services share to sign service tokens (at least 32 characters)",
+    );
+  }
+  return env.SERVICE_AUTH_SECRET;
+}
+
+/** `MESSAGE_PRODUCERS` as a map from producer name to its check-back base URL. */
+export function messageProducerAddresses(env: MessageServerEnvironment): Record<string, string> {
+  const entries = env.MESSAGE_PRODUCERS.split(',')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at), pair.slice(at + 1).replace(/\/+$/, '')] as const;
+    });
+  return Object.fromEntries(entries);
+}
