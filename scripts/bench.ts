@@ -175,8 +175,13 @@ function reportOutbox(r: BenchOutboxResult): void {
     ),
     '',
     formatTable(
-      ['process', 'CPU ms per dispense', 'CPU % (dispensing phase)'],
-      Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [name, fmt(ms, 2), fmt(percentOf[name])]),
+      ['process', 'CPU ms per dispense', 'CPU % (dispensing phase)', 'peak RSS MB'],
+      Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [
+        name,
+        fmt(ms, 2),
+        fmt(percentOf[name]),
+        name in r.peak_rss_mb ? fmt(r.peak_rss_mb[name]) : '-',
+      ]),
     ),
     '',
   ];

@@ -54,6 +54,8 @@ export interface BenchOutboxResult extends BenchResultBase {
   /** CPU per committed dispense during the measured phase, ms, by process (the machine has two cores). */
   cpu_ms_per_dispense: Record<string, number | null>;
   cpu_percent: CpuUse;
+  /** Peak resident set size of each process of the run, MiB (VmHWM, read before they stop). */
+  peak_rss_mb: Record<string, number | null>;
   error_samples: string[];
 }
 
@@ -384,6 +386,12 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
       options.phase('broker confirm limit', limitS),
     );
 
+    const rss = Object.fromEntries(
+      Object.entries(parts).map(([name, part]) => {
+        const mb = part.peakRssMb();
+        return [name, mb === undefined ? null : round(mb, 1)];
+      }),
+    );
     const endToEnd = lags.appliedInWindow / windowS;
     const latencies = load.latencies.sorted();
     return {
@@ -412,6 +420,7 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
         other: perDispense(cpu.other),
       },
       cpu_percent: cpu,
+      peak_rss_mb: rss,
       error_samples: load.errorSamples,
     };
   } finally {
