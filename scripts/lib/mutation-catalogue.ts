@@ -7,10 +7,11 @@
 // Spec sets are named once here, so a new spec that covers an adapter is added in one place.
 import { MutantEntry } from './mutation-runner';
 
-/** The 2PC adapters against the real PostgreSQL, alone and racing each other. */
+/** The 2PC adapters against the real PostgreSQL: alone, racing each other, and at each guard. */
 const PG_2PC = [
   'libs/transactions/test/postgres-two-phase-commit.int-spec.ts',
   'libs/transactions/test/postgres-two-phase-commit.concurrency.int-spec.ts',
+  'libs/transactions/test/postgres-two-phase-commit.edges.int-spec.ts',
 ];
 /** Outbox, inbox and the RabbitMQ adapters against the real PostgreSQL and RabbitMQ, alone and racing. */
 const OUTBOX = [
