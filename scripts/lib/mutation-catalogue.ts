@@ -13,10 +13,11 @@ const PG_2PC = [
   'libs/transactions/test/postgres-two-phase-commit.concurrency.int-spec.ts',
   'libs/transactions/test/postgres-two-phase-commit.edges.int-spec.ts',
 ];
-/** Outbox, inbox and the RabbitMQ adapters against the real PostgreSQL and RabbitMQ, alone and racing. */
+/** Outbox, inbox and the RabbitMQ adapters against the real PostgreSQL and RabbitMQ: alone, racing, at each guard. */
 const OUTBOX = [
   'libs/transactions/test/outbox.int-spec.ts',
   'libs/transactions/test/outbox.concurrency.int-spec.ts',
+  'libs/transactions/test/inbox.edges.int-spec.ts',
 ];
 /** Messages the broker routes to no queue: held, listed and published again over HTTP. */
 const HELD = [...OUTBOX, 'libs/transactions/test/outbox.http.int-spec.ts'];

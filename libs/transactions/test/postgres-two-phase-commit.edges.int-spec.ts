@@ -135,6 +135,75 @@ describe('two-phase commit adapters at their edges', () => {
       expect(await branchState(gtid)).toBe('aborted');
     });
 
+    it('answers each coordinator from its own branch row when two coordinators used the same gtid', async () => {
+      const resource = new PostgresPreparedResource(participantDb);
+      // The committed row first in one transaction and last in the other, so a read that takes either
+      // coordinator's row for the other's is caught whichever row PostgreSQL returns first.
+      const [emrFirst, emrLast] = [newGtid(), newGtid()];
+      const commitForEmr = async (gtid: string) => {
+        await resource.prepare(gtid, 'emr', insertOrder(`${gtid}-emr`));
+        await resource.commit(gtid, 'emr');
+      };
+      await commitForEmr(emrFirst);
+      await resource.abort(emrFirst, 'telemedicine');
+      await resource.abort(emrLast, 'telemedicine');
+      await commitForEmr(emrLast);
+      for (const gtid of [emrFirst, emrLast]) {
+        // A repeated prepare collides with its own coordinator's row and answers from that row only.
+        await expect(
+          resource.prepare(gtid, 'telemedicine', insertOrder(`${gtid}-tele`)),
+        ).resolves.toMatchObject({ vote: 'no' });
+        await expect(resource.prepare(gtid, 'emr', insertOrder(`${gtid}-emr`))).resolves.toEqual({
+          vote: 'yes',
+        });
+        // Commit and abort read their own coordinator's row: nothing committed for telemedicine.
+        await expect(resource.commit(gtid, 'telemedicine')).resolves.toBe('unknown');
+        await expect(resource.abort(gtid, 'telemedicine')).resolves.toBeUndefined();
+        await expect(resource.abort(gtid, 'pharmacy')).resolves.toBeUndefined();
+        await expect(resource.commit(gtid, 'emr')).resolves.toBe('committed');
+        expect(await orderIn(`${gtid}-emr`)).toBe(1);
+        expect(await orderIn(`${gtid}-tele`)).toBe(0);
+      }
+    });
+
+    it.each([
+      ['COMMIT PREPARED', 'commit'],
+      ['ROLLBACK PREPARED', 'abort'],
+    ] as const)(
+      'waits while another session runs %s of the same branch through its WAL flush',
+      async (statement, finish) => {
+        const resource = new PostgresPreparedResource(participantDb);
+        const gtid = newGtid();
+        const gid = branchGid('emr', gtid, participantDb.settings.database);
+        await resource.prepare(gtid, 'emr', insertOrder(gtid));
+        // `commit_delay` holds the other session's flush for 100 ms, with the prepared transaction locked
+        // ("busy") for everyone else all that time.
+        const other = new Client(participantDb.settings);
+        await other.connect();
+        try {
+          await other.query('SET commit_delay = 100000; SET commit_siblings = 0');
+          const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          const finishing = other.query(`${statement} '${gid}'`);
+          // The other session runs the statement (and holds the branch busy for 100 ms) once it shows active.
+          for (let polls = 0; polls < 1_000; polls += 1) {
+            const [row] = await participantDb.query<{ state: string | null; query: string }>(
+              'SELECT state, query FROM pg_stat_activity WHERE pid = $1',
+              [rows[0].pid],
+            );
+            if (row?.state === 'active' && row.query.startsWith(statement)) break;
+          }
+          const answer = finish === 'commit' ? resource.commit(gtid, 'emr') : resource.abort(gtid, 'emr');
+          await Promise.all([answer, finishing]);
+          if (finish === 'commit') await expect(answer).resolves.toBe('committed');
+          else await expect(answer).resolves.toBeUndefined();
+        } finally {
+          await other.end();
+        }
+        expect(await isPrepared(gid)).toBe(false);
+        expect(await orderIn(gtid)).toBe(finish === 'commit' ? 1 : 0);
+      },
+    );
+
     it('reports in doubt only its own database’s branches, and only those prepared before the cut-off', async () => {
       const here = new PostgresPreparedResource(participantDb);
       // Another participant database on the same server: prepared-transaction names are server-wide.
