@@ -26,8 +26,11 @@ const HELD = [...OUTBOX, 'libs/transactions/test/outbox.http.int-spec.ts'];
  * (`retention`, `internal-auth`) cover files with no entry here: the retention sweeps and the HTTP guards.
  */
 const IN_DOUBT = [...PG_2PC, 'libs/transactions/test/operations.int-spec.ts'];
-/** Two-phase messages over HTTP, PostgreSQL and RabbitMQ. */
-const MESSAGES = ['libs/transactions/test/message-transaction.int-spec.ts'];
+/** Two-phase messages over HTTP, PostgreSQL and RabbitMQ, and the server's store at each guard. */
+const MESSAGES = [
+  'libs/transactions/test/message-transaction.int-spec.ts',
+  'libs/transactions/test/message-transaction.edges.int-spec.ts',
+];
 /** The publisher serves both the outbox relay and the message server. */
 const PUBLISHER = [...OUTBOX, ...MESSAGES];
 /** The protocol cores' unit and property specs. */
