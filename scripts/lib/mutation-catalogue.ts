@@ -39,7 +39,10 @@ const TWO_PC_CORE = [
   'libs/transactions/src/two-phase-commit/participant.spec.ts',
   'libs/transactions/src/two-phase-commit/two-phase-commit.property.spec.ts',
 ];
-const OUTBOX_CORE = ['libs/transactions/src/outbox/outbox.property.spec.ts'];
+const OUTBOX_CORE = [
+  'libs/transactions/src/outbox/outbox.property.spec.ts',
+  'libs/transactions/src/outbox/inbox-consumer.spec.ts',
+];
 const MESSAGE_CORE = [
   'libs/transactions/src/message-transaction/message-transaction.spec.ts',
   'libs/transactions/src/message-transaction/message-transaction.property.spec.ts',
