@@ -240,6 +240,10 @@ export const CATALOGUE: readonly MutantEntry[] = [
       "a branch's prepared-transaction name leaves out its database: two participants of one transaction on one server collide",
     specs: PG_2PC,
   },
+  // Not catalogued, as equivalent: dropping the command-tag check of COMMIT PREPARED / ROLLBACK PREPARED
+  // (`finishPrepared`) or of the tombstone's COMMIT in `abort`. They run on a pooled connection outside
+  // any transaction block, or right after statements each awaited, where PostgreSQL answers with their own
+  // tag or an error, never a silent ROLLBACK; no spec can tell the check from its absence.
   {
     id: 'pg-participant/prepare-tag-unchecked',
     file: PREPARED,
