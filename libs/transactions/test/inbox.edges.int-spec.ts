@@ -11,6 +11,7 @@ import {
   PostgresInbox,
   RejectedMessageError,
 } from '@hospital/transactions';
+import { eventually } from '@hospital/platform/testing/waiting';
 
 /**
  * The PostgreSQL inbox at its edges, one guard each: two consumers sharing a database, a redelivery of a
@@ -100,6 +101,56 @@ describe('PostgreSQL inbox at its edges', () => {
     );
     expect(Number(cursor?.last_sequence)).toBe(1);
     await expect(ward.process([second])).resolves.toEqual([{ kind: 'applied' }]);
+  });
+
+  it('waits for a predecessor another consumer is applying instead of counting it missing', async () => {
+    const name = `${namespace}-failover`;
+    let applying!: () => void;
+    const secondApplying = new Promise<void>((resolve) => (applying = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    /** Holds the transaction applying sequence 2 open (with its aggregate's cursor locked) until released. */
+    const slow: MessageHandler<Session> = {
+      async handle(session, message) {
+        await handler.handle(session, message);
+        if (message.sequence === 2) {
+          applying();
+          await held;
+        }
+      },
+    };
+    // Another replica of the consumer, with its own connections (a failover, or a redelivery elsewhere).
+    const otherDb = new Database(db.settings, 'inbox-edges-other');
+    try {
+      const [first, other] = [db, otherDb].map(
+        (pool) =>
+          new InboxConsumer(pool, new PostgresInbox(), slow, { name, maxAttempts: 3, gapPatience: 2 }),
+      );
+      await first.process([inbound({ aggregateId: 'bed-9', sequence: 1 })]);
+      const applyingSecond = first.process([inbound({ aggregateId: 'bed-9', sequence: 2 })]);
+      await secondApplying;
+      // Its successor on its last delivery within patience: were sequence 2 counted missing, it would be
+      // dead-lettered now although its predecessor is committing.
+      const third = other.process([inbound({ aggregateId: 'bed-9', sequence: 3, deliveryCount: 1 })]);
+      const waiting = eventually(
+        async () =>
+          (
+            await db.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          )[0].n,
+        (n) => n > 0,
+        10_000,
+      );
+      await Promise.race([waiting, third]);
+      release();
+      await expect(applyingSecond).resolves.toEqual([{ kind: 'applied' }]);
+      await expect(third).resolves.toEqual([{ kind: 'applied' }]);
+    } finally {
+      release();
+      await otherDb.close();
+    }
   });
 
   it('applies a replayed dead letter once, however often the replayed copy is delivered', async () => {
