@@ -7,12 +7,30 @@
 // Spec sets are named once here, so a new spec that covers an adapter is added in one place.
 import { MutantEntry } from './mutation-runner';
 
-/** The 2PC adapters against the real PostgreSQL. */
-const PG_2PC = ['libs/transactions/test/postgres-two-phase-commit.int-spec.ts'];
-/** Outbox, inbox and the RabbitMQ adapters against the real PostgreSQL and RabbitMQ. */
-const OUTBOX = ['libs/transactions/test/outbox.int-spec.ts'];
-/** Two-phase messages over HTTP, PostgreSQL and RabbitMQ. */
-const MESSAGES = ['libs/transactions/test/message-transaction.int-spec.ts'];
+/** The 2PC adapters against the real PostgreSQL: alone, racing each other, and at each guard. */
+const PG_2PC = [
+  'libs/transactions/test/postgres-two-phase-commit.int-spec.ts',
+  'libs/transactions/test/postgres-two-phase-commit.concurrency.int-spec.ts',
+  'libs/transactions/test/postgres-two-phase-commit.edges.int-spec.ts',
+];
+/** Outbox, inbox and the RabbitMQ adapters against the real PostgreSQL and RabbitMQ: alone, racing, at each guard. */
+const OUTBOX = [
+  'libs/transactions/test/outbox.int-spec.ts',
+  'libs/transactions/test/outbox.concurrency.int-spec.ts',
+  'libs/transactions/test/inbox.edges.int-spec.ts',
+];
+/** Messages the broker routes to no queue: held, listed and published again over HTTP. */
+const HELD = [...OUTBOX, 'libs/transactions/test/outbox.http.int-spec.ts'];
+/**
+ * In-doubt branches as operators see them (gauges, listing, resolution over HTTP). The other new specs
+ * (`retention`, `internal-auth`) cover files with no entry here: the retention sweeps and the HTTP guards.
+ */
+const IN_DOUBT = [...PG_2PC, 'libs/transactions/test/operations.int-spec.ts'];
+/** Two-phase messages over HTTP, PostgreSQL and RabbitMQ, and the server's store at each guard. */
+const MESSAGES = [
+  'libs/transactions/test/message-transaction.int-spec.ts',
+  'libs/transactions/test/message-transaction.edges.int-spec.ts',
+];
 /** The publisher serves both the outbox relay and the message server. */
 const PUBLISHER = [...OUTBOX, ...MESSAGES];
 /** The protocol cores' unit and property specs. */
@@ -21,7 +39,10 @@ const TWO_PC_CORE = [
   'libs/transactions/src/two-phase-commit/participant.spec.ts',
   'libs/transactions/src/two-phase-commit/two-phase-commit.property.spec.ts',
 ];
-const OUTBOX_CORE = ['libs/transactions/src/outbox/outbox.property.spec.ts'];
+const OUTBOX_CORE = [
+  'libs/transactions/src/outbox/outbox.property.spec.ts',
+  'libs/transactions/src/outbox/inbox-consumer.spec.ts',
+];
 const MESSAGE_CORE = [
   'libs/transactions/src/message-transaction/message-transaction.spec.ts',
   'libs/transactions/src/message-transaction/message-transaction.property.spec.ts',
@@ -100,8 +121,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/commit-skips-commit-prepared',
     file: PREPARED,
     area: 'commit',
-    find: '    if (gid) {\n      try {\n        await this.db.query(`COMMIT PREPARED',
-    replace: '    if (gid && false) {\n      try {\n        await this.db.query(`COMMIT PREPARED',
+    find: "const done = await this.finishPrepared(`COMMIT PREPARED ${literal(gid)}`, 'COMMIT');",
+    replace: 'const done = false as boolean;',
     description: 'commit never runs COMMIT PREPARED and answers from the branch row',
     specs: PG_2PC,
   },
@@ -109,8 +130,9 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/commit-swallows-errors',
     file: PREPARED,
     area: 'commit',
-    find: 'fall through to the branch row.\n        if (pgErrorCode(error) !== PgErrorCode.UndefinedObject) throw error;',
-    replace: 'fall through to the branch row.\n        void error;',
+    find: "const done = await this.finishPrepared(`COMMIT PREPARED ${literal(gid)}`, 'COMMIT');",
+    replace:
+      "const done = await this.finishPrepared(`COMMIT PREPARED ${literal(gid)}`, 'COMMIT').catch(() => false);",
     description:
       "COMMIT PREPARED errors other than 'no such prepared transaction' (e.g. 55000 is busy) are swallowed",
     specs: PG_2PC,
@@ -119,7 +141,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/commit-acks-unconditionally',
     file: PREPARED,
     area: 'commit',
-    find: "return (await this.branchState(gtid)) === 'committed' ? 'committed' : 'unknown';",
+    find: "return (await this.branchState(coordinator, gtid)) === 'committed' ? 'committed' : 'unknown';",
     replace: "return 'committed';",
     description: 'commit acknowledges a branch it found neither prepared nor committed',
     specs: PG_2PC,
@@ -128,7 +150,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/commit-repeat-unknown',
     file: PREPARED,
     area: 'commit',
-    find: "return (await this.branchState(gtid)) === 'committed' ? 'committed' : 'unknown';",
+    find: "return (await this.branchState(coordinator, gtid)) === 'committed' ? 'committed' : 'unknown';",
     replace: "return 'unknown';",
     description: 'a repeated commit of a branch already committed answers unknown (commit not idempotent)',
     specs: PG_2PC,
@@ -137,8 +159,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/abort-not-idempotent',
     file: PREPARED,
     area: 'abort',
-    find: "VALUES ($1, '', 'aborted')\n             ON CONFLICT (gtid) DO NOTHING`",
-    replace: "VALUES ($1, '', 'aborted')`",
+    find: "VALUES ($1, $2, 'aborted')\n             ON CONFLICT (coordinator, gtid) DO NOTHING`",
+    replace: "VALUES ($1, $2, 'aborted')`",
     description:
       'abort not idempotent: the tombstone is a plain INSERT, so a second abort of the branch fails',
     specs: PG_2PC,
@@ -147,8 +169,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/abort-no-tombstone',
     file: PREPARED,
     area: 'abort',
-    find: "`INSERT INTO tx_participant_branch (gtid, coordinator, state) VALUES ($1, '', 'aborted')\n             ON CONFLICT (gtid) DO NOTHING`",
-    replace: '`SELECT $1::text`',
+    find: "`INSERT INTO tx_participant_branch (gtid, coordinator, state) VALUES ($1, $2, 'aborted')\n             ON CONFLICT (coordinator, gtid) DO NOTHING`",
+    replace: '`SELECT $1::text, $2::text`',
     description: 'abort leaves no tombstone, so a prepare arriving after the abort votes YES',
     specs: PG_2PC,
   },
@@ -156,8 +178,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/abort-skips-rollback-prepared',
     file: PREPARED,
     area: 'abort',
-    find: '      await this.rollbackPrepared(gtid, coordinator);\n',
-    replace: '',
+    find: "      await this.finishPrepared(`ROLLBACK PREPARED ${literal(gid)}`, 'ROLLBACK');\n",
+    replace: '      void gid;\n',
     description: 'abort writes its tombstone but leaves the prepared transaction holding its locks',
     specs: PG_2PC,
   },
@@ -165,8 +187,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/abort-swallows-rollback-errors',
     file: PREPARED,
     area: 'abort',
-    find: '`ROLLBACK PREPARED ${literal(gid)}`);\n    } catch (error) {\n      if (pgErrorCode(error) !== PgErrorCode.UndefinedObject) throw error;',
-    replace: '`ROLLBACK PREPARED ${literal(gid)}`);\n    } catch (error) {\n      void error;',
+    find: "await this.finishPrepared(`ROLLBACK PREPARED ${literal(gid)}`, 'ROLLBACK');",
+    replace: "await this.finishPrepared(`ROLLBACK PREPARED ${literal(gid)}`, 'ROLLBACK').catch(() => false);",
     description: "ROLLBACK PREPARED errors other than 'no such prepared transaction' are swallowed",
     specs: PG_2PC,
   },
@@ -174,7 +196,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-participant/abort-of-committed-succeeds',
     file: PREPARED,
     area: 'abort',
-    find: "if ((await this.branchState(gtid)) === 'committed') {",
+    find: "if ((await this.branchState(coordinator, gtid)) === 'committed') {",
     replace: 'if (false) {',
     description: 'abort of a branch that already committed reports success',
     specs: PG_2PC,
@@ -195,7 +217,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
     find: 'WHERE database = current_database() AND gid LIKE $1 AND prepared < $2',
     replace: 'WHERE gid LIKE $1 AND prepared < $2',
     description: "in-doubt scan takes other databases' prepared transactions on the same server as its own",
-    specs: PG_2PC,
+    specs: IN_DOUBT,
   },
   {
     id: 'pg-participant/in-doubt-ignores-age',
@@ -204,15 +226,72 @@ export const CATALOGUE: readonly MutantEntry[] = [
     find: 'AND gid LIKE $1 AND prepared < $2',
     replace: 'AND gid LIKE $1 AND $2::timestamptz IS NOT NULL',
     description: 'branches prepared a moment ago (still waiting for the decision) are resolved as in doubt',
-    specs: PG_2PC,
+    specs: IN_DOUBT,
   },
   {
     id: 'pg-participant/prepared-gid-any-database',
     file: PREPARED,
     area: 'commit',
-    find: 'FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1`',
-    replace: 'FROM pg_prepared_xacts WHERE gid LIKE $1`',
-    description: 'commit or abort by gtid alone may find a prepared branch of another database',
+    // Branches are now found by their full name, which carries the database; the same defect is that name
+    // without the database (PostgreSQL's prepared-transaction names are server-wide).
+    find: 'return [GID_PREFIX, coordinator, gtid, database].join(SEPARATOR);',
+    replace: 'return [GID_PREFIX, coordinator, gtid, database].slice(0, 3).join(SEPARATOR);',
+    description:
+      "a branch's prepared-transaction name leaves out its database: two participants of one transaction on one server collide",
+    specs: PG_2PC,
+  },
+  // Not catalogued, as equivalent: dropping the command-tag check of COMMIT PREPARED / ROLLBACK PREPARED
+  // (`finishPrepared`) or of the tombstone's COMMIT in `abort`. They run on a pooled connection outside
+  // any transaction block, or right after statements each awaited, where PostgreSQL answers with their own
+  // tag or an error, never a silent ROLLBACK; no spec can tell the check from its absence.
+  {
+    id: 'pg-participant/prepare-tag-unchecked',
+    file: PREPARED,
+    area: 'prepare',
+    find: "expectCommand(await session.command(`PREPARE TRANSACTION ${literal(gid)}`), 'PREPARE');",
+    replace: 'await session.command(`PREPARE TRANSACTION ${literal(gid)}`);',
+    description:
+      'a PREPARE answered ROLLBACK (the branch failed inside a step that swallowed the error) is taken for a YES',
+    specs: PG_2PC,
+  },
+  {
+    id: 'pg-participant/busy-not-retried',
+    file: PREPARED,
+    area: 'commit',
+    find: 'if (code !== PgErrorCode.ObjectNotInPrerequisiteState || attempt >= BUSY_ATTEMPTS) throw error;',
+    replace: 'throw error;',
+    description:
+      'COMMIT/ROLLBACK PREPARED racing another session on the same branch fails with 55000 "is busy" instead of waiting',
+    specs: PG_2PC,
+  },
+  {
+    id: 'pg-participant/busy-retried-once',
+    file: PREPARED,
+    area: 'abort',
+    find: 'attempt >= BUSY_ATTEMPTS) throw error;',
+    replace: 'attempt >= 1) throw error;',
+    description: 'the "is busy" retry gives up after one wait, before the concurrent finish is done',
+    specs: PG_2PC,
+  },
+  {
+    id: 'pg-participant/known-any-coordinator',
+    file: PREPARED,
+    area: 'prepare',
+    find: '(SELECT state FROM tx_participant_branch WHERE coordinator = $2 AND gtid = $3) AS state',
+    replace:
+      '(SELECT state FROM tx_participant_branch WHERE $2::text IS NOT NULL AND gtid = $3 LIMIT 1) AS state',
+    description:
+      "a prepare that collides reads the settled vote of another coordinator's branch with the same gtid",
+    specs: PG_2PC,
+  },
+  {
+    id: 'pg-participant/branch-state-any-coordinator',
+    file: PREPARED,
+    area: 'commit',
+    find: "'SELECT state FROM tx_participant_branch WHERE coordinator = $1 AND gtid = $2',",
+    replace: "'SELECT state FROM tx_participant_branch WHERE $1::text IS NOT NULL AND gtid = $2 LIMIT 1',",
+    description:
+      "commit and abort read the branch row of another coordinator's transaction with the same gtid",
     specs: PG_2PC,
   },
 
@@ -386,13 +465,27 @@ export const CATALOGUE: readonly MutantEntry[] = [
     description: 'a failed phase two keeps the full lease instead of the back-off it asked for',
     specs: PG_2PC,
   },
+  // `pg-coordinator-log/begin-not-idempotent` (a repeated begin failing instead of being a no-op) is gone:
+  // `begin` now refuses a gtid the log already holds on purpose (GtidInUseError), so that defect is the
+  // intended behaviour. The two entries below plant the defects of the new guard instead.
   {
-    id: 'pg-coordinator-log/begin-not-idempotent',
+    id: 'pg-coordinator-log/begin-accepts-reused-gtid',
+    file: LOG,
+    area: 'commit',
+    find: 'if (inserted.length === 0) throw new GtidInUseError(gtid);',
+    replace: 'void inserted;',
+    description:
+      'begin accepts a gtid the log already holds, so a replayed transaction finds the old decision and commits nothing',
+    specs: PG_2PC,
+  },
+  {
+    id: 'pg-coordinator-log/begin-raw-unique-violation',
     file: LOG,
     area: 'prepare',
-    find: "VALUES ($1, '2pc', 'preparing', $2, $3)\n       ON CONFLICT (gtid) DO NOTHING`",
-    replace: "VALUES ($1, '2pc', 'preparing', $2, $3)`",
-    description: 'beginning a transaction whose gtid is already logged fails instead of being a no-op',
+    find: 'ON CONFLICT (gtid) DO NOTHING RETURNING gtid`',
+    replace: 'RETURNING gtid`',
+    description:
+      'a reused gtid is refused with a bare unique violation instead of GtidInUseError (a 5xx instead of a conflict)',
     specs: PG_2PC,
   },
 
@@ -522,8 +615,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-outbox/claim-published',
     file: OUTBOX_STORE,
     area: 'claim',
-    find: 'WHERE published_at IS NULL AND partition = ANY($1)',
-    replace: 'WHERE partition = ANY($1)',
+    find: 'WHERE o.published_at IS NULL AND o.retry_at IS NULL AND o.partition = ANY($1)',
+    replace: 'WHERE o.retry_at IS NULL AND o.partition = ANY($1)',
     description: 'a claim takes messages already published',
     specs: OUTBOX,
   },
@@ -531,10 +624,48 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'pg-outbox/claim-newest-first',
     file: OUTBOX_STORE,
     area: 'claim',
-    find: 'ORDER BY position\n          LIMIT $2',
-    replace: 'ORDER BY position DESC\n          LIMIT $2',
+    find: 'ORDER BY o.position\n     LIMIT $2`',
+    replace: 'ORDER BY o.position DESC\n     LIMIT $2`',
     description: 'a claim takes the newest messages first, breaking order per aggregate',
     specs: OUTBOX,
+  },
+  {
+    id: 'pg-outbox/claim-takes-held',
+    file: OUTBOX_STORE,
+    area: 'claim',
+    find: 'o.published_at IS NULL AND o.retry_at IS NULL AND o.partition = ANY($1)',
+    replace: 'o.published_at IS NULL AND o.partition = ANY($1)',
+    description:
+      'a claim takes messages held back after the broker routed them to no queue, before their delay has passed',
+    specs: HELD,
+  },
+  {
+    id: 'pg-outbox/claim-overtakes-held',
+    file: OUTBOX_STORE,
+    area: 'claim',
+    find: "AND o.partition = ANY($1) AND ${NOT_BEHIND_HELD('o')}",
+    replace: 'AND o.partition = ANY($1)',
+    description:
+      "a claim takes an aggregate's later messages past an earlier one held back, breaking its order",
+    specs: HELD,
+  },
+  {
+    id: 'pg-outbox/unroutable-not-held',
+    file: OUTBOX_STORE,
+    area: 'outbox',
+    find: 'if (unroutable.length > 0)\n              await client.query(HOLD',
+    replace: 'if (unroutable.length < 0)\n              await client.query(HOLD',
+    description: 'a message the broker routed to no queue is not held back, so it is published again at once',
+    specs: HELD,
+  },
+  {
+    id: 'pg-outbox/held-never-released',
+    file: OUTBOX_STORE,
+    area: 'outbox',
+    find: 'WHERE published_at IS NULL AND retry_at <= clock_timestamp()`',
+    replace: 'WHERE false`',
+    description: 'a held message is never published again once its delay has passed',
+    specs: HELD,
   },
   {
     id: 'pg-outbox/complete-marks-nothing',
@@ -628,6 +759,24 @@ export const CATALOGUE: readonly MutantEntry[] = [
     replace: '{}',
     description: 'messages go out without their sequence, so order per aggregate is no longer enforced',
     specs: PUBLISHER,
+  },
+  {
+    id: 'rabbitmq-publisher/not-mandatory',
+    file: RABBIT_PUBLISHER,
+    area: 'publish',
+    find: 'mandatory: true,',
+    replace: 'mandatory: false,',
+    description: 'a message no queue is bound to receive is confirmed, dropped and counted as delivered',
+    specs: HELD,
+  },
+  {
+    id: 'rabbitmq-publisher/returns-ignored',
+    file: RABBIT_PUBLISHER,
+    area: 'publish',
+    find: 'if (reason !== undefined) unrouted.push({ id: message.id, reason });',
+    replace: 'void reason;',
+    description: "the broker's return of an unroutable message is ignored, so the outbox marks it sent",
+    specs: HELD,
   },
 
   // ── RabbitMQ consumer ────────────────────────────────────────────────────────────────────────────────
@@ -894,8 +1043,8 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'outbox-relay/marks-before-confirm',
     file: 'outbox/outbox-relay.ts',
     area: 'outbox',
-    find: 'await this.publisher.publish(messages);',
-    replace: 'void this.publisher.publish(messages).catch(() => undefined);',
+    find: 'await this.publisher.publish(part);',
+    replace: 'void this.publisher.publish(part).catch(() => undefined);',
     description: 'a batch is marked published before the broker confirmed it',
     specs: OUTBOX_CORE,
   },
@@ -912,9 +1061,30 @@ export const CATALOGUE: readonly MutantEntry[] = [
     id: 'inbox-consumer/gap-ignored',
     file: 'outbox/inbox-consumer.ts',
     area: 'inbox',
-    find: "if (waiting && !message.replayed && message.deliveryCount + 1 < patience) return 'gap';",
-    replace: '',
+    find: 'if (message.sequence > last + 1) {',
+    replace: 'if (false) {',
     description: 'a successor is applied before its predecessor',
+    specs: OUTBOX_CORE,
+  },
+  {
+    id: 'inbox-consumer/gap-waits-forever',
+    file: 'outbox/inbox-consumer.ts',
+    area: 'inbox',
+    find: "if (message.deliveryCount + 1 < gapPatience) return 'gap';",
+    replace: "return 'gap';",
+    description:
+      'a successor whose predecessor never arrives waits forever instead of being dead-lettered after its patience',
+    specs: OUTBOX_CORE,
+  },
+  {
+    id: 'inbox-consumer/gap-expired-moves-cursor',
+    file: 'outbox/inbox-consumer.ts',
+    area: 'inbox',
+    find: "inBatch.add(message.id);\n        return 'gap-expired';",
+    replace:
+      "inBatch.add(message.id);\n        cursors.set(key, message.sequence);\n        return 'gap-expired';",
+    description:
+      'a message dead-lettered for a missing predecessor moves the cursor past it, so later messages overtake it',
     specs: OUTBOX_CORE,
   },
   {

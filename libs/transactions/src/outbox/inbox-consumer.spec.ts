@@ -1,5 +1,7 @@
 import { InboundMessage, InboxOutcome } from '../ports/messaging.ports';
-import { classify, gapReason } from './inbox-consumer';
+import { InMemoryInbox } from '../testing/outbox-memory';
+import { MemoryTransactionRunner } from '../testing/memory-session';
+import { classify, gapReason, InboxConsumer } from './inbox-consumer';
 
 /** `classify`, the inbox's decision, on the cases around a missing predecessor. */
 describe('classify', () => {
@@ -47,5 +49,62 @@ describe('classify', () => {
     expect(classify([message(2), message(1), message(2)], none, cursors, 10)).toEqual(['gap', 'new', 'new']);
     expect(cursors.get('pharmacy|drug-1@ward-3')).toBe(2);
     expect(classify([message(1), message(2)], none, new Map(), 10)).toEqual(['new', 'new']);
+  });
+});
+
+/** The cases around duplicates and rejections, without an ordering key. */
+describe('classify, unordered messages', () => {
+  const message = (id: string, extra: Partial<InboundMessage> = {}): InboundMessage => ({
+    id,
+    type: 'lab.result-released',
+    gtid: `g-${id}`,
+    source: 'lis',
+    payload: {},
+    deliveryCount: 0,
+    replayed: false,
+    ...extra,
+  });
+
+  it('applies a message delivered twice in one batch once', () => {
+    expect(classify([message('a'), message('b'), message('a')], new Map(), new Map(), 10)).toEqual([
+      'new',
+      'new',
+      'duplicate',
+    ]);
+  });
+
+  it('never applies a redelivery of a dead-lettered message unless it is a replay', () => {
+    const seen = new Map<string, InboxOutcome>([['a', 'dead-lettered']]);
+    expect(classify([message('a', { deliveryCount: 1 })], seen, new Map(), 10)).toEqual([
+      'dead-lettered-before',
+    ]);
+    expect(classify([message('a', { replayed: true })], seen, new Map(), 10)).toEqual(['new']);
+  });
+});
+
+describe('InboxConsumer', () => {
+  it('dead-letters a message failing on every delivery once it has failed maxAttempts times', async () => {
+    const inbox = new InMemoryInbox();
+    const consumer = new InboxConsumer(
+      new MemoryTransactionRunner(),
+      inbox,
+      { handle: () => Promise.reject(new Error('lab system unreachable')) },
+      { name: 'results', maxAttempts: 3 },
+    );
+    const delivery = (deliveryCount: number): InboundMessage => ({
+      id: 'result-1',
+      type: 'lab.result-released',
+      gtid: 'g-result-1',
+      source: 'lis',
+      payload: {},
+      deliveryCount,
+      replayed: false,
+    });
+    await expect(consumer.process([delivery(0)])).resolves.toMatchObject([{ kind: 'retry' }]);
+    await expect(consumer.process([delivery(1)])).resolves.toMatchObject([{ kind: 'retry' }]);
+    await expect(consumer.process([delivery(2)])).resolves.toMatchObject([
+      { kind: 'dead-letter', reason: expect.stringContaining('failed 3 time(s)') },
+    ]);
+    expect(inbox.rows.size).toBe(1);
   });
 });
