@@ -171,4 +171,38 @@ describe('PostgreSQL inbox at its edges', () => {
     );
     expect(row?.outcome).toBe('applied');
   });
+
+  it('applies a replayed dead letter once when two consumers take it at the same time', async () => {
+    const name = `${namespace}-replay-race`;
+    const message = inbound();
+    refused.add(message.id);
+    await expect(consumer(name).process([message])).resolves.toMatchObject([{ kind: 'dead-letter' }]);
+    refused.delete(message.id);
+    // Both consumers read the inbox (dead-lettered) and apply the effect before either records it.
+    let arrived = 0;
+    let bothIn: () => void = () => undefined;
+    const together = new Promise<void>((resolve) => (bothIn = resolve));
+    const gated: MessageHandler<Session> = {
+      async handle(session, delivered) {
+        await handler.handle(session, delivered);
+        if ((arrived += 1) === 2) bothIn();
+        await together;
+      },
+    };
+    const racing = () => new InboxConsumer(db, new PostgresInbox(), gated, { name, maxAttempts: 3 });
+    const replayed = { ...message, replayed: true };
+    const dispositions = await Promise.all([racing().process([replayed]), racing().process([replayed])]);
+    // One records it; the other finds it decided while it waited, rolls its effect back and is retried.
+    expect(
+      dispositions
+        .flat()
+        .map((d) => d.kind)
+        .sort(),
+    ).toEqual(['applied', 'retry']);
+    expect(await effects(message.id)).toBe(1);
+    await expect(consumer(name).process([{ ...replayed, deliveryCount: 1 }])).resolves.toEqual([
+      { kind: 'duplicate' },
+    ]);
+    expect(await effects(message.id)).toBe(1);
+  });
 });

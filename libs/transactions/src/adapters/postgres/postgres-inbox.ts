@@ -55,11 +55,17 @@ export class PostgresInbox implements InboxStore<Session> {
       ]);
     }
     for (const entry of entries.filter((e) => e.replacing)) {
-      await session.query(
+      // A replayed dead letter taken by two consumers at once: the second waits on the row, then finds it
+      // decided. Failing here rolls its effect back; its redelivery is then a duplicate.
+      const replaced = await session.query(
         `UPDATE tx_inbox SET outcome = $3, reason = $4, received_at = now()
-          WHERE consumer = $1 AND message_id = $2 AND outcome = 'dead-lettered'`,
+          WHERE consumer = $1 AND message_id = $2 AND outcome = 'dead-lettered'
+         RETURNING 1`,
         [consumer, entry.messageId, entry.outcome, entry.reason ?? null],
       );
+      if (replaced.length === 0) {
+        throw new Error(`message ${entry.messageId} was decided by another consumer meanwhile`);
+      }
     }
     if (cursors.size > 0) {
       const keys = [...cursors.keys()].sort();
