@@ -138,7 +138,7 @@ export class ScratchTree {
     for (const name of ['package.json', 'jest.config.js', 'tsconfig.json']) {
       await cp(join(original, name), join(root, name));
     }
-    for (const name of ['libs', 'apps']) {
+    for (const name of ['libs', 'apps', 'scripts', 'tools']) {
       await cp(join(original, name), join(root, name), {
         recursive: true,
         filter: (source) => !/[/\\](node_modules|dist|coverage)$/.test(source),
