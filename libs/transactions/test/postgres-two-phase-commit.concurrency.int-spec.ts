@@ -1,6 +1,5 @@
 import { Client } from 'pg';
 import { Database, Session } from '@hospital/platform';
-import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   branchGid,
   GtidInUseError,
@@ -8,10 +7,10 @@ import {
   ParticipantClient,
   PostgresPreparedResource,
   PostgresTwoPhaseLog,
-  transactionLogMigrations,
   TwoPhaseCoordinator,
   TwoPhaseParticipant,
 } from '@hospital/transactions';
+import { useTwoPhaseDatabases } from './support/two-phase-databases';
 
 /**
  * The 2PC adapters under concurrency, against the real PostgreSQL: phase two racing recovery on the same
@@ -20,34 +19,15 @@ import {
  * failed.
  */
 describe('two-phase commit adapters under concurrency', () => {
-  const dbs: { db: Database; drop: () => Promise<void> }[] = [];
+  const databases = useTwoPhaseDatabases('tx-concurrency-test');
+  const { orderIn, isPrepared } = databases;
   let coordinatorDb: Database;
   let participantDb: Database;
 
-  const open = async (): Promise<Database> => {
-    const { settings, drop } = await createTestDatabase('txlib', transactionLogMigrations);
-    const db = new Database(settings, 'tx-concurrency-test');
-    await db.query('CREATE TABLE IF NOT EXISTS orders (id text PRIMARY KEY, owner text NOT NULL)');
-    dbs.push({ db, drop });
-    return db;
-  };
-
-  beforeAll(async () => {
-    coordinatorDb = await open();
-    participantDb = await open();
+  beforeAll(() => {
+    coordinatorDb = databases.coordinator();
+    participantDb = databases.participant();
   });
-
-  afterAll(async () => {
-    for (const { db, drop } of dbs) {
-      await db.close();
-      await drop();
-    }
-  });
-
-  const orderIn = async (id: string) =>
-    (await participantDb.query('SELECT 1 FROM orders WHERE id = $1', [id])).length;
-  const isPrepared = async (gid: string) =>
-    (await participantDb.query('SELECT 1 FROM pg_prepared_xacts WHERE gid = $1', [gid])).length === 1;
   const insertOrder =
     (id: string, owner = 'lis') =>
     async (tx: Session) =>

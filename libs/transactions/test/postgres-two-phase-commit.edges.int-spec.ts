@@ -1,14 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { Database, Session } from '@hospital/platform';
-import { createTestDatabase } from '@hospital/platform/testing/test-database';
-import {
-  branchGid,
-  newGtid,
-  PostgresPreparedResource,
-  PostgresTwoPhaseLog,
-  transactionLogMigrations,
-} from '@hospital/transactions';
+import { branchGid, newGtid, PostgresPreparedResource, PostgresTwoPhaseLog } from '@hospital/transactions';
+import { useTwoPhaseDatabases } from './support/two-phase-databases';
 
 /**
  * The edges of the 2PC adapters against the real PostgreSQL, one guard each: a settled branch asked
@@ -16,34 +10,15 @@ import {
  * PostgreSQL refuses, and the coordinator log's decision durability, completion marks and recovery claims.
  */
 describe('two-phase commit adapters at their edges', () => {
-  const dbs: { db: Database; drop: () => Promise<void> }[] = [];
+  const databases = useTwoPhaseDatabases('tx-edges-test');
+  const { orderIn, isPrepared } = databases;
   let coordinatorDb: Database;
   let participantDb: Database;
 
-  const open = async (): Promise<Database> => {
-    const { settings, drop } = await createTestDatabase('txlib', transactionLogMigrations);
-    const db = new Database(settings, 'tx-edges-test');
-    await db.query('CREATE TABLE IF NOT EXISTS orders (id text PRIMARY KEY, owner text NOT NULL)');
-    dbs.push({ db, drop });
-    return db;
-  };
-
-  beforeAll(async () => {
-    coordinatorDb = await open();
-    participantDb = await open();
+  beforeAll(() => {
+    coordinatorDb = databases.coordinator();
+    participantDb = databases.participant();
   });
-
-  afterAll(async () => {
-    for (const { db, drop } of dbs) {
-      await db.close();
-      await drop();
-    }
-  });
-
-  const orderIn = async (id: string) =>
-    (await participantDb.query('SELECT 1 FROM orders WHERE id = $1', [id])).length;
-  const isPrepared = async (gid: string) =>
-    (await participantDb.query('SELECT 1 FROM pg_prepared_xacts WHERE gid = $1', [gid])).length === 1;
   const branchState = async (gtid: string) =>
     (
       await participantDb.query<{ state: string }>(
