@@ -49,3 +49,11 @@ for (const dir of sources) for await (const file of walk(join(root, dir))) files
 const results = await Promise.all(files.map(compile));
 const built = results.filter(Boolean).length;
 if (built > 0) process.stderr.write(`build: compiled ${built} of ${files.length} files to dist/\n`);
+
+// The FHIR R4 definitions split per resource type (libs/fhir/src/definitions/definition-cache.ts), so
+// that no service starts by parsing the whole bundles: built once per installation.
+const { createRequire } = await import('node:module');
+const { ensureDefinitionCache } = createRequire(import.meta.url)(
+  join(out, 'libs/fhir/src/definitions/definition-cache.js'),
+);
+ensureDefinitionCache();

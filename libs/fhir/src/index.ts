@@ -1,4 +1,4 @@
-export * from './definitions';
+export * from './definitions/fhir-definitions';
 export * from './errors/fhir-error-code';
 export * from './errors/fhir-exception';
 export * from './errors/fhir-exception.filter';

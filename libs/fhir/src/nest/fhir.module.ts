@@ -15,7 +15,10 @@ import { FHIR_WRITER } from './fhir-writer';
  */
 @Module({})
 export class FhirModule implements OnModuleInit {
-  constructor(@Inject(FhirValidator) private readonly validator: FhirValidator) {}
+  constructor(
+    @Inject(FhirValidator) private readonly validator: FhirValidator,
+    @Inject(FHIR_MODULE_OPTIONS) private readonly options: FhirModuleOptions,
+  ) {}
 
   /** The service's `/fhir` interface (imported once, by the service's root module). */
   static forRoot(options: FhirModuleOptions): DynamicModule {
@@ -56,8 +59,8 @@ export class FhirModule implements OnModuleInit {
     };
   }
 
-  /** Loads the R4 definitions at boot rather than on the first request. */
+  /** Loads the R4 definitions of the served types at boot rather than on the first request. */
   onModuleInit(): void {
-    this.validator.warmUp();
+    this.validator.warmUp(Object.keys(this.options.resources));
   }
 }

