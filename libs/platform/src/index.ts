@@ -2,6 +2,7 @@ export * from './config/service-config';
 export * from './database/sql-executor';
 export * from './database/database';
 export * from './database/database.module';
+export * from './database/session-entity-manager';
 export * from './database/migrations';
 export * from './logging/logger';
 export * from './metrics/metrics';

@@ -5,6 +5,7 @@ import { PHARMACY_EXCHANGE, PharmacyEvent } from '../contracts/pharmacy-events';
 import { PharmacyConfig } from '../config';
 import { PurchaseOrderHandler } from './shipping/purchase-order.handler';
 import { ShippingModule } from './shipping/shipping.module';
+import { SupplierPurchaseOrderEntity } from './shipping/supplier-purchase-order.entity';
 
 /** Queue the supplier consumes purchase orders from. */
 export const SUPPLIER_QUEUE = 'pharmacy.supplier.purchase-orders';
@@ -19,7 +20,7 @@ export class SupplierModule {
     return {
       module: SupplierModule,
       imports: [
-        PlatformModule.forRoot(config),
+        PlatformModule.forRoot(config, { entities: [SupplierPurchaseOrderEntity] }),
         MessagingModule.forRoot({
           outbox: true,
           consumers: [

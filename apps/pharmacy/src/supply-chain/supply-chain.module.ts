@@ -8,6 +8,8 @@ import { SUPPLY_CHAIN_RESOURCES } from './fhir-resources';
 import { PurchasingModule } from './purchasing/purchasing.module';
 import { StockLowHandler } from './purchasing/stock-low.handler';
 import { SupplyChainFhirWriter } from './purchasing/supply-chain.fhir-writer';
+import { SupplyPurchaseOrderEntity } from './purchasing/supply-purchase-order.entity';
+import { SupplyReorderEntity } from './purchasing/supply-reorder.entity';
 import { DeliveryShippedHandler } from './receiving/delivery-shipped.handler';
 
 /** Queues the supply chain consumes. */
@@ -27,7 +29,7 @@ export class SupplyChainModule {
     return {
       module: SupplyChainModule,
       imports: [
-        PlatformModule.forRoot(config),
+        PlatformModule.forRoot(config, { entities: [SupplyReorderEntity, SupplyPurchaseOrderEntity] }),
         FhirModule.forRoot({
           serviceName: config.service.name,
           resources: SUPPLY_CHAIN_RESOURCES,

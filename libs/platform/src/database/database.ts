@@ -1,6 +1,8 @@
 import { Pool, PoolClient, types } from 'pg';
+import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
 import { DatabaseSettings } from '../config/service-config';
-import { queryConfig, SqlExecutor } from './sql-executor';
+import { EntityExecutor, NoEntitiesError, sessionEntityManager } from './session-entity-manager';
+import { queryConfig } from './sql-executor';
 
 // int8 counts and ids as numbers, timestamps as Date (pg's default) — row mappers convert further.
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
@@ -21,9 +23,35 @@ export async function firstFailure(...steps: (Promise<unknown> | undefined)[]): 
   return outcomes.find((outcome) => outcome !== undefined);
 }
 
-/** A connection held for a sequence of statements: a local transaction, or a branch that ends prepared. */
-export class Session implements SqlExecutor {
-  constructor(private readonly client: PoolClient) {}
+/**
+ * A connection held for a sequence of statements: a local transaction, or a branch that ends prepared.
+ * Raw statements (`query`, `command`) and TypeORM repositories (`repository`, `manager`) run on that one
+ * connection, in that one transaction (see session-entity-manager.ts).
+ */
+export class Session implements EntityExecutor {
+  private entityManager?: EntityManager;
+
+  constructor(
+    private readonly client: PoolClient,
+    private readonly dataSource?: DataSource,
+  ) {}
+
+  /** A TypeORM repository on this session's connection and transaction (the service's entities only). */
+  repository<E extends ObjectLiteral>(entity: EntityTarget<E>): Repository<E> {
+    return this.manager.getRepository(entity);
+  }
+
+  /** A TypeORM EntityManager on this session's connection and transaction, created on first use. */
+  get manager(): EntityManager {
+    if (this.dataSource === undefined) throw new NoEntitiesError();
+    this.entityManager ??= sessionEntityManager(this.dataSource, this.client);
+    return this.entityManager;
+  }
+
+  /** Called by `Database` when the connection goes back to the pool: TypeORM runs nothing more on it. */
+  end(): void {
+    void this.entityManager?.queryRunner?.release();
+  }
 
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
     const result = await this.client.query(queryConfig(sql, parameters));
@@ -69,15 +97,17 @@ export function expectCommand(result: CommandResult, expected: string): void {
 
 /**
  * The pool of one service's database. Repositories, stores and transaction adapters run their SQL
- * through it; nothing else in a service touches the driver.
+ * through it; nothing else in a service touches the driver. A service that declares TypeORM entities
+ * also hands over its DataSource: sessions then offer repositories on their own connection.
  */
-export class Database implements SqlExecutor {
+export class Database implements EntityExecutor {
   readonly pool: Pool;
   private relaxedPool?: Pool;
 
   constructor(
     readonly settings: DatabaseSettings,
     private readonly applicationName: string,
+    readonly dataSource?: DataSource,
   ) {
     this.pool = this.createPool(settings.poolSize);
   }
@@ -113,6 +143,16 @@ export class Database implements SqlExecutor {
   }
 
   /**
+   * A TypeORM repository outside any transaction, on the DataSource's own small pool: reads, and single
+   * statements that commit on their own. Several writes that belong together go through `transaction`
+   * and `session.repository` instead.
+   */
+  repository<E extends ObjectLiteral>(entity: EntityTarget<E>): Repository<E> {
+    if (this.dataSource === undefined) throw new NoEntitiesError();
+    return this.dataSource.getRepository(entity);
+  }
+
+  /**
    * Runs one statement whose commit need not wait for the WAL flush (`synchronous_commit = off`): for
    * bookkeeping that recovery can re-derive, such as a transaction's start record or its completion mark.
    * Never for a decision or for data.
@@ -129,13 +169,15 @@ export class Database implements SqlExecutor {
   /** Runs `work` on one dedicated connection, released afterwards (destroyed if `work` threw). */
   async withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const session = new Session(client, this.dataSource);
     let failed = false;
     try {
-      return await work(new Session(client));
+      return await work(session);
     } catch (error) {
       failed = true;
       throw error;
     } finally {
+      session.end();
       client.release(failed);
     }
   }

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'pino';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
 import { DatabaseModule } from '../database/database.module';
+import type { EntityClass } from '../database/session-entity-manager';
 import { HealthModule, ReadinessCheck } from '../health/health';
 import { createLogger, logContext } from '../logging/logger';
 import { MetricsModule, MetricsRegistry } from '../metrics/metrics';
@@ -16,6 +17,11 @@ const shortHeader = (value: string | string[] | undefined): string | undefined =
 export interface PlatformOptions {
   /** Readiness checks beyond PostgreSQL, for services that use Redis or RabbitMQ. */
   readiness?: ReadinessCheck[];
+  /**
+   * TypeORM entities of the service's relational tables, used through `session.repository(Entity)`
+   * (docs/adding-a-service.md). Without any, the service has no TypeORM DataSource.
+   */
+  entities?: EntityClass[];
 }
 
 /**
@@ -35,7 +41,7 @@ export class PlatformModule implements NestModule {
     return {
       module: PlatformModule,
       imports: [
-        DatabaseModule.forRoot(),
+        DatabaseModule.forRoot({ entities: options.entities }),
         MetricsModule.forRoot(config.service.name),
         HealthModule.forRoot(options.readiness),
       ],

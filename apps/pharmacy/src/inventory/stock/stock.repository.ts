@@ -147,7 +147,18 @@ function toLine(row: StockRow): StockLine {
   };
 }
 
-/** The inventory's tables (`inventory_stock`, `inventory_reorder`, `inventory_movement`). */
+/**
+ * The inventory's tables (`inventory_stock`, `inventory_reorder`, `inventory_movement`), in raw SQL on
+ * purpose — the exception to "TypeORM entities for relational tables" (docs/adding-a-service.md):
+ * - the movements are the hot path of `npm run bench -- outbox`: one named, prepared statement per
+ *   movement (`APPLY_MOVEMENT`) or per batch of dispenses (`APPLY_DISPENSES`), each a data-modifying CTE
+ *   that moves the stock, writes the ledger and closes a reorder in one round trip; an entity repository
+ *   would take a read and two or three writes per movement and lose the prepared plan;
+ * - opening a reorder (`OPEN_REORDER`) runs inside the same handler transactions and is one
+ *   data-modifying CTE too, which TypeORM's builders cannot express;
+ * - the listing reads the same rows with one LEFT JOIN; an entity used only there would split the
+ *   table's mapping in two and give the bench's busiest process a TypeORM DataSource of its own.
+ */
 @Injectable()
 export class StockRepository {
   constructor(@Inject(Database) private readonly db: Database) {}

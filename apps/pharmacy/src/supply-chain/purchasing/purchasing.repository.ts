@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { SqlExecutor } from '@hospital/platform';
-import type { PurchaseOrder, PurchaseOrderStatus, Reorder, ReorderOrigin } from './purchase-order';
+import { In } from 'typeorm';
+import type { EntityExecutor } from '@hospital/platform';
+import type { PurchaseOrder, Reorder } from './purchase-order';
+import { SupplyPurchaseOrderEntity } from './supply-purchase-order.entity';
+import { SupplyReorderEntity } from './supply-reorder.entity';
 
 /** A reorder as the purchaser holds it: the need, its state and its current two-phase message attempt. */
 export interface ReorderRecord extends Reorder {
@@ -9,42 +12,12 @@ export interface ReorderRecord extends Reorder {
   attempts: number;
 }
 
-interface ReorderRow {
-  reorder_id: string;
-  origin: ReorderOrigin;
-  medication_code: string;
-  location_id: string;
-  quantity: number;
-  state: 'open' | 'ordered';
-  generation: number;
-  attempts: number;
-}
-
-interface PurchaseOrderRow {
-  purchase_order_id: string;
-  reorder_id: string;
-  gtid: string;
-  medication_code: string;
-  location_id: string;
-  quantity: number;
-  status: PurchaseOrderStatus;
-  delivery_id: string | null;
-}
-
-const REORDER_COLUMNS =
-  'reorder_id, origin, medication_code, location_id, quantity, state, generation, attempts';
-const CLAIMED_COLUMNS = REORDER_COLUMNS.split(', ')
-  .map((column) => `r.${column}`)
-  .join(', ');
-const ORDER_COLUMNS =
-  'purchase_order_id, reorder_id, gtid, medication_code, location_id, quantity, status, delivery_id';
-
-function reorderOf(row: ReorderRow): ReorderRecord {
+function reorderOf(row: SupplyReorderEntity): ReorderRecord {
   return {
-    reorderId: row.reorder_id,
+    reorderId: row.reorderId,
     origin: row.origin,
-    medicationCode: row.medication_code,
-    locationId: row.location_id,
+    medicationCode: row.medicationCode,
+    locationId: row.locationId,
     quantity: row.quantity,
     state: row.state,
     generation: row.generation,
@@ -52,96 +25,134 @@ function reorderOf(row: ReorderRow): ReorderRecord {
   };
 }
 
-function orderOf(row: PurchaseOrderRow): PurchaseOrder {
+function orderOf(row: SupplyPurchaseOrderEntity): PurchaseOrder {
   const order: PurchaseOrder = {
-    purchaseOrderId: row.purchase_order_id,
-    reorderId: row.reorder_id,
+    purchaseOrderId: row.purchaseOrderId,
+    reorderId: row.reorderId,
     gtid: row.gtid,
-    medicationCode: row.medication_code,
-    locationId: row.location_id,
+    medicationCode: row.medicationCode,
+    locationId: row.locationId,
     quantity: row.quantity,
     status: row.status,
   };
-  if (row.delivery_id !== null) order.deliveryId = row.delivery_id;
+  if (row.deliveryId !== null) order.deliveryId = row.deliveryId;
   return order;
 }
 
-/** SQL of `supply_reorder` and `supply_purchase_order`. Every method runs on the executor it is given. */
+/**
+ * `now()` plus the query parameter `name`, in milliseconds: leases and retry times are kept by the
+ * database's clock, the one every replica's sweep compares them with.
+ */
+const afterMs = (name: string) => (): string =>
+  `now() + CAST(:${name} AS integer) * interval '1 millisecond'`;
+
+/** No purchaser holds the reorder (or its lease ran out). Column names, so update builders use it too. */
+const UNLEASED = '(lease_until IS NULL OR lease_until <= now())';
+
+/**
+ * `supply_reorder` and `supply_purchase_order` through their TypeORM entities. Every method runs on the
+ * executor it is given: a session (the inbox's transaction, a two-phase message's local transaction) or
+ * the Database for a single statement outside any transaction.
+ */
 @Injectable()
 export class PurchasingRepository {
   /**
    * Records an open reorder unless its id is taken; true when this call recorded it. `leaseMs` (manual
    * orders) holds it for the caller, so the sweep does not place it at the same time.
    */
-  async insertReorder(exec: SqlExecutor, reorder: Reorder, leaseMs?: number): Promise<boolean> {
-    const rows = await exec.query(
-      `INSERT INTO supply_reorder
-         (reorder_id, origin, medication_code, location_id, quantity, state, attempts, lease_until)
-       VALUES ($1, $2, $3, $4, $5, 'open', CASE WHEN $6::int IS NULL THEN 0 ELSE 1 END,
-               CASE WHEN $6::int IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END)
-       ON CONFLICT (reorder_id) DO NOTHING
-       RETURNING reorder_id`,
-      [
-        reorder.reorderId,
-        reorder.origin,
-        reorder.medicationCode,
-        reorder.locationId,
-        reorder.quantity,
-        leaseMs ?? null,
-      ],
-    );
-    return rows.length > 0;
+  async insertReorder(exec: EntityExecutor, reorder: Reorder, leaseMs?: number): Promise<boolean> {
+    const inserted = await exec
+      .repository(SupplyReorderEntity)
+      .createQueryBuilder()
+      .insert()
+      .values({
+        reorderId: reorder.reorderId,
+        origin: reorder.origin,
+        medicationCode: reorder.medicationCode,
+        locationId: reorder.locationId,
+        quantity: reorder.quantity,
+        state: 'open',
+        attempts: leaseMs === undefined ? 0 : 1,
+        leaseUntil: leaseMs === undefined ? null : afterMs('leaseMs'),
+      })
+      .setParameters(leaseMs === undefined ? {} : { leaseMs })
+      // ON CONFLICT DO NOTHING (the primary key is the only unique column): the caller reads the
+      // recorded one. RETURNING tells whether this statement inserted.
+      .orIgnore()
+      .returning(['reorderId'])
+      .updateEntity(false)
+      .execute();
+    return (inserted.raw as unknown[]).length > 0;
   }
 
-  async findReorder(exec: SqlExecutor, reorderId: string, lock = false): Promise<ReorderRecord | undefined> {
-    const rows = await exec.query<ReorderRow>(
-      `SELECT ${REORDER_COLUMNS} FROM supply_reorder WHERE reorder_id = $1${lock ? ' FOR UPDATE' : ''}`,
-      [reorderId],
-    );
-    return rows[0] === undefined ? undefined : reorderOf(rows[0]);
+  /** With `lock`, inside a transaction: SELECT … FOR UPDATE. */
+  async findReorder(
+    exec: EntityExecutor,
+    reorderId: string,
+    lock = false,
+  ): Promise<ReorderRecord | undefined> {
+    const row = await exec.repository(SupplyReorderEntity).findOne({
+      where: { reorderId },
+      lock: lock ? { mode: 'pessimistic_write' } : undefined,
+    });
+    return row === null ? undefined : reorderOf(row);
   }
 
   /**
-   * Claims up to `limit` open reorders no purchaser holds, for `leaseMs`: `FOR UPDATE SKIP LOCKED` keeps
-   * replicas from claiming the same row at once, the lease keeps them off it while its message is sent.
+   * Inside a transaction: claims up to `limit` open reorders no purchaser holds, for `leaseMs`. FOR UPDATE
+   * SKIP LOCKED keeps replicas from claiming the same row at once (the rows stay locked until the
+   * transaction commits), the lease keeps them off it afterwards while its message is sent.
    */
-  async claimOpen(exec: SqlExecutor, limit: number, leaseMs: number): Promise<ReorderRecord[]> {
-    const rows = await exec.query<ReorderRow>(
-      `UPDATE supply_reorder r
-         SET lease_until = now() + $2::int * interval '1 millisecond', attempts = r.attempts + 1
-       FROM (
-         SELECT reorder_id FROM supply_reorder
-         WHERE state = 'open' AND (lease_until IS NULL OR lease_until <= now())
-         ORDER BY created_at
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED
-       ) due
-       WHERE r.reorder_id = due.reorder_id
-       RETURNING ${CLAIMED_COLUMNS}`,
-      [limit, leaseMs],
-    );
-    return rows.map(reorderOf);
+  async claimOpen(tx: EntityExecutor, limit: number, leaseMs: number): Promise<ReorderRecord[]> {
+    const reorders = tx.repository(SupplyReorderEntity);
+    const due = await reorders
+      .createQueryBuilder('r')
+      .where(`r.state = 'open'`)
+      .andWhere(UNLEASED)
+      .orderBy('r.createdAt')
+      .limit(limit)
+      .setLock('pessimistic_write')
+      .setOnLocked('skip_locked')
+      .getMany();
+    if (due.length === 0) return [];
+    await reorders
+      .createQueryBuilder()
+      .update()
+      .set({ leaseUntil: afterMs('leaseMs'), attempts: () => 'attempts + 1' })
+      .where({ reorderId: In(due.map((row) => row.reorderId)) })
+      .setParameters({ leaseMs })
+      .execute();
+    // The rows are locked by this transaction since they were read: the increment is exactly this one.
+    return due.map((row) => reorderOf({ ...row, attempts: row.attempts + 1 }));
   }
 
   /** Takes the lease of one open reorder (a manual order retried by its purchaser); undefined when held. */
-  async claimOne(exec: SqlExecutor, reorderId: string, leaseMs: number): Promise<ReorderRecord | undefined> {
-    const rows = await exec.query<ReorderRow>(
-      `UPDATE supply_reorder
-         SET lease_until = now() + $2::int * interval '1 millisecond', attempts = attempts + 1
-       WHERE reorder_id = $1 AND state = 'open' AND (lease_until IS NULL OR lease_until <= now())
-       RETURNING ${REORDER_COLUMNS}`,
-      [reorderId, leaseMs],
-    );
-    return rows[0] === undefined ? undefined : reorderOf(rows[0]);
+  async claimOne(
+    exec: EntityExecutor,
+    reorderId: string,
+    leaseMs: number,
+  ): Promise<ReorderRecord | undefined> {
+    const taken = await exec
+      .repository(SupplyReorderEntity)
+      .createQueryBuilder()
+      .update()
+      .set({ leaseUntil: afterMs('leaseMs'), attempts: () => 'attempts + 1' })
+      .where({ reorderId, state: 'open' })
+      .andWhere(UNLEASED)
+      .setParameters({ leaseMs })
+      .execute();
+    // Read back under the lease just taken: only its holder changes the row until it runs out.
+    return taken.affected === 1 ? this.findReorder(exec, reorderId) : undefined;
   }
 
   /** Inside the purchase order's local transaction: the reorder is ordered (lease and error cleared). */
-  async markOrdered(exec: SqlExecutor, reorderId: string): Promise<void> {
-    await exec.query(
-      `UPDATE supply_reorder SET state = 'ordered', ordered_at = now(), lease_until = NULL, last_error = NULL
-       WHERE reorder_id = $1`,
-      [reorderId],
-    );
+  async markOrdered(exec: EntityExecutor, reorderId: string): Promise<void> {
+    await exec
+      .repository(SupplyReorderEntity)
+      .update(
+        { reorderId },
+        { state: 'ordered', orderedAt: () => 'now()', leaseUntil: null, lastError: null },
+      );
   }
 
   /**
@@ -150,62 +161,69 @@ export class PurchasingRepository {
    * no other purchaser moved it on meanwhile.
    */
   async release(
-    exec: SqlExecutor,
+    exec: EntityExecutor,
     reorder: Pick<ReorderRecord, 'reorderId' | 'generation'>,
     error: string,
     retryAfterMs: number,
     nextGeneration: boolean,
   ): Promise<void> {
-    await exec.query(
-      `UPDATE supply_reorder
-         SET lease_until = now() + $3::int * interval '1 millisecond', last_error = $4,
-             generation = generation + CASE WHEN $5::boolean THEN 1 ELSE 0 END
-       WHERE reorder_id = $1 AND generation = $2 AND state = 'open'`,
-      [reorder.reorderId, reorder.generation, retryAfterMs, error.slice(0, 500), nextGeneration],
-    );
+    await exec
+      .repository(SupplyReorderEntity)
+      .createQueryBuilder()
+      .update()
+      .set({
+        leaseUntil: afterMs('retryAfterMs'),
+        lastError: error.slice(0, 500),
+        ...(nextGeneration ? { generation: () => 'generation + 1' } : {}),
+      })
+      .where({ reorderId: reorder.reorderId, generation: reorder.generation, state: 'open' })
+      .setParameters({ retryAfterMs })
+      .execute();
   }
 
-  async insertPurchaseOrder(exec: SqlExecutor, order: PurchaseOrder): Promise<void> {
-    await exec.query(
-      `INSERT INTO supply_purchase_order
-         (purchase_order_id, reorder_id, gtid, medication_code, location_id, quantity, status)
-       VALUES ($1, $2, $3, $4, $5, $6, 'placed')`,
-      [
-        order.purchaseOrderId,
-        order.reorderId,
-        order.gtid,
-        order.medicationCode,
-        order.locationId,
-        order.quantity,
-      ],
-    );
+  async insertPurchaseOrder(exec: EntityExecutor, order: PurchaseOrder): Promise<void> {
+    await exec.repository(SupplyPurchaseOrderEntity).insert({
+      purchaseOrderId: order.purchaseOrderId,
+      reorderId: order.reorderId,
+      gtid: order.gtid,
+      medicationCode: order.medicationCode,
+      locationId: order.locationId,
+      quantity: order.quantity,
+      status: 'placed',
+    });
   }
 
+  /** With `lock`, inside a transaction: SELECT … FOR UPDATE. */
   async findPurchaseOrder(
-    exec: SqlExecutor,
+    exec: EntityExecutor,
     purchaseOrderId: string,
     lock = false,
   ): Promise<PurchaseOrder | undefined> {
-    const rows = await exec.query<PurchaseOrderRow>(
-      `SELECT ${ORDER_COLUMNS} FROM supply_purchase_order WHERE purchase_order_id = $1${lock ? ' FOR UPDATE' : ''}`,
-      [purchaseOrderId],
-    );
-    return rows[0] === undefined ? undefined : orderOf(rows[0]);
+    const row = await exec.repository(SupplyPurchaseOrderEntity).findOne({
+      where: { purchaseOrderId },
+      lock: lock ? { mode: 'pessimistic_write' } : undefined,
+    });
+    return row === null ? undefined : orderOf(row);
   }
 
-  async findPurchaseOrderOfReorder(exec: SqlExecutor, reorderId: string): Promise<PurchaseOrder | undefined> {
-    const rows = await exec.query<PurchaseOrderRow>(
-      `SELECT ${ORDER_COLUMNS} FROM supply_purchase_order WHERE reorder_id = $1`,
-      [reorderId],
-    );
-    return rows[0] === undefined ? undefined : orderOf(rows[0]);
+  async findPurchaseOrderOfReorder(
+    exec: EntityExecutor,
+    reorderId: string,
+  ): Promise<PurchaseOrder | undefined> {
+    const row = await exec.repository(SupplyPurchaseOrderEntity).findOneBy({ reorderId });
+    return row === null ? undefined : orderOf(row);
   }
 
-  async completePurchaseOrder(exec: SqlExecutor, purchaseOrderId: string, deliveryId: string): Promise<void> {
-    await exec.query(
-      `UPDATE supply_purchase_order SET status = 'completed', delivery_id = $2, completed_at = now()
-       WHERE purchase_order_id = $1 AND status = 'placed'`,
-      [purchaseOrderId, deliveryId],
-    );
+  async completePurchaseOrder(
+    exec: EntityExecutor,
+    purchaseOrderId: string,
+    deliveryId: string,
+  ): Promise<void> {
+    await exec
+      .repository(SupplyPurchaseOrderEntity)
+      .update(
+        { purchaseOrderId, status: 'placed' },
+        { status: 'completed', deliveryId, completedAt: () => 'now()' },
+      );
   }
 }

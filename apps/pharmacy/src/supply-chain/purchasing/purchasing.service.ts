@@ -88,7 +88,9 @@ export class PurchasingService implements OnApplicationBootstrap, OnApplicationS
 
   /** One sweep: claims open reorders and places each; returns how many purchase orders it placed. */
   async sweep(): Promise<number> {
-    const claimed = await this.repository.claimOpen(this.db, SWEEP_BATCH, PURCHASING_LEASE_MS);
+    const claimed = await this.db.transaction((tx) =>
+      this.repository.claimOpen(tx, SWEEP_BATCH, PURCHASING_LEASE_MS),
+    );
     let placed = 0;
     for (const reorder of claimed) {
       if ((await this.place(reorder)).kind === 'placed') placed += 1;
