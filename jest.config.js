@@ -24,7 +24,7 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The @hospital/* aliases, as tsconfig.json declares them.
   moduleNameMapper: jestModuleNameMapper(),
-  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/dist-nest/'],
   // Every service a spec boots needs SERVICE_AUTH_SECRET: one random secret per spec file.
   setupFiles: ['<rootDir>/libs/platform/src/testing/service-auth.setup.ts'],
 };

@@ -1,16 +1,7 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { DynamicModule, Global, INestApplication, Inject, Injectable, Module } from '@nestjs/common';
-import {
-  BaseEnvironment,
-  buildServiceConfig,
-  createServiceApp,
-  Database,
-  PlatformModule,
-  ServiceConfig,
-  Session,
-  signServiceToken,
-} from '@hospital/platform';
+import { DynamicModule, INestApplication, Inject, Injectable, Module } from '@nestjs/common';
+import { Database, ServiceConfig, Session, signServiceToken } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import { testServiceAuthorization, testServiceCredentials } from '@hospital/platform/testing/service-auth';
 import { freePort } from '@hospital/platform/testing/waiting';
@@ -18,20 +9,19 @@ import {
   BRANCH_WORK,
   BranchWork,
   HttpMessageServerClient,
-  MESSAGE_PUBLISHER,
   MessageBarrierTable1763800000200,
-  MessagePublisher,
   MessageServerRecovery,
   MessageServerTables1763800000100,
   MessageTransactionModule,
   MessageTransactionProducer,
   newGtid,
-  OutboundMessage,
   PostgresTwoPhaseLog,
   transactionLogMigrations,
   TwoPhaseCommitModule,
   TwoPhaseCoordinator,
 } from '@hospital/transactions';
+import { RecordingPublisher } from '@hospital/transactions/testing';
+import { publisherModule, startTestService, testServiceConfig } from './support/service-apps';
 
 /**
  * Service-to-service authentication of every internal route, with real Nest apps over real HTTP on
@@ -40,27 +30,6 @@ import {
  * must go only to the producer's configured address, whatever a request or a stored row says.
  */
 jest.setTimeout(60_000);
-
-/** Records what the message server would hand to the broker (the broker itself is not under test here). */
-class RecordingPublisher implements MessagePublisher {
-  readonly published: OutboundMessage[] = [];
-  publish(messages: readonly OutboundMessage[]): Promise<void> {
-    this.published.push(...messages);
-    return Promise.resolve();
-  }
-}
-
-@Global()
-@Module({})
-class PublisherModule {
-  static forRoot(publisher: MessagePublisher): DynamicModule {
-    return {
-      module: PublisherModule,
-      providers: [{ provide: MESSAGE_PUBLISHER, useValue: publisher }],
-      exports: [MESSAGE_PUBLISHER],
-    };
-  }
-}
 
 /** The LIS's business step: an order row in the branch's transaction. */
 const orderBranch: BranchWork<Session> = async (tx, payload) => {
@@ -143,28 +112,14 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     drops.push(drop);
     const db = new Database(settings, 'auth-test');
     await db.query('CREATE TABLE IF NOT EXISTS orders (id text PRIMARY KEY)');
-    const identity = {
+    const config = testServiceConfig({
       name,
-      defaultPort: port,
+      port,
+      database: settings.database,
       peers: { emr: env.EMR_URL, lis: env.LIS_URL, 'pharmacy-messages': env.PHARMACY_MESSAGES_URL },
-    };
-    const config = buildServiceConfig(identity, BaseEnvironment, {
-      ...process.env,
-      ...env,
-      PORT: String(port),
-      PGDATABASE: settings.database,
-      LOG_LEVEL: 'silent',
-      TX_RECOVERY_INTERVAL_MS: '0',
-      MESSAGE_CHECK_BACK_AFTER_MS: '50',
+      env: { ...env, TX_RECOVERY_INTERVAL_MS: '0', MESSAGE_CHECK_BACK_AFTER_MS: '50' },
     });
-    const app = await createServiceApp(
-      {
-        module: class AuthTestModule {},
-        imports: [PlatformModule.forRoot(config), ...(imports(config) ?? [])],
-      },
-      config,
-    );
-    await app.listen(port, '127.0.0.1');
+    const app = await startTestService(config, imports(config));
     const service = { name, url: `http://127.0.0.1:${port}`, app, db };
     services.push(service);
     return service;
@@ -199,7 +154,7 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
       messagesPort,
       [MessageServerTables1763800000100],
       peers,
-      () => [PublisherModule.forRoot(publisher), MessageTransactionModule.forRoot()],
+      () => [publisherModule(publisher), MessageTransactionModule.forRoot()],
     );
     producer = await start(
       'pharmacy-supply-chain',
@@ -246,6 +201,16 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     return rows;
   }
 
+  /** A prepare request's body: a message of `producer` under `gtid`. */
+  const preparedBy = (producer: string, gtid: string) => ({
+    id: gtid,
+    producer,
+    exchange: 'x',
+    routingKey: 'po',
+    type: 't',
+    aggregateId: 'a',
+    payload: {},
+  });
   const now = () => Math.floor(Date.now() / 1000);
   const secret = () => process.env.SERVICE_AUTH_SECRET as string;
   const bearer = (token: string) => `Bearer ${token}`;
@@ -425,29 +390,13 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
       [
         `${messages.url}/internal/message-transactions/${gtid}/prepare`,
         testServiceAuthorization('pacs', 'pharmacy-messages'),
-        {
-          id: gtid,
-          producer: 'pharmacy-supply-chain',
-          exchange: 'x',
-          routingKey: 'po',
-          type: 't',
-          aggregateId: 'a',
-          payload: {},
-        },
+        preparedBy('pharmacy-supply-chain', gtid),
         'pacs may not prepare messages for producer pharmacy-supply-chain',
       ],
       [
         `${messages.url}/internal/message-transactions/${gtid}/prepare`,
         testServiceAuthorization('pacs', 'pharmacy-messages'),
-        {
-          id: gtid,
-          producer: 'pacs',
-          exchange: 'x',
-          routingKey: 'po',
-          type: 't',
-          aggregateId: 'a',
-          payload: {},
-        },
+        preparedBy('pacs', gtid),
         "producer pacs has no check-back address in this server's configuration (MESSAGE_PRODUCERS)",
       ],
       // Only the producer's message server may ask it back.
@@ -500,18 +449,9 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
       'pharmacy-messages',
       testServiceCredentials('pharmacy-supply-chain'),
     );
-    await expect(
-      client.prepare({
-        gtid,
-        id: gtid,
-        producer: 'pharmacy-supply-chain',
-        exchange: 'x',
-        routingKey: 'po',
-        type: 't',
-        aggregateId: 'a',
-        payload: {},
-      }),
-    ).resolves.toBe('prepared');
+    await expect(client.prepare({ gtid, ...preparedBy('pharmacy-supply-chain', gtid) })).resolves.toBe(
+      'prepared',
+    );
     for (const op of ['submit', 'abort']) {
       const answer = await call(`${messages.url}/internal/message-transactions/${gtid}/${op}`, {
         body: {},
@@ -530,16 +470,7 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     const before = await snapshot();
     const forged = await call(`${messages.url}/internal/message-transactions/${gtid}/prepare`, {
       authorization: testServiceAuthorization('pharmacy-supply-chain', 'pharmacy-messages'),
-      body: {
-        id: gtid,
-        producer: 'pharmacy-supply-chain',
-        checkBackUrl: trap.url,
-        exchange: 'x',
-        routingKey: 'po',
-        type: 't',
-        aggregateId: 'a',
-        payload: {},
-      },
+      body: { ...preparedBy('pharmacy-supply-chain', gtid), checkBackUrl: trap.url },
     });
     expect(forged.status).toBe(400);
     expect(JSON.stringify(forged.body.message)).toMatch(/checkBackUrl/);

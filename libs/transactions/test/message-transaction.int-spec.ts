@@ -1,19 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { DynamicModule, Global, INestApplication, Inject, Injectable, Module } from '@nestjs/common';
-import {
-  BaseEnvironment,
-  buildServiceConfig,
-  createServiceApp,
-  Database,
-  PlatformModule,
-  ServiceConfig,
-  Session,
-} from '@hospital/platform';
+import { INestApplication, Inject, Injectable, Module } from '@nestjs/common';
+import { BaseEnvironment, buildServiceConfig, Database, ServiceConfig, Session } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   BarrierConflictError,
   HttpMessageServerClient,
-  MESSAGE_PUBLISHER,
   MessageAbortedError,
   MessageBarrierTable1763800000200,
   MessagePublisher,
@@ -31,6 +22,7 @@ import {
 import { connect, Channel, ChannelModel } from 'amqplib';
 import { freePort } from '@hospital/platform/testing/waiting';
 import { testServiceAuthorization, testServiceCredentials } from '@hospital/platform/testing/service-auth';
+import { publisherModule, startTestService, testServiceConfig } from './support/service-apps';
 
 /**
  * Two-phase messages end to end: a message server app and a producer app, each a Nest app over HTTP on
@@ -56,18 +48,6 @@ class CountingPublisher implements MessagePublisher {
       this.failAfterConfirm -= 1;
       throw new Error('server lost the broker confirm');
     }
-  }
-}
-
-@Global()
-@Module({})
-class PublisherModule {
-  static forRoot(publisher: MessagePublisher): DynamicModule {
-    return {
-      module: PublisherModule,
-      providers: [{ provide: MESSAGE_PUBLISHER, useValue: publisher }],
-      exports: [MESSAGE_PUBLISHER],
-    };
   }
 }
 
@@ -100,16 +80,17 @@ function config(
   serverUrl: string,
   producers = '',
 ): ServiceConfig {
-  const peers = { 'pharmacy-messages': serverUrl };
-  return buildServiceConfig({ name, defaultPort: port, peers }, BaseEnvironment, {
-    ...process.env,
-    PORT: String(port),
-    PGDATABASE: database,
-    LOG_LEVEL: 'silent',
-    TX_RECOVERY_INTERVAL_MS: '0',
-    MESSAGE_CHECK_BACK_AFTER_MS: '50',
-    PHARMACY_MESSAGES_URL: serverUrl,
-    MESSAGE_PRODUCERS: producers,
+  return testServiceConfig({
+    name,
+    port,
+    database,
+    peers: { 'pharmacy-messages': serverUrl },
+    env: {
+      TX_RECOVERY_INTERVAL_MS: '0',
+      MESSAGE_CHECK_BACK_AFTER_MS: '50',
+      PHARMACY_MESSAGES_URL: serverUrl,
+      MESSAGE_PRODUCERS: producers,
+    },
   });
 }
 
@@ -161,28 +142,12 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
       serverUrl,
       `supply-chain=${producerUrl},dispensing=http://127.0.0.1:9`,
     );
-    serverApp = await createServiceApp(
-      {
-        module: class MessageServerTestModule {},
-        imports: [
-          PlatformModule.forRoot(serverConfig),
-          PublisherModule.forRoot(publisher),
-          MessageTransactionModule.forRoot(),
-        ],
-      },
-      serverConfig,
-    );
-    await serverApp.listen(serverPort, '127.0.0.1');
-
+    serverApp = await startTestService(serverConfig, [
+      publisherModule(publisher),
+      MessageTransactionModule.forRoot(),
+    ]);
     const producerConfig = config('supply-chain', producerPort, producer.settings.database, serverUrl);
-    producerApp = await createServiceApp(
-      {
-        module: class ProducerTestModule {},
-        imports: [PlatformModule.forRoot(producerConfig), ProducerFeatureModule],
-      },
-      producerConfig,
-    );
-    await producerApp.listen(producerPort, '127.0.0.1');
+    producerApp = await startTestService(producerConfig, [ProducerFeatureModule]);
   }, 60_000);
 
   afterAll(async () => {

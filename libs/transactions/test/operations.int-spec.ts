@@ -1,30 +1,20 @@
 import { INestApplication } from '@nestjs/common';
-import {
-  BaseEnvironment,
-  buildServiceConfig,
-  createServiceApp,
-  Database,
-  PlatformModule,
-  ServiceConfig,
-  Session,
-} from '@hospital/platform';
+import { Database, Session } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import { eventually, freePort } from '@hospital/platform/testing/waiting';
 import {
   BRANCH_WORK,
   BranchWork,
   MessagingModule,
-  MessagingTables1763800000000,
   newGtid,
   Outbox,
-  OutboxLeanIndexes1763800000300,
-  OutboxUnroutable1763800000400,
   PostgresTwoPhaseLog,
   RetentionSweep,
   transactionLogMigrations,
   TwoPhaseCommitModule,
   TwoPhaseParticipant,
 } from '@hospital/transactions';
+import { messagingMigrations, startTestService, testServiceConfig } from './support/service-apps';
 
 /**
  * What an operator sees and does in a 2PC service, over real HTTP against real Nest apps on their own
@@ -42,32 +32,17 @@ const work: BranchWork<Session> = async (tx, payload) => {
 };
 
 function serviceConfig(name: string, port: number, database: string, peers: Record<string, string>) {
-  const identity = {
+  return testServiceConfig({
     name,
-    defaultPort: port,
+    port,
+    database,
     peers: { emr: peers.EMR_URL, lis: peers.LIS_URL, pacs: peers.PACS_URL },
-  };
-  return buildServiceConfig(identity, BaseEnvironment, {
-    ...process.env,
-    PORT: String(port),
-    PGDATABASE: database,
-    LOG_LEVEL: 'silent',
-    TX_RECOVERY_INTERVAL_MS: '0',
-    TX_IN_DOUBT_AFTER_MS: String(IN_DOUBT_AFTER_MS),
-    TX_RETENTION_HOURS: '1',
-  });
-}
-
-async function start(config: ServiceConfig, imports: unknown[]): Promise<INestApplication> {
-  const app = await createServiceApp(
-    {
-      module: class OperationsTestModule {},
-      imports: [PlatformModule.forRoot(config), ...(imports as [])],
+    env: {
+      TX_RECOVERY_INTERVAL_MS: '0',
+      TX_IN_DOUBT_AFTER_MS: String(IN_DOUBT_AFTER_MS),
+      TX_RETENTION_HOURS: '1',
     },
-    config,
-  );
-  await app.listen(config.port, '127.0.0.1');
-  return app;
+  });
 }
 
 /** The value of one sample of `/metrics`, by name and labels (`undefined` when absent). */
@@ -148,10 +123,10 @@ describe('in-doubt transactions: gauges, listing and resolution over HTTP', () =
     lis = `http://127.0.0.1:${lisPort}`;
     // `pacs` is a coordinator nobody can reach: nothing listens on its port.
     const peers = { EMR_URL: emr, LIS_URL: lis, PACS_URL: `http://127.0.0.1:${deadPort}` };
-    participantApp = await start(serviceConfig('lis', lisPort, p.settings.database, peers), [
+    participantApp = await startTestService(serviceConfig('lis', lisPort, p.settings.database, peers), [
       TwoPhaseCommitModule.forFeature({ participant: true }, [{ provide: BRANCH_WORK, useValue: work }]),
     ]);
-    coordinatorApp = await start(serviceConfig('emr', emrPort, c.settings.database, peers), [
+    coordinatorApp = await startTestService(serviceConfig('emr', emrPort, c.settings.database, peers), [
       TwoPhaseCommitModule.forFeature({ participants: ['lis'] }),
     ]);
   }, 60_000);
@@ -497,25 +472,19 @@ describe('outbox backlog gauges over HTTP', () => {
   let url: string;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('txops_outbox', [
-      MessagingTables1763800000000,
-      OutboxLeanIndexes1763800000300,
-      OutboxUnroutable1763800000400,
-    ]);
+    const created = await createTestDatabase('txops_outbox', messagingMigrations);
     drop = created.drop;
     db = new Database(created.settings, 'txops-test');
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    const config = buildServiceConfig({ name: 'pharmacy', defaultPort: port }, BaseEnvironment, {
-      ...process.env,
-      PORT: String(port),
-      PGDATABASE: created.settings.database,
-      LOG_LEVEL: 'silent',
+    const config = testServiceConfig({
+      name: 'pharmacy',
+      port,
+      database: created.settings.database,
       // No relay: what is written stays unsent.
-      OUTBOX_RELAY: 'false',
-      MESSAGING_NAMESPACE: `ops-${newGtid().slice(0, 8)}`,
+      env: { OUTBOX_RELAY: 'false', MESSAGING_NAMESPACE: `ops-${newGtid().slice(0, 8)}` },
     });
-    app = await start(config, [MessagingModule.forRoot({ outbox: true })]);
+    app = await startTestService(config, [MessagingModule.forRoot({ outbox: true })]);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,23 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { DynamicModule, INestApplication, Module } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { GetMessage } from 'amqplib';
-import {
-  BaseEnvironment,
-  buildServiceConfig,
-  createServiceApp,
-  Database,
-  PlatformModule,
-} from '@hospital/platform';
+import { Database } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import { eventually, freePort } from '@hospital/platform/testing/waiting';
-import {
-  MessagingModule,
-  MessagingTables1763800000000,
-  Outbox,
-  OutboxLeanIndexes1763800000300,
-  OutboxUnroutable1763800000400,
-  RabbitMqConnection,
-} from '@hospital/transactions';
+import { MessagingModule, Outbox, RabbitMqConnection } from '@hospital/transactions';
+import { messagingMigrations, startTestService, testServiceConfig } from './support/service-apps';
 
 /**
  * A service with an outbox as a real Nest app over real HTTP, PostgreSQL and RabbitMQ: an event whose
@@ -28,9 +16,6 @@ jest.setTimeout(60_000);
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
-@Module({})
-class WardAppModule {}
-
 describe('/api/messages: messages routed to no queue', () => {
   const namespace = `test-${randomBytes(4).toString('hex')}`;
   let drop: () => Promise<void>;
@@ -39,29 +24,16 @@ describe('/api/messages: messages routed to no queue', () => {
   let connection: RabbitMqConnection;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('txlib_outbox', [
-      MessagingTables1763800000000,
-      OutboxLeanIndexes1763800000300,
-      OutboxUnroutable1763800000400,
-    ]);
+    const created = await createTestDatabase('txlib_outbox', messagingMigrations);
     drop = created.drop;
     const port = await freePort();
-    const config = buildServiceConfig({ name: 'ward-app', defaultPort: port }, BaseEnvironment, {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PGDATABASE: created.settings.database,
-      AMQP_URL,
-      MESSAGING_NAMESPACE: namespace,
-      OUTBOX_POLL_MS: '50',
-      LOG_LEVEL: 'silent',
+    const config = testServiceConfig({
+      name: 'ward-app',
+      port,
+      database: created.settings.database,
+      env: { HOST: '127.0.0.1', AMQP_URL, MESSAGING_NAMESPACE: namespace, OUTBOX_POLL_MS: '50' },
     });
-    const root: DynamicModule = {
-      module: WardAppModule,
-      imports: [PlatformModule.forRoot(config), MessagingModule.forRoot({ outbox: true })],
-    };
-    app = await createServiceApp(root, config);
-    await app.listen(port, '127.0.0.1');
+    app = await startTestService(config, [MessagingModule.forRoot({ outbox: true })]);
     url = `http://127.0.0.1:${port}`;
     connection = new RabbitMqConnection(AMQP_URL, 'outbox-http-test', namespace);
   });
