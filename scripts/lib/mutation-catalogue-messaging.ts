@@ -3,6 +3,7 @@ import { MutantEntry } from './mutation-runner';
 import {
   OUTBOX,
   HELD,
+  RABBITMQ,
   MESSAGES,
   PUBLISHER,
   INBOX,
@@ -308,7 +309,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: '                channel.nack(raw, false, true);\n              } catch {',
     replace: '                channel.ack(raw);\n              } catch {',
     description: 'a message to retry is acknowledged and lost',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-consumer/dead-letter-not-awaited',
@@ -317,7 +318,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: 'await this.deadLetter(delivery, disposition.reason);',
     replace: 'void this.deadLetter(delivery, disposition.reason).catch(() => undefined);',
     description: 'a delivery is acknowledged before its dead-letter copy is confirmed',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-consumer/dead-letter-failure-acked',
@@ -326,7 +327,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: '            channel.nack(raw, false, true);\n            return;',
     replace: '            channel.ack(raw);\n            return;',
     description: 'a delivery whose dead-letter copy was refused is acknowledged and lost',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-consumer/undecodable-acked',
@@ -335,7 +336,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: "d.ok ? decisions[next++] : { kind: 'dead-letter', reason: d.reason }",
     replace: "d.ok ? decisions[next++] : { kind: 'applied' }",
     description: 'a delivery without an id or with a body that is not JSON is acknowledged and dropped',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-consumer/sequence-dropped',
@@ -344,7 +345,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: "typeof sequence === 'number' && Number.isInteger(sequence) && sequence > 0 ? sequence : undefined",
     replace: 'undefined',
     description: 'deliveries lose their sequence, so the inbox cannot hold a successor back',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-consumer/replayed-ignored',
@@ -353,7 +354,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: 'replayed: header(raw, MessageHeaders.replayed) === true,',
     replace: 'replayed: false,',
     description: 'a replayed dead letter is refused again by the inbox',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-consumer/delivery-count-zero',
@@ -362,7 +363,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: "deliveryCount: typeof deliveryCount === 'number' ? deliveryCount : raw.fields.redelivered ? 1 : 0,",
     replace: 'deliveryCount: 0,',
     description: 'every delivery looks like the first, so a failing message is retried forever',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
 
   // ── RabbitMQ dead letters ────────────────────────────────────────────────────────────────────────────
@@ -373,7 +374,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: 'await channel.waitForConfirms();',
     replace: '',
     description: 'dead letters leave their queue before the replayed copy is confirmed',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-dead-letters/replay-not-marked',
@@ -382,7 +383,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: 'headers[MessageHeaders.replayed] = true;',
     replace: '',
     description: 'replayed messages are not marked, so the inbox refuses them again',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
   {
     id: 'rabbitmq-dead-letters/replay-leaves-original',
@@ -391,7 +392,7 @@ export const MESSAGING_MUTANTS: readonly MutantEntry[] = [
     find: 'for (const message of taken) channel.ack(message);',
     replace: '',
     description: 'a replayed dead letter also stays in the dead-letter queue',
-    specs: OUTBOX,
+    specs: RABBITMQ,
   },
 
   // ── PostgreSQL two-phase message store and barrier ───────────────────────────────────────────────────

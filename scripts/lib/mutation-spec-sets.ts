@@ -24,8 +24,13 @@ export const MESSAGES = [
   'libs/transactions/test/message-transaction.int-spec.ts',
   'libs/transactions/test/message-transaction.edges.int-spec.ts',
 ];
+/**
+ * The RabbitMQ adapters against the real broker, and at their edges: what a published message carries, a
+ * dead-letter copy or a replay the broker refuses, a message failing on every delivery.
+ */
+export const RABBITMQ = [...OUTBOX, 'libs/transactions/test/rabbitmq.edges.int-spec.ts'];
 /** The publisher serves both the outbox relay and the message server. */
-export const PUBLISHER = [...OUTBOX, ...MESSAGES];
+export const PUBLISHER = [...RABBITMQ, ...MESSAGES];
 /** The protocol cores' unit and property specs. */
 export const TWO_PC_CORE = [
   'libs/transactions/src/two-phase-commit/coordinator.spec.ts',

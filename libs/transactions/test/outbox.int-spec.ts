@@ -322,6 +322,36 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
     await outbox.close();
   });
 
+  it('publishes a held message again by itself once its delay has passed and a queue is bound by then', async () => {
+    // Held for a quarter of a second at a time; no operator asks for a retry.
+    const outbox = new PostgresOutbox(producerDb, 'ward-app', {
+      unroutableRetryMs: 250,
+      unroutableRetryMaxMs: 250,
+    });
+    const relay = new OutboxRelay(outbox, publisher, { batchSize: 25, pollMs: 50 });
+    const [late] = await producerDb.transaction((tx) =>
+      outbox.append(tx, [{ ...event(4000, 'bed-40'), routingKey: 'later.event' }]),
+    );
+    relay.start();
+    const held = await eventually(
+      () => outbox.held(10),
+      (rows) => rows.some((r) => r.id === late.id),
+    );
+    expect(held.map((r) => r.id)).toEqual([late.id]);
+
+    await connection.withChannel((channel) =>
+      channel.bindQueue(`${namespace}.effects`, `${namespace}.ward`, 'later.event'),
+    );
+    const applied = await eventually(
+      () => consumerDb.query('SELECT 1 FROM effects WHERE message_id = $1', [late.id]),
+      (rows) => rows.length === 1,
+    );
+    await relay.stop();
+    expect(applied).toHaveLength(1);
+    expect(await outbox.backlog()).toMatchObject({ pending: 0, held: 0 });
+    await outbox.close();
+  });
+
   it('never applies a message before its predecessor, however often the successor was delivered first', async () => {
     const message = (sequence: number) => ({
       id: `gap-${namespace}-${sequence}`,

@@ -8,6 +8,8 @@ import {
   TwoPhaseWorld,
   VirtualClock,
 } from '../testing';
+import { CommitAck, ParticipantClient } from '../ports/two-phase-commit.ports';
+import { TwoPhaseCoordinator } from './coordinator';
 import { TransactionAbortedError } from './types';
 
 const branch = (participant: string, vote: SimulatedVote = 'yes') => ({ participant, vote });
@@ -250,6 +252,96 @@ describe('TwoPhaseCoordinator', () => {
     expect(store.state('g1')).toBe('preparing');
     expect(store.state('g2')).toBe('committing');
     expect(store.state('g3')).toBeUndefined();
+  });
+
+  describe('phase two against a participant that does not acknowledge at once', () => {
+    /** Votes YES; answers its COMMITs with `answers` in turn ('fail': unreachable), then 'committed'. */
+    function scripted(
+      name: string,
+      answers: (CommitAck | 'fail')[],
+    ): ParticipantClient & { commits: number } {
+      const participant = {
+        name,
+        commits: 0,
+        prepare: () => Promise.resolve({ vote: 'yes' as const }),
+        commit: (): Promise<CommitAck> => {
+          const answer = answers[participant.commits] ?? 'committed';
+          participant.commits += 1;
+          return answer === 'fail'
+            ? Promise.reject(new Error(`${name} unreachable`))
+            : Promise.resolve(answer);
+        },
+        abort: () => Promise.resolve(),
+      };
+      return participant;
+    }
+
+    function coordinatorOver(participants: ParticipantClient[]) {
+      const clock = new VirtualClock();
+      const store = new CoordinatorLogStore();
+      const log = new InMemoryCoordinatorLog(store, { clock });
+      const coordinator = new TwoPhaseCoordinator(
+        log,
+        participants,
+        { name: 'emr', inlineCommitAttempts: 3 },
+        undefined,
+        undefined,
+        clock,
+      );
+      /** Lets the coordinator run, firing its timers in order, until `done` holds (or nothing is left). */
+      const runUntil = async (done: () => boolean): Promise<void> => {
+        for (let round = 0; round < 10_000 && !done(); round += 1) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (!done() && !clock.fireNext()) await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      const execute = async (gtid: string) => {
+        let result: Awaited<ReturnType<typeof coordinator.execute>> | undefined;
+        const running = coordinator.execute({
+          gtid,
+          branches: participants.map((p) => ({ participant: p.name, payload: {} })),
+        });
+        void running.then(
+          (r) => (result = r),
+          () => undefined,
+        );
+        await runUntil(() => result !== undefined);
+        return running;
+      };
+      return { store, coordinator, runUntil, execute };
+    }
+
+    it('does not count an `unknown` COMMIT answer as an acknowledgement, and commits in the background', async () => {
+      const lis = scripted('lis', []);
+      const pacs = scripted('pacs', ['unknown', 'unknown', 'unknown']);
+      const { store, coordinator, runUntil, execute } = coordinatorOver([lis, pacs]);
+
+      const result = await execute('g1');
+      expect(result).toEqual({ gtid: 'g1', outcome: 'committed', acknowledged: false });
+      expect(pacs.commits).toBe(3);
+      expect(store.state('g1')).toBe('committing');
+      expect(store.records.get('g1')?.lastError).toMatch(/pacs knows no prepared branch for g1/);
+
+      // The live coordinator keeps driving phase two; the fourth COMMIT is acknowledged.
+      await runUntil(() => store.state('g1') === 'committed');
+      expect(store.state('g1')).toBe('committed');
+      expect(pacs.commits).toBe(4);
+      await coordinator.stop();
+      expect(store.violations).toEqual([]);
+    });
+
+    it('acknowledges inline when a participant fails its first COMMIT only', async () => {
+      const lis = scripted('lis', []);
+      const pacs = scripted('pacs', ['fail']);
+      const { store, coordinator, execute } = coordinatorOver([lis, pacs]);
+
+      const result = await execute('g1');
+      expect(result).toEqual({ gtid: 'g1', outcome: 'committed', acknowledged: true });
+      expect(store.state('g1')).toBe('committed');
+      expect([lis.commits, pacs.commits]).toEqual([1, 2]);
+      await coordinator.stop();
+      expect(store.violations).toEqual([]);
+    });
   });
 
   describe('contract gaps found by the property tests (fail until the coordinator is fixed)', () => {
