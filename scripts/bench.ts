@@ -194,7 +194,12 @@ async function main(): Promise<void> {
   await ensureInfrastructure({ log });
   // BENCH_PROFILE_DIR=<dir>: each service writes a V8 CPU profile there when it stops (profiling slows it).
   const profileDir = process.env.BENCH_PROFILE_DIR;
-  const serviceExecArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : undefined;
+  // BENCH_NODE_FLAGS="--flag …": extra Node/V8 flags for every service (to measure a memory setting).
+  const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((flag) => flag !== '') ?? [];
+  const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : [];
+  const flags = [...nodeFlags, ...profileFlags];
+  const serviceExecArgv = flags.length > 0 ? flags : undefined;
+  if (nodeFlags.length > 0) log(`services run with ${nodeFlags.join(' ')}`);
   if (profileDir)
     log(`services write CPU profiles to ${resolve(profileDir)}; figures are slower than unprofiled`);
   if (command.scenario === 'outbox') {

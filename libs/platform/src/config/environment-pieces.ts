@@ -27,6 +27,14 @@ export class ServiceEnvironment {
    * `2pc.coordinator.after-decision`. Unset in every other run.
    */
   @IsOptional() @IsString() FAULT_KILL_AT?: string;
+
+  /**
+   * How far V8 lets the heap grow past what its last full collection kept, in percent (V8's
+   * `--heap-growing-percent`, set at start by `runService`). 0 leaves V8's own heuristic, which lets a
+   * busy service's heap grow to up to four times its live data: 400+ MB for a service with 60 MB live
+   * under `npm run bench`. See docs/benchmarks.md, "Memory".
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(400) HEAP_GROWTH_PERCENT: number = 30;
 }
 
 /** The service's PostgreSQL database. */

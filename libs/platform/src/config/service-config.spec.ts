@@ -56,6 +56,15 @@ describe('service configuration', () => {
     expect(loadEnvironment(DatabaseEnvironment, {}).PGPORT).toBe(5432);
   });
 
+  it('caps heap growth at 30% past live data unless HEAP_GROWTH_PERCENT says otherwise (0: V8 decides)', () => {
+    const lab = { name: 'lab', defaultPort: 3002 };
+    expect(buildServiceConfig(lab, [], { SERVICE_AUTH_SECRET: SECRET }).env.HEAP_GROWTH_PERCENT).toBe(30);
+    const off = { SERVICE_AUTH_SECRET: SECRET, HEAP_GROWTH_PERCENT: '0' };
+    expect(buildServiceConfig(lab, [], off).env.HEAP_GROWTH_PERCENT).toBe(0);
+    const wild = { SERVICE_AUTH_SECRET: SECRET, HEAP_GROWTH_PERCENT: '900' };
+    expect(() => buildServiceConfig(lab, [], wild)).toThrow(/HEAP_GROWTH_PERCENT="900"/);
+  });
+
   it('refuses a short SERVICE_AUTH_SECRET without echoing it', () => {
     const short = 'too-short-a-secret';
     const load = () => loadEnvironment(ServiceAuthEnvironment, { SERVICE_AUTH_SECRET: short });
