@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseSettings, SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
 import { Database } from './database';
+import { typeormConnection } from './migrations';
 import type { EntityClass } from './session-entity-manager';
 
 /** Connections of the TypeORM DataSource's own pool: it serves only statements outside any session. */
@@ -27,12 +28,7 @@ export function entityDataSourceOptions(
   entities: EntityClass[],
 ): DataSourceOptions {
   return {
-    type: 'postgres',
-    host: settings.host,
-    port: settings.port,
-    username: settings.user,
-    password: settings.password,
-    database: settings.database,
+    ...typeormConnection(settings),
     applicationName,
     entities,
     synchronize: false,
