@@ -18,12 +18,17 @@ const swc = [
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  // Nest 12 ships ESM only; jest's CommonJS loader needs those packages compiled like our own code.
+  // Nest 12 and fhir-kit-client 2 ship ESM only; jest's CommonJS loader needs those packages compiled
+  // like our own code.
   transform: { '^.+\\.(ts|js|mjs)$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|fhir-kit-client)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The @hospital/* aliases, as tsconfig.json declares them.
-  moduleNameMapper: jestModuleNameMapper(),
+  // fhir-kit-client exports only an `import` condition, which jest's CommonJS resolver does not match.
+  moduleNameMapper: {
+    ...jestModuleNameMapper(),
+    '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
+  },
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/dist-nest/'],
   // Every service a spec boots needs SERVICE_AUTH_SECRET: one random secret per spec file.
   setupFiles: ['<rootDir>/libs/platform/src/testing/service-auth.setup.ts'],
