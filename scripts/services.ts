@@ -13,6 +13,7 @@ import { migrations as pharmacyInventoryMigrations } from '../apps/pharmacy/src/
 import { migrations as pharmacySupplyChainMigrations } from '../apps/pharmacy/src/supply-chain/database/migrations';
 import { migrations as pharmacySupplierMigrations } from '../apps/pharmacy/src/supplier/database/migrations';
 import { migrations as pharmacyMessagesMigrations } from '../apps/pharmacy/src/message-server/database/migrations';
+import { migrations as icuMonitorMigrations } from '../apps/icu-monitor/src/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -67,9 +68,20 @@ export const pharmacyServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
+/** The ICU monitor (vital signs, NEWS2 scores and alerts; best-effort notification to the station, later). */
+export const icuServices = [
+  {
+    name: 'icu-monitor',
+    port: 3005,
+    entry: 'dist/apps/icu-monitor/src/main.js',
+    migrations: icuMonitorMigrations,
+  },
+] as const satisfies readonly ServiceDefinition[];
+
 export const services = [
   ...twoPhaseServices,
   ...pharmacyServices,
+  ...icuServices,
 ] as const satisfies readonly ServiceDefinition[];
 
 export type ServiceName = (typeof services)[number]['name'];

@@ -16,6 +16,7 @@ export * from './bundle/bundle-links';
 export * from './bundle/searchset';
 export * from './bundle/history';
 export * from './bundle/transaction';
+export * from './bundle/batch';
 export * from './capability/capability-statement';
 export * from './nest/fhir-writer';
 export * from './nest/fhir-module-options';

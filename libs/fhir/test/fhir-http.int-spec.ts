@@ -97,6 +97,7 @@ async function startApp(
           ? { Patient: ['create', 'update', 'delete'], ServiceRequest: ['create', 'update'] }
           : {},
         transaction: withWriter,
+        batch: withWriter,
         ...(withWriter ? { writer: TestWriter } : {}),
       }),
     ],
@@ -177,7 +178,7 @@ describe('FhirModule over HTTP', () => {
       capability.rest?.[0]?.resource?.find((r) => r.type === type)?.interaction?.map((i) => i.code);
     expect(interactions('Encounter')).toEqual(['read', 'vread', 'history-instance', 'search-type']);
     expect(interactions('Patient')).toContain('delete');
-    expect(capability.rest?.[0]?.interaction).toEqual([{ code: 'transaction' }]);
+    expect(capability.rest?.[0]?.interaction).toEqual([{ code: 'transaction' }, { code: 'batch' }]);
     expect(capability.implementation?.url).toBe(base);
   });
 
@@ -311,6 +312,49 @@ describe('FhirModule over HTTP', () => {
     expect((found.json as unknown as Bundle).total).toBe(1);
   });
 
+  it('runs a batch Bundle entry by entry: failed entries answer for themselves, the others are stored', async () => {
+    const before = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource');
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { resource: patient('Batched', 'B-1'), request: { method: 'POST', url: 'Patient' } },
+        {
+          resource: { resourceType: 'Patient', gender: 'x', name: [{ family: 'Secretname' }] },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          resource: { ...patient('Batched', 'B-2'), id: 'batch-put-1' },
+          request: { method: 'PUT', url: 'Patient/batch-put-1' },
+        },
+        {
+          resource: { resourceType: 'Encounter', status: 'planned', class: { code: 'AMB' } },
+          request: { method: 'POST', url: 'Encounter' },
+        },
+        { resource: patient('Batched', 'B-3'), request: { method: 'GET', url: 'Patient' } },
+      ],
+    };
+    const { status, json } = await call('POST', '', bundle);
+    expect(status).toBe(200);
+    const response = json as unknown as Bundle;
+    expect(response.type).toBe('batch-response');
+    expect(response.entry?.map((e) => e.response?.status)).toEqual([
+      '201 Created',
+      '400 Bad Request',
+      '201 Created',
+      '405 Method Not Allowed',
+      '405 Method Not Allowed',
+    ]);
+    const invalid = response.entry?.[1]?.response?.outcome as OperationOutcome;
+    expect(invalid.issue[0].expression).toEqual(['Patient.gender']);
+    expect(JSON.stringify(invalid)).not.toContain('Secretname');
+    expect(response.entry?.[2]?.response?.location).toMatch(/\/fhir\/Patient\/batch-put-1\/_history\/1$/);
+    const after = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource');
+    expect(after[0].n).toBe(before[0].n + 2);
+    const malformed = await call('POST', '', { resourceType: 'Bundle', type: 'batch', entry: [{}] });
+    expect(malformed.status).toBe(400);
+  });
+
   it('answers bad input with 4xx OperationOutcomes and writes nothing', async () => {
     const before = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource');
     const invalid = await call('POST', '/Patient', {
@@ -345,9 +389,10 @@ describe('FhirModule over HTTP', () => {
     });
     expect(otherType.status).toBe(400);
 
+    // Neither a transaction nor a batch: POST [base] takes no other Bundle.
     const badTransaction = await call('POST', '', {
       resourceType: 'Bundle',
-      type: 'batch',
+      type: 'collection',
       entry: [{ request: { method: 'POST', url: 'Patient' }, resource: patient('B', 'B-1') }],
     });
     expect(badTransaction.status).toBe(400);
@@ -405,6 +450,7 @@ describe('FhirModule over HTTP', () => {
         });
       expect((await post('/Patient', patient('Nope', 'N-1'))).status).toBe(405);
       expect((await post('', { resourceType: 'Bundle', type: 'transaction' })).status).toBe(405);
+      expect((await post('', { resourceType: 'Bundle', type: 'batch' })).status).toBe(405);
       expect((await fetch(`${readOnlyBase}/Patient/put-created-1`, { method: 'DELETE' })).status).toBe(405);
       const read = await fetch(`${readOnlyBase}/Patient/put-created-1`);
       expect(read.status).toBe(200);

@@ -64,6 +64,23 @@ describe('buildCapabilityStatement', () => {
     expect(statement().implementation?.url).toBe('https://lis.example/fhir');
   });
 
+  it('lists batch beside transaction where POST [base] takes both, and no system interaction without either', () => {
+    const withBoth = buildCapabilityStatement({
+      serviceName: 'icu-monitor',
+      baseUrl: 'https://icu.example/fhir',
+      registry,
+      interactions: { transaction: true, batch: true },
+    });
+    expect(withBoth.rest?.[0]?.interaction).toEqual([{ code: 'transaction' }, { code: 'batch' }]);
+    const neither = buildCapabilityStatement({
+      serviceName: 'icu-monitor',
+      baseUrl: 'https://icu.example/fhir',
+      registry,
+      interactions: {},
+    });
+    expect(neither.rest?.[0]).not.toHaveProperty('interaction');
+  });
+
   it('is a valid FHIR R4 CapabilityStatement', () => {
     const capability = statement();
     expect(new FhirValidator().validate(capability, 'CapabilityStatement')).toBe(capability);

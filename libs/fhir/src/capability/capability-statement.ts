@@ -24,6 +24,8 @@ export interface FhirInteractions {
   types?: Readonly<Record<string, readonly FhirTypeInteraction[]>>;
   /** Whether `POST [base]` accepts transaction Bundles. */
   transaction?: boolean;
+  /** Whether `POST [base]` accepts batch Bundles. */
+  batch?: boolean;
 }
 
 export interface CapabilityStatementInput {
@@ -98,8 +100,16 @@ export function buildCapabilityStatement(input: CapabilityStatementInput): Capab
           `Search pages with _count (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE}) and _offset; ` +
           '_sort and _total are supported; any other parameter is rejected with 400.',
         resource: resources,
-        ...(interactions.transaction === true ? { interaction: [{ code: 'transaction' as const }] } : {}),
+        ...systemInteractions(interactions),
       },
     ],
   };
+}
+
+/** `rest.interaction`: transaction and batch where `POST [base]` accepts them (absent when neither). */
+function systemInteractions(interactions: FhirInteractions): {
+  interaction?: { code: 'transaction' | 'batch' }[];
+} {
+  const codes = (['transaction', 'batch'] as const).filter((code) => interactions[code] === true);
+  return codes.length === 0 ? {} : { interaction: codes.map((code) => ({ code })) };
 }

@@ -16,6 +16,12 @@ export interface FhirModuleOptions {
   /** Whether `POST /fhir` accepts transaction Bundles (needs `writer.transaction`). */
   transaction?: boolean;
   /**
+   * Whether `POST /fhir` accepts batch Bundles: each entry runs as its own create or update through the
+   * writer (only where `writes` offers that interaction on the type), answered entry by entry in a
+   * `batch-response`.
+   */
+  batch?: boolean;
+  /**
    * The write path: a class (registered in the FHIR module, so it can inject `FhirResourceStore`,
    * `FhirValidator`, `SearchParameterRegistry` and global providers such as `Database`), or an
    * existing provider exported by one of `imports`.

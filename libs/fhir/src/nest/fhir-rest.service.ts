@@ -1,6 +1,7 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { Database } from '@hospital/platform';
+import { batchResponseBundle, isBatchBundle, parseBatchBundle, type BatchEntryResult } from '../bundle/batch';
 import { historyBundle } from '../bundle/history';
 import { searchSetBundle } from '../bundle/searchset';
 import { parseTransactionBundle, transactionResponseBundle } from '../bundle/transaction';
@@ -14,6 +15,7 @@ import {
 import { parseIfMatch, weakETag } from '../etag';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException, informationOutcome } from '../errors/fhir-exception';
+import { toFhirErrorResponse } from '../errors/fhir-exception.filter';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_OFFSET,
@@ -36,7 +38,8 @@ export interface FhirHttpResult {
 /** A client's correlation id: short and plain, safe in a log line, a column and a URL. */
 const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
-const ACCEPTED_MEDIA_TYPES = ['application/fhir+json', 'application/json'];
+const FHIR_JSON = 'application/fhir+json';
+const ACCEPTED_MEDIA_TYPES = [FHIR_JSON, 'application/json'];
 
 function header(request: FhirHttpRequest, name: string): string | undefined {
   const value = request.headers[name];
@@ -67,6 +70,7 @@ function versionHeaders(
 @Injectable()
 export class FhirRestService {
   private readonly interactions: FhirInteractions;
+  private readonly logger = new Logger('FhirRestService');
 
   constructor(
     @Inject(FHIR_MODULE_OPTIONS) private readonly options: FhirModuleOptions,
@@ -81,6 +85,7 @@ export class FhirRestService {
         registry.resourceTypes().map((type) => [type, [...READ_INTERACTIONS, ...this.writesOf(type)]]),
       ),
       transaction: options.transaction === true && typeof this.writer?.transaction === 'function',
+      batch: options.batch === true && this.writer !== null && this.writer !== undefined,
     };
   }
 
@@ -228,6 +233,56 @@ export class FhirRestService {
         result.changed ? `${type}/${id} deleted` : `${type}/${id} was already deleted`,
       ),
     };
+  }
+
+  /** `POST [base]`: a batch Bundle where the service accepts them, else a transaction Bundle. */
+  async bundle(
+    contentType: string | undefined,
+    body: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    if (this.interactions.batch === true && isBatchBundle(body))
+      return this.batch(contentType, body, context);
+    return this.transaction(contentType, body, context);
+  }
+
+  /**
+   * A batch Bundle: each entry runs as the create or update it asks for, as if it were a request of its
+   * own (validation, the interactions the type offers, the writer), one after another in Bundle order.
+   * Entry failures are answered in their own `batch-response` entries; the Bundle is 200 unless its
+   * envelope is malformed.
+   */
+  async batch(
+    contentType: string | undefined,
+    body: unknown,
+    context: FhirWriteContext,
+  ): Promise<FhirHttpResult> {
+    if (this.interactions.batch !== true) throw FhirException.methodNotAllowed('batch');
+    assertJsonBody(contentType);
+    const results: BatchEntryResult[] = [];
+    for (const entry of parseBatchBundle(this.validator, body)) {
+      try {
+        if ('error' in entry) throw entry.error;
+        const answer =
+          entry.method === 'POST'
+            ? await this.create(entry.resourceType, FHIR_JSON, entry.resource, context)
+            : await this.update(
+                entry.resourceType,
+                entry.id,
+                FHIR_JSON,
+                entry.ifMatch,
+                entry.resource,
+                context,
+              );
+        results.push({ resource: answer.body as Stored<Resource>, created: answer.status === 201 });
+      } catch (error) {
+        const { status, outcome, unexpected } = toFhirErrorResponse(error);
+        if (unexpected)
+          this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+        results.push({ status, outcome });
+      }
+    }
+    return { status: 200, headers: {}, body: batchResponseBundle(context.baseUrl, results) };
   }
 
   async transaction(

@@ -17,13 +17,14 @@ export class FhirController {
     return send(res, this.fhir.metadata(this.fhir.context(req)));
   }
 
+  /** A transaction Bundle, or a batch Bundle where the service accepts them. */
   @Post()
   async transaction(
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
     @Body() body: unknown,
   ): Promise<Resource> {
-    return send(res, await this.fhir.transaction(contentType(req), body, this.fhir.context(req)));
+    return send(res, await this.fhir.bundle(contentType(req), body, this.fhir.context(req)));
   }
 
   @Get(':type')

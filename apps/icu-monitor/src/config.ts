@@ -1,0 +1,24 @@
+import { Transform } from 'class-transformer';
+import { IsInt, Max, Min } from 'class-validator';
+import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
+
+/** The ICU monitor's own settings. */
+export class IcuMonitorEnvironment {
+  /**
+   * How far past the service's clock a vital's `effectiveDateTime` may lie (bedside clocks drift): a vital
+   * from further in the future is refused, since it would stay its parameter's latest value for good.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000) VITALS_MAX_CLOCK_SKEW_MS: number = 300_000;
+}
+
+/** What the ICU monitor reads beyond the platform's own settings. */
+export const ICU_MONITOR_PIECES = [IcuMonitorEnvironment] as const;
+
+/** The ICU monitor: vitals in, NEWS2 scores and alerts out. It calls no other service (yet). */
+export const ICU_MONITOR_SERVICE = { name: 'icu-monitor', defaultPort: 3005 };
+
+export type IcuMonitorConfig = ServiceConfigOf<typeof ICU_MONITOR_PIECES>;
+
+export function icuMonitorConfig(env: NodeJS.ProcessEnv = process.env): IcuMonitorConfig {
+  return buildServiceConfig(ICU_MONITOR_SERVICE, ICU_MONITOR_PIECES, env);
+}

@@ -1,0 +1,37 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { FhirModule } from '@hospital/fhir';
+import { PlatformModule } from '@hospital/platform';
+import { IcuBedEntity } from './beds/icu-bed.entity';
+import { BedsModule } from './beds/beds.module';
+import type { IcuMonitorConfig } from './config';
+import { ICU_RESOURCES } from './fhir-resources';
+import { IcuFhirWriter } from './vitals/icu-fhir.writer';
+import { LatestVitalEntity } from './vitals/latest-vital.entity';
+import { News2StateEntity } from './vitals/news2-state.entity';
+import { VitalsModule } from './vitals/vitals.module';
+
+/**
+ * The ICU monitor: the unit's beds and admissions at /api/beds; vital signs as FHIR Observations at /fhir
+ * (single creates and batch Bundles), each scored with NEWS2 on arrival into RiskAssessments and, on
+ * escalation, Flags — in the vital's own local transaction.
+ */
+@Module({})
+export class IcuMonitorModule {
+  static forRoot(config: IcuMonitorConfig): DynamicModule {
+    return {
+      module: IcuMonitorModule,
+      imports: [
+        PlatformModule.forRoot(config, { entities: [IcuBedEntity, LatestVitalEntity, News2StateEntity] }),
+        FhirModule.forRoot({
+          serviceName: config.service.name,
+          resources: ICU_RESOURCES,
+          writes: { Observation: ['create'] },
+          batch: true,
+          writer: IcuFhirWriter,
+          imports: [VitalsModule],
+        }),
+        BedsModule,
+      ],
+    };
+  }
+}
