@@ -153,6 +153,16 @@ export const CORE_MUTANTS: readonly MutantEntry[] = [
     specs: OUTBOX_CORE,
   },
   {
+    id: 'inbox-consumer/applied-meanwhile-dead-lettered',
+    file: 'outbox/inbox-consumer.ts',
+    area: 'inbox',
+    find: "if (seen.get(message.id) === 'applied') {",
+    replace: 'if (false) {',
+    description:
+      'a last delivery that fails because another consumer applied the message meanwhile is dead-lettered: a healthy, applied message lands in the dead-letter queue',
+    specs: OUTBOX_CORE,
+  },
+  {
     id: 'message-server/producer-mismatch-accepted',
     file: 'message-transaction/server.ts',
     area: 'prepare',

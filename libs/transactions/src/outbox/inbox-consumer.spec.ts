@@ -107,4 +107,41 @@ describe('InboxConsumer', () => {
     ]);
     expect(inbox.rows.size).toBe(1);
   });
+
+  it('takes a last failing delivery for a duplicate when another consumer applied the message meanwhile', async () => {
+    const inbox = new InMemoryInbox();
+    const runner = new MemoryTransactionRunner();
+    const delivery: InboundMessage = {
+      id: 'result-2',
+      type: 'lab.result-released',
+      gtid: 'g-result-2',
+      source: 'lis',
+      payload: {},
+      deliveryCount: 2,
+      replayed: false,
+    };
+    const other = new InboxConsumer(
+      runner,
+      inbox,
+      { handle: () => Promise.resolve() },
+      { name: 'results', maxAttempts: 3 },
+    );
+    // The other replica holds an earlier delivery and commits it while this one runs; this one then
+    // fails on the inbox's key, on its last attempt.
+    const consumer = new InboxConsumer(
+      runner,
+      inbox,
+      {
+        handle: async () => {
+          await expect(other.process([{ ...delivery, deliveryCount: 1 }])).resolves.toEqual([
+            { kind: 'applied' },
+          ]);
+          throw new Error('duplicate key value violates unique constraint "tx_inbox_pkey"');
+        },
+      },
+      { name: 'results', maxAttempts: 3 },
+    );
+    await expect(consumer.process([delivery])).resolves.toEqual([{ kind: 'duplicate' }]);
+    expect(inbox.outcome('results', 'result-2')).toBe('applied');
+  });
 });

@@ -267,14 +267,21 @@ export class InboxConsumer<S> {
       });
       return { kind: 'retry', reason };
     }
+    let appliedMeanwhile = false;
     try {
       await this.db.transaction(async (session) => {
         const key = orderingKey(message);
         const cursors = await this.inbox.lockCursors(session, this.options.name, key ? [key] : []);
+        const seen = await this.inbox.seen(session, this.options.name, [message.id]);
+        // Another delivery of it, held by another consumer, committed while this one failed (on the
+        // inbox's key): it is applied, and this copy is a duplicate, not a dead letter.
+        if (seen.get(message.id) === 'applied') {
+          appliedMeanwhile = true;
+          return;
+        }
         if (key !== undefined && message.sequence !== undefined)
           cursors.set(key, Math.max(cursors.get(key) ?? 0, message.sequence));
         // A replayed dead letter that fails again is already recorded as dead-lettered.
-        const seen = await this.inbox.seen(session, this.options.name, [message.id]);
         const entries: InboxEntry[] = seen.has(message.id)
           ? []
           : [{ messageId: message.id, outcome: 'dead-lettered', reason, replacing: false }];
@@ -283,6 +290,7 @@ export class InboxConsumer<S> {
     } catch (recordError) {
       return { kind: 'retry', reason: `could not record the rejection: ${errorMessage(recordError)}` };
     }
+    if (appliedMeanwhile) return { kind: 'duplicate' };
     this.logger.warn('message dead-lettered', {
       consumer: this.options.name,
       messageId: message.id,
