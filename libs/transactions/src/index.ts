@@ -31,3 +31,5 @@ export * from './adapters/http/message-transaction.http';
 export * from './adapters/postgres/postgres-message-transaction';
 export * from './adapters/postgres/1763800000100-message-server-tables.migration';
 export * from './adapters/postgres/1763800000200-message-barrier-table.migration';
+export * from './ports/best-effort.ports';
+export * from './best-effort';
