@@ -8,7 +8,8 @@ import { DeliveryPolicy } from './dispatcher';
  * notification store of `../testing`, under random schedules of producer transactions (open across
  * steps, committed or rolled back), one or two dispatchers (replicas) claiming side by side, channel
  * answers (delivered, retryable, permanent, a reply lost after the receiver got it, a throw, none until
- * the time-out), dispatchers killed mid-attempt and restarted, clock advances that expire time-outs,
+ * the time-out), dispatchers killed mid-attempt and restarted, dispatchers whose store requests stall
+ * until their leases run out (so their late outcomes meet another dispatcher's claim), clock advances that expire time-outs,
  * back-offs and leases, operator replays, and a receiver reconciling page by page meanwhile.
  *
  * Safety after every step: nothing received that was not committed (a rolled-back change leaves no
@@ -76,6 +77,8 @@ const stepArbitraries: Record<Kind, fc.Arbitrary<BestEffortStep>> = {
       { arbitrary: fc.integer({ min: 100, max: 3_000 }), weight: 2 },
     ),
   }),
+  stall: fc.record({ t: fc.constant('stall' as const), dispatcher: fc.nat(1) }),
+  unstall: fc.record({ t: fc.constant('unstall' as const), dispatcher: fc.nat(1) }),
   crash: fc.record({ t: fc.constant('crash' as const), dispatcher: fc.nat(1) }),
   restart: fc.record({ t: fc.constant('restart' as const), dispatcher: fc.nat(1) }),
   reconcile: fc.record({ t: fc.constant('reconcile' as const), receiver: fc.nat(1) }),
@@ -142,6 +145,8 @@ const mixed: Record<Kind, number> = {
   dispatch: 12,
   answer: 14,
   advance: 10,
+  stall: 1,
+  unstall: 2,
   crash: 1,
   restart: 3,
   reconcile: 3,
@@ -154,7 +159,16 @@ describe('best-effort notification under random faults (property)', () => {
   }, 120_000);
 
   it('dispatcher-heavy: two replicas claiming, crashing mid-attempt and restarting while leases run out', async () => {
-    const heavy = { ...mixed, dispatch: 16, crash: 4, restart: 6, advance: 14, answer: 10 };
+    const heavy = {
+      ...mixed,
+      dispatch: 16,
+      stall: 3,
+      unstall: 3,
+      crash: 4,
+      restart: 6,
+      advance: 14,
+      answer: 10,
+    };
     await assertProperty(
       scenario(steps(heavy, 150)).map((s) => ({ ...s, dispatchers: 2 })),
       200,

@@ -344,14 +344,24 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
   }
 }
 
-/** The store as one dispatcher incarnation sees it: once `owner` is dead, no call answers (a crash). */
+/** A process using the store: dead once crashed; `stalled` holds its requests back (a slow network, a pause). */
+export interface StoreUser {
+  readonly alive: boolean;
+  readonly stalled?: Promise<void>;
+}
+
+/**
+ * The store as one dispatcher incarnation sees it: while `owner` is stalled its requests wait (and reach
+ * the store late); once it is dead, no call answers (a crash).
+ */
 export function ownedNotificationStore<S>(
   store: NotificationStore<S>,
-  owner: { readonly alive: boolean },
+  owner: StoreUser,
 ): NotificationStore<S> {
   const guard =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
+      while (owner.stalled && owner.alive) await owner.stalled;
       if (!owner.alive) return never();
       const result = await call(...args);
       // The write took effect, but a process that died meanwhile never hears back.

@@ -149,6 +149,8 @@ function checkBackoff(world: BestEffortWorld): string[] {
         continue;
       }
       const { roundNumber, previousDelayMs } = claim.attempt;
+      if (record.outcome === 'rejected')
+        problems.push(`${id}#${record.number} was rejected for good, yet a retry was scheduled`);
       if (roundNumber >= world.scenario.policy.maxAttempts)
         problems.push(`${id}#${record.number} was the round's last attempt, yet a retry was scheduled`);
       const bounds = backoffBounds(roundNumber, backoff);

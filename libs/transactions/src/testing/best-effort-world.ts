@@ -37,6 +37,9 @@ export type BestEffortStep =
   /** Answers one channel call in flight. */
   | { t: 'answer'; pick: number; fate: Fate }
   | { t: 'advance'; ms: number }
+  /** Holds a dispatcher's store requests back until `unstall` (a database pause): its leases may run out. */
+  | { t: 'stall'; dispatcher: number }
+  | { t: 'unstall'; dispatcher: number }
   /** Kills a dispatcher: its calls and store requests in flight never answer it, its timers never fire. */
   | { t: 'crash'; dispatcher: number }
   | { t: 'restart'; dispatcher: number }
@@ -55,7 +58,8 @@ export interface BestEffortScenario {
 export interface DispatcherIncarnation {
   slot: number;
   name: string;
-  owner: { alive: boolean };
+  owner: { alive: boolean; stalled?: Promise<void> };
+  unstall?: () => void;
   dispatcher: BestEffortDispatcher;
   busy: boolean;
 }
@@ -157,6 +161,20 @@ export class BestEffortWorld {
       case 'advance':
         this.clock.advance(step.ms);
         break;
+      case 'stall': {
+        const incarnation = this.slots[step.dispatcher % this.slots.length];
+        if (incarnation && !incarnation.owner.stalled)
+          incarnation.owner.stalled = new Promise<void>((resolve) => {
+            incarnation.unstall = () => {
+              incarnation.owner.stalled = undefined;
+              resolve();
+            };
+          });
+        break;
+      }
+      case 'unstall':
+        this.slots[step.dispatcher % this.slots.length]?.unstall?.();
+        break;
       case 'crash': {
         const slot = step.dispatcher % this.slots.length;
         const incarnation = this.slots[slot];
@@ -189,7 +207,10 @@ export class BestEffortWorld {
     await flush();
     this.healthy = true;
     for (const call of this.calls.filter((c) => c.fate === undefined)) this.answer(call, 'ok');
-    for (let slot = 0; slot < this.slots.length; slot += 1) this.slots[slot] ??= this.incarnate(slot);
+    for (let slot = 0; slot < this.slots.length; slot += 1) {
+      this.slots[slot]?.unstall?.();
+      this.slots[slot] ??= this.incarnate(slot);
+    }
     await flush();
   }
 
