@@ -27,6 +27,8 @@ export function checkSafety(world: BestEffortWorld): string[] {
       problems.push(`${id} had ${row.attempts - row.roundStart} attempts in a round (max ${maxAttempts})`);
     if (row.state === 'delivered' && !receivedBy(world, row))
       problems.push(`${id} is marked delivered but ${row.notification.receiver} never received it`);
+    if (row.state !== 'delivered' && row.attemptRecords.some((r) => r.outcome === 'delivered'))
+      problems.push(`${id} has a delivered attempt but is ${row.state}`);
     if (row.state === 'dead-lettered' && !gaveUpFairly(row, maxAttempts))
       problems.push(
         `${id} dead-lettered after ${row.attempts - row.roundStart} attempts without a rejection`,
@@ -55,6 +57,10 @@ export function checkComplete(world: BestEffortWorld, afterReplay: boolean): str
       if (held !== 1) problems.push(`${id} held ${held} times in ${row.notification.receiver}'s ledger`);
     }
   }
+  for (const row of world.store.rows.values())
+    for (const record of row.attemptRecords)
+      if (record.outcome === undefined)
+        problems.push(`${row.notification.id}#${record.number} never ended (not even found abandoned)`);
   for (const call of world.calls) {
     if (!call.incarnation.owner.alive) continue;
     const record = recordOf(world, call);

@@ -381,9 +381,13 @@ export class BestEffortWorld {
   /** The store as dispatchers use it, recording each claim (and checking its lease) and each release. */
   private recordingStore(): NotificationStore<MemorySession> {
     const store = this.store;
-    const release = (attempt: ClaimedAttempt, released: boolean): void => {
-      const claim = this.claims.get(BestEffortWorld.claimKey(attempt.notification.id, attempt.number));
+    const release = (attempt: ClaimedAttempt, released: boolean, decides = true): void => {
+      const { id } = attempt.notification;
+      const claim = this.claims.get(BestEffortWorld.claimKey(id, attempt.number));
       if (claim && released) claim.released = true;
+      // Only the latest claim decides what follows (a retry or a dead letter): an older one lost its lease.
+      if (released && decides && this.claims.has(BestEffortWorld.claimKey(id, attempt.number + 1)))
+        this.violations.push(`${id}#${attempt.number} decided the notification after a later claim took it`);
     };
     return {
       append: (session, items) => store.append(session, items),
@@ -415,7 +419,7 @@ export class BestEffortWorld {
       },
       markDelivered: async (attempt) => {
         await store.markDelivered(attempt);
-        release(attempt, true);
+        release(attempt, true, false);
       },
       scheduleRetry: async (attempt, failure: AttemptFailure, delayMs) => {
         const held = await store.scheduleRetry(attempt, failure, delayMs);
