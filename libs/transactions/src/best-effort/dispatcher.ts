@@ -113,10 +113,9 @@ export class BestEffortDispatcher {
       leaseMs: options.leaseMs,
       maxAttempts: options.maxAttempts,
     });
-    if (claim.deadLettered > 0) {
-      this.logger.warn('notifications dead-lettered: their last attempts were abandoned', {
-        count: claim.deadLettered,
-      });
+    for (const { id, channel } of claim.deadLettered) {
+      this.observer.deadLettered(channel, 1);
+      this.logger.warn('notification dead-lettered: its last attempt was abandoned', { notificationId: id, channel });
     }
     const settled = await Promise.allSettled(claim.attempts.map((attempt) => this.attempt(attempt)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -81,7 +81,7 @@ export interface ClaimResult {
   /** The attempts begun: each notification leased to the caller with a new attempt row. */
   attempts: ClaimedAttempt[];
   /** Notifications the claim dead-lettered because their round was used up by abandoned attempts. */
-  deadLettered: number;
+  deadLettered: { id: string; channel: string }[];
   /** When fewer than `limit` were due: milliseconds until the next one of these channels falls due, if any. */
   nextDueInMs?: number;
 }

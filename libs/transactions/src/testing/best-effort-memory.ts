@@ -125,7 +125,7 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
       .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.position - b.position)
       .slice(0, request.limit);
     const attempts: ClaimedAttempt[] = [];
-    let deadLettered = 0;
+    const deadLettered: ClaimResult['deadLettered'] = [];
     for (const row of due) {
       const previous = row.attemptRecords[row.attemptRecords.length - 1];
       if (row.lease !== undefined && previous && previous.outcome === undefined) {
@@ -135,7 +135,7 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
         const error = `gave up after ${row.attempts - row.roundStart} attempts: the last one never finished`;
         Object.assign(row, { state: 'dead-lettered', deadLetteredAt: now, lastError: error });
         this.release(row);
-        deadLettered += 1;
+        deadLettered.push({ id: row.notification.id, channel: row.notification.channel });
         continue;
       }
       this.leases += 1;

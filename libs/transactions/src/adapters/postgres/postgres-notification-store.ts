@@ -45,7 +45,8 @@ const EXHAUST = `UPDATE tx_notification
      SET state = 'dead-lettered', dead_lettered_at = clock_timestamp(), next_attempt_at = NULL,
          lease_token = NULL, lease_owner = NULL, lease_until = NULL,
          last_error = 'gave up after ' || (attempts - round_start) || ' attempts: the last one never finished'
-   WHERE id = ANY($1)`;
+   WHERE id = ANY($1)
+  RETURNING id, channel`;
 
 /** Leases the notifications and begins an attempt on each, in one statement. */
 const LEASE = `WITH leased AS (
@@ -221,7 +222,8 @@ export class PostgresNotificationStore implements NotificationStore<Session> {
       const exhausted = due
         .filter((row) => row.attempts - row.round_start >= maxAttempts)
         .map((row) => row.id);
-      if (exhausted.length > 0) await tx.query(EXHAUST, [exhausted]);
+      const deadLettered =
+        exhausted.length === 0 ? [] : await tx.query<{ id: string; channel: string }>(EXHAUST, [exhausted]);
       const ids = due.filter((row) => row.attempts - row.round_start < maxAttempts).map((row) => row.id);
       const lease = randomUUID();
       const leased =
@@ -249,7 +251,7 @@ export class PostgresNotificationStore implements NotificationStore<Session> {
           leaseUntil: row.lease_until,
           previousDelayMs: row.retry_delay_ms ?? undefined,
         })),
-        deadLettered: exhausted.length,
+        deadLettered,
         nextDueInMs,
       };
     });
