@@ -104,19 +104,17 @@ describe('/api/notifications over HTTP', () => {
 
   const write = async (key: string): Promise<Notification> => {
     const notifications = app.get(Notifications);
-    const [written] = await app
-      .get(Database)
-      .transaction((tx) =>
-        notifications.append(tx, [
-          {
-            receiver: 'central-station',
-            channel: 'station',
-            type: 'news2.alert',
-            payload: { bed: 7, key },
-            idempotencyKey: key,
-          },
-        ]),
-      );
+    const [written] = await app.get(Database).transaction((tx) =>
+      notifications.append(tx, [
+        {
+          receiver: 'central-station',
+          channel: 'station',
+          type: 'news2.alert',
+          payload: { bed: 7, key },
+          idempotencyKey: key,
+        },
+      ]),
+    );
     notifications.notify();
     return written;
   };

@@ -115,7 +115,10 @@ export class BestEffortDispatcher {
     });
     for (const { id, channel } of claim.deadLettered) {
       this.observer.deadLettered(channel, 1);
-      this.logger.warn('notification dead-lettered: its last attempt was abandoned', { notificationId: id, channel });
+      this.logger.warn('notification dead-lettered: its last attempt was abandoned', {
+        notificationId: id,
+        channel,
+      });
     }
     const settled = await Promise.allSettled(claim.attempts.map((attempt) => this.attempt(attempt)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
