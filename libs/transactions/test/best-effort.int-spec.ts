@@ -20,7 +20,7 @@ import {
  * that wrote it committed; two dispatchers (replicas) over one table deliver each notification through a
  * flaky channel without ever holding it at once; a dispatcher that dies mid-attempt leaves it to another
  * after the lease; an exhausted one lands in the dead letters and is delivered after a replay; and a
- * receiver reconciles in commit order without ever reading past a transaction still open.
+ * receiver reconciles page by page without missing one whose transaction commits after it read later ones.
  */
 jest.setTimeout(60_000);
 
@@ -330,63 +330,75 @@ describe('best-effort notification over PostgreSQL', () => {
     expect([...station.ledger].sort()).toEqual(['x-exhausted', 'x-rejected']);
   });
 
-  it('reconciles in commit order, page by page, never past a transaction still open', async () => {
+  it('reconciles page by page without skipping a notification whose transaction commits after a later one was read', async () => {
     const receiver = 'reconciling-station';
     const [before] = await append([note(receiver, 'r-0')]);
-    // T1 writes first and stays open; T2 writes after it and commits.
+    // T1 writes first (the smaller position) and stays open; T2 writes after it and commits.
     const client = await db.pool.connect();
+    let cursor: string;
     try {
       await client.query('BEGIN');
-      const t1 = new Session(client);
-      await store.append(t1, [note(receiver, 'r-1')]);
+      await store.append(new Session(client), [note(receiver, 'r-1')]);
       await append([note(receiver, 'r-2'), note('someone-else', 'r-x')]);
 
+      // The reader sees what committed, in the order it was numbered, never T1's.
       const open = await store.since(receiver, undefined, 10);
-      expect(open.notifications.map((n) => n.idempotencyKey)).not.toContain('r-2');
-      expect(open.notifications.map((n) => n.idempotencyKey)).not.toContain('r-1');
+      expect(open.notifications.map((n) => n.idempotencyKey)).toEqual(['r-0', 'r-2']);
+      expect(open.notifications[0]).toMatchObject({
+        id: before.id,
+        receiver,
+        state: 'pending',
+        payload: { key: 'r-0' },
+      });
+      cursor = open.next;
+      expect((await store.since(receiver, cursor, 10)).notifications).toEqual([]);
       await client.query('COMMIT');
     } finally {
       client.release();
     }
-    const all = await eventually(
-      () => store.since(receiver, undefined, 10),
-      (page) => page.notifications.length === 3,
-    );
-    expect(all.notifications.map((n) => n.idempotencyKey)).toEqual(['r-0', 'r-1', 'r-2']);
-    expect(all.notifications[0]).toMatchObject({
-      id: before.id,
-      receiver,
-      state: 'pending',
-      payload: { key: 'r-0' },
-    });
+    // T1 committed after r-2 was read: the page from the cursor still brings it.
+    const late = await store.since(receiver, cursor, 10);
+    expect(late.notifications.map((n) => n.idempotencyKey)).toEqual(['r-1']);
 
     // Page by page from the start: everything once, in the same order; then an empty page keeps its place.
     await append([1, 2, 3, 4, 5].map((i) => note(receiver, `r-${i + 2}`)));
     const seen: string[] = [];
-    let cursor: string | undefined;
-    await eventually(
-      async () => {
-        const page = await store.since(receiver, cursor, 2);
-        seen.push(...page.notifications.map((n) => n.idempotencyKey));
-        cursor = page.next;
-        return seen.length;
-      },
-      (n) => n === 8,
-    );
-    expect(seen).toEqual(['r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'r-5', 'r-6', 'r-7']);
-    const empty = await store.since(receiver, cursor, 2);
+    let from: string | undefined;
+    for (let page = 0; page < 10; page += 1) {
+      const answer = await store.since(receiver, from, 2);
+      seen.push(...answer.notifications.map((n) => n.idempotencyKey));
+      from = answer.next;
+      if (answer.notifications.length === 0) break;
+    }
+    expect(seen).toEqual(['r-0', 'r-2', 'r-1', 'r-3', 'r-4', 'r-5', 'r-6', 'r-7']);
+    const empty = await store.since(receiver, from, 2);
     expect(empty.notifications).toEqual([]);
     await append([note(receiver, 'r-8')]);
-    const later = await eventually(
-      () => store.since(receiver, empty.next, 2),
-      (page) => page.notifications.length > 0,
-    );
+    const later = await store.since(receiver, empty.next, 2);
     expect(later.notifications.map((n) => n.idempotencyKey)).toEqual(['r-8']);
 
-    // From a time: what was written at or after it.
+    // From a time: what was written at or after it; an empty page from a time still gives a cursor to go on.
     const eight = later.notifications[0];
     const fromTime = await store.since(receiver, eight.createdAt, 10);
     expect(fromTime.notifications.map((n) => n.idempotencyKey)).toEqual(['r-8']);
+    const future = await store.since(receiver, new Date(Date.now() + 60_000), 10);
+    expect(future.notifications).toEqual([]);
+    await append([note(receiver, 'r-9')]);
+    expect((await store.since(receiver, future.next, 10)).notifications.map((n) => n.idempotencyKey)).toEqual(
+      ['r-9'],
+    );
     await expect(store.since(receiver, 'not-a-cursor', 10)).rejects.toThrow(InvalidCursorError);
+  });
+
+  it('numbers notifications for reconciliation one sequencer at a time, none twice', async () => {
+    await append(Array.from({ length: 40 }, (_, i) => note('sequenced-station', `q-${i}`)));
+    const numbered = await Promise.all([0, 1, 2, 3].map(() => store.sequence(7)));
+    const [row] = await db.query<{ unnumbered: number; distinct: number; total: number }>(
+      `SELECT count(*) FILTER (WHERE seq IS NULL)::int AS unnumbered, count(DISTINCT seq)::int AS distinct,
+              count(seq)::int AS total FROM tx_notification`,
+    );
+    expect(row.unnumbered).toBe(0);
+    expect(row.distinct).toBe(row.total);
+    expect(numbered.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(40);
   });
 });

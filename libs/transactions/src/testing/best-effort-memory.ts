@@ -25,6 +25,8 @@ export interface MemoryNotificationRow {
   notification: Notification;
   /** Taken from a sequence at append (so rows commit out of position order, as in PostgreSQL). */
   position: number;
+  /** Reconciliation order: numbered by the sequencer once committed. */
+  seq?: number;
   state: NotificationState;
   /** Attempts begun over its life. */
   attempts: number;
@@ -48,8 +50,8 @@ const ABANDONED = 'the lease ran out before the attempt’s outcome was recorded
 /**
  * `PostgresNotificationStore` in memory: appends staged in a `MemorySession` and applied at its commit
  * (positions taken at append; the idempotency key locked until the session ends, then unique); claims
- * that lease due rows and begin attempts; fenced retries and dead letters; reconciliation that never
- * reads past the lowest position still held by an open session.
+ * that lease due rows and begin attempts; fenced retries and dead letters; reconciliation in the order a
+ * sequencer numbers committed rows (so one that commits late comes after every cursor handed out before).
  */
 export class InMemoryNotificationStore implements NotificationStore<MemorySession> {
   /** Committed rows by notification id. */
@@ -57,9 +59,8 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
   private readonly keys = new Set<string>();
   private readonly locks = new MemoryLocks();
   private readonly runner = new MemoryTransactionRunner();
-  /** Positions staged by sessions still open. */
-  private readonly staged = new Map<MemorySession, number[]>();
   private position = 0;
+  private sequenced = 0;
   private leases = 0;
   private waiters: (() => void)[] = [];
 
@@ -91,13 +92,6 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
         payload: item.payload,
         createdAt: new Date(this.clock.now()),
       };
-      let positions = this.staged.get(session);
-      if (!positions) {
-        positions = [];
-        this.staged.set(session, positions);
-        session.onEnd(() => this.staged.delete(session));
-      }
-      positions.push(position);
       session.onCommit(() => {
         this.keys.add(key);
         this.rows.set(notification.id, {
@@ -254,21 +248,21 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
       if (!match) throw new InvalidCursorError(from);
       after = Number(match[1]);
     }
+    // The sequencer: committed rows not numbered yet get the next numbers, oldest position first.
+    for (const row of [...this.rows.values()].sort((a, b) => a.position - b.position))
+      if (row.seq === undefined) row.seq = ++this.sequenced;
     const notBefore = from instanceof Date ? from.getTime() : -Infinity;
-    // Below the lowest position an open session holds, every row has committed or never will.
-    const horizon = Math.min(this.position + 1, ...[...this.staged.values()].flat());
     const rows = [...this.rows.values()]
       .filter(
         (row) =>
           row.notification.receiver === receiver &&
-          row.position > after &&
-          row.position < horizon &&
+          (row.seq ?? 0) > after &&
           row.notification.createdAt.getTime() >= notBefore,
       )
-      .sort((a, b) => a.position - b.position)
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
       .slice(0, limit);
     const last = rows[rows.length - 1];
-    const next = last ? last.position : Math.max(after, horizon - 1);
+    const next = last ? (last.seq ?? 0) : Math.max(after, this.sequenced);
     return {
       notifications: rows.map((row): ReconciledNotification => ({
         ...row.notification,

@@ -4,9 +4,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Tables of the best-effort notification style: the notification log, written in the caller's local
  * transaction, and one row per delivery attempt.
  *
- * `tx_notification.tx` is the writing transaction's id: reconciliation reads in (tx, position) order and
- * only below the oldest transaction still running, so a page never misses a notification that commits
- * later with a smaller position. `next_attempt_at` is the due time of a pending notification, and while
+ * `tx_notification.seq` is the reconciliation order: a sequencer (one at a time, under an advisory lock)
+ * numbers committed rows as it finds them, so a notification that commits late gets a number after every
+ * one a reader has seen, and a cursor never skips it (positions are taken at insert, in another order
+ * than commits). NULL until numbered. `next_attempt_at` is the due time of a pending notification, and while
  * it is leased the lease's end (an expired lease makes it due again); NULL once it is not pending.
  */
 export class BestEffortTables1765000000000 implements MigrationInterface {
@@ -33,7 +34,7 @@ export class BestEffortTables1765000000000 implements MigrationInterface {
         lease_token      uuid,
         lease_owner      text,
         lease_until      timestamptz,
-        tx               xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        seq              bigint UNIQUE,
         created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
         delivered_at     timestamptz,
         dead_lettered_at timestamptz,
@@ -45,7 +46,9 @@ export class BestEffortTables1765000000000 implements MigrationInterface {
     );
     await q.query(`CREATE INDEX tx_notification_dead ON tx_notification (dead_lettered_at, position)
       WHERE state = 'dead-lettered'`);
-    await q.query(`CREATE INDEX tx_notification_receiver ON tx_notification (receiver, tx, position)`);
+    await q.query(`CREATE SEQUENCE tx_notification_seq`);
+    await q.query(`CREATE INDEX tx_notification_unsequenced ON tx_notification (position) WHERE seq IS NULL`);
+    await q.query(`CREATE INDEX tx_notification_receiver ON tx_notification (receiver, seq)`);
     await q.query(`CREATE INDEX tx_notification_delivered ON tx_notification (delivered_at)
       WHERE state = 'delivered'`);
     await q.query(`
@@ -64,5 +67,6 @@ export class BestEffortTables1765000000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE tx_notification_attempt, tx_notification`);
+    await q.query(`DROP SEQUENCE tx_notification_seq`);
   }
 }

@@ -102,18 +102,27 @@ const DEAD_LETTER = hotStatement(
    SELECT count(*)::int AS held FROM n`,
 );
 
-/** Reads below the oldest transaction still running: every row there has committed or never will. */
-const SINCE = `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
-  SELECT h.xmin::text AS horizon, n.*
-    FROM h LEFT JOIN LATERAL (
-      SELECT id, idempotency_key, receiver, channel, type, gtid, payload, created_at, state, attempts,
-             delivered_at, tx::text AS tx, position
-        FROM tx_notification
-       WHERE receiver = $1 AND (tx, position) > ($2::xid8, $3::bigint) AND tx < h.xmin AND created_at >= $4
-       ORDER BY tx, position
-       LIMIT $5) n ON true`;
+/**
+ * Numbers committed notifications for reconciliation, oldest position first. One sequencer at a time (a
+ * transaction-scoped advisory lock): its numbers all come after those of every sequencer that committed
+ * before it, so a reader never sees a number while a smaller one is still to be handed out.
+ */
+const SEQUENCE = `WITH todo AS MATERIALIZED (
+       SELECT position FROM tx_notification WHERE seq IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED),
+     numbered AS MATERIALIZED (
+       -- Volatile outputs are computed after the sort: numbers follow positions.
+       SELECT position, nextval('tx_notification_seq') AS seq FROM todo ORDER BY position)
+   UPDATE tx_notification n SET seq = numbered.seq FROM numbered WHERE n.position = numbered.position
+   RETURNING 1`;
 
-const CURSOR = /^(\d{1,20})\.(\d{1,19})$/;
+const SINCE = `SELECT id, idempotency_key, receiver, channel, type, gtid, payload, created_at, state, attempts,
+         delivered_at, seq
+    FROM tx_notification
+   WHERE receiver = $1 AND seq > $2 AND created_at >= $3
+   ORDER BY seq
+   LIMIT $4`;
+
+const CURSOR = /^s(\d{1,18})$/;
 
 interface NotificationRow {
   id: string;
@@ -359,35 +368,57 @@ export class PostgresNotificationStore implements NotificationStore<Session> {
   }
 
   async since(receiver: string, from: string | Date | undefined, limit: number): Promise<ReconciliationPage> {
-    let afterTx = 0n;
-    let afterPosition = 0n;
+    let after = 0;
     if (typeof from === 'string') {
       const match = CURSOR.exec(from);
       if (!match) throw new InvalidCursorError(from);
-      afterTx = BigInt(match[1]);
-      afterPosition = BigInt(match[2]);
+      after = Number(match[1]);
     }
-    const notBefore = from instanceof Date ? from : new Date(0);
-    const rows = await this.db.query<
-      { horizon: string } & Partial<StateRow & { tx: string; position: number }>
-    >(SINCE, [receiver, afterTx.toString(), afterPosition.toString(), notBefore, limit]);
-    const found = rows.filter((row): row is typeof row & StateRow & { tx: string; position: number } =>
-      Boolean(row.id),
-    );
-    const last = found[found.length - 1];
-    let next = `${afterTx}.${afterPosition}`;
-    if (last) next = `${last.tx}.${last.position}`;
-    // Nothing for this receiver below the horizon past the cursor: later notifications are all above it.
-    else if (rows[0] && BigInt(rows[0].horizon) > afterTx) next = `${rows[0].horizon}.0`;
+    await this.sequence();
+    const rows = await this.db.query<StateRow & { seq: number }>(SINCE, [
+      receiver,
+      after,
+      from instanceof Date ? from : new Date(0),
+      limit,
+    ]);
+    let next = after;
+    if (rows.length > 0) next = rows[rows.length - 1].seq;
+    else {
+      // Nothing for this receiver up to the highest number visible: whatever is numbered later is above it.
+      const [top] = await this.db.query<{ seq: number | null }>(
+        'SELECT max(seq) AS seq FROM tx_notification',
+      );
+      next = Math.max(after, top?.seq ?? 0);
+    }
     return {
-      notifications: found.map((row) => ({
+      notifications: rows.map((row) => ({
         ...toNotification(row),
         state: row.state,
         attempts: row.attempts,
         deliveredAt: row.delivered_at,
       })),
-      next,
+      next: `s${next}`,
     };
+  }
+
+  /**
+   * Numbers the committed notifications not numbered yet (for reconciliation), `batch` a transaction;
+   * returns how many. If another sequencer is at work, leaves it to that one: whatever it numbers comes
+   * after everything numbered so far, so a reader that goes on without waiting misses nothing.
+   */
+  async sequence(batch = 5_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const numbered = await this.db.transaction(async (tx) => {
+        const [lock] = await tx.query<{ held: boolean }>(
+          `SELECT pg_try_advisory_xact_lock(hashtext('tx_notification_seq')) AS held`,
+        );
+        if (!lock?.held) return 0;
+        return (await tx.query(SEQUENCE, [batch])).length;
+      });
+      total += numbered;
+      if (numbered < batch) return total;
+    }
   }
 
   /** Pending and dead-lettered counts and the oldest pending notification's age. */
