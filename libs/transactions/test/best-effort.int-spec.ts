@@ -400,5 +400,27 @@ describe('best-effort notification over PostgreSQL', () => {
     expect(row.unnumbered).toBe(0);
     expect(row.distinct).toBe(row.total);
     expect(numbered.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(40);
+
+    // A sequencer at work (numbered A, not committed yet) holds the others back: a reader meanwhile does
+    // not number B after A and hand out a cursor past A's number, which would skip A once it commits.
+    const receiver = 'held-back-station';
+    const start = (await store.since(receiver, undefined, 10)).next;
+    await append([note(receiver, 'h-a')]);
+    const sequencer = await db.pool.connect();
+    try {
+      await sequencer.query('BEGIN');
+      await sequencer.query(`SELECT pg_advisory_xact_lock(hashtext('tx_notification_seq'))`);
+      await sequencer.query(
+        `UPDATE tx_notification SET seq = nextval('tx_notification_seq') WHERE idempotency_key = 'h-a'`,
+      );
+      await append([note(receiver, 'h-b')]);
+      const meanwhile = await store.since(receiver, start, 10);
+      expect(meanwhile.notifications).toEqual([]);
+      await sequencer.query('COMMIT');
+      const after = await store.since(receiver, meanwhile.next, 10);
+      expect(after.notifications.map((n) => n.idempotencyKey)).toEqual(['h-a', 'h-b']);
+    } finally {
+      sequencer.release();
+    }
   });
 });

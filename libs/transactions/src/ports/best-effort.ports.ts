@@ -183,10 +183,10 @@ export interface NotificationStore<S> extends NotificationWriter<S> {
   replay(id: string): Promise<ReplayResult>;
   find(id: string): Promise<NotificationDetail | undefined>;
   /**
-   * Reconciliation: the receiver's notifications (every state) written after `from` — a cursor from an
-   * earlier page, a time (created at or after it), or nothing (from the start) — in commit order, up to
-   * `limit`. Only notifications whose transactions are all settled are returned, so a later page never
-   * reveals one that belongs before the cursor.
+   * Reconciliation: the receiver's notifications (every state) after `from` — a cursor from an earlier
+   * page, a time (created at or after it), or nothing (from the start) — up to `limit`, in an order in
+   * which a notification that commits late always comes after every cursor handed out before: paging on
+   * from `next` never skips one.
    */
   since(receiver: string, from: string | Date | undefined, limit: number): Promise<ReconciliationPage>;
   /** Resolves when notifications may have been appended (or after `timeoutMs`). */
