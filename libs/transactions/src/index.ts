@@ -31,3 +31,8 @@ export * from './adapters/http/message-transaction.http';
 export * from './adapters/postgres/postgres-message-transaction';
 export * from './adapters/postgres/1763800000100-message-server-tables.migration';
 export * from './adapters/postgres/1763800000200-message-barrier-table.migration';
+export * from './ports/best-effort.ports';
+export * from './best-effort';
+export * from './adapters/postgres/1765000000000-best-effort-tables.migration';
+export * from './adapters/postgres/best-effort.migrations';
+export * from './adapters/postgres/postgres-notification-store';

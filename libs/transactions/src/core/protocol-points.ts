@@ -21,7 +21,11 @@ export type ProtocolPoint =
   /** Two-phase message producer: the local transaction (with its barrier row) committed, before submit. */
   | 'message.producer.after-local-commit'
   /** Two-phase message server: the message is confirmed by the broker, before it is marked delivered. */
-  | 'message.server.after-publish';
+  | 'message.server.after-publish'
+  /** Best-effort dispatcher: an attempt is begun (recorded, leased), before the channel is called. */
+  | 'best-effort.dispatcher.before-delivery'
+  /** Best-effort dispatcher: the channel answered delivered, before the outcome is recorded. */
+  | 'best-effort.dispatcher.after-delivery';
 
 export type ProtocolPoints = (point: ProtocolPoint, gtid: string) => void;
 
@@ -40,10 +44,12 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   'message.producer.after-prepare',
   'message.producer.after-local-commit',
   'message.server.after-publish',
+  'best-effort.dispatcher.before-delivery',
+  'best-effort.dispatcher.after-delivery',
 ];
 
-/** The points of one style, by prefix (`2pc`, `outbox`, `message`). */
-export function protocolPointsOf(style: '2pc' | 'outbox' | 'message'): ProtocolPoint[] {
+/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`). */
+export function protocolPointsOf(style: '2pc' | 'outbox' | 'message' | 'best-effort'): ProtocolPoint[] {
   return ALL_PROTOCOL_POINTS.filter((point) => point.startsWith(`${style}.`));
 }
 

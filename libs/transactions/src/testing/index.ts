@@ -11,3 +11,5 @@ export * from './message-transaction-memory';
 export * from './memory-session';
 export * from './outbox-memory';
 export * from './simulated-broker';
+export * from './best-effort-memory';
+export * from './best-effort-world';
