@@ -11,7 +11,7 @@ export interface BookingRequest {
   practitionerId: string;
   /** The service type codes it names (none: any service of the slot). */
   serviceCodes: string[];
-  /** `start` and `end` when given: they must be the slot's. */
+  /** `start` and `end` (R4 requires them of a booked Appointment: invariant app-3): the slot's. */
   start?: Date;
   end?: Date;
 }
@@ -131,13 +131,4 @@ export function assertFitsSlot(request: BookingRequest, slot: BookableSlot): voi
       ['Appointment.start', 'Appointment.end'],
     );
   }
-}
-
-/** The Appointment with the slot's times where it gives none (R4 requires them of a booked one). */
-export function withSlotTimes<T extends Appointment>(appointment: T, slot: BookableSlot): T {
-  return {
-    ...appointment,
-    start: appointment.start ?? slot.startAt.toISOString(),
-    end: appointment.end ?? slot.endAt.toISOString(),
-  };
 }

@@ -8,7 +8,7 @@ import { CONSTRAINTS, violatedConstraint } from '../database/constraints';
 import { SchedulingService } from '../scheduling/scheduling.service';
 import type { SlotEntity } from '../scheduling/slot.entity';
 import { BookingEvent, BookingNotifier } from './booking-notifier';
-import { assertFitsSlot, type BookingRequest, bookingRequestOf, withSlotTimes } from './booking-request';
+import { assertFitsSlot, type BookingRequest, bookingRequestOf } from './booking-request';
 import type { BookingEntity } from './booking.entity';
 import { BookingErrorCode, BookingException } from './booking.exception';
 import { BookingRepository } from './booking.repository';
@@ -45,7 +45,7 @@ export class BookingService {
           practitionerId: request.practitionerId,
         });
         await this.slots.setSlotStatus(tx, slot.slotId, 'busy');
-        const created = await this.store.create(tx, withSlotTimes(appointment, slot), { id: appointmentId });
+        const created = await this.store.create(tx, appointment, { id: appointmentId });
         await this.notifier.notify(tx, eventOf('booked', created, request, slot));
         return created;
       }),
@@ -98,7 +98,7 @@ export class BookingService {
         }
         const slot = (await this.slots.findSlot(tx, booking.slotId)) as SlotEntity;
         assertFitsSlot(request, slot);
-        const updated = await this.store.update(tx, withSlotTimes(appointment, slot), { ifMatch });
+        const updated = await this.store.update(tx, appointment, { ifMatch });
         return { resource: updated.resource, created: false };
       }),
     );
@@ -139,7 +139,7 @@ export class BookingService {
     await this.bookings.moveTo(tx, booking.appointmentId, slot.slotId, request.practitionerId);
     await this.slots.setSlotStatus(tx, booking.slotId, 'free');
     await this.slots.setSlotStatus(tx, slot.slotId, 'busy');
-    const updated = await this.store.update(tx, withSlotTimes(appointment, slot), { ifMatch });
+    const updated = await this.store.update(tx, appointment, { ifMatch });
     await this.notifier.notify(tx, {
       ...eventOf('rescheduled', updated.resource, request, slot),
       previousSlotId: booking.slotId,
