@@ -10,7 +10,7 @@ import {
   schedule,
   slot,
   startAppointments,
-} from './appointments-client';
+} from './support/appointments-client';
 
 /**
  * Booking over real HTTP on a fresh database: free slots found by FHIR search and by /api/slots/free;

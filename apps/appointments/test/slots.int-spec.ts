@@ -9,7 +9,7 @@ import {
   SERVICE_TYPE_SYSTEM,
   slot,
   startAppointments,
-} from './appointments-client';
+} from './support/appointments-client';
 
 /**
  * Schedules and slots over real HTTP on a fresh database: created by staff as FHIR resources with their

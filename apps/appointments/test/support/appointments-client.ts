@@ -4,9 +4,9 @@ import type { INestApplication } from '@nestjs/common';
 import { FhirExceptionFilter } from '@hospital/fhir';
 import { createServiceApp, Database } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
-import { AppointmentsModule } from '../src/appointments.module';
-import { appointmentsConfig } from '../src/config';
-import { migrations } from '../src/database/migrations';
+import { AppointmentsModule } from '../../src/appointments.module';
+import { appointmentsConfig } from '../../src/config';
+import { migrations } from '../../src/database/migrations';
 
 /** The appointments service on a fresh database, over real HTTP, for one spec file. */
 export interface AppointmentsUnderTest {
