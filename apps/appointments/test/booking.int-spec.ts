@@ -305,6 +305,51 @@ describe('cancelling and rescheduling', () => {
   });
 });
 
+describe('a storm of bookings, cancellations and reschedulings', () => {
+  it('leaves every slot consistent: busy in its row and its FHIR resource exactly when one booking holds it', async () => {
+    const { slots } = await freshSlots('prac-storm', 6);
+    const held = await Promise.all(slots.slice(0, 3).map((s, i) => book(s, `pat-storm-${i}`, 'prac-storm')));
+    const [a0, a1, a2] = held.map((h) => h.body);
+    const answers = await Promise.all([
+      put(`/fhir/Appointment/${a0.id}`, { ...a0, status: 'cancelled' }),
+      put(`/fhir/Appointment/${a1.id}`, movedTo(a1, slots[3])),
+      put(`/fhir/Appointment/${a2.id}`, movedTo(a2, slots[0])),
+      ...slots.flatMap((s, i) =>
+        Array.from({ length: 4 }, (_, j) => book(s, `pat-storm-${i}-${j}`, 'prac-storm')),
+      ),
+    ]);
+    expect(answers.every((a) => [200, 201, 409].includes(a.status))).toBe(true);
+
+    const rows = await svc.db.query<{ slot_id: string; status: string; holders: number }>(
+      `SELECT s.slot_id, s.status,
+              (SELECT count(*)::int FROM appointment_booking b
+                WHERE b.slot_id = s.slot_id AND b.status <> 'cancelled') AS holders
+         FROM appointment_slot s WHERE s.slot_id = ANY($1)`,
+      [slots],
+    );
+    for (const row of rows) {
+      expect(row.holders).toBeLessThanOrEqual(1);
+      expect({ slot: row.slot_id, status: row.status }).toEqual({
+        slot: row.slot_id,
+        status: row.holders === 1 ? 'busy' : 'free',
+      });
+      expect((await slotStatus(row.slot_id)).fhir).toBe(row.status);
+    }
+    // Every booked Appointment names the slot its booking row holds.
+    const bookings = await svc.db.query<{ appointment_id: string; slot_id: string }>(
+      `SELECT appointment_id, slot_id FROM appointment_booking WHERE slot_id = ANY($1) AND status = 'booked'`,
+      [slots],
+    );
+    for (const booking of bookings) {
+      const stored = await get<Appointment>(`/fhir/Appointment/${booking.appointment_id}`);
+      expect(stored.body).toMatchObject({
+        status: 'booked',
+        slot: [{ reference: `Slot/${booking.slot_id}` }],
+      });
+    }
+  });
+});
+
 /** The Appointment with one more participant. */
 const withParticipant = (a: Appointment, reference: string): Appointment => ({
   ...a,
