@@ -14,6 +14,7 @@ import { migrations as pharmacySupplyChainMigrations } from '../apps/pharmacy/sr
 import { migrations as pharmacySupplierMigrations } from '../apps/pharmacy/src/supplier/database/migrations';
 import { migrations as pharmacyMessagesMigrations } from '../apps/pharmacy/src/message-server/database/migrations';
 import { migrations as icuMonitorMigrations } from '../apps/icu-monitor/src/database/migrations';
+import { migrations as appointmentsMigrations } from '../apps/appointments/src/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -78,10 +79,21 @@ export const icuServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
+/** Appointments (schedules, slots, bookings; confirmations through best-effort notification, later). */
+export const appointmentServices = [
+  {
+    name: 'appointments',
+    port: 3006,
+    entry: 'dist/apps/appointments/src/main.js',
+    migrations: appointmentsMigrations,
+  },
+] as const satisfies readonly ServiceDefinition[];
+
 export const services = [
   ...twoPhaseServices,
   ...pharmacyServices,
   ...icuServices,
+  ...appointmentServices,
 ] as const satisfies readonly ServiceDefinition[];
 
 export type ServiceName = (typeof services)[number]['name'];

@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import type { Session } from '@hospital/platform';
+
+/** A booking change, as the clinician and the patient will be told. Ids and times only. */
+export interface BookingEvent {
+  /** With `appointmentId` and the appointment's version, the confirmation's idempotency key. */
+  kind: 'booked' | 'cancelled' | 'rescheduled';
+  appointmentId: string;
+  /** The appointment's FHIR version this change wrote. */
+  versionId: string;
+  slotId: string;
+  /** For a rescheduling: the slot it left. */
+  previousSlotId?: string;
+  patientId: string;
+  practitionerId: string;
+  start: string;
+  end: string;
+}
+
+/**
+ * The seam where confirmations leave for the clinician and the patient. Called inside the booking's local
+ * transaction, once per booking, cancellation or rescheduling, so that a notifier writing a notification
+ * log commits it together with the booking — or not at all, when the booking is refused.
+ */
+export abstract class BookingNotifier {
+  abstract notify(tx: Session, event: BookingEvent): Promise<void>;
+}
+
+/**
+ * Until the confirmation channels exist: nothing leaves. Confirmations land with the best-effort
+ * notification library (`libs/transactions/src/best-effort/`): its notifier will append each event here,
+ * in the booking's transaction, one notification per channel (e-mail over SMTP, SMS, push), and its
+ * dispatcher will deliver each with retries. Meanwhile the Appointment resources are the record.
+ */
+@Injectable()
+export class NoConfirmationNotifier extends BookingNotifier {
+  notify(): Promise<void> {
+    return Promise.resolve();
+  }
+}
