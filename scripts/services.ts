@@ -15,6 +15,7 @@ import { migrations as pharmacySupplierMigrations } from '../apps/pharmacy/src/s
 import { migrations as pharmacyMessagesMigrations } from '../apps/pharmacy/src/message-server/database/migrations';
 import { migrations as icuMonitorMigrations } from '../apps/icu-monitor/src/database/migrations';
 import { migrations as appointmentsMigrations } from '../apps/appointments/src/database/migrations';
+import { migrations as icuStationMigrations } from '../apps/icu-station/src/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -69,13 +70,22 @@ export const pharmacyServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
-/** The ICU monitor (vital signs, NEWS2 scores and alerts; best-effort notification to the station, later). */
+/**
+ * The ICU: the monitor (vital signs, NEWS2 scores and alerts) and the central monitoring station it
+ * notifies by best-effort notification.
+ */
 export const icuServices = [
   {
     name: 'icu-monitor',
     port: 3005,
     entry: 'dist/apps/icu-monitor/src/main.js',
     migrations: icuMonitorMigrations,
+  },
+  {
+    name: 'icu-station',
+    port: 3051,
+    entry: 'dist/apps/icu-station/src/main.js',
+    migrations: icuStationMigrations,
   },
 ] as const satisfies readonly ServiceDefinition[];
 

@@ -1,6 +1,7 @@
 import { Transform } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
 import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
+import { BestEffortEnvironment } from '@hospital/transactions';
 
 /** The ICU monitor's own settings. */
 export class IcuMonitorEnvironment {
@@ -11,11 +12,18 @@ export class IcuMonitorEnvironment {
   @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000) VITALS_MAX_CLOCK_SKEW_MS: number = 300_000;
 }
 
-/** What the ICU monitor reads beyond the platform's own settings. */
-export const ICU_MONITOR_PIECES = [IcuMonitorEnvironment] as const;
+/** What the ICU monitor reads beyond the platform's own settings (alerts leave by best-effort notification). */
+export const ICU_MONITOR_PIECES = [IcuMonitorEnvironment, BestEffortEnvironment] as const;
 
-/** The ICU monitor: vitals in, NEWS2 scores and alerts out. It calls no other service (yet). */
-export const ICU_MONITOR_SERVICE = { name: 'icu-monitor', defaultPort: 3005 };
+/**
+ * The ICU monitor: vitals in, NEWS2 scores and alerts out. It calls the central monitoring station
+ * (`ICU_STATION_URL`) with each alert opened or closed.
+ */
+export const ICU_MONITOR_SERVICE = {
+  name: 'icu-monitor',
+  defaultPort: 3005,
+  peers: { 'icu-station': 'http://127.0.0.1:3051' },
+};
 
 export type IcuMonitorConfig = ServiceConfigOf<typeof ICU_MONITOR_PIECES>;
 

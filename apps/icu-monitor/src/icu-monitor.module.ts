@@ -1,10 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { BestEffortModule } from '@hospital/transactions';
 import { IcuBedEntity } from './beds/icu-bed.entity';
 import { BedsModule } from './beds/beds.module';
 import type { IcuMonitorConfig } from './config';
 import { ICU_RESOURCES } from './fhir-resources';
+import { STATION_CHANNEL, StationHttpChannel } from './station/station-http.channel';
 import { IcuFhirWriter } from './vitals/icu-fhir.writer';
 import { LatestVitalEntity } from './vitals/latest-vital.entity';
 import { News2StateEntity } from './vitals/news2-state.entity';
@@ -13,7 +15,8 @@ import { VitalsModule } from './vitals/vitals.module';
 /**
  * The ICU monitor: the unit's beds and admissions at /api/beds; vital signs as FHIR Observations at /fhir
  * (single creates and batch Bundles), each scored with NEWS2 on arrival into RiskAssessments and, on
- * escalation, Flags — in the vital's own local transaction.
+ * escalation, Flags — in the vital's own local transaction, with a best-effort notification of each alert
+ * to the central monitoring station (delivered by the `station-http` dispatcher; `/api/notifications`).
  */
 @Module({})
 export class IcuMonitorModule {
@@ -30,6 +33,7 @@ export class IcuMonitorModule {
           writer: IcuFhirWriter,
           imports: [VitalsModule],
         }),
+        BestEffortModule.forRoot({ channels: [{ name: STATION_CHANNEL, channel: StationHttpChannel }] }),
         BedsModule,
       ],
     };

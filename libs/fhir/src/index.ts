@@ -25,3 +25,4 @@ export * from './nest/fhir.controller';
 export * from './nest/fhir.module';
 export * from './contracts/record-sync.contract';
 export * from './contracts/record-search';
+export * from './contracts/news2-alert.contract';

@@ -12,6 +12,8 @@ export interface AlertRecorded {
   bedId: string;
   /** The RiskAssessment the transition follows. */
   assessmentId: string;
+  /** The NEWS2 aggregate at the transition. */
+  news2Total: number;
   /** When the alert opened or closed (the time of the newest reading scored). */
   at: string;
 }
@@ -23,17 +25,22 @@ export interface AlertRecorded {
  */
 export abstract class AlertNotifier {
   abstract notify(tx: Session, alerts: readonly AlertRecorded[]): Promise<void>;
+
+  /** Called after the transaction that notified alerts committed (wakes a dispatcher, say). */
+  abstract committed(): void;
 }
 
 /**
- * Until the station exists: nothing leaves. The station notification lands with the best-effort
- * notification library (`libs/transactions/src/best-effort/`): its notifier will append each alert to the
- * notification log here, in the vital's transaction, and its dispatcher will deliver it with retries.
- * Meanwhile the Flags are the record, searchable at /fhir/Flag.
+ * A monitor without a station: nothing leaves, the Flags are the record (searchable at /fhir/Flag). The
+ * service itself uses `StationAlertNotifier` (`../station/`); this one serves specs of the scoring alone.
  */
 @Injectable()
 export class NoStationAlertNotifier extends AlertNotifier {
   notify(): Promise<void> {
     return Promise.resolve();
+  }
+
+  committed(): void {
+    // Nothing was written, so nothing to wake.
   }
 }

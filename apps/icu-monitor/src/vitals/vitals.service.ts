@@ -64,6 +64,7 @@ export class VitalsService {
   async record(observation: Observation): Promise<Stored<Observation>> {
     const vital = vitalOf(observation, new Date(), this.maxSkewMs);
     const recorded = await this.db.transaction((tx) => this.recordIn(tx, observation, vital));
+    if (recorded.alerts.length > 0) this.notifier.committed();
     for (const alert of recorded.alerts) {
       // Ids and the level only: the patient stays out of the log.
       this.logger.info(
@@ -128,12 +129,12 @@ export class VitalsService {
       if (called[level] && open === null) {
         const flag = await this.store.create(tx, openFlagOf(patientId, level, assessment.id, asOf));
         openFlags[level] = flag.id;
-        alerts.push(alertOf(flag.id, level, 'opened', vital, assessment.id, asOf));
+        alerts.push(alertOf(flag.id, level, 'opened', vital, assessment.id, score.total, asOf));
       } else if (!called[level] && open !== null) {
         const flag = await this.store.read<Flag>(tx, 'Flag', open);
         await this.store.update(tx, closedFlagOf(flag, asOf));
         openFlags[level] = null;
-        alerts.push(alertOf(open, level, 'closed', vital, assessment.id, asOf));
+        alerts.push(alertOf(open, level, 'closed', vital, assessment.id, score.total, asOf));
       }
     }
     await this.repository.saveState(tx, patientId, {
@@ -154,6 +155,7 @@ function alertOf(
   transition: AlertRecorded['transition'],
   vital: Vital,
   assessmentId: string,
+  news2Total: number,
   asOf: Date,
 ): AlertRecorded {
   return {
@@ -163,6 +165,7 @@ function alertOf(
     patientId: vital.patientId,
     bedId: vital.bedId,
     assessmentId,
+    news2Total,
     at: asOf.toISOString(),
   };
 }
