@@ -106,6 +106,33 @@ describe('best-effort notification over PostgreSQL', () => {
     expect(keys.map((k) => k.idempotency_key)).toEqual(['rb-3']);
   });
 
+  it('ends a later claim’s open attempt when an earlier attempt, past its lease, records the delivery', async () => {
+    const [written] = await append([note('late-station', 'late-1', 'late')]);
+    const claim = { dispatcher: 'd1', channels: ['late'], limit: 10, leaseMs: 100, maxAttempts: 5 };
+    const [first] = (await store.claim(claim)).attempts;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // d1 stalled past its lease; d2 claims again (attempt 2) and then stops without recording anything.
+    const [second] = (await store.claim({ ...claim, dispatcher: 'd2' })).attempts;
+    expect(second.number).toBe(2);
+    await store.markDelivered(first);
+    const attempts = await db.query<{ attempt: number; outcome: string | null; error: string | null }>(
+      `SELECT attempt, outcome, error FROM tx_notification_attempt WHERE notification_id = $1 ORDER BY attempt`,
+      [written.id],
+    );
+    expect(attempts).toEqual([
+      { attempt: 1, outcome: 'delivered', error: null },
+      { attempt: 2, outcome: 'abandoned', error: 'the notification was delivered by attempt 1' },
+    ]);
+    // A dispatcher still running records its own outcome over it.
+    await store.markDelivered(second);
+    const [again] = await db.query<{ outcome: string }>(
+      `SELECT outcome FROM tx_notification_attempt WHERE notification_id = $1 AND attempt = 2`,
+      [written.id],
+    );
+    expect(again.outcome).toBe('delivered');
+    expect(await stateOf(written.id)).toBe('delivered');
+  });
+
   it('delivers every notification through two dispatchers and a flaky channel, never claimed twice within a lease', async () => {
     // Any change of lease while an unexpired one is held means a second claim took the notification.
     await db.query(`CREATE TABLE double_claims (id text NOT NULL, old_owner text, new_owner text)`);

@@ -162,6 +162,15 @@ export class InMemoryNotificationStore implements NotificationStore<MemorySessio
     await Promise.resolve();
     const row = this.row(attempt);
     this.finish(row, attempt, 'delivered');
+    // Any other attempt still open ends with the delivery (a stopped dispatcher's would stay open for ever).
+    for (const other of row.attemptRecords) {
+      if (other.number === attempt.number || other.outcome !== undefined) continue;
+      Object.assign(other, {
+        outcome: 'abandoned',
+        finishedAt: new Date(this.clock.now()),
+        error: `the notification was delivered by attempt ${attempt.number}`,
+      });
+    }
     if (row.state === 'delivered') return;
     Object.assign(row, { state: 'delivered', deliveredAt: this.clock.now() });
     this.release(row);

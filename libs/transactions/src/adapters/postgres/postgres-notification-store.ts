@@ -71,12 +71,22 @@ const FINISH_ATTEMPT = (outcome: string, error: string, delay: string): string =
       SET outcome = ${outcome}, error = ${error}, finished_at = clock_timestamp(), retry_delay_ms = ${delay}
     WHERE notification_id = $1 AND attempt = $2 AND (outcome IS NULL OR outcome = 'abandoned')`;
 
+/**
+ * A delivery ends the notification, and with it any other attempt still open: a later claim's attempt
+ * whose dispatcher stopped would otherwise stay open for ever, since nothing claims a delivered
+ * notification again. Marked abandoned; a dispatcher that is still running records its own outcome over it.
+ */
 const MARK_DELIVERED = hotStatement(
   `WITH n AS (
        UPDATE tx_notification
           SET state = 'delivered', delivered_at = clock_timestamp(), next_attempt_at = NULL, last_error = NULL,
               lease_token = NULL, lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND state <> 'delivered')
+        WHERE id = $1 AND state <> 'delivered'),
+     others AS (
+       UPDATE tx_notification_attempt
+          SET outcome = 'abandoned', finished_at = clock_timestamp(),
+              error = 'the notification was delivered by attempt ' || $2::int
+        WHERE notification_id = $1 AND attempt <> $2 AND outcome IS NULL)
    ${FINISH_ATTEMPT(`'delivered'`, 'NULL', 'NULL')}`,
 );
 
