@@ -1,10 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { BestEffortModule } from '@hospital/transactions';
 import { AppointmentsFhirWriter } from './appointments-fhir.writer';
 import { BookingEntity } from './booking/booking.entity';
 import { BookingModule } from './booking/booking.module';
 import type { AppointmentsConfig } from './config';
+import { CONFIRMATION_CHANNEL_DEFINITIONS } from './confirmations/confirmations.channels';
 import { APPOINTMENT_RESOURCES } from './fhir-resources';
 import { ScheduleEntity } from './scheduling/schedule.entity';
 import { SchedulingModule } from './scheduling/scheduling.module';
@@ -14,7 +16,9 @@ import { SlotEntity } from './scheduling/slot.entity';
  * The appointments service: Schedules and Slots created by staff, Appointments booked, cancelled and
  * rescheduled at /fhir; a practitioner's free slots of a day at /api/slots/free. Each write is one local
  * transaction over the FHIR resources and the relational rows whose constraints refuse overlapping slots
- * and double bookings.
+ * and double bookings — and the confirmations to the clinician and the patient, appended to the
+ * best-effort notification log in the same transaction and delivered by e-mail, SMS and push, each channel
+ * by its own dispatcher (`/api/notifications`).
  */
 @Module({})
 export class AppointmentsModule {
@@ -31,6 +35,7 @@ export class AppointmentsModule {
           writer: AppointmentsFhirWriter,
           imports: [SchedulingModule, BookingModule],
         }),
+        BestEffortModule.forRoot({ channels: CONFIRMATION_CHANNEL_DEFINITIONS }),
         SchedulingModule,
       ],
     };

@@ -1,11 +1,16 @@
 import { buildServiceConfig, ServiceConfigOf } from '@hospital/platform';
-
-/** What the appointments service reads beyond the platform's own settings: nothing yet. */
-export const APPOINTMENTS_PIECES = [] as const;
+import { BestEffortEnvironment } from '@hospital/transactions';
+import { ConfirmationsEnvironment } from './confirmations/confirmations.environment';
 
 /**
- * The appointments service: schedules, slots and bookings. It calls no other service (yet): the
- * confirmations to clinicians and patients come with the best-effort notification library.
+ * What the appointments service reads beyond the platform's own settings: where confirmations go (SMTP,
+ * the SMS and push gateways, the channels of each recipient) and how patiently they are delivered.
+ */
+export const APPOINTMENTS_PIECES = [ConfirmationsEnvironment, BestEffortEnvironment] as const;
+
+/**
+ * The appointments service: schedules, slots and bookings. It calls no other service; confirmations leave
+ * by best-effort notification to an SMTP server and the SMS and push gateways.
  */
 export const APPOINTMENTS_SERVICE = { name: 'appointments', defaultPort: 3006 };
 

@@ -24,17 +24,21 @@ export interface BookingEvent {
  */
 export abstract class BookingNotifier {
   abstract notify(tx: Session, event: BookingEvent): Promise<void>;
+
+  /** Called after a booking transaction committed (wakes the dispatchers, say). */
+  abstract committed(): void;
 }
 
 /**
- * Until the confirmation channels exist: nothing leaves. Confirmations land with the best-effort
- * notification library (`libs/transactions/src/best-effort/`): its notifier will append each event here,
- * in the booking's transaction, one notification per channel (e-mail over SMTP, SMS, push), and its
- * dispatcher will deliver each with retries. Meanwhile the Appointment resources are the record.
+ * Sends nothing: for a process (or a test) that runs bookings without confirmations. The service uses
+ * `ConfirmationNotifier` (`../confirmations/`), which appends each event to the best-effort notification
+ * log in the booking's transaction.
  */
 @Injectable()
 export class NoConfirmationNotifier extends BookingNotifier {
   notify(): Promise<void> {
     return Promise.resolve();
   }
+
+  committed(): void {}
 }

@@ -1,19 +1,21 @@
 import { Module } from '@nestjs/common';
 import { SchedulingModule } from '../scheduling/scheduling.module';
-import { BookingNotifier, NoConfirmationNotifier } from './booking-notifier';
+import { ConfirmationNotifier } from '../confirmations/confirmation.notifier';
+import { BookingNotifier } from './booking-notifier';
 import { BookingRepository } from './booking.repository';
 import { BookingService } from './booking.service';
 
 /**
- * Booking, cancelling and rescheduling (the FHIR writer uses the service). The notifier is a port: the
- * best-effort confirmation notifier replaces NoConfirmationNotifier when it lands.
+ * Booking, cancelling and rescheduling (the FHIR writer uses the service). Each change's confirmations are
+ * appended to the best-effort notification log in its transaction (`Notifications`, global from the root
+ * module's BestEffortModule) and delivered by the confirmation channels' dispatchers.
  */
 @Module({
   imports: [SchedulingModule],
   providers: [
     BookingRepository,
     BookingService,
-    { provide: BookingNotifier, useClass: NoConfirmationNotifier },
+    { provide: BookingNotifier, useClass: ConfirmationNotifier },
   ],
   exports: [BookingService],
 })

@@ -50,6 +50,7 @@ export class BookingService {
         return created;
       }),
     );
+    this.notifier.committed();
     this.logger.info({ appointmentId, slotId: request.slotId }, 'appointment booked');
     return stored;
   }
@@ -64,7 +65,7 @@ export class BookingService {
     ifMatch: string | undefined,
   ): Promise<FhirUpdateResult> {
     const request = bookingRequestOf(appointment, ['booked', 'cancelled']);
-    return refusingDoubleBookings(request.slotId, () =>
+    const result = await refusingDoubleBookings(request.slotId, () =>
       this.db.transaction(async (tx) => {
         const booking = await this.bookings.findLocked(tx, appointment.id);
         if (booking === undefined) {
@@ -102,6 +103,8 @@ export class BookingService {
         return { resource: updated.resource, created: false };
       }),
     );
+    this.notifier.committed();
+    return result;
   }
 
   private async cancel(
