@@ -16,13 +16,15 @@ export interface AppointmentsUnderTest {
   close(): Promise<void>;
 }
 
-export async function startAppointments(): Promise<AppointmentsUnderTest> {
+/** `env` adds or overrides variables (the confirmation channels' addresses, the delivery policy). */
+export async function startAppointments(env: NodeJS.ProcessEnv = {}): Promise<AppointmentsUnderTest> {
   const created = await createTestDatabase('appointments', migrations);
   const db = new Database(created.settings, 'appointments-test');
   const config = appointmentsConfig({
     ...process.env,
     PGDATABASE: created.settings.database,
     LOG_LEVEL: 'error',
+    ...env,
   });
   const app = await createServiceApp(AppointmentsModule.forRoot(config), config, {
     filters: [new FhirExceptionFilter()],

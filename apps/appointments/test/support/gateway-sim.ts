@@ -1,0 +1,68 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A request the gateway took (2xx). */
+export interface GatewayRequest {
+  key: string;
+  path: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * A simulated SMS or push gateway (`node:http` on a loopback port): records every POST it accepts, and
+ * de-duplicates by `Idempotency-Key` as a real gateway would (a repeat is answered 200, not sent again).
+ * `failing` makes it answer 503 (down for maintenance); a request without a key is a 400.
+ */
+export class GatewaySim {
+  /** Every accepted request, repeats included. */
+  readonly received: GatewayRequest[] = [];
+  /** One per key: what the gateway actually sent on. */
+  readonly sent = new Map<string, GatewayRequest>();
+  failing = false;
+  private server?: Server;
+
+  constructor(private readonly path: string) {}
+
+  url = '';
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const answer = (status: number, body: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        };
+        if (this.failing) return answer(503, { error: 'unavailable' });
+        const key = req.headers['idempotency-key'];
+        if (req.method !== 'POST' || typeof key !== 'string') return answer(400, { error: 'bad request' });
+        const request = {
+          key,
+          path: req.url ?? '',
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+        };
+        this.received.push(request);
+        const duplicate = this.sent.has(key);
+        if (!duplicate) this.sent.set(key, request);
+        answer(duplicate ? 200 : 202, { id: key, duplicate });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.server = server;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${this.path}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Accepted requests (repeats included) whose key starts with `prefix`. */
+  matching(prefix: string): GatewayRequest[] {
+    return this.received.filter((request) => request.key.startsWith(prefix));
+  }
+}
