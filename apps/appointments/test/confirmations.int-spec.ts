@@ -16,8 +16,9 @@ import { SmtpSink } from './support/smtp-sink';
  * Confirmations over real peers: the service on a fresh database over HTTP, an SMTP sink (`smtp-server`)
  * for e-mail and simulated SMS and push gateways. A booking tells the clinician (e-mail) and the patient
  * (e-mail, SMS, push) once each; a mail server that is down holds back only the e-mails, which arrive when
- * it is back; a 550 is dead-lettered and delivered once after a replay; a cancellation is confirmed; a
- * refused double booking confirms nothing.
+ * it is back; a 550 is dead-lettered and delivered once after a replay; an SMS gateway answering 503 holds
+ * back only the SMS; a cancellation and a rescheduling are confirmed; a refused double booking confirms
+ * nothing.
  */
 jest.setTimeout(60_000);
 
@@ -248,6 +249,60 @@ describe('confirmations', () => {
     expect(got.push).toHaveLength(1);
   });
 
+  it('confirm a rescheduling to both, naming the new slot, keyed by the new version', async () => {
+    const booked = await book('pat-move', 'prac-move');
+    await waitFor('the booking confirmations', () => allDelivered(booked.id, 4));
+    const scheduleId = (
+      await get<{ entry?: { resource: { id: string } }[] }>('/fhir/Schedule?actor=Practitioner/prac-move')
+    ).body.entry![0].resource.id;
+    const later = await post<{ id: string }>('/fhir/Slot', slot(scheduleId, '11:00', '11:15'));
+    expect(later.status).toBe(201);
+    const moved = await call<Booked>(svc.base, `/fhir/Appointment/${booked.id}`, {
+      method: 'PUT',
+      body: {
+        ...booked,
+        slot: [{ reference: `Slot/${later.body.id}` }],
+        start: at('11:00'),
+        end: at('11:15'),
+      },
+    });
+    expect(moved.status).toBe(200);
+    const prefix = `${booked.id}:rescheduled:${moved.body.meta.versionId}:`;
+    await waitFor('the rescheduling confirmations', everyChannelArrived(prefix));
+    await waitFor('the log to show them delivered', () => allDelivered(booked.id, 8));
+    const got = arrived(prefix);
+    expect(got.email).toHaveLength(2);
+    expect(got.email.every((m) => m.subject.includes('has moved') && m.raw.includes('11:00'))).toBe(true);
+    expect(got.sms.map((r) => r.body.type)).toEqual(['appointment.rescheduled']);
+    expect(got.push).toHaveLength(1);
+  });
+
+  it('retry an SMS gateway answering 503 on its own: e-mail and push arrive meanwhile, the SMS once after', async () => {
+    sms.failing = true;
+    let booked: Booked;
+    let prefix = '';
+    try {
+      booked = await book('pat-sms-down', 'prac-sms-down');
+      prefix = `${booked.id}:booked:${booked.meta.versionId}:`;
+      await waitFor('e-mail and push while the SMS gateway fails', () => {
+        const got = arrived(prefix);
+        return got.email.length === 2 && got.push.length === 1;
+      });
+      const text = (await notificationsOf(booked.id)).find((row) => row.channel === 'sms')!;
+      await waitFor('failed SMS attempts', async () => {
+        const detail = (await get<NotificationDetail>(`/api/notifications/${text.id}`)).body;
+        return (
+          detail.attemptRecords.filter((a) => a.outcome === 'failed' && a.error?.includes('503')).length >= 2
+        );
+      });
+      expect(arrived(prefix).sms).toHaveLength(0);
+    } finally {
+      sms.failing = false;
+    }
+    await waitFor('the SMS after the gateway is back', () => allDelivered(booked.id, 4));
+    expect(arrived(prefix).sms.map((r) => r.key)).toEqual([`${prefix}patient:sms`]);
+  });
+
   it('send nothing for a booking refused as a double booking (409)', async () => {
     const slotId = await freeSlot('prac-double');
     const first = await post<Booked>('/fhir/Appointment', bookingOf(slotId, 'pat-first', 'prac-double'));
@@ -266,5 +321,30 @@ describe('confirmations', () => {
     expect(forSecond).toHaveLength(0);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sink.received.filter((m) => m.to.includes('pat-second@patients.hospital.test'))).toHaveLength(0);
+  });
+
+  it('confirm only the one of eight racing bookings of a slot that won it', async () => {
+    const slotId = await freeSlot('prac-race');
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        post<Booked>('/fhir/Appointment', bookingOf(slotId, `pat-race-${i}`, 'prac-race')),
+      ),
+    );
+    const winners = replies.filter((reply) => reply.status === 201);
+    expect(winners).toHaveLength(1);
+    expect(replies.filter((reply) => reply.status === 409)).toHaveLength(7);
+    const rows = await svc.db.query<{ receiver: string }>(
+      `SELECT receiver FROM tx_notification WHERE receiver LIKE 'Patient/pat-race-%' OR receiver = 'Practitioner/prac-race'`,
+    );
+    const winner = winners[0].body;
+    expect(rows).toHaveLength(4);
+    expect(
+      rows.every(
+        (row) =>
+          row.receiver === 'Practitioner/prac-race' ||
+          row.receiver === winner.participant[0].actor!.reference,
+      ),
+    ).toBe(true);
+    await waitFor('the winner’s confirmations', () => allDelivered(winner.id, 4));
   });
 });
