@@ -93,7 +93,7 @@ export class VitalsFeedServer extends ServerMqtt {
 /**
  * Connects the bedside feed to `app` as a Nest microservice (unless `MQTT_FEED=false`) and starts it:
  * a persistent session (`clean: false`, `MQTT_CLIENT_ID`) subscribed with QoS 1 to
- * `<MQTT_TOPIC_PREFIX>/beds/+/vitals`. Call before `listen`.
+ * `<MQTT_TOPIC_PREFIX>/beds/+/vitals`. Call before `listen` (`ServiceAppOptions.beforeListen`).
  */
 export async function connectVitalsFeed(app: INestApplication, config: ServiceConfig): Promise<void> {
   const settings = environmentOf(config, MqttFeedEnvironment);
@@ -104,6 +104,9 @@ export async function connectVitalsFeed(app: INestApplication, config: ServiceCo
       clientId: settings.MQTT_CLIENT_ID,
       clean: false,
       reconnectPeriod: 1_000,
+      // A broker that cannot be reached at start fails the start (about 10 s) instead of hanging it; once
+      // connected, mqtt.js reconnects for good.
+      maxConnectionAttempts: 10,
       subscribeOptions: { qos: 1 },
       // Every message is an event carrying its payload as is (no Nest request/reply envelope).
       deserializer: {
