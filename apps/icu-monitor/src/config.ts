@@ -2,8 +2,9 @@ import { Transform } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
 import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
 import { BestEffortEnvironment } from '@hospital/transactions';
+import { MqttFeedEnvironment } from './feed/feed.environment';
 
-/** The ICU monitor's own settings. */
+/** The ICU monitor's own settings (the MQTT feed's are `MqttFeedEnvironment`). */
 export class IcuMonitorEnvironment {
   /**
    * How far past the service's clock a vital's `effectiveDateTime` may lie (bedside clocks drift): a vital
@@ -13,7 +14,11 @@ export class IcuMonitorEnvironment {
 }
 
 /** What the ICU monitor reads beyond the platform's own settings (alerts leave by best-effort notification). */
-export const ICU_MONITOR_PIECES = [IcuMonitorEnvironment, BestEffortEnvironment] as const;
+export const ICU_MONITOR_PIECES = [
+  IcuMonitorEnvironment,
+  MqttFeedEnvironment,
+  BestEffortEnvironment,
+] as const;
 
 /**
  * The ICU monitor: vitals in, NEWS2 scores and alerts out. It calls the central monitoring station

@@ -5,6 +5,7 @@ import { BestEffortModule } from '@hospital/transactions';
 import { IcuBedEntity } from './beds/icu-bed.entity';
 import { BedsModule } from './beds/beds.module';
 import type { IcuMonitorConfig } from './config';
+import { FeedModule } from './feed/feed.module';
 import { ICU_RESOURCES } from './fhir-resources';
 import { STATION_CHANNEL, StationHttpChannel } from './station/station-http.channel';
 import { IcuFhirWriter } from './vitals/icu-fhir.writer';
@@ -35,6 +36,7 @@ export class IcuMonitorModule {
         }),
         BestEffortModule.forRoot({ channels: [{ name: STATION_CHANNEL, channel: StationHttpChannel }] }),
         BedsModule,
+        FeedModule,
       ],
     };
   }

@@ -15,6 +15,11 @@ export interface ServiceAppOptions {
    */
   filters?: ExceptionFilter[];
   description?: string;
+  /**
+   * Runs after the app is created and before it listens: e.g. a hybrid app connects its microservices
+   * (`app.connectMicroservice`) and starts them, so a message transport is up before HTTP traffic.
+   */
+  beforeListen?: (app: NestExpressApplication, config: ServiceConfig) => Promise<void>;
 }
 
 /**
@@ -57,6 +62,7 @@ export async function startService(
   options: ServiceAppOptions = {},
 ): Promise<INestApplication> {
   const app = await createServiceApp(root, config, options);
+  await options.beforeListen?.(app, config);
   await app.listen(config.port, config.host);
   app
     .get<Logger>(ROOT_LOGGER)
