@@ -36,8 +36,18 @@ export interface StopOptions extends ControlOptions {
   mode?: 'graceful' | 'immediate';
 }
 
-const startTimeoutMs: Record<BackingService, number> = { postgres: 60_000, redis: 15_000, rabbitmq: 90_000 };
-const stopTimeoutMs: Record<BackingService, number> = { postgres: 60_000, redis: 15_000, rabbitmq: 60_000 };
+const startTimeoutMs: Record<BackingService, number> = {
+  postgres: 60_000,
+  redis: 15_000,
+  rabbitmq: 90_000,
+  mosquitto: 15_000,
+};
+const stopTimeoutMs: Record<BackingService, number> = {
+  postgres: 60_000,
+  redis: 15_000,
+  rabbitmq: 60_000,
+  mosquitto: 15_000,
+};
 
 const silent: Log = () => undefined;
 
@@ -108,6 +118,8 @@ export function startCommand(service: BackingService, endpoints: Endpoints): str
       ];
     case 'rabbitmq':
       return ['rabbitmq-server', '-detached'];
+    case 'mosquitto':
+      return ['mosquitto', '-d', '-c', '/etc/mosquitto/mosquitto.conf'];
   }
 }
 
@@ -130,6 +142,8 @@ export function stopCommand(
     }
     case 'rabbitmq':
       return ['rabbitmqctl', 'stop'];
+    case 'mosquitto':
+      return ['pkill', '-x', mode === 'immediate' ? '-KILL' : '-TERM', 'mosquitto'];
   }
 }
 

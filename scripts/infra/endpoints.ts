@@ -3,15 +3,19 @@ import { networkInterfaces } from 'node:os';
 // The config module alone: the platform's index pulls in Nest and TypeORM, which would triple the start-up time.
 import { BaseEnvironment, loadEnvironment } from '@hospital/platform/config/service-config';
 
-export type BackingService = 'postgres' | 'redis' | 'rabbitmq';
+export type BackingService = 'postgres' | 'redis' | 'rabbitmq' | 'mosquitto';
 
-export const backingServices: readonly BackingService[] = ['postgres', 'redis', 'rabbitmq'];
+export const backingServices: readonly BackingService[] = ['postgres', 'redis', 'rabbitmq', 'mosquitto'];
 
 export const displayName: Record<BackingService, string> = {
   postgres: 'PostgreSQL',
   redis: 'Redis',
   rabbitmq: 'RabbitMQ',
+  mosquitto: 'Mosquitto (MQTT)',
 };
+
+/** The bedside feed's broker, as the ICU monitor reads it (its own configuration piece, MQTT_URL). */
+export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883';
 
 export interface PostgresEndpoint {
   host: string;
@@ -24,6 +28,7 @@ export interface Endpoints {
   postgres: PostgresEndpoint;
   redis: { url: string; host: string; port: number };
   rabbitmq: { url: string; host: string; port: number };
+  mosquitto: { url: string; host: string; port: number };
 }
 
 function hostAndPort(url: string, defaultPort: number): { host: string; port: number } {
@@ -38,6 +43,10 @@ export function endpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoint
     postgres: { host: e.PGHOST, port: e.PGPORT, user: e.PGUSER, password: e.PGPASSWORD },
     redis: { url: e.REDIS_URL, ...hostAndPort(e.REDIS_URL, 6379) },
     rabbitmq: { url: e.AMQP_URL, ...hostAndPort(e.AMQP_URL, 5672) },
+    mosquitto: {
+      url: env.MQTT_URL ?? DEFAULT_MQTT_URL,
+      ...hostAndPort(env.MQTT_URL ?? DEFAULT_MQTT_URL, 1883),
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-// Makes sure PostgreSQL, Redis and RabbitMQ answer, PostgreSQL is configured for the platform, and every
+// Makes sure PostgreSQL, Redis, RabbitMQ and Mosquitto answer, PostgreSQL is configured for the platform, and every
 // service's database exists and is migrated. Idempotent and quick when everything is ready already.
 import { databaseName, services, ServiceDefinition } from '../services';
 import {

@@ -1,6 +1,7 @@
 // Real connections, not port checks: a server that accepts TCP but cannot yet serve (PostgreSQL starting up,
 // Redis loading, RabbitMQ booting its applications) counts as down.
 import { connect as amqpConnect } from 'amqplib';
+import { connectAsync as mqttConnect } from 'mqtt';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { BackingService, Endpoints, PostgresEndpoint } from './endpoints';
@@ -85,6 +86,20 @@ export async function probeRabbitMq(url: string, timeoutMs = 3000): Promise<Prob
   }
 }
 
+export async function probeMqtt(url: string, timeoutMs = 1500): Promise<Probe> {
+  try {
+    const client = await withTimeout(
+      mqttConnect(url, { connectTimeout: timeoutMs, reconnectPeriod: 0 }),
+      timeoutMs,
+      'Mosquitto',
+    );
+    await client.endAsync().catch(() => undefined);
+    return { up: true };
+  } catch (error) {
+    return { up: false, reason: errorText(error) };
+  }
+}
+
 export function probe(service: BackingService, endpoints: Endpoints): Promise<Probe> {
   switch (service) {
     case 'postgres':
@@ -93,5 +108,7 @@ export function probe(service: BackingService, endpoints: Endpoints): Promise<Pr
       return probeRedis(endpoints.redis.url);
     case 'rabbitmq':
       return probeRabbitMq(endpoints.rabbitmq.url);
+    case 'mosquitto':
+      return probeMqtt(endpoints.mosquitto.url);
   }
 }
