@@ -7,6 +7,7 @@ export * from './ports/global-transaction';
 export * from './ports/two-phase-commit.ports';
 export * from './two-phase-commit';
 export * from './adapters/http/http-json';
+export * from './adapters/http/http-delivery';
 export * from './adapters/http/two-phase-commit.http';
 export * from './adapters/postgres/postgres-coordinator-log';
 export * from './adapters/postgres/postgres-prepared-resource';

@@ -1,4 +1,3 @@
-import { PeerCallError } from '@hospital/transactions';
 import type { BookingEvent } from '../booking/booking-notifier';
 import { appointmentsConfig } from '../config';
 import {
@@ -9,7 +8,6 @@ import {
   type ConfirmationPayload,
 } from './confirmation';
 import { messageIdOf, smtpResultOf } from './email.channel';
-import { gatewayResultOf } from './gateway.channel';
 
 const event: BookingEvent = {
   kind: 'booked',
@@ -66,13 +64,6 @@ describe('delivery outcomes', () => {
       kind: 'retryable',
       reason: 'ETIMEDOUT slow',
     });
-  });
-
-  it('gateways: 5xx, 429 and no answer retryable; other 4xx permanent', () => {
-    expect(gatewayResultOf(new PeerCallError('HTTP 503', 503)).kind).toBe('retryable');
-    expect(gatewayResultOf(new PeerCallError('HTTP 429', 429)).kind).toBe('retryable');
-    expect(gatewayResultOf(new PeerCallError('refused')).kind).toBe('retryable');
-    expect(gatewayResultOf(new PeerCallError('HTTP 400', 400)).kind).toBe('permanent');
   });
 
   it('the Message-ID carries the idempotency key', () => {

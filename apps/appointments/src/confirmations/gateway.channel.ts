@@ -3,7 +3,7 @@ import { environmentOf, SERVICE_CONFIG, type ServiceConfig } from '@hospital/pla
 import {
   BestEffortEnvironment,
   callPeer,
-  PeerCallError,
+  httpDeliveryResult,
   type DeliveryResult,
   type Notification,
   type NotificationChannel,
@@ -14,17 +14,6 @@ import { ConfirmationsEnvironment } from './confirmations.environment';
 /** The channel names of SMS and push confirmations. */
 export const SMS_CHANNEL = 'sms';
 export const PUSH_CHANNEL = 'push';
-
-/** How a gateway's answer (or the lack of one) counts: 5xx, 429 and no answer retried, other 4xx permanent. */
-export function gatewayResultOf(error: unknown): DeliveryResult {
-  if (!(error instanceof PeerCallError)) {
-    return { kind: 'retryable', reason: error instanceof Error ? error.message : String(error) };
-  }
-  const status = error.status;
-  if (status === undefined || status >= 500 || status === 429)
-    return { kind: 'retryable', reason: error.message };
-  return { kind: 'permanent', reason: error.message };
-}
 
 /** What a gateway is sent: the address, the short text and the ids, never demographics. */
 export interface GatewayMessage {
@@ -69,7 +58,7 @@ abstract class GatewayChannel implements NotificationChannel {
       });
       return { kind: 'delivered' };
     } catch (error) {
-      return gatewayResultOf(error);
+      return httpDeliveryResult(error);
     }
   }
 }

@@ -9,7 +9,7 @@ import {
 import {
   BestEffortEnvironment,
   callPeer,
-  PeerCallError,
+  httpDeliveryResult,
   type DeliveryResult,
   type Notification,
   type NotificationChannel,
@@ -19,18 +19,6 @@ import {
 export const STATION_CHANNEL = 'station-http';
 /** The station's service name: its URL is the `ICU_STATION_URL` peer, its tokens' audience. */
 export const STATION_SERVICE = 'icu-station';
-
-/** How an HTTP answer (or the lack of one) counts for best-effort delivery. */
-export function deliveryResultOf(error: unknown): DeliveryResult {
-  if (!(error instanceof PeerCallError)) {
-    return { kind: 'retryable', reason: error instanceof Error ? error.message : String(error) };
-  }
-  const status = error.status;
-  // No status: refused, reset, timed out, or an answer that broke the contract — all worth another try.
-  if (status === undefined || status >= 500 || status === 429)
-    return { kind: 'retryable', reason: error.message };
-  return { kind: 'permanent', reason: error.message };
-}
 
 /**
  * Delivers alert notifications to the station's `POST /internal/alerts` over undici (the platform's peer
@@ -64,7 +52,7 @@ export class StationHttpChannel implements NotificationChannel {
       });
       return { kind: 'delivered' };
     } catch (error) {
-      return deliveryResultOf(error);
+      return httpDeliveryResult(error);
     }
   }
 }
