@@ -12,6 +12,7 @@ import { Database } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
+import { BedsideSimulator, unitBeds } from './lib/bedside-simulator';
 import { demoSeed } from './lib/demo-hospital';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
 import { loadEnvironment, BaseEnvironment } from '@hospital/platform';
@@ -70,12 +71,45 @@ async function seed(): Promise<void> {
   log(`pharmacy-inventory: ${stock.lines} stock lines (${stock.inserted} new)`);
 }
 
+/** Six ICU beds, two of them with a deteriorating patient, one round of vitals every five seconds. */
+const DEMO_BEDS = unitBeds(6, 2, 'pat-icu');
+const BEDSIDE_ROUND_MS = 5_000;
+
+/** Admits the demo's ICU patients and starts their bedside monitors publishing over MQTT. */
+async function startBedside(monitorUrl: string, mqttUrl: string): Promise<BedsideSimulator> {
+  for (const bed of DEMO_BEDS) {
+    const response = await fetch(`${monitorUrl}/api/beds/${bed.bedId}/admission`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ patientId: bed.patientId, spo2Scale: 1 }),
+    });
+    // 409: the patient is in the bed already (a demo run before this one).
+    if (!response.ok && response.status !== 409)
+      throw new Error(`admitting a demo patient to ${bed.bedId}: HTTP ${response.status}`);
+  }
+  const bedside = new BedsideSimulator({
+    url: mqttUrl,
+    prefix: 'icu',
+    beds: DEMO_BEDS,
+    runId: `demo-${Date.now()}`,
+    roundMs: BEDSIDE_ROUND_MS,
+  });
+  await bedside.connect();
+  void bedside
+    .run(0, BEDSIDE_ROUND_MS)
+    .catch((error: unknown) => log(`bedside monitors stopped: ${String(error)}`));
+  return bedside;
+}
+
 async function main(): Promise<void> {
   await ensureInfrastructure({ log });
   await seed();
   const running: ServiceProcess[] = [];
+  /** Set once the services are up; stopped first on Ctrl-C. */
+  const extras: { bedside?: BedsideSimulator } = {};
   const stop = async () => {
     log('stopping services…');
+    await extras.bedside?.close();
     await Promise.all(running.map((s) => s.stop()));
     process.exit(0);
   };
@@ -97,6 +131,7 @@ async function main(): Promise<void> {
   for (const example of ['record-update.json', 'medication-dispense.json'])
     readFileSync(join(repositoryRoot(), 'docs', 'examples', example));
   const url = (port: number) => `http://127.0.0.1:${port}`;
+  extras.bedside = await startBedside(url(3005), process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883');
   process.stdout.write(
     [
       '',
@@ -115,6 +150,10 @@ async function main(): Promise<void> {
       `  curl -s -X POST ${url(3004)}/fhir/MedicationDispense -H 'content-type: application/fhir+json' --data @docs/examples/medication-dispense.json`,
       `  curl -s '${url(3041)}/api/inventory/197361?location=ward-3a'`,
       `  curl -s '${url(3042)}/fhir/SupplyRequest?_count=5'   ·   ${url(3004)}/api/messages/outbox`,
+      '',
+      `ICU: beds ICU-01…06 publish vitals over MQTT every ${BEDSIDE_ROUND_MS / 1000} s; ICU-01 and ICU-02 deteriorate (NEWS2 alerts within a minute):`,
+      `  curl -s '${url(3005)}/fhir/RiskAssessment?_count=5'   ·   curl -s '${url(3005)}/fhir/Flag?_count=5'`,
+      `  curl -s '${url(3051)}/api/alerts'   (the central monitoring station, by best-effort notification)`,
       '',
       `Health ${url(3001)}/health/ready · metrics ${url(3001)}/metrics · Ctrl-C stops everything.`,
       '',
