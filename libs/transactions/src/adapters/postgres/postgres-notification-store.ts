@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { Database, hotStatement, Session } from '@hospital/platform';
 import { newGtid } from '../../core/gtid';
 import {
@@ -18,6 +17,7 @@ import {
   ReconciliationPage,
   ReplayResult,
 } from '../../ports/best-effort.ports';
+import { PgWakeups } from './pg-wakeups';
 
 /** The LISTEN/NOTIFY channel dispatchers wait on. */
 export const NOTIFICATION_CHANNEL = 'tx_notification';
@@ -191,14 +191,11 @@ const operatorView = (row: StateRow): Omit<DeadLetteredNotification, 'deadLetter
  * applied only under the claim's token (fencing a dispatcher whose lease ran out), a delivery always.
  */
 export class PostgresNotificationStore implements NotificationStore<Session> {
-  private listener?: Client;
-  private listening?: Promise<void>;
-  private signalled = false;
-  private waiters: (() => void)[] = [];
-  private notifyScheduled = false;
-  private closed = false;
+  private readonly wakeups: PgWakeups;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.wakeups = new PgWakeups(db, NOTIFICATION_CHANNEL, 'notification-dispatcher');
+  }
 
   async append(session: Session, items: readonly NewNotification[]): Promise<Notification[]> {
     if (items.length === 0) return [];
@@ -467,74 +464,14 @@ export class PostgresNotificationStore implements NotificationStore<Session> {
    * coalesced NOTIFY (outside any transaction, so commits never queue on the notification lock) to others.
    */
   notify(): void {
-    this.signal();
-    if (this.notifyScheduled || this.closed) return;
-    this.notifyScheduled = true;
-    setTimeout(() => {
-      this.notifyScheduled = false;
-      this.db.query(`SELECT pg_notify('${NOTIFICATION_CHANNEL}', '')`).catch(() => undefined);
-    }, 1);
+    this.wakeups.notify();
   }
 
-  async waitForWork(timeoutMs: number): Promise<void> {
-    await this.listen();
-    if (this.signalled) {
-      this.signalled = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.waiters.push(done);
-    });
-    this.signalled = false;
+  waitForWork(timeoutMs: number): Promise<void> {
+    return this.wakeups.wait(timeoutMs);
   }
 
-  private signal(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    if (waiters.length === 0) this.signalled = true;
-    for (const wake of waiters) wake();
-  }
-
-  /** Opens the LISTEN connection (again, after it was lost); waiting falls back to polling meanwhile. */
-  private listen(): Promise<void> {
-    if (this.listener || this.closed) return Promise.resolve();
-    this.listening ??= (async () => {
-      const { host, port, user, password, database } = this.db.settings;
-      const client = new Client({
-        host,
-        port,
-        user,
-        password,
-        database,
-        application_name: 'notification-dispatcher',
-      });
-      client.on('notification', () => this.signal());
-      client.on('error', () => {
-        if (this.listener === client) this.listener = undefined;
-        void client.end().catch(() => undefined);
-      });
-      try {
-        await client.connect();
-        await client.query(`LISTEN ${NOTIFICATION_CHANNEL}`);
-        this.listener = client;
-      } catch {
-        await client.end().catch(() => undefined);
-      }
-    })().finally(() => {
-      this.listening = undefined;
-    });
-    return this.listening;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.signal();
-    await this.listener?.end().catch(() => undefined);
-    this.listener = undefined;
+  close(): Promise<void> {
+    return this.wakeups.close();
   }
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { Database, hotStatement, Session } from '@hospital/platform';
 import { newGtid } from '../../core/gtid';
 import { NewOutboxEvent, OutboxClaim, OutboxMessage, OutboxStore } from '../../ports/messaging.ports';
 import { OUTBOX_PARTITIONS } from './1763800000000-messaging-tables.migration';
+import { PgWakeups } from './pg-wakeups';
 
 /**
  * Appends events in one statement. Aggregates are upserted in the order given (sorted by the caller);
@@ -105,14 +105,9 @@ interface OutboxRow {
  * partitions `FOR UPDATE SKIP LOCKED` until the batch is marked published (or released).
  */
 export class PostgresOutbox implements OutboxStore<Session> {
-  private listener?: Client;
-  private listening?: Promise<void>;
-  private signalled = false;
-  private waiters: (() => void)[] = [];
-  private notifyScheduled = false;
   /** Something was appended since the last notify (a consumer batch that appended nothing wakes no one). */
   private appended = false;
-  private closed = false;
+  private readonly wakeups: PgWakeups;
   /** When held messages were last released (`RELEASE_DUE`), at most once a second. */
   private releasedAt = 0;
 
@@ -121,7 +116,9 @@ export class PostgresOutbox implements OutboxStore<Session> {
     /** This service's name: the `source` of every message it publishes. */
     private readonly source: string,
     private readonly options: PostgresOutboxOptions = {},
-  ) {}
+  ) {
+    this.wakeups = new PgWakeups(db, OUTBOX_CHANNEL, 'outbox-relay');
+  }
 
   async append(session: Session, events: readonly NewOutboxEvent[]): Promise<OutboxMessage[]> {
     if (events.length === 0) return [];
@@ -368,67 +365,14 @@ export class PostgresOutbox implements OutboxStore<Session> {
   notify(): void {
     if (!this.appended) return;
     this.appended = false;
-    this.signal();
-    if (this.notifyScheduled || this.closed) return;
-    this.notifyScheduled = true;
-    setTimeout(() => {
-      this.notifyScheduled = false;
-      this.db.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`).catch(() => undefined);
-    }, 1);
+    this.wakeups.notify();
   }
 
-  async waitForMessages(timeoutMs: number): Promise<void> {
-    await this.listen();
-    if (this.signalled) {
-      this.signalled = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.waiters.push(done);
-    });
-    this.signalled = false;
+  waitForMessages(timeoutMs: number): Promise<void> {
+    return this.wakeups.wait(timeoutMs);
   }
 
-  private signal(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    if (waiters.length === 0) this.signalled = true;
-    for (const wake of waiters) wake();
-  }
-
-  /** Opens the LISTEN connection (again, after it was lost); waiting falls back to polling meanwhile. */
-  private listen(): Promise<void> {
-    if (this.listener || this.closed) return Promise.resolve();
-    this.listening ??= (async () => {
-      const { host, port, user, password, database } = this.db.settings;
-      const client = new Client({ host, port, user, password, database, application_name: 'outbox-relay' });
-      client.on('notification', () => this.signal());
-      client.on('error', () => {
-        if (this.listener === client) this.listener = undefined;
-        void client.end().catch(() => undefined);
-      });
-      try {
-        await client.connect();
-        await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-        this.listener = client;
-      } catch {
-        await client.end().catch(() => undefined);
-      }
-    })().finally(() => {
-      this.listening = undefined;
-    });
-    return this.listening;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.signal();
-    await this.listener?.end().catch(() => undefined);
-    this.listener = undefined;
+  close(): Promise<void> {
+    return this.wakeups.close();
   }
 }
