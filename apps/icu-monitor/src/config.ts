@@ -11,6 +11,12 @@ export class IcuMonitorEnvironment {
    * from further in the future is refused, since it would stay its parameter's latest value for good.
    */
   @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000) VITALS_MAX_CLOCK_SKEW_MS: number = 300_000;
+
+  /** The most vitals written by one transaction (group commit: those that arrive while others are written). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(5_000) VITALS_GROUP_MAX: number = 500;
+
+  /** The most vital transactions at once (database sessions the vitals use). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(32) VITALS_GROUP_SESSIONS: number = 2;
 }
 
 /** What the ICU monitor reads beyond the platform's own settings (alerts leave by best-effort notification). */

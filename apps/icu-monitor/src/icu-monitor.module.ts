@@ -31,6 +31,7 @@ export class IcuMonitorModule {
           resources: ICU_RESOURCES,
           writes: { Observation: ['create'] },
           batch: true,
+          concurrentBatchEntries: true,
           writer: IcuFhirWriter,
           imports: [VitalsModule],
         }),

@@ -4,6 +4,7 @@ export * from './database/database';
 export * from './database/database.module';
 export * from './database/session-entity-manager';
 export * from './database/migrations';
+export * from './database/group-commit';
 export * from './logging/logger';
 export * from './metrics/metrics';
 export * from './health/health';

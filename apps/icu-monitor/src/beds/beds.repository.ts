@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
 import type { EntityExecutor } from '@hospital/platform';
 import type { Spo2Scale } from '../news2/news2';
 import { IcuBedEntity } from './icu-bed.entity';
@@ -42,6 +43,20 @@ export class BedsRepository {
       lock: lock ? { mode: 'pessimistic_write' } : undefined,
     });
     return row === null ? undefined : bedOf(row);
+  }
+
+  /**
+   * The beds among `bedIds` the unit has, each row locked (SELECT … ORDER BY bed_id FOR UPDATE: rows are
+   * locked in id order, so two transactions locking overlapping sets wait for each other, never deadlock).
+   */
+  async findManyLocked(exec: EntityExecutor, bedIds: readonly string[]): Promise<Bed[]> {
+    if (bedIds.length === 0) return [];
+    const rows = await exec.repository(IcuBedEntity).find({
+      where: { bedId: In(bedIds) },
+      order: { bedId: 'ASC' },
+      lock: { mode: 'pessimistic_write' },
+    });
+    return rows.map(bedOf);
   }
 
   /** The bed the patient is admitted to, if any. */

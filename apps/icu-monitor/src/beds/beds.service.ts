@@ -67,6 +67,11 @@ export class BedsService {
     return this.beds.find(tx, bedId, true);
   }
 
+  /** The beds among `bedIds` the unit has, locked in id order for the transaction (vitals of a group). */
+  findManyLocked(tx: Session, bedIds: readonly string[]): Promise<Bed[]> {
+    return this.beds.findManyLocked(tx, bedIds);
+  }
+
   /** `findLocked` for the bed API: 400 for a malformed id, 404 for a bed the unit does not have. */
   private async lock(tx: Session, bedId: string): Promise<Bed> {
     assertBedId(bedId);

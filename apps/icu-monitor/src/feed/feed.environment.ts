@@ -1,4 +1,6 @@
-import { IsIn, Matches } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, Matches, Max, Min } from 'class-validator';
+import { toInt } from '@hospital/platform';
 
 /** The bedside device feed over MQTT (`src/feed/`): where the broker is and which topics are the unit's. */
 export class MqttFeedEnvironment {
@@ -20,4 +22,14 @@ export class MqttFeedEnvironment {
     message: 'MQTT_TOPIC_PREFIX must be one topic level of A–Z a–z 0–9 _ -',
   })
   MQTT_TOPIC_PREFIX: string = 'icu';
+  /**
+   * How long the broker keeps the session (and the vitals queued for it) after the monitor disconnects, s.
+   * A week by default; 4294967295 never ends it.
+   */
+  @Transform(toInt) @IsInt() @Min(60) @Max(4_294_967_295) MQTT_SESSION_EXPIRY_S: number = 604_800;
+  /**
+   * The most vitals the broker may have in flight to the monitor (received, not yet acknowledged): what one
+   * group commit can gather from the feed. MQTT 5's Receive Maximum, 1–65535.
+   */
+  @Transform(toInt) @IsInt() @Min(1) @Max(65_535) MQTT_RECEIVE_MAXIMUM: number = 2_000;
 }

@@ -9,26 +9,43 @@ import { canonicalRoute, withPrefix } from './feed-topics';
 /** A packet as mqtt.js hands it to `handleMessage`. */
 type IncomingPacket = Parameters<MqttClient['handleMessage']>[0];
 
+/** mqtt.js's own packet writer, which its handlers use for the PUBACK (not part of its typed API). */
+interface PacketWriter {
+  _sendPacket(packet: { cmd: 'puback'; messageId: number }, callback: () => void): void;
+}
+
+/** A QoS 1 message received on one connection, waiting for its turn to be acknowledged. */
+interface Unacked {
+  packet: IncomingPacket;
+  /** The connection it came on: a PUBACK belongs to it (packet ids are reused on the next one). */
+  stream: unknown;
+  /** Resolves once Nest's handler has finished with it. */
+  handled: Promise<unknown>;
+}
+
 const SUBSCRIBE: IClientSubscribeOptions = { qos: 1 };
 
 /**
- * Nest's MQTT server, acknowledging a QoS 1 message only after its handler has settled it.
+ * Nest's MQTT server, acknowledging a QoS 1 message only after its handler has settled it, and letting
+ * many messages be handled at once.
  *
- * Nest's `ServerMqtt` hands the message to the handler from mqtt.js's `message` event, which mqtt.js emits
- * just before it sends the PUBACK: with Nest alone, a message is acked on receipt, before its vital is
- * stored (and `customHandleAcks` does not help: it runs before the `message` event, so it cannot wait for
- * the handler). mqtt.js sends that PUBACK only once `client.handleMessage(packet, callback)` calls back —
- * its documented hook for processing with back-pressure. This server sets that hook on the client Nest
- * creates: it waits for Nest's handling of the same packet and calls back without an error (PUBACK) only
- * if the handler marked the packet settled in `FeedAcks`; otherwise with an error (no PUBACK, the broker
- * keeps the message for the session). mqtt.js handles incoming packets one at a time, so the next message
- * is read once this one is settled.
+ * Nest's `ServerMqtt` hands the message to the handler from mqtt.js's `message` event, and mqtt.js sends
+ * the PUBACK as soon as `client.handleMessage(packet, callback)` calls back — which also gates the next
+ * packet: one message at a time, acknowledged whether or not its vital was stored. This server sets that
+ * hook on the client Nest creates: it calls back at once with no acknowledgement (mqtt.js then reads the
+ * next packet; the broker's in-flight window, the session's `receiveMaximum`, bounds how many are
+ * handled at once — and so how many vitals one group commit can gather), and queues the packet. A packet
+ * is acknowledged once the handler has marked it settled in `FeedAcks` (its vital committed, or refused
+ * and dead-lettered), in the order the packets came (MQTT 4.6), and only on the connection it came on. A
+ * packet not settled (the monitor shutting down) is never acknowledged: the broker delivers it again on
+ * the session's next connection.
  *
  * Handlers name topics under the canonical `icu/`; this server subscribes under `MQTT_TOPIC_PREFIX`.
  */
 export class VitalsFeedServer extends ServerMqtt {
   private readonly handling = new WeakMap<object, Promise<unknown>>();
-  private readonly acking = new Set<Promise<void>>();
+  private readonly unacked: Unacked[] = [];
+  private releasing: Promise<void> = Promise.resolve();
 
   constructor(
     options: ConstructorParameters<typeof ServerMqtt>[0],
@@ -40,7 +57,11 @@ export class VitalsFeedServer extends ServerMqtt {
 
   override async createMqttClient(): Promise<MqttClient> {
     const client = (await super.createMqttClient()) as MqttClient;
-    client.handleMessage = (packet, callback) => this.ackWhenSettled(packet, callback);
+    client.handleMessage = (packet, callback) => {
+      this.enqueue(client, packet);
+      // An error is mqtt.js's way of leaving a message unacknowledged; it goes on with the next packet.
+      callback(new Error('acknowledged once settled'));
+    };
     return client;
   }
 
@@ -71,22 +92,30 @@ export class VitalsFeedServer extends ServerMqtt {
     return handled;
   }
 
-  /** Waits for the messages being settled to be acked (or left), then disconnects. */
+  /** Waits for the messages being handled to be acknowledged (or left), then disconnects. */
   // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Nest awaits a server's close()
   override async close(): Promise<void> {
-    await Promise.all([...this.acking]);
+    await this.releasing;
     super.close();
   }
 
-  private ackWhenSettled(packet: IncomingPacket, callback: (error?: Error) => void): void {
+  private enqueue(client: MqttClient, packet: IncomingPacket): void {
     const handled = this.handling.get(packet) ?? Promise.resolve();
     this.handling.delete(packet);
-    const acked = handled.then(() => {
-      if (this.acks.take(packet)) callback();
-      else callback(new Error('MQTT message not settled: left unacknowledged for redelivery'));
-    });
-    this.acking.add(acked);
-    void acked.finally(() => this.acking.delete(acked));
+    if (packet.qos !== 1) return;
+    this.unacked.push({ packet, stream: client.stream, handled });
+    // One release chain: each packet waits for its handler and for every packet before it.
+    this.releasing = this.releasing.then(() => this.release(client));
+  }
+
+  private async release(client: MqttClient): Promise<void> {
+    const next = this.unacked.shift();
+    if (next === undefined) return;
+    await next.handled;
+    const { packet } = next;
+    if (!this.acks.take(packet) || packet.messageId === undefined) return;
+    if (!client.connected || client.stream !== next.stream) return;
+    (client as unknown as PacketWriter)._sendPacket({ cmd: 'puback', messageId: packet.messageId }, () => {});
   }
 }
 
@@ -108,6 +137,13 @@ export async function connectVitalsFeed(app: INestApplication, config: ServiceCo
       // connected, mqtt.js reconnects for good.
       maxConnectionAttempts: 10,
       subscribeOptions: { qos: 1 },
+      // MQTT 5: the session outlives the connection (kept by the broker while the monitor is away), and
+      // the broker may have up to MQTT_RECEIVE_MAXIMUM vitals in flight to the monitor at once.
+      protocolVersion: 5,
+      properties: {
+        sessionExpiryInterval: settings.MQTT_SESSION_EXPIRY_S,
+        receiveMaximum: settings.MQTT_RECEIVE_MAXIMUM,
+      },
       // Every message is an event carrying its payload as is (no Nest request/reply envelope).
       deserializer: {
         deserialize: (value: unknown, options?: { channel?: string }) => ({

@@ -30,9 +30,10 @@ const RETRY_MAX_MS = 5_000;
  * `receive` resolves `true` when the message is settled and may be acked: the vital committed, or it was
  * refused (a `DomainException` whose disposition is `dead-letter`: every `VitalErrorCode`, a FHIR validation
  * error, malformed JSON, a bed mismatch) and the dead letter is with the broker. Any other failure is
- * transient: it is retried here with back-off, holding the message (and so the feed) until it commits;
- * `false` only once the monitor is shutting down — the message is then not acked and the broker delivers
- * it again on the session's next connection.
+ * transient: it is retried here with back-off, holding the message (and the acknowledgement of those after
+ * it: acks go in order) until it commits; `false` only once the monitor is shutting down — the message is
+ * then not acked and the broker delivers it again on the session's next connection. Many messages are
+ * received at once (`VitalsFeedServer`), so their vitals share group commits (`VitalsService`).
  */
 @Injectable()
 export class VitalsFeedService implements OnModuleDestroy {

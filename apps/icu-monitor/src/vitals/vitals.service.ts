@@ -1,15 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Flag, Observation } from '@medplum/fhirtypes';
+import type { Flag, Observation, RiskAssessment } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { FhirResourceStore, type Stored } from '@hospital/fhir';
 import {
   Database,
   environmentOf,
+  GroupCommit,
+  type GroupOutcome,
   ROOT_LOGGER,
   SERVICE_CONFIG,
   type ServiceConfig,
   type Session,
 } from '@hospital/platform';
+import type { Bed } from '../beds/beds.repository';
 import { BedsService } from '../beds/beds.service';
 import { IcuMonitorEnvironment } from '../config';
 import { news2, type Spo2Scale } from '../news2/news2';
@@ -29,24 +33,42 @@ import { type Vital, vitalOf } from './vital-mapping';
 import { VitalErrorCode, VitalException } from './vitals.exception';
 import { type News2State, VitalsRepository } from './vitals.repository';
 
-/** What one vital's transaction did besides storing the Observation. */
-interface Recorded {
-  observation: Stored<Observation>;
-  /** The RiskAssessment written, when the score changed. */
-  assessmentId?: string;
+/** A vital on its way into a group: the Observation as received and what was read from it. */
+interface Submitted {
+  observation: Observation;
+  vital: Vital;
+}
+
+/** A patient's rows as a group works on them: loaded once, changed in memory vital by vital, saved once. */
+interface PatientWork {
+  latest: LatestVital[];
+  state: News2State | undefined;
+  /** The parameters whose latest reading this group replaced, and whether the score changed. */
+  replaced: Set<LatestVital['parameter']>;
+  scored: boolean;
+}
+
+/** What a group writes besides its Observations, in the order it decided it. */
+interface GroupWrites {
+  creates: { resource: RiskAssessment | Flag; id: string }[];
+  closes: { flagId: string; asOf: Date }[];
   alerts: AlertRecorded[];
 }
 
 /**
- * Records vital signs and keeps each patient's NEWS2 score. One local transaction per vital: the bed's row
- * lock (so one patient's vitals are scored one at a time, whatever their number or source), the checks
- * against the admission, the Observation, the patient's latest reading of the parameter, and — when the
- * score changes — a RiskAssessment, the Flags the escalation opens or closes, and their notification.
- * A refused vital writes nothing.
+ * Records vital signs and keeps each patient's NEWS2 score. Vitals are written by group commit: those that
+ * arrive while earlier groups are being written share the next local transaction, which takes the rows of
+ * their beds in one ordered lock (one patient's vitals are scored one after another, whatever their number
+ * or source, and two groups cannot deadlock), checks each against its bed's admission, stores the
+ * Observations in one statement, and scores them in arrival order against the patient's latest readings —
+ * writing, for each change of score, a RiskAssessment, the Flags the escalation opens or closes, and their
+ * notifications. A refused vital writes nothing and does not hold back the others of its group; a group
+ * that fails as a whole is written again vital by vital (`GroupCommit`).
  */
 @Injectable()
 export class VitalsService {
   private readonly maxSkewMs: number;
+  private readonly groups: GroupCommit<Submitted, Stored<Observation>>;
 
   constructor(
     @Inject(Database) private readonly db: Database,
@@ -57,96 +79,175 @@ export class VitalsService {
     @Inject(SERVICE_CONFIG) config: ServiceConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
-    this.maxSkewMs = environmentOf(config, IcuMonitorEnvironment).VITALS_MAX_CLOCK_SKEW_MS;
+    const settings = environmentOf(config, IcuMonitorEnvironment);
+    this.maxSkewMs = settings.VITALS_MAX_CLOCK_SKEW_MS;
+    this.groups = new GroupCommit({
+      run: (items) => this.recordGroup(items),
+      maxItems: settings.VITALS_GROUP_MAX,
+      maxGroups: settings.VITALS_GROUP_SESSIONS,
+    });
   }
 
   /** Stores a vital-sign Observation (valid FHIR R4) and scores it; a VitalException when refused. */
   async record(observation: Observation): Promise<Stored<Observation>> {
     const vital = vitalOf(observation, new Date(), this.maxSkewMs);
-    const recorded = await this.db.transaction((tx) => this.recordIn(tx, observation, vital));
-    if (recorded.alerts.length > 0) this.notifier.committed();
-    for (const alert of recorded.alerts) {
+    return this.groups.submit({ observation, vital });
+  }
+
+  private async recordGroup(items: readonly Submitted[]): Promise<GroupOutcome<Stored<Observation>>[]> {
+    const { outcomes, alerts } = await this.db.transaction((tx) => this.recordIn(tx, items));
+    if (alerts.length > 0) this.notifier.committed();
+    for (const alert of alerts) {
       // Ids and the level only: the patient stays out of the log.
       this.logger.info(
         { flagId: alert.flagId, level: alert.level, bedId: alert.bedId, assessmentId: alert.assessmentId },
         `NEWS2 ${alert.level} alert ${alert.transition}`,
       );
     }
-    return recorded.observation;
+    return outcomes;
   }
 
-  private async recordIn(tx: Session, observation: Observation, vital: Vital): Promise<Recorded> {
-    const bed = await this.beds.findLocked(tx, vital.bedId);
-    if (bed === undefined) {
-      throw new VitalException(VitalErrorCode.UnknownBed, `No bed ${vital.bedId} in the unit`, [
-        'Observation.device',
-      ]);
+  private async recordIn(
+    tx: Session,
+    items: readonly Submitted[],
+  ): Promise<{ outcomes: GroupOutcome<Stored<Observation>>[]; alerts: AlertRecorded[] }> {
+    const beds = new Map(
+      (await this.beds.findManyLocked(tx, [...new Set(items.map((i) => i.vital.bedId))])).map((b) => [
+        b.bedId,
+        b,
+      ]),
+    );
+    const outcomes: GroupOutcome<Stored<Observation>>[] = items.map(({ vital }) => {
+      const refusal = admissionRefusal(beds.get(vital.bedId), vital);
+      return refusal === undefined ? { value: undefined as never } : { error: refusal };
+    });
+    const accepted = items.flatMap((item, i) => ('error' in outcomes[i] ? [] : [{ item, i }]));
+    if (accepted.length === 0) return { outcomes, alerts: [] };
+
+    const stored = await this.store.createMany(
+      tx,
+      accepted.map(({ item }) => ({ resource: item.observation })),
+    );
+    accepted.forEach(({ i }, k) => (outcomes[i] = { value: stored[k] }));
+
+    const patients = await this.loadPatients(tx, [
+      ...new Set(accepted.map(({ item }) => item.vital.patientId)),
+    ]);
+    const writes: GroupWrites = { creates: [], closes: [], alerts: [] };
+    accepted.forEach(({ item }, k) => {
+      const { vital } = item;
+      const scale = beds.get(vital.bedId)!.admission!.spo2Scale;
+      this.score(patients.get(vital.patientId)!, vital, stored[k].id, scale, writes);
+    });
+
+    await this.store.createMany(tx, writes.creates);
+    for (const { flagId, asOf } of writes.closes) {
+      const flag = await this.store.read<Flag>(tx, 'Flag', flagId);
+      await this.store.update(tx, closedFlagOf(flag, asOf));
     }
-    if (bed.admission?.patientId !== vital.patientId) {
-      throw new VitalException(
-        VitalErrorCode.PatientNotInBed,
-        `The patient named by subject is not the one admitted to bed ${vital.bedId}`,
-        ['Observation.subject', 'Observation.device'],
-      );
-    }
-    const stored = await this.store.create(tx, observation);
-    const latest = await this.repository.latestOf(tx, vital.patientId);
-    const previous = latest.find((l) => l.parameter === vital.parameter);
+    const worked = [...patients];
+    await this.repository.saveLatestMany(
+      tx,
+      worked.flatMap(([patientId, work]) =>
+        work.latest.filter((l) => work.replaced.has(l.parameter)).map((vital) => ({ patientId, vital })),
+      ),
+    );
+    await this.repository.saveStateMany(
+      tx,
+      worked.flatMap(([patientId, { scored, state }]) =>
+        scored && state !== undefined ? [{ patientId, state }] : [],
+      ),
+    );
+    if (writes.alerts.length > 0) await this.notifier.notify(tx, writes.alerts);
+    return { outcomes, alerts: writes.alerts };
+  }
+
+  private async loadPatients(tx: Session, patientIds: string[]): Promise<Map<string, PatientWork>> {
+    const [latest, states] = await Promise.all([
+      this.repository.latestOfMany(tx, patientIds),
+      this.repository.statesOf(tx, patientIds),
+    ]);
+    return new Map(
+      patientIds.map((id) => [
+        id,
+        { latest: latest.get(id) ?? [], state: states.get(id), replaced: new Set(), scored: false },
+      ]),
+    );
+  }
+
+  /**
+   * Takes one stored vital into its patient's readings and, when the score changes, decides the
+   * RiskAssessment and the Flags to open or close (ids assigned here, written by the group).
+   */
+  private score(
+    work: PatientWork,
+    vital: Vital,
+    observationId: string,
+    scale: Spo2Scale,
+    writes: GroupWrites,
+  ) {
+    const previous = work.latest.find((l) => l.parameter === vital.parameter);
     // An older reading than the one held (a late delivery) is stored, but does not displace the latest.
-    if (previous !== undefined && previous.effectiveAt.getTime() > vital.effectiveAt.getTime()) {
-      return { observation: stored, alerts: [] };
-    }
+    if (previous !== undefined && previous.effectiveAt.getTime() > vital.effectiveAt.getTime()) return;
     const reading: LatestVital = {
       parameter: vital.parameter,
       value: vital.value,
       effectiveAt: vital.effectiveAt,
-      observationId: stored.id,
+      observationId,
     };
-    await this.repository.saveLatest(tx, vital.patientId, reading);
-    const current = [...latest.filter((l) => l.parameter !== vital.parameter), reading];
-    return { observation: stored, ...(await this.score(tx, vital, current, bed.admission.spo2Scale)) };
-  }
+    work.latest = [...work.latest.filter((l) => l.parameter !== vital.parameter), reading];
+    work.replaced.add(vital.parameter);
 
-  /** Scores the latest readings; on a change, records the assessment and opens or closes Flags. */
-  private async score(
-    tx: Session,
-    vital: Vital,
-    latest: LatestVital[],
-    scale: Spo2Scale,
-  ): Promise<Omit<Recorded, 'observation'>> {
     const { patientId } = vital;
-    const score = news2(news2VitalsOf(latest), scale);
-    const state = await this.repository.stateOf(tx, patientId);
-    if (!scoreChanged(state, score)) return { alerts: [] };
-
-    const asOf = asOfLatest(latest);
-    const assessment = await this.store.create(tx, riskAssessmentOf(patientId, score, latest, scale, asOf));
+    const score = news2(news2VitalsOf(work.latest), scale);
+    if (!scoreChanged(work.state, score)) return;
+    const asOf = asOfLatest(work.latest);
+    const assessmentId = randomUUID();
+    writes.creates.push({
+      resource: riskAssessmentOf(patientId, score, work.latest, scale, asOf),
+      id: assessmentId,
+    });
     const called = levelsCalledFor(score);
-    const openFlags: News2State['openFlags'] = { urgent: null, emergency: null, ...state?.openFlags };
-    const alerts: AlertRecorded[] = [];
+    const openFlags: News2State['openFlags'] = { urgent: null, emergency: null, ...work.state?.openFlags };
     for (const level of ALERT_LEVELS) {
       const open = openFlags[level];
       if (called[level] && open === null) {
-        const flag = await this.store.create(tx, openFlagOf(patientId, level, assessment.id, asOf));
-        openFlags[level] = flag.id;
-        alerts.push(alertOf(flag.id, level, 'opened', vital, assessment.id, score.total, asOf));
+        const flagId = randomUUID();
+        writes.creates.push({ resource: openFlagOf(patientId, level, assessmentId, asOf), id: flagId });
+        openFlags[level] = flagId;
+        writes.alerts.push(alertOf(flagId, level, 'opened', vital, assessmentId, score.total, asOf));
       } else if (!called[level] && open !== null) {
-        const flag = await this.store.read<Flag>(tx, 'Flag', open);
-        await this.store.update(tx, closedFlagOf(flag, asOf));
+        writes.closes.push({ flagId: open, asOf });
         openFlags[level] = null;
-        alerts.push(alertOf(open, level, 'closed', vital, assessment.id, score.total, asOf));
+        writes.alerts.push(alertOf(open, level, 'closed', vital, assessmentId, score.total, asOf));
       }
     }
-    await this.repository.saveState(tx, patientId, {
+    work.scored = true;
+    work.state = {
       total: score.total,
       parameters: score.parameters,
       risk: score.risk,
-      assessmentId: assessment.id,
+      assessmentId,
       openFlags,
-    });
-    if (alerts.length > 0) await this.notifier.notify(tx, alerts);
-    return { assessmentId: assessment.id, alerts };
+    };
   }
+}
+
+/** Why the bed's admission refuses the vital: a bed the unit does not have, or another patient in it. */
+function admissionRefusal(bed: Bed | undefined, vital: Vital): VitalException | undefined {
+  if (bed === undefined) {
+    return new VitalException(VitalErrorCode.UnknownBed, `No bed ${vital.bedId} in the unit`, [
+      'Observation.device',
+    ]);
+  }
+  if (bed.admission?.patientId !== vital.patientId) {
+    return new VitalException(
+      VitalErrorCode.PatientNotInBed,
+      `The patient named by subject is not the one admitted to bed ${vital.bedId}`,
+      ['Observation.subject', 'Observation.device'],
+    );
+  }
+  return undefined;
 }
 
 function alertOf(

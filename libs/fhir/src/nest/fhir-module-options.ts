@@ -22,6 +22,12 @@ export interface FhirModuleOptions {
    */
   batch?: boolean;
   /**
+   * Whether a batch Bundle's entries run all at once instead of one after another (R4 lets a server take
+   * them in any order: they may not depend on one another). For a writer that gathers concurrent writes
+   * into shared transactions (group commit), so that one Bundle is written by one transaction.
+   */
+  concurrentBatchEntries?: boolean;
+  /**
    * The write path: a class (registered in the FHIR module, so it can inject `FhirResourceStore`,
    * `FhirValidator`, `SearchParameterRegistry` and global providers such as `Database`), or an
    * existing provider exported by one of `imports`.

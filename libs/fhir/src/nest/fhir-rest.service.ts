@@ -248,9 +248,9 @@ export class FhirRestService {
 
   /**
    * A batch Bundle: each entry runs as the create or update it asks for, as if it were a request of its
-   * own (validation, the interactions the type offers, the writer), one after another in Bundle order.
-   * Entry failures are answered in their own `batch-response` entries; the Bundle is 200 unless its
-   * envelope is malformed.
+   * own (validation, the interactions the type offers, the writer) — one after another in Bundle order, or
+   * all at once where the module asks for it (`concurrentBatchEntries`). Entry failures are answered in
+   * their own `batch-response` entries, in Bundle order; the Bundle is 200 unless its envelope is malformed.
    */
   async batch(
     contentType: string | undefined,
@@ -259,30 +259,38 @@ export class FhirRestService {
   ): Promise<FhirHttpResult> {
     if (this.interactions.batch !== true) throw FhirException.methodNotAllowed('batch');
     assertJsonBody(contentType);
-    const results: BatchEntryResult[] = [];
-    for (const entry of parseBatchBundle(this.validator, body)) {
-      try {
-        if ('error' in entry) throw entry.error;
-        const answer =
-          entry.method === 'POST'
-            ? await this.create(entry.resourceType, FHIR_JSON, entry.resource, context)
-            : await this.update(
-                entry.resourceType,
-                entry.id,
-                FHIR_JSON,
-                entry.ifMatch,
-                entry.resource,
-                context,
-              );
-        results.push({ resource: answer.body as Stored<Resource>, created: answer.status === 201 });
-      } catch (error) {
-        const { status, outcome, unexpected } = toFhirErrorResponse(error);
-        if (unexpected)
-          this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-        results.push({ status, outcome });
-      }
-    }
+    const entries = parseBatchBundle(this.validator, body);
+    let results: BatchEntryResult[] = [];
+    if (this.options.concurrentBatchEntries === true)
+      results = await Promise.all(entries.map((entry) => this.batchEntry(entry, context)));
+    else for (const entry of entries) results.push(await this.batchEntry(entry, context));
     return { status: 200, headers: {}, body: batchResponseBundle(context.baseUrl, results) };
+  }
+
+  private async batchEntry(
+    entry: ReturnType<typeof parseBatchBundle>[number],
+    context: FhirWriteContext,
+  ): Promise<BatchEntryResult> {
+    try {
+      if ('error' in entry) throw entry.error;
+      const answer =
+        entry.method === 'POST'
+          ? await this.create(entry.resourceType, FHIR_JSON, entry.resource, context)
+          : await this.update(
+              entry.resourceType,
+              entry.id,
+              FHIR_JSON,
+              entry.ifMatch,
+              entry.resource,
+              context,
+            );
+      return { resource: answer.body as Stored<Resource>, created: answer.status === 201 };
+    } catch (error) {
+      const { status, outcome, unexpected } = toFhirErrorResponse(error);
+      if (unexpected)
+        this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      return { status, outcome };
+    }
   }
 
   async transaction(
