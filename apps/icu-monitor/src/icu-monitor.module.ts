@@ -9,8 +9,6 @@ import { FeedModule } from './feed/feed.module';
 import { ICU_RESOURCES } from './fhir-resources';
 import { STATION_CHANNEL, StationHttpChannel } from './station/station-http.channel';
 import { IcuFhirWriter } from './vitals/icu-fhir.writer';
-import { LatestVitalEntity } from './vitals/latest-vital.entity';
-import { News2StateEntity } from './vitals/news2-state.entity';
 import { VitalsModule } from './vitals/vitals.module';
 
 /**
@@ -25,7 +23,7 @@ export class IcuMonitorModule {
     return {
       module: IcuMonitorModule,
       imports: [
-        PlatformModule.forRoot(config, { entities: [IcuBedEntity, LatestVitalEntity, News2StateEntity] }),
+        PlatformModule.forRoot(config, { entities: [IcuBedEntity] }),
         FhirModule.forRoot({
           serviceName: config.service.name,
           resources: ICU_RESOURCES,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { In } from 'typeorm';
-import type { EntityExecutor } from '@hospital/platform';
+import type { EntityExecutor, SqlExecutor } from '@hospital/platform';
 import type { Spo2Scale } from '../news2/news2';
 import { IcuBedEntity } from './icu-bed.entity';
 
@@ -10,7 +9,7 @@ export interface Bed {
   admission: { patientId: string; spo2Scale: Spo2Scale; admittedAt: Date } | null;
 }
 
-function bedOf(row: IcuBedEntity): Bed {
+function bedOf(row: Pick<IcuBedEntity, 'bedId' | 'patientId' | 'spo2Scale' | 'admittedAt'>): Bed {
   const admitted = row.patientId !== null && row.spo2Scale !== null && row.admittedAt !== null;
   return {
     bedId: row.bedId,
@@ -49,14 +48,26 @@ export class BedsRepository {
    * The beds among `bedIds` the unit has, each row locked (SELECT … ORDER BY bed_id FOR UPDATE: rows are
    * locked in id order, so two transactions locking overlapping sets wait for each other, never deadlock).
    */
-  async findManyLocked(exec: EntityExecutor, bedIds: readonly string[]): Promise<Bed[]> {
-    if (bedIds.length === 0) return [];
-    const rows = await exec.repository(IcuBedEntity).find({
-      where: { bedId: In(bedIds) },
-      order: { bedId: 'ASC' },
-      lock: { mode: 'pessimistic_write' },
-    });
-    return rows.map(bedOf);
+  async findManyLocked(exec: SqlExecutor, bedIds: readonly string[]): Promise<Bed[]> {
+    // Raw SQL: the vitals' hot path (one statement per group of vitals).
+    const rows = await exec.query<{
+      bed_id: string;
+      patient_id: string | null;
+      spo2_scale: number | null;
+      admitted_at: Date | null;
+    }>(
+      `SELECT bed_id, patient_id, spo2_scale, admitted_at FROM icu_bed
+        WHERE bed_id = ANY($1::text[]) ORDER BY bed_id FOR UPDATE`,
+      [bedIds],
+    );
+    return rows.map((row) =>
+      bedOf({
+        bedId: row.bed_id,
+        patientId: row.patient_id,
+        spo2Scale: row.spo2_scale as Spo2Scale | null,
+        admittedAt: row.admitted_at,
+      }),
+    );
   }
 
   /** The bed the patient is admitted to, if any. */

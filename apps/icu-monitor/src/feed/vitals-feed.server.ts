@@ -24,6 +24,8 @@ interface Unacked {
 }
 
 const SUBSCRIBE: IClientSubscribeOptions = { qos: 1 };
+/** What mqtt.js is called back with to leave a message unacknowledged (one instance: no stack per message). */
+const NOT_YET_ACKNOWLEDGED = new Error('acknowledged once settled');
 
 /**
  * Nest's MQTT server, acknowledging a QoS 1 message only after its handler has settled it, and letting
@@ -60,7 +62,7 @@ export class VitalsFeedServer extends ServerMqtt {
     client.handleMessage = (packet, callback) => {
       this.enqueue(client, packet);
       // An error is mqtt.js's way of leaving a message unacknowledged; it goes on with the next packet.
-      callback(new Error('acknowledged once settled'));
+      callback(NOT_YET_ACKNOWLEDGED);
     };
     return client;
   }
