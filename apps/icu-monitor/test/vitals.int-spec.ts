@@ -91,6 +91,29 @@ function vital(
   return { ...observation, ...overrides };
 }
 
+/**
+ * A deterioration and recovery step by step: [parameter, value, NEWS2 total after it (undefined: no
+ * change, no assessment), open alert levels]. Step i is taken at minute i + 1.
+ */
+const DETERIORATION: [Parameters<typeof vital>[2], number | string, number | undefined, string[]][] = [
+  ['respirationRate', 16, 0, []],
+  ['spo2', 97, 0, []],
+  ['onOxygen', 0, 0, []],
+  ['systolicBp', 125, 0, []],
+  ['pulse', 80, 0, []],
+  ['consciousness', 'A', 0, []],
+  ['temperature', 37.0, 0, []],
+  ['pulse', 95, 1, []], // 91–110: 1
+  ['respirationRate', 22, 3, []], // 21–24: 2
+  ['temperature', 38.5, 4, []], // 38.1–39.0: 1
+  ['spo2', 94, 5, ['news2-urgent']], // 94–95: 1 → aggregate 5: urgent
+  ['pulse', 98, undefined, ['news2-urgent']], // still 1: no new assessment, no second alert
+  ['systolicBp', 105, 6, ['news2-urgent']], // 101–110: 1
+  ['onOxygen', 2, 8, ['news2-emergency', 'news2-urgent']], // on oxygen: 2 → 8: emergency
+  ['onOxygen', 0, 6, ['news2-urgent']], // back on air: emergency closes
+  ['respirationRate', 16, 4, []], // 12–20: 0 → 4, no single 3: urgent closes
+];
+
 const totalOf = (assessment: RiskAssessment): number | undefined =>
   assessment.extension?.find((e) => e.url === NEWS2_TOTAL)?.valueInteger;
 
@@ -227,25 +250,7 @@ describe('ICU monitor', () => {
     });
 
     it('is scored vital by vital: RiskAssessments follow NEWS2, alerts open and close at the right vitals', async () => {
-      // [parameter, value, NEWS2 total after it (undefined: no change, no assessment), open alert levels]
-      const steps: [Parameters<typeof vital>[2], number | string, number | undefined, string[]][] = [
-        ['respirationRate', 16, 0, []],
-        ['spo2', 97, 0, []],
-        ['onOxygen', 0, 0, []],
-        ['systolicBp', 125, 0, []],
-        ['pulse', 80, 0, []],
-        ['consciousness', 'A', 0, []],
-        ['temperature', 37.0, 0, []],
-        ['pulse', 95, 1, []], // 91–110: 1
-        ['respirationRate', 22, 3, []], // 21–24: 2
-        ['temperature', 38.5, 4, []], // 38.1–39.0: 1
-        ['spo2', 94, 5, ['news2-urgent']], // 94–95: 1 → aggregate 5: urgent
-        ['pulse', 98, undefined, ['news2-urgent']], // still 1: no new assessment, no second alert
-        ['systolicBp', 105, 6, ['news2-urgent']], // 101–110: 1
-        ['onOxygen', 2, 8, ['news2-emergency', 'news2-urgent']], // on oxygen: 2 → 8: emergency
-        ['onOxygen', 0, 6, ['news2-urgent']], // back on air: emergency closes
-        ['respirationRate', 16, 4, []], // 12–20: 0 → 4, no single 3: urgent closes
-      ];
+      const steps = DETERIORATION;
       let assessments = 0;
       for (const [i, [parameter, value, total, open]] of steps.entries()) {
         const created = await post(parameter, value, i + 1);
@@ -434,6 +439,37 @@ describe('ICU monitor', () => {
       expect((await assessmentsOf(patient)).map(totalOf).sort()).toEqual([3, 6]);
       expect((await call('/api/beds/ICU-08/admission', { method: 'DELETE' })).status).toBe(200);
     }
+  });
+
+  it('scores a deterioration sent as one batch Bundle (vitals sharing transactions) as it scores it vital by vital', async () => {
+    const patient = 'pat-grouped';
+    expect((await admit('ICU-09', patient, 1)).status).toBe(200);
+    const batch = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: DETERIORATION.map(([parameter, value], i) => ({
+        resource: vital(patient, 'ICU-09', parameter, value, i + 1),
+        request: { method: 'POST', url: 'Observation' },
+      })),
+    };
+    const answer = await call<Bundle>('/fhir', { body: batch });
+    expect(answer.status).toBe(200);
+    expect(answer.body.entry?.map((e) => e.response?.status)).toEqual(DETERIORATION.map(() => '201 Created'));
+    // The same RiskAssessments as one vital per request: a score carried from vital to vital in the group.
+    expect((await assessmentsOf(patient)).map(totalOf)).toEqual(
+      DETERIORATION.flatMap(([, , total]) => (total === undefined ? [] : [total])),
+    );
+    const flags = await flagsOf(patient);
+    expect(flags.map((f) => [f.code.coding?.[0]?.code, f.status, f.period])).toEqual([
+      ['news2-urgent', 'inactive', { start: at(11), end: at(16) }],
+      ['news2-emergency', 'inactive', { start: at(14), end: at(15) }],
+    ]);
+    const latest = await db.query<{ parameter: string; value: number }>(
+      `SELECT parameter, value FROM icu_latest_vital WHERE patient_id = $1 ORDER BY parameter`,
+      [patient],
+    );
+    expect(latest).toHaveLength(7);
+    expect(latest.find((l) => l.parameter === 'respirationRate')?.value).toBe(16);
   });
 
   it('opens one alert per level for a patient whose vitals all arrive at once', async () => {

@@ -24,6 +24,8 @@ interface Unacked {
 }
 
 const SUBSCRIBE: IClientSubscribeOptions = { qos: 1 };
+/** Topics whose handler is remembered (a unit's beds; forgotten all at once past this). */
+const HANDLER_CACHE_SIZE = 10_000;
 /** What mqtt.js is called back with to leave a message unacknowledged (one instance: no stack per message). */
 const NOT_YET_ACKNOWLEDGED = new Error('acknowledged once settled');
 
@@ -47,6 +49,7 @@ const NOT_YET_ACKNOWLEDGED = new Error('acknowledged once settled');
 export class VitalsFeedServer extends ServerMqtt {
   private readonly handling = new WeakMap<object, Promise<unknown>>();
   private readonly unacked: Unacked[] = [];
+  private readonly handlers = new Map<string, ReturnType<ServerMqtt['getHandlerByPattern']>>();
   private releasing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -76,7 +79,15 @@ export class VitalsFeedServer extends ServerMqtt {
   }
 
   override getHandlerByPattern(topic: string) {
-    return super.getHandlerByPattern(canonicalRoute(topic, this.prefix));
+    // Nest finds a topic's handler by trying JSON.parse on it (a thrown error per message) and then the
+    // wildcard patterns; a bed's topic always finds the same one.
+    let handler = this.handlers.get(topic);
+    if (handler === undefined) {
+      handler = super.getHandlerByPattern(canonicalRoute(topic, this.prefix));
+      if (this.handlers.size >= HANDLER_CACHE_SIZE) this.handlers.clear();
+      this.handlers.set(topic, handler);
+    }
+    return handler;
   }
 
   override handleMessage(

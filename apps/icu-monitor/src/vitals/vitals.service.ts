@@ -48,6 +48,12 @@ interface PatientWork {
   scored: boolean;
 }
 
+/** A group's place in the order of bed locking: `ready` once the group before holds its locks. */
+interface LockTurn {
+  ready: Promise<void>;
+  release(): void;
+}
+
 /** What a group writes besides its Observations, in the order it decided it. */
 interface GroupWrites {
   creates: { resource: RiskAssessment | Flag; id: string }[];
@@ -69,6 +75,7 @@ interface GroupWrites {
 export class VitalsService {
   private readonly maxSkewMs: number;
   private readonly groups: GroupCommit<Submitted, Stored<Observation>>;
+  private lockTurn: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(Database) private readonly db: Database,
@@ -95,7 +102,14 @@ export class VitalsService {
   }
 
   private async recordGroup(items: readonly Submitted[]): Promise<GroupOutcome<Stored<Observation>>[]> {
-    const { outcomes, alerts } = await this.db.transaction((tx) => this.recordIn(tx, items));
+    const turn = this.takeLockTurn();
+    let recorded: Awaited<ReturnType<VitalsService['recordIn']>>;
+    try {
+      recorded = await this.db.transaction((tx) => this.recordIn(tx, items, turn));
+    } finally {
+      turn.release();
+    }
+    const { outcomes, alerts } = recorded;
     if (alerts.length > 0) this.notifier.committed();
     for (const alert of alerts) {
       // Ids and the level only: the patient stays out of the log.
@@ -107,16 +121,27 @@ export class VitalsService {
     return outcomes;
   }
 
+  /**
+   * Groups lock their beds in the order they were formed (and so their vitals arrived): a group waits for
+   * the one before it to hold its locks, so a patient's vitals in two groups at once are still scored in
+   * arrival order.
+   */
+  private takeLockTurn(): LockTurn {
+    const ready = this.lockTurn;
+    let release!: () => void;
+    this.lockTurn = new Promise<void>((resolve) => (release = resolve));
+    return { ready, release };
+  }
+
   private async recordIn(
     tx: Session,
     items: readonly Submitted[],
+    turn: LockTurn,
   ): Promise<{ outcomes: GroupOutcome<Stored<Observation>>[]; alerts: AlertRecorded[] }> {
-    const beds = new Map(
-      (await this.beds.findManyLocked(tx, [...new Set(items.map((i) => i.vital.bedId))])).map((b) => [
-        b.bedId,
-        b,
-      ]),
-    );
+    await turn.ready;
+    const locked = await this.beds.findManyLocked(tx, [...new Set(items.map((i) => i.vital.bedId))]);
+    turn.release();
+    const beds = new Map(locked.map((b) => [b.bedId, b]));
     const outcomes: GroupOutcome<Stored<Observation>>[] = items.map(({ vital }) => {
       const refusal = admissionRefusal(beds.get(vital.bedId), vital);
       return refusal === undefined ? { value: undefined as never } : { error: refusal };
