@@ -24,6 +24,8 @@ interface Unacked {
 }
 
 const SUBSCRIBE: IClientSubscribeOptions = { qos: 1 };
+/** Messages handled between two turns of the event loop. */
+const YIELD_EVERY = 16;
 /** Topics whose handler is remembered (a unit's beds; forgotten all at once past this). */
 const HANDLER_CACHE_SIZE = 10_000;
 /** What mqtt.js is called back with to leave a message unacknowledged (one instance: no stack per message). */
@@ -51,6 +53,7 @@ export class VitalsFeedServer extends ServerMqtt {
   private readonly unacked: Unacked[] = [];
   private readonly handlers = new Map<string, ReturnType<ServerMqtt['getHandlerByPattern']>>();
   private releasing: Promise<void> = Promise.resolve();
+  private sinceYield = 0;
 
   constructor(
     options: ConstructorParameters<typeof ServerMqtt>[0],
@@ -64,8 +67,13 @@ export class VitalsFeedServer extends ServerMqtt {
     const client = (await super.createMqttClient()) as MqttClient;
     client.handleMessage = (packet, callback) => {
       this.enqueue(client, packet);
-      // An error is mqtt.js's way of leaving a message unacknowledged; it goes on with the next packet.
-      callback(NOT_YET_ACKNOWLEDGED);
+      // An error is mqtt.js's way of leaving a message unacknowledged; it goes on with the next packet —
+      // at once, within the same tick, for all the packets of what it read. Every YIELD_EVERY messages it
+      // goes on after the event loop's I/O instead, so that the vitals' own database round trips are not
+      // held behind a whole window of incoming messages being validated.
+      if (++this.sinceYield < YIELD_EVERY) return callback(NOT_YET_ACKNOWLEDGED);
+      this.sinceYield = 0;
+      setImmediate(() => callback(NOT_YET_ACKNOWLEDGED));
     };
     return client;
   }
