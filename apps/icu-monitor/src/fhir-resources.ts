@@ -5,7 +5,7 @@ import type { SearchDeclaration } from '@hospital/fhir';
  * receives (Observation), the NEWS2 scores it derives (RiskAssessment) and the alerts it raises (Flag).
  */
 export const ICU_RESOURCES = {
-  Observation: ['_id', 'subject', 'patient', 'code', 'category', 'date', 'device', 'status'],
+  Observation: ['_id', 'identifier', 'subject', 'patient', 'code', 'category', 'date', 'device', 'status'],
   RiskAssessment: ['_id', 'subject', 'patient', 'date'],
   Flag: ['_id', 'subject', 'patient', 'date'],
 } as const satisfies SearchDeclaration;

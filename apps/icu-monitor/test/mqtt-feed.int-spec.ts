@@ -274,6 +274,36 @@ describe('ICU monitor: the bedside feed over MQTT', () => {
     expect(await readings(`${RUN}-burst`)).toEqual({ rows: 504, distinct: 504 });
   });
 
+  it('stores a reading delivered again (the same identifier: a PUBACK lost with its connection) once, in one group or two', async () => {
+    const patient = bed(11, `pat-again-${RUN}`, false);
+    await admit(patient);
+    const sim = await simulator('again', [patient]);
+    const at = new Date(PAST);
+    const reading = (n: number) =>
+      bedsideObservation('ICU-11', patient.patientId, 'pulse', 70 + n, at, `${RUN}-again:${n}`);
+    // Delivered twice at once (one group), then each again after it was stored (a later group).
+    await Promise.all([sim.publish('ICU-11', reading(1)), sim.publish('ICU-11', reading(1))]);
+    await sim.publish('ICU-11', reading(2));
+    await until(
+      'two readings stored',
+      () => readings(`${RUN}-again`),
+      (r) => r.distinct >= 2,
+    );
+    await sim.publish('ICU-11', reading(1));
+    await sim.publish('ICU-11', reading(2));
+    await sim.publish('ICU-11', reading(3));
+    await sim.close();
+    await until(
+      'the third reading stored',
+      () => readings(`${RUN}-again`),
+      (r) => r.distinct >= 3,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await readings(`${RUN}-again`)).toEqual({ rows: 3, distinct: 3 });
+    expect(deadLetters.filter((l) => l.topic.endsWith('/ICU-11/vitals'))).toEqual([]);
+    expect((await call('/api/beds/ICU-11/admission', 'DELETE')).status).toBe(200);
+  });
+
   it('never acks a vital the database cannot take: retried while up, stored once after a restart', async () => {
     const patient = bed(12, `pat-transient-${RUN}`, false);
     await admit(patient);

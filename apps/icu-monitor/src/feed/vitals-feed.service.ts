@@ -62,7 +62,7 @@ export class VitalsFeedService implements OnModuleDestroy {
   async receive(topic: string, payload: unknown, raw: Buffer): Promise<boolean> {
     for (let attempt = 0; !this.closing; attempt++) {
       try {
-        await this.vitals.record(this.observationOf(topic, payload));
+        await this.vitals.record(this.observationOf(topic, payload), { once: true });
         this.stored.inc();
         return true;
       } catch (error) {

@@ -37,6 +37,8 @@ import { type News2State, VitalsRepository } from './vitals.repository';
 interface Submitted {
   observation: Observation;
   vital: Vital;
+  /** `system|value` of the reading's identifier, when a vital already stored under it is not stored again. */
+  readingKey?: string;
 }
 
 /** A patient's rows as a group works on them: loaded once, changed in memory vital by vital, saved once. */
@@ -95,10 +97,19 @@ export class VitalsService {
     });
   }
 
-  /** Stores a vital-sign Observation (valid FHIR R4) and scores it; a VitalException when refused. */
-  async record(observation: Observation): Promise<Stored<Observation>> {
+  /**
+   * Stores a vital-sign Observation (valid FHIR R4) and scores it; a VitalException when refused. With
+   * `once` (a feed that delivers at least once), a vital whose first `identifier` is already held by a
+   * stored Observation is that one: answered with it, nothing written or scored again.
+   */
+  async record(observation: Observation, options: { once?: boolean } = {}): Promise<Stored<Observation>> {
     const vital = vitalOf(observation, new Date(), this.maxSkewMs);
-    return this.groups.submit({ observation, vital });
+    const identifier = observation.identifier?.[0];
+    const readingKey =
+      options.once === true && identifier?.value !== undefined
+        ? `${identifier.system ?? ''}|${identifier.value}`
+        : undefined;
+    return this.groups.submit({ observation, vital, readingKey });
   }
 
   private async recordGroup(items: readonly Submitted[]): Promise<GroupOutcome<Stored<Observation>>[]> {
@@ -146,7 +157,23 @@ export class VitalsService {
       const refusal = admissionRefusal(beds.get(vital.bedId), vital);
       return refusal === undefined ? { value: undefined as never } : { error: refusal };
     });
-    const accepted = items.flatMap((item, i) => ('error' in outcomes[i] ? [] : [{ item, i }]));
+    const admitted = items.flatMap((item, i) => ('error' in outcomes[i] ? [] : [{ item, i }]));
+    // A reading already stored (by an earlier group, or earlier in this one) is answered with that one.
+    const held = await this.storedReadings(
+      tx,
+      admitted.map(({ item }) => item),
+    );
+    const first = new Map<string, number>();
+    const again: { i: number; of: number }[] = [];
+    const accepted = admitted.filter(({ item, i }) => {
+      const key = item.readingKey;
+      if (key === undefined) return true;
+      const stored = held.get(key);
+      if (stored !== undefined) outcomes[i] = { value: stored };
+      else if (first.has(key)) again.push({ i, of: first.get(key)! });
+      else first.set(key, i);
+      return stored === undefined && first.get(key) === i;
+    });
     if (accepted.length === 0) return { outcomes, alerts: [] };
 
     const stored = await this.store.createMany(
@@ -154,6 +181,7 @@ export class VitalsService {
       accepted.map(({ item }) => ({ resource: item.observation })),
     );
     accepted.forEach(({ i }, k) => (outcomes[i] = { value: stored[k] }));
+    for (const { i, of } of again) outcomes[i] = outcomes[of];
 
     const patients = await this.loadPatients(tx, [
       ...new Set(accepted.map(({ item }) => item.vital.patientId)),
@@ -185,6 +213,29 @@ export class VitalsService {
     );
     if (writes.alerts.length > 0) await this.notifier.notify(tx, writes.alerts);
     return { outcomes, alerts: writes.alerts };
+  }
+
+  /** The stored Observations holding the reading keys of `items`, by key. */
+  private async storedReadings(
+    tx: Session,
+    items: readonly Submitted[],
+  ): Promise<Map<string, Stored<Observation>>> {
+    const keys = new Set(items.flatMap((item) => (item.readingKey === undefined ? [] : [item.readingKey])));
+    if (keys.size === 0) return new Map();
+    const values = [...keys].map((key) => key.slice(key.indexOf('|') + 1));
+    const rows = await tx.query<{ system: string | null; value: string; content: Stored<Observation> }>(
+      `SELECT i.system, i.value, r.content
+         FROM fhir_search_index i
+         JOIN fhir_resource r ON r.resource_type = i.resource_type AND r.id = i.resource_id AND NOT r.deleted
+        WHERE i.resource_type = 'Observation' AND i.code = 'identifier' AND i.value = ANY($1::text[])`,
+      [values],
+    );
+    const held = new Map<string, Stored<Observation>>();
+    for (const row of rows) {
+      const key = `${row.system ?? ''}|${row.value}`;
+      if (keys.has(key) && !held.has(key)) held.set(key, row.content);
+    }
+    return held;
   }
 
   private async loadPatients(tx: Session, patientIds: string[]): Promise<Map<string, PatientWork>> {
