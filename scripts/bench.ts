@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
+import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
 import { parseCommandOrExit } from './lib/cli-args';
@@ -12,7 +13,7 @@ import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox'],
+  scenarios: ['2pc', 'outbox', 'appointments'],
   numbers: {
     duration: {
       default: 20,
@@ -189,6 +190,64 @@ function reportOutbox(r: BenchOutboxResult): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+function reportAppointments(r: BenchAppointmentsResult): void {
+  const cpu = r.cpu_percent;
+  const detail = r.double_bookings_detail;
+  const out = [
+    '',
+    `Bench: appointments — ${r.concurrency} clients racing for the earliest free slots of ${r.practitioners} practitioner(s), ${r.duration_s} s`,
+    '',
+    formatTable(
+      ['figure', 'value'],
+      [
+        ['bookings (HTTP 201)', String(r.completed)],
+        ['bookings per second', fmt(r.bookings_per_s)],
+        ['booking p50 / p99 ms (POST Appointment, 201)', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+        ['refused: slot taken by another client (409, expected)', String(r.refused_taken)],
+        ['refusal p50 ms', fmt(r.refusal_p50_ms)],
+        ['free-slot search p50 / p99 ms', `${fmt(r.search_p50_ms)} / ${fmt(r.search_p99_ms)}`],
+        ['errors', String(r.errors)],
+        ['double bookings (counted in the database)', String(r.double_bookings)],
+        [
+          '  same slot twice · in the FHIR store · overlapping times',
+          `${detail.same_slot} · ${detail.fhir_same_slot} · ${detail.overlapping_times}`,
+        ],
+        ['active bookings in the database (warm-up included)', String(r.bookings_in_database)],
+        [
+          'confirmations delivered (sinks, distinct keys) / written',
+          `${r.notifications_delivered} / ${r.notifications_expected}`,
+        ],
+        ['  marked delivered in the notification log', String(r.notifications_delivered_in_store)],
+        ['  repeats received (at least once)', String(r.notifications_duplicates)],
+        [
+          'booking answered → confirmation received p50 / p99 ms',
+          `${fmt(r.confirmation_lag_p50_ms)} / ${fmt(r.confirmation_lag_p99_ms)}`,
+        ],
+        ['waited for the confirmations, s', fmt(r.drain_s)],
+        ['seeded slots', `${r.seeded_slots}${r.slots_exhausted ? ' (all booked before the end)' : ''}`],
+      ],
+    ),
+    '',
+    formatTable(
+      ['process', 'peak RSS MiB', 'CPU % (booking phase)'],
+      [
+        ['appointments', fmt(r.peak_rss_mb.appointments), fmt(cpu.services.appointments)],
+        ['postgres (whole cluster)', '-', fmt(cpu.postgres)],
+        ['bench client and confirmation sinks', '-', fmt(cpu.client)],
+        ['other processes on the machine', '-', fmt(cpu.other)],
+        [
+          `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
+          '-',
+          fmt(cpu.machine_busy === null ? null : cpu.machine_busy * cpu.cores),
+        ],
+      ],
+    ),
+    '',
+  ];
+  if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -214,6 +273,19 @@ async function main(): Promise<void> {
     });
     reportOutbox(outbox);
     process.stdout.write(`${JSON.stringify(outbox)}\n`);
+    return;
+  }
+  if (command.scenario === 'appointments') {
+    const appointments = await runBenchAppointments({
+      concurrency,
+      durationS: duration,
+      warmupS: warmup,
+      log,
+      phase: phaseBar,
+      serviceExecArgv,
+    });
+    reportAppointments(appointments);
+    process.stdout.write(`${JSON.stringify(appointments)}\n`);
     return;
   }
   const result = await runBench2pc({
