@@ -50,7 +50,11 @@ export class GatewaySim {
           res.writeHead(status, { 'content-type': 'application/json' });
           res.end(JSON.stringify(body));
         };
-        if (req.method === 'GET' && req.url === this.path) return answer(200, [...this.sent.values()]);
+        if (req.method === 'GET' && req.url === this.path) {
+          const sent = [...this.sent.values()].map((r) => ({ ...r, receivedAt: new Date(r.receivedAt) }));
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify(sent, null, 2));
+        }
         if (this.failing) return answer(503, { error: 'unavailable' });
         const key = req.headers['idempotency-key'];
         if (req.method !== 'POST' || typeof key !== 'string') return answer(400, { error: 'bad request' });
