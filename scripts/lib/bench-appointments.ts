@@ -7,13 +7,13 @@
 // refused with a 409 (expected, not an error). After the measured phase the bench waits for the
 // confirmations to arrive, then counts double bookings in the database.
 import { randomBytes } from 'node:crypto';
-import type { Bundle, Schedule, Slot } from '@medplum/fhirtypes';
 import { serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases } from '../infra/index';
 import { findService, repositoryRoot, serviceEntry, serviceEnv } from '../services';
 import { withClient } from './bench-cluster';
 import { cpuSnapshot, cpuUse, type CpuUse } from './bench-cpu';
-import { failureSummary, getJson, keepAliveAgent, postFhir, type PostResult } from './bench-http';
+import { createSchedule, createSlots, SERVICE_TYPE_SYSTEM } from './appointments-seeding';
+import { failureSummary, getJson, keepAliveAgent, postFhir } from './bench-http';
 import { runLoad, type Outcome } from './bench-load';
 import { type BenchResultBase, type BenchRunOptions, Latencies, percentile, round } from './bench-report';
 import { ConfirmationSinks } from './confirmation-sinks';
@@ -25,7 +25,7 @@ const DATABASE = serviceDatabaseName(SERVICE, 'bench');
 /** The bench's ports: the service, the SMTP sink, the SMS and the push gateway. */
 export const APPOINTMENTS_BENCH_PORTS = { service: 3406, smtp: 3425, sms: 3426, push: 3427 } as const;
 
-const SERVICE_TYPE = { system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '57' };
+const SERVICE_TYPE = { system: SERVICE_TYPE_SYSTEM, code: '57' };
 const SLOT_MINUTES = 15;
 const SLOTS_PER_DAY = (24 * 60) / SLOT_MINUTES;
 /** The first day slots are seeded on (a clinic books ahead; the service does not refuse past slots). */
@@ -105,35 +105,9 @@ async function recreateDatabase(): Promise<void> {
   );
 }
 
-/** Answers of the seeding requests: anything but the expected status stops the run. */
-function expectStatus(result: PostResult, status: number, what: string): void {
-  if (result.status !== status) throw new Error(`seeding ${what}: ${failureSummary(result)}`);
-}
-
-/** One schedule per practitioner, open for SCHEDULE_DAYS days from FIRST_DAY; their ids by practitioner. */
-async function seedSchedules(base: string, practitioners: string[]): Promise<string[]> {
-  const ids: string[] = [];
-  for (const practitioner of practitioners) {
-    const schedule: Schedule = {
-      resourceType: 'Schedule',
-      active: true,
-      actor: [{ reference: `Practitioner/${practitioner}` }],
-      serviceType: [{ coding: [SERVICE_TYPE] }],
-      planningHorizon: {
-        start: new Date(FIRST_DAY).toISOString(),
-        end: new Date(FIRST_DAY + SCHEDULE_DAYS * DAY_MS).toISOString(),
-      },
-    };
-    const created = await postFhir(`${base}/fhir/Schedule`, schedule);
-    expectStatus(created, 201, `the schedule of ${practitioner}`);
-    ids.push((JSON.parse(created.body) as { id: string }).id);
-  }
-  return ids;
-}
-
 /**
- * Every 15-minute slot of days `fromDay` until `toDay` (exclusive) in each schedule, through the service's
- * own API: a batch Bundle per schedule and day, a few in flight.
+ * Every 15-minute slot of days `fromDay` until `toDay` (exclusive) in each schedule: a batch Bundle per
+ * schedule and day, a few in flight.
  */
 async function seedSlots(base: string, scheduleIds: string[], fromDay: number, toDay: number): Promise<void> {
   const batches = scheduleIds.flatMap((scheduleId) =>
@@ -143,27 +117,12 @@ async function seedSlots(base: string, scheduleIds: string[], fromDay: number, t
   const seeder = async (): Promise<void> => {
     while (next < batches.length) {
       const { scheduleId, day } = batches[next++];
-      const bundle: Bundle = {
-        resourceType: 'Bundle',
-        type: 'batch',
-        entry: Array.from({ length: SLOTS_PER_DAY }, (_, i) => {
-          const start = FIRST_DAY + day * DAY_MS + i * SLOT_MINUTES * 60_000;
-          const slot: Slot = {
-            resourceType: 'Slot',
-            schedule: { reference: `Schedule/${scheduleId}` },
-            serviceType: [{ coding: [SERVICE_TYPE] }],
-            status: 'free',
-            start: new Date(start).toISOString(),
-            end: new Date(start + SLOT_MINUTES * 60_000).toISOString(),
-          };
-          return { resource: slot, request: { method: 'POST', url: 'Slot' } };
-        }),
-      };
-      const answer = await postFhir(base + '/fhir', bundle, { timeoutMs: 120_000 });
-      expectStatus(answer, 200, `the slots of ${dayOf(day)}`);
-      const statuses = (JSON.parse(answer.body) as Bundle).entry?.map((e) => e.response?.status ?? '');
-      const refused = statuses?.filter((s) => !s.startsWith('201')) ?? ['no entries'];
-      if (refused.length > 0) throw new Error(`seeding the slots of ${dayOf(day)}: ${refused[0]}`);
+      const starts = Array.from(
+        { length: SLOTS_PER_DAY },
+        (_, i) => FIRST_DAY + day * DAY_MS + i * SLOT_MINUTES * 60_000,
+      );
+      const { existing } = await createSlots(base, scheduleId, SERVICE_TYPE, starts, SLOT_MINUTES);
+      if (existing > 0) throw new Error(`seeding ${dayOf(day)}: ${existing} slot(s) already there`);
     }
   };
   await Promise.all(Array.from({ length: 3 }, seeder));
@@ -269,7 +228,11 @@ export async function runBenchAppointments(options: BenchRunOptions): Promise<Be
     log(
       `fresh database ${DATABASE}; appointments on ${ports.service}, confirmations to ${ports.smtp}/${ports.sms}/${ports.push}`,
     );
-    const scheduleIds = await seedSchedules(base, practitioners);
+    const scheduleIds: string[] = [];
+    for (const practitioner of practitioners) {
+      const horizonEnd = FIRST_DAY + SCHEDULE_DAYS * DAY_MS;
+      scheduleIds.push(await createSchedule(base, practitioner, SERVICE_TYPE, FIRST_DAY, horizonEnd));
+    }
     const seedSlotDays = async (fromDay: number, toDay: number): Promise<void> => {
       const started = performance.now();
       await seedSlots(base, scheduleIds, fromDay, toDay);

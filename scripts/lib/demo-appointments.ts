@@ -2,8 +2,9 @@
 // (an SMTP sink on 2525, SMS and push gateways on 3062 and 3063, the mailbox readable at 3061/mail), and the
 // demo practitioners' schedules with open slots for the next days, so that a newcomer finds a free slot,
 // books it and sees the confirmations arrive.
-import type { Bundle, Schedule, Slot } from '@medplum/fhirtypes';
-import { failureSummary, getJson, postFhir } from './bench-http';
+import type { Bundle, Schedule } from '@medplum/fhirtypes';
+import { createSchedule, createSlots, SERVICE_TYPE_SYSTEM } from './appointments-seeding';
+import { failureSummary, getJson } from './bench-http';
 import { type Arrival, ConfirmationSinks } from './confirmation-sinks';
 import { demoPractitioners } from './demo-hospital';
 
@@ -11,7 +12,7 @@ import { demoPractitioners } from './demo-hospital';
 export const DEMO_CONFIRMATION_PORTS = { smtp: 2525, sms: 3062, push: 3063, mailbox: 3061 } as const;
 
 const SERVICE_TYPE = {
-  system: 'http://terminology.hl7.org/CodeSystem/service-type',
+  system: SERVICE_TYPE_SYSTEM,
   code: '124',
   display: 'General Practice',
 };
@@ -64,21 +65,9 @@ async function scheduleFor(base: string, practitionerId: string, from: number, t
         Date.parse(schedule?.planningHorizon?.start ?? '') <= from &&
         Date.parse(schedule?.planningHorizon?.end ?? '') >= to,
     );
-  if (covering?.id) return covering.id;
-  const schedule: Schedule = {
-    resourceType: 'Schedule',
-    active: true,
-    actor: [{ reference: `Practitioner/${practitionerId}` }],
-    serviceType: [{ coding: [SERVICE_TYPE] }],
-    planningHorizon: {
-      start: new Date(from).toISOString(),
-      end: new Date(from + HORIZON_DAYS * DAY_MS).toISOString(),
-    },
-  };
-  const created = await postFhir(`${base}/fhir/Schedule`, schedule);
-  if (created.status !== 201)
-    throw new Error(`opening the schedule of ${practitionerId}: ${failureSummary(created)}`);
-  return (JSON.parse(created.body) as { id: string }).id;
+  return (
+    covering?.id ?? createSchedule(base, practitionerId, SERVICE_TYPE, from, from + HORIZON_DAYS * DAY_MS)
+  );
 }
 
 export interface DemoSlots {
@@ -101,30 +90,13 @@ export async function seedDemoSlots(base: string): Promise<DemoSlots> {
   let total = 0;
   for (const practitioner of demoPractitioners) {
     const scheduleId = await scheduleFor(base, practitioner.id!, from, to);
-    const entry: NonNullable<Bundle['entry']> = [];
-    for (let day = 0; day < DAYS; day++) {
-      for (let minute = OPENS * 60; minute < CLOSES * 60; minute += SLOT_MINUTES) {
-        const start = from + day * DAY_MS + minute * 60_000;
-        const slot: Slot = {
-          resourceType: 'Slot',
-          schedule: { reference: `Schedule/${scheduleId}` },
-          serviceType: [{ coding: [SERVICE_TYPE] }],
-          status: 'free',
-          start: new Date(start).toISOString(),
-          end: new Date(start + SLOT_MINUTES * 60_000).toISOString(),
-        };
-        entry.push({ resource: slot, request: { method: 'POST', url: 'Slot' } });
-      }
-    }
-    const answer = await postFhir(`${base}/fhir`, { resourceType: 'Bundle', type: 'batch', entry });
-    if (answer.status !== 200)
-      throw new Error(`creating the slots of ${practitioner.id}: ${failureSummary(answer)}`);
-    const statuses = ((JSON.parse(answer.body) as Bundle).entry ?? []).map((e) => e.response?.status ?? '');
-    const unexpected = statuses.find((s) => !s.startsWith('201') && !s.startsWith('409'));
-    if (unexpected !== undefined)
-      throw new Error(`creating the slots of ${practitioner.id}: a slot was answered ${unexpected}`);
-    created += statuses.filter((s) => s.startsWith('201')).length;
-    total += statuses.length;
+    const starts: number[] = [];
+    for (let day = 0; day < DAYS; day++)
+      for (let minute = OPENS * 60; minute < CLOSES * 60; minute += SLOT_MINUTES)
+        starts.push(from + day * DAY_MS + minute * 60_000);
+    const slots = await createSlots(base, scheduleId, SERVICE_TYPE, starts, SLOT_MINUTES);
+    created += slots.created;
+    total += slots.created + slots.existing;
   }
   return { created, total, firstDay: new Date(from).toISOString().slice(0, 10) };
 }
