@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
+import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
 import { parseCommandOrExit } from './lib/cli-args';
@@ -12,7 +13,7 @@ import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox'],
+  scenarios: ['2pc', 'outbox', 'appointments'],
   numbers: {
     duration: {
       default: 20,
@@ -70,77 +71,81 @@ function phaseBar(name: string, durationS: number): PhaseReporter {
   };
 }
 
+/** Writes a scenario's report on stdout: its title, its tables, and the first errors if there were any. */
+function writeReport(title: string, tables: readonly string[], errorSamples: readonly string[]): void {
+  const out = ['', title, ''];
+  for (const table of tables) out.push(table, '');
+  if (errorSamples.length > 0) out.push(`first errors: ${errorSamples.join(' | ')}`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
 const fmt = (value: number | null | undefined, digits = 1): string =>
   value === null || value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 
 function report(r: Bench2pcResult): void {
   const cpu = r.cpu_percent;
   const phases = [cpu, r.limit_cpu_percent, r.baseline_cpu_percent];
-  const out = [
-    '',
+  writeReport(
     `Bench: 2pc — record update (emr coordinates, lis and pacs prepare), ${r.concurrency} clients, ${r.duration_s} s per phase`,
-    '',
-    formatTable(
-      ['phase', 'completed', 'per second', 'p50 ms', 'p99 ms', 'errors'],
-      [
+    [
+      formatTable(
+        ['phase', 'completed', 'per second', 'p50 ms', 'p99 ms', 'errors'],
         [
-          'workflow over 2PC (HTTP, 3 services)',
-          String(r.completed),
-          fmt(r.throughput_per_s),
-          fmt(r.p50_ms),
-          fmt(r.p99_ms),
-          String(r.errors),
+          [
+            'workflow over 2PC (HTTP, 3 services)',
+            String(r.completed),
+            fmt(r.throughput_per_s),
+            fmt(r.p50_ms),
+            fmt(r.p99_ms),
+            String(r.errors),
+          ],
+          [
+            'PREPARE + COMMIT PREPARED loop',
+            String(r.limit_iterations),
+            fmt(r.pg_prepared_commit_limit_per_s),
+            '-',
+            '-',
+            '-',
+          ],
+          [
+            'same writes, no coordination',
+            String(r.baseline_completed),
+            fmt(r.unsafe_baseline_per_s),
+            fmt(r.baseline_p50_ms),
+            '-',
+            '-',
+          ],
         ],
+      ),
+      formatTable(
+        ['figure', 'value'],
         [
-          'PREPARE + COMMIT PREPARED loop',
-          String(r.limit_iterations),
-          fmt(r.pg_prepared_commit_limit_per_s),
-          '-',
-          '-',
-          '-',
+          ['commits per global tx (xact_commit, 3 databases)', fmt(r.commits_per_global_tx, 2)],
+          ...serviceNames.map((s) => [`  of which ${s}`, fmt(r.commits_per_global_tx_by_db[s], 2)]),
+          ['xact_commit per limit-loop iteration', fmt(r.limit_commits_per_iteration, 2)],
+          ['implied bound on global tx/s (limit / commits per tx)', fmt(r.implied_global_tx_limit_per_s)],
+          ['limit_ratio (throughput / implied bound)', fmt(r.limit_ratio, 3)],
+          ['limit ratio, both sides in xact_commit', fmt(r.limit_ratio_same_units, 3)],
+          ['vs unsafe baseline', fmt(r.vs_unsafe_ratio, 3)],
         ],
+      ),
+      formatTable(
+        ['process', 'peak RSS MiB', 'CPU % (workflow)', 'CPU % (limit loop)', 'CPU % (baseline)'],
         [
-          'same writes, no coordination',
-          String(r.baseline_completed),
-          fmt(r.unsafe_baseline_per_s),
-          fmt(r.baseline_p50_ms),
-          '-',
-          '-',
+          ...serviceNames.map((s) => [s, fmt(r.peak_rss_mb[s]), fmt(cpu.services[s]), '-', '-']),
+          ['postgres (whole cluster)', '-', ...phases.map((p) => fmt(p.postgres))],
+          ['bench client', '-', ...phases.map((p) => fmt(p.client))],
+          ['other processes on the machine', '-', ...phases.map((p) => fmt(p.other))],
+          [
+            `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
+            '-',
+            ...phases.map((p) => fmt(p.machine_busy === null ? null : p.machine_busy * p.cores)),
+          ],
         ],
-      ],
-    ),
-    '',
-    formatTable(
-      ['figure', 'value'],
-      [
-        ['commits per global tx (xact_commit, 3 databases)', fmt(r.commits_per_global_tx, 2)],
-        ...serviceNames.map((s) => [`  of which ${s}`, fmt(r.commits_per_global_tx_by_db[s], 2)]),
-        ['xact_commit per limit-loop iteration', fmt(r.limit_commits_per_iteration, 2)],
-        ['implied bound on global tx/s (limit / commits per tx)', fmt(r.implied_global_tx_limit_per_s)],
-        ['limit_ratio (throughput / implied bound)', fmt(r.limit_ratio, 3)],
-        ['limit ratio, both sides in xact_commit', fmt(r.limit_ratio_same_units, 3)],
-        ['vs unsafe baseline', fmt(r.vs_unsafe_ratio, 3)],
-      ],
-    ),
-    '',
-    formatTable(
-      ['process', 'peak RSS MiB', 'CPU % (workflow)', 'CPU % (limit loop)', 'CPU % (baseline)'],
-      [
-        ...serviceNames.map((s) => [s, fmt(r.peak_rss_mb[s]), fmt(cpu.services[s]), '-', '-']),
-        ['postgres (whole cluster)', '-', ...phases.map((p) => fmt(p.postgres))],
-        ['bench client', '-', ...phases.map((p) => fmt(p.client))],
-        ['other processes on the machine', '-', ...phases.map((p) => fmt(p.other))],
-        [
-          `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
-          '-',
-          ...phases.map((p) => fmt(p.machine_busy === null ? null : p.machine_busy * p.cores)),
-        ],
-      ],
-    ),
-    '',
-  ];
-  if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
-  process.stdout.write(`${out.join('\n')}\n`);
+      ),
+    ],
+    r.error_samples,
+  );
 }
 
 function reportOutbox(r: BenchOutboxResult): void {
@@ -151,42 +156,94 @@ function reportOutbox(r: BenchOutboxResult): void {
     bench_client: r.cpu_percent.client,
     other: r.cpu_percent.other,
   };
-  const out = [
-    '',
+  writeReport(
     `Bench: outbox — dispensing → inventory over the outbox, RabbitMQ and the inbox, ${r.concurrency} clients, ${r.batch} dispense(s) per request, ${r.duration_s} s`,
-    '',
-    formatTable(
-      ['figure', 'value'],
-      [
-        ['dispenses committed (HTTP 201)', String(r.completed)],
-        ['dispenses per second', fmt(r.throughput_per_s)],
-        ['request HTTP p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
-        ['errors', String(r.errors)],
-        ['end to end per second (applied by the inventory)', fmt(r.end_to_end_per_s)],
-        ['lag committed → applied p50 / p99 ms', `${fmt(r.lag_p50_ms)} / ${fmt(r.lag_p99_ms)}`],
-        ['dispenses not applied after the drain', String(r.not_applied)],
-        ['PostgreSQL one-row commit limit per second', fmt(r.pg_commit_limit_per_s)],
+    [
+      formatTable(
+        ['figure', 'value'],
         [
-          'RabbitMQ confirmed publish limit per second (quorum queue)',
-          fmt(r.broker_confirmed_publish_limit_per_s),
+          ['dispenses committed (HTTP 201)', String(r.completed)],
+          ['dispenses per second', fmt(r.throughput_per_s)],
+          ['request HTTP p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+          ['errors', String(r.errors)],
+          ['end to end per second (applied by the inventory)', fmt(r.end_to_end_per_s)],
+          ['lag committed → applied p50 / p99 ms', `${fmt(r.lag_p50_ms)} / ${fmt(r.lag_p99_ms)}`],
+          ['dispenses not applied after the drain', String(r.not_applied)],
+          ['PostgreSQL one-row commit limit per second', fmt(r.pg_commit_limit_per_s)],
+          [
+            'RabbitMQ confirmed publish limit per second (quorum queue)',
+            fmt(r.broker_confirmed_publish_limit_per_s),
+          ],
+          ['limit_ratio (end to end / smaller limit)', fmt(r.limit_ratio, 3)],
         ],
-        ['limit_ratio (end to end / smaller limit)', fmt(r.limit_ratio, 3)],
-      ],
-    ),
-    '',
-    formatTable(
-      ['process', 'CPU ms per dispense', 'CPU % (dispensing phase)', 'peak RSS MB'],
-      Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [
-        name,
-        fmt(ms, 2),
-        fmt(percentOf[name]),
-        name in r.peak_rss_mb ? fmt(r.peak_rss_mb[name]) : '-',
-      ]),
-    ),
-    '',
-  ];
-  if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
-  process.stdout.write(`${out.join('\n')}\n`);
+      ),
+      formatTable(
+        ['process', 'CPU ms per dispense', 'CPU % (dispensing phase)', 'peak RSS MB'],
+        Object.entries(r.cpu_ms_per_dispense).map(([name, ms]) => [
+          name,
+          fmt(ms, 2),
+          fmt(percentOf[name]),
+          name in r.peak_rss_mb ? fmt(r.peak_rss_mb[name]) : '-',
+        ]),
+      ),
+    ],
+    r.error_samples,
+  );
+}
+
+function reportAppointments(r: BenchAppointmentsResult): void {
+  const cpu = r.cpu_percent;
+  const detail = r.double_bookings_detail;
+  writeReport(
+    `Bench: appointments — ${r.concurrency} clients racing for the earliest free slots of ${r.practitioners} practitioner(s), ${r.duration_s} s`,
+    [
+      formatTable(
+        ['figure', 'value'],
+        [
+          ['bookings (HTTP 201)', String(r.completed)],
+          ['bookings per second', fmt(r.bookings_per_s)],
+          ['booking p50 / p99 ms (POST Appointment, 201)', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+          ['refused: slot taken by another client (409, expected)', String(r.refused_taken)],
+          ['refusal p50 ms', fmt(r.refusal_p50_ms)],
+          ['free-slot search p50 / p99 ms', `${fmt(r.search_p50_ms)} / ${fmt(r.search_p99_ms)}`],
+          ['errors', String(r.errors)],
+          ['double bookings (counted in the database)', String(r.double_bookings)],
+          [
+            '  same slot twice · in the FHIR store · overlapping times',
+            `${detail.same_slot} · ${detail.fhir_same_slot} · ${detail.overlapping_times}`,
+          ],
+          ['active bookings in the database (warm-up included)', String(r.bookings_in_database)],
+          [
+            'confirmations delivered (sinks, distinct keys) / written',
+            `${r.notifications_delivered} / ${r.notifications_expected}`,
+          ],
+          ['  marked delivered in the notification log', String(r.notifications_delivered_in_store)],
+          ['  repeats received (at least once)', String(r.notifications_duplicates)],
+          [
+            'booking answered → confirmation received p50 / p99 ms',
+            `${fmt(r.confirmation_lag_p50_ms)} / ${fmt(r.confirmation_lag_p99_ms)}`,
+          ],
+          ['waited for the confirmations, s', fmt(r.drain_s)],
+          ['seeded slots', `${r.seeded_slots}${r.slots_exhausted ? ' (all booked before the end)' : ''}`],
+        ],
+      ),
+      formatTable(
+        ['process', 'peak RSS MiB', 'CPU % (booking phase)'],
+        [
+          ['appointments', fmt(r.peak_rss_mb.appointments), fmt(cpu.services.appointments)],
+          ['postgres (whole cluster)', '-', fmt(cpu.postgres)],
+          ['bench client and confirmation sinks', '-', fmt(cpu.client)],
+          ['other processes on the machine', '-', fmt(cpu.other)],
+          [
+            `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
+            '-',
+            fmt(cpu.machine_busy === null ? null : cpu.machine_busy * cpu.cores),
+          ],
+        ],
+      ),
+    ],
+    r.error_samples,
+  );
 }
 
 async function main(): Promise<void> {
@@ -214,6 +271,19 @@ async function main(): Promise<void> {
     });
     reportOutbox(outbox);
     process.stdout.write(`${JSON.stringify(outbox)}\n`);
+    return;
+  }
+  if (command.scenario === 'appointments') {
+    const appointments = await runBenchAppointments({
+      concurrency,
+      durationS: duration,
+      warmupS: warmup,
+      log,
+      phase: phaseBar,
+      serviceExecArgv,
+    });
+    reportAppointments(appointments);
+    process.stdout.write(`${JSON.stringify(appointments)}\n`);
     return;
   }
   const result = await runBench2pc({

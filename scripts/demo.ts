@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
 import { BedsideSimulator, unitBeds } from './lib/bedside-simulator';
+import type { ConfirmationSinks } from './lib/confirmation-sinks';
+import { appointmentsBanner, seedDemoSlots, startConfirmationSinks } from './lib/demo-appointments';
 import { demoSeed } from './lib/demo-hospital';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
 import { loadEnvironment, BaseEnvironment } from '@hospital/platform';
@@ -106,15 +108,18 @@ async function main(): Promise<void> {
   await seed();
   const running: ServiceProcess[] = [];
   /** Set once the services are up; stopped first on Ctrl-C. */
-  const extras: { bedside?: BedsideSimulator } = {};
+  const extras: { bedside?: BedsideSimulator; confirmations?: ConfirmationSinks } = {};
   const stop = async () => {
     log('stopping services…');
     await extras.bedside?.close();
     await Promise.all(running.map((s) => s.stop()));
+    await extras.confirmations?.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  // The appointments service's confirmations go to these receivers, on its default ports.
+  extras.confirmations = await startConfirmationSinks(log);
   for (const service of services) {
     log(`starting ${service.name} on port ${service.port}…`);
     running.push(
@@ -132,6 +137,11 @@ async function main(): Promise<void> {
     readFileSync(join(repositoryRoot(), 'docs', 'examples', example));
   const url = (port: number) => `http://127.0.0.1:${port}`;
   extras.bedside = await startBedside(url(3005), process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883');
+  const slots = await seedDemoSlots(url(3006));
+  log(
+    `appointments: ${slots.total} slots of the demo practitioners from ${slots.firstDay} (${slots.created} new)`,
+  );
+  const appointments = await appointmentsBanner(url(3006), extras.confirmations, slots);
   process.stdout.write(
     [
       '',
@@ -154,6 +164,8 @@ async function main(): Promise<void> {
       `ICU: beds ICU-01…06 publish vitals over MQTT every ${BEDSIDE_ROUND_MS / 1000} s; ICU-01 and ICU-02 deteriorate (NEWS2 alerts within a minute):`,
       `  curl -s '${url(3005)}/fhir/RiskAssessment?_count=5'   ·   curl -s '${url(3005)}/fhir/Flag?_count=5'`,
       `  curl -s '${url(3051)}/api/alerts'   (the central monitoring station, by best-effort notification)`,
+      '',
+      ...appointments,
       '',
       `Health ${url(3001)}/health/ready · metrics ${url(3001)}/metrics · Ctrl-C stops everything.`,
       '',

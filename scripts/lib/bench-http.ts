@@ -1,4 +1,4 @@
-// A minimal keep-alive HTTP client for the runners: one timed POST of a FHIR resource or Bundle.
+// A minimal keep-alive HTTP client for the runners: one timed POST of a FHIR resource or Bundle, or GET.
 import { Agent, request } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
 
@@ -29,13 +29,28 @@ export function postBundle(base: string, bundle: Bundle, options: PostOptions = 
 
 /** POSTs a FHIR resource (or Bundle) to `url` as `application/fhir+json`, timed. Never rejects. */
 export function postFhir(url: string, resource: unknown, options: PostOptions = {}): Promise<PostResult> {
+  return send('POST', url, Buffer.from(JSON.stringify(resource)), options);
+}
+
+/** GETs `url` (a JSON or FHIR search answer), timed. Never rejects. */
+export function getJson(url: string, options: PostOptions = {}): Promise<PostResult> {
+  return send('GET', url, undefined, options);
+}
+
+function send(
+  method: 'GET' | 'POST',
+  url: string,
+  payload: Buffer | undefined,
+  options: PostOptions,
+): Promise<PostResult> {
   const started = performance.now();
-  const payload = Buffer.from(JSON.stringify(resource));
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/fhir+json',
-    accept: 'application/fhir+json',
-    'content-length': payload.length,
-  };
+  const headers: Record<string, string | number> = payload
+    ? {
+        'content-type': 'application/fhir+json',
+        accept: 'application/fhir+json',
+        'content-length': payload.length,
+      }
+    : { accept: 'application/json, application/fhir+json' };
   if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
   return new Promise((resolve) => {
     let settled = false;
@@ -46,7 +61,7 @@ export function postFhir(url: string, resource: unknown, options: PostOptions = 
     };
     const req = request(
       url,
-      { method: 'POST', headers, agent: options.agent ?? false, timeout: options.timeoutMs ?? 30_000 },
+      { method, headers, agent: options.agent ?? false, timeout: options.timeoutMs ?? 30_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

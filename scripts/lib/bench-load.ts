@@ -1,11 +1,14 @@
 // A closed-loop load generator: `concurrency` workers each run one operation after another until the
-// duration is over; an operation in flight at the deadline is finished and counted.
+// duration is over; an operation in flight at the deadline is finished and counted. An operation succeeds,
+// fails (an error), or is refused as the scenario expects (a taken slot): refusals are counted apart.
 import { Latencies, LoadProgress } from './bench-report';
 
 export type { LoadProgress } from './bench-report';
 
 export interface Outcome {
   ok: boolean;
+  /** Not ok, but an answer the scenario expects (a 409 for a slot taken meanwhile): not an error. */
+  refused?: boolean;
   /** Why it failed (kept for the first few failures). */
   error?: string;
 }
@@ -13,6 +16,8 @@ export interface Outcome {
 export interface LoadResult {
   completed: number;
   errors: number;
+  /** Operations refused as expected (Outcome.refused), neither completed nor errors. */
+  refused: number;
   /** Latency of every successful operation, ms. */
   latencies: Latencies;
   /** From the start until the last worker stopped, ms. */
@@ -34,6 +39,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const errorSamples: string[] = [];
   let completed = 0;
   let errors = 0;
+  let refused = 0;
   const started = performance.now();
   const deadline = started + options.durationMs;
   const progress = (): void =>
@@ -52,6 +58,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (outcome.ok) {
         completed += 1;
         latencies.add(performance.now() - t0);
+      } else if (outcome.refused) {
+        refused += 1;
       } else {
         errors += 1;
         if (errorSamples.length < 5 && outcome.error) errorSamples.push(outcome.error);
@@ -64,5 +72,5 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     clearInterval(timer);
   }
   progress();
-  return { completed, errors, latencies, elapsedMs: performance.now() - started, errorSamples };
+  return { completed, errors, refused, latencies, elapsedMs: performance.now() - started, errorSamples };
 }

@@ -9,8 +9,8 @@ import {
   slot,
   startAppointments,
 } from './support/appointments-client';
-import { GatewaySim } from './support/gateway-sim';
-import { SmtpSink } from './support/smtp-sink';
+import { GatewaySim } from '../../../scripts/lib/gateway-sim';
+import { SmtpSink } from '../../../scripts/lib/smtp-sink';
 
 /**
  * Confirmations over real peers: the service on a fresh database over HTTP, an SMTP sink (`smtp-server`)

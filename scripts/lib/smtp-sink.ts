@@ -1,3 +1,6 @@
+// An SMTP server that takes every mail and keeps it: the e-mail receiver of the appointments service's
+// confirmations in its integration spec, the `appointments` bench and the demo (on port 2525, the
+// service's default SMTP_URL).
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
@@ -10,6 +13,15 @@ export interface SinkMessage {
   subject: string;
   /** The whole message as received (headers and body). */
   raw: string;
+  /** When the sink took it (Date.now()). */
+  receivedAt: number;
+}
+
+export interface SmtpSinkOptions {
+  /** The port to listen on (127.0.0.1); a free one when absent. */
+  port?: number;
+  /** Called with every message accepted, duplicates included. */
+  onMessage?: (message: SinkMessage) => void;
 }
 
 /** How the sink answers MAIL FROM: accept, 451 (try again later) or 550 (never). */
@@ -25,7 +37,11 @@ export class SmtpSink {
   readonly received: SinkMessage[] = [];
   mode: SinkMode = 'accept';
   private server?: SMTPServer;
-  private port = 0;
+  private port: number;
+
+  constructor(private readonly options: SmtpSinkOptions = {}) {
+    this.port = options.port ?? 0;
+  }
 
   get url(): string {
     return `smtp://127.0.0.1:${this.port}`;
@@ -51,14 +67,17 @@ export class SmtpSink {
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
           const raw = Buffer.concat(chunks).toString('utf8');
-          this.received.push({
+          const message: SinkMessage = {
             messageId: header(raw, 'message-id') ?? '',
             idempotencyKey: header(raw, 'x-idempotency-key'),
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
             to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
             subject: header(raw, 'subject') ?? '',
             raw,
-          });
+            receivedAt: Date.now(),
+          };
+          this.received.push(message);
+          this.options.onMessage?.(message);
           callback();
         });
       },
@@ -93,6 +112,21 @@ export class SmtpSink {
   matching(prefix: string): SinkMessage[] {
     return this.received.filter((message) => message.idempotencyKey?.startsWith(prefix));
   }
+}
+
+/**
+ * The body of a plain-text message as a reader sees it: quoted-printable (nodemailer's choice for text
+ * beyond ASCII) decoded; other encodings are returned as they came.
+ */
+export function messageText(raw: string): string {
+  const separator = /\r?\n\r?\n/.exec(raw);
+  const body = separator ? raw.slice(separator.index + separator[0].length) : '';
+  if (!/^quoted-printable$/i.test(header(raw, 'content-transfer-encoding') ?? '')) return body;
+  const unfolded = body.replace(/=\r?\n/g, '');
+  return Buffer.from(
+    unfolded.replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  ).toString('utf8');
 }
 
 /** A header's value from a raw message (unfolded), or undefined. */
