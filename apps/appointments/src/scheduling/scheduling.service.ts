@@ -100,6 +100,8 @@ export class SchedulingService {
   }
 
   freeSlots(query: FreeSlotQuery): Promise<SlotEntity[]> {
-    return this.repository.freeSlots(this.db, query);
+    // On a session of the service's pool: the search runs on every booking attempt, and the DataSource's
+    // own pool (two connections, for occasional reads) would queue it behind the others.
+    return this.db.withSession((session) => this.repository.freeSlots(session, query));
   }
 }
