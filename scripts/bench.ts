@@ -283,6 +283,7 @@ function reportIcuIngest(r: BenchIcuIngestResult): void {
           'broker dropped vitals queued for the monitor (its log)',
           r.broker_dropped_for_monitor === null ? 'unknown' : r.broker_dropped_for_monitor ? 'yes' : 'no',
         ],
+        ['MQTT vitals refused by the monitor (dead letters)', String(r.mqtt_refused)],
         ['vitals stored twice', String(r.duplicated)],
         ['vitals not acknowledged (errors)', String(r.errors)],
         ['bench clock − PostgreSQL clock ms', fmt(r.clock_offset_ms)],

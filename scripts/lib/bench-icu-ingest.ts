@@ -33,7 +33,7 @@ import {
 } from './bench-icu-measure';
 import { runLoad } from './bench-load';
 import { BenchResultBase, BenchRunOptions, PhaseReporter, percentile, round } from './bench-report';
-import { describeExit, ServiceProcess } from './service-process';
+import { describeExit, portInUse, ServiceProcess } from './service-process';
 
 const SUFFIX = 'bench';
 const MONITOR = 'icu-monitor';
@@ -96,6 +96,8 @@ export interface BenchIcuIngestResult extends BenchResultBase {
   not_stored_by_source: BySource;
   /** The broker logged dropping vitals queued for the monitor's session (null: its log is not readable). */
   broker_dropped_for_monitor: boolean | null;
+  /** MQTT vitals the monitor refused (its dead-letter topic); every bench vital is valid, so 0. */
+  mqtt_refused: number;
   /** Identifiers stored more than once (a redelivery stored twice). */
   duplicated: number;
   /** Bench clock minus PostgreSQL's clock, ms (same machine: about 0). */
@@ -228,6 +230,16 @@ export async function runBenchIcuIngest(options: BenchIcuIngestOptions): Promise
     fhir: benchBeds('fhir', options.beds - mqttBedCount, share),
   };
   const allBeds = [...beds.mqtt, ...beds.fhir];
+  // Another run of this bench (or services it left) owns the databases: leave them alone.
+  for (const [name, port] of [
+    [MONITOR, MONITOR_PORT],
+    [STATION, STATION_PORT],
+  ] as const) {
+    if (await portInUse(port))
+      throw new Error(
+        `port ${port} (${name}) already in use: another icu-ingest run is going on, or left services behind`,
+      );
+  }
   await prepareDatabases(
     allBeds.map((b) => b.bedId),
     log,
@@ -419,6 +431,7 @@ export async function runBenchIcuIngest(options: BenchIcuIngestOptions): Promise
       not_stored: found.notStored.mqtt + found.notStored.fhir,
       not_stored_by_source: bySourceOf(found.notStored.mqtt, found.notStored.fhir),
       broker_dropped_for_monitor: brokerDroppedFor(mqtt.clientId),
+      mqtt_refused: publishers.refusedCount,
       duplicated: found.duplicated,
       clock_offset_ms: round(offset),
       beds: allBeds.length,

@@ -84,12 +84,22 @@ export class BedRotation {
   }
 }
 
-/** `beds` dealt to `senders` owners in turn (each sender gets at least one bed: fewer senders if need be). */
+/** `beds` dealt to `senders` owners in turn (each sender gets at least one bed: fewer senders if need be; none without beds). */
 export function dealBeds(beds: readonly BedsideBed[], senders: number): BedsideBed[][] {
+  if (beds.length === 0) return [];
   const owners = Math.max(1, Math.min(senders, beds.length));
   const dealt: BedsideBed[][] = Array.from({ length: owners }, () => []);
   beds.forEach((bed, i) => dealt[i % owners].push(bed));
   return dealt;
+}
+
+/** The reason a dead letter gives (see the monitor's DeadLetterPublisher). */
+function reasonOf(payload: Buffer): string {
+  try {
+    return (JSON.parse(payload.toString('utf8')) as { reason?: string }).reason ?? 'no reason';
+  } catch {
+    return 'unreadable dead letter';
+  }
 }
 
 /** Counts of a sender group, read at the window's edges. */
@@ -132,6 +142,7 @@ export class MqttVitalsLoad {
   private timer?: NodeJS.Timeout;
   private sent = 0;
   private errors = 0;
+  private refused = 0;
   readonly errorSamples: string[] = [];
 
   constructor(private readonly options: MqttLoadOptions) {
@@ -154,6 +165,20 @@ export class MqttVitalsLoad {
         client.once('error', reject);
       });
     }
+    // Vitals the monitor refuses come back on its dead-letter topic with the reason.
+    const watcher = this.clients[0];
+    watcher.on('message', (topic, payload) => {
+      if (topic !== `${this.options.prefix}/dead-letter`) return;
+      this.refused += 1;
+      if (this.errorSamples.length < 5)
+        this.errorSamples.push(`mqtt: refused by the monitor (${reasonOf(payload)})`);
+    });
+    await watcher.subscribeAsync(`${this.options.prefix}/dead-letter`, { qos: 0 });
+  }
+
+  /** Vitals the monitor refused and dead-lettered (every bench vital is valid: must stay 0). */
+  get refusedCount(): number {
+    return this.refused;
   }
 
   counts(): SendCounts {
