@@ -8,12 +8,13 @@ import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
 import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
+import { BenchIcuIngestResult, runBenchIcuIngest } from './lib/bench-icu-ingest';
 import { parseCommandOrExit } from './lib/cli-args';
 import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox', 'appointments'],
+  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest'],
   numbers: {
     duration: {
       default: 20,
@@ -22,14 +23,56 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       integer: false,
       description: 'seconds of each measured phase',
     },
-    concurrency: { default: 32, min: 1, max: 512, integer: true, description: 'concurrent clients' },
+    concurrency: {
+      default: 32,
+      min: 1,
+      max: 512,
+      integer: true,
+      description: 'concurrent clients (icu-ingest: FHIR batch clients)',
+    },
     batch: {
       default: 10,
       min: 1,
       max: 100,
       integer: true,
       description:
-        'outbox: dispenses per request, a dispensing round posted as one transaction Bundle (1: single MedicationDispense resources)',
+        'outbox: dispenses per request, a dispensing round posted as one transaction Bundle (1: single MedicationDispense resources); icu-ingest: vitals per FHIR batch Bundle',
+    },
+    rate: {
+      default: 4_000,
+      min: 0,
+      max: 100_000,
+      integer: false,
+      description: 'icu-ingest: MQTT vitals per second offered, all publishers together (0: no MQTT load)',
+    },
+    window: {
+      default: 0,
+      min: 0,
+      max: 1_000_000,
+      integer: true,
+      description:
+        'icu-ingest: 0 publishes MQTT vitals open loop at --rate; N keeps at most N published and not yet stored by the monitor (closed loop, --rate the ceiling)',
+    },
+    beds: {
+      default: 300,
+      min: 2,
+      max: 2_000,
+      integer: true,
+      description: 'icu-ingest: beds admitted, half fed over MQTT and half by the FHIR clients',
+    },
+    publishers: {
+      default: 4,
+      min: 1,
+      max: 64,
+      integer: true,
+      description: 'icu-ingest: MQTT connections publishing',
+    },
+    deteriorating: {
+      default: 20,
+      min: 0,
+      max: 100,
+      integer: false,
+      description: 'icu-ingest: percent of patients cycling between well and the NEWS2 emergency band',
     },
     warmup: {
       default: 3,
@@ -38,6 +81,10 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       integer: false,
       description: 'seconds of warm-up before measuring',
     },
+  },
+  scenarioDefaults: {
+    'icu-ingest': { concurrency: 8, batch: 50, duration: 30 },
+    appointments: { concurrency: 64 },
   },
 });
 
@@ -246,6 +293,87 @@ function reportAppointments(r: BenchAppointmentsResult): void {
   );
 }
 
+function reportIcuIngest(r: BenchIcuIngestResult): void {
+  const both = (figures: { mqtt: number; fhir_batch: number }, digits = 1): string =>
+    `${fmt(figures.mqtt, digits)} / ${fmt(figures.fhir_batch, digits)}`;
+  const cpu = r.cpu_percent;
+  const mqttLoad =
+    r.mqtt_target_per_s === 0
+      ? 'no MQTT'
+      : `MQTT ${r.mqtt_target_per_s}/s from ${r.publishers} publishers${r.mqtt_window > 0 ? ` (window ${r.mqtt_window})` : ' (open loop)'}`;
+  const out = [
+    '',
+    `Bench: icu-ingest — vitals into the ICU monitor, NEWS2 alerts out to the station; ${r.beds} beds (${r.deteriorating_beds} deteriorating), ${mqttLoad}, ${r.concurrency} FHIR clients × ${r.batch} vitals per batch, ${r.duration_s} s`,
+    '',
+    formatTable(
+      ['figure', 'value'],
+      [
+        ['vitals stored per second (monitor database, server clock)', fmt(r.vitals_per_s)],
+        ['  MQTT / FHIR batch', both(r.vitals_per_s_by_source)],
+        [
+          'MQTT vitals per second: target / sent / acknowledged by the broker',
+          `${fmt(r.mqtt_target_per_s)} / ${fmt(r.mqtt_sent_per_s)} / ${fmt(r.published_per_s_by_source.mqtt)}`,
+        ],
+        ['FHIR batch vitals acknowledged (201) per second', fmt(r.published_per_s_by_source.fhir_batch)],
+        ['vital sent → stored p50 / p99 ms', `${fmt(r.ingest_lag_p50_ms)} / ${fmt(r.ingest_lag_p99_ms)}`],
+        ['FHIR batch request p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+        [
+          'vital sent → alert at the station p50 / p99 / max ms',
+          `${fmt(r.alert_latency_p50_ms)} / ${fmt(r.alert_latency_p99_ms)} / ${fmt(r.alert_latency_max_ms)}`,
+        ],
+        [
+          '  MQTT p99 / FHIR batch p99 ms',
+          `${fmt(r.alert_latency_by_source.mqtt.p99_ms)} / ${fmt(r.alert_latency_by_source.fhir_batch.p99_ms)}`,
+        ],
+        [
+          'vital sent → alert raised at the monitor p50 / p99 ms',
+          `${fmt(r.alert_raised_p50_ms)} / ${fmt(r.alert_raised_p99_ms)}`,
+        ],
+        [
+          'alerts raised / received / by reconciliation / not received',
+          `${r.alerts} / ${r.alerts_received} / ${r.alerts_via_reconciliation} / ${r.alerts_not_received}`,
+        ],
+        ['MQTT backlog when the window closed (acknowledged, not stored)', String(r.backlog_at_end)],
+        ['drain s', `${fmt(r.drain_s)}${r.drain_complete ? '' : ' (gave up)'}`],
+        [
+          'acknowledged vitals not stored (MQTT / FHIR)',
+          `${r.not_stored} (${both(r.not_stored_by_source, 0)})`,
+        ],
+        [
+          'broker dropped vitals queued for the monitor (its log)',
+          r.broker_dropped_for_monitor === null ? 'unknown' : r.broker_dropped_for_monitor ? 'yes' : 'no',
+        ],
+        ['MQTT vitals refused by the monitor (dead letters)', String(r.mqtt_refused)],
+        ['vitals stored twice', String(r.duplicated)],
+        ['vitals not acknowledged (errors)', String(r.errors)],
+        ['bench clock − PostgreSQL clock ms', fmt(r.clock_offset_ms)],
+      ],
+    ),
+    '',
+    formatTable(
+      ['process', 'CPU % (window)', 'peak RSS MB'],
+      [
+        ...Object.entries(cpu.services).map(([name, percent]) => [
+          name,
+          fmt(percent),
+          name in r.peak_rss_mb ? fmt(r.peak_rss_mb[name]) : '-',
+        ]),
+        ['postgres (whole cluster)', fmt(cpu.postgres), '-'],
+        ['bench client', fmt(cpu.client), '-'],
+        ['other processes on the machine', fmt(cpu.other), '-'],
+        [
+          `machine busy (${cpu.cores} cores = ${cpu.cores * 100}%)`,
+          fmt(cpu.machine_busy === null ? null : cpu.machine_busy * cpu.cores),
+          '-',
+        ],
+      ],
+    ),
+    '',
+  ];
+  if (r.error_samples.length > 0) out.push(`first errors: ${r.error_samples.join(' | ')}`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -259,41 +387,41 @@ async function main(): Promise<void> {
   if (nodeFlags.length > 0) log(`services run with ${nodeFlags.join(' ')}`);
   if (profileDir)
     log(`services write CPU profiles to ${resolve(profileDir)}; figures are slower than unprofiled`);
-  if (command.scenario === 'outbox') {
-    const outbox = await runBenchOutbox({
-      concurrency,
-      batch,
-      durationS: duration,
-      warmupS: warmup,
-      log,
-      phase: phaseBar,
-      serviceExecArgv,
-    });
-    reportOutbox(outbox);
-    process.stdout.write(`${JSON.stringify(outbox)}\n`);
-    return;
-  }
-  if (command.scenario === 'appointments') {
-    const appointments = await runBenchAppointments({
-      concurrency,
-      durationS: duration,
-      warmupS: warmup,
-      log,
-      phase: phaseBar,
-      serviceExecArgv,
-    });
-    reportAppointments(appointments);
-    process.stdout.write(`${JSON.stringify(appointments)}\n`);
-    return;
-  }
-  const result = await runBench2pc({
+  const runOptions = {
     concurrency,
     durationS: duration,
     warmupS: warmup,
     log,
     phase: phaseBar,
     serviceExecArgv,
-  });
+  };
+  if (command.scenario === 'icu-ingest') {
+    const icu = await runBenchIcuIngest({
+      ...runOptions,
+      batch,
+      rate: command.numbers.rate,
+      window: command.numbers.window,
+      beds: command.numbers.beds,
+      publishers: command.numbers.publishers,
+      deterioratingPercent: command.numbers.deteriorating,
+    });
+    reportIcuIngest(icu);
+    process.stdout.write(`${JSON.stringify(icu)}\n`);
+    return;
+  }
+  if (command.scenario === 'outbox') {
+    const outbox = await runBenchOutbox({ ...runOptions, batch });
+    reportOutbox(outbox);
+    process.stdout.write(`${JSON.stringify(outbox)}\n`);
+    return;
+  }
+  if (command.scenario === 'appointments') {
+    const appointments = await runBenchAppointments(runOptions);
+    reportAppointments(appointments);
+    process.stdout.write(`${JSON.stringify(appointments)}\n`);
+    return;
+  }
+  const result = await runBench2pc(runOptions);
   report(result);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

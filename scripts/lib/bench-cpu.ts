@@ -60,6 +60,27 @@ function machineJiffies(): { busy: number; total: number } | undefined {
   }
 }
 
+/**
+ * A process of the machine found by its command name (`/proc/<pid>/comm`: `beam.smp` for RabbitMQ,
+ * `mosquitto`), for CPU accounting like a service's; it reports nothing when there is none (the broker
+ * runs elsewhere). A shared broker's CPU includes its other clients' work.
+ */
+export function processNamed(comm: string): { cpuSeconds(): number | undefined } {
+  let pid: string | undefined;
+  try {
+    pid = readdirSync('/proc').find((entry) => {
+      try {
+        return /^\d+$/.test(entry) && readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    pid = undefined;
+  }
+  return { cpuSeconds: () => (pid === undefined ? undefined : processCpuSeconds(Number(pid))) };
+}
+
 export function cpuSnapshot(services: Record<string, { cpuSeconds(): number | undefined }>): CpuSnapshot {
   return {
     at: performance.now(),

@@ -9,7 +9,6 @@
 // End to end is measured in the databases: a dispense's outbox row (written in its transaction) against
 // its ledger row in the inventory (written in the consumer's transaction), both on the server's clock.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { serviceDatabaseName, type SqlExecutor } from '@hospital/platform';
 import { RabbitMqConnection, RabbitMqPublisher, OutboundMessage } from '@hospital/transactions';
@@ -23,8 +22,8 @@ import { clientConfig, Log, withClient } from './bench-cluster';
 import { failureSummary, keepAliveAgent, postFhir } from './bench-http';
 import { runLoad } from './bench-load';
 import { BenchResultBase, BenchRunOptions, PhaseReporter, percentile, round } from './bench-report';
-import { processCpuSeconds, ServiceProcess } from './service-process';
-import { cpuSnapshot, cpuUse, CpuUse } from './bench-cpu';
+import { ServiceProcess } from './service-process';
+import { cpuSnapshot, cpuUse, CpuUse, processNamed } from './bench-cpu';
 
 const SUFFIX = 'bench';
 const PARTS = ['pharmacy', 'pharmacy-inventory'] as const satisfies readonly ServiceName[];
@@ -57,18 +56,6 @@ export interface BenchOutboxResult extends BenchResultBase {
   /** Peak resident set size of each process of the run, MiB (VmHWM, read before they stop). */
   peak_rss_mb: Record<string, number | null>;
   error_samples: string[];
-}
-
-/** The broker's Erlang VM, for CPU accounting (none when RabbitMQ runs elsewhere). */
-function brokerProcess(): { cpuSeconds(): number | undefined } {
-  const pid = readdirSync('/proc').find((entry) => {
-    try {
-      return /^\d+$/.test(entry) && readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'beam.smp';
-    } catch {
-      return false;
-    }
-  });
-  return { cpuSeconds: () => (pid === undefined ? undefined : processCpuSeconds(Number(pid))) };
 }
 
 /** A pg client as the seeds' SqlExecutor. */
@@ -358,7 +345,7 @@ export async function runBenchOutbox(options: BenchOutboxOptions): Promise<Bench
 
     const measured = options.phase('dispensing', durationS);
     const from = await serverNow(admin);
-    const accounted = { ...parts, rabbitmq: brokerProcess() };
+    const accounted = { ...parts, rabbitmq: processNamed('beam.smp') };
     const cpuFrom = cpuSnapshot(accounted);
     const load = await runLoad({
       concurrency,

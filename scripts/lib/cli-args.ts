@@ -25,6 +25,8 @@ export interface CommandSpec<N extends string, C extends string = never> {
   readonly scenarios: readonly string[];
   readonly numbers: Readonly<Record<N, NumericOption>>;
   readonly choices?: Readonly<Record<C, ChoiceOption>>;
+  /** Defaults that differ for one scenario (an option not given takes its scenario's default first). */
+  readonly scenarioDefaults?: Readonly<Record<string, Partial<Record<N, number>>>>;
 }
 
 export interface ParsedCommand<N extends string, C extends string = never> {
@@ -41,8 +43,13 @@ export function usage<N extends string, C extends string>(spec: CommandSpec<N, C
   const lines = [`usage: npm run ${spec.command} -- <scenario> [options]`, '', 'scenarios:'];
   for (const s of spec.scenarios) lines.push(`  ${s}`);
   lines.push('', 'options:');
+  const scenarioDefaults: Record<string, Partial<Record<string, number>>> = spec.scenarioDefaults ?? {};
   for (const [name, option] of Object.entries<NumericOption>(spec.numbers)) {
-    lines.push(`  --${name}=<n>`.padEnd(28) + `${option.description} (default ${option.default})`);
+    const others = Object.entries(scenarioDefaults)
+      .filter(([, defaults]) => defaults[name] !== undefined)
+      .map(([scenario, defaults]) => `; ${scenario}: ${defaults[name]}`)
+      .join('');
+    lines.push(`  --${name}=<n>`.padEnd(28) + `${option.description} (default ${option.default}${others})`);
   }
   const choices: Record<string, ChoiceOption> = spec.choices ?? {};
   for (const [name, option] of Object.entries(choices)) {
@@ -122,6 +129,11 @@ export function parseCommand<N extends string, C extends string = never>(
   }
   if (scenario === undefined) {
     throw new UsageError(`missing scenario (known: ${spec.scenarios.join(', ')}); try --help`);
+  }
+  const defaults: Partial<Record<N, number>> = spec.scenarioDefaults?.[scenario] ?? {};
+  for (const name of Object.keys(defaults) as N[]) {
+    const value = defaults[name];
+    if (!seen.has(name) && value !== undefined) numbers[name] = value;
   }
   return { scenario, numbers, choices };
 }
