@@ -54,6 +54,7 @@ export class VitalsFeedServer extends ServerMqtt {
   private readonly handlers = new Map<string, ReturnType<ServerMqtt['getHandlerByPattern']>>();
   private releasing: Promise<void> = Promise.resolve();
   private sinceYield = 0;
+  private corked = false;
 
   constructor(
     options: ConstructorParameters<typeof ServerMqtt>[0],
@@ -136,6 +137,15 @@ export class VitalsFeedServer extends ServerMqtt {
     const { packet } = next;
     if (!this.acks.take(packet) || packet.messageId === undefined) return;
     if (!client.connected || client.stream !== next.stream) return;
+    // The PUBACKs a group's commit releases go out in one write, not one system call each.
+    if (!this.corked) {
+      this.corked = true;
+      client.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        client.stream.uncork();
+      });
+    }
     (client as unknown as PacketWriter)._sendPacket({ cmd: 'puback', messageId: packet.messageId }, () => {});
   }
 }
