@@ -25,7 +25,17 @@ export type ProtocolPoint =
   /** Best-effort dispatcher: an attempt is begun (recorded, leased), before the channel is called. */
   | 'best-effort.dispatcher.before-delivery'
   /** Best-effort dispatcher: the channel answered delivered, before the outcome is recorded. */
-  | 'best-effort.dispatcher.after-delivery';
+  | 'best-effort.dispatcher.after-delivery'
+  /** Saga orchestrator: the step's start is logged, before its action is called. */
+  | 'saga.orchestrator.before-action'
+  /** Saga orchestrator: the action succeeded, before the step is logged done. */
+  | 'saga.orchestrator.after-action'
+  /** Saga orchestrator: the step is logged done (with its result), before the next step starts. */
+  | 'saga.orchestrator.after-step-logged'
+  /** Saga orchestrator: the step's failure (and the saga's turn to compensation) is logged, nothing undone yet. */
+  | 'saga.orchestrator.after-failure-logged'
+  /** Saga orchestrator: a compensation succeeded, before it is logged (earlier steps not yet undone). */
+  | 'saga.orchestrator.mid-compensation';
 
 export type ProtocolPoints = (point: ProtocolPoint, gtid: string) => void;
 
@@ -46,10 +56,17 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   'message.server.after-publish',
   'best-effort.dispatcher.before-delivery',
   'best-effort.dispatcher.after-delivery',
+  'saga.orchestrator.before-action',
+  'saga.orchestrator.after-action',
+  'saga.orchestrator.after-step-logged',
+  'saga.orchestrator.after-failure-logged',
+  'saga.orchestrator.mid-compensation',
 ];
 
-/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`). */
-export function protocolPointsOf(style: '2pc' | 'outbox' | 'message' | 'best-effort'): ProtocolPoint[] {
+/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`, `saga`). */
+export function protocolPointsOf(
+  style: '2pc' | 'outbox' | 'message' | 'best-effort' | 'saga',
+): ProtocolPoint[] {
   return ALL_PROTOCOL_POINTS.filter((point) => point.startsWith(`${style}.`));
 }
 
