@@ -37,3 +37,8 @@ export * from './best-effort';
 export * from './adapters/postgres/1765000000000-best-effort-tables.migration';
 export * from './adapters/postgres/best-effort.migrations';
 export * from './adapters/postgres/postgres-notification-store';
+export * from './ports/saga.ports';
+export * from './saga';
+export * from './adapters/postgres/1765100000000-saga-log.migration';
+export * from './adapters/postgres/saga.migrations';
+export * from './adapters/postgres/postgres-saga-log';

@@ -13,3 +13,5 @@ export * from './outbox-memory';
 export * from './simulated-broker';
 export * from './best-effort-memory';
 export * from './best-effort-world';
+export * from './saga-memory';
+export * from './saga-world';

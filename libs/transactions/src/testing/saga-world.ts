@@ -164,7 +164,7 @@ interface Request {
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
-export const flush = async (): Promise<void> => {
+const flush = async (): Promise<void> => {
   for (let i = 0; i < 6; i += 1) await new Promise((resolve) => setImmediate(resolve));
 };
 

@@ -1,0 +1,239 @@
+import { Database } from '@hospital/platform';
+import {
+  NewSaga,
+  SagaLease,
+  SagaLeaseLostError,
+  SagaLog,
+  SagaRecord,
+  SagaState,
+  SagaStepRecord,
+  SagaStepStatus,
+} from '../../ports/saga.ports';
+import { GtidInUseError } from '../../two-phase-commit/types';
+
+interface SagaRow {
+  gtid: string;
+  workflow: string;
+  input: unknown;
+  state: SagaState;
+  failed_step: string | null;
+  reason: string | null;
+  correlation_id: string | null;
+  retries: number;
+  last_error: string | null;
+  lease_token: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface StepRow {
+  gtid: string;
+  position: number;
+  name: string;
+  status: SagaStepStatus;
+  attempts: number;
+  compensation_attempts: number;
+  result: unknown;
+  has_result: boolean;
+  error: string | null;
+}
+
+const STEP_COLUMNS = `gtid, position, name, status, attempts, compensation_attempts, result,
+  (result IS NOT NULL) AS has_result, error`;
+
+const toStep = (row: StepRow): SagaStepRecord => ({
+  index: row.position,
+  name: row.name,
+  status: row.status,
+  attempts: row.attempts,
+  compensationAttempts: row.compensation_attempts,
+  ...(row.has_result ? { result: row.result } : {}),
+  ...(row.error === null ? {} : { error: row.error }),
+});
+
+const toRecord = (row: SagaRow, steps: StepRow[]): SagaRecord => ({
+  gtid: row.gtid,
+  workflow: row.workflow,
+  input: row.input,
+  state: row.state,
+  steps: steps.map(toStep),
+  ...(row.correlation_id === null ? {} : { correlationId: row.correlation_id }),
+  ...(row.failed_step === null ? {} : { failedStep: row.failed_step }),
+  ...(row.reason === null ? {} : { reason: row.reason }),
+  retries: row.retries,
+  ...(row.last_error === null ? {} : { lastError: row.last_error }),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+/** One timeline entry whose text is parameter `$n`, appended with `timeline || …`. */
+const event = (n: number): string =>
+  `jsonb_build_array(jsonb_build_object('at', now(), 'event', $${n}::text))`;
+/** The end of a lease (or back-off) of parameter `$n` milliseconds from now. */
+const until = (n: number): string => `now() + $${n}::float8 * interval '1 millisecond'`;
+
+/**
+ * The saga log in the orchestrating service's own PostgreSQL database. Every write is one statement,
+ * committed synchronously (the log is what recovery decides from), fenced by the lease token and renewing
+ * the lease; a saga row and its step row change together through a data-modifying CTE. A claim takes
+ * unleased unfinished sagas with `FOR UPDATE SKIP LOCKED`, so racing replicas split them, and gives each a
+ * new token: a replica whose lease ran out finds its next write refused (`SagaLeaseLostError`).
+ */
+export class PostgresSagaLog implements SagaLog {
+  constructor(private readonly db: Database) {}
+
+  async begin(saga: NewSaga, owner: string, leaseMs: number): Promise<SagaLease> {
+    const rows = await this.db.query<{ lease_token: string }>(
+      `WITH saga AS (
+         INSERT INTO tx_saga (gtid, workflow, input, state, correlation_id, lease_owner, lease_token, lease_until, timeline)
+         VALUES ($1, $2, $5::jsonb, 'running', $6, $7, gen_random_uuid(), ${until(3)}, ${event(4)})
+         ON CONFLICT (gtid) DO NOTHING
+         RETURNING gtid, lease_token),
+       steps AS (
+         INSERT INTO tx_saga_step (gtid, position, name)
+         SELECT saga.gtid, s.ord - 1, s.name FROM saga, unnest($8::text[]) WITH ORDINALITY AS s(name, ord))
+       SELECT lease_token FROM saga`,
+      [
+        saga.gtid,
+        saga.workflow,
+        leaseMs,
+        'started',
+        JSON.stringify(saga.input ?? null),
+        saga.correlationId ?? null,
+        owner,
+        saga.steps,
+      ],
+    );
+    const [row] = rows;
+    if (!row) throw new GtidInUseError(saga.gtid);
+    return { gtid: saga.gtid, token: row.lease_token, leaseMs };
+  }
+
+  stepStarted(lease: SagaLease, index: number, attempt: number): Promise<void> {
+    return this.stepWrite(lease, index, `step ${index} started (attempt ${attempt})`, ['running'], {
+      set: `status = 'started', attempts = $7`,
+      values: [attempt],
+    });
+  }
+
+  stepDone(lease: SagaLease, index: number, result: unknown): Promise<void> {
+    return this.stepWrite(lease, index, `step ${index} done`, ['running'], {
+      set: `status = 'done', result = $7::jsonb`,
+      values: [JSON.stringify(result ?? null)],
+    });
+  }
+
+  stepFailed(lease: SagaLease, index: number, reason: string): Promise<void> {
+    return this.stepWrite(lease, index, `step ${index} failed`, ['running'], {
+      sagaSet: `state = 'compensating', reason = $7,
+                failed_step = (SELECT name FROM tx_saga_step WHERE gtid = $1 AND position = $6)`,
+      set: `status = 'failed', error = $7`,
+      values: [reason.slice(0, 500)],
+    });
+  }
+
+  compensationStarted(lease: SagaLease, index: number, attempt: number): Promise<void> {
+    return this.stepWrite(lease, index, `step ${index} compensating (attempt ${attempt})`, ['compensating'], {
+      set: `status = 'compensating', compensation_attempts = $7`,
+      values: [attempt],
+    });
+  }
+
+  stepCompensated(lease: SagaLease, index: number): Promise<void> {
+    return this.stepWrite(lease, index, `step ${index} compensated`, ['compensating'], {
+      set: `status = 'compensated'`,
+      values: [],
+    });
+  }
+
+  async finish(lease: SagaLease, outcome: 'completed' | 'aborted'): Promise<void> {
+    const rows = await this.db.query(
+      `UPDATE tx_saga
+          SET state = $3, lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+              finished_at = now(), updated_at = now(), timeline = timeline || ${event(3)}
+        WHERE gtid = $1 AND lease_token = $2 AND state = $4
+        RETURNING gtid`,
+      [lease.gtid, lease.token, outcome, outcome === 'completed' ? 'running' : 'compensating'],
+    );
+    if (rows.length === 0) throw new SagaLeaseLostError(lease.gtid);
+  }
+
+  async release(lease: SagaLease, error: string, retryAfterMs: number): Promise<void> {
+    const rows = await this.db.query(
+      `UPDATE tx_saga
+          SET retries = retries + 1, last_error = $5, lease_owner = NULL, lease_token = NULL,
+              lease_until = ${until(3)}, updated_at = now(), timeline = timeline || ${event(4)}
+        WHERE gtid = $1 AND lease_token = $2 AND state IN ('running', 'compensating')
+        RETURNING gtid`,
+      [lease.gtid, lease.token, retryAfterMs, 'given back to recovery', error.slice(0, 500)],
+    );
+    if (rows.length === 0) throw new SagaLeaseLostError(lease.gtid);
+  }
+
+  async claimUnfinished(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ lease: SagaLease; saga: SagaRecord }[]> {
+    const sagas = await this.db.query<SagaRow>(
+      `UPDATE tx_saga
+          SET lease_owner = $1, lease_token = gen_random_uuid(), lease_until = ${until(3)},
+              updated_at = now(), timeline = timeline || ${event(4)}
+        WHERE gtid IN (
+          SELECT gtid FROM tx_saga
+           WHERE state IN ('running', 'compensating') AND (lease_until IS NULL OR lease_until < now())
+           ORDER BY lease_until NULLS FIRST LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [owner, limit, leaseMs, `claimed by ${owner}`],
+    );
+    if (sagas.length === 0) return [];
+    const steps = await this.stepsOf(sagas.map((s) => s.gtid));
+    return sagas.map((row) => ({
+      lease: { gtid: row.gtid, token: row.lease_token ?? '', leaseMs },
+      saga: toRecord(row, steps.get(row.gtid) ?? []),
+    }));
+  }
+
+  async get(gtid: string): Promise<SagaRecord | undefined> {
+    const [row] = await this.db.query<SagaRow>('SELECT * FROM tx_saga WHERE gtid = $1', [gtid]);
+    if (!row) return undefined;
+    return toRecord(row, (await this.stepsOf([gtid])).get(gtid) ?? []);
+  }
+
+  private async stepsOf(gtids: string[]): Promise<Map<string, StepRow[]>> {
+    const rows = await this.db.query<StepRow>(
+      `SELECT ${STEP_COLUMNS} FROM tx_saga_step WHERE gtid = ANY($1::text[]) ORDER BY gtid, position`,
+      [gtids],
+    );
+    const byGtid = new Map<string, StepRow[]>();
+    for (const row of rows) byGtid.set(row.gtid, [...(byGtid.get(row.gtid) ?? []), row]);
+    return byGtid;
+  }
+
+  /**
+   * One fenced write of a step (and of its saga): only while `lease` is the saga's and the saga is in one
+   * of `states`. Parameters: $1 gtid, $2 token, $3 lease ms, $4 event, $5 states, $6 position, $7… values.
+   */
+  private async stepWrite(
+    lease: SagaLease,
+    index: number,
+    what: string,
+    states: SagaState[],
+    change: { set: string; sagaSet?: string; values: unknown[] },
+  ): Promise<void> {
+    const rows = await this.db.query(
+      `WITH saga AS (
+         UPDATE tx_saga
+            SET lease_until = ${until(3)}, updated_at = now(), timeline = timeline || ${event(4)}
+                ${change.sagaSet ? `, ${change.sagaSet}` : ''}
+          WHERE gtid = $1 AND lease_token = $2 AND state = ANY($5::text[])
+          RETURNING gtid)
+       UPDATE tx_saga_step s SET ${change.set}, updated_at = now()
+         FROM saga WHERE s.gtid = saga.gtid AND s.position = $6
+       RETURNING s.gtid`,
+      [lease.gtid, lease.token, lease.leaseMs, what, states, index, ...change.values],
+    );
+    if (rows.length === 0) throw new SagaLeaseLostError(lease.gtid);
+  }
+}
