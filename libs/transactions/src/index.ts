@@ -39,6 +39,6 @@ export * from './adapters/postgres/best-effort.migrations';
 export * from './adapters/postgres/postgres-notification-store';
 export * from './ports/saga.ports';
 export * from './saga';
-export * from './adapters/postgres/1765100000000-saga-log.migration';
+export * from './adapters/postgres/1765200000000-saga-log.migration';
 export * from './adapters/postgres/saga.migrations';
 export * from './adapters/postgres/postgres-saga-log';

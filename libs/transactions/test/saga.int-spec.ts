@@ -1,5 +1,6 @@
 import { Database } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
+import { eventually } from '@hospital/platform/testing/waiting';
 import {
   defineSaga,
   GtidInUseError,
@@ -106,8 +107,9 @@ describe('orchestrated saga over PostgreSQL', () => {
     const workflow = participants.workflow(name);
     const orchestrator = new SagaOrchestrator(log, [workflow], {
       name,
-      leaseMs: 400,
-      stepTimeoutMs: 200,
+      // Generous: a live replica must never lose its lease on a loaded machine. Dying ones pass a short one.
+      leaseMs: 5_000,
+      stepTimeoutMs: 2_000,
       retryBaseMs: 5,
       retryMaxMs: 20,
       recoveryBatch: 5,
@@ -192,6 +194,8 @@ describe('orchestrated saga over PostgreSQL', () => {
     const participants = new Participants();
     let kill = true;
     const dying = replica(participants, 'care-plans-dying', {
+      leaseMs: 1_500,
+      stepTimeoutMs: 500,
       // Dies once pacs applied its step, before the step is logged done.
       points: (point, gtid) => {
         if (kill && point === 'saga.orchestrator.after-action' && participants.effects.has(`${gtid}/pacs`))
@@ -208,8 +212,13 @@ describe('orchestrated saga over PostgreSQL', () => {
 
     const heir = replica(participants, 'care-plans-heir');
     expect(await heir.orchestrator.recover()).toBe(0); // the dead replica's lease still holds
-    await new Promise((resolve) => setTimeout(resolve, 450));
-    expect(await heir.orchestrator.recover()).toBe(1);
+    // Claimed once the lease runs out.
+    expect(
+      await eventually(
+        () => heir.orchestrator.recover(),
+        (n) => n > 0,
+      ),
+    ).toBe(1);
     expect((await heir.log.get(gtid))?.state).toBe('completed');
     expect(participants.applied(gtid)).toEqual(['appointments', 'pacs', 'pharmacy']);
     // pacs ran twice (its success was never logged), appointments once.
@@ -247,6 +256,8 @@ describe('orchestrated saga over PostgreSQL', () => {
     let next = 0;
     const gtids: string[] = [];
     const dying = replica(participants, 'care-plans-dying', {
+      leaseMs: 400,
+      stepTimeoutMs: 200,
       points: (point, gtid) => {
         if (!dyingAt.has(next)) return;
         if (point === dyingAt.get(next)) {
@@ -269,7 +280,7 @@ describe('orchestrated saga over PostgreSQL', () => {
     expect(await unfinished(db)).toBe(count);
     const callsBefore = new Map(gtids.map((g) => [g, participants.callers.get(g)?.length ?? 0]));
 
-    await new Promise((resolve) => setTimeout(resolve, 450)); // the dead replica's leases run out
+    // The sweeps find nothing until the dead replica's leases run out, then split the sagas.
     const replicas = [replica(participants, 'care-plans-a'), replica(participants, 'care-plans-b')];
     const sweep = async (r: { orchestrator: SagaOrchestrator }): Promise<number> => {
       let finished = 0;

@@ -189,20 +189,26 @@ export class SagaOrchestrator {
   /**
    * One recovery sweep: claims unfinished sagas whose lease ran out (their orchestrator died, or gave
    * them back) and drives each on: forward from its first step not done while no step failed, else
-   * compensating. Returns how many it finished.
+   * compensating. The claimed sagas run side by side, each renewing its own lease as it goes. Returns
+   * how many it finished.
    */
   async recover(): Promise<number> {
     const { name, recoveryBatch, leaseMs } = this.options;
     const claimed = await this.log.claimUnfinished(name, recoveryBatch, leaseMs);
-    return recoverEach(
-      claimed.map((c) => ({ gtid: c.saga.gtid, ...c })),
-      ({ lease, saga }) => this.resume(lease, saga),
-      async ({ lease, saga }, error) => {
-        await this.log.release(lease, error, this.retryAfter(saga.retries));
-      },
-      this.logger,
-      'saga',
+    const finished = await Promise.all(
+      claimed.map((c) =>
+        recoverEach(
+          [{ gtid: c.saga.gtid, ...c }],
+          ({ lease, saga }) => this.resume(lease, saga),
+          async ({ lease, saga }, error) => {
+            await this.log.release(lease, error, this.retryAfter(saga.retries));
+          },
+          this.logger,
+          'saga',
+        ),
+      ),
     );
+    return finished.reduce((sum, n) => sum + n, 0);
   }
 
   private async resume(lease: SagaLease, saga: SagaRecord): Promise<boolean> {

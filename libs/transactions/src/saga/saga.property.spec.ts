@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { replayParameters } from '../testing/fast-check-replay';
 import { seededRandom } from '../testing/seeded-random';
 import {
   checkSagaOutcomes,
@@ -142,14 +143,9 @@ async function run(s: SagaScenario & { seed: number }): Promise<void> {
 }
 
 function assertProperty(arbitrary: fc.Arbitrary<SagaScenario & { seed: number }>, numRuns: number) {
-  const { FC_SEED, FC_PATH } = process.env;
-  const replay =
-    FC_SEED === undefined
-      ? {}
-      : { seed: Number(FC_SEED), ...(FC_PATH === undefined ? {} : { path: FC_PATH, endOnFailure: true }) };
   return fc.assert(
     fc.asyncProperty(arbitrary, (s) => run(s)),
-    { numRuns, ...replay },
+    { numRuns, ...replayParameters() },
   );
 }
 

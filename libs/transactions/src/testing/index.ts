@@ -15,3 +15,4 @@ export * from './best-effort-memory';
 export * from './best-effort-world';
 export * from './saga-memory';
 export * from './saga-world';
+export * from './fast-check-replay';

@@ -1,4 +1,4 @@
-import { SagaLog1765100000000 } from './1765100000000-saga-log.migration';
+import { SagaLog1765200000000 } from './1765200000000-saga-log.migration';
 
 /** The orchestrated saga's tables (`tx_saga`, `tx_saga_step`), in order. */
-export const sagaMigrations = [SagaLog1765100000000];
+export const sagaMigrations = [SagaLog1765200000000];

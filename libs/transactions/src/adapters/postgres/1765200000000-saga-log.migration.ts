@@ -7,8 +7,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * no longer write. `lease_until` is NULL or in the past once nobody drives the saga (claimable), and is
  * the end of a back-off for one given back (`release`).
  */
-export class SagaLog1765100000000 implements MigrationInterface {
-  name = 'SagaLog1765100000000';
+export class SagaLog1765200000000 implements MigrationInterface {
+  name = 'SagaLog1765200000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
