@@ -16,15 +16,15 @@ import {
  * the in-memory saga log of `../testing`, running random workflows (1–4 steps; each action succeeds, is
  * refused, or fails transiently a few times — before or after taking effect; each compensation fails
  * transiently a few times) under random schedules: log writes and participant calls answered in any
- * order, processes killed at any moment (their requests vanish, or take effect unanswered) or at a saga
- * protocol point, restarted, running recovery sweeps (two racing), and time advancing past back-offs,
+ * order, processes killed at any moment (their requests vanish, take effect unanswered, or linger and
+ * land later) or at a saga protocol point, restarted, running recovery sweeps (two racing), and time advancing past back-offs,
  * step time-outs (a timed-out call may still arrive late) and leases.
  *
  * Safety after every step: legal log transitions only; every participant call made by the orchestrator
  * holding the saga's lease; actions take effect in step order and never once compensation began;
  * compensations take effect in reverse step order. Once healed and drained: every saga completed (every
- * action applied, no compensation) or aborted (every action that took effect compensated, no step after
- * the failed one run), its lease released, and what `start` answered agrees with the log.
+ * action applied, no compensation) or aborted (every action that took effect compensated, every step
+ * whose action was called compensated even with nothing to undo, no step after the failed one run), its lease released, and what `start` answered agrees with the log.
  *
  * A failure prints fast-check's seed and path and the run's trace; replay with FC_SEED=<seed> FC_PATH=<path>.
  */

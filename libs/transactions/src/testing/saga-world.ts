@@ -494,6 +494,9 @@ export function checkSagaOutcomes(world: SagaWorld): string[] {
     } else {
       entries.forEach((e, i) => {
         if (e.state === 'applied') problems.push(`${gtid} aborted but step ${i} is still applied`);
+        // Every step whose action was called (its start logged first) is compensated, even with nothing to undo.
+        else if (e.actionCalls > 0 && e.state === 'none')
+          problems.push(`${gtid} aborted but step ${i}, called, was never compensated`);
       });
       const failed = record.steps.findIndex((s) => s.name === record.failedStep);
       if (failed === -1) problems.push(`${gtid} aborted without a failed step`);
