@@ -83,6 +83,7 @@ export class BestEffortFaultLab {
         clientId: `faults-watch-${lab.runId}`,
         reconnectPeriod: 500,
       });
+      lab.watcher.on('error', () => undefined); // mqtt.js reconnects after the broker's restart
       lab.watcher.on('message', (topic, payload) => {
         let reason = 'unreadable dead letter';
         try {
@@ -189,11 +190,13 @@ export class BestEffortFaultLab {
     let victimExit: ExitInfo | undefined;
     let restarted: Promise<unknown> | undefined;
     let injectedAt = Date.now();
-    if (definition.down) await this.cluster.takeDown(definition.down);
     if (definition.kill) {
+      // Stopped while its receiver is still up (a graceful stop goes on delivering, and retrying, for a
+      // while), then armed with the receiver down: its first deliveries are retries.
       const role = definition.kill;
       this.cluster.down.add(role);
       await this.cluster.stop(role);
+      if (definition.down) await this.cluster.takeDown(definition.down);
       const victim = await this.cluster.start(role, { FAULT_KILL_AT: KILL_POINT });
       result.notes.push(
         `${role} armed at ${KILL_POINT} in ${((Date.now() - injectedAt) / 1000).toFixed(1)} s`,
@@ -209,7 +212,7 @@ export class BestEffortFaultLab {
             result.problems.push(`${role} did not come back after its kill: ${String(error)}`),
         );
       });
-    }
+    } else if (definition.down) await this.cluster.takeDown(definition.down);
     if (plan.fault === 'broker-restart') {
       await this.cluster.broker.stop();
       await sleep(Math.min(downMs, 2_000));
