@@ -3,9 +3,9 @@
 // what a trial reports, and the run's summary. The trials themselves run in faults-best-effort.ts.
 import type { BackoffPolicy } from '@hospital/transactions/best-effort/backoff';
 import type { Log } from './bench-cluster';
-import type { Finding } from './faults-outbox-plan';
+import { FaultKindSummary, Finding, summarizeFaultKinds } from './faults-outbox-plan';
 
-export type { Finding } from './faults-outbox-plan';
+export type { FaultKindSummary, Finding } from './faults-outbox-plan';
 
 /** The processes of a run. */
 export type BestEffortRole = 'icu-monitor' | 'icu-station' | 'appointments';
@@ -171,15 +171,6 @@ export interface BestEffortTrialResult extends BestEffortTrialPlan {
   duplicated: number;
 }
 
-export interface BestEffortKindSummary {
-  trials: number;
-  violations: number;
-  lost: number;
-  duplicated: number;
-  not_injected: number;
-  seconds_max: number;
-}
-
 export interface BestEffortFaultSummary {
   scenario: 'best-effort';
   trials: number;
@@ -199,7 +190,7 @@ export interface BestEffortFaultSummary {
   duplicates_absorbed: number;
   abandoned_attempts: number;
   failed_attempts: number;
-  faults: Partial<Record<BestEffortFaultKind, BestEffortKindSummary>>;
+  faults: Partial<Record<BestEffortFaultKind, FaultKindSummary>>;
 }
 
 export function summarizeBestEffort(
@@ -207,23 +198,7 @@ export function summarizeBestEffort(
   downMs: number,
   final: { findings: Finding[]; pushesDeadLettered: number },
 ): BestEffortFaultSummary {
-  const faults: Partial<Record<BestEffortFaultKind, BestEffortKindSummary>> = {};
-  for (const t of results) {
-    const f = (faults[t.fault] ??= {
-      trials: 0,
-      violations: 0,
-      lost: 0,
-      duplicated: 0,
-      not_injected: 0,
-      seconds_max: 0,
-    });
-    f.trials += 1;
-    f.violations += t.violations;
-    f.lost += t.lost;
-    f.duplicated += t.duplicated;
-    if (!t.injected) f.not_injected += 1;
-    f.seconds_max = Math.max(f.seconds_max, Math.round(t.seconds * 10) / 10);
-  }
+  const faults = summarizeFaultKinds(results);
   const sum = (pick: (t: BestEffortTrialResult) => number): number =>
     results.reduce((n, t) => n + pick(t), 0);
   const finalCount = (kind: Finding['kind']): number => final.findings.filter((f) => f.kind === kind).length;

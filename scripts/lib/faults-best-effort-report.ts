@@ -5,7 +5,7 @@ import {
   BEST_EFFORT_FAULTS,
   BestEffortFaultKind,
   BestEffortFaultSummary,
-  BestEffortKindSummary,
+  FaultKindSummary,
   BestEffortTrialResult,
   Finding,
   summarizeBestEffort,
@@ -72,7 +72,7 @@ export function reportBestEffort(
     '',
     formatTable(
       ['fault', 'injected as', 'trials', 'violations', 'not injected', 'longest trial s'],
-      (Object.entries(summary.faults) as [BestEffortFaultKind, BestEffortKindSummary][]).map(([fault, f]) => [
+      (Object.entries(summary.faults) as [BestEffortFaultKind, FaultKindSummary][]).map(([fault, f]) => [
         fault,
         BEST_EFFORT_FAULTS[fault].description,
         String(f.trials),
