@@ -22,7 +22,7 @@ import {
   SenderPolicy,
 } from './faults-best-effort-plan';
 import { MqttBroker } from './mqtt-broker';
-import { describeExit, portInUse, ServiceProcess } from './service-process';
+import { describeExit, portInUse, ServiceProcess, ServiceStartError } from './service-process';
 
 const SERVICE_OF: Record<BestEffortRole, string> = {
   'icu-monitor': 'icu-monitor',
@@ -30,6 +30,8 @@ const SERVICE_OF: Record<BestEffortRole, string> = {
   appointments: 'appointments',
 };
 const OFFSET: Record<BestEffortRole, number> = { 'icu-monitor': 1, 'icu-station': 2, appointments: 3 };
+/** How ServiceProcess reports a service stopped by a signal while it started. */
+const EXTERNAL_STOP = /exited during start-up \(killed by SIG(TERM|INT)\)/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** The run's broker, services and receivers, started, stopped and taken down by the trials. */
@@ -38,6 +40,7 @@ export class BestEffortCluster {
   private readonly clients = new Map<BestEffortRole, Client>();
   /** Roles the current trial took down on purpose (not restarted by `ensureUp`). */
   readonly down = new Set<BestEffortRole>();
+  private readonly externalStops: string[] = [];
   readonly policies: Record<'icu-monitor' | 'appointments', SenderPolicy>;
   readonly broker: MqttBroker;
   readonly sink = new SmtpSink();
@@ -127,7 +130,7 @@ export class BestEffortCluster {
       },
     };
     const service = SERVICE_OF[role];
-    const process = await ServiceProcess.start({
+    const options = {
       name: role,
       entry: serviceEntry(service),
       env: serviceEnv(service, {
@@ -143,9 +146,19 @@ export class BestEffortCluster {
       }),
       port: this.options.portBase + OFFSET[role],
       cwd: repositoryRoot(),
-    });
-    this.processes.set(role, process);
-    return process;
+    };
+    for (let tries = 1; ; tries++) {
+      try {
+        const process = await ServiceProcess.start(options);
+        this.processes.set(role, process);
+        return process;
+      } catch (error) {
+        // Stopped from outside while it started (this run never signals a starting service): again.
+        const outside = error instanceof ServiceStartError && EXTERNAL_STOP.test(error.message);
+        if (!outside || tries >= 3) throw error;
+        this.externalStops.push(`${role} was stopped by a signal from outside this run while starting`);
+      }
+    }
   }
 
   async stop(role: BestEffortRole): Promise<void> {
@@ -156,15 +169,24 @@ export class BestEffortCluster {
 
   /** Restarts any service that died outside its fault; a note for each. */
   async ensureUp(): Promise<string[]> {
-    const notes: string[] = [];
+    const crashes: string[] = [];
     for (const role of BEST_EFFORT_ROLES) {
       if (this.down.has(role) || this.processes.get(role)?.alive) continue;
       const exit = this.processes.get(role)?.exit;
       this.processes.delete(role);
-      if (exit) notes.push(`${role} had exited (${describeExit(exit)}) outside its fault; restarted`);
+      // This run stops services with SIGTERM only through `stop`, which forgets them first: a SIGTERM or
+      // SIGINT seen here came from outside (another run on the machine). A crash is anything else.
+      if (exit?.signal === 'SIGTERM' || exit?.signal === 'SIGINT')
+        this.externalStops.push(`${role} was stopped by ${exit.signal} from outside this run; restarted`);
+      else if (exit) crashes.push(`${role} had exited (${describeExit(exit)}) outside its fault; restarted`);
       await this.start(role);
     }
-    return notes;
+    return crashes;
+  }
+
+  /** Services stopped by a signal this run did not send, since the last call (restarted each time). */
+  takeExternalStops(): string[] {
+    return this.externalStops.splice(0);
   }
 
   async takeDown(receiver: Receiver): Promise<void> {

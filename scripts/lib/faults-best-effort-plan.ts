@@ -142,6 +142,11 @@ export interface BestEffortTrialResult extends BestEffortTrialPlan {
   /** True when the fault happened (receiver down and back; broker restarted; victim SIGKILLed). */
   injected: boolean;
   victimExit?: string;
+  /**
+   * Services stopped by a SIGTERM or SIGINT this run did not send (another run on the machine): restarted
+   * and noted, an extra fault the invariants must survive, not a violation.
+   */
+  externalStops: number;
   /** QoS 1 vitals the broker acknowledged to the bedside simulator during the trial. */
   vitalsAcked: number;
   /** Bookings answered 201 and cancellations 200; requests answered otherwise (e.g. the victim down). */
@@ -180,6 +185,7 @@ export interface BestEffortFaultSummary {
   duplicated: number;
   left_in_doubt: number;
   not_injected: number;
+  external_stops: number;
   vitals_acked: number;
   vitals_stored_twice: number;
   alerts: number;
@@ -211,6 +217,7 @@ export function summarizeBestEffort(
     duplicated: sum((t) => t.duplicated) + finalCount('duplicated'),
     left_in_doubt: 0,
     not_injected: results.filter((t) => !t.injected).length,
+    external_stops: sum((t) => t.externalStops),
     vitals_acked: sum((t) => t.vitalsAcked),
     vitals_stored_twice: sum((t) => t.vitalsStoredTwice),
     alerts: sum((t) => t.alerts),

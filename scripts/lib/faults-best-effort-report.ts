@@ -110,6 +110,7 @@ export function reportBestEffort(
         ['lost', String(summary.lost)],
         ['duplicated', String(summary.duplicated)],
         ['faults not injected', String(summary.not_injected)],
+        ['services stopped from outside the run (restarted)', String(summary.external_stops)],
       ],
     ),
   ];

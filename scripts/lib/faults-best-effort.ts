@@ -69,6 +69,8 @@ export class BestEffortFaultLab {
           method: 'PUT',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ patientId: bed.patientId, spo2Scale: 1 }),
+        }).catch((error: unknown) => {
+          throw new Error(`admitting ${bed.bedId}: the ICU monitor did not answer (${String(error)})`);
         });
         if (response.status !== 200) throw new Error(`admitting ${bed.bedId} answered ${response.status}`);
       }
@@ -141,6 +143,7 @@ export class BestEffortFaultLab {
       ...plan,
       victim: definition.kill,
       injected: false,
+      externalStops: 0,
       vitalsAcked: 0,
       bookings: 0,
       cancellations: 0,
@@ -294,6 +297,9 @@ export class BestEffortFaultLab {
     result.failedAttempts = delta('outcome:failed') + delta('outcome:timeout');
     result.deadLettered = delta('state:dead-lettered:push');
 
+    const outside = this.cluster.takeExternalStops();
+    result.externalStops = outside.length;
+    result.notes.push(...outside);
     const fresh = [...evaluation.findings, ...vitalCheck.findings].filter((f) => !this.reported.has(f.key));
     const refused = this.refusedVitals.splice(0);
     if (refused.length > 0)
@@ -440,7 +446,9 @@ export class BestEffortFaultLab {
     );
     const response = await fetch(
       `${this.cluster.url('appointments')}/api/notifications/dead-letters?channel=push&limit=1000`,
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`listing the dead letters: appointments did not answer (${String(error)})`);
+    });
     const listed = new Set(((await response.json()) as { id: string }[]).map((d) => d.id));
     const unlisted = dead.filter((d) => !listed.has(d.id));
     if (unlisted.length > 0)
