@@ -41,6 +41,7 @@ import {
 } from './lib/faults-best-effort';
 import { reportBestEffort, bestEffortTrialLine } from './lib/faults-best-effort-report';
 import { formatTable } from './lib/bench-report';
+import { faultKindTable, findingsAndNotes } from './lib/faults-report';
 
 const SCENARIOS = ['2pc', 'outbox', 'best-effort'] as const;
 /** Trials when --trials is not given: every point (2pc) or fault kind (outbox, best-effort) several times. */
@@ -254,19 +255,7 @@ function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaul
       ]),
     ),
     '',
-    formatTable(
-      ['fault', 'injected as', 'trials', 'violations', 'not injected', 'longest trial s'],
-      (
-        Object.entries(summary.faults) as [FaultKind, NonNullable<OutboxFaultSummary['faults'][FaultKind]>][]
-      ).map(([fault, f]) => [
-        fault,
-        FAULTS[fault].description,
-        String(f.trials),
-        String(f.violations),
-        String(f.not_injected),
-        String(f.seconds_max),
-      ]),
-    ),
+    faultKindTable(summary.faults, (fault: FaultKind) => FAULTS[fault].description),
     '',
     formatTable(
       ['invariant', 'result'],
@@ -285,21 +274,22 @@ function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaul
       ],
     ),
   ];
-  const failing = results.filter((t) => t.findings.length > 0 || t.notes.length > 0);
-  if (failing.length > 0) {
-    out.push('', 'Findings and notes:');
-    for (const trial of failing) {
-      out.push(`  ${outboxTrialLine(trial)}`);
-      for (const note of trial.notes) out.push(`    note: ${note}`);
-      for (const f of trial.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
-      if (trial.findings.length > 20) out.push(`    … and ${trial.findings.length - 20} more`);
-    }
-  }
+  const notes = findingsAndNotes(results, outboxTrialLine);
+  if (notes.length > 0) out.push('', 'Findings and notes:', ...notes);
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/** True when --fault names no fault, or one of `faults`; otherwise says so on stderr. */
+function faultOf(faults: readonly string[]): boolean {
+  const only = command.choices.fault;
+  if (only === undefined || faults.includes(only)) return true;
+  process.stderr.write(`faults: --fault=${only} is not a ${command.scenario} fault (${faults.join(', ')})\n`);
+  return false;
+}
+
 async function mainOutbox(): Promise<number> {
+  if (!faultOf(FAULT_ORDER)) return 2;
   const only = command.choices.fault as FaultKind | undefined;
   const plans = planOutboxTrials(command.numbers.trials, only ? [only] : FAULT_ORDER);
   const began = Date.now();
@@ -333,13 +323,8 @@ async function mainOutbox(): Promise<number> {
 }
 
 async function mainBestEffort(): Promise<number> {
+  if (!faultOf(BEST_EFFORT_FAULT_ORDER)) return 2;
   const only = command.choices.fault;
-  if (only !== undefined && !(BEST_EFFORT_FAULT_ORDER as readonly string[]).includes(only)) {
-    process.stderr.write(
-      `faults: --fault=${only} is not a best-effort fault (${BEST_EFFORT_FAULT_ORDER.join(', ')})\n`,
-    );
-    return 2;
-  }
   const plans = planBestEffortTrials(
     command.numbers.trials,
     only ? [only as BestEffortFaultKind] : BEST_EFFORT_FAULT_ORDER,

@@ -1,11 +1,11 @@
 // The readable side of `npm run faults -- best-effort`: one progress line per trial, the per-trial table,
 // the per-fault table and the invariants, and the run's summary (whose JSON is the last stdout line).
 import { formatTable } from './bench-report';
+import { faultKindTable, findingsAndNotes } from './faults-report';
 import {
   BEST_EFFORT_FAULTS,
   BestEffortFaultKind,
   BestEffortFaultSummary,
-  FaultKindSummary,
   BestEffortTrialResult,
   Finding,
   summarizeBestEffort,
@@ -70,17 +70,7 @@ export function reportBestEffort(
       ]),
     ),
     '',
-    formatTable(
-      ['fault', 'injected as', 'trials', 'violations', 'not injected', 'longest trial s'],
-      (Object.entries(summary.faults) as [BestEffortFaultKind, FaultKindSummary][]).map(([fault, f]) => [
-        fault,
-        BEST_EFFORT_FAULTS[fault].description,
-        String(f.trials),
-        String(f.violations),
-        String(f.not_injected),
-        String(f.seconds_max),
-      ]),
-    ),
+    faultKindTable(summary.faults, (fault: BestEffortFaultKind) => BEST_EFFORT_FAULTS[fault].description),
     '',
     formatTable(
       ['invariant', 'result'],
@@ -114,18 +104,10 @@ export function reportBestEffort(
       ],
     ),
   ];
-  const failing = results.filter((t) => t.findings.length > 0 || t.notes.length > 0);
-  if (failing.length > 0 || final.findings.length > 0) {
-    out.push('', 'Findings and notes:');
-    for (const trial of failing) {
-      out.push(`  ${bestEffortTrialLine(trial)}`);
-      for (const note of trial.notes) out.push(`    note: ${note}`);
-      for (const f of trial.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
-      if (trial.findings.length > 20) out.push(`    … and ${trial.findings.length - 20} more`);
-    }
-    if (final.findings.length > 0) out.push('  after the last trial:');
-    for (const f of final.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
-  }
+  const notes = findingsAndNotes(results, bestEffortTrialLine);
+  if (notes.length > 0 || final.findings.length > 0) out.push('', 'Findings and notes:', ...notes);
+  if (final.findings.length > 0) out.push('  after the last trial:');
+  for (const f of final.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
   return summary;
