@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portInUse } from './service-process';
+import { killWithRunner, portInUse } from './service-process';
 
 export interface MqttBrokerOptions {
   port: number;
@@ -72,12 +72,8 @@ export class MqttBroker {
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     this.child = child;
-    const stopKill = (): void => {
-      child.kill('SIGKILL');
-    };
-    process.once('exit', stopKill);
+    killWithRunner(child);
     void this.exited.then(() => {
-      process.off('exit', stopKill);
       if (this.child === child) this.child = undefined;
     });
     const deadline = Date.now() + timeoutMs;
