@@ -422,8 +422,8 @@ export class BestEffortFaultLab {
 
   /**
    * After the last trial: waits until every push has been dead-lettered, checks everything once more, and
-   * that the dead letters are listed at `GET /api/notifications/dead-letters`. Returns the findings not
-   * reported by a trial.
+   * that the dead letters are listed at `GET /api/notifications/dead-letters` (oldest first, at most 1000:
+   * the endpoint has no further pages). Returns the findings not reported by a trial.
    */
   async finish(): Promise<{ findings: Finding[]; pushesDeadLettered: number }> {
     const { maxAttempts, backoff, attemptTimeoutMs } = this.cluster.policies.appointments;
@@ -442,7 +442,7 @@ export class BestEffortFaultLab {
     const dead = await this.rows<{ id: string }>(
       'appointments',
       `SELECT id FROM tx_notification WHERE state = 'dead-lettered' AND channel = 'push'
-        ORDER BY dead_lettered_at DESC, position DESC LIMIT 1000`,
+        ORDER BY dead_lettered_at, position LIMIT 1000`,
     );
     const response = await fetch(
       `${this.cluster.url('appointments')}/api/notifications/dead-letters?channel=push&limit=1000`,
