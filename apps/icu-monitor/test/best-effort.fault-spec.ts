@@ -44,7 +44,7 @@ describe('best-effort notification (ICU alerts, appointment confirmations) under
     for (const plan of planBestEffortTrials(BEST_EFFORT_FAULT_ORDER.length))
       results.set(plan.fault, await lab.runTrial(plan));
     final = await lab.finish();
-    // About two minutes: five trials, most of it the killed services starting again.
+    // 80 s here (200 s while others loaded the machine): five trials, most of it services starting again.
   }, 400_000);
 
   afterAll(async () => {
