@@ -5,6 +5,9 @@
 //   2pc     EMR ↔ LIS ↔ PACS record update over two-phase commit (scripts/lib/faults-2pc.ts)
 //   outbox  pharmacy dispensing → inventory → supply chain → supplier: outbox / inbox over RabbitMQ and
 //           purchase orders as two-phase messages (scripts/lib/faults-outbox.ts)
+//   best-effort  ICU alerts to the station and appointment confirmations by e-mail and push, under load:
+//           receivers down, senders killed mid-retry, the run's own Mosquitto restarted
+//           (scripts/lib/faults-best-effort.ts)
 import { SingleBar } from 'cli-progress';
 import { ProtocolPoint, protocolPointsOf } from '@hospital/transactions/core/protocol-points';
 import { ensureInfrastructure } from './infra/index';
@@ -29,11 +32,24 @@ import {
   planOutboxTrials,
   summarizeOutbox,
 } from './lib/faults-outbox';
+import {
+  BEST_EFFORT_FAULT_ORDER,
+  BestEffortFaultKind,
+  BestEffortFaultLab,
+  bestEffortPassed,
+  planBestEffortTrials,
+} from './lib/faults-best-effort';
+import { reportBestEffort, bestEffortTrialLine } from './lib/faults-best-effort-report';
 import { formatTable } from './lib/bench-report';
+import { faultKindTable, findingsAndNotes } from './lib/faults-report';
 
-const SCENARIOS = ['2pc', 'outbox'] as const;
-/** Trials when --trials is not given: every point (2pc) or fault kind (outbox) several times. */
-const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = { '2pc': 60, outbox: 30 };
+const SCENARIOS = ['2pc', 'outbox', 'best-effort'] as const;
+/** Trials when --trials is not given: every point (2pc) or fault kind (outbox, best-effort) several times. */
+const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = {
+  '2pc': 60,
+  outbox: 30,
+  'best-effort': 20,
+};
 const scenarioArgument = process.argv.slice(2).find((a) => (SCENARIOS as readonly string[]).includes(a));
 
 const command = parseCommandOrExit(process.argv.slice(2), {
@@ -45,7 +61,14 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       min: 1,
       max: 10_000,
       integer: true,
-      description: `trials, round-robin over every protocol point (2pc) or fault (outbox); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
+      description: `trials, round-robin over every protocol point (2pc) or fault (outbox, best-effort); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
+    },
+    down: {
+      default: 20,
+      min: 1,
+      max: 600,
+      integer: false,
+      description: 'best-effort: seconds a receiver (the ICU station, the SMTP sink) stays down',
     },
   },
   choices: {
@@ -53,7 +76,10 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       choices: protocolPointsOf('2pc'),
       description: '2pc: only this protocol point',
     },
-    fault: { choices: FAULT_ORDER, description: 'outbox: only this fault' },
+    fault: {
+      choices: [...FAULT_ORDER, ...BEST_EFFORT_FAULT_ORDER],
+      description: 'outbox, best-effort: only this fault (of the scenario)',
+    },
   },
 });
 
@@ -229,19 +255,7 @@ function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaul
       ]),
     ),
     '',
-    formatTable(
-      ['fault', 'injected as', 'trials', 'violations', 'not injected', 'longest trial s'],
-      (
-        Object.entries(summary.faults) as [FaultKind, NonNullable<OutboxFaultSummary['faults'][FaultKind]>][]
-      ).map(([fault, f]) => [
-        fault,
-        FAULTS[fault].description,
-        String(f.trials),
-        String(f.violations),
-        String(f.not_injected),
-        String(f.seconds_max),
-      ]),
-    ),
+    faultKindTable(summary.faults, (fault: FaultKind) => FAULTS[fault].description),
     '',
     formatTable(
       ['invariant', 'result'],
@@ -260,21 +274,22 @@ function reportOutbox(results: readonly OutboxTrialResult[], summary: OutboxFaul
       ],
     ),
   ];
-  const failing = results.filter((t) => t.findings.length > 0 || t.notes.length > 0);
-  if (failing.length > 0) {
-    out.push('', 'Findings and notes:');
-    for (const trial of failing) {
-      out.push(`  ${outboxTrialLine(trial)}`);
-      for (const note of trial.notes) out.push(`    note: ${note}`);
-      for (const f of trial.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
-      if (trial.findings.length > 20) out.push(`    … and ${trial.findings.length - 20} more`);
-    }
-  }
+  const notes = findingsAndNotes(results, outboxTrialLine);
+  if (notes.length > 0) out.push('', 'Findings and notes:', ...notes);
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/** True when --fault names no fault, or one of `faults`; otherwise says so on stderr. */
+function faultOf(faults: readonly string[]): boolean {
+  const only = command.choices.fault;
+  if (only === undefined || faults.includes(only)) return true;
+  process.stderr.write(`faults: --fault=${only} is not a ${command.scenario} fault (${faults.join(', ')})\n`);
+  return false;
+}
+
 async function mainOutbox(): Promise<number> {
+  if (!faultOf(FAULT_ORDER)) return 2;
   const only = command.choices.fault as FaultKind | undefined;
   const plans = planOutboxTrials(command.numbers.trials, only ? [only] : FAULT_ORDER);
   const began = Date.now();
@@ -307,10 +322,54 @@ async function mainOutbox(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+async function mainBestEffort(): Promise<number> {
+  if (!faultOf(BEST_EFFORT_FAULT_ORDER)) return 2;
+  const only = command.choices.fault;
+  const plans = planBestEffortTrials(
+    command.numbers.trials,
+    only ? [only as BestEffortFaultKind] : BEST_EFFORT_FAULT_ORDER,
+  );
+  const downMs = Math.round(command.numbers.down * 1000);
+  const began = Date.now();
+  await ensureInfrastructure({ log });
+  const lab = await BestEffortFaultLab.open({
+    suffix: 'faults',
+    portBase: 3600,
+    mqttPort: 1893,
+    downMs,
+    log,
+  });
+  let final: Awaited<ReturnType<BestEffortFaultLab['finish']>>;
+  try {
+    let violations = 0;
+    for (const plan of plans) {
+      const result = await lab.runTrial(plan);
+      violations += result.violations;
+      log(
+        `${plan.index + 1}/${plans.length} ${bestEffortTrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
+      );
+    }
+    log(
+      'waiting for every push to the gateway that never came back to be dead-lettered, then checking again',
+    );
+    final = await lab.finish();
+  } finally {
+    await lab.close();
+  }
+  const summary = reportBestEffort(lab.trials, downMs, final);
+  const ok = bestEffortPassed(summary);
+  process.stdout.write(
+    `${JSON.stringify({ ...summary, duration_s: Math.round((Date.now() - began) / 1000), passed: ok })}\n`,
+  );
+  return ok ? 0 : 1;
+}
+
 function main(): Promise<number> {
   switch (command.scenario) {
     case 'outbox':
       return mainOutbox();
+    case 'best-effort':
+      return mainBestEffort();
     default:
       return main2pc();
   }

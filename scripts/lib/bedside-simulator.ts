@@ -132,6 +132,9 @@ export class BedsideSimulator {
       this.client?.once('connect', () => resolve());
       this.client?.once('error', reject);
     });
+    // Once connected, mqtt.js reconnects by itself (and sends the unacknowledged QoS 1 publishes again): a
+    // broker that goes away resets the connection, an 'error' that must not end the process.
+    this.client.on('error', () => undefined);
   }
 
   /** Publishes every bed's seven vitals of `round`; resolves when the broker has acknowledged them all. */

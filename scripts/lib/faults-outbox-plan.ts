@@ -216,11 +216,21 @@ export interface OutboxFaultSummary {
   faults: Partial<Record<FaultKind, FaultKindSummary>>;
 }
 
-export function summarizeOutbox(
-  results: readonly OutboxTrialResult[],
-  totals: Evaluation,
-): OutboxFaultSummary {
-  const faults: Partial<Record<FaultKind, FaultKindSummary>> = {};
+/** What the per-fault summary of any fault run needs of a trial. */
+export interface TrialTally<K extends string> {
+  fault: K;
+  injected: boolean;
+  violations: number;
+  lost: number;
+  duplicated: number;
+  seconds: number;
+}
+
+/** Per fault kind: trials, violations, lost, duplicated, faults not injected and the longest trial. */
+export function summarizeFaultKinds<K extends string>(
+  results: readonly TrialTally<K>[],
+): Partial<Record<K, FaultKindSummary>> {
+  const faults: Partial<Record<K, FaultKindSummary>> = {};
   for (const t of results) {
     const f = (faults[t.fault] ??= {
       trials: 0,
@@ -237,6 +247,14 @@ export function summarizeOutbox(
     if (!t.injected) f.not_injected += 1;
     f.seconds_max = Math.max(f.seconds_max, Math.round(t.seconds * 10) / 10);
   }
+  return faults;
+}
+
+export function summarizeOutbox(
+  results: readonly OutboxTrialResult[],
+  totals: Evaluation,
+): OutboxFaultSummary {
+  const faults = summarizeFaultKinds(results);
   const sum = (pick: (t: OutboxTrialResult) => number): number => results.reduce((n, t) => n + pick(t), 0);
   return {
     scenario: 'outbox',

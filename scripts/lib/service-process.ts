@@ -66,6 +66,13 @@ function installExitHooks(): void {
   }
 }
 
+/** Kills `child` (a broker the runner started, say) with the services when the runner exits or is interrupted. */
+export function killWithRunner(child: ChildProcess): void {
+  installExitHooks();
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 /** Keeps the last TAIL_BYTES of a stream (a service's stdout or stderr) for error messages. */
 class Tail {
   private chunks: Buffer[] = [];

@@ -86,6 +86,9 @@ export class SmtpSink {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => {
         server.off('error', reject);
+        // A sender killed mid-transaction resets its connection: smtp-server reports it as an 'error' of
+        // the server, which must not end the process that hosts the sink.
+        server.on('error', () => undefined);
         resolve();
       });
     });

@@ -1,0 +1,37 @@
+// Tables the fault runs with rotating fault kinds (outbox, best-effort) print alike: one row per kind, and
+// the findings and notes of the trials that have any.
+import { formatTable } from './bench-report';
+import type { FaultKindSummary, Finding } from './faults-outbox-plan';
+
+/** The per-fault table: how each kind was injected, its trials, violations, misses and longest trial. */
+export function faultKindTable<K extends string>(
+  faults: Partial<Record<K, FaultKindSummary>>,
+  describe: (fault: K) => string,
+): string {
+  return formatTable(
+    ['fault', 'injected as', 'trials', 'violations', 'not injected', 'longest trial s'],
+    (Object.entries(faults) as [K, FaultKindSummary][]).map(([fault, f]) => [
+      fault,
+      describe(fault),
+      String(f.trials),
+      String(f.violations),
+      String(f.not_injected),
+      String(f.seconds_max),
+    ]),
+  );
+}
+
+/** Lines for each trial with findings or notes: its progress line, its notes, its first 20 findings. */
+export function findingsAndNotes<T extends { notes: string[]; findings: Finding[] }>(
+  trials: readonly T[],
+  line: (trial: T) => string,
+): string[] {
+  const out: string[] = [];
+  for (const trial of trials.filter((t) => t.findings.length > 0 || t.notes.length > 0)) {
+    out.push(`  ${line(trial)}`);
+    for (const note of trial.notes) out.push(`    note: ${note}`);
+    for (const f of trial.findings.slice(0, 20)) out.push(`    - ${f.kind}: ${f.message}`);
+    if (trial.findings.length > 20) out.push(`    … and ${trial.findings.length - 20} more`);
+  }
+  return out;
+}
