@@ -7,11 +7,9 @@ import { Client } from 'pg';
 import { serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases } from '../infra/index';
 import { appointmentServices, icuServices, repositoryRoot, serviceEntry, serviceEnv } from '../services';
-/* eslint-disable no-restricted-imports -- the runner's receivers: the SMTP sink and a push gateway */
-import { GatewaySim } from '../../apps/appointments/test/support/gateway-sim';
-import { SmtpSink } from '../../apps/appointments/test/support/smtp-sink';
-/* eslint-enable no-restricted-imports */
 import { clientConfig, withClient } from './bench-cluster';
+import { GatewaySim } from './gateway-sim';
+import { SmtpSink } from './smtp-sink';
 import {
   BEST_EFFORT_ROLES,
   BestEffortFaultLabOptions,
