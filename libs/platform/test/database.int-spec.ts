@@ -6,10 +6,12 @@ const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('Database.transaction over a real PostgreSQL', () => {
   let db: Database;
   let drop: () => Promise<void>;
+  let settings: ConstructorParameters<typeof Database>[0];
 
   beforeAll(async () => {
     const created = await createTestDatabase('platform', []);
     drop = created.drop;
+    settings = created.settings;
     db = new Database(created.settings, 'platform-test');
     await db.query('CREATE TABLE notes (id text PRIMARY KEY)');
   });
@@ -52,6 +54,23 @@ describe('Database.transaction over a real PostgreSQL', () => {
       }),
     ).rejects.toMatchObject({ code: '23505' });
     expect(await stored('before-conflict')).toBe(0);
+  });
+
+  it('gives a connection whose transaction was rolled back cleanly back to the pool', async () => {
+    const one = new Database({ ...settings, poolSize: 1 }, 'platform-test-one');
+    try {
+      const backend = (exec: Database | { query: Database['query'] }) =>
+        exec.query<{ pid: number }>('SELECT pg_backend_pid() AS pid').then((rows) => rows[0].pid);
+      const first = await one.transaction((tx) => backend(tx));
+      // A refusal (a unique violation) rolls back: the same server process serves the next transaction.
+      await one.query('INSERT INTO notes (id) VALUES ($1)', ['refused-once']);
+      await expect(
+        one.transaction((tx) => tx.query('INSERT INTO notes (id) VALUES ($1)', ['refused-once'])),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect(await one.transaction((tx) => backend(tx))).toBe(first);
+    } finally {
+      await one.close();
+    }
   });
 
   it('runs work that waits before its first statement inside the transaction', async () => {

@@ -168,43 +168,60 @@ export class Database implements EntityExecutor {
 
   /** Runs `work` on one dedicated connection, released afterwards (destroyed if `work` threw). */
   async withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    const session = new Session(client, this.dataSource);
-    let failed = false;
-    try {
-      return await work(session);
-    } catch (error) {
-      failed = true;
-      throw error;
-    } finally {
-      session.end();
-      client.release(failed);
-    }
+    return this.onConnection(work, () => false);
   }
 
-  /** Runs `work` in a local transaction: committed when it returns, rolled back when it throws. */
+  /**
+   * Runs `work` in a local transaction: committed when it returns, rolled back when it throws. A
+   * connection whose transaction was rolled back cleanly goes back to the pool (a refused booking or vital
+   * is an everyday failure: it must not cost a new server process); one whose ROLLBACK failed is destroyed.
+   */
   async transaction<T>(
     work: (tx: Session) => Promise<T>,
     options: { synchronousCommit?: boolean } = {},
   ): Promise<T> {
-    return this.withSession(async (session) => {
-      // BEGIN travels with the work's first statement instead of costing a round trip of its own. BEGIN
-      // fails only in a session whose transaction already failed, and that transaction stays failed until
-      // the ROLLBACK below, sent once the work has settled: every statement of the work fails with it.
-      const opened = session.query(
-        options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
-      );
-      const worked = work(session);
-      const failure = await firstFailure(opened, worked);
-      if (failure !== undefined) {
-        await session.query('ROLLBACK').catch(() => undefined);
-        throw failure;
-      }
-      // A transaction that failed without the work noticing (an error it caught) answers COMMIT with
-      // the tag ROLLBACK: that is a failure, never a commit.
-      expectCommand(await session.command('COMMIT'), 'COMMIT');
-      return worked;
-    });
+    let rolledBack = false;
+    return this.onConnection(
+      async (session) => {
+        // BEGIN travels with the work's first statement instead of costing a round trip of its own. BEGIN
+        // fails only in a session whose transaction already failed, and that transaction stays failed
+        // until the ROLLBACK below, sent once the work has settled: every statement of the work fails with
+        // it.
+        const opened = session.query(
+          options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+        );
+        const worked = work(session);
+        const failure = await firstFailure(opened, worked);
+        if (failure !== undefined) {
+          rolledBack = await session.query('ROLLBACK').then(
+            () => true,
+            () => false,
+          );
+          throw failure;
+        }
+        // A transaction that failed without the work noticing (an error it caught) answers COMMIT with
+        // the tag ROLLBACK: that is a failure, never a commit.
+        expectCommand(await session.command('COMMIT'), 'COMMIT');
+        return worked;
+      },
+      () => rolledBack,
+    );
+  }
+
+  /** `work` on a pooled connection; after a failure the connection is reused only if `reusable()` says so. */
+  private async onConnection<T>(work: (session: Session) => Promise<T>, reusable: () => boolean): Promise<T> {
+    const client = await this.pool.connect();
+    const session = new Session(client, this.dataSource);
+    let destroy = false;
+    try {
+      return await work(session);
+    } catch (error) {
+      destroy = !reusable();
+      throw error;
+    } finally {
+      session.end();
+      client.release(destroy);
+    }
   }
 
   async close(): Promise<void> {
