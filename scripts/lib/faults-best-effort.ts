@@ -34,6 +34,7 @@ import {
 } from './faults-best-effort-plan';
 import { sleep } from './faults-outbox-load';
 import { describeExit, ExitInfo } from './service-process';
+import { phaseClock } from './faults-report';
 
 export * from './faults-best-effort-plan';
 
@@ -166,11 +167,7 @@ export class BestEffortFaultLab {
       duplicated: 0,
     };
     this.results.push(result);
-    let phaseStart = Date.now();
-    const phase = (name: string): void => {
-      result.phases[name] = Date.now() - phaseStart;
-      phaseStart = Date.now();
-    };
+    const phase = phaseClock(result.phases);
     const crashes = await this.cluster.ensureUp();
     const before = await this.counts();
     const tag = `${this.runId}-${plan.index}`;

@@ -38,6 +38,7 @@ import {
   STANDING_ROLES,
 } from './pharmacy-cluster';
 import { describeExit, ExitInfo, ServiceProcess, ServiceStartError } from './service-process';
+import { phaseClock } from './faults-report';
 
 export * from './faults-outbox-plan';
 
@@ -158,11 +159,7 @@ export class OutboxFaultLab {
       leftInDoubt: 0,
     };
     this.results.push(result);
-    let phaseStart = Date.now();
-    const phase = (name: string): void => {
-      result.phases[name] = Date.now() - phaseStart;
-      phaseStart = Date.now();
-    };
+    const phase = phaseClock(result.phases);
     const crashes = await this.ensureStandingUp();
     const ordersBefore = await this.purchaseOrderCount();
     const duplicatesBefore = await this.duplicateCounts();

@@ -3,6 +3,15 @@
 import { formatTable } from './bench-report';
 import type { FaultKindSummary, Finding } from './faults-outbox-plan';
 
+/** A trial's phase clock: each call records the ms since the previous one (or the start) under `name`. */
+export function phaseClock(phases: Record<string, number>): (name: string) => void {
+  let phaseStart = Date.now();
+  return (name) => {
+    phases[name] = Date.now() - phaseStart;
+    phaseStart = Date.now();
+  };
+}
+
 /** The per-fault table: how each kind was injected, its trials, violations, misses and longest trial. */
 export function faultKindTable<K extends string>(
   faults: Partial<Record<K, FaultKindSummary>>,
