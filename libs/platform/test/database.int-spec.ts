@@ -73,6 +73,27 @@ describe('Database.transaction over a real PostgreSQL', () => {
     }
   });
 
+  it('survives a connection lost mid-transaction: the work fails, the connection is destroyed, a new one serves', async () => {
+    const one = new Database({ ...settings, poolSize: 1 }, 'platform-test-lost');
+    try {
+      const backend = (tx: { query: Database['query'] }) =>
+        tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid').then((rows) => rows[0].pid);
+      let first = 0;
+      await expect(
+        one.transaction(async (tx) => {
+          first = await backend(tx);
+          await db.query('SELECT pg_terminate_backend($1)', [first]);
+          await later(100);
+          await tx.query('SELECT 1');
+        }),
+      ).rejects.toThrow();
+      const next = await one.transaction((tx) => backend(tx));
+      expect(next).not.toBe(first);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('runs work that waits before its first statement inside the transaction', async () => {
     await expect(
       db.transaction(async (tx) => {

@@ -211,16 +211,25 @@ export class Database implements EntityExecutor {
   /** `work` on a pooled connection; after a failure the connection is reused only if `reusable()` says so. */
   private async onConnection<T>(work: (session: Session) => Promise<T>, reusable: () => boolean): Promise<T> {
     const client = await this.pool.connect();
+    // The pool listens for errors of idle clients only: a connection lost while checked out (the server
+    // restarted, the backend terminated) would otherwise be an unhandled 'error' that ends the process.
+    // Its statements reject on their own, and a failed session's connection is not reused.
+    let lost = false;
+    const onError = (): void => {
+      lost = true;
+    };
+    client.on('error', onError);
     const session = new Session(client, this.dataSource);
     let destroy = false;
     try {
       return await work(session);
     } catch (error) {
-      destroy = !reusable();
+      destroy = lost || !reusable();
       throw error;
     } finally {
       session.end();
-      client.release(destroy);
+      client.off('error', onError);
+      client.release(destroy || lost);
     }
   }
 
