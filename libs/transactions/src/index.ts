@@ -42,3 +42,7 @@ export * from './saga';
 export * from './adapters/postgres/1765200000000-saga-log.migration';
 export * from './adapters/postgres/saga.migrations';
 export * from './adapters/postgres/postgres-saga-log';
+export * from './ports/tcc.ports';
+export * from './adapters/postgres/1765400000000-tcc-barrier.migration';
+export * from './adapters/postgres/tcc.migrations';
+export * from './adapters/postgres/postgres-tcc-barrier';
