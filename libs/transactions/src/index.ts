@@ -46,3 +46,4 @@ export * from './ports/tcc.ports';
 export * from './adapters/postgres/1765400000000-tcc-barrier.migration';
 export * from './adapters/postgres/tcc.migrations';
 export * from './adapters/postgres/postgres-tcc-barrier';
+export * from './tcc';

@@ -55,3 +55,80 @@ export interface TccBarrier<S> {
    */
   cancel<T>(tx: S, key: TccBranchKey, work: (tx: S) => Promise<T>): Promise<TccBarrierResult<T>>;
 }
+
+/**
+ * States of a global TCC transaction in its coordinator's log. trying → confirming → confirmed, or
+ * trying → cancelling → cancelled. The decision (`confirming` or `cancelling`) is durable before the
+ * first Confirm or Cancel is sent, and never changes afterwards.
+ */
+export type TccState = 'trying' | 'confirming' | 'cancelling' | 'confirmed' | 'cancelled';
+
+/** One global TCC transaction as its log holds it. */
+export interface TccRecord {
+  gtid: string;
+  /** The workflow that runs it (the coordinator must know it to resume). */
+  workflow: string;
+  /** The input as started (JSON); Try, Confirm and Cancel receive it again after a restart. */
+  input: unknown;
+  /** The participants' branch names, in the workflow's order. */
+  branches: string[];
+  state: TccState;
+  correlationId?: string;
+  /** Why it was cancelled (the failed branch's reason, or a coordinator that died while trying). */
+  reason?: string;
+  /** Runs that had to leave the transaction unfinished (a Confirm or Cancel that kept failing). */
+  retries: number;
+  lastError?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The right to write one transaction's log, as for the saga: handed out by `begin` and by a claim. */
+export interface TccLease {
+  gtid: string;
+  token: string;
+  leaseMs: number;
+}
+
+export interface NewTcc {
+  gtid: string;
+  workflow: string;
+  input: unknown;
+  branches: readonly string[];
+  correlationId?: string;
+}
+
+/** A write under a lease that another coordinator replica took over (or on a finished transaction). */
+export class TccLeaseLostError extends Error {
+  constructor(readonly gtid: string) {
+    super(`tcc transaction ${gtid} is no longer leased to this coordinator`);
+  }
+}
+
+/**
+ * The coordinator's log. Every write is durable before it resolves; every write but `begin` and
+ * `claimUnfinished` is fenced by the lease, renews it, and throws `TccLeaseLostError` when the lease is
+ * no longer the transaction's.
+ */
+export interface TccLog {
+  /** Records a new transaction (`trying`) leased to `owner`; GtidInUseError when the gtid is known. */
+  begin(tcc: NewTcc, owner: string, leaseMs: number): Promise<TccLease>;
+  /** Renews the lease (before each round of calls): proves this coordinator still drives it. */
+  renew(lease: TccLease): Promise<void>;
+  /** The decision, from `trying` only: `confirming` (every Try succeeded) or `cancelling`, with why. */
+  decide(lease: TccLease, decision: 'confirming' | 'cancelling', reason?: string): Promise<void>;
+  /** Every branch confirmed (or cancelled): `confirmed` (or `cancelled`); the lease is released. */
+  finish(lease: TccLease): Promise<void>;
+  /** Gives it back unfinished, claimable `retryAfterMs` from now; counts a retry and keeps `error`. */
+  release(lease: TccLease, error: string, retryAfterMs: number): Promise<void>;
+  /**
+   * Claims up to `limit` unfinished transactions whose lease ran out or was released, each under a new
+   * lease for `owner`; never one another claim holds (`FOR UPDATE SKIP LOCKED` in PostgreSQL).
+   */
+  claimUnfinished(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ lease: TccLease; tcc: TccRecord }[]>;
+  get(gtid: string): Promise<TccRecord | undefined>;
+}

@@ -17,3 +17,4 @@ export * from './saga-memory';
 export * from './saga-world';
 export * from './fast-check-replay';
 export * from './tcc-memory';
+export * from './tcc-world';
