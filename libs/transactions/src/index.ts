@@ -47,3 +47,5 @@ export * from './adapters/postgres/1765400000000-tcc-barrier.migration';
 export * from './adapters/postgres/tcc.migrations';
 export * from './adapters/postgres/postgres-tcc-barrier';
 export * from './tcc';
+export * from './adapters/postgres/1765400000100-tcc-log.migration';
+export * from './adapters/postgres/postgres-tcc-log';
