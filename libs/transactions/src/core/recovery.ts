@@ -25,3 +25,16 @@ export async function recoverEach<R extends { gtid: string }>(
   }
   return finished;
 }
+
+/**
+ * How long a record given back to recovery stays unclaimed after `retries` earlier give-backs: 1×, 2×,
+ * 4×… `baseMs`, capped at `maxMs`.
+ */
+export function recoveryRetryDelay(retries: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(retries, 20));
+}
+
+/** A value as a JSON log stores it: a run after a restart sees exactly what the first run saw. */
+export function asJson(value: unknown): unknown {
+  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
+}

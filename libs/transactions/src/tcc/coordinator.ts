@@ -8,7 +8,8 @@ import {
   TransactionObserver,
 } from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
-import { recoverEach } from '../core/recovery';
+import { assertPositiveIntegers } from '../core/options';
+import { asJson, recoverEach, recoveryRetryDelay } from '../core/recovery';
 import { TccLease, TccLeaseLostError, TccLog, TccRecord } from '../ports/tcc.ports';
 import { TccParticipant, TccResult, TccUnfinishedError, TccWorkflow } from './types';
 
@@ -50,16 +51,15 @@ export const defaultTccOptions: Omit<TccCoordinatorOptions, 'name'> = {
 
 /** Throws on options that cannot keep the style's promises. */
 export function assertTccOptions(options: TccCoordinatorOptions): void {
-  const positive = (name: keyof TccCoordinatorOptions, value: number): void => {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
-  };
-  positive('callTimeoutMs', options.callTimeoutMs);
-  positive('phaseTwoAttempts', options.phaseTwoAttempts);
-  positive('retryBaseMs', options.retryBaseMs);
-  positive('retryMaxMs', options.retryMaxMs);
-  positive('recoveryRetryBaseMs', options.recoveryRetryBaseMs);
-  positive('recoveryRetryMaxMs', options.recoveryRetryMaxMs);
-  positive('recoveryBatch', options.recoveryBatch);
+  assertPositiveIntegers(options, [
+    'callTimeoutMs',
+    'phaseTwoAttempts',
+    'retryBaseMs',
+    'retryMaxMs',
+    'recoveryRetryBaseMs',
+    'recoveryRetryMaxMs',
+    'recoveryBatch',
+  ]);
   if (!Number.isInteger(options.leaseMs) || options.leaseMs <= options.callTimeoutMs + options.retryMaxMs)
     throw new RangeError('leaseMs must be an integer greater than callTimeoutMs + retryMaxMs');
 }
@@ -75,11 +75,6 @@ interface Run {
 }
 
 type PhaseTwo = 'confirm' | 'cancel';
-
-/** The input is logged as JSON: a run after a restart sees exactly what the first run saw. */
-function asJson(value: unknown): unknown {
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
-}
 
 /**
  * TCC coordinator. Framework-free: it talks to its log through the `TccLog` port and to the
@@ -285,8 +280,7 @@ export class TccCoordinator {
   }
 
   private retryAfter(retries: number): number {
-    const { recoveryRetryBaseMs, recoveryRetryMaxMs } = this.options;
-    return Math.min(recoveryRetryMaxMs, recoveryRetryBaseMs * 2 ** Math.min(retries, 20));
+    return recoveryRetryDelay(retries, this.options.recoveryRetryBaseMs, this.options.recoveryRetryMaxMs);
   }
 
   private unfinished(gtid: string, error: unknown): TccUnfinishedError {

@@ -1,4 +1,5 @@
 import { Database } from '@hospital/platform';
+import { msFromNow as until, timelineEvent as event } from './log-sql';
 import { NewTcc, TccLease, TccLeaseLostError, TccLog, TccRecord, TccState } from '../../ports/tcc.ports';
 import { GtidInUseError } from '../../two-phase-commit/types';
 
@@ -30,12 +31,6 @@ const toRecord = (row: TccRow): TccRecord => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
-
-/** One timeline entry whose text is parameter `$n`. */
-const event = (n: number): string =>
-  `jsonb_build_array(jsonb_build_object('at', now(), 'event', $${n}::text))`;
-/** The end of a lease (or back-off) of parameter `$n` milliseconds from now. */
-const until = (n: number): string => `now() + $${n}::float8 * interval '1 millisecond'`;
 
 const UNFINISHED: TccState[] = ['trying', 'confirming', 'cancelling'];
 
