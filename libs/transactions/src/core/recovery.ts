@@ -38,3 +38,18 @@ export function recoveryRetryDelay(retries: number, baseMs: number, maxMs: numbe
 export function asJson(value: unknown): unknown {
   return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }
+
+/**
+ * `recoverEach` over every claimed record side by side (each renews its own lease as it goes), instead of
+ * one after another. Returns how many finished.
+ */
+export async function recoverSideBySide<R extends { gtid: string }>(
+  records: readonly R[],
+  step: (record: R) => Promise<boolean>,
+  noteRetry: (record: R, error: string) => Promise<void>,
+  logger: ProtocolLogger,
+  what: string,
+): Promise<number> {
+  const finished = await Promise.all(records.map((r) => recoverEach([r], step, noteRetry, logger, what)));
+  return finished.reduce((sum, n) => sum + n, 0);
+}

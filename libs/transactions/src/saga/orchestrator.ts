@@ -9,7 +9,7 @@ import {
 } from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { assertPositiveIntegers } from '../core/options';
-import { asJson, recoverEach, recoveryRetryDelay } from '../core/recovery';
+import { asJson, recoverSideBySide, recoveryRetryDelay } from '../core/recovery';
 import { SagaLease, SagaLeaseLostError, SagaLog, SagaRecord, SagaStepRecord } from '../ports/saga.ports';
 import {
   SagaCompensationContext,
@@ -190,20 +190,15 @@ export class SagaOrchestrator {
   async recover(): Promise<number> {
     const { name, recoveryBatch, leaseMs } = this.options;
     const claimed = await this.log.claimUnfinished(name, recoveryBatch, leaseMs);
-    const finished = await Promise.all(
-      claimed.map((c) =>
-        recoverEach(
-          [{ gtid: c.saga.gtid, ...c }],
-          ({ lease, saga }) => this.resume(lease, saga),
-          async ({ lease, saga }, error) => {
-            await this.log.release(lease, error, this.retryAfter(saga.retries));
-          },
-          this.logger,
-          'saga',
-        ),
-      ),
+    return recoverSideBySide(
+      claimed.map((c) => ({ gtid: c.saga.gtid, ...c })),
+      ({ lease, saga }) => this.resume(lease, saga),
+      async ({ lease, saga }, error) => {
+        await this.log.release(lease, error, this.retryAfter(saga.retries));
+      },
+      this.logger,
+      'saga',
     );
-    return finished.reduce((sum, n) => sum + n, 0);
   }
 
   private async resume(lease: SagaLease, saga: SagaRecord): Promise<boolean> {

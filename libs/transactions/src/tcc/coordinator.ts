@@ -9,7 +9,7 @@ import {
 } from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { assertPositiveIntegers } from '../core/options';
-import { asJson, recoverEach, recoveryRetryDelay } from '../core/recovery';
+import { asJson, recoverSideBySide, recoveryRetryDelay } from '../core/recovery';
 import { TccLease, TccLeaseLostError, TccLog, TccRecord } from '../ports/tcc.ports';
 import { TccParticipant, TccResult, TccUnfinishedError, TccWorkflow } from './types';
 
@@ -181,20 +181,15 @@ export class TccCoordinator {
   async recover(): Promise<number> {
     const { name, recoveryBatch, leaseMs } = this.options;
     const claimed = await this.log.claimUnfinished(name, recoveryBatch, leaseMs);
-    const settled = await Promise.all(
-      claimed.map((c) =>
-        recoverEach(
-          [{ gtid: c.tcc.gtid, ...c }],
-          ({ lease, tcc }) => this.resume(lease, tcc),
-          async ({ lease, tcc }, error) => {
-            await this.log.release(lease, error, this.retryAfter(tcc.retries));
-          },
-          this.logger,
-          'tcc',
-        ),
-      ),
+    return recoverSideBySide(
+      claimed.map((c) => ({ gtid: c.tcc.gtid, ...c })),
+      ({ lease, tcc }) => this.resume(lease, tcc),
+      async ({ lease, tcc }, error) => {
+        await this.log.release(lease, error, this.retryAfter(tcc.retries));
+      },
+      this.logger,
+      'tcc',
     );
-    return settled.reduce((sum, n) => sum + n, 0);
   }
 
   private async resume(lease: TccLease, tcc: TccRecord): Promise<boolean> {
