@@ -35,7 +35,13 @@ export type ProtocolPoint =
   /** Saga orchestrator: the step's failure (and the saga's turn to compensation) is logged, nothing undone yet. */
   | 'saga.orchestrator.after-failure-logged'
   /** Saga orchestrator: a compensation succeeded, before it is logged (earlier steps not yet undone). */
-  | 'saga.orchestrator.mid-compensation';
+  | 'saga.orchestrator.mid-compensation'
+  /** TCC coordinator: the transaction is logged `trying`, before any Try is sent. */
+  | 'tcc.coordinator.before-try'
+  /** TCC coordinator: the decision (confirming or cancelling) is logged, nothing confirmed or cancelled yet. */
+  | 'tcc.coordinator.after-decision'
+  /** TCC coordinator: the first branch is confirmed or cancelled, the others not yet. */
+  | 'tcc.coordinator.mid-phase-two';
 
 export type ProtocolPoints = (point: ProtocolPoint, gtid: string) => void;
 
@@ -61,11 +67,14 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   'saga.orchestrator.after-step-logged',
   'saga.orchestrator.after-failure-logged',
   'saga.orchestrator.mid-compensation',
+  'tcc.coordinator.before-try',
+  'tcc.coordinator.after-decision',
+  'tcc.coordinator.mid-phase-two',
 ];
 
-/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`, `saga`). */
+/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`, `saga`, `tcc`). */
 export function protocolPointsOf(
-  style: '2pc' | 'outbox' | 'message' | 'best-effort' | 'saga',
+  style: '2pc' | 'outbox' | 'message' | 'best-effort' | 'saga' | 'tcc',
 ): ProtocolPoint[] {
   return ALL_PROTOCOL_POINTS.filter((point) => point.startsWith(`${style}.`));
 }

@@ -25,3 +25,31 @@ export async function recoverEach<R extends { gtid: string }>(
   }
   return finished;
 }
+
+/**
+ * How long a record given back to recovery stays unclaimed after `retries` earlier give-backs: 1×, 2×,
+ * 4×… `baseMs`, capped at `maxMs`.
+ */
+export function recoveryRetryDelay(retries: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(retries, 20));
+}
+
+/** A value as a JSON log stores it: a run after a restart sees exactly what the first run saw. */
+export function asJson(value: unknown): unknown {
+  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
+}
+
+/**
+ * `recoverEach` over every claimed record side by side (each renews its own lease as it goes), instead of
+ * one after another. Returns how many finished.
+ */
+export async function recoverSideBySide<R extends { gtid: string }>(
+  records: readonly R[],
+  step: (record: R) => Promise<boolean>,
+  noteRetry: (record: R, error: string) => Promise<void>,
+  logger: ProtocolLogger,
+  what: string,
+): Promise<number> {
+  const finished = await Promise.all(records.map((r) => recoverEach([r], step, noteRetry, logger, what)));
+  return finished.reduce((sum, n) => sum + n, 0);
+}

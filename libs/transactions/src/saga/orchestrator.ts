@@ -8,7 +8,8 @@ import {
   TransactionObserver,
 } from '../core/observer';
 import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
-import { recoverEach } from '../core/recovery';
+import { assertPositiveIntegers } from '../core/options';
+import { asJson, recoverSideBySide, recoveryRetryDelay } from '../core/recovery';
 import { SagaLease, SagaLeaseLostError, SagaLog, SagaRecord, SagaStepRecord } from '../ports/saga.ports';
 import {
   SagaCompensationContext,
@@ -62,17 +63,16 @@ export const defaultSagaOptions: Omit<SagaOrchestratorOptions, 'name'> = {
 
 /** Throws on options that cannot keep the style's promises. */
 export function assertSagaOptions(options: SagaOrchestratorOptions): void {
-  const positive = (name: keyof SagaOrchestratorOptions, value: number): void => {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
-  };
-  positive('stepTimeoutMs', options.stepTimeoutMs);
-  positive('stepAttempts', options.stepAttempts);
-  positive('compensationAttempts', options.compensationAttempts);
-  positive('retryBaseMs', options.retryBaseMs);
-  positive('retryMaxMs', options.retryMaxMs);
-  positive('recoveryRetryBaseMs', options.recoveryRetryBaseMs);
-  positive('recoveryRetryMaxMs', options.recoveryRetryMaxMs);
-  positive('recoveryBatch', options.recoveryBatch);
+  assertPositiveIntegers(options, [
+    'stepTimeoutMs',
+    'stepAttempts',
+    'compensationAttempts',
+    'retryBaseMs',
+    'retryMaxMs',
+    'recoveryRetryBaseMs',
+    'recoveryRetryMaxMs',
+    'recoveryBatch',
+  ]);
   if (!Number.isInteger(options.leaseMs) || options.leaseMs <= options.stepTimeoutMs + options.retryMaxMs)
     throw new RangeError('leaseMs must be an integer greater than stepTimeoutMs + retryMaxMs');
 }
@@ -92,11 +92,6 @@ interface Run {
   results: Record<string, unknown>;
   retries: number;
   started: number;
-}
-
-/** Logged results and inputs are JSON: a run after a restart sees exactly what the first run saw. */
-function asJson(value: unknown): unknown {
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }
 
 /**
@@ -195,20 +190,15 @@ export class SagaOrchestrator {
   async recover(): Promise<number> {
     const { name, recoveryBatch, leaseMs } = this.options;
     const claimed = await this.log.claimUnfinished(name, recoveryBatch, leaseMs);
-    const finished = await Promise.all(
-      claimed.map((c) =>
-        recoverEach(
-          [{ gtid: c.saga.gtid, ...c }],
-          ({ lease, saga }) => this.resume(lease, saga),
-          async ({ lease, saga }, error) => {
-            await this.log.release(lease, error, this.retryAfter(saga.retries));
-          },
-          this.logger,
-          'saga',
-        ),
-      ),
+    return recoverSideBySide(
+      claimed.map((c) => ({ gtid: c.saga.gtid, ...c })),
+      ({ lease, saga }) => this.resume(lease, saga),
+      async ({ lease, saga }, error) => {
+        await this.log.release(lease, error, this.retryAfter(saga.retries));
+      },
+      this.logger,
+      'saga',
     );
-    return finished.reduce((sum, n) => sum + n, 0);
   }
 
   private async resume(lease: SagaLease, saga: SagaRecord): Promise<boolean> {
@@ -370,8 +360,7 @@ export class SagaOrchestrator {
   }
 
   private retryAfter(retries: number): number {
-    const { recoveryRetryBaseMs, recoveryRetryMaxMs } = this.options;
-    return Math.min(recoveryRetryMaxMs, recoveryRetryBaseMs * 2 ** Math.min(retries, 20));
+    return recoveryRetryDelay(retries, this.options.recoveryRetryBaseMs, this.options.recoveryRetryMaxMs);
   }
 
   private unfinished(gtid: string, error: unknown): SagaUnfinishedError {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { replayParameters } from '../testing/fast-check-replay';
+import { scheduleFailure, weightedSchedule } from '../testing/schedule-property';
 import { seededRandom } from '../testing/seeded-random';
 import {
   checkSagaOutcomes,
@@ -77,10 +78,7 @@ const stepArbitraries: Record<Kind, fc.Arbitrary<SagaScheduleStep>> = {
 };
 
 function steps(weights: Record<Kind, number>, maxLength: number): fc.Arbitrary<SagaScheduleStep[]> {
-  const choices = (Object.keys(weights) as Kind[])
-    .filter((kind) => weights[kind] > 0)
-    .map((kind) => ({ arbitrary: stepArbitraries[kind], weight: weights[kind] }));
-  return fc.array(fc.oneof(...choices), { minLength: 10, maxLength, size: 'max' });
+  return weightedSchedule(stepArbitraries, weights, maxLength);
 }
 
 function scenario(
@@ -107,8 +105,7 @@ function scenario(
 }
 
 function failure(world: SagaWorld, what: string, problems: string[]): Error {
-  const tail = world.trace.slice(-80).join('\n  ');
-  return new Error(`${what}:\n  ${problems.join('\n  ')}\n--- trace (last steps)\n  ${tail}`);
+  return scheduleFailure(world.trace, what, problems);
 }
 
 async function run(s: SagaScenario & { seed: number }): Promise<void> {

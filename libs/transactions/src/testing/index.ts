@@ -16,3 +16,5 @@ export * from './best-effort-world';
 export * from './saga-memory';
 export * from './saga-world';
 export * from './fast-check-replay';
+export * from './tcc-memory';
+export * from './tcc-world';

@@ -1,4 +1,5 @@
 import { Database } from '@hospital/platform';
+import { msFromNow as until, timelineEvent as event } from './log-sql';
 import {
   NewSaga,
   SagaLease,
@@ -65,12 +66,6 @@ const toRecord = (row: SagaRow, steps: StepRow[]): SagaRecord => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
-
-/** One timeline entry whose text is parameter `$n`, appended with `timeline || …`. */
-const event = (n: number): string =>
-  `jsonb_build_array(jsonb_build_object('at', now(), 'event', $${n}::text))`;
-/** The end of a lease (or back-off) of parameter `$n` milliseconds from now. */
-const until = (n: number): string => `now() + $${n}::float8 * interval '1 millisecond'`;
 
 /**
  * The saga log in the orchestrating service's own PostgreSQL database. Every write is one statement,

@@ -1,0 +1,8 @@
+/** SQL fragments shared by the leased PostgreSQL logs (`tx_saga`, `tx_tcc`). */
+
+/** One timeline entry whose text is parameter `$n`, appended with `timeline || …`. */
+export const timelineEvent = (n: number): string =>
+  `jsonb_build_array(jsonb_build_object('at', now(), 'event', $${n}::text))`;
+
+/** The end of a lease (or back-off) of parameter `$n` milliseconds from now. */
+export const msFromNow = (n: number): string => `now() + $${n}::float8 * interval '1 millisecond'`;
