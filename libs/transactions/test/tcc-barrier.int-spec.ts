@@ -98,6 +98,22 @@ describe('TCC barrier over PostgreSQL', () => {
     expect(n).toBe(2);
   });
 
+  it('lets only one of a confirm and a cancel of the same branch arriving together run', async () => {
+    for (let round = 0; round < 10; round++) {
+      const key = { gtid: `g-confirm-cancel-${round}`, branch: 'pharmacy' };
+      await tryIt(key);
+      const settled = await Promise.allSettled([confirm(key), cancel(key)]);
+      const ran = settled.filter((s) => s.status === 'fulfilled' && s.value.ran);
+      expect(ran).toHaveLength(1);
+      expect(settled.filter((s) => s.status === 'rejected')).toHaveLength(1);
+      const after = await effects(key);
+      expect([
+        ['reserve', 'apply'],
+        ['reserve', 'release'],
+      ]).toContainEqual(after);
+    }
+  });
+
   it('reports a business refusal of the try with no barrier row left', async () => {
     const key = { gtid: 'g-refused', branch: 'pharmacy' };
     await expect(

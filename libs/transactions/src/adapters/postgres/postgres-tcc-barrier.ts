@@ -22,6 +22,17 @@ async function record(
   return rows.length === 1;
 }
 
+/**
+ * Locks the branch's try row (when it exists) for the rest of the transaction: a confirm and a cancel of
+ * one branch write different rows, so without it each could miss the other's uncommitted row and both run.
+ */
+async function lockTry(tx: SqlExecutor, key: TccBranchKey): Promise<void> {
+  await tx.query(`SELECT 1 FROM tx_tcc_barrier WHERE gtid = $1 AND branch = $2 AND op = 'try' FOR UPDATE`, [
+    key.gtid,
+    key.branch,
+  ]);
+}
+
 /** The branch's rows: op → origin. */
 async function rowsOf(tx: SqlExecutor, key: TccBranchKey): Promise<Map<TccBarrierOp, TccBarrierOp>> {
   const rows = await tx.query<{ op: TccBarrierOp; origin: TccBarrierOp }>(
@@ -35,8 +46,9 @@ async function rowsOf(tx: SqlExecutor, key: TccBranchKey): Promise<Map<TccBarrie
  * The TCC barrier on `tx_tcc_barrier` (migrations `tccBarrierMigrations`), inside the participant's own
  * local transaction (`tx`: a `Session` from `Database.transaction`, or any `SqlExecutor` in a transaction).
  * Every decision starts with an `INSERT … ON CONFLICT DO NOTHING` on the primary key, so two calls of the
- * same branch racing serialise on it: the second waits for the first's transaction and then sees its row.
- * Works at READ COMMITTED (each statement sees what committed before it).
+ * same branch racing serialise on it: the second waits for the first's transaction and then sees its row;
+ * a confirm and a cancel of one branch (different rows) serialise on the branch's try row, which each locks
+ * first. Works at READ COMMITTED (each statement sees what committed before it).
  */
 export class PostgresTccBarrier implements TccBarrier<SqlExecutor> {
   async try<T>(
@@ -54,6 +66,7 @@ export class PostgresTccBarrier implements TccBarrier<SqlExecutor> {
     key: TccBranchKey,
     work: (tx: SqlExecutor) => Promise<T>,
   ): Promise<TccBarrierResult<T>> {
+    await lockTry(tx, key);
     const first = await record(tx, key, 'confirm', 'confirm');
     const rows = await rowsOf(tx, key);
     if (rows.get('try') !== 'try') throw new TccBarrierViolationError(key, 'confirm', 'no try recorded');
@@ -71,6 +84,7 @@ export class PostgresTccBarrier implements TccBarrier<SqlExecutor> {
       await record(tx, key, 'cancel', 'cancel');
       return { ran: false, skipped: 'empty-rollback' };
     }
+    await lockTry(tx, key);
     const first = await record(tx, key, 'cancel', 'cancel');
     if ((await rowsOf(tx, key)).has('confirm'))
       throw new TccBarrierViolationError(key, 'cancel', 'already confirmed');
