@@ -169,10 +169,17 @@ export class VitalsService {
       const key = item.readingKey;
       if (key === undefined) return true;
       const stored = held.get(key);
-      if (stored !== undefined) outcomes[i] = { value: stored };
-      else if (first.has(key)) again.push({ i, of: first.get(key)! });
-      else first.set(key, i);
-      return stored === undefined && first.get(key) === i;
+      if (stored !== undefined) {
+        outcomes[i] = { value: stored };
+        return false;
+      }
+      const of = first.get(key);
+      if (of !== undefined) {
+        again.push({ i, of });
+        return false;
+      }
+      first.set(key, i);
+      return true;
     });
     if (accepted.length === 0) return { outcomes, alerts: [] };
 
