@@ -1,0 +1,198 @@
+import {
+  PendingLend,
+  QuotaLedger,
+  QuotaReservation,
+  QuotaStore,
+  QuotaTombstone,
+} from '../ports/quota-cache.ports';
+
+export interface QuotaCacheOptions {
+  /** A reservation not held within this long expires and its units return to the cache (default 60 s). */
+  reservationTtlMs?: number;
+  /** Units lent per top-up beyond what the reservation asks (default 100, capped by what is available). */
+  lendChunk?: number;
+  /** Free units untouched this long go back to the main database (default 2 min; 0 never). */
+  idleReturnMs?: number;
+  /** A lost epoch's withheld units go back to the main database this long after the loss (default 10 min). */
+  lostGraceMs?: number;
+  /** A lend the main database recorded but the cache did not confirm is driven again after this (default 5 s). */
+  pendingLendAfterMs?: number;
+  /** Most reservations a sweep expires or settles per resource (default 1000). */
+  sweepLimit?: number;
+  /** Milliseconds since the epoch (a test's virtual clock). */
+  clock?: () => number;
+}
+
+export type QuotaReserveOutcome =
+  | { outcome: 'reserved'; epoch: string; units: number }
+  | { outcome: 'insufficient'; available: number }
+  | { outcome: 'refused'; state: QuotaTombstone };
+
+/** A reservation key reused with other units or on another resource: a caller bug, never a retry. */
+export class QuotaKeyConflictError extends Error {
+  constructor(readonly key: string) {
+    super(`quota reservation ${key} already holds other units`);
+  }
+}
+
+/**
+ * The quota-cached saga's participant side (paper 2): reserve, release and hold in the cache, lend from
+ * and return to the main database, apply completed reservations exactly once, and sweep (expiry,
+ * interrupted lends and reclaims, settling, rebuilding a cache that lost its data). Framework-free: a
+ * `QuotaStore` (Redis) and the participant's `QuotaLedger` (its main database).
+ */
+export class QuotaCache<S> {
+  private readonly ttlMs: number;
+  private readonly chunk: number;
+  private readonly idleReturnMs: number;
+  private readonly lostGraceMs: number;
+  private readonly pendingLendAfterMs: number;
+  private readonly sweepLimit: number;
+  private readonly now: () => number;
+  /** One top-up per resource at a time in this process: a burst of misses shares it. */
+  private readonly topUps = new Map<string, Promise<number>>();
+
+  constructor(
+    private readonly store: QuotaStore,
+    private readonly ledger: QuotaLedger<S>,
+    options: QuotaCacheOptions = {},
+  ) {
+    this.ttlMs = options.reservationTtlMs ?? 60_000;
+    this.chunk = options.lendChunk ?? 100;
+    this.idleReturnMs = options.idleReturnMs ?? 120_000;
+    this.lostGraceMs = options.lostGraceMs ?? 600_000;
+    this.pendingLendAfterMs = options.pendingLendAfterMs ?? 5_000;
+    this.sweepLimit = options.sweepLimit ?? 1_000;
+    this.now = options.clock ?? Date.now;
+  }
+
+  /**
+   * Reserves `units` of `resource` under `key` (idempotent: a repeat answers the same reservation). When
+   * the cache lacks units it tops up from the main database, up to twice, before answering `insufficient`.
+   */
+  async reserve(request: {
+    key: string;
+    gtid: string;
+    resource: string;
+    units: number;
+  }): Promise<QuotaReserveOutcome> {
+    for (let round = 0; ; round++) {
+      const now = this.now();
+      const answer = await this.store.reserve({ ...request, now, deadline: now + this.ttlMs });
+      if (answer.outcome === 'reserved') {
+        if (answer.units !== request.units) throw new QuotaKeyConflictError(request.key);
+        return answer;
+      }
+      if (answer.outcome === 'refused') return answer;
+      const cacheEpoch = answer.outcome === 'insufficient' ? answer.epoch : undefined;
+      if (round === 2 || (await this.topUp(request.resource, request.units, cacheEpoch)) === 0)
+        return {
+          outcome: 'insufficient',
+          available: answer.outcome === 'insufficient' ? answer.available : 0,
+        };
+    }
+  }
+
+  /** Gives the reservation's units back to the cache (idempotent); later reservations of the key are refused. */
+  release(resource: string, key: string) {
+    return this.store.release(resource, key, this.now());
+  }
+
+  /** The saga is completing: the reservation stops expiring. `held` or why it cannot be (gone). */
+  hold(resource: string, key: string) {
+    return this.store.hold(resource, key, this.now());
+  }
+
+  /**
+   * Lends quota for these resources ahead of demand (the paper's allocation): each gets up to `units`
+   * more in the cache, as far as its main database has them available. Answers the units lent.
+   */
+  async allocate(resources: readonly string[], units: number): Promise<number> {
+    const levels = await this.store.levels(resources);
+    const pending = await this.ledger.lend(
+      resources.map((resource, i) => ({ resource, want: units, cacheEpoch: levels[i]?.epoch })),
+    );
+    return this.deliver(pending);
+  }
+
+  /**
+   * The commit-sync consumer's work, in its inbox transaction: completed reservations applied to the main
+   * database, each key once. The cache is settled by `settleApplied` (a sweep) after the commit.
+   */
+  applyCompleted(tx: S, reservations: readonly QuotaReservation[]): Promise<string[]> {
+    return this.ledger.applyCompleted(tx, reservations);
+  }
+
+  /** Removes from the cache reservations the main database applied (after the consumer's commit). */
+  async settleApplied(
+    reservations: readonly { key: string; resource: string; epoch: string }[],
+  ): Promise<number> {
+    const applied = await this.ledger.applied(reservations.map((r) => r.key));
+    let settled = 0;
+    for (const r of reservations) {
+      if (!applied.has(r.key)) continue;
+      if ((await this.store.settle(r.resource, r.key, r.epoch, this.now())) === 'settled') settled++;
+    }
+    return settled;
+  }
+
+  /**
+   * One sweep: drives interrupted lends and reclaims, expires reservations whose saga never held them,
+   * settles held reservations the main database applied, rebuilds a cache that lost its data from the main
+   * database, returns idle quota, and closes epochs lost long enough ago. Answers how much it did.
+   */
+  async sweep(): Promise<number> {
+    let done = await this.deliver(await this.ledger.pendingLends(this.pendingLendAfterMs, this.sweepLimit));
+    const live = await this.ledger.liveEpochs();
+    const levels = await this.store.levels(live.map((l) => l.resource));
+    const rebuild: { resource: string; want: number; cacheEpoch?: string }[] = [];
+    for (const [i, { resource, epoch }] of live.entries()) {
+      const level = levels[i];
+      if (level?.epoch !== epoch) {
+        rebuild.push({ resource, want: this.chunk, cacheEpoch: level?.epoch });
+        continue;
+      }
+      const now = this.now();
+      done += (await this.store.expire(resource, now, this.sweepLimit)).length;
+      const held = await this.store.held(resource, this.sweepLimit);
+      done += await this.settleApplied(held.map((h) => ({ ...h, resource })));
+      if (this.idleReturnMs > 0 && level.available > 0 && now - level.touched >= this.idleReturnMs)
+        await this.store.reclaim(resource, epoch, `reclaim:${epoch}:${now}`, level.available, now);
+      for (const { opId, units } of await this.store.pendingReclaims(resource)) {
+        await this.ledger.applyReclaim(opId, resource, epoch, units);
+        await this.store.forgetReclaim(resource, opId);
+        done++;
+      }
+    }
+    if (rebuild.length > 0) done += await this.deliver(await this.ledger.lend(rebuild));
+    return done + (await this.ledger.closeLostEpochs(this.lostGraceMs));
+  }
+
+  /** Tops up one resource; concurrent misses in this process share one top-up. Answers the units lent. */
+  private topUp(resource: string, units: number, cacheEpoch: string | undefined): Promise<number> {
+    let running = this.topUps.get(resource);
+    if (!running) {
+      running = this.ledger
+        .lend([{ resource, want: Math.max(units, this.chunk), cacheEpoch }])
+        .then((pending) => this.deliver(pending))
+        .finally(() => this.topUps.delete(resource));
+      this.topUps.set(resource, running);
+    }
+    return running;
+  }
+
+  /** Hands recorded lends to the cache and records the outcome; answers the units the cache took. */
+  private async deliver(pending: readonly PendingLend[]): Promise<number> {
+    if (pending.length === 0) return 0;
+    const now = this.now();
+    const answers = await Promise.all(
+      pending.map((p) => this.store.lend(p.resource, p.epoch, p.opId, p.units, p.create, now)),
+    );
+    const refused = pending.filter((_, i) => answers[i] === 'epoch-mismatch').map((p) => p.opId);
+    await this.ledger.finishLend(
+      pending.map((p) => p.opId),
+      refused,
+    );
+    return pending.reduce((sum, p, i) => sum + (answers[i] === 'lent' ? p.units : 0), 0);
+  }
+}
