@@ -55,3 +55,7 @@ export * from './adapters/redis';
 export * from './adapters/postgres/1765500000100-quota-ledger.migration';
 export * from './adapters/postgres/quota.migrations';
 export * from './adapters/postgres/postgres-quota-ledger';
+export * from './capacity';
+export * from './adapters/postgres/1765500000000-capacity.migration';
+export * from './adapters/postgres/capacity.migrations';
+export * from './adapters/postgres/postgres-capacity-ledger';
