@@ -59,3 +59,5 @@ export * from './capacity';
 export * from './adapters/postgres/1765500000000-capacity.migration';
 export * from './adapters/postgres/capacity.migrations';
 export * from './adapters/postgres/postgres-capacity-ledger';
+export * from './adapters/postgres/1765500000200-quota-saga-log.migration';
+export * from './adapters/postgres/postgres-quota-saga-log';

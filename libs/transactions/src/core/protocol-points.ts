@@ -41,7 +41,13 @@ export type ProtocolPoint =
   /** TCC coordinator: the decision (confirming or cancelling) is logged, nothing confirmed or cancelled yet. */
   | 'tcc.coordinator.after-decision'
   /** TCC coordinator: the first branch is confirmed or cancelled, the others not yet. */
-  | 'tcc.coordinator.mid-phase-two';
+  | 'tcc.coordinator.mid-phase-two'
+  /** Quota-cached saga: the saga is logged (with the caller's draft), before any reservation. */
+  | 'quota-saga.coordinator.after-begin'
+  /** Quota-cached saga: every reservation is made in the caches, none held yet. */
+  | 'quota-saga.coordinator.after-reserve'
+  /** Quota-cached saga: every reservation is held, before the completion is committed. */
+  | 'quota-saga.coordinator.after-hold';
 
 export type ProtocolPoints = (point: ProtocolPoint, gtid: string) => void;
 
@@ -70,11 +76,14 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   'tcc.coordinator.before-try',
   'tcc.coordinator.after-decision',
   'tcc.coordinator.mid-phase-two',
+  'quota-saga.coordinator.after-begin',
+  'quota-saga.coordinator.after-reserve',
+  'quota-saga.coordinator.after-hold',
 ];
 
-/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`, `saga`, `tcc`). */
+/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`, `saga`, `tcc`, `quota-saga`). */
 export function protocolPointsOf(
-  style: '2pc' | 'outbox' | 'message' | 'best-effort' | 'saga' | 'tcc',
+  style: '2pc' | 'outbox' | 'message' | 'best-effort' | 'saga' | 'tcc' | 'quota-saga',
 ): ProtocolPoint[] {
   return ALL_PROTOCOL_POINTS.filter((point) => point.startsWith(`${style}.`));
 }

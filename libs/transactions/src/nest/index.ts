@@ -16,3 +16,7 @@ export * from './best-effort.observability';
 export * from './best-effort.notifications';
 export * from './best-effort.controller';
 export * from './best-effort.module';
+export * from './quota-cache.environment';
+export * from './quota-cache.controller';
+export * from './quota-completions.handler';
+export * from './quota-cache.module';

@@ -136,11 +136,20 @@ export interface PendingLend {
 export interface QuotaLedger<S> {
   /**
    * Lends up to `want` units of each resource from what its main database has available, under the
-   * resource's live epoch — or a new one when there is none or the cache no longer holds it (`cacheEpoch`
-   * differs: the old epoch is then marked lost, its units withheld until `closeLostEpochs`). Recorded
-   * pending; the caller hands each to the cache, then `finishLend`.
+   * resource's live epoch (a new one when it has none), recorded pending: the caller hands each to the
+   * cache, then `finishLend`. A resource whose live epoch the cache did not show (`cacheEpoch` differs)
+   * lends nothing and comes back in `suspects`: the caller looks at the cache again and, if the epoch is
+   * still missing there, the cache lost it (`markLost`). `waiting`: some resource's live epoch is being
+   * created in the cache by another lend right now (ask again shortly).
    */
-  lend(asks: readonly { resource: string; want: number; cacheEpoch?: string }[]): Promise<PendingLend[]>;
+  lend(
+    asks: readonly { resource: string; want: number; cacheEpoch?: string }[],
+  ): Promise<{ lent: PendingLend[]; suspects: { resource: string; epoch: string }[]; waiting: boolean }>;
+  /**
+   * The cache lost the epoch's data: it is no longer live, and its outstanding units stay withheld until
+   * `closeLostEpochs`. Only if it is still the live epoch.
+   */
+  markLost(resource: string, epoch: string): Promise<void>;
   /** The cache took the lend (or already had it): done. `epoch-mismatch`: the units come back. */
   finishLend(opIds: readonly string[], refused: readonly string[]): Promise<void>;
   /** Lends recorded longer than `olderThanMs` ago and never finished (the lender died in between). */
@@ -161,4 +170,70 @@ export interface QuotaLedger<S> {
    * `graceMs` ago (the completions of their sagas have had time to arrive). Answers how many epochs closed.
    */
   closeLostEpochs(graceMs: number): Promise<number>;
+}
+
+/** One reservation a quota-cached saga makes: `units` of `resource` at `participant`, key `<gtid>:<step>`. */
+export interface QuotaSagaStep {
+  participant: string;
+  step: string;
+  resource: string;
+  units: number;
+}
+
+/** States of a quota-cached saga in its orchestrator's log: running → completed, or running → aborted. */
+export type QuotaSagaState = 'running' | 'completed' | 'aborted';
+
+export interface QuotaSagaRecord {
+  gtid: string;
+  /** The caller's own input (JSON), handed back to its hooks after a restart. */
+  input: unknown;
+  steps: QuotaSagaStep[];
+  state: QuotaSagaState;
+  correlationId?: string;
+  reason?: string;
+}
+
+/** The right to finish one saga, as for the saga log: handed out by `begin` and by a claim. */
+export interface QuotaSagaLease {
+  gtid: string;
+  token: string;
+}
+
+export class QuotaSagaLeaseLostError extends Error {
+  constructor(readonly gtid: string) {
+    super(`quota saga ${gtid} is no longer leased to this orchestrator`);
+  }
+}
+
+/**
+ * The quota-cached saga's log, in the orchestrator's database. Only two writes per saga: `begin` and
+ * `finish`, each in one local transaction with the caller's own writes (`work`): nothing a running saga
+ * did needs the log to be undone, since its reservations live in expiring caches.
+ */
+export interface QuotaSagaLog<S> {
+  /** Records the saga `running`, leased to `owner`, in one transaction with `work` (the caller's draft). */
+  begin(
+    saga: Omit<QuotaSagaRecord, 'state' | 'reason'>,
+    owner: string,
+    leaseMs: number,
+    work: (tx: S) => Promise<void>,
+  ): Promise<QuotaSagaLease>;
+  /**
+   * From `running` only, fenced by the lease: the outcome with `work` (the caller's completion: its own
+   * records and the completion events) in one transaction. `QuotaSagaLeaseLostError` when another
+   * orchestrator claimed the saga or it is finished; then `work` did not commit.
+   */
+  finish(
+    lease: QuotaSagaLease,
+    outcome: 'completed' | 'aborted',
+    reason: string | undefined,
+    work: (tx: S) => Promise<void>,
+  ): Promise<void>;
+  /** Claims up to `limit` running sagas whose lease ran out (`FOR UPDATE SKIP LOCKED`), each under a new lease. */
+  claimUnfinished(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ lease: QuotaSagaLease; saga: QuotaSagaRecord }[]>;
+  get(gtid: string): Promise<QuotaSagaRecord | undefined>;
 }

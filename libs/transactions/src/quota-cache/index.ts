@@ -1,1 +1,2 @@
 export * from './quota-cache';
+export * from './quota-saga';

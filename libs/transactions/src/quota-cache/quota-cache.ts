@@ -28,6 +28,18 @@ export type QuotaReserveOutcome =
   | { outcome: 'insufficient'; available: number }
   | { outcome: 'refused'; state: QuotaTombstone };
 
+/** Units a lend put in the cache, and whether another lend was creating the epoch meanwhile. */
+interface Lent {
+  units: number;
+  waiting: boolean;
+}
+
+/** Top-ups a reservation may ask for before it answers `insufficient`. */
+const MAX_ROUNDS = 5;
+/** How long a resource whose main database had nothing to lend is not asked again. */
+const EXHAUSTED_MS = 100;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** A reservation key reused with other units or on another resource: a caller bug, never a retry. */
 export class QuotaKeyConflictError extends Error {
   constructor(readonly key: string) {
@@ -50,7 +62,9 @@ export class QuotaCache<S> {
   private readonly sweepLimit: number;
   private readonly now: () => number;
   /** One top-up per resource at a time in this process: a burst of misses shares it. */
-  private readonly topUps = new Map<string, Promise<number>>();
+  private readonly topUps = new Map<string, Promise<Lent>>();
+  /** Resources whose main database had nothing to lend, until when: refusals then cost no transaction. */
+  private readonly exhausted = new Map<string, number>();
 
   constructor(
     private readonly store: QuotaStore,
@@ -68,7 +82,8 @@ export class QuotaCache<S> {
 
   /**
    * Reserves `units` of `resource` under `key` (idempotent: a repeat answers the same reservation). When
-   * the cache lacks units it tops up from the main database, up to twice, before answering `insufficient`.
+   * the cache lacks units it tops up from the main database, and answers `insufficient` once the main
+   * database has nothing more to lend.
    */
   async reserve(request: {
     key: string;
@@ -84,12 +99,16 @@ export class QuotaCache<S> {
         return answer;
       }
       if (answer.outcome === 'refused') return answer;
+      const available = answer.outcome === 'insufficient' ? answer.available : 0;
+      if (round === MAX_ROUNDS || (this.exhausted.get(request.resource) ?? 0) > now)
+        return { outcome: 'insufficient', available };
       const cacheEpoch = answer.outcome === 'insufficient' ? answer.epoch : undefined;
-      if (round === 2 || (await this.topUp(request.resource, request.units, cacheEpoch)) === 0)
-        return {
-          outcome: 'insufficient',
-          available: answer.outcome === 'insufficient' ? answer.available : 0,
-        };
+      const topped = await this.topUp(request.resource, request.units, cacheEpoch);
+      if (topped.waiting) await sleep(5);
+      else if (topped.units === 0) {
+        this.exhausted.set(request.resource, this.now() + EXHAUSTED_MS);
+        return { outcome: 'insufficient', available };
+      }
     }
   }
 
@@ -103,16 +122,21 @@ export class QuotaCache<S> {
     return this.store.hold(resource, key, this.now());
   }
 
+  /** What the cache holds for the resource (undefined: nothing). */
+  level(resource: string) {
+    return this.store.level(resource);
+  }
+
   /**
    * Lends quota for these resources ahead of demand (the paper's allocation): each gets up to `units`
    * more in the cache, as far as its main database has them available. Answers the units lent.
    */
   async allocate(resources: readonly string[], units: number): Promise<number> {
     const levels = await this.store.levels(resources);
-    const pending = await this.ledger.lend(
+    const lent = await this.lend(
       resources.map((resource, i) => ({ resource, want: units, cacheEpoch: levels[i]?.epoch })),
     );
-    return this.deliver(pending);
+    return lent.units;
   }
 
   /**
@@ -164,21 +188,44 @@ export class QuotaCache<S> {
         done++;
       }
     }
-    if (rebuild.length > 0) done += await this.deliver(await this.ledger.lend(rebuild));
+    if (rebuild.length > 0) done += (await this.lend(rebuild)).units;
     return done + (await this.ledger.closeLostEpochs(this.lostGraceMs));
   }
 
-  /** Tops up one resource; concurrent misses in this process share one top-up. Answers the units lent. */
-  private topUp(resource: string, units: number, cacheEpoch: string | undefined): Promise<number> {
+  /** Tops up one resource; concurrent misses in this process share one top-up. */
+  private topUp(resource: string, units: number, cacheEpoch: string | undefined): Promise<Lent> {
     let running = this.topUps.get(resource);
     if (!running) {
-      running = this.ledger
-        .lend([{ resource, want: Math.max(units, this.chunk), cacheEpoch }])
-        .then((pending) => this.deliver(pending))
-        .finally(() => this.topUps.delete(resource));
+      running = this.lend([{ resource, want: Math.max(units, this.chunk), cacheEpoch }]).finally(() =>
+        this.topUps.delete(resource),
+      );
       this.topUps.set(resource, running);
     }
     return running;
+  }
+
+  /**
+   * Lends from the main database and hands the units to the cache. A suspect epoch (live in the main
+   * database, not shown by the cache) is looked up again now — after the main database saw its creation
+   * confirmed — and marked lost only if the cache still lacks it; then the lend is asked again.
+   */
+  private async lend(
+    asks: readonly { resource: string; want: number; cacheEpoch?: string }[],
+  ): Promise<Lent> {
+    const { lent, suspects, waiting } = await this.ledger.lend(asks);
+    let units = await this.deliver(lent);
+    if (suspects.length === 0) return { units, waiting };
+    const levels = await this.store.levels(suspects.map((s) => s.resource));
+    const again: { resource: string; want: number; cacheEpoch?: string }[] = [];
+    for (const [i, suspect] of suspects.entries()) {
+      const cacheEpoch = levels[i]?.epoch;
+      if (cacheEpoch !== suspect.epoch) await this.ledger.markLost(suspect.resource, suspect.epoch);
+      const ask = asks.find((a) => a.resource === suspect.resource);
+      again.push({ resource: suspect.resource, want: ask?.want ?? this.chunk, cacheEpoch });
+    }
+    const retried = await this.ledger.lend(again);
+    units += await this.deliver(retried.lent);
+    return { units, waiting: waiting || retried.waiting };
   }
 
   /** Hands recorded lends to the cache and records the outcome; answers the units the cache took. */

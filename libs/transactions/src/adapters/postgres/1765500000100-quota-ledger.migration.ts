@@ -27,7 +27,9 @@ export class QuotaLedger1765500000100 implements MigrationInterface {
         closed_at  timestamptz,
         PRIMARY KEY (resource, epoch)
       )`);
-    await q.query(`CREATE UNIQUE INDEX tx_quota_epoch_live ON tx_quota_epoch (resource) WHERE state = 'live'`);
+    await q.query(
+      `CREATE UNIQUE INDEX tx_quota_epoch_live ON tx_quota_epoch (resource) WHERE state = 'live'`,
+    );
     await q.query(`
       CREATE TABLE tx_quota_op (
         op_id      text PRIMARY KEY,

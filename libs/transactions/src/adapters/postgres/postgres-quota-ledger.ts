@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Database, SqlExecutor } from '@hospital/platform';
 import { PendingLend, QuotaLedger, QuotaReservation } from '../../ports/quota-cache.ports';
+import { PostgresCapacityLedger } from './postgres-capacity-ledger';
 
 interface LiveEpochRow {
   resource: string;
@@ -41,10 +42,14 @@ async function lockCapacity(tx: SqlExecutor, resources: readonly string[]) {
  * cache are counted in `tx_capacity.lent`, so the main database never offers them to anyone else.
  */
 export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
+  private readonly capacity = new PostgresCapacityLedger();
+
   constructor(private readonly db: Database) {}
 
-  lend(asks: readonly { resource: string; want: number; cacheEpoch?: string }[]): Promise<PendingLend[]> {
-    if (asks.length === 0) return Promise.resolve([]);
+  lend(
+    asks: readonly { resource: string; want: number; cacheEpoch?: string }[],
+  ): Promise<{ lent: PendingLend[]; suspects: { resource: string; epoch: string }[]; waiting: boolean }> {
+    if (asks.length === 0) return Promise.resolve({ lent: [], suspects: [], waiting: false });
     return this.db.transaction(async (tx) => {
       const available = await lockCapacity(
         tx,
@@ -58,26 +63,26 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
       );
       const liveOf = new Map(live.map((l) => [l.resource, l]));
       const lent: PendingLend[] = [];
+      const suspects: { resource: string; epoch: string }[] = [];
+      let waiting = false;
       for (const ask of asks) {
         const free = available.get(ask.resource);
         if (free === undefined) continue;
         const current = liveOf.get(ask.resource);
-        let epoch: string | undefined;
-        if (current && current.epoch === ask.cacheEpoch) epoch = current.epoch;
-        else if (current && !current.created) continue;
-        else if (current) {
-          // The cache no longer holds this epoch: it lost its data. Its units stay withheld until closed.
-          await tx.query(
-            `UPDATE tx_quota_epoch SET state = 'lost', lost_at = now() WHERE resource = $1 AND epoch = $2`,
-            [ask.resource, current.epoch],
-          );
-          liveOf.delete(ask.resource);
+        if (current && current.epoch !== ask.cacheEpoch) {
+          // The cache did not show the live epoch: its first lend is still on its way (wait for it), or
+          // the caller looked early, or the cache lost it (a suspect, looked at again by the caller).
+          if (current.created) suspects.push({ resource: ask.resource, epoch: current.epoch });
+          else waiting = true;
+          continue;
         }
         const units = Math.min(ask.want, free);
         if (units <= 0) continue;
         const opId = randomUUID();
-        const create = epoch === undefined;
-        epoch ??= randomUUID();
+        // Only the lend that starts an epoch may create it in the cache: no other can bring back an
+        // epoch the cache lost.
+        const create = current === undefined;
+        const epoch = current?.epoch ?? randomUUID();
         if (create)
           await tx.query(
             `INSERT INTO tx_quota_epoch (resource, epoch, lent, create_op) VALUES ($1, $2, $3, $4)`,
@@ -99,8 +104,16 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
         if (create) liveOf.set(ask.resource, { resource: ask.resource, epoch, created: false });
         lent.push({ opId, resource: ask.resource, epoch, units, create });
       }
-      return lent;
+      return { lent, suspects, waiting };
     });
+  }
+
+  async markLost(resource: string, epoch: string): Promise<void> {
+    await this.db.query(
+      `UPDATE tx_quota_epoch SET state = 'lost', lost_at = now()
+        WHERE resource = $1 AND epoch = $2 AND state = 'live'`,
+      [resource, epoch],
+    );
   }
 
   async finishLend(opIds: readonly string[], refused: readonly string[]): Promise<void> {
@@ -166,35 +179,21 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
       tx,
       reservations.map((r) => r.resource),
     );
-    const fresh = await tx.query<{ key: string }>(
-      `INSERT INTO tx_capacity_claim (key, gtid, resource, units, mode, state)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS r(key, gtid, resource, units),
-              (VALUES ('quota-saga', 'applied')) AS m(mode, state)
-       ON CONFLICT (key) DO NOTHING RETURNING key`,
-      [
-        reservations.map((r) => r.key),
-        reservations.map((r) => r.gtid),
-        reservations.map((r) => r.resource),
-        reservations.map((r) => r.units),
-      ],
-    );
-    const applied = new Set(fresh.map((f) => f.key));
-    for (const r of reservations) {
-      if (!applied.has(r.key)) continue;
-      // Units of a live or lost epoch move from lent to taken; an epoch already closed gave them back,
-      // so they are taken from what is available (the CHECK refuses it if that would oversell).
-      const epoch = await tx.query(
+    const seen = await tx.query<{ key: string }>('SELECT key FROM tx_capacity_claim WHERE key = ANY($1)', [
+      reservations.map((r) => r.key),
+    ]);
+    const fresh = reservations.filter((r) => !seen.some((s) => s.key === r.key));
+    for (const r of fresh) {
+      // Units of a live or lost epoch are still lent. A closed epoch gave them back: they are lent again
+      // from what is available, so the claim below can take them (refused if that would oversell).
+      const open = await tx.query(
         `UPDATE tx_quota_epoch SET consumed = consumed + $3
           WHERE resource = $1 AND epoch = $2 AND state <> 'closed' RETURNING 1`,
         [r.resource, r.epoch, r.units],
       );
-      await tx.query(
-        `UPDATE tx_capacity SET taken = taken + $2, lent = lent - CASE WHEN $3 THEN $2 ELSE 0 END
-          WHERE resource = $1`,
-        [r.resource, r.units, epoch.length === 1],
-      );
+      if (open.length === 0) await this.capacity.lend(tx, r.resource, r.units);
     }
-    return [...applied];
+    return (await this.capacity.applyQuotaClaims(tx, reservations)).applied;
   }
 
   async applied(keys: readonly string[]): Promise<Set<string>> {
@@ -204,6 +203,11 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
       [keys],
     );
     return new Set(rows.map((r) => r.key));
+  }
+
+  /** True when the participant offers the resource. */
+  async known(resource: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM tx_capacity WHERE resource = $1', [resource])).length === 1;
   }
 
   liveEpochs(): Promise<{ resource: string; epoch: string }[]> {

@@ -1,0 +1,102 @@
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { Logger } from 'pino';
+import {
+  Database,
+  environmentOf,
+  ReadinessChecks,
+  RedisEnvironment,
+  ROOT_LOGGER,
+  SERVICE_CONFIG,
+  ServiceConfig,
+  SqlExecutor,
+} from '@hospital/platform';
+import { PostgresQuotaLedger } from '../adapters/postgres/postgres-quota-ledger';
+import { RedisQuotaStore } from '../adapters/redis/redis-quota-store';
+import { QuotaCache } from '../quota-cache/quota-cache';
+import { QuotaCacheController } from './quota-cache.controller';
+import { QuotaCacheEnvironment } from './quota-cache.environment';
+import { QuotaCompletionsHandler } from './quota-completions.handler';
+import { RecoveryLoop } from './recovery-loop';
+
+const REDIS = Symbol('QUOTA_REDIS');
+
+/** Runs the quota sweeper (expiry, settling, rebuilding, returning) and closes Redis on shutdown. */
+@Injectable()
+export class QuotaCacheRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
+  private loop?: RecoveryLoop;
+
+  constructor(
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @Inject(QuotaCache) private readonly quota: QuotaCache<SqlExecutor>,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const env = environmentOf(this.config, QuotaCacheEnvironment);
+    this.readiness.add({ name: 'redis', check: async () => void (await this.redis.ping()) });
+    this.loop = new RecoveryLoop('quota-cache', () => this.quota.sweep(), env.QUOTA_SWEEP_MS, this.logger);
+    this.loop.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.loop?.stop();
+    this.redis.disconnect();
+  }
+}
+
+/**
+ * The participant side of the quota-cached saga: the cache in Redis (`REDIS_URL`), the main database's
+ * lending record (run `capacityMigrations` and `quotaLedgerMigrations`), `/api/capacity/quota`, the
+ * sweeper, and the commit-sync handler — list `quotaCompletionsConsumer(<participant>)` among the service's
+ * `MessagingModule` consumers. Global, so that consumer's handler finds the cache.
+ */
+@Module({})
+export class QuotaCacheModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: QuotaCacheModule,
+      global: true,
+      controllers: [QuotaCacheController],
+      providers: [
+        {
+          provide: REDIS,
+          inject: [SERVICE_CONFIG],
+          useFactory: (config: ServiceConfig) =>
+            new Redis(environmentOf(config, RedisEnvironment).REDIS_URL, { maxRetriesPerRequest: 2 }),
+        },
+        {
+          provide: PostgresQuotaLedger,
+          inject: [Database],
+          useFactory: (db: Database) => new PostgresQuotaLedger(db),
+        },
+        {
+          provide: QuotaCache,
+          inject: [SERVICE_CONFIG, REDIS, PostgresQuotaLedger],
+          useFactory: (config: ServiceConfig, redis: Redis, ledger: PostgresQuotaLedger) => {
+            const env = environmentOf(config, QuotaCacheEnvironment);
+            const prefix = env.QUOTA_KEY_PREFIX ?? `hospital:${config.service.name}:quota:`;
+            return new QuotaCache(new RedisQuotaStore(redis, { prefix }), ledger, {
+              reservationTtlMs: env.QUOTA_RESERVATION_TTL_MS,
+              lendChunk: env.QUOTA_LEND_CHUNK,
+              idleReturnMs: env.QUOTA_IDLE_RETURN_MS,
+              lostGraceMs: env.QUOTA_LOST_GRACE_MS,
+            });
+          },
+        },
+        QuotaCompletionsHandler,
+        QuotaCacheRuntime,
+      ],
+      exports: [QuotaCache, QuotaCompletionsHandler, PostgresQuotaLedger],
+    };
+  }
+}
