@@ -149,17 +149,20 @@ export class QuotaSagaCoordinator<S> {
     reason: string,
     failedStep?: string,
   ): Promise<QuotaSagaResult> {
-    // Released early so others may have the units now; a release that fails expires in the cache anyway.
-    await Promise.all(
+    // Every reservation released before the saga is aborted: a held one would never expire. A release
+    // that keeps failing leaves the saga running, for recovery to release again once the lease runs out.
+    const released = await Promise.allSettled(
       saga.steps.map((step) =>
         this.retry(() =>
           this.participants[step.participant].release({
             key: keyOf(saga.gtid, step),
             resource: step.resource,
           }),
-        ).catch(() => undefined),
+        ),
       ),
     );
+    const failed = released.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw new QuotaSagaUnfinishedError(saga.gtid, failed.reason);
     try {
       await this.log.finish(lease, 'aborted', reason, (tx) => this.hooks.aborted(tx, saga, reason));
     } catch (error) {
