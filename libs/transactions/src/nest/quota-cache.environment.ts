@@ -17,6 +17,8 @@ export class QuotaCacheEnvironment {
   @Transform(toInt) @IsInt() @Min(0) QUOTA_IDLE_RETURN_MS: number = 120_000;
   /** Units of a cache epoch lost with Redis's data stay withheld this long for late completions. */
   @Transform(toInt) @IsInt() @Min(0) QUOTA_LOST_GRACE_MS: number = 600_000;
-  /** How often the sweeper runs (expiry, settling, rebuilding, returning). */
+  /** How often the sweeper looks at the resources this replica touched (expiry, settling). */
   @Transform(toInt) @IsInt() @Min(10) QUOTA_SWEEP_MS: number = 1_000;
+  /** How often it looks at every resource lent (rebuilding a lost cache, returning idle quota, lost epochs). */
+  @Transform(toInt) @IsInt() @Min(100) QUOTA_FULL_SWEEP_MS: number = 30_000;
 }

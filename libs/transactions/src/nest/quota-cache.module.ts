@@ -44,7 +44,13 @@ export class QuotaCacheRuntime implements OnApplicationBootstrap, OnApplicationS
   onApplicationBootstrap(): void {
     const env = environmentOf(this.config, QuotaCacheEnvironment);
     this.readiness.add({ name: 'redis', check: async () => void (await this.redis.ping()) });
-    this.loop = new RecoveryLoop('quota-cache', () => this.quota.sweep(), env.QUOTA_SWEEP_MS, this.logger);
+    let lastFull = 0;
+    const sweep = () => {
+      const full = Date.now() - lastFull >= env.QUOTA_FULL_SWEEP_MS;
+      if (full) lastFull = Date.now();
+      return this.quota.sweep(full);
+    };
+    this.loop = new RecoveryLoop('quota-cache', sweep, env.QUOTA_SWEEP_MS, this.logger);
     this.loop.start();
   }
 

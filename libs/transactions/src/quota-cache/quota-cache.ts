@@ -63,6 +63,8 @@ export class QuotaCache<S> {
   private readonly now: () => number;
   /** One top-up per resource at a time in this process: a burst of misses shares it. */
   private readonly topUps = new Map<string, Promise<Lent>>();
+  /** Resources this process reserved, held or applied since the last sweep, or that still hold reservations. */
+  private readonly active = new Set<string>();
   /** Resources whose main database had nothing to lend, until when: refusals then cost no transaction. */
   private readonly exhausted = new Map<string, number>();
 
@@ -91,6 +93,7 @@ export class QuotaCache<S> {
     resource: string;
     units: number;
   }): Promise<QuotaReserveOutcome> {
+    this.active.add(request.resource);
     for (let round = 0; ; round++) {
       const now = this.now();
       const answer = await this.store.reserve({ ...request, now, deadline: now + this.ttlMs });
@@ -119,6 +122,7 @@ export class QuotaCache<S> {
 
   /** The saga is completing: the reservation stops expiring. `held` or why it cannot be (gone). */
   hold(resource: string, key: string) {
+    this.active.add(resource);
     return this.store.hold(resource, key, this.now());
   }
 
@@ -144,6 +148,7 @@ export class QuotaCache<S> {
    * database, each key once. The cache is settled by `settleApplied` (a sweep) after the commit.
    */
   applyCompleted(tx: S, reservations: readonly QuotaReservation[]): Promise<string[]> {
+    for (const r of reservations) this.active.add(r.resource);
     return this.ledger.applyCompleted(tx, reservations);
   }
 
@@ -162,32 +167,47 @@ export class QuotaCache<S> {
 
   /**
    * One sweep: drives interrupted lends and reclaims, expires reservations whose saga never held them,
-   * settles held reservations the main database applied, rebuilds a cache that lost its data from the main
-   * database, returns idle quota, and closes epochs lost long enough ago. Answers how much it did.
+   * settles held reservations the main database applied, and — in a full sweep, over every resource the
+   * main database lent — rebuilds a cache that lost its data, returns idle quota and closes epochs lost
+   * long enough ago. A quick sweep looks only at resources this process touched since (and those still
+   * holding reservations). Answers how much it did.
    */
-  async sweep(): Promise<number> {
+  async sweep(full = true): Promise<number> {
     let done = await this.deliver(await this.ledger.pendingLends(this.pendingLendAfterMs, this.sweepLimit));
-    const live = await this.ledger.liveEpochs();
-    const levels = await this.store.levels(live.map((l) => l.resource));
+    const targets = full
+      ? await this.ledger.liveEpochs()
+      : [...this.active].map((resource) => ({ resource, epoch: undefined }));
+    this.active.clear();
+    const levels = await this.store.levels(targets.map((t) => t.resource));
     const rebuild: { resource: string; want: number; cacheEpoch?: string }[] = [];
-    for (const [i, { resource, epoch }] of live.entries()) {
+    const held: { key: string; resource: string; epoch: string }[] = [];
+    const now = this.now();
+    for (const [i, { resource, epoch }] of targets.entries()) {
       const level = levels[i];
-      if (level?.epoch !== epoch) {
-        rebuild.push({ resource, want: this.chunk, cacheEpoch: level?.epoch });
+      if (level === undefined || (epoch !== undefined && level.epoch !== epoch)) {
+        if (full) rebuild.push({ resource, want: this.chunk, cacheEpoch: level?.epoch });
         continue;
       }
-      const now = this.now();
       done += (await this.store.expire(resource, now, this.sweepLimit)).length;
-      const held = await this.store.held(resource, this.sweepLimit);
-      done += await this.settleApplied(held.map((h) => ({ ...h, resource })));
+      for (const h of await this.store.held(resource, this.sweepLimit)) held.push({ ...h, resource });
+      if (level.reservations > 0) this.active.add(resource);
+      if (!full) continue;
       if (this.idleReturnMs > 0 && level.available > 0 && now - level.touched >= this.idleReturnMs)
-        await this.store.reclaim(resource, epoch, `reclaim:${epoch}:${now}`, level.available, now);
+        await this.store.reclaim(
+          resource,
+          level.epoch,
+          `reclaim:${level.epoch}:${now}`,
+          level.available,
+          now,
+        );
       for (const { opId, units } of await this.store.pendingReclaims(resource)) {
-        await this.ledger.applyReclaim(opId, resource, epoch, units);
+        await this.ledger.applyReclaim(opId, resource, level.epoch, units);
         await this.store.forgetReclaim(resource, opId);
         done++;
       }
     }
+    done += await this.settleApplied(held);
+    if (!full) return done;
     if (rebuild.length > 0) done += (await this.lend(rebuild)).units;
     return done + (await this.ledger.closeLostEpochs(this.lostGraceMs));
   }
