@@ -159,16 +159,14 @@ describe('capacity ledger over PostgreSQL: TCC and the quota hooks', () => {
     it('lends what is available, applies completed claims from lent to taken once per key, gives back', async () => {
       const drug = 'drug:745679@icu';
       await capacity.offer(drug, 10);
-      await capacity
-        .db()
-        .transaction((tx) =>
-          ledger.sagaApply(tx, {
-            key: 'g-quota-saga:pharmacy',
-            gtid: 'g-quota-saga',
-            resource: drug,
-            units: 3,
-          }),
-        );
+      await capacity.db().transaction((tx) =>
+        ledger.sagaApply(tx, {
+          key: 'g-quota-saga:pharmacy',
+          gtid: 'g-quota-saga',
+          resource: drug,
+          units: 3,
+        }),
+      );
       expect(await capacity.db().transaction((tx) => ledger.lend(tx, drug, 10))).toBe(7);
       expect(await capacity.db().transaction((tx) => ledger.lend(tx, drug, 1))).toBe(0);
       expect(await capacity.level(drug)).toMatchObject({ lent: 7, taken: 3, available: 0 });
