@@ -159,16 +159,14 @@ describe('capacity ledger over PostgreSQL: TCC and the quota hooks', () => {
     it('lends what is available, applies completed claims from lent to taken once per key, gives back', async () => {
       const drug = 'drug:745679@icu';
       await capacity.offer(drug, 10);
-      await capacity
-        .db()
-        .transaction((tx) =>
-          ledger.sagaApply(tx, {
-            key: 'g-quota-saga:pharmacy',
-            gtid: 'g-quota-saga',
-            resource: drug,
-            units: 3,
-          }),
-        );
+      await capacity.db().transaction((tx) =>
+        ledger.sagaApply(tx, {
+          key: 'g-quota-saga:pharmacy',
+          gtid: 'g-quota-saga',
+          resource: drug,
+          units: 3,
+        }),
+      );
       expect(await capacity.db().transaction((tx) => ledger.lend(tx, drug, 10))).toBe(7);
       expect(await capacity.db().transaction((tx) => ledger.lend(tx, drug, 1))).toBe(0);
       expect(await capacity.level(drug)).toMatchObject({ lent: 7, taken: 3, available: 0 });
@@ -209,6 +207,14 @@ describe('capacity ledger over PostgreSQL: TCC and the quota hooks', () => {
       expect(await capacity.level(drug)).toMatchObject({ lent: 3, taken: 1 });
       expect(await ledger.claims(capacity.db(), 'g-quota-10')).toEqual([]);
       expect(await ledger.claims(capacity.db(), 'g-quota-13')).toEqual([]);
+    });
+
+    it('lends and takes back a whole stock at once, beyond one claim’s units', async () => {
+      const drug = 'drug:197361@main-pharmacy';
+      await capacity.offer(drug, 20_000);
+      expect(await capacity.db().transaction((tx) => ledger.lend(tx, drug, 30_000))).toBe(20_000);
+      await capacity.db().transaction((tx) => ledger.giveBack(tx, drug, 20_000));
+      expect(await capacity.level(drug)).toMatchObject({ lent: 0, available: 20_000 });
     });
 
     it('applies in the caller’s transaction: rolled back with it', async () => {

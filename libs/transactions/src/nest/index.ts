@@ -20,3 +20,7 @@ export * from './quota-cache.environment';
 export * from './quota-cache.controller';
 export * from './quota-completions.handler';
 export * from './quota-cache.module';
+export * from './capacity.dto';
+export * from './capacity.service';
+export * from './capacity.controller';
+export * from './capacity.module';

@@ -6,26 +6,7 @@ import {
   PostgresCapacityLedger,
   tccBarrierMigrations,
 } from '@hospital/transactions';
-
-/**
- * Resources whose level breaks the accounting: capacity ≠ available + taken + held + lent, available below
- * zero, `taken` not the sum of the applied claims' units or `held` not the sum of the held claims' units.
- * Read straight from the tables, independently of the ledger's own code.
- */
-export async function accountingViolations(db: Database): Promise<Record<string, unknown>[]> {
-  return db.query(`
-    SELECT c.resource, c.capacity, c.available, c.taken, c.held, c.lent,
-           coalesce(a.units, 0) AS applied_units, coalesce(h.units, 0) AS held_units
-      FROM tx_capacity c
-      LEFT JOIN (SELECT resource, sum(units)::int AS units FROM tx_capacity_claim
-                  WHERE state = 'applied' GROUP BY resource) a USING (resource)
-      LEFT JOIN (SELECT resource, sum(units)::int AS units FROM tx_capacity_claim
-                  WHERE state = 'held' GROUP BY resource) h USING (resource)
-     WHERE c.capacity <> c.available + c.taken + c.held + c.lent
-        OR c.available < 0
-        OR c.taken <> coalesce(a.units, 0)
-        OR c.held <> coalesce(h.units, 0)`);
-}
+import { capacityAccountingViolations } from '@hospital/transactions/testing/capacity-accounting';
 
 export interface CapacityDatabases {
   /** The participant's pool. */
@@ -55,7 +36,7 @@ export function useCapacityDatabase(name: string): CapacityDatabases {
     open.replica = new Database({ ...created.settings, poolSize: 12 }, `${name}-replica`);
   });
   afterEach(async () => {
-    if (open.db) expect(await accountingViolations(open.db)).toEqual([]);
+    if (open.db) expect(await capacityAccountingViolations(open.db)).toEqual([]);
   });
   afterAll(async () => {
     await open.db?.close();
