@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { BestEffortModule, CapacityModule } from '@hospital/transactions';
+import { BestEffortModule, CapacityModule, QuotaCacheModule } from '@hospital/transactions';
 import { AppointmentsFhirWriter } from './appointments-fhir.writer';
 import { BookingEntity } from './booking/booking.entity';
 import { BookingModule } from './booking/booking.module';
@@ -20,7 +20,7 @@ import { SlotEntity } from './scheduling/slot.entity';
  * and double bookings — and the confirmations to the clinician and the patient, appended to the
  * best-effort notification log in the same transaction and delivered by e-mail, SMS and push, each channel
  * by its own dispatcher (`/api/notifications`). Each slot is also reservable capacity (`slot:<id>`), which
- * a treatment plan reserves by saga or TCC at /api/capacity.
+ * a treatment plan reserves by saga, TCC or in the quota cache at /api/capacity.
  */
 @Module({})
 export class AppointmentsModule {
@@ -39,6 +39,7 @@ export class AppointmentsModule {
         }),
         BestEffortModule.forRoot({ channels: CONFIRMATION_CHANNEL_DEFINITIONS }),
         CapacityModule.forRoot({ kinds: [SLOT_CAPACITY] }),
+        QuotaCacheModule.forRoot({ participant: 'appointments', messaging: true }),
         SchedulingModule,
       ],
     };

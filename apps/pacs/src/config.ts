@@ -1,7 +1,22 @@
-import { buildServiceConfig, ServiceConfigOf, TwoPhaseCommitEnvironment } from '@hospital/platform';
+import {
+  buildServiceConfig,
+  MessagingEnvironment,
+  RedisEnvironment,
+  ServiceConfigOf,
+  TwoPhaseCommitEnvironment,
+} from '@hospital/platform';
+import { QuotaCacheEnvironment } from '@hospital/transactions';
 
-/** What the PACS reads beyond the platform's own settings: two-phase commit, as a participant. */
-export const PACS_PIECES = [TwoPhaseCommitEnvironment] as const;
+/**
+ * What the PACS reads beyond the platform's own settings: two-phase commit, as a participant; the quota
+ * cache of its imaging capacity (Redis) and the completion events that apply it (RabbitMQ).
+ */
+export const PACS_PIECES = [
+  TwoPhaseCommitEnvironment,
+  MessagingEnvironment,
+  RedisEnvironment,
+  QuotaCacheEnvironment,
+] as const;
 
 /** The PACS, and the coordinator it asks about branches in doubt (`EMR_URL` overrides it). */
 export const PACS_SERVICE = { name: 'pacs', defaultPort: 3003, peers: { emr: 'http://127.0.0.1:3001' } };

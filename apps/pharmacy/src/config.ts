@@ -4,11 +4,13 @@ import {
   buildServiceConfig,
   MessageServerEnvironment,
   MessagingEnvironment,
+  RedisEnvironment,
   ServiceConfig,
   ServiceConfigOf,
   toInt,
   TransactionsEnvironment,
 } from '@hospital/platform';
+import { QuotaCacheEnvironment } from '@hospital/transactions';
 
 /** The simulated supplier's own setting. */
 export class SupplierEnvironment {
@@ -36,7 +38,8 @@ export const PHARMACY_PARTS = {
 } as const;
 
 const DISPENSING_PIECES = [MessagingEnvironment] as const;
-const INVENTORY_PIECES = [MessagingEnvironment] as const;
+/** Inventory also keeps part of its drug capacity in the treatment plans' quota cache (Redis). */
+const INVENTORY_PIECES = [MessagingEnvironment, RedisEnvironment, QuotaCacheEnvironment] as const;
 const SUPPLY_CHAIN_PIECES = [MessagingEnvironment, TransactionsEnvironment] as const;
 const SUPPLIER_PIECES = [MessagingEnvironment, SupplierEnvironment] as const;
 const MESSAGE_SERVER_PIECES = [MessagingEnvironment, PharmacyMessageServerEnvironment] as const;

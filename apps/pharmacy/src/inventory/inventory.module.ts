@@ -1,6 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@hospital/platform';
-import { CapacityModule, MessagingModule } from '@hospital/transactions';
+import {
+  CapacityModule,
+  MessagingModule,
+  QuotaCacheModule,
+  quotaCompletionsConsumer,
+} from '@hospital/transactions';
 import { PHARMACY_EXCHANGE, PharmacyEvent } from '../contracts/pharmacy-events';
 import type { PharmacyConfig } from '../config';
 import { DRUG_CAPACITY } from './capacity/drug-capacity';
@@ -38,12 +43,14 @@ export class InventoryModule {
               ],
               handler: StockDeliveredHandler,
             },
+            quotaCompletionsConsumer('pharmacy'),
           ],
           imports: [StockModule],
           providers: [DispenseAppliedHandler, StockDeliveredHandler],
         }),
         StockModule,
         CapacityModule.forRoot({ kinds: [DRUG_CAPACITY] }),
+        QuotaCacheModule.forRoot({ participant: 'pharmacy' }),
       ],
     };
   }

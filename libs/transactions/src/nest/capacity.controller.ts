@@ -1,16 +1,4 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-  Put,
-  Query,
-  Res,
-  ValidationPipe,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiNotFoundResponse,
@@ -35,14 +23,9 @@ import {
   TccTryBody,
 } from './capacity.dto';
 import { CapacityService } from './capacity.service';
+import { strictValidation } from './strict-validation';
 
-/** A body, query or path that is not the declared shape is a 400 naming each problem, and writes nothing. */
-const strict = new ValidationPipe({
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  transform: true,
-  validationError: { target: false, value: false },
-});
+const strict = strictValidation;
 
 const ERRORS =
   'Errors are RFC 9457 problem documents (application/problem+json) whose `code` is the capacity error code.';

@@ -13,6 +13,7 @@ import { GTID_PATTERN } from '../core/gtid';
 import { PostgresQuotaLedger } from '../adapters/postgres/postgres-quota-ledger';
 import { QuotaCache, QuotaKeyConflictError } from '../quota-cache/quota-cache';
 import { QuotaLevel } from '../ports/quota-cache.ports';
+import { strictValidation } from './strict-validation';
 
 export class QuotaKeyBody {
   @IsString() @Matches(CLAIM_KEY, { message: 'key must be <gtid>:<step>' }) key!: string;
@@ -53,7 +54,7 @@ export class QuotaCacheController {
       'Reserves units in the quota cache for a saga step (idempotent per key; 409 when not enough quota ' +
       'is left or the key was released or expired).',
   })
-  async reserve(@Body() body: ReserveQuotaBody) {
+  async reserve(@Body(strictValidation) body: ReserveQuotaBody) {
     let answer;
     try {
       answer = await this.quota.reserve(body);
@@ -79,7 +80,7 @@ export class QuotaCacheController {
   @ApiOperation({
     summary: 'Gives a reservation back to the cache (idempotent); the key is refused afterwards.',
   })
-  async release(@Body() body: QuotaKeyBody) {
+  async release(@Body(strictValidation) body: QuotaKeyBody) {
     const answer = await this.quota.release(body.resource, body.key);
     return {
       key: body.key,
@@ -93,7 +94,7 @@ export class QuotaCacheController {
   @ApiOperation({
     summary: 'The saga is completing: the reservation stops expiring (409 when it expired or was released).',
   })
-  async hold(@Body() body: QuotaKeyBody) {
+  async hold(@Body(strictValidation) body: QuotaKeyBody) {
     const state = await this.quota.hold(body.resource, body.key);
     if (state !== 'held') throw new ClaimReleasedError(body.key);
     return { key: body.key, state };
@@ -102,7 +103,7 @@ export class QuotaCacheController {
   @Post('allocate')
   @HttpCode(200)
   @ApiOperation({ summary: 'Lends quota to the cache ahead of demand: up to `units` more of each resource.' })
-  async allocate(@Body() body: AllocateQuotaBody) {
+  async allocate(@Body(strictValidation) body: AllocateQuotaBody) {
     return { lent: await this.quota.allocate(body.resources, body.units) };
   }
 

@@ -23,7 +23,8 @@ import { RedisQuotaStore } from '../adapters/redis/redis-quota-store';
 import { QuotaCache } from '../quota-cache/quota-cache';
 import { QuotaCacheController } from './quota-cache.controller';
 import { QuotaCacheEnvironment } from './quota-cache.environment';
-import { QuotaCompletionsHandler } from './quota-completions.handler';
+import { quotaCompletionsConsumer, QuotaCompletionsHandler } from './quota-completions.handler';
+import { MessagingModule } from './messaging.module';
 import { RecoveryLoop } from './recovery-loop';
 
 const REDIS = Symbol('QUOTA_REDIS');
@@ -63,15 +64,24 @@ export class QuotaCacheRuntime implements OnApplicationBootstrap, OnApplicationS
 /**
  * The participant side of the quota-cached saga: the cache in Redis (`REDIS_URL`), the main database's
  * lending record (run `capacityMigrations` and `quotaLedgerMigrations`), `/api/capacity/quota`, the
- * sweeper, and the commit-sync handler — list `quotaCompletionsConsumer(<participant>)` among the service's
- * `MessagingModule` consumers. Global, so that consumer's handler finds the cache.
+ * sweeper, and the commit-sync handler — a service with its own `MessagingModule` lists
+ * `quotaCompletionsConsumer(<participant>)` among its consumers. Global, so that consumer's handler finds
+ * the cache.
  */
 @Module({})
 export class QuotaCacheModule {
-  static forRoot(): DynamicModule {
+  /**
+   * `participant` names the service in completion routing keys (`quota.completed.<participant>`). A service
+   * without a `MessagingModule` of its own passes `messaging: true`: one is started here with just the
+   * commit-sync consumer (its database then runs the messaging migrations).
+   */
+  static forRoot(options: { participant: string; messaging?: boolean }): DynamicModule {
     return {
       module: QuotaCacheModule,
       global: true,
+      imports: options.messaging
+        ? [MessagingModule.forRoot({ consumers: [quotaCompletionsConsumer(options.participant)] })]
+        : [],
       controllers: [QuotaCacheController],
       providers: [
         {

@@ -1,14 +1,27 @@
 import { MigrationClass } from '@hospital/platform';
 import { fhirStoreMigrations } from '@hospital/fhir';
-import { capacityMigrations, tccBarrierMigrations, transactionLogMigrations } from '@hospital/transactions';
+import {
+  capacityMigrations,
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
+  quotaLedgerMigrations,
+  tccBarrierMigrations,
+  transactionLogMigrations,
+} from '@hospital/transactions';
 
 /**
  * Migrations of hospital_pacs, all from the libs: the FHIR store's, the transaction log's (2PC participant),
- * then the imaging capacity's ledger and its TCC barrier (treatment-plan reservations).
+ * then the imaging capacity's ledger and its TCC barrier (treatment-plan reservations), the inbox of the
+ * quota-cached saga's completion events and the quota ledger.
  */
 export const migrations: MigrationClass[] = [
   ...fhirStoreMigrations,
   ...transactionLogMigrations,
   ...tccBarrierMigrations,
   ...capacityMigrations,
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
+  ...quotaLedgerMigrations,
 ];
