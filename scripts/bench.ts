@@ -10,11 +10,14 @@ import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
 import { BenchIcuIngestResult, runBenchIcuIngest } from './lib/bench-icu-ingest';
 import { parseCommandOrExit } from './lib/cli-args';
+import { BenchCarePlanResult, runBenchCarePlan } from './lib/bench-care-plan';
+import { paperTables, runBenchPaper } from './lib/bench-paper';
+import type { PlanMode } from './lib/care-plan-cluster';
 import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest'],
+  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper'],
   numbers: {
     duration: {
       default: 20,
@@ -81,10 +84,25 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       integer: false,
       description: 'seconds of warm-up before measuring',
     },
+    'error-rate': {
+      default: 0,
+      min: 0,
+      max: 100,
+      integer: false,
+      description:
+        'care-plan: percent of plans that fail (9 of 10 in the stock step, 1 of 10 in the imaging step)',
+    },
+  },
+  choices: {
+    mode: {
+      choices: ['saga', 'quota-saga', 'tcc'],
+      description: 'care-plan: how plans are booked',
+    },
   },
   scenarioDefaults: {
     'icu-ingest': { concurrency: 8, batch: 50, duration: 30 },
     appointments: { concurrency: 64 },
+    'care-plan': { concurrency: 150 },
   },
 });
 
@@ -374,6 +392,42 @@ function reportIcuIngest(r: BenchIcuIngestResult): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+function reportCarePlan(r: BenchCarePlanResult): void {
+  writeReport(
+    `Bench: care-plan — treatment plans in ${r.mode} mode, ${r.concurrency} clients, ${r.error_rate} % errors, ${r.duration_s} s`,
+    [
+      formatTable(
+        ['figure', 'value'],
+        [
+          ['plans answered per second (active + revoked)', fmt(r.plans_per_s)],
+          ['plans active / revoked', `${r.completed_plans} / ${r.revoked_plans}`],
+          ['p50 / p99 ms', `${fmt(r.p50_ms)} / ${fmt(r.p99_ms)}`],
+          ['errors', String(r.errors)],
+          ['dirty_reads (seen taken, plan then revoked)', String(r.dirty_reads)],
+          ['double_committed', String(r.double_committed)],
+          ['lost', String(r.lost)],
+          ['stuck holds', String(r.stuck)],
+          ['drain after the run, s', fmt(r.drain_s)],
+        ],
+      ),
+      formatTable(
+        ['process', 'peak RSS MiB', 'CPU %'],
+        [
+          ...Object.entries(r.peak_rss_mb).map(([name, rss]) => [
+            name,
+            fmt(rss),
+            fmt(r.cpu_percent.services[name]),
+          ]),
+          ['postgres (whole cluster)', '-', fmt(r.cpu_percent.postgres)],
+          ['bench client', '-', fmt(r.cpu_percent.client)],
+          ['other processes on the machine', '-', fmt(r.cpu_percent.other)],
+        ],
+      ),
+    ],
+    r.error_samples,
+  );
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -413,6 +467,21 @@ async function main(): Promise<void> {
     const outbox = await runBenchOutbox({ ...runOptions, batch });
     reportOutbox(outbox);
     process.stdout.write(`${JSON.stringify(outbox)}\n`);
+    return;
+  }
+  if (command.scenario === 'care-plan') {
+    const mode = (command.choices.mode ?? 'quota-saga') as PlanMode;
+    const plans = await runBenchCarePlan({ ...runOptions, mode, errorRate: command.numbers['error-rate'] });
+    reportCarePlan(plans);
+    process.stdout.write(`${JSON.stringify(plans)}\n`);
+    return;
+  }
+  if (command.scenario === 'paper') {
+    const paper = await runBenchPaper(runOptions);
+    process.stdout.write(
+      `\nBench: paper — section 6 of the quota-cached saga paper, three modes\n\n${paperTables(paper)}\n\n`,
+    );
+    process.stdout.write(`${JSON.stringify(paper)}\n`);
     return;
   }
   if (command.scenario === 'appointments') {

@@ -1,5 +1,5 @@
 // A minimal keep-alive HTTP client for the runners: one timed POST of a FHIR resource or Bundle, or GET.
-import { Agent, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
 
 export interface PostResult {
@@ -9,6 +9,7 @@ export interface PostResult {
   /** Set when no response arrived. */
   error?: string;
   elapsedMs: number;
+  headers?: IncomingHttpHeaders;
 }
 
 export function keepAliveAgent(maxSockets: number): Agent {
@@ -66,7 +67,11 @@ function send(
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.once('end', () =>
-          finish({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }),
+          finish({
+            status: res.statusCode,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          }),
         );
         res.once('error', (error) => finish({ body: '', error: error.message }));
       },

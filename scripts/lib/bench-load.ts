@@ -32,6 +32,8 @@ export interface LoadOptions {
   operation: (worker: number) => Promise<Outcome>;
   /** Called about four times a second. */
   onProgress?: (progress: LoadProgress) => void;
+  /** Workers stop before the duration is over once this answers true (a run of a fixed number of operations). */
+  done?: () => boolean;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -47,7 +49,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const timer = setInterval(progress, 250);
 
   const worker = async (index: number): Promise<void> => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && !options.done?.()) {
       const t0 = performance.now();
       let outcome: Outcome;
       try {
