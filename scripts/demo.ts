@@ -5,6 +5,7 @@ import { FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { EMR_RESOURCES } from '../apps/emr/src/fhir-resources';
 import { LIS_RESOURCES } from '../apps/lis/src/fhir-resources';
 import { PACS_RESOURCES } from '../apps/pacs/src/fhir-resources';
+import { seedImagingCapacity } from '../apps/pacs/src/database/seeds/imaging-capacity';
 import { seedFormulary } from '../apps/pharmacy/src/dispensing/database/seeds/formulary';
 import { seedInventory } from '../apps/pharmacy/src/inventory/database/seeds/stock';
 /* eslint-enable no-restricted-imports */
@@ -71,6 +72,12 @@ async function seed(): Promise<void> {
   log(`pharmacy: ${formulary.medications} formulary drugs (${formulary.written} written)`);
   const stock = await withDatabase('pharmacy-inventory', (db) => seedInventory(db));
   log(`pharmacy-inventory: ${stock.lines} stock lines (${stock.inserted} new)`);
+  // From tomorrow (UTC), as the demo's consult slots.
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  const imaging = await withDatabase('pacs', (db) => seedImagingCapacity(db, tomorrow));
+  log(
+    `pacs: imaging capacity of ${imaging.resources} modality days from ${tomorrow} (${imaging.registered} new)`,
+  );
 }
 
 /** Six ICU beds, two of them with a deteriorating patient, one round of vitals every five seconds. */

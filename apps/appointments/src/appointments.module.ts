@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { BestEffortModule } from '@hospital/transactions';
+import { BestEffortModule, CapacityModule } from '@hospital/transactions';
 import { AppointmentsFhirWriter } from './appointments-fhir.writer';
 import { BookingEntity } from './booking/booking.entity';
 import { BookingModule } from './booking/booking.module';
@@ -10,6 +10,7 @@ import { CONFIRMATION_CHANNEL_DEFINITIONS } from './confirmations/confirmations.
 import { APPOINTMENT_RESOURCES } from './fhir-resources';
 import { ScheduleEntity } from './scheduling/schedule.entity';
 import { SchedulingModule } from './scheduling/scheduling.module';
+import { SLOT_CAPACITY } from './scheduling/slot-capacity';
 import { SlotEntity } from './scheduling/slot.entity';
 
 /**
@@ -18,7 +19,8 @@ import { SlotEntity } from './scheduling/slot.entity';
  * transaction over the FHIR resources and the relational rows whose constraints refuse overlapping slots
  * and double bookings — and the confirmations to the clinician and the patient, appended to the
  * best-effort notification log in the same transaction and delivered by e-mail, SMS and push, each channel
- * by its own dispatcher (`/api/notifications`).
+ * by its own dispatcher (`/api/notifications`). Each slot is also reservable capacity (`slot:<id>`), which
+ * a treatment plan reserves by saga or TCC at /api/capacity.
  */
 @Module({})
 export class AppointmentsModule {
@@ -36,6 +38,7 @@ export class AppointmentsModule {
           imports: [SchedulingModule, BookingModule],
         }),
         BestEffortModule.forRoot({ channels: CONFIRMATION_CHANNEL_DEFINITIONS }),
+        CapacityModule.forRoot({ kinds: [SLOT_CAPACITY] }),
         SchedulingModule,
       ],
     };

@@ -15,7 +15,7 @@ import {
  * Schedules and slots over real HTTP on a fresh database: created by staff as FHIR resources with their
  * rows; a slot outside its schedule's horizon, of a service it does not offer, or overlapping another slot
  * of the schedule refused (the overlap by the exclusion constraint, also among concurrent creates); every
- * refusal an OperationOutcome that writes nothing.
+ * refusal an OperationOutcome that writes nothing. Each slot created is registered as reservable capacity.
  */
 jest.setTimeout(120_000);
 
@@ -107,6 +107,41 @@ describe('slots', () => {
     ]);
   });
 
+  it('registers each slot as reservable capacity in its transaction: one consult if free, none if busy', async () => {
+    const free = await post<Slot & { id: string }>('/fhir/Slot', slot(scheduleId, '16:00', '16:15'));
+    const busy = await post<Slot & { id: string }>(
+      '/fhir/Slot',
+      slot(scheduleId, '16:15', '16:30', { status: 'busy' }),
+    );
+    expect([free.status, busy.status]).toEqual([201, 201]);
+    expect(await call(svc.base, `/api/capacity/resources/slot:${free.body.id}`)).toMatchObject({
+      status: 200,
+      body: { resource: `slot:${free.body.id}`, capacity: 1, taken: 0, available: 1 },
+    });
+    expect(await call(svc.base, `/api/capacity/resources/slot:${busy.body.id}`)).toMatchObject({
+      status: 200,
+      body: { capacity: 0, available: 0 },
+    });
+    // A plan's saga reserves the free slot once; the slot has no second consult to give.
+    const apply = (gtid: string) =>
+      call(svc.base, '/api/capacity/saga/apply', {
+        type: 'application/json',
+        body: { key: `${gtid}:consult`, gtid, resource: `slot:${free.body.id}`, units: 1 },
+      });
+    expect((await apply('g-slot-plan')).status).toBe(200);
+    expect((await apply('g-slot-other')).status).toBe(409);
+    // Resources of another kind are not the appointments service's.
+    expect(
+      (
+        await call(svc.base, '/api/capacity/resources/imaging:CT:2026-12-07', {
+          method: 'PUT',
+          type: 'application/json',
+          body: { capacity: 1 },
+        })
+      ).status,
+    ).toBe(400);
+  });
+
   it('refuses a slot overlapping another of the schedule with a 409; another schedule may overlap', async () => {
     expect((await post('/fhir/Slot', slot(scheduleId, '10:00', '10:30'))).status).toBe(201);
     const before = await counts(svc.db);
@@ -133,8 +168,15 @@ describe('slots', () => {
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(15);
-    const rows = await svc.db.query('SELECT 1 FROM appointment_slot WHERE schedule_id = $1', [id]);
+    const rows = await svc.db.query<{ slot_id: string }>(
+      'SELECT slot_id FROM appointment_slot WHERE schedule_id = $1',
+      [id],
+    );
     expect(rows).toHaveLength(1);
+    const capacity = await svc.db.query(`SELECT resource FROM tx_capacity WHERE resource = ANY($1::text[])`, [
+      answers.map((a) => `slot:${String(a.body.id)}`),
+    ]);
+    expect(capacity).toEqual([{ resource: `slot:${rows[0].slot_id}` }]);
   });
 
   it('answers a batch Bundle of slots entry by entry: the overlapping entry refused, the others created', async () => {

@@ -32,7 +32,8 @@ import { eventually } from '@hospital/platform/testing/waiting';
 /**
  * The inventory part on a fresh database: each movement is applied in the inbox's transaction exactly once,
  * a reorder opens once (with its StockLow in the outbox) and a delivery closes it, the ledger accounts for
- * every unit; the stock API over HTTP; and a dispense over HTTP reaching the stock through RabbitMQ.
+ * every unit; the stock API over HTTP; drug capacity reserved at /api/capacity; and a dispense over HTTP
+ * reaching the stock through RabbitMQ.
  */
 jest.setTimeout(30_000);
 
@@ -319,6 +320,48 @@ describe('pharmacy inventory', () => {
       expect(invalid.status).toBe(400);
       expect(invalid.body).toMatchObject({ type: 'about:blank', title: 'Bad Request', status: 400 });
       expect((await getJson(`${inventoryUrl}/api/inventory?colour=blue`)).status).toBe(400);
+    });
+
+    it('offers drug stock per location as reservable capacity at /api/capacity, and only drugs', async () => {
+      const send = async (method: string, path: string, body: unknown) => {
+        const response = await fetch(`${inventoryUrl}/api/capacity${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      };
+      expect(await send('PUT', '/resources/drug:197361@ward-3a', { capacity: 7 })).toMatchObject({
+        status: 201,
+        body: { resource: 'drug:197361@ward-3a', available: 7 },
+      });
+      const step = {
+        key: 'g-regimen:pharmacy',
+        gtid: 'g-regimen',
+        resource: 'drug:197361@ward-3a',
+        units: 5,
+      };
+      expect(await send('POST', '/saga/apply', step)).toMatchObject({
+        status: 200,
+        body: { state: 'applied' },
+      });
+      expect(await send('POST', '/saga/apply', { ...step, key: 'g-regimen-2:pharmacy' })).toMatchObject({
+        status: 409,
+        body: { code: 'insufficient-capacity' },
+      });
+      expect(
+        await send('POST', '/saga/apply', {
+          ...step,
+          key: 'g-regimen-3:pharmacy',
+          resource: 'drug:197361@icu',
+        }),
+      ).toMatchObject({
+        status: 404,
+        body: { code: 'unknown-resource' },
+      });
+      for (const resource of ['imaging:CT:2026-12-07', 'drug:197361@Ward-3A', 'drug:197361'])
+        expect((await send('PUT', `/resources/${resource}`, { capacity: 1 })).status).toBe(400);
+      expect(await count('tx_capacity')).toBe(1);
     });
 
     it('a dispense over HTTP reaches the stock through the outbox and RabbitMQ, once', async () => {

@@ -49,3 +49,7 @@ export * from './adapters/postgres/postgres-tcc-barrier';
 export * from './tcc';
 export * from './adapters/postgres/1765400000100-tcc-log.migration';
 export * from './adapters/postgres/postgres-tcc-log';
+export * from './capacity';
+export * from './adapters/postgres/1765500000000-capacity.migration';
+export * from './adapters/postgres/capacity.migrations';
+export * from './adapters/postgres/postgres-capacity-ledger';

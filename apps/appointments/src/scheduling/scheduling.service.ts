@@ -3,10 +3,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Schedule, Slot } from '@medplum/fhirtypes';
 import { FhirResourceStore, type Stored } from '@hospital/fhir';
 import { Database, type Session } from '@hospital/platform';
+import { PostgresCapacityLedger } from '@hospital/transactions';
 import { CONSTRAINTS, violatedConstraint } from '../database/constraints';
 import { scheduleRequestOf, slotRequestOf } from './schedule-request';
 import { SchedulingErrorCode, SchedulingException } from './scheduling.exception';
 import { type FreeSlotQuery, SchedulingRepository } from './scheduling.repository';
+import { slotCapacity, slotResource } from './slot-capacity';
 import type { SlotEntity, SlotStatus } from './slot.entity';
 
 /**
@@ -14,7 +16,8 @@ import type { SlotEntity, SlotStatus } from './slot.entity';
  * transaction, under the same id. The row carries the constraints: a slot's interval ends after it starts
  * (CHECK) and overlaps no other slot of its schedule (the exclusion constraint, which answers two
  * overlapping slots created at once too). The horizon and the service type are checked against the
- * schedule's row: schedules are never changed, so the check cannot go stale.
+ * schedule's row: schedules are never changed, so the check cannot go stale. Each slot is also registered
+ * as reservable capacity (`slot:<id>`, one consult if free) in the same transaction.
  */
 @Injectable()
 export class SchedulingService {
@@ -22,6 +25,7 @@ export class SchedulingService {
     @Inject(Database) private readonly db: Database,
     @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
     @Inject(SchedulingRepository) private readonly repository: SchedulingRepository,
+    @Inject(PostgresCapacityLedger) private readonly capacity: PostgresCapacityLedger,
   ) {}
 
   async createSchedule(schedule: Schedule): Promise<Stored<Schedule>> {
@@ -69,6 +73,7 @@ export class SchedulingService {
           endAt: request.end,
           status: request.status,
         });
+        await this.capacity.register(tx, slotResource(slotId), slotCapacity(request.status));
         return this.store.create(tx, slot, { id: slotId });
       });
     } catch (error) {

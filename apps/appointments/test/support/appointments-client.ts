@@ -141,7 +141,8 @@ export async function counts(db: Database): Promise<Record<string, number>> {
               (SELECT count(*)::int FROM appointment_booking WHERE status = 'booked') AS booked,
               (SELECT count(*)::int FROM fhir_resource) AS resources,
               (SELECT count(*)::int FROM fhir_resource_history) AS history,
-              (SELECT count(*)::int FROM fhir_search_index) AS index_rows`,
+              (SELECT count(*)::int FROM fhir_search_index) AS index_rows,
+              (SELECT count(*)::int FROM tx_capacity) AS capacity_resources`,
     )
   )[0];
 }

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 /** HTTP header and message property that carry a global transaction id across services. */
 export const GTID_HEADER = 'x-gtid';
 
-const GTID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+/** What `isValidGtid` accepts. */
+export const GTID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /** A new global transaction id. */
 export function newGtid(): string {

@@ -16,3 +16,7 @@ export * from './best-effort.observability';
 export * from './best-effort.notifications';
 export * from './best-effort.controller';
 export * from './best-effort.module';
+export * from './capacity.dto';
+export * from './capacity.service';
+export * from './capacity.controller';
+export * from './capacity.module';

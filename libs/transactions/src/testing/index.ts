@@ -18,3 +18,4 @@ export * from './saga-world';
 export * from './fast-check-replay';
 export * from './tcc-memory';
 export * from './tcc-world';
+export * from './capacity-accounting';

@@ -1,6 +1,14 @@
 import { MigrationClass } from '@hospital/platform';
 import { fhirStoreMigrations } from '@hospital/fhir';
-import { transactionLogMigrations } from '@hospital/transactions';
+import { capacityMigrations, tccBarrierMigrations, transactionLogMigrations } from '@hospital/transactions';
 
-/** Migrations of hospital_pacs: the FHIR store's and the transaction log's, both from the libs. */
-export const migrations: MigrationClass[] = [...fhirStoreMigrations, ...transactionLogMigrations];
+/**
+ * Migrations of hospital_pacs, all from the libs: the FHIR store's, the transaction log's (2PC participant),
+ * then the imaging capacity's ledger and its TCC barrier (treatment-plan reservations).
+ */
+export const migrations: MigrationClass[] = [
+  ...fhirStoreMigrations,
+  ...transactionLogMigrations,
+  ...tccBarrierMigrations,
+  ...capacityMigrations,
+];
