@@ -120,7 +120,7 @@ beforeAll(async () => {
     ...PRACTITIONERS.map((id) => ({ resourceType: 'Practitioner' as const, id })),
   ]);
   await hospital.offer('pacs', CT_RESOURCE, 10);
-  await hospital.offer('pharmacy', DRUG_RESOURCE, 100);
+  await hospital.offer('pharmacy', DRUG_RESOURCE, 1_000);
   slots = await createSlots(48);
   const team = await fhir<CareTeam & { id: string }>('/CareTeam', {
     body: careTeamExample(PATIENT, PRACTITIONERS.slice(0, 2)),
@@ -269,6 +269,33 @@ describe.each(['saga', 'tcc'] as const)('a plan booked in %s mode', (mode) => {
   });
 });
 
+describe('plans racing for one slot', () => {
+  it('book it once: one plan active, the others revoked with nothing left behind, whatever their modes', async () => {
+    const [contested] = takeSlots(1);
+    const modes = ['saga', 'tcc', 'saga', 'tcc', 'saga', 'tcc', 'saga', 'tcc'];
+    const replies = await Promise.all(
+      modes.map((mode) =>
+        post(
+          carePlanExample({
+            patientId: PATIENT,
+            careTeamId: teamId,
+            consults: [{ slotId: contested, practitionerId: PRACTITIONERS[0] }],
+            regimen: { drugCode: DRUG, locationId: WARD, quantity: 1 },
+          }),
+          mode,
+        ),
+      ),
+    );
+    expect(replies.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    expect(await hospital.level('appointments', `slot:${contested}`)).toMatchObject({ taken: 1, held: 0 });
+    for (const reply of replies.filter((r) => r.status === 409)) {
+      const gtid = reply.headers.get('x-gtid') ?? '';
+      for (const participant of ['appointments', 'pharmacy'] as const)
+        for (const claim of await hospital.claims(participant, gtid)) expect(claim.state).toBe('released');
+    }
+  });
+});
+
 describe('the transaction mode', () => {
   it('is chosen by ?_mode= or the x-transaction-mode header, TCC by default; an unknown one is a 400', async () => {
     const byHeader = await post(plan(), undefined, { 'x-transaction-mode': 'saga' });
@@ -362,27 +389,36 @@ describe('a bad plan', () => {
       'invalid',
       'CarePlan.activity[3].detail.quantity.value',
     ],
-    ['is not valid FHIR', () => ({ ...plan(), status: 'bogus' as CarePlan['status'] }), 400, 'invalid', ''],
+    [
+      'is not valid FHIR',
+      () => ({ ...plan(), status: 'bogus' as CarePlan['status'] }),
+      400,
+      'code-invalid',
+      '',
+    ],
   ];
 
-  it.each(cases)('that %s gets a %i and reserves nothing', async (_what, body, status, code, element) => {
-    const built = body();
-    const slotIds = (built.activity ?? []).flatMap((a) =>
-      (a.detail?.extension ?? []).flatMap((e) => (e.valueReference?.reference ?? '').replace('Slot/', '')),
-    );
-    const levels = async () =>
-      Promise.all([
-        hospital.level('pacs', CT_RESOURCE),
-        hospital.level('pharmacy', DRUG_RESOURCE),
-        ...slotIds.map((s) => hospital.level('appointments', `slot:${s}`)),
-      ]);
-    const before = { rows: await carePlanRows(), levels: await levels() };
-    for (const mode of ['saga', 'tcc', 'quota-saga']) {
-      const reply = await post(built, mode);
-      const outcome = expectOutcome(reply, status, code);
-      if (element !== '') expect(outcome.issue?.[0]?.expression).toContain(element);
-      expect(reply.headers.get('x-gtid')).toBeNull();
-    }
-    expect({ rows: await carePlanRows(), levels: await levels() }).toEqual(before);
-  });
+  it.each(cases.map(([what, body, status, code, element]) => [what, status, body, code, element] as const))(
+    'that %s gets a %i and reserves nothing',
+    async (_what, status, body, code, element) => {
+      const built = body();
+      const slotIds = (built.activity ?? []).flatMap((a) =>
+        (a.detail?.extension ?? []).flatMap((e) => (e.valueReference?.reference ?? '').replace('Slot/', '')),
+      );
+      const levels = async () =>
+        Promise.all([
+          hospital.level('pacs', CT_RESOURCE),
+          hospital.level('pharmacy', DRUG_RESOURCE),
+          ...slotIds.map((s) => hospital.level('appointments', `slot:${s}`)),
+        ]);
+      const before = { rows: await carePlanRows(), levels: await levels() };
+      for (const mode of ['saga', 'tcc', 'quota-saga']) {
+        const reply = await post(built, mode);
+        const outcome = expectOutcome(reply, status, code);
+        if (element !== '') expect(outcome.issue?.[0]?.expression).toContain(element);
+        expect(reply.headers.get('x-gtid')).toBeNull();
+      }
+      expect({ rows: await carePlanRows(), levels: await levels() }).toEqual(before);
+    },
+  );
 });
