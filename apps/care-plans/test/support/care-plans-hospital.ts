@@ -5,7 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { FhirExceptionFilter, FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { createServiceApp, Database, type DatabaseSettings } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
-import { ServiceProcess } from '../../../../scripts/lib/service-process';
+import { type ExitInfo, ServiceProcess } from '../../../../scripts/lib/service-process';
 import { findService, serviceEntry } from '../../../../scripts/services';
 import { CarePlansModule } from '../../src/care-plans.module';
 import { carePlansConfig } from '../../src/config';
@@ -174,6 +174,20 @@ export class CarePlansHospital {
       settings: created.settings,
       process: started,
     };
+  }
+
+  /**
+   * Starts the care-plans process again with `env`, its recovery sweeps then taking over what the old one
+   * left. The old one is stopped gracefully, or, when it is `dying` at a fault point, given 10 s to die
+   * (and killed after that); resolves with how it ended.
+   */
+  async restartCarePlans(env: Record<string, string> = {}, dying = false): Promise<ExitInfo | undefined> {
+    const old = this.carePlans.process;
+    let exit: ExitInfo | undefined;
+    if (old !== undefined)
+      exit = dying ? ((await old.waitForExit(10_000)) ?? (await old.kill())) : await old.stop();
+    await this.startCarePlans(env);
+    return exit;
   }
 
   /** One recovery sweep of the in-process care-plans' engines now. */
