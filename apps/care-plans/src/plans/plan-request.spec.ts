@@ -2,6 +2,7 @@ import type { CarePlan } from '@medplum/fhirtypes';
 import {
   carePlanExample,
   consultActivity,
+  fullPlanExample,
   imagingActivity,
   regimenActivity,
 } from '../testing/care-plan-examples';
@@ -9,16 +10,7 @@ import { planRequestOf, SLOT_EXTENSION } from './plan-request';
 import { PlanErrorCode, PlanException } from './plans.exception';
 import { reservationKey, reservationName, reservationsOf, PLAN_STAGES } from './treatment-plan';
 
-const full = carePlanExample({
-  patientId: 'pat-1',
-  careTeamId: 'team-1',
-  consults: [
-    { slotId: 'slot-a', practitionerId: 'prac-1' },
-    { slotId: 'slot-b', practitionerId: 'prac-2' },
-  ],
-  imaging: { modality: 'CT', day: '2026-12-07' },
-  regimen: { drugCode: '197361', locationId: 'ward-3a', quantity: 30 },
-});
+const full = carePlanExample(fullPlanExample());
 
 /** The code and elements a plan is refused with. */
 function refusal(plan: CarePlan): { code: string; status: number; expression: readonly string[] } {

@@ -7,7 +7,7 @@ import {
   type SagaWorkflow,
   type TccWorkflow,
 } from '@hospital/transactions';
-import { carePlanExample } from '../testing/care-plan-examples';
+import { carePlanExample, fullPlanExample } from '../testing/care-plan-examples';
 import { MemoryCapacity, MemoryLedger } from '../testing/memory-participants';
 import { planRequestOf } from './plan-request';
 import { quotaSagaWorkflow, sagaWorkflow, tccWorkflow, ACTIVATION_ATTEMPTS } from './plan-workflows';
@@ -26,16 +26,7 @@ const FAST = { leaseMs: 5_000, retryBaseMs: 1, retryMaxMs: 5, recoveryRetryBaseM
 let counter = 0;
 
 function planInput(mode: TransactionMode, quantity = 30): PlanInput {
-  const carePlan = carePlanExample({
-    patientId: 'pat-1',
-    careTeamId: 'team-1',
-    consults: [
-      { slotId: 'slot-a', practitionerId: 'prac-1' },
-      { slotId: 'slot-b', practitionerId: 'prac-2' },
-    ],
-    imaging: { modality: 'CT', day: '2026-12-07' },
-    regimen: { drugCode: '197361', locationId: 'ward-3a', quantity },
-  });
+  const carePlan = carePlanExample(fullPlanExample(quantity));
   counter += 1;
   return {
     planId: `plan-${counter}`,

@@ -75,3 +75,17 @@ export function carePlanExample(plan: PlanExample): CarePlan {
     ],
   };
 }
+
+/** A full plan: two consults, a CT, a regimen of 30 units of amlodipine from ward 3A (`quantity` to change it). */
+export function fullPlanExample(quantity = 30): PlanExample {
+  return {
+    patientId: 'pat-1',
+    careTeamId: 'team-1',
+    consults: [
+      { slotId: 'slot-a', practitionerId: 'prac-1' },
+      { slotId: 'slot-b', practitionerId: 'prac-2' },
+    ],
+    imaging: { modality: 'CT', day: '2026-12-07' },
+    regimen: { drugCode: '197361', locationId: 'ward-3a', quantity },
+  };
+}
