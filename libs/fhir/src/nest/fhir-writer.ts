@@ -22,7 +22,7 @@ export interface FhirWriteContext {
    * Adds a header to the answer: kept when the write then fails (the `x-gtid` of a workflow that was
    * refused). Absent for the entries of a batch Bundle.
    */
-  setHeader?(name: string, value: string): void;
+  setHeader?: (name: string, value: string) => void;
 }
 
 /** The query parameters and headers of a write request (see `FhirWriteContext.request`). */
