@@ -209,6 +209,14 @@ describe('capacity ledger over PostgreSQL: TCC and the quota hooks', () => {
       expect(await ledger.claims(capacity.db(), 'g-quota-13')).toEqual([]);
     });
 
+    it('lends and takes back a whole stock at once, beyond one claim’s units', async () => {
+      const drug = 'drug:197361@main-pharmacy';
+      await capacity.offer(drug, 20_000);
+      expect(await capacity.db().transaction((tx) => ledger.lend(tx, drug, 30_000))).toBe(20_000);
+      await capacity.db().transaction((tx) => ledger.giveBack(tx, drug, 20_000));
+      expect(await capacity.level(drug)).toMatchObject({ lent: 0, available: 20_000 });
+    });
+
     it('applies in the caller’s transaction: rolled back with it', async () => {
       const drug = 'drug:313782@ward-3a';
       await capacity.offer(drug, 5);

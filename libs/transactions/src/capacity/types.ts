@@ -151,6 +151,13 @@ export function assertUnits(units: unknown): number {
   return units;
 }
 
+/** Units lent to or given back by the quota cache in one call: up to a whole resource's capacity. */
+export function assertLoan(units: unknown): number {
+  if (!isWhole(units, 1, MAX_CAPACITY))
+    throw new InvalidClaimError(`units must be a whole number from 1 to ${MAX_CAPACITY}`, 'units');
+  return units;
+}
+
 export function assertCapacity(capacity: unknown): number {
   if (!isWhole(capacity, 0, MAX_CAPACITY))
     throw new InvalidClaimError(`capacity must be a whole number from 0 to ${MAX_CAPACITY}`, 'capacity');

@@ -46,7 +46,7 @@ export class ClaimsQuery {
 export class SagaApplyBody {
   @ApiProperty({
     description: '`<gtid>:<step>`: the apply is idempotent per key',
-    example: 'c0ffee:pharmacy',
+    example: 'c0ffee:imaging',
   })
   @IsString()
   @key()
@@ -64,13 +64,13 @@ export class SagaApplyBody {
 }
 
 export class SagaReleaseBody {
-  @ApiProperty({ example: 'c0ffee:pharmacy' }) @IsString() @key() key!: string;
+  @ApiProperty({ example: 'c0ffee:imaging' }) @IsString() @key() key!: string;
   @ApiProperty({ example: 'c0ffee' }) @IsString() @gtid() gtid!: string;
 }
 
 export class TccBranchBody {
   @ApiProperty({ example: 'c0ffee' }) @IsString() @gtid() gtid!: string;
-  @ApiProperty({ description: 'The participant’s branch in the TCC workflow', example: 'pharmacy' })
+  @ApiProperty({ description: 'The participant’s branch in the TCC workflow', example: 'imaging' })
   @IsString()
   @branch()
   branch!: string;

@@ -13,10 +13,10 @@ import {
   assertApply,
   assertBranch,
   assertCapacity,
+  assertLoan,
   assertRelease,
   assertResourceId,
   assertTry,
-  assertUnits,
   branchKey,
   CapacityClaim,
   CapacityLedger,
@@ -280,7 +280,7 @@ export class PostgresCapacityLedger implements CapacityLedger<SqlExecutor> {
 
   async lend(tx: SqlExecutor, resource: string, units: number): Promise<number> {
     assertResourceId(resource);
-    assertUnits(units);
+    assertLoan(units);
     const rows = await tx.query<{ available: number }>(
       'SELECT available FROM tx_capacity WHERE resource = $1 FOR UPDATE',
       [resource],
@@ -297,7 +297,7 @@ export class PostgresCapacityLedger implements CapacityLedger<SqlExecutor> {
 
   async giveBack(tx: SqlExecutor, resource: string, units: number): Promise<void> {
     assertResourceId(resource);
-    assertUnits(units);
+    assertLoan(units);
     const rows = await tx.query(
       `UPDATE tx_capacity SET lent = lent - $2, updated_at = now() WHERE resource = $1 AND lent >= $2 RETURNING 1`,
       [resource, units],
