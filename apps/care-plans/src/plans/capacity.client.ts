@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SERVICE_CONFIG, serviceCredentials, type ServiceCredentials } from '@hospital/platform';
-import { callPeer, isRecord, PeerCallError } from '@hospital/transactions';
+import {
+  callPeer,
+  isRecord,
+  PeerCallError,
+  type SagaReleaseRequest,
+  type TccTryRequest,
+} from '@hospital/transactions';
 import type { CarePlansConfig } from '../config';
 import {
   type BranchRequest,
@@ -72,7 +78,7 @@ export class CapacityClient implements CapacityPort {
     await this.call(participant, 'POST', '/api/capacity/saga/apply', request, request.gtid);
   }
 
-  async sagaRelease(participant: Participant, request: { key: string; gtid: string }): Promise<void> {
+  async sagaRelease(participant: Participant, request: SagaReleaseRequest): Promise<void> {
     await this.call(participant, 'POST', '/api/capacity/saga/release', request, request.gtid);
   }
 
@@ -92,10 +98,7 @@ export class CapacityClient implements CapacityPort {
     await this.call(participant, 'POST', '/api/capacity/quota/hold', { key, resource }, gtid);
   }
 
-  async tccTry(
-    participant: Participant,
-    request: BranchRequest & { resource: string; units: number },
-  ): Promise<void> {
+  async tccTry(participant: Participant, request: TccTryRequest): Promise<void> {
     await this.call(participant, 'POST', '/api/capacity/tcc/try', request, request.gtid);
   }
 

@@ -1,4 +1,10 @@
-import type { NewOutboxEvent } from '@hospital/transactions';
+import type {
+  NewOutboxEvent,
+  SagaApplyRequest,
+  SagaReleaseRequest,
+  TccBranchRequest,
+  TccTryRequest,
+} from '@hospital/transactions';
 import type { Participant, PlanInput } from './treatment-plan';
 
 /**
@@ -17,19 +23,14 @@ export interface PlanLedgerPort {
   assertNotActive(input: PlanInput, gtid: string): Promise<void>;
 }
 
-/** A saga step's claim at a participant: `units` of `resource` under `key` (`<gtid>:<step>[:<i>]`). */
-export interface ClaimRequest {
-  key: string;
-  gtid: string;
-  resource: string;
-  units: number;
-}
+/**
+ * A saga step's claim at a participant: `units` of `resource` under `key` (`<gtid>:<step>[:<i>]`); the
+ * capacity contract's body of `/saga/apply` and `/quota/reserve`.
+ */
+export type ClaimRequest = SagaApplyRequest;
 
-/** A TCC branch of a plan at a participant. */
-export interface BranchRequest {
-  gtid: string;
-  branch: string;
-}
+/** A TCC branch of a plan at a participant (the body of `/tcc/confirm` and `/tcc/cancel`). */
+export type BranchRequest = TccBranchRequest;
 
 /** A quota reservation named by its key (sent as `{ key, resource }`; the gtid travels in `x-gtid`). */
 export interface QuotaKeyRequest {
@@ -54,14 +55,11 @@ export interface QuotaReservation {
  */
 export interface CapacityPort {
   sagaApply(participant: Participant, request: ClaimRequest): Promise<void>;
-  sagaRelease(participant: Participant, request: { key: string; gtid: string }): Promise<void>;
+  sagaRelease(participant: Participant, request: SagaReleaseRequest): Promise<void>;
   quotaReserve(participant: Participant, request: ClaimRequest): Promise<QuotaReservation>;
   quotaRelease(participant: Participant, request: QuotaKeyRequest): Promise<void>;
   quotaHold(participant: Participant, request: QuotaKeyRequest): Promise<void>;
-  tccTry(
-    participant: Participant,
-    request: BranchRequest & { resource: string; units: number },
-  ): Promise<void>;
+  tccTry(participant: Participant, request: TccTryRequest): Promise<void>;
   tccConfirm(participant: Participant, request: BranchRequest): Promise<void>;
   tccCancel(participant: Participant, request: BranchRequest): Promise<void>;
 }

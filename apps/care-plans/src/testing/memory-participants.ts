@@ -1,4 +1,4 @@
-import type { NewOutboxEvent } from '@hospital/transactions';
+import type { NewOutboxEvent, SagaReleaseRequest, TccTryRequest } from '@hospital/transactions';
 import {
   type BranchRequest,
   type CapacityPort,
@@ -66,7 +66,7 @@ export class MemoryCapacity implements CapacityPort {
     return this.claim(participant, 'saga.apply', r.key, r.resource, r.units, 'applied', 'taken');
   }
 
-  sagaRelease(participant: Participant, r: { key: string; gtid: string }): Promise<void> {
+  sagaRelease(participant: Participant, r: SagaReleaseRequest): Promise<void> {
     return this.release(participant, 'saga.release', r.key);
   }
 
@@ -88,7 +88,7 @@ export class MemoryCapacity implements CapacityPort {
     });
   }
 
-  tccTry(participant: Participant, r: BranchRequest & { resource: string; units: number }): Promise<void> {
+  tccTry(participant: Participant, r: TccTryRequest): Promise<void> {
     return this.claim(participant, 'tcc.try', `${r.gtid}:${r.branch}`, r.resource, r.units, 'held', 'held');
   }
 
