@@ -58,39 +58,6 @@ let teamId: string;
 let slots: string[];
 const outcomes = new Map<Trial, Outcome>();
 
-async function createSlots(n: number): Promise<string[]> {
-  const base = hospital.peers.appointments.url;
-  const serviceType = [
-    { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '57' }] },
-  ];
-  const schedule = await call<{ id: string }>(`${base}/fhir/Schedule`, {
-    body: {
-      resourceType: 'Schedule',
-      active: true,
-      actor: [{ reference: `Practitioner/${PRACTITIONERS[0]}` }],
-      serviceType,
-      planningHorizon: { start: `${DAY}T00:00:00Z`, end: '2026-12-31T00:00:00Z' },
-    },
-  });
-  const made: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const at = (m: number) =>
-      `${DAY}T${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}:00Z`;
-    const slot = await call<{ id: string }>(`${base}/fhir/Slot`, {
-      body: {
-        resourceType: 'Slot',
-        schedule: { reference: `Schedule/${schedule.body.id}` },
-        status: 'free',
-        start: at(8 * 60 + 15 * i),
-        end: at(8 * 60 + 15 * i + 15),
-        serviceType,
-      },
-    });
-    made.push(slot.body.id);
-  }
-  return made;
-}
-
 /** The plan's transaction state in its log: saga or TCC. */
 async function transactionState(gtid: string): Promise<string | undefined> {
   const rows = await hospital.carePlans.db.query<{ state: string }>(
@@ -162,7 +129,7 @@ beforeAll(async () => {
   ]);
   await hospital.offer('pacs', CT_RESOURCE, 40);
   await hospital.offer('pharmacy', DRUG_RESOURCE, 1_000);
-  slots = await createSlots(2 * TRIALS.length);
+  slots = await hospital.createSlots(PRACTITIONERS[0], DAY, 2 * TRIALS.length);
   const team = await call<CareTeam & { id: string }>(`${hospital.carePlans.url}/fhir/CareTeam`, {
     body: careTeamExample(PATIENT, PRACTITIONERS),
   });

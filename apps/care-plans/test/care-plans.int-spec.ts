@@ -37,43 +37,6 @@ function expectOutcome(reply: Reply<unknown>, status: number, code: string): Ope
 }
 
 /** Slots of a fresh schedule of the first practitioner at appointments (each `slot:<id>` registered there). */
-async function createSlots(n: number): Promise<string[]> {
-  const appointments = hospital.peers.appointments.url;
-  const schedule = await call<{ id: string }>(`${appointments}/fhir/Schedule`, {
-    body: {
-      resourceType: 'Schedule',
-      active: true,
-      actor: [{ reference: `Practitioner/${PRACTITIONERS[0]}` }],
-      serviceType: [
-        { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '57' }] },
-      ],
-      planningHorizon: { start: `${DAY}T00:00:00Z`, end: '2026-12-31T00:00:00Z' },
-    },
-  });
-  expect(schedule.status).toBe(201);
-  const made: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const minutes = 8 * 60 + 15 * i;
-    const at = (m: number) =>
-      `${DAY}T${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}:00Z`;
-    const slot = await call<{ id: string }>(`${appointments}/fhir/Slot`, {
-      body: {
-        resourceType: 'Slot',
-        schedule: { reference: `Schedule/${schedule.body.id}` },
-        status: 'free',
-        start: at(minutes),
-        end: at(minutes + 15),
-        serviceType: [
-          { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '57' }] },
-        ],
-      },
-    });
-    expect(slot.status).toBe(201);
-    made.push(slot.body.id);
-  }
-  return made;
-}
-
 const takeSlots = (n: number): string[] => {
   const taken = slots.slice(nextSlot, nextSlot + n);
   nextSlot += n;
@@ -121,7 +84,7 @@ beforeAll(async () => {
   ]);
   await hospital.offer('pacs', CT_RESOURCE, 10);
   await hospital.offer('pharmacy', DRUG_RESOURCE, 1_000);
-  slots = await createSlots(48);
+  slots = await hospital.createSlots(PRACTITIONERS[0], DAY, 48);
   const team = await fhir<CareTeam & { id: string }>('/CareTeam', {
     body: careTeamExample(PATIENT, PRACTITIONERS.slice(0, 2)),
   });

@@ -178,14 +178,13 @@ export class CarePlansHospital {
 
   /**
    * Starts the care-plans process again with `env`, its recovery sweeps then taking over what the old one
-   * left. The old one is stopped gracefully, or, when it is `dying` at a fault point, given 10 s to die
-   * (and killed after that); resolves with how it ended.
+   * left. The old one is stopped gracefully, or, when it is `dying` at a fault point, given 10 s to die;
+   * resolves with its exit when it died by itself (undefined when it had to be stopped).
    */
   async restartCarePlans(env: Record<string, string> = {}, dying = false): Promise<ExitInfo | undefined> {
     const old = this.carePlans.process;
-    let exit: ExitInfo | undefined;
-    if (old !== undefined)
-      exit = dying ? ((await old.waitForExit(10_000)) ?? (await old.kill())) : await old.stop();
+    const exit = old !== undefined && dying ? await old.waitForExit(10_000) : undefined;
+    if (old !== undefined && exit === undefined) await old.stop();
     await this.startCarePlans(env);
     return exit;
   }
@@ -206,6 +205,44 @@ export class CarePlansHospital {
     await this.peers.emr.db.transaction(async (tx) => {
       for (const resource of resources) await store.upsertCopy(tx, resource);
     });
+  }
+
+  /**
+   * `n` free 15-minute slots from 08:00 (UTC) on `day`, of a fresh schedule of `practitionerId` at
+   * appointments (which registers each as the capacity `slot:<id>`); their ids.
+   */
+  async createSlots(practitionerId: string, day: string, n: number): Promise<string[]> {
+    const base = this.peers.appointments.url;
+    const serviceType = [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '57' }] },
+    ];
+    const schedule = await call<{ id: string }>(`${base}/fhir/Schedule`, {
+      body: {
+        resourceType: 'Schedule',
+        active: true,
+        actor: [{ reference: `Practitioner/${practitionerId}` }],
+        serviceType,
+        planningHorizon: { start: `${day}T00:00:00Z`, end: `${day}T23:59:59Z` },
+      },
+    });
+    if (schedule.status !== 201) throw new Error(`appointments refused a schedule: ${schedule.status}`);
+    const at = (minutes: number) => new Date(Date.parse(`${day}T08:00:00Z`) + minutes * 60_000).toISOString();
+    const made: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const slot = await call<{ id: string }>(`${base}/fhir/Slot`, {
+        body: {
+          resourceType: 'Slot',
+          schedule: { reference: `Schedule/${schedule.body.id}` },
+          status: 'free',
+          start: at(15 * i),
+          end: at(15 * i + 15),
+          serviceType,
+        },
+      });
+      if (slot.status !== 201) throw new Error(`appointments refused a slot: ${slot.status}`);
+      made.push(slot.body.id);
+    }
+    return made;
   }
 
   /** Sets a resource's capacity at its participant (`PUT /api/capacity/resources/:resource`). */
