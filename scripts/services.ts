@@ -16,6 +16,7 @@ import { migrations as pharmacyMessagesMigrations } from '../apps/pharmacy/src/m
 import { migrations as icuMonitorMigrations } from '../apps/icu-monitor/src/database/migrations';
 import { migrations as appointmentsMigrations } from '../apps/appointments/src/database/migrations';
 import { migrations as icuStationMigrations } from '../apps/icu-station/src/database/migrations';
+import { migrations as carePlansMigrations } from '../apps/care-plans/src/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -99,11 +100,25 @@ export const appointmentServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
+/**
+ * Multidisciplinary treatment plans: care-plans orchestrates them (saga, quota-cached saga or TCC) over
+ * appointments, the PACS and the pharmacy's inventory, and checks patients and practitioners in the EMR.
+ */
+export const carePlanServices = [
+  {
+    name: 'care-plans',
+    port: 3007,
+    entry: 'dist/apps/care-plans/src/main.js',
+    migrations: carePlansMigrations,
+  },
+] as const satisfies readonly ServiceDefinition[];
+
 export const services = [
   ...twoPhaseServices,
   ...pharmacyServices,
   ...icuServices,
   ...appointmentServices,
+  ...carePlanServices,
 ] as const satisfies readonly ServiceDefinition[];
 
 export type ServiceName = (typeof services)[number]['name'];

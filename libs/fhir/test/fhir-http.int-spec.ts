@@ -12,6 +12,8 @@ import type {
 import { Database } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
+  FhirErrorCode,
+  FhirException,
   FhirExceptionFilter,
   FhirModule,
   FhirResourceStore,
@@ -45,7 +47,14 @@ class TestWriter implements FhirWriter {
 
   create(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>> {
     seenCorrelationIds.push(context.correlationId);
-    if ((resource as Patient).name?.[0]?.family === 'Explode') throw new Error('disk on fire at 10.1.2.3');
+    const family = (resource as Patient).name?.[0]?.family;
+    if (family === 'Explode') throw new Error('disk on fire at 10.1.2.3');
+    if (family === 'Steered') {
+      // Echoes what the request said beyond its body; `refuse` fails after the header was set.
+      const mode = context.request?.parameter('_mode') ?? 'none';
+      context.setHeader?.('x-seen', `${mode}/${context.request?.header('x-transaction-mode') ?? 'none'}`);
+      if (mode === 'refuse') throw new FhirException(FhirErrorCode.Conflict, 'refused');
+    }
     return this.db.transaction((tx) => this.store.create(tx, resource));
   }
 
@@ -422,6 +431,26 @@ describe('FhirModule over HTTP', () => {
       ).status,
     ).toBe(405);
     expect((await call('DELETE', '/ServiceRequest/s1')).status).toBe(405);
+  });
+
+  it('hands a write its query parameters and headers, and keeps the headers it sets on a failure', async () => {
+    const steered = await call('POST', '/Patient?_mode=tcc', patient('Steered', 'S-1'), {
+      'x-transaction-mode': 'saga',
+    });
+    expect(steered.status).toBe(201);
+    expect(steered.headers.get('x-seen')).toBe('tcc/saga');
+    const refused = await call('POST', '/Patient?_mode=refuse', patient('Steered', 'S-2'));
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('x-seen')).toBe('refuse/none');
+    expect(refused.json.resourceType).toBe('OperationOutcome');
+    // A batch entry is a request of its own: the Bundle's parameters and answer are not its.
+    const batch = await call('POST', '?_mode=refuse', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ resource: patient('Steered', 'S-3'), request: { method: 'POST', url: 'Patient' } }],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.headers.get('x-seen')).toBeNull();
   });
 
   it('answers an unexpected failure with a generic 500', async () => {

@@ -26,7 +26,7 @@ import { FhirResourceStore, type Stored } from '../store/fhir-resource-store';
 import { FhirValidator } from '../validation/fhir-validator';
 import { FHIR_MODULE_OPTIONS, type FhirModuleOptions } from './fhir-module-options';
 import { FHIR_WRITER, type FhirWriteContext, type FhirWriter } from './fhir-writer';
-import type { FhirHttpRequest } from './http-types';
+import type { FhirHttpRequest, FhirHttpResponse } from './http-types';
 
 /** A FHIR answer before it is sent: status, headers and a resource body. */
 export interface FhirHttpResult {
@@ -44,6 +44,14 @@ const ACCEPTED_MEDIA_TYPES = [FHIR_JSON, 'application/json'];
 function header(request: FhirHttpRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The first value of a query parameter as Express parsed it (a string, or an array of them). */
+function queryParameter(query: unknown, name: string): string | undefined {
+  if (query === null || typeof query !== 'object') return undefined;
+  const value = (query as Record<string, unknown>)[name];
+  const first = Array.isArray(value) ? (value as unknown[])[0] : value;
+  return typeof first === 'string' ? first : undefined;
 }
 
 /** ETag, Last-Modified and (for writes) Location of a stored version. */
@@ -93,20 +101,33 @@ export class FhirRestService {
     return (this.options.writes?.[type] ?? []).filter((code) => typeof this.writer?.[code] === 'function');
   }
 
-  /** The base URL and the global transaction a request belongs to. */
-  context(request: FhirHttpRequest): FhirWriteContext {
+  /**
+   * The base URL and the global transaction a request belongs to; for a write (`response` given), also the
+   * request's parameters and headers and a way to add headers to the answer.
+   */
+  context(request: FhirHttpRequest, response?: FhirHttpResponse): FhirWriteContext {
     const baseUrl = (
       this.options.baseUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}/fhir`
     ).replace(/\/+$/, '');
+    const context: FhirWriteContext = { baseUrl };
+    if (response !== undefined) {
+      context.request = {
+        parameter: (name) => queryParameter(request.query, name),
+        header: (name) => header(request, name),
+      };
+      context.setHeader = (name, value) => {
+        response.setHeader(name, value);
+      };
+    }
     const correlationId = header(request, 'x-correlation-id') ?? header(request, 'x-gtid');
-    if (correlationId === undefined || correlationId === '') return { baseUrl };
+    if (correlationId === undefined || correlationId === '') return context;
     if (!CORRELATION_ID.test(correlationId)) {
       throw new FhirException(
         FhirErrorCode.Invalid,
         'x-correlation-id (or x-gtid) must be 1–64 letters, digits or . _ : -',
       );
     }
-    return { baseUrl, correlationId };
+    return { ...context, correlationId };
   }
 
   metadata(context: FhirWriteContext): FhirHttpResult {
@@ -269,8 +290,10 @@ export class FhirRestService {
 
   private async batchEntry(
     entry: ReturnType<typeof parseBatchBundle>[number],
-    context: FhirWriteContext,
+    bundleContext: FhirWriteContext,
   ): Promise<BatchEntryResult> {
+    // An entry is a request of its own: the Bundle's parameters, headers and answer are not its.
+    const { request: _request, setHeader: _setHeader, ...context } = bundleContext;
     try {
       if ('error' in entry) throw entry.error;
       const answer =

@@ -12,6 +12,23 @@ export interface FhirWriteContext {
    * mints its gtids itself.
    */
   correlationId?: string;
+  /**
+   * What the request itself says beyond its body, for a write a client steers per request (a workflow's
+   * transaction mode): the first value of a query parameter, and a request header by its lower-case name.
+   * Absent for the entries of a batch Bundle, each a request of its own.
+   */
+  request?: FhirRequestSteering;
+  /**
+   * Adds a header to the answer: kept when the write then fails (the `x-gtid` of a workflow that was
+   * refused). Absent for the entries of a batch Bundle.
+   */
+  setHeader?: (name: string, value: string) => void;
+}
+
+/** The query parameters and headers of a write request (see `FhirWriteContext.request`). */
+export interface FhirRequestSteering {
+  parameter(name: string): string | undefined;
+  header(name: string): string | undefined;
 }
 
 export interface FhirUpdateContext extends FhirWriteContext {

@@ -24,7 +24,7 @@ export class FhirController {
     @Res({ passthrough: true }) res: FhirHttpResponse,
     @Body() body: unknown,
   ): Promise<Resource> {
-    return send(res, await this.fhir.bundle(contentType(req), body, this.fhir.context(req)));
+    return send(res, await this.fhir.bundle(contentType(req), body, this.fhir.context(req, res)));
   }
 
   @Get(':type')
@@ -56,7 +56,7 @@ export class FhirController {
     @Res({ passthrough: true }) res: FhirHttpResponse,
     @Body() body: unknown,
   ): Promise<Resource> {
-    return send(res, await this.fhir.create(type, contentType(req), body, this.fhir.context(req)));
+    return send(res, await this.fhir.create(type, contentType(req), body, this.fhir.context(req, res)));
   }
 
   @Get(':type/:id')
@@ -83,7 +83,7 @@ export class FhirController {
       contentType(req),
       req.headers['if-match'],
       body,
-      this.fhir.context(req),
+      this.fhir.context(req, res),
     );
     return send(res, result);
   }
@@ -95,7 +95,7 @@ export class FhirController {
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
   ): Promise<Resource> {
-    return send(res, await this.fhir.delete(type, id, this.fhir.context(req)));
+    return send(res, await this.fhir.delete(type, id, this.fhir.context(req, res)));
   }
 
   @Get(':type/:id/_history')

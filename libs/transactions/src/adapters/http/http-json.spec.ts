@@ -89,9 +89,11 @@ describe('callPeer', () => {
   it('GETs without a body, and an empty answer is undefined', async () => {
     let method: string | undefined;
     let contentType: string | undefined;
+    let gtid: string | string[] | undefined;
     const peer = await httpPeer((req, res) => {
       method = req.method;
       contentType = req.headers['content-type'];
+      gtid = req.headers['x-gtid'];
       res.statusCode = 204;
       res.end();
     });
@@ -100,6 +102,10 @@ describe('callPeer', () => {
     );
     expect(method).toBe('GET');
     expect(contentType).toBeUndefined();
+    expect(gtid).toBe('g');
+    // A look-up that belongs to no global transaction sends no gtid header at all.
+    await callPeer(`${peer.url}/x`, undefined, { method: 'GET', timeoutMs: 2_000, pools });
+    expect(gtid).toBeUndefined();
   });
 
   it('refuses a non-2xx answer with a PeerCallError carrying its status', async () => {

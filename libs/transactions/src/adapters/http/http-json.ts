@@ -36,16 +36,18 @@ export interface PeerCallOptions {
 }
 
 /**
- * POSTs or GETs JSON to a peer service (`http` or `https`) with the gtid header and time-outs; returns
+ * POSTs or GETs JSON to a peer service (`http` or `https`) with the gtid header (none for a call that
+ * belongs to no global transaction, such as a look-up before one starts) and time-outs; returns
  * the parsed body (`undefined` for an empty one). Runs on undici through one keep-alive pool per peer
  * origin, reading the answer straight from the connection: a protocol call is small and frequent (four
  * per 2PC transaction), so it pays for no stream or intermediate objects.
  */
-export function callPeer(url: string, gtid: string, options: PeerCallOptions): Promise<unknown> {
+export function callPeer(url: string, gtid: string | undefined, options: PeerCallOptions): Promise<unknown> {
   const target = new URL(url);
   const pools = options.pools ?? peerPools;
   const payload = options.body === undefined ? null : JSON.stringify(options.body);
-  const headers: Record<string, string> = { accept: 'application/json', [GTID_HEADER]: gtid };
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (gtid !== undefined) headers[GTID_HEADER] = gtid;
   if (payload !== null) headers['content-type'] = 'application/json';
   if (options.headers) Object.assign(headers, options.headers);
   return new Promise<unknown>((resolve, reject) => {

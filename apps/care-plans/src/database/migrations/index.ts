@@ -1,0 +1,25 @@
+import { MigrationClass } from '@hospital/platform';
+import { fhirStoreMigrations } from '@hospital/fhir';
+import {
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
+  sagaMigrations,
+  tccLogMigrations,
+} from '@hospital/transactions';
+import { CarePlansTables1765600000000 } from './1765600000000-care-plans-tables.migration';
+
+/**
+ * Migrations of hospital_care_plans, in order: the FHIR store (CareTeam, CarePlan), the outbox (the
+ * quota-cached saga's completion events), the saga log and the TCC coordinator's log, then the service's
+ * own table (`care_plan`).
+ */
+export const migrations: MigrationClass[] = [
+  ...fhirStoreMigrations,
+  MessagingTables1763800000000,
+  OutboxLeanIndexes1763800000300,
+  OutboxUnroutable1763800000400,
+  ...sagaMigrations,
+  ...tccLogMigrations,
+  CarePlansTables1765600000000,
+];

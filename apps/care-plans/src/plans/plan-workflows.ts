@@ -1,0 +1,235 @@
+import {
+  defineSaga,
+  defineTcc,
+  StepRefusedError,
+  type SagaStep,
+  type SagaWorkflow,
+  type TccParticipant,
+  type TccWorkflow,
+} from '@hospital/transactions';
+import {
+  type CapacityPort,
+  ParticipantRefusedError,
+  type PlanLedgerPort,
+  PlanRevokedError,
+  type QuotaReservation,
+  type RevocationReasons,
+} from './plan-ports';
+import { completionEvents, loggedReservations } from './quota-completion';
+import {
+  type Participant,
+  PLAN_STAGES,
+  type PlanInput,
+  type PlanStage,
+  reservationKey,
+  reservationName,
+} from './treatment-plan';
+import type { TransactionMode } from './transaction-mode';
+
+/** What the workflows call: the plan's own record, the participants, and the logs' reasons for revoking. */
+export interface PlanWorkflowDeps {
+  ledger: PlanLedgerPort;
+  capacity: CapacityPort;
+  sagaReasons: RevocationReasons;
+  tccReasons: RevocationReasons;
+}
+
+/**
+ * Attempts of the activation step: as good as unbounded. The activation is local and idempotent by gtid;
+ * it only fails while this service's own database does (and then the saga log fails with it), so it is
+ * retried until it commits and never turns the saga to compensation — in quota-saga mode its completion
+ * events may already have left.
+ */
+export const ACTIVATION_ATTEMPTS = 1_000_000;
+
+/** Workflow names, one per mode; a change of steps is deployed under a new version. */
+export const PLAN_WORKFLOW_NAMES: Record<TransactionMode, string> = {
+  saga: 'treatment-plan.saga.v1',
+  'quota-saga': 'treatment-plan.quota-saga.v1',
+  tcc: 'treatment-plan.tcc.v1',
+};
+
+/** Runs every call and waits for all of them (none left in flight), then rejects with the first failure. */
+async function settleAll<T>(calls: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(calls);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/** A participant's refusal (and a plan revoked under a late step) fails the saga step for good. */
+async function refusing<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof ParticipantRefusedError || error instanceof PlanRevokedError)
+      throw new StepRefusedError(error.message);
+    throw error;
+  }
+}
+
+/** Calls `call` for each reservation of `stage` in `input`, with its index, side by side. */
+function eachReservation<T>(
+  input: PlanInput,
+  stage: PlanStage,
+  call: (reservation: PlanInput['reservations'][PlanStage['name']][number], index: number) => Promise<T>,
+): Promise<T[]> {
+  return settleAll(input.reservations[stage.name].map((r, i) => call(r, i)));
+}
+
+/** The plan recorded as a draft; compensated by revoking it. Shared by both saga modes. */
+function draftStep({ ledger, sagaReasons }: PlanWorkflowDeps): SagaStep<PlanInput> {
+  return {
+    name: 'plan',
+    action: async (input, { gtid }) => {
+      await refusing(ledger.recordDraft(input, gtid));
+      return { planId: input.planId };
+    },
+    compensate: async (input, { gtid }) => ledger.revoke(input, gtid, await sagaReasons(gtid)),
+  };
+}
+
+/** The plan made active, with `events` in the same local transaction; never undone once it committed. */
+function activationStep(
+  { ledger }: PlanWorkflowDeps,
+  events: (
+    input: PlanInput,
+    gtid: string,
+    results: Readonly<Record<string, unknown>>,
+  ) => ReturnType<typeof completionEvents>,
+): SagaStep<PlanInput> {
+  return {
+    name: 'activate',
+    attempts: ACTIVATION_ATTEMPTS,
+    action: async (input, { gtid, results }) => {
+      await ledger.activate(input, gtid, events(input, gtid, results));
+      return { planId: input.planId, status: 'active' };
+    },
+    // Only reached if the step were ever failed: refuses (and keeps the saga compensating, visibly)
+    // rather than give back reservations of a plan whose activation committed.
+    compensate: (input, { gtid }) => ledger.assertNotActive(input, gtid),
+  };
+}
+
+/**
+ * Standard saga: each stage applies its reservations at its participant at once (`/saga/apply`, keys
+ * `<gtid>:<stage>[:<i>]`) and releases them as its compensation (`/saga/release`).
+ */
+export function sagaWorkflow(deps: PlanWorkflowDeps): SagaWorkflow<PlanInput> {
+  const { capacity } = deps;
+  return defineSaga<PlanInput>(PLAN_WORKFLOW_NAMES.saga, [
+    draftStep(deps),
+    ...PLAN_STAGES.map((stage): SagaStep<PlanInput> => ({
+      name: stage.name,
+      action: async (input, { gtid }) => ({
+        keys: await refusing(
+          eachReservation(input, stage, async (r, i) => {
+            const key = reservationKey(gtid, stage, i);
+            await capacity.sagaApply(stage.participant, { key, gtid, resource: r.resource, units: r.units });
+            return key;
+          }),
+        ),
+      }),
+      compensate: async (input, { gtid }) => {
+        await eachReservation(input, stage, (_r, i) =>
+          capacity.sagaRelease(stage.participant, { key: reservationKey(gtid, stage, i), gtid }),
+        );
+      },
+    })),
+    activationStep(deps, () => []),
+  ]);
+}
+
+/**
+ * Quota-cached saga: each stage reserves in its participant's quota cache (`/quota/reserve`: no
+ * main-database row changes) and releases as its compensation; `hold` then makes every reservation
+ * permanent in the caches (`/quota/hold`: they no longer expire); `activate` makes the plan active and
+ * appends one QuotaReservationsCompleted message per participant in the same local transaction, and each
+ * participant's commit-sync consumer applies them to its database exactly once.
+ */
+export function quotaSagaWorkflow(deps: PlanWorkflowDeps): SagaWorkflow<PlanInput> {
+  const { capacity } = deps;
+  const reserved = (results: Readonly<Record<string, unknown>>) =>
+    new Map<Participant, QuotaReservation[]>(
+      PLAN_STAGES.map((stage) => [stage.participant, loggedReservations(results[stage.name], stage.name)]),
+    );
+  return defineSaga<PlanInput>(PLAN_WORKFLOW_NAMES['quota-saga'], [
+    draftStep(deps),
+    ...PLAN_STAGES.map((stage): SagaStep<PlanInput> => ({
+      name: stage.name,
+      action: async (input, { gtid }) => ({
+        reservations: await refusing(
+          eachReservation(input, stage, (r, i) =>
+            capacity.quotaReserve(stage.participant, {
+              key: reservationKey(gtid, stage, i),
+              gtid,
+              resource: r.resource,
+              units: r.units,
+            }),
+          ),
+        ),
+      }),
+      compensate: async (input, { gtid }) => {
+        await eachReservation(input, stage, (r, i) =>
+          capacity.quotaRelease(stage.participant, {
+            key: reservationKey(gtid, stage, i),
+            gtid,
+            resource: r.resource,
+          }),
+        );
+      },
+    })),
+    {
+      name: 'hold',
+      action: async (_input, { gtid, results }) => {
+        const held = [...reserved(results)].flatMap(([participant, list]) =>
+          list.map((r) => capacity.quotaHold(participant, { key: r.key, gtid, resource: r.resource })),
+        );
+        await refusing(settleAll(held));
+        return { held: held.length };
+      },
+      // Nothing of its own to undo: the stages' compensations release the reservations, held or not.
+      compensate: () => Promise.resolve(),
+    },
+    activationStep(deps, (_input, gtid, results) => completionEvents(gtid, reserved(results))),
+  ]);
+}
+
+/**
+ * TCC: the plan is a branch of its own (Try records the draft, Confirm activates it, Cancel revokes it),
+ * beside one branch per stage whose Try holds each reservation at the participant (`/tcc/try`, participant
+ * branch `<stage>[:<i>]`), Confirm applies it and Cancel releases it. The coordinator's decision settles
+ * the plan's status with the reservations, and its recovery finishes both after any crash.
+ */
+export function tccWorkflow(deps: PlanWorkflowDeps): TccWorkflow<PlanInput> {
+  const { ledger, capacity, tccReasons } = deps;
+  const plan: TccParticipant<PlanInput> = {
+    name: 'plan',
+    try: (input, { gtid }) => ledger.recordDraft(input, gtid),
+    confirm: (input, { gtid }) => ledger.activate(input, gtid, []),
+    cancel: async (input, { gtid }) => ledger.revoke(input, gtid, await tccReasons(gtid)),
+  };
+  const stages = PLAN_STAGES.map((stage): TccParticipant<PlanInput> => ({
+    name: stage.name,
+    try: (input, { gtid }) =>
+      eachReservation(input, stage, (r, i) =>
+        capacity.tccTry(stage.participant, {
+          gtid,
+          branch: reservationName(stage, i),
+          resource: r.resource,
+          units: r.units,
+        }),
+      ),
+    confirm: async (input, { gtid }) => {
+      await eachReservation(input, stage, (_r, i) =>
+        capacity.tccConfirm(stage.participant, { gtid, branch: reservationName(stage, i) }),
+      );
+    },
+    cancel: async (input, { gtid }) => {
+      await eachReservation(input, stage, (_r, i) =>
+        capacity.tccCancel(stage.participant, { gtid, branch: reservationName(stage, i) }),
+      );
+    },
+  }));
+  return defineTcc<PlanInput>(PLAN_WORKFLOW_NAMES.tcc, [plan, ...stages]);
+}
