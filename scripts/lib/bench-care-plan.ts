@@ -8,7 +8,8 @@
 // completions to be applied and checks every plan in the databases.
 import { Agent } from 'node:http';
 import { capacityAccountingViolations } from '@hospital/transactions/testing/capacity-accounting';
-import { withClient } from './bench-cluster';
+import { Client } from 'pg';
+import { clientConfig, withClient } from './bench-cluster';
 import { cpuSnapshot, cpuUse, type CpuUse } from './bench-cpu';
 import { failureSummary, keepAliveAgent } from './bench-http';
 import { runLoad, type Outcome } from './bench-load';
@@ -65,44 +66,51 @@ export interface BenchCarePlanResult extends BenchResultBase, CarePlanRunResult 
   peak_rss_mb: Record<string, number | null>;
 }
 
-/** What a reader of the participants' main databases saw: applied claims, by plan. */
+/**
+ * What a reader of the participants' main databases saw: applied claims, by plan. One connection per
+ * database for the whole run, polling every PROBE_INTERVAL_MS for claims applied since the last poll.
+ */
 class IsolationProbe {
   readonly seen = new Map<string, Set<string>>();
   private stopped = false;
   private running?: Promise<void>;
+  private readonly clients: Client[];
 
-  constructor(private readonly databases: readonly string[]) {}
+  constructor(databases: readonly string[]) {
+    this.clients = databases.map((database) => new Client(clientConfig(database)));
+  }
 
-  start(): void {
-    const since = new Date(Date.now() - 1_000);
+  async start(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.connect()));
+    let cursor = new Date(Date.now() - 1_000);
     this.running = (async () => {
-      let cursor = since;
       while (!this.stopped) {
-        const pollStarted = new Date(Date.now() - 500);
-        await Promise.all(
-          this.databases.map((database) =>
-            withClient(database, async (client) => {
-              const rows = await client.query<{ gtid: string; key: string }>(
-                `SELECT gtid, key FROM tx_capacity_claim WHERE state = 'applied' AND updated_at >= $1`,
-                [cursor],
-              );
-              for (const r of rows.rows) {
-                const keys = this.seen.get(r.gtid) ?? new Set<string>();
-                keys.add(r.key);
-                this.seen.set(r.gtid, keys);
-              }
-            }).catch(() => undefined),
-          ),
-        );
-        cursor = pollStarted;
+        const next = new Date(Date.now() - 500);
+        await Promise.all(this.clients.map((client) => this.poll(client, cursor)));
+        cursor = next;
         await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
       }
     })();
   }
 
+  private async poll(client: Client, since: Date): Promise<void> {
+    const rows = await client
+      .query<{ gtid: string; key: string }>(
+        `SELECT gtid, key FROM tx_capacity_claim WHERE state = 'applied' AND updated_at >= $1`,
+        [since],
+      )
+      .catch(() => ({ rows: [] }));
+    for (const r of rows.rows) {
+      const keys = this.seen.get(r.gtid) ?? new Set<string>();
+      keys.add(r.key);
+      this.seen.set(r.gtid, keys);
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.running;
+    await Promise.all(this.clients.map((c) => c.end()));
   }
 
   /** Claims seen applied for any of these plans. */
@@ -176,7 +184,7 @@ export class PlanBench {
           ...this.drugs.map((d) => `drug:${d}@ward-3a`),
           ...this.days.map((d) => `imaging:CT:${d}`),
         ],
-        100_000,
+        10_000,
       );
       note = `, ${lent} units lent to the quota caches`;
     }
@@ -243,7 +251,7 @@ export class PlanBench {
       return { ok: false, error: failureSummary(answer) };
     };
     const probe = new IsolationProbe(this.cluster.participantDatabases().map((d) => d.database));
-    probe.start();
+    await probe.start();
     const total = run.plans;
     const load = await runLoad({
       concurrency: run.concurrency,
@@ -318,7 +326,13 @@ export class PlanBench {
     for (const database of databases)
       violations += await withClient(
         database,
-        async (client) => (await capacityAccountingViolations(client)).length,
+        async (client) =>
+          (
+            await capacityAccountingViolations({
+              query: async <T>(sql: string, params?: unknown[]) =>
+                (await client.query(sql, params)).rows as T[],
+            })
+          ).length,
       );
     return {
       doubleCommitted: doubleApplied + violations + Math.max(0, applied - active.length * 3),

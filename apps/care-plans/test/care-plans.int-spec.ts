@@ -133,7 +133,7 @@ describe('care teams', () => {
 /** Each reservation of a booked plan, applied once at its participant under the plan's gtid. */
 async function expectApplied(
   gtid: string,
-  mode: 'saga' | 'tcc',
+  mode: 'saga' | 'tcc' | 'quota-saga',
   slotIds: string[],
   units: number,
 ): Promise<void> {
@@ -229,6 +229,55 @@ describe.each(['saga', 'tcc'] as const)('a plan booked in %s mode', (mode) => {
     expect(await hospital.level('pharmacy', DRUG_RESOURCE)).toEqual(drug);
     const searched = await fhir<Bundle<CarePlan>>(`/CarePlan?status=revoked&_count=100`);
     expect(searched.body.entry?.map((e) => e.resource?.id)).toContain(location.split('/').pop());
+  });
+});
+
+describe('a plan booked in quota-saga mode', () => {
+  const waitFor = async (what: () => Promise<boolean>) => {
+    const deadline = Date.now() + 20_000;
+    while (!(await what())) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the completion events');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  it('ends active (201) with nothing taken yet; its completion events then apply each reservation once', async () => {
+    const slotIds = takeSlots(2);
+    const drug = await hospital.level('pharmacy', DRUG_RESOURCE);
+    const created = await post(plan({}, slotIds), 'quota-saga');
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ resourceType: 'CarePlan', status: 'active' });
+    const gtid = created.headers.get('x-gtid') ?? '';
+    const [saga] = await hospital.carePlans.db.query<{ state: string }>(
+      'SELECT state FROM tx_quota_saga WHERE gtid = $1',
+      [gtid],
+    );
+    expect(saga).toEqual({ state: 'completed' });
+    // The participants' commit-sync consumers apply the completion events (outbox → RabbitMQ → inbox).
+    await waitFor(async () => (await hospital.claims('pharmacy', gtid)).length === 1);
+    await waitFor(async () => (await hospital.claims('appointments', gtid)).length === 2);
+    await waitFor(async () => (await hospital.claims('pacs', gtid)).length === 1);
+    await expectApplied(gtid, 'quota-saga', slotIds, 30);
+    expect((await hospital.level('pharmacy', DRUG_RESOURCE))?.taken).toBe((drug?.taken ?? 0) + 30);
+  });
+
+  it('a plan the pharmacy cannot stock is revoked (409) with nothing ever applied in any database', async () => {
+    const slotIds = takeSlots(2);
+    const drug = await hospital.level('pharmacy', DRUG_RESOURCE);
+    const refused = await post(
+      plan({ regimen: { drugCode: DRUG, locationId: WARD, quantity: 10_000 } }, slotIds),
+      'quota-saga',
+    );
+    const outcome = expectOutcome(refused, 409, 'conflict');
+    expect(outcome.issue?.[0]?.diagnostics).toMatch(/step regimen failed/);
+    const gtid = refused.headers.get('x-gtid') ?? '';
+    const revoked = await call<CarePlan>(refused.headers.get('location') ?? '');
+    expect(revoked.body.status).toBe('revoked');
+    for (const participant of ['appointments', 'pacs', 'pharmacy'] as const)
+      expect(await hospital.claims(participant, gtid)).toEqual([]);
+    for (const slotId of slotIds)
+      expect(await hospital.level('appointments', `slot:${slotId}`)).toMatchObject({ taken: 0, held: 0 });
+    expect((await hospital.level('pharmacy', DRUG_RESOURCE))?.taken).toBe(drug?.taken);
   });
 });
 

@@ -176,12 +176,12 @@ describe('CapacityClient', () => {
   it('takes a quota reservation with its epoch, and refuses an answer without one as a broken contract', async () => {
     const capacity = client();
     const request = { key: 'g:regimen', gtid: 'g', resource: 'drug:1@w', units: 4 };
-    answer = { status: 200, body: { ...request, epoch: 12, state: 'reserved' } };
+    answer = { status: 200, body: { ...request, epoch: 'c0ffee', state: 'reserved' } };
     expect(await capacity.quotaReserve('pharmacy', request)).toEqual({
       key: 'g:regimen',
       resource: 'drug:1@w',
       units: 4,
-      epoch: 12,
+      epoch: 'c0ffee',
     });
     answer = { status: 200, body: { ...request, state: 'reserved' } };
     await expect(capacity.quotaReserve('pharmacy', request)).rejects.toThrow(/without its epoch/);

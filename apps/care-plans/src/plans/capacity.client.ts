@@ -85,7 +85,7 @@ export class CapacityClient implements CapacityPort {
   async quotaReserve(participant: Participant, request: ClaimRequest): Promise<QuotaReservation> {
     const answer = await this.call(participant, 'POST', '/api/capacity/quota/reserve', request, request.gtid);
     const epoch = isRecord(answer) ? answer.epoch : undefined;
-    if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0)
+    if (typeof epoch !== 'string' || epoch === '')
       throw new PeerCallError(`${participant} answered a quota reservation without its epoch`);
     return { key: request.key, resource: request.resource, units: request.units, epoch };
   }

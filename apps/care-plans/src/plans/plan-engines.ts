@@ -1,25 +1,37 @@
 import { hostname } from 'node:os';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG } from '@hospital/platform';
+import { Database, MetricsRegistry, ROOT_LOGGER, SERVICE_CONFIG, type Session } from '@hospital/platform';
 import {
   faultPoints,
   MetricsTransactionObserver,
+  newGtid,
+  PostgresQuotaSagaLog,
   PostgresSagaLog,
   PostgresTccLog,
   protocolLogger,
+  QuotaSagaCoordinator,
+  quotaCompletionMessages,
+  QuotaSagaUnfinishedError,
   RecoveryLoop,
   SagaOrchestrator,
   SagaUnfinishedError,
   TccCoordinator,
   TccUnfinishedError,
+  type QuotaSagaRecord,
   type SagaWorkflow,
   type TccWorkflow,
 } from '@hospital/transactions';
 import { type CarePlansConfig, PLAN_RETRY_MAX_MS } from '../config';
 import { CapacityClient } from './capacity.client';
 import { PlanLedger } from './plan-ledger';
-import { quotaSagaWorkflow, sagaWorkflow, tccWorkflow, type PlanWorkflowDeps } from './plan-workflows';
+import {
+  quotaParticipants,
+  quotaSteps,
+  sagaWorkflow,
+  tccWorkflow,
+  type PlanWorkflowDeps,
+} from './plan-workflows';
 import { PlanRepository } from './plan.repository';
 import type { PlanInput } from './treatment-plan';
 
@@ -39,21 +51,23 @@ export type PlanOutcome =
   | { gtid: string; status: 'unsettled' };
 
 /**
- * The saga orchestrator (both saga modes) and the TCC coordinator of the service, over their PostgreSQL
- * logs in its database, with the three treatment-plan workflows, the fault points of FAULT_KILL_AT, the
- * transaction metrics, and a recovery sweep of each every TX_RECOVERY_INTERVAL_MS (at start-up too): any
- * replica finishes the plans a crashed one left, forward or back.
+ * The saga orchestrator, the quota-cached saga's coordinator and the TCC coordinator of the service, over
+ * their PostgreSQL logs in its database, with the treatment plan in each mode, the fault points of
+ * FAULT_KILL_AT, the transaction metrics, and a recovery sweep of each every TX_RECOVERY_INTERVAL_MS (at
+ * start-up too): any replica finishes the plans a crashed one left, forward or back.
  */
 @Injectable()
 export class PlanEngines implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly sagas: SagaOrchestrator;
   readonly tcc: TccCoordinator;
+  readonly quotaSagas: QuotaSagaCoordinator<Session>;
   private readonly workflows: {
     saga: SagaWorkflow<PlanInput>;
-    quotaSaga: SagaWorkflow<PlanInput>;
     tcc: TccWorkflow<PlanInput>;
   };
   private readonly loops: RecoveryLoop[];
+
+  private readonly ledger: PlanLedger;
 
   constructor(
     @Inject(SERVICE_CONFIG) config: CarePlansConfig,
@@ -72,7 +86,7 @@ export class PlanEngines implements OnApplicationBootstrap, OnApplicationShutdow
       sagaReasons: async (gtid) => (await sagaLog.get(gtid))?.reason,
       tccReasons: async (gtid) => (await tccLog.get(gtid))?.reason,
     };
-    this.workflows = { saga: sagaWorkflow(deps), quotaSaga: quotaSagaWorkflow(deps), tcc: tccWorkflow(deps) };
+    this.workflows = { saga: sagaWorkflow(deps), tcc: tccWorkflow(deps) };
     const env = config.env;
     const name = `${config.service.name}@${hostname()}:${process.pid}`;
     const common = {
@@ -86,7 +100,7 @@ export class PlanEngines implements OnApplicationBootstrap, OnApplicationShutdow
     const log = protocolLogger(logger);
     this.sagas = new SagaOrchestrator(
       sagaLog,
-      [this.workflows.saga, this.workflows.quotaSaga] as SagaWorkflow<unknown>[],
+      [this.workflows.saga] as SagaWorkflow<unknown>[],
       { ...common, stepTimeoutMs: env.CARE_PLAN_CALL_TIMEOUT_MS },
       observer,
       log,
@@ -98,10 +112,39 @@ export class PlanEngines implements OnApplicationBootstrap, OnApplicationShutdow
       observer,
       log,
     );
+    // The quota-cached saga: the plan's draft is written with the saga's begin, its activation and the
+    // completion events with the saga's completion, its revocation with the abort — each one transaction.
+    const input = (saga: QuotaSagaRecord) => saga.input as PlanInput;
+    this.quotaSagas = new QuotaSagaCoordinator<Session>(
+      new PostgresQuotaSagaLog(db),
+      quotaParticipants(capacity),
+      {
+        started: (tx, saga) => ledger.recordDraftIn(tx, input(saga), saga.gtid),
+        completed: async (tx, saga, reservations) => {
+          await ledger.activateIn(
+            tx,
+            input(saga),
+            saga.gtid,
+            quotaCompletionMessages(saga.gtid, reservations),
+          );
+        },
+        aborted: async (tx, saga, reason) => {
+          await ledger.revokeIn(tx, input(saga), saga.gtid, reason);
+        },
+      },
+      { name, leaseMs: env.CARE_PLAN_LEASE_MS, points: common.points },
+    );
     this.loops = [
       new RecoveryLoop('care-plan-sagas', () => this.sagas.recover(), env.TX_RECOVERY_INTERVAL_MS, logger),
       new RecoveryLoop('care-plan-tcc', () => this.tcc.recover(), env.TX_RECOVERY_INTERVAL_MS, logger),
+      new RecoveryLoop(
+        'care-plan-quota-sagas',
+        () => this.quotaSagas.recover(),
+        env.TX_RECOVERY_INTERVAL_MS,
+        logger,
+      ),
     ];
+    this.ledger = ledger;
   }
 
   onApplicationBootstrap(): void {
@@ -131,15 +174,36 @@ export class PlanEngines implements OnApplicationBootstrap, OnApplicationShutdow
         const row = await this.plans.find(this.db, input.planId);
         return { gtid: result.gtid, status: row?.status === 'active' ? 'active' : 'unsettled' };
       }
-      const workflow = input.mode === 'saga' ? this.workflows.saga : this.workflows.quotaSaga;
-      const result = await this.sagas.start(workflow, input, options);
+      if (input.mode === 'quota-saga') return await this.runQuotaSaga(input, correlationId);
+      const result = await this.sagas.start(this.workflows.saga, input, options);
       if (result.outcome === 'completed') return { gtid: result.gtid, status: 'active' };
       const { gtid, failedStep, reason, compensated } = result;
       return { gtid, status: 'revoked', failedStep, reason, settled: compensated };
     } catch (error) {
-      if (error instanceof SagaUnfinishedError || error instanceof TccUnfinishedError)
+      if (
+        error instanceof SagaUnfinishedError ||
+        error instanceof TccUnfinishedError ||
+        error instanceof QuotaSagaUnfinishedError
+      )
         return { gtid: error.gtid, status: 'unsettled' };
       throw error;
     }
+  }
+
+  private async runQuotaSaga(input: PlanInput, correlationId: string | undefined): Promise<PlanOutcome> {
+    const gtid = newGtid();
+    const result = await this.quotaSagas.run({
+      gtid,
+      input,
+      steps: quotaSteps(input),
+      ...(correlationId === undefined ? {} : { correlationId }),
+    });
+    if (result.outcome === 'completed') {
+      this.ledger.activated(input, gtid);
+      return { gtid, status: 'active' };
+    }
+    // A step is named after its stage (`consults:0` → `consults`), as the other modes name their failures.
+    const failedStep = result.failedStep?.split(':')[0] ?? 'plan';
+    return { gtid, status: 'revoked', failedStep, reason: result.reason, settled: true };
   }
 }

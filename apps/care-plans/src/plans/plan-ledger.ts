@@ -29,54 +29,75 @@ export class PlanLedger implements PlanLedgerPort {
   ) {}
 
   async recordDraft(input: PlanInput, gtid: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      if (await this.plans.insertIfAbsent(tx, this.row(input, gtid, 'draft', null))) {
-        await this.store.create(tx, planResource(input, gtid, 'draft'), { id: input.planId });
-        return;
-      }
-      const row = await this.recorded(tx, input, gtid);
-      if (row.status === 'revoked') throw new PlanRevokedError(input.planId);
-    });
+    await this.db.transaction((tx) => this.recordDraftIn(tx, input, gtid));
+  }
+
+  /** `recordDraft` in the caller's transaction (the quota-cached saga's begin). */
+  async recordDraftIn(tx: Session, input: PlanInput, gtid: string): Promise<void> {
+    if (await this.plans.insertIfAbsent(tx, this.row(input, gtid, 'draft', null))) {
+      await this.store.create(tx, planResource(input, gtid, 'draft'), { id: input.planId });
+      return;
+    }
+    const row = await this.recorded(tx, input, gtid);
+    if (row.status === 'revoked') throw new PlanRevokedError(input.planId);
   }
 
   async activate(input: PlanInput, gtid: string, events: readonly NewOutboxEvent[]): Promise<void> {
-    const activated = await this.db.transaction(async (tx) => {
-      const row = await this.recorded(tx, input, gtid);
-      if (row.status === 'active') return false;
-      if (row.status === 'revoked') {
-        // The protocols never activate a revoked plan: refused, visibly, and retried until someone looks.
-        throw new Error(`CarePlan/${input.planId} is revoked: it cannot become active`);
-      }
-      await this.plans.setStatus(tx, input.planId, 'active');
-      await this.store.update(tx, planResource(input, gtid, 'active'));
-      if (events.length > 0) await this.outbox.append(tx, events);
-      return true;
-    });
-    if (!activated) return;
-    if (events.length > 0) this.outbox.notify();
+    if (await this.db.transaction((tx) => this.activateIn(tx, input, gtid, events)))
+      this.activated(input, gtid);
+  }
+
+  /**
+   * `activate` in the caller's transaction (the quota-cached saga's completion); true when it activated
+   * now. The caller calls `activated` after its commit.
+   */
+  async activateIn(
+    tx: Session,
+    input: PlanInput,
+    gtid: string,
+    events: readonly NewOutboxEvent[],
+  ): Promise<boolean> {
+    const row = await this.recorded(tx, input, gtid);
+    if (row.status === 'active') return false;
+    if (row.status === 'revoked') {
+      // The protocols never activate a revoked plan: refused, visibly, and retried until someone looks.
+      throw new Error(`CarePlan/${input.planId} is revoked: it cannot become active`);
+    }
+    await this.plans.setStatus(tx, input.planId, 'active');
+    await this.store.update(tx, planResource(input, gtid, 'active'));
+    if (events.length > 0) await this.outbox.append(tx, events);
+    return true;
+  }
+
+  /** After an activation committed: the relays woken for its events, the activation logged. */
+  activated(input: PlanInput, gtid: string): void {
+    this.outbox.notify();
     this.logger.info({ gtid, planId: input.planId, mode: input.mode }, 'care plan active');
   }
 
   async revoke(input: PlanInput, gtid: string, reason: string | undefined): Promise<void> {
+    if (await this.db.transaction((tx) => this.revokeIn(tx, input, gtid, reason)))
+      this.logger.info({ gtid, planId: input.planId, mode: input.mode }, 'care plan revoked');
+  }
+
+  /** `revoke` in the caller's transaction (the quota-cached saga's abort); true when it revoked now. */
+  async revokeIn(tx: Session, input: PlanInput, gtid: string, reason: string | undefined): Promise<boolean> {
     const why = reason?.slice(0, MAX_REASON) ?? null;
-    const revoked = await this.db.transaction(async (tx) => {
-      if (await this.plans.insertIfAbsent(tx, this.row(input, gtid, 'revoked', why))) {
-        // Revoked before its draft was ever recorded: this row refuses a draft that would come later.
-        await this.store.create(tx, planResource(input, gtid, 'revoked', why ?? undefined), {
-          id: input.planId,
-        });
-        return true;
-      }
-      const row = await this.recorded(tx, input, gtid);
-      if (row.status === 'revoked') return false;
-      if (row.status === 'active') {
-        throw new Error(`CarePlan/${input.planId} is active: its activation is never undone`);
-      }
-      await this.plans.setStatus(tx, input.planId, 'revoked', why);
-      await this.store.update(tx, planResource(input, gtid, 'revoked', why ?? undefined));
+    if (await this.plans.insertIfAbsent(tx, this.row(input, gtid, 'revoked', why))) {
+      // Revoked before its draft was ever recorded: this row refuses a draft that would come later.
+      await this.store.create(tx, planResource(input, gtid, 'revoked', why ?? undefined), {
+        id: input.planId,
+      });
       return true;
-    });
-    if (revoked) this.logger.info({ gtid, planId: input.planId, mode: input.mode }, 'care plan revoked');
+    }
+    const row = await this.recorded(tx, input, gtid);
+    if (row.status === 'revoked') return false;
+    if (row.status === 'active') {
+      throw new Error(`CarePlan/${input.planId} is active: its activation is never undone`);
+    }
+    await this.plans.setStatus(tx, input.planId, 'revoked', why);
+    await this.store.update(tx, planResource(input, gtid, 'revoked', why ?? undefined));
+    return true;
   }
 
   async assertNotActive(input: PlanInput, gtid: string): Promise<void> {

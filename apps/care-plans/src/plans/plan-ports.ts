@@ -39,12 +39,12 @@ export interface QuotaKeyRequest {
   resource: string;
 }
 
-/** A quota reservation as the participant's cache made it (`epoch`: the cache's generation). */
+/** A quota reservation as the participant's cache made it (`epoch`: the lending it came from). */
 export interface QuotaReservation {
   key: string;
   resource: string;
   units: number;
-  epoch: number;
+  epoch: string;
 }
 
 /**

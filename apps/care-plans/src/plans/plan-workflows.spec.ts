@@ -10,8 +10,14 @@ import {
 import { carePlanExample, fullPlanExample } from '../testing/care-plan-examples';
 import { MemoryCapacity, MemoryLedger } from '../testing/memory-participants';
 import { planRequestOf } from './plan-request';
-import { quotaSagaWorkflow, sagaWorkflow, tccWorkflow, ACTIVATION_ATTEMPTS } from './plan-workflows';
-import { CARE_PLANS_EXCHANGE, QUOTA_COMPLETED_TYPE } from './quota-completion';
+import { ParticipantRefusedError } from './plan-ports';
+import {
+  ACTIVATION_ATTEMPTS,
+  quotaParticipants,
+  quotaSteps,
+  sagaWorkflow,
+  tccWorkflow,
+} from './plan-workflows';
 import { reservationsOf, type PlanInput } from './treatment-plan';
 import type { TransactionMode } from './transaction-mode';
 
@@ -52,10 +58,10 @@ function world() {
     sagaReasons: (gtid: string) => Promise.resolve(sagaStore.sagas.get(gtid)?.record.reason),
     tccReasons: (gtid: string) => Promise.resolve(tccStore.transactions.get(gtid)?.record.reason),
   };
-  const workflows = { saga: sagaWorkflow(deps), quota: quotaSagaWorkflow(deps), tcc: tccWorkflow(deps) };
+  const workflows = { saga: sagaWorkflow(deps), tcc: tccWorkflow(deps) };
   const sagas = new SagaOrchestrator(
     new InMemorySagaLog(sagaStore),
-    [workflows.saga, workflows.quota] as SagaWorkflow<unknown>[],
+    [workflows.saga] as SagaWorkflow<unknown>[],
     { name: 'spec', stepTimeoutMs: 1_000, ...FAST },
   );
   const tcc = new TccCoordinator(new InMemoryTccLog(tccStore), [workflows.tcc] as TccWorkflow<unknown>[], {
@@ -115,69 +121,35 @@ describe('treatment plan, saga mode', () => {
 });
 
 describe('treatment plan, quota-saga mode', () => {
-  it('reserves, holds every reservation, and activates with one completion event per participant', async () => {
-    const w = world();
+  it('is one quota reservation per consult, imaging day and regimen, keyed as the other modes key them', () => {
     const input = planInput('quota-saga');
-    const result = await w.sagas.start(w.workflows.quota, input);
-    expect(result.outcome).toBe('completed');
-    const g = result.gtid;
-    expect(w.capacity.calls.filter((c) => c.startsWith('quota.hold')).sort()).toEqual(
-      [`${g}:consults:0`, `${g}:consults:1`, `${g}:imaging`, `${g}:regimen`]
-        .map((k) => `quota.hold ${k}`)
-        .sort(),
-    );
-    expect(w.capacity.outstanding()).toEqual({ taken: 0, held: 0, reserved: 33 });
-    const plan = w.ledger.plans.get(input.planId);
-    expect(plan?.status).toBe('active');
-    expect(plan?.events).toEqual([
-      {
-        id: `${g}:quota-completed:appointments`,
-        exchange: CARE_PLANS_EXCHANGE,
-        routingKey: 'quota.completed.appointments',
-        type: QUOTA_COMPLETED_TYPE,
-        aggregateId: g,
-        gtid: g,
-        payload: {
-          gtid: g,
-          reservations: [
-            { key: `${g}:consults:0`, resource: 'slot:slot-a', units: 1, epoch: 7 },
-            { key: `${g}:consults:1`, resource: 'slot:slot-b', units: 1, epoch: 7 },
-          ],
-        },
-      },
-      expect.objectContaining({
-        routingKey: 'quota.completed.pacs',
-        payload: {
-          gtid: g,
-          reservations: [{ key: `${g}:imaging`, resource: 'imaging:CT:2026-12-07', units: 1, epoch: 7 }],
-        },
-      }),
-      expect.objectContaining({
-        routingKey: 'quota.completed.pharmacy',
-        payload: {
-          gtid: g,
-          reservations: [{ key: `${g}:regimen`, resource: 'drug:197361@ward-3a', units: 30, epoch: 7 }],
-        },
-      }),
+    expect(quotaSteps(input)).toEqual([
+      { participant: 'appointments', step: 'consults:0', resource: 'slot:slot-a', units: 1 },
+      { participant: 'appointments', step: 'consults:1', resource: 'slot:slot-b', units: 1 },
+      { participant: 'pacs', step: 'imaging', resource: 'imaging:CT:2026-12-07', units: 1 },
+      { participant: 'pharmacy', step: 'regimen', resource: 'drug:197361@ward-3a', units: 30 },
     ]);
   });
 
-  it('on a hold refused (a reservation expired) releases every reservation and sends nothing', async () => {
-    const w = world();
-    w.capacity.failing = (op, key) => {
-      if (op === 'quota.hold' && key.endsWith(':imaging')) {
-        // The imaging reservation expired under the saga: the cache took its unit back.
-        w.capacity.level('pacs', 'imaging:CT:2026-12-07').reserved -= 1;
-        w.capacity.claims.set(key, { units: 0, state: 'released' });
-      }
+  it("reads a participant's 4xx as a refusal and anything else as transient", async () => {
+    const capacity = new MemoryCapacity().offer('pacs', 'imaging:CT:2026-12-07', 1);
+    const pacs = quotaParticipants(capacity).pacs;
+    const request = { key: 'g1:imaging', gtid: 'g1', resource: 'imaging:CT:2026-12-07', units: 1 };
+    expect(await pacs.reserve(request)).toEqual({ outcome: 'reserved', epoch: 'e7' });
+    expect(await pacs.hold(request)).toBe('held');
+    expect(await pacs.reserve({ ...request, key: 'g2:imaging', gtid: 'g2' })).toMatchObject({
+      outcome: 'refused',
+    });
+    capacity.failing = () => {
+      throw new Error('connection reset');
     };
-    const input = planInput('quota-saga');
-    const result = await w.sagas.start(w.workflows.quota, input);
-    expect(result).toMatchObject({ outcome: 'aborted', failedStep: 'hold', compensated: true });
-    const released = w.capacity.calls.filter((c) => c.startsWith('quota.release')).length;
-    expect(released).toBe(4);
-    expect(w.capacity.outstanding()).toEqual({ taken: 0, held: 0, reserved: 0 });
-    expect(w.ledger.plans.get(input.planId)).toMatchObject({ status: 'revoked', events: [] });
+    await expect(pacs.reserve({ ...request, key: 'g3:imaging', gtid: 'g3' })).rejects.toThrow(
+      'connection reset',
+    );
+    capacity.failing = () => {
+      throw new ParticipantRefusedError('pacs', 409, 'claim-released');
+    };
+    expect(await pacs.hold({ ...request, key: 'g3:imaging' })).toBe('refused');
   });
 });
 

@@ -4,6 +4,8 @@ import {
   StepRefusedError,
   type SagaStep,
   type SagaWorkflow,
+  type QuotaParticipant,
+  type QuotaSagaStep,
   type TccParticipant,
   type TccWorkflow,
 } from '@hospital/transactions';
@@ -12,10 +14,8 @@ import {
   ParticipantRefusedError,
   type PlanLedgerPort,
   PlanRevokedError,
-  type QuotaReservation,
   type RevocationReasons,
 } from './plan-ports';
-import { completionEvents, loggedReservations } from './quota-completion';
 import {
   type Participant,
   PLAN_STAGES,
@@ -37,15 +37,13 @@ export interface PlanWorkflowDeps {
 /**
  * Attempts of the activation step: as good as unbounded. The activation is local and idempotent by gtid;
  * it only fails while this service's own database does (and then the saga log fails with it), so it is
- * retried until it commits and never turns the saga to compensation — in quota-saga mode its completion
- * events may already have left.
+ * retried until it commits and never turns the saga to compensation.
  */
 export const ACTIVATION_ATTEMPTS = 1_000_000;
 
 /** Workflow names, one per mode; a change of steps is deployed under a new version. */
-export const PLAN_WORKFLOW_NAMES: Record<TransactionMode, string> = {
+export const PLAN_WORKFLOW_NAMES: Record<Exclude<TransactionMode, 'quota-saga'>, string> = {
   saga: 'treatment-plan.saga.v1',
-  'quota-saga': 'treatment-plan.quota-saga.v1',
   tcc: 'treatment-plan.tcc.v1',
 };
 
@@ -89,20 +87,13 @@ function draftStep({ ledger, sagaReasons }: PlanWorkflowDeps): SagaStep<PlanInpu
   };
 }
 
-/** The plan made active, with `events` in the same local transaction; never undone once it committed. */
-function activationStep(
-  { ledger }: PlanWorkflowDeps,
-  events: (
-    input: PlanInput,
-    gtid: string,
-    results: Readonly<Record<string, unknown>>,
-  ) => ReturnType<typeof completionEvents>,
-): SagaStep<PlanInput> {
+/** The plan made active; never undone once it committed. */
+function activationStep({ ledger }: PlanWorkflowDeps): SagaStep<PlanInput> {
   return {
     name: 'activate',
     attempts: ACTIVATION_ATTEMPTS,
-    action: async (input, { gtid, results }) => {
-      await ledger.activate(input, gtid, events(input, gtid, results));
+    action: async (input, { gtid }) => {
+      await ledger.activate(input, gtid, []);
       return { planId: input.planId, status: 'active' };
     },
     // Only reached if the step were ever failed: refuses (and keeps the saga compensating, visibly)
@@ -136,64 +127,55 @@ export function sagaWorkflow(deps: PlanWorkflowDeps): SagaWorkflow<PlanInput> {
         );
       },
     })),
-    activationStep(deps, () => []),
+    activationStep(deps),
   ]);
 }
 
 /**
- * Quota-cached saga: each stage reserves in its participant's quota cache (`/quota/reserve`: no
- * main-database row changes) and releases as its compensation; `hold` then makes every reservation
- * permanent in the caches (`/quota/hold`: they no longer expire); `activate` makes the plan active and
- * appends one QuotaReservationsCompleted message per participant in the same local transaction, and each
- * participant's commit-sync consumer applies them to its database exactly once.
+ * Quota-cached saga: one reservation per consult, the imaging day and the regimen, each in its
+ * participant's quota cache (`/quota/reserve`, `hold`, `release`: no main-database row changes), run by
+ * the library's QuotaSagaCoordinator — side by side, then held, then the plan activated with one
+ * QuotaReservationsCompleted event per participant in one local transaction with its log.
  */
-export function quotaSagaWorkflow(deps: PlanWorkflowDeps): SagaWorkflow<PlanInput> {
-  const { capacity } = deps;
-  const reserved = (results: Readonly<Record<string, unknown>>) =>
-    new Map<Participant, QuotaReservation[]>(
-      PLAN_STAGES.map((stage) => [stage.participant, loggedReservations(results[stage.name], stage.name)]),
-    );
-  return defineSaga<PlanInput>(PLAN_WORKFLOW_NAMES['quota-saga'], [
-    draftStep(deps),
-    ...PLAN_STAGES.map((stage): SagaStep<PlanInput> => ({
-      name: stage.name,
-      action: async (input, { gtid }) => ({
-        reservations: await refusing(
-          eachReservation(input, stage, (r, i) =>
-            capacity.quotaReserve(stage.participant, {
-              key: reservationKey(gtid, stage, i),
-              gtid,
-              resource: r.resource,
-              units: r.units,
-            }),
-          ),
-        ),
-      }),
-      compensate: async (input, { gtid }) => {
-        await eachReservation(input, stage, (r, i) =>
-          capacity.quotaRelease(stage.participant, {
-            key: reservationKey(gtid, stage, i),
-            gtid,
-            resource: r.resource,
-          }),
-        );
-      },
+export function quotaSteps(input: PlanInput): QuotaSagaStep[] {
+  return PLAN_STAGES.flatMap((stage) =>
+    input.reservations[stage.name].map((r, i) => ({
+      participant: stage.participant,
+      step: reservationName(stage, i),
+      resource: r.resource,
+      units: r.units,
     })),
-    {
-      name: 'hold',
-      action: async (_input, { gtid, results }) => {
-        const held = [...reserved(results)].flatMap(([participant, list]) =>
-          list.map((r) => capacity.quotaHold(participant, { key: r.key, gtid, resource: r.resource })),
-        );
-        await refusing(settleAll(held));
-        return { held: held.length };
-      },
-      // Nothing of its own to undo: the stages' compensations release the reservations, held or not.
-      compensate: () => Promise.resolve(),
-    },
-    activationStep(deps, (_input, gtid, results) => completionEvents(gtid, reserved(results))),
-  ]);
+  );
 }
+
+/** The participants' quota routes as the coordinator calls them: a 4xx is a refusal, anything else transient. */
+export function quotaParticipants(capacity: CapacityPort): Record<Participant, QuotaParticipant> {
+  const of = (participant: Participant): QuotaParticipant => ({
+    reserve: async ({ key, gtid, resource, units }) => {
+      try {
+        const r = await capacity.quotaReserve(participant, { key, gtid, resource, units });
+        return { outcome: 'reserved', epoch: r.epoch };
+      } catch (error) {
+        if (error instanceof ParticipantRefusedError) return { outcome: 'refused', reason: error.message };
+        throw error;
+      }
+    },
+    hold: async ({ key, resource }) => {
+      try {
+        await capacity.quotaHold(participant, { key, gtid: gtidOf(key), resource });
+        return 'held';
+      } catch (error) {
+        if (error instanceof ParticipantRefusedError) return 'refused';
+        throw error;
+      }
+    },
+    release: ({ key, resource }) => capacity.quotaRelease(participant, { key, gtid: gtidOf(key), resource }),
+  });
+  return { appointments: of('appointments'), pacs: of('pacs'), pharmacy: of('pharmacy') };
+}
+
+/** The gtid of a reservation key (`<gtid>:<name>`; a gtid holds no colon of its own here, it is a UUID). */
+const gtidOf = (key: string) => key.slice(0, key.indexOf(':'));
 
 /**
  * TCC: the plan is a branch of its own (Try records the draft, Confirm activates it, Cancel revokes it),

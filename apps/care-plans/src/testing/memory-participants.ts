@@ -72,7 +72,7 @@ export class MemoryCapacity implements CapacityPort {
 
   async quotaReserve(participant: Participant, r: ClaimRequest): Promise<QuotaReservation> {
     await this.claim(participant, 'quota.reserve', r.key, r.resource, r.units, 'reserved', 'reserved');
-    return { key: r.key, resource: r.resource, units: r.units, epoch: 7 };
+    return { key: r.key, resource: r.resource, units: r.units, epoch: 'e7' };
   }
 
   quotaRelease(participant: Participant, r: QuotaKeyRequest): Promise<void> {

@@ -17,15 +17,8 @@ import { GTID_PATTERN } from '../core/gtid';
 import { InboundMessage } from '../ports/messaging.ports';
 import { MessageHandler, parseMessagePayload } from '../outbox/inbox-consumer';
 import { QuotaCache } from '../quota-cache/quota-cache';
+import { QUOTA_COMPLETIONS_EXCHANGE, quotaCompletedRoutingKey } from '../quota-cache/completion-messages';
 import { ConsumerDefinition } from './messaging.module';
-
-/** Where a quota-cached saga's orchestrator publishes completions (care-plans). */
-export const QUOTA_COMPLETIONS_EXCHANGE = 'care-plans.events';
-/** The completion event's type. */
-export const QUOTA_COMPLETED_TYPE = 'QuotaReservationsCompleted';
-
-/** Routing key of the completions meant for one participant. */
-export const quotaCompletedRoutingKey = (participant: string) => `quota.completed.${participant}`;
 
 class CompletedReservation {
   @IsString() @Matches(CLAIM_KEY) key!: string;

@@ -119,6 +119,18 @@ export interface QuotaStore {
   levels(resources: readonly string[]): Promise<(QuotaLevel | undefined)[]>;
 }
 
+/**
+ * Units of a resource to lend: up to `want`, and none at all when fewer than `need` (default 1) are
+ * available (a reservation the lend could not satisfy anyway takes nothing from the main database).
+ */
+export interface LendAsk {
+  resource: string;
+  want: number;
+  need?: number;
+  /** The epoch the cache showed for the resource, if any. */
+  cacheEpoch?: string;
+}
+
 /** A lending of units the main database recorded and the cache must still receive. */
 export interface PendingLend {
   opId: string;
@@ -143,7 +155,7 @@ export interface QuotaLedger<S> {
    * created in the cache by another lend right now (ask again shortly).
    */
   lend(
-    asks: readonly { resource: string; want: number; cacheEpoch?: string }[],
+    asks: readonly LendAsk[],
   ): Promise<{ lent: PendingLend[]; suspects: { resource: string; epoch: string }[]; waiting: boolean }>;
   /**
    * The cache lost the epoch's data: it is no longer live, and its outstanding units stay withheld until

@@ -1,2 +1,3 @@
 export * from './quota-cache';
 export * from './quota-saga';
+export * from './completion-messages';

@@ -1,4 +1,5 @@
 import {
+  LendAsk,
   PendingLend,
   QuotaLedger,
   QuotaReservation,
@@ -36,7 +37,7 @@ interface Lent {
 
 /** Top-ups a reservation may ask for before it answers `insufficient`. */
 const MAX_ROUNDS = 5;
-/** How long a resource whose main database had nothing to lend is not asked again. */
+/** How long a resource whose main database could not lend a need is not asked again for as much. */
 const EXHAUSTED_MS = 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,7 +67,7 @@ export class QuotaCache<S> {
   /** Resources this process reserved, held or applied since the last sweep, or that still hold reservations. */
   private readonly active = new Set<string>();
   /** Resources whose main database had nothing to lend, until when: refusals then cost no transaction. */
-  private readonly exhausted = new Map<string, number>();
+  private readonly exhausted = new Map<string, { until: number; need: number }>();
 
   constructor(
     private readonly store: QuotaStore,
@@ -103,13 +104,18 @@ export class QuotaCache<S> {
       }
       if (answer.outcome === 'refused') return answer;
       const available = answer.outcome === 'insufficient' ? answer.available : 0;
-      if (round === MAX_ROUNDS || (this.exhausted.get(request.resource) ?? 0) > now)
+      const need = request.units - available;
+      const exhausted = this.exhausted.get(request.resource);
+      if (
+        round === MAX_ROUNDS ||
+        (exhausted !== undefined && exhausted.until > now && need >= exhausted.need)
+      )
         return { outcome: 'insufficient', available };
       const cacheEpoch = answer.outcome === 'insufficient' ? answer.epoch : undefined;
-      const topped = await this.topUp(request.resource, request.units, cacheEpoch);
+      const topped = await this.topUp(request.resource, need, cacheEpoch);
       if (topped.waiting) await sleep(5);
       else if (topped.units === 0) {
-        this.exhausted.set(request.resource, this.now() + EXHAUSTED_MS);
+        this.exhausted.set(request.resource, { until: this.now() + EXHAUSTED_MS, need });
         return { outcome: 'insufficient', available };
       }
     }
@@ -179,7 +185,7 @@ export class QuotaCache<S> {
       : [...this.active].map((resource) => ({ resource, epoch: undefined }));
     this.active.clear();
     const levels = await this.store.levels(targets.map((t) => t.resource));
-    const rebuild: { resource: string; want: number; cacheEpoch?: string }[] = [];
+    const rebuild: LendAsk[] = [];
     const held: { key: string; resource: string; epoch: string }[] = [];
     const now = this.now();
     for (const [i, { resource, epoch }] of targets.entries()) {
@@ -212,11 +218,14 @@ export class QuotaCache<S> {
     return done + (await this.ledger.closeLostEpochs(this.lostGraceMs));
   }
 
-  /** Tops up one resource; concurrent misses in this process share one top-up. */
-  private topUp(resource: string, units: number, cacheEpoch: string | undefined): Promise<Lent> {
+  /**
+   * Tops up one resource by at least `need` units (or nothing); concurrent misses in this process share
+   * one top-up.
+   */
+  private topUp(resource: string, need: number, cacheEpoch: string | undefined): Promise<Lent> {
     let running = this.topUps.get(resource);
     if (!running) {
-      running = this.lend([{ resource, want: Math.max(units, this.chunk), cacheEpoch }]).finally(() =>
+      running = this.lend([{ resource, want: Math.max(need, this.chunk), need, cacheEpoch }]).finally(() =>
         this.topUps.delete(resource),
       );
       this.topUps.set(resource, running);
@@ -229,19 +238,17 @@ export class QuotaCache<S> {
    * database, not shown by the cache) is looked up again now — after the main database saw its creation
    * confirmed — and marked lost only if the cache still lacks it; then the lend is asked again.
    */
-  private async lend(
-    asks: readonly { resource: string; want: number; cacheEpoch?: string }[],
-  ): Promise<Lent> {
+  private async lend(asks: readonly LendAsk[]): Promise<Lent> {
     const { lent, suspects, waiting } = await this.ledger.lend(asks);
     let units = await this.deliver(lent);
     if (suspects.length === 0) return { units, waiting };
     const levels = await this.store.levels(suspects.map((s) => s.resource));
-    const again: { resource: string; want: number; cacheEpoch?: string }[] = [];
+    const again: LendAsk[] = [];
     for (const [i, suspect] of suspects.entries()) {
       const cacheEpoch = levels[i]?.epoch;
       if (cacheEpoch !== suspect.epoch) await this.ledger.markLost(suspect.resource, suspect.epoch);
       const ask = asks.find((a) => a.resource === suspect.resource);
-      again.push({ resource: suspect.resource, want: ask?.want ?? this.chunk, cacheEpoch });
+      again.push({ resource: suspect.resource, want: ask?.want ?? this.chunk, need: ask?.need, cacheEpoch });
     }
     const retried = await this.ledger.lend(again);
     units += await this.deliver(retried.lent);

@@ -4,6 +4,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  quotaSagaLogMigrations,
   sagaMigrations,
   tccLogMigrations,
 } from '@hospital/transactions';
@@ -11,8 +12,8 @@ import { CarePlansTables1765600000000 } from './1765600000000-care-plans-tables.
 
 /**
  * Migrations of hospital_care_plans, in order: the FHIR store (CareTeam, CarePlan), the outbox (the
- * quota-cached saga's completion events), the saga log and the TCC coordinator's log, then the service's
- * own table (`care_plan`).
+ * quota-cached saga's completion events), the saga log, the TCC coordinator's log and the quota-cached
+ * saga's log, then the service's own table (`care_plan`).
  */
 export const migrations: MigrationClass[] = [
   ...fhirStoreMigrations,
@@ -21,5 +22,6 @@ export const migrations: MigrationClass[] = [
   OutboxUnroutable1763800000400,
   ...sagaMigrations,
   ...tccLogMigrations,
+  ...quotaSagaLogMigrations,
   CarePlansTables1765600000000,
 ];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Database, SqlExecutor } from '@hospital/platform';
-import { PendingLend, QuotaLedger, QuotaReservation } from '../../ports/quota-cache.ports';
+import { LendAsk, PendingLend, QuotaLedger, QuotaReservation } from '../../ports/quota-cache.ports';
 import { PostgresCapacityLedger } from './postgres-capacity-ledger';
 
 interface LiveEpochRow {
@@ -47,7 +47,7 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
   constructor(private readonly db: Database) {}
 
   lend(
-    asks: readonly { resource: string; want: number; cacheEpoch?: string }[],
+    asks: readonly LendAsk[],
   ): Promise<{ lent: PendingLend[]; suspects: { resource: string; epoch: string }[]; waiting: boolean }> {
     if (asks.length === 0) return Promise.resolve({ lent: [], suspects: [], waiting: false });
     return this.db.transaction(async (tx) => {
@@ -77,7 +77,7 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
           continue;
         }
         const units = Math.min(ask.want, free);
-        if (units <= 0) continue;
+        if (units <= 0 || units < (ask.need ?? 1)) continue;
         const opId = randomUUID();
         // Only the lend that starts an epoch may create it in the cache: no other can bring back an
         // epoch the cache lost.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Database, PgErrorCode, pgErrorCode, SqlExecutor } from '@hospital/platform';
+import { Database, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
 import {
   QuotaSagaLease,
   QuotaSagaLeaseLostError,
@@ -30,14 +30,14 @@ const toRecord = (row: QuotaSagaRow): QuotaSagaRecord => ({
 });
 
 /** The quota-cached saga's log over `tx_quota_saga` (`quotaSagaLogMigrations`), two writes per saga. */
-export class PostgresQuotaSagaLog implements QuotaSagaLog<SqlExecutor> {
+export class PostgresQuotaSagaLog implements QuotaSagaLog<Session> {
   constructor(private readonly db: Database) {}
 
   async begin(
     saga: Omit<QuotaSagaRecord, 'state' | 'reason'>,
     owner: string,
     leaseMs: number,
-    work: (tx: SqlExecutor) => Promise<void>,
+    work: (tx: Session) => Promise<void>,
   ): Promise<QuotaSagaLease> {
     const token = randomUUID();
     try {
@@ -70,7 +70,7 @@ export class PostgresQuotaSagaLog implements QuotaSagaLog<SqlExecutor> {
     lease: QuotaSagaLease,
     outcome: 'completed' | 'aborted',
     reason: string | undefined,
-    work: (tx: SqlExecutor) => Promise<void>,
+    work: (tx: Session) => Promise<void>,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
       const rows = await tx.query(
