@@ -32,6 +32,8 @@ export interface QuotaLevel {
   reservations: number;
   /** When a reservation last took units (ms since the epoch): idle free units go back to the main database. */
   touched: number;
+  /** Reclaims taken from the cache whose main-database side is still to be applied. */
+  pendingReclaims: number;
 }
 
 export type ReserveAnswer =

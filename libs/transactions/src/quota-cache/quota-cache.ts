@@ -194,11 +194,15 @@ export class QuotaCache<S> {
         if (full) rebuild.push({ resource, want: this.chunk, cacheEpoch: level?.epoch });
         continue;
       }
-      done += (await this.store.expire(resource, now, this.sweepLimit)).length;
-      for (const h of await this.store.held(resource, this.sweepLimit)) held.push({ ...h, resource });
-      if (level.reservations > 0) this.active.add(resource);
+      // A resource with nothing reserved, nothing to return and no reclaim under way costs no call.
+      if (level.reservations > 0) {
+        done += (await this.store.expire(resource, now, this.sweepLimit)).length;
+        for (const h of await this.store.held(resource, this.sweepLimit)) held.push({ ...h, resource });
+        this.active.add(resource);
+      }
       if (!full) continue;
-      if (this.idleReturnMs > 0 && level.available > 0 && now - level.touched >= this.idleReturnMs)
+      const idle = this.idleReturnMs > 0 && level.available > 0 && now - level.touched >= this.idleReturnMs;
+      if (idle)
         await this.store.reclaim(
           resource,
           level.epoch,
@@ -206,6 +210,7 @@ export class QuotaCache<S> {
           level.available,
           now,
         );
+      if (!idle && level.pendingReclaims === 0) continue;
       for (const { opId, units } of await this.store.pendingReclaims(resource)) {
         await this.ledger.applyReclaim(opId, resource, level.epoch, units);
         await this.store.forgetReclaim(resource, opId);

@@ -165,16 +165,19 @@ export class RedisQuotaStore implements QuotaStore {
     if (resources.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const resource of resources) {
-      const [meta, res] = this.keys(resource);
+      const [meta, res, , , , , returns] = this.keys(resource);
       pipeline.hmget(meta, 'epoch', 'available', 'lent', 'touched');
       pipeline.hlen(res);
+      pipeline.hlen(returns);
     }
     const replies = (await pipeline.exec()) ?? [];
     return resources.map((_, i) => {
-      const [metaError, meta] = replies[2 * i] as [Error | null, (string | null)[]];
-      const [lenError, reservations] = replies[2 * i + 1] as [Error | null, number];
+      const [metaError, meta] = replies[3 * i] as [Error | null, (string | null)[]];
+      const [lenError, reservations] = replies[3 * i + 1] as [Error | null, number];
+      const [returnsError, reclaims] = replies[3 * i + 2] as [Error | null, number];
       if (metaError) throw metaError;
       if (lenError) throw lenError;
+      if (returnsError) throw returnsError;
       const [epoch, available, lent, touched] = meta;
       if (epoch === null) return undefined;
       return {
@@ -183,6 +186,7 @@ export class RedisQuotaStore implements QuotaStore {
         lent: Number(lent),
         reservations: Number(reservations),
         touched: Number(touched),
+        pendingReclaims: Number(reclaims),
       };
     });
   }
