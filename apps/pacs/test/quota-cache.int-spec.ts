@@ -62,6 +62,13 @@ describe('pacs imaging capacity in the quota cache', () => {
 
   afterAll(async () => {
     await app?.close();
+    // The run's queues go with it: quorum queues left behind would pile up in the broker.
+    await connection
+      ?.withChannel(async (channel) => {
+        await channel.deleteQueue(`${namespace}.pacs.quota-completions`);
+        await channel.deleteQueue(`${namespace}.pacs.quota-completions.dead-letter`);
+      })
+      .catch(() => undefined);
     await connection?.close();
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
