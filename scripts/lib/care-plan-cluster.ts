@@ -4,6 +4,7 @@
 // RabbitMQ names under a namespace of the run and Redis keys under a prefix of the run.
 import { randomBytes } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import { Redis } from 'ioredis';
 import { FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { Database, serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases } from '../infra/index';
@@ -11,7 +12,7 @@ import { findService, repositoryRoot, serviceEntry, serviceEnv } from '../servic
 import { createSchedule, createSlots, SERVICE_TYPE_SYSTEM } from './appointments-seeding';
 import { postgresEndpoint, withClient } from './bench-cluster';
 import { failureSummary, getJson, postFhir, type PostOptions } from './bench-http';
-import { ServiceProcess } from './service-process';
+import { type ExitInfo, ServiceProcess } from './service-process';
 
 export type PlanMode = 'saga' | 'quota-saga' | 'tcc';
 export const PLAN_MODES: readonly PlanMode[] = ['saga', 'quota-saga', 'tcc'];
@@ -114,7 +115,7 @@ export class CarePlanCluster {
       PGDATABASE: this.database(service),
       LOG_LEVEL: 'warn',
       MESSAGING_NAMESPACE: this.namespace,
-      QUOTA_KEY_PREFIX: `cpb:${this.run}:${service}:`,
+      QUOTA_KEY_PREFIX: this.quotaKeyPrefix(service),
       ...this.options.env,
       ...this.options.envOf?.[service],
       ...extra,
@@ -136,6 +137,43 @@ export class CarePlanCluster {
 
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.processes).map((p) => p.stop()));
+  }
+
+  /** SIGKILLs a service (the fault runner's participant kill); its exit. Start it again with `startService`. */
+  kill(service: PlanServiceName): Promise<ExitInfo> {
+    return this.processes[service].kill();
+  }
+
+  /** Stops a service gracefully if it still runs, and starts it again with `extra` (e.g. FAULT_KILL_AT). */
+  async restart(service: PlanServiceName, extra: Record<string, string> = {}): Promise<ServiceProcess> {
+    await this.processes[service]?.stop();
+    return this.startService(service, extra);
+  }
+
+  /** The Redis key prefix of a service's quota cache in this run (`QUOTA_KEY_PREFIX`). */
+  quotaKeyPrefix(service: PlanServiceName): string {
+    return `cpb:${this.run}:${service}:`;
+  }
+
+  /**
+   * Deletes every key of the participants' quota caches in this run (what a Redis that lost its data
+   * shows them); the number deleted. Only the run's own prefixes: the Redis is shared, never FLUSHALL.
+   */
+  async deleteQuotaKeys(): Promise<number> {
+    const redis = new Redis(endpointsFromEnv().redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      let deleted = 0;
+      for (const { service } of this.participantDatabases()) {
+        const stream = redis.scanStream({ match: `${this.quotaKeyPrefix(service)}*`, count: 1_000 });
+        for await (const keys of stream as AsyncIterable<string[]>)
+          if (keys.length > 0) deleted += await redis.unlink(...keys);
+      }
+      return deleted;
+    } finally {
+      redis.disconnect();
+    }
   }
 
   /** The patient and the team's practitioners in the EMR (as its record updates would copy them), and the CareTeam. */
