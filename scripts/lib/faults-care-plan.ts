@@ -157,10 +157,11 @@ export class CarePlanFaultLab {
     const loadMs = this.options.loadMs ?? 4_000;
     const leadMs = this.options.leadMs ?? 1_000;
     const loadStart = Date.now();
-    let faultDone = false;
+    // The load goes on for loadMs, and at least 1.5 s past the fault (a restart, the broker's return).
+    let faultDoneAt: number | undefined;
     const done = (): boolean =>
       Date.now() >= loadStart + loadMs + (this.options.victimTimeoutMs ?? 20_000) + 60_000 ||
-      (faultDone && Date.now() >= loadStart + loadMs);
+      (faultDoneAt !== undefined && Date.now() >= Math.max(loadStart + loadMs, faultDoneAt + 1_500));
     const load = drivePlans(this.cluster, plan.mode, cases, {
       concurrency: this.options.concurrency ?? 4,
       ratePerSecond: this.options.ratePerSecond ?? 8,
@@ -213,7 +214,7 @@ export class CarePlanFaultLab {
         result.notes.push(`RabbitMQ down for ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
       }
     })().finally(() => {
-      faultDone = true;
+      faultDoneAt = Date.now();
     });
     const [answers] = await Promise.all([load, inject]);
     phase('load');
