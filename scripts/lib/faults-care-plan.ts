@@ -20,7 +20,7 @@ import {
   type Finding,
 } from './faults-care-plan-plan';
 import { sleep } from './faults-outbox-load';
-import { phaseClock } from './faults-report';
+import { phaseClock, tallyFindings } from './faults-report';
 import { describeExit, type ExitInfo } from './service-process';
 
 export * from './faults-care-plan-plan';
@@ -267,19 +267,7 @@ export class CarePlanFaultLab {
     const fresh = (await evaluateCarePlans(this.db, this.cluster, this.answers, resources)).filter(
       (f) => !this.reported.has(f.key),
     );
-    for (const [n, problem] of result.problems.entries())
-      fresh.push({ key: `trial:${plan.index}:${n}`, kind: 'violation', message: problem });
-    if (!result.injected && result.problems.length === 0)
-      fresh.push({
-        key: `trial:${plan.index}:not-injected`,
-        kind: 'violation',
-        message: 'the fault was not injected',
-      });
-    for (const finding of fresh) this.reported.set(finding.key, finding);
-    result.findings = fresh;
-    result.violations = fresh.length;
-    result.lost = fresh.filter((f) => f.kind === 'lost').length;
-    result.duplicated = fresh.filter((f) => f.kind === 'duplicated').length;
+    tallyFindings(result, fresh, result.problems, this.reported);
     phase('check');
     result.seconds = (Date.now() - began) / 1000;
     return result;
