@@ -8,6 +8,9 @@
 //   best-effort  ICU alerts to the station and appointment confirmations by e-mail and push, under load:
 //           receivers down, senders killed mid-retry, the run's own Mosquitto restarted
 //           (scripts/lib/faults-best-effort.ts)
+//   care-plan  treatment plans in the saga, quota-cached saga and TCC modes under load: care-plans killed at
+//           a protocol point of its mode, a participant killed, the quota caches' Redis keys deleted,
+//           RabbitMQ restarted (scripts/lib/faults-care-plan.ts)
 import { SingleBar } from 'cli-progress';
 import { ProtocolPoint, protocolPointsOf } from '@hospital/transactions/core/protocol-points';
 import { ensureInfrastructure } from './infra/index';
@@ -40,15 +43,24 @@ import {
   planBestEffortTrials,
 } from './lib/faults-best-effort';
 import { reportBestEffort, bestEffortTrialLine } from './lib/faults-best-effort-report';
+import {
+  CARE_PLAN_FAULT_ORDER,
+  CarePlanFaultKind,
+  CarePlanFaultLab,
+  carePlanPassed,
+  planCarePlanTrials,
+} from './lib/faults-care-plan';
+import { carePlanTrialLine, reportCarePlan } from './lib/faults-care-plan-report';
 import { formatTable } from './lib/bench-report';
 import { faultKindTable, findingsAndNotes } from './lib/faults-report';
 
-const SCENARIOS = ['2pc', 'outbox', 'best-effort'] as const;
+const SCENARIOS = ['2pc', 'outbox', 'best-effort', 'care-plan'] as const;
 /** Trials when --trials is not given: every point (2pc) or fault kind (outbox, best-effort) several times. */
 const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = {
   '2pc': 60,
   outbox: 30,
   'best-effort': 20,
+  'care-plan': 30,
 };
 const scenarioArgument = process.argv.slice(2).find((a) => (SCENARIOS as readonly string[]).includes(a));
 
@@ -61,7 +73,7 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       min: 1,
       max: 10_000,
       integer: true,
-      description: `trials, round-robin over every protocol point (2pc) or fault (outbox, best-effort); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
+      description: `trials, round-robin over every protocol point (2pc) or fault (outbox, best-effort, care-plan); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
     },
     down: {
       default: 20,
@@ -77,8 +89,8 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       description: '2pc: only this protocol point',
     },
     fault: {
-      choices: [...FAULT_ORDER, ...BEST_EFFORT_FAULT_ORDER],
-      description: 'outbox, best-effort: only this fault (of the scenario)',
+      choices: [...FAULT_ORDER, ...BEST_EFFORT_FAULT_ORDER, ...CARE_PLAN_FAULT_ORDER],
+      description: 'outbox, best-effort, care-plan: only this fault (of the scenario)',
     },
   },
 });
@@ -364,8 +376,43 @@ async function mainBestEffort(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+async function mainCarePlan(): Promise<number> {
+  if (!faultOf(CARE_PLAN_FAULT_ORDER)) return 2;
+  const only = command.choices.fault;
+  const plans = planCarePlanTrials(
+    command.numbers.trials,
+    only ? [only as CarePlanFaultKind] : CARE_PLAN_FAULT_ORDER,
+  );
+  const began = Date.now();
+  await ensureInfrastructure({ log });
+  const lab = await CarePlanFaultLab.open({ suffix: 'faults', basePort: 3480, log });
+  let final: Awaited<ReturnType<CarePlanFaultLab['finish']>>;
+  try {
+    let violations = 0;
+    for (const plan of plans) {
+      const result = await lab.runTrial(plan);
+      violations += result.violations;
+      log(
+        `${plan.index + 1}/${plans.length} ${carePlanTrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
+      );
+    }
+    log('checking every plan, participant and quota cache of the run once more');
+    final = await lab.finish();
+  } finally {
+    await lab.close();
+  }
+  const summary = reportCarePlan(lab.trials, final);
+  const ok = carePlanPassed(summary);
+  process.stdout.write(
+    `${JSON.stringify({ ...summary, duration_s: Math.round((Date.now() - began) / 1000), passed: ok })}\n`,
+  );
+  return ok ? 0 : 1;
+}
+
 function main(): Promise<number> {
   switch (command.scenario) {
+    case 'care-plan':
+      return mainCarePlan();
     case 'outbox':
       return mainOutbox();
     case 'best-effort':

@@ -4,14 +4,18 @@
 // RabbitMQ names under a namespace of the run and Redis keys under a prefix of the run.
 import { randomBytes } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import { Redis } from 'ioredis';
 import { FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { Database, serviceDatabaseName } from '@hospital/platform';
+import { quotaCompletionsConsumer } from '@hospital/transactions/nest/quota-completions.handler';
+import { QUOTA_COMPLETIONS_EXCHANGE } from '@hospital/transactions/quota-cache/completion-messages';
 import { endpointsFromEnv, ensureDatabases } from '../infra/index';
 import { findService, repositoryRoot, serviceEntry, serviceEnv } from '../services';
 import { createSchedule, createSlots, SERVICE_TYPE_SYSTEM } from './appointments-seeding';
 import { postgresEndpoint, withClient } from './bench-cluster';
 import { failureSummary, getJson, postFhir, type PostOptions } from './bench-http';
-import { ServiceProcess } from './service-process';
+import { deleteNamespace } from './pharmacy-cluster';
+import { type ExitInfo, ServiceProcess } from './service-process';
 
 export type PlanMode = 'saga' | 'quota-saga' | 'tcc';
 export const PLAN_MODES: readonly PlanMode[] = ['saga', 'quota-saga', 'tcc'];
@@ -34,6 +38,17 @@ const SLOT_EXTENSION = 'urn:hospital:care-plans:slot';
 const SERVICE_TYPE = { system: SERVICE_TYPE_SYSTEM, code: '57' };
 const DAY_MS = 86_400_000;
 const FIRST_DAY = Date.UTC(2027, 0, 4);
+
+/** Deletes every key under each prefix of ARGV (no glob characters in them), atomically; the count. */
+const DELETE_PREFIXES_LUA = `
+local n = 0
+for _, prefix in ipairs(ARGV) do
+  local keys = redis.call('KEYS', prefix .. '*')
+  for i = 1, #keys, 1000 do
+    n = n + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+  end
+end
+return n`;
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
@@ -114,7 +129,7 @@ export class CarePlanCluster {
       PGDATABASE: this.database(service),
       LOG_LEVEL: 'warn',
       MESSAGING_NAMESPACE: this.namespace,
-      QUOTA_KEY_PREFIX: `cpb:${this.run}:${service}:`,
+      QUOTA_KEY_PREFIX: this.quotaKeyPrefix(service),
       ...this.options.env,
       ...this.options.envOf?.[service],
       ...extra,
@@ -134,8 +149,43 @@ export class CarePlanCluster {
     return started;
   }
 
+  /** Stops every service, then deletes the run's RabbitMQ queues and exchanges. */
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.processes).map((p) => p.stop()));
+    await deleteCarePlanNamespace(this.namespace);
+  }
+
+  /** SIGKILLs a service (the fault runner's participant kill); its exit. Start it again with `startService`. */
+  kill(service: PlanServiceName): Promise<ExitInfo> {
+    return this.processes[service].kill();
+  }
+
+  /** Stops a service gracefully if it still runs, and starts it again with `extra` (e.g. FAULT_KILL_AT). */
+  async restart(service: PlanServiceName, extra: Record<string, string> = {}): Promise<ServiceProcess> {
+    await this.processes[service]?.stop();
+    return this.startService(service, extra);
+  }
+
+  /** The Redis key prefix of a service's quota cache in this run (`QUOTA_KEY_PREFIX`). */
+  quotaKeyPrefix(service: PlanServiceName): string {
+    return `cpb:${this.run}:${service}:`;
+  }
+
+  /**
+   * Deletes every key of the participants' quota caches in this run at one instant, as a Redis that lost
+   * its data shows them (one script: no cache operation sees part of a resource's keys gone); the number
+   * deleted. Only the run's own prefixes: the Redis is shared, never FLUSHALL.
+   */
+  async deleteQuotaKeys(): Promise<number> {
+    const redis = new Redis(endpointsFromEnv().redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      const prefixes = this.participantDatabases().map(({ service }) => this.quotaKeyPrefix(service));
+      return Number(await redis.eval(DELETE_PREFIXES_LUA, 0, ...prefixes));
+    } finally {
+      redis.disconnect();
+    }
   }
 
   /** The patient and the team's practitioners in the EMR (as its record updates would copy them), and the CareTeam. */
@@ -312,6 +362,17 @@ async function sendJson(method: string, url: string, body: unknown) {
     body: JSON.stringify(body),
   });
   return { status: response.status, body: await response.text(), elapsedMs: performance.now() - started };
+}
+
+/**
+ * Deletes what the treatment-plan services declare on RabbitMQ under `namespace`: the participants'
+ * commit-sync queues, the pharmacy inventory's queues, their exchanges. Missing ones are fine.
+ */
+export async function deleteCarePlanNamespace(namespace: string): Promise<void> {
+  await deleteNamespace(namespace, {
+    queues: ['appointments', 'pacs', 'pharmacy'].map((p) => quotaCompletionsConsumer(p).queue),
+    exchanges: [QUOTA_COMPLETIONS_EXCHANGE],
+  });
 }
 
 export const FIRST_IMAGING_DAY = FIRST_DAY;

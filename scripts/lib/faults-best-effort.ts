@@ -34,7 +34,7 @@ import {
 } from './faults-best-effort-plan';
 import { sleep } from './faults-outbox-load';
 import { describeExit, ExitInfo } from './service-process';
-import { phaseClock } from './faults-report';
+import { phaseClock, tallyFindings } from './faults-report';
 
 export * from './faults-best-effort-plan';
 
@@ -305,19 +305,7 @@ export class BestEffortFaultLab {
       );
     if (vitals.errors.length > 0)
       result.problems.push(`publishes failed: ${vitals.errors.slice(0, 3).join('; ')}`);
-    for (const [n, problem] of [...crashes, ...settle.crashes, ...result.problems].entries())
-      fresh.push({ key: `trial:${plan.index}:${n}`, kind: 'violation', message: problem });
-    if (!result.injected && result.problems.length === 0)
-      fresh.push({
-        key: `trial:${plan.index}:not-injected`,
-        kind: 'violation',
-        message: 'the fault was not injected',
-      });
-    for (const finding of fresh) this.reported.set(finding.key, finding);
-    result.findings = fresh;
-    result.violations = fresh.length;
-    result.lost = fresh.filter((f) => f.kind === 'lost').length;
-    result.duplicated = fresh.filter((f) => f.kind === 'duplicated').length;
+    tallyFindings(result, fresh, [...crashes, ...settle.crashes, ...result.problems], this.reported);
     phase('check');
     result.seconds = (Date.now() - began) / 1000;
     return result;

@@ -44,3 +44,36 @@ export function findingsAndNotes<T extends { notes: string[]; findings: Finding[
   }
   return out;
 }
+
+/**
+ * Closes a trial's findings: its `problems` (and a fault not injected, when it had none) become
+ * violations beside the `fresh` findings of its checks; all are recorded in `reported` (so a state that
+ * persists is reported once) and counted on the trial.
+ */
+export function tallyFindings(
+  trial: {
+    index: number;
+    injected: boolean;
+    findings: Finding[];
+    violations: number;
+    lost: number;
+    duplicated: number;
+  },
+  fresh: Finding[],
+  problems: readonly string[],
+  reported: Map<string, Finding>,
+): void {
+  for (const [n, problem] of problems.entries())
+    fresh.push({ key: `trial:${trial.index}:${n}`, kind: 'violation', message: problem });
+  if (!trial.injected && problems.length === 0)
+    fresh.push({
+      key: `trial:${trial.index}:not-injected`,
+      kind: 'violation',
+      message: 'the fault was not injected',
+    });
+  for (const finding of fresh) reported.set(finding.key, finding);
+  trial.findings = fresh;
+  trial.violations = fresh.length;
+  trial.lost = fresh.filter((f) => f.kind === 'lost').length;
+  trial.duplicated = fresh.filter((f) => f.kind === 'duplicated').length;
+}

@@ -165,16 +165,34 @@ async function onChannel<T>(connection: amqp.ChannelModel, work: (channel: amqp.
   }
 }
 
-/** Deletes the run's queues (dead-letter queues too) and its exchange; missing ones are fine. */
-export async function deleteNamespace(namespace: string): Promise<void> {
+/**
+ * Deletes the run's queues (dead-letter queues too) and its exchange, and `more` consumer queues (with
+ * their dead-letter queues) and exchanges of other services under the namespace; missing ones are fine.
+ * Every run must: a broker left with hundreds of quorum queues runs out of file handles and stops
+ * accepting connections.
+ */
+export async function deleteNamespace(
+  namespace: string,
+  more: { queues?: readonly string[]; exchanges?: readonly string[] } = {},
+): Promise<void> {
+  const queues = [
+    ...namespacedQueues(namespace),
+    ...(more.queues ?? []).map((q) => ({
+      queue: `${namespace}.${q}`,
+      deadLetters: deadLetterQueue(`${namespace}.${q}`),
+    })),
+  ];
+  const exchanges = [
+    namespacedExchange(namespace),
+    ...(more.exchanges ?? []).map((e) => `${namespace}.${e}`),
+  ];
   await withAmqp(async (connection) => {
-    for (const { queue, deadLetters } of namespacedQueues(namespace)) {
+    for (const { queue, deadLetters } of queues) {
       for (const name of [queue, deadLetters])
         await onChannel(connection, (c) => c.deleteQueue(name)).catch(() => undefined);
     }
-    await onChannel(connection, (c) => c.deleteExchange(namespacedExchange(namespace))).catch(
-      () => undefined,
-    );
+    for (const exchange of exchanges)
+      await onChannel(connection, (c) => c.deleteExchange(exchange)).catch(() => undefined);
   });
 }
 

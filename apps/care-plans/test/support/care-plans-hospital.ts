@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { FhirExceptionFilter, FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { createServiceApp, Database, type DatabaseSettings } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
+import { deleteCarePlanNamespace } from '../../../../scripts/lib/care-plan-cluster';
 import { type ExitInfo, ServiceProcess } from '../../../../scripts/lib/service-process';
 import { findService, serviceEntry } from '../../../../scripts/services';
 import { CarePlansModule } from '../../src/care-plans.module';
@@ -302,5 +303,7 @@ export class CarePlansHospital {
       }),
     );
     for (const drop of this.drops) await drop();
+    // Its quorum queues too: a broker left with hundreds of them stops accepting connections.
+    await deleteCarePlanNamespace(this.namespace);
   }
 }
