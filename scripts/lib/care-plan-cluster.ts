@@ -149,10 +149,11 @@ export class CarePlanCluster {
     return started;
   }
 
-  /** Stops every service, then deletes the run's RabbitMQ queues and exchanges. */
+  /** Stops every service, then deletes the run's RabbitMQ queues and exchanges and its quota-cache keys. */
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.processes).map((p) => p.stop()));
     await deleteCarePlanNamespace(this.namespace);
+    await this.deleteQuotaKeys();
   }
 
   /** SIGKILLs a service (the fault runner's participant kill); its exit. Start it again with `startService`. */

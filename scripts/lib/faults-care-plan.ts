@@ -324,6 +324,5 @@ export class CarePlanFaultLab {
     this.agent.destroy();
     await this.db.close();
     await this.cluster.stop();
-    await this.cluster.deleteQuotaKeys().catch(() => 0);
   }
 }
