@@ -183,7 +183,9 @@ describe('pacs imaging capacity in the quota cache', () => {
     for (const [body, status] of cases) expect((await quota('reserve', body)).status).toBe(status);
     // Nothing reserved, and nothing lent for a reservation no lend could have satisfied.
     expect(await level(resource)).toMatchObject({ taken: 0, lent: 0, available: 5 });
-    expect((await call('GET', `/api/capacity/quota/resources/${resource}`)).body).toMatchObject({ cache: null });
+    expect((await call('GET', `/api/capacity/quota/resources/${resource}`)).body).toMatchObject({
+      cache: null,
+    });
     expect((await quota('hold', { key: `${gtid}:imaging` })).status).toBe(400);
   });
 });
