@@ -177,16 +177,8 @@ export class CarePlanCluster {
    * its data shows them (one script: no cache operation sees part of a resource's keys gone); the number
    * deleted. Only the run's own prefixes: the Redis is shared, never FLUSHALL.
    */
-  async deleteQuotaKeys(): Promise<number> {
-    const redis = new Redis(endpointsFromEnv().redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      const prefixes = this.participantDatabases().map(({ service }) => this.quotaKeyPrefix(service));
-      return Number(await redis.eval(DELETE_PREFIXES_LUA, 0, ...prefixes));
-    } finally {
-      redis.disconnect();
-    }
+  deleteQuotaKeys(): Promise<number> {
+    return deleteKeysUnder(this.participantDatabases().map(({ service }) => this.quotaKeyPrefix(service)));
   }
 
   /** The patient and the team's practitioners in the EMR (as its record updates would copy them), and the CareTeam. */
@@ -369,6 +361,21 @@ async function sendJson(method: string, url: string, body: unknown) {
  * Deletes what the treatment-plan services declare on RabbitMQ under `namespace`: the participants'
  * commit-sync queues, the pharmacy inventory's queues, their exchanges. Missing ones are fine.
  */
+/**
+ * Deletes every Redis key under each prefix at one instant (one script), as a Redis that lost its data
+ * shows them; the number deleted. Only the given prefixes: the Redis is shared, never FLUSHALL.
+ */
+export async function deleteKeysUnder(prefixes: readonly string[]): Promise<number> {
+  const redis = new Redis(endpointsFromEnv().redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return Number(await redis.eval(DELETE_PREFIXES_LUA, 0, ...prefixes));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function deleteCarePlanNamespace(namespace: string): Promise<void> {
   await deleteNamespace(namespace, {
     queues: ['appointments', 'pacs', 'pharmacy'].map((p) => quotaCompletionsConsumer(p).queue),

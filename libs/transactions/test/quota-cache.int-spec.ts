@@ -218,6 +218,33 @@ describe('quota cache over PostgreSQL and Redis', () => {
     expect(after.available).toBe(30 - 3 - (rebuilt?.lent ?? 0));
   });
 
+  it('replaces an epoch the main database does not count live (old snapshot, stale keys) instead of refusing', async () => {
+    // Keys this database never lent — a Redis restored from an old snapshot, a database rebuilt under the
+    // same key prefix — hold too little for the reservation: the top-up starts a new epoch in their place.
+    const resource = await register(20);
+    await store.lend(resource, 'stale-epoch', `${tag}stale-op`, 2, true, Date.now());
+    const q = cache({ lendChunk: 10 });
+    const answer = await q.reserve({ key: `${tag}g1:stock`, gtid: `${tag}g1`, resource, units: 5 });
+    expect(answer).toMatchObject({ outcome: 'reserved', units: 5 });
+    const level = await store.level(resource);
+    expect(level?.epoch).not.toBe('stale-epoch');
+    expect(level).toMatchObject({ lent: 10, available: 5 });
+    await expectAccounted(resource);
+
+    // A full sweep that finds a stale epoch where the live one should be: the live one is lost, a new one lent.
+    await store.lend(resource, 'stale-again', `${tag}stale-op-2`, 1, true, Date.now(), level?.epoch);
+    await q.sweep();
+    const rebuilt = await store.level(resource);
+    expect([level?.epoch, 'stale-again']).not.toContain(rebuilt?.epoch);
+    expect(
+      await db.query('SELECT state FROM tx_quota_epoch WHERE resource = $1 AND epoch = $2', [
+        resource,
+        level?.epoch,
+      ]),
+    ).toEqual([{ state: 'lost' }]);
+    expect(rebuilt).toMatchObject({ lent: 10, available: 10 });
+    await expectAccounted(resource);
+  });
   it('keeps every unit accounted for under random schedules of sagas, expiries, sweeps and data loss', async () => {
     await fc.assert(
       fc.asyncProperty(

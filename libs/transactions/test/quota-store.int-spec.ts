@@ -113,6 +113,18 @@ describe('Redis quota store', () => {
     expect(await store.level(resource)).toMatchObject({ epoch: 'e2', available: 4, lent: 4 });
   });
 
+  it('lets a create replace only the stale epoch it names; the stale reservations keep their own epoch', async () => {
+    await reserve('g1:stock', 2);
+    expect(await store.lend(resource, 'e2', 'lend-9', 4, true, now)).toBe('epoch-mismatch');
+    expect(await store.lend(resource, 'e2', 'lend-9', 4, true, now, 'e0')).toBe('epoch-mismatch');
+    expect(await store.lend(resource, 'e2', 'lend-9', 4, false, now, 'e1')).toBe('epoch-mismatch');
+    expect(await store.lend(resource, 'e2', 'lend-9', 4, true, now, 'e1')).toBe('lent');
+    expect(await store.level(resource)).toMatchObject({ epoch: 'e2', available: 4, lent: 4 });
+    // g1 was reserved in e1: releasing it gives nothing to e2.
+    expect(await store.release(resource, 'g1:stock', now)).toEqual({ outcome: 'released', units: 2 });
+    expect(await store.level(resource)).toMatchObject({ epoch: 'e2', available: 4 });
+  });
+
   it('keeps every key of a resource in one cluster hash slot', () => {
     const tags = store.keys(resource).map((k) => k.slice(k.indexOf('{'), k.indexOf('}') + 1));
     expect(new Set(tags)).toEqual(new Set([`{${resource}}`]));

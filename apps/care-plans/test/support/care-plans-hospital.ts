@@ -5,7 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { FhirExceptionFilter, FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
 import { createServiceApp, Database, type DatabaseSettings } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
-import { deleteCarePlanNamespace } from '../../../../scripts/lib/care-plan-cluster';
+import { deleteCarePlanNamespace, deleteKeysUnder } from '../../../../scripts/lib/care-plan-cluster';
 import { type ExitInfo, ServiceProcess } from '../../../../scripts/lib/service-process';
 import { findService, serviceEntry } from '../../../../scripts/services';
 import { CarePlansModule } from '../../src/care-plans.module';
@@ -107,6 +107,8 @@ export class CarePlansHospital {
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
       MESSAGING_NAMESPACE: this.namespace,
       TX_RECOVERY_INTERVAL_MS: '500',
+      // Quota caches borrow a few units at a time: a quota-saga plan leaves the rest to saga and TCC plans.
+      QUOTA_LEND_CHUNK: '5',
       EMR_URL: `http://127.0.0.1:${this.port(1)}`,
       APPOINTMENTS_URL: `http://127.0.0.1:${this.port(2)}`,
       PACS_URL: `http://127.0.0.1:${this.port(3)}`,
@@ -165,7 +167,13 @@ export class CarePlansHospital {
     const started = await ServiceProcess.start({
       name,
       entry: serviceEntry(name),
-      env: { ...process.env, ...this.common, PORT: String(port), PGDATABASE: created.settings.database },
+      env: {
+        ...process.env,
+        ...this.common,
+        PORT: String(port),
+        PGDATABASE: created.settings.database,
+        QUOTA_KEY_PREFIX: this.quotaKeyPrefix(name),
+      },
       port,
     });
     this.peers[name] = {
@@ -305,5 +313,12 @@ export class CarePlansHospital {
     for (const drop of this.drops) await drop();
     // Its quorum queues too: a broker left with hundreds of them stops accepting connections.
     await deleteCarePlanNamespace(this.namespace);
+    // And its quota caches' keys: a later run's fresh databases must not meet this run's epochs.
+    await deleteKeysUnder(Object.keys(this.peers).map((name) => this.quotaKeyPrefix(name as PeerName)));
+  }
+
+  /** The Redis key prefix of a peer's quota cache in this spec (`QUOTA_KEY_PREFIX`). */
+  quotaKeyPrefix(name: PeerName): string {
+    return `${this.namespace}:${name}:quota:`;
   }
 }

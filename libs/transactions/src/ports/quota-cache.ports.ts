@@ -90,8 +90,9 @@ export interface QuotaStore {
   expire(resource: string, now: number, limit: number): Promise<string[]>;
   /**
    * Adds units lent by the main database under epoch `epoch` (operation `opId`, applied once). `create`
-   * starts the epoch when the cache holds nothing for the resource; without it a cache that lost its data
-   * answers `epoch-mismatch`, as does one holding another epoch.
+   * starts the epoch when the cache holds nothing for the resource, or holds exactly the stale epoch
+   * `replaces`; without it a cache that lost its data answers `epoch-mismatch`, as does one holding
+   * another epoch.
    */
   lend(
     resource: string,
@@ -100,6 +101,7 @@ export interface QuotaStore {
     units: number,
     create: boolean,
     now: number,
+    replaces?: string,
   ): Promise<LendAnswer>;
   /**
    * Takes up to `max` free units back for the main database (operation `opId`, applied once: a repeat
@@ -139,8 +141,14 @@ export interface PendingLend {
   resource: string;
   epoch: string;
   units: number;
-  /** True when it starts its epoch (the cache held nothing for the resource). */
+  /** True when it starts its epoch (the cache held nothing for the resource, or a stale epoch). */
   create: boolean;
+  /**
+   * The epoch the cache showed that this main database does not count live — another deployment's keys
+   * under the same prefix, a Redis restored from an old snapshot: its units are backed by nothing here,
+   * and the create replaces it (only it, so a create that arrives late never wipes a newer epoch).
+   */
+  replaces?: string;
 }
 
 /**

@@ -265,7 +265,7 @@ export class QuotaCache<S> {
     if (pending.length === 0) return 0;
     const now = this.now();
     const answers = await Promise.all(
-      pending.map((p) => this.store.lend(p.resource, p.epoch, p.opId, p.units, p.create, now)),
+      pending.map((p) => this.store.lend(p.resource, p.epoch, p.opId, p.units, p.create, now, p.replaces)),
     );
     const refused = pending.filter((_, i) => answers[i] === 'epoch-mismatch').map((p) => p.opId);
     await this.ledger.finishLend(

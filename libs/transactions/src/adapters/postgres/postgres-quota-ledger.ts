@@ -102,7 +102,9 @@ export class PostgresQuotaLedger implements QuotaLedger<SqlExecutor> {
         );
         available.set(ask.resource, free - units);
         if (create) liveOf.set(ask.resource, { resource: ask.resource, epoch, created: false });
-        lent.push({ opId, resource: ask.resource, epoch, units, create });
+        // With no live epoch here, whatever epoch the cache shows is stale: the create replaces it.
+        const replaces = create ? ask.cacheEpoch : undefined;
+        lent.push({ opId, resource: ask.resource, epoch, units, create, ...(replaces ? { replaces } : {}) });
       }
       return { lent, suspects, waiting };
     });

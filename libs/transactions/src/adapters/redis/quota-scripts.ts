@@ -127,10 +127,14 @@ end
 return expired
 `;
 
-/** ARGV: epoch, opId, units, create (1|0), now → 'lent' | 'duplicate' | 'epoch-mismatch' */
+/**
+ * ARGV: epoch, opId, units, create (1|0), now, replaces ('' or the stale epoch a create may replace)
+ * → 'lent' | 'duplicate' | 'epoch-mismatch'. A replaced epoch's reservations stay, tied to their old
+ * epoch: they still expire, release and settle, but never give units to the new one.
+ */
 export const LEND = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
+if not epoch or (ARGV[4] == '1' and ARGV[6] ~= '' and epoch == ARGV[6]) then
   if ARGV[4] ~= '1' then return 'epoch-mismatch' end
   redis.call('DEL', KEYS[6], KEYS[7])
   redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'available', 0, 'lent', 0, 'touched', ARGV[5])

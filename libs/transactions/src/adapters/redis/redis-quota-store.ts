@@ -112,6 +112,7 @@ export class RedisQuotaStore implements QuotaStore {
     units: number,
     create: boolean,
     now: number,
+    replaces?: string,
   ): Promise<LendAnswer> {
     return (await this.redis.quotaLend(
       ...this.keys(resource),
@@ -120,6 +121,7 @@ export class RedisQuotaStore implements QuotaStore {
       units,
       create ? 1 : 0,
       now,
+      replaces ?? '',
     )) as LendAnswer;
   }
 
