@@ -108,6 +108,22 @@ export class TwoPhaseCommitEnvironment extends TransactionsEnvironment {
   @Transform(toInt) @IsInt() @Min(50) TX_IN_DOUBT_AFTER_MS: number = 15_000;
 }
 
+/**
+ * Three-phase commit (coordinator or participant): the transaction settings and the participants'
+ * time-outs. `TX_3PC_TERMINATION=textbook` lets a pre-committed participant commit on its time-out
+ * without asking its peers, as the protocol is usually taught; it exists to show the partition hazard
+ * that the default `peers` avoids (libs/transactions/src/three-phase-commit/README.md).
+ */
+export class ThreePhaseCommitEnvironment extends TransactionsEnvironment {
+  /** A participant that voted YES and heard no PreCommit for this long aborts its branch. */
+  @Transform(toInt) @IsInt() @Min(100) TX_3PC_UNCERTAIN_TIMEOUT_MS: number = 10_000;
+  /** A pre-committed participant that heard no DoCommit for this long terminates the transaction itself. */
+  @Transform(toInt) @IsInt() @Min(100) TX_3PC_PRECOMMIT_TIMEOUT_MS: number = 10_000;
+  @IsIn(['peers', 'textbook']) TX_3PC_TERMINATION: 'peers' | 'textbook' = 'peers';
+  /** How often a participant looks for branches whose time-out ran out. */
+  @Transform(toInt) @IsInt() @Min(10) TX_3PC_SWEEP_MS: number = 1_000;
+}
+
 /** A two-phase message server: the transaction settings, and the producers it serves. */
 export class MessageServerEnvironment extends TransactionsEnvironment {
   /** The server asks a producer back about a message prepared longer ago than this. */
@@ -143,12 +159,14 @@ export const BaseEnvironment = [
   RedisEnvironment,
   MessagingEnvironment,
   TwoPhaseCommitEnvironment,
+  ThreePhaseCommitEnvironment,
   MessageServerEnvironment,
 ] as const;
 export type BaseEnvironment = PlatformEnvironment &
   RedisEnvironment &
   MessagingEnvironment &
   TwoPhaseCommitEnvironment &
+  ThreePhaseCommitEnvironment &
   MessageServerEnvironment;
 
 /** The `SERVICE_AUTH_SECRET` of a service's environment; a ConfigError naming the variable when unset. */

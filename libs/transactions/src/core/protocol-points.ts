@@ -47,7 +47,21 @@ export type ProtocolPoint =
   /** Quota-cached saga: every reservation is made in the caches, none held yet. */
   | 'quota-saga.coordinator.after-reserve'
   /** Quota-cached saga: every reservation is held, before the completion is committed. */
-  | 'quota-saga.coordinator.after-hold';
+  | 'quota-saga.coordinator.after-hold'
+  /** 3PC coordinator: every participant voted YES at CanCommit, nothing pre-committed yet. */
+  | '3pc.coordinator.after-can-commit'
+  /** 3PC coordinator: `precommitting` is logged and one PreCommit was acknowledged, the others in flight. */
+  | '3pc.coordinator.mid-pre-commit'
+  /** 3PC coordinator: every participant is pre-committed, no DoCommit sent yet. */
+  | '3pc.coordinator.after-pre-commit'
+  /** 3PC coordinator: one participant acknowledged DoCommit, the others in flight. */
+  | '3pc.coordinator.mid-do-commit'
+  /** 3PC participant: its branch is prepared and its YES vote not yet answered. */
+  | '3pc.participant.after-can-commit'
+  /** 3PC participant: PreCommit is recorded, not yet acknowledged. */
+  | '3pc.participant.after-pre-commit'
+  /** 3PC participant: DoCommit arrived, the branch is not committed yet. */
+  | '3pc.participant.before-do-commit';
 
 export type ProtocolPoints = (point: ProtocolPoint, gtid: string) => void;
 
@@ -79,11 +93,18 @@ export const ALL_PROTOCOL_POINTS: readonly ProtocolPoint[] = [
   'quota-saga.coordinator.after-begin',
   'quota-saga.coordinator.after-reserve',
   'quota-saga.coordinator.after-hold',
+  '3pc.coordinator.after-can-commit',
+  '3pc.coordinator.mid-pre-commit',
+  '3pc.coordinator.after-pre-commit',
+  '3pc.coordinator.mid-do-commit',
+  '3pc.participant.after-can-commit',
+  '3pc.participant.after-pre-commit',
+  '3pc.participant.before-do-commit',
 ];
 
-/** The points of one style, by prefix (`2pc`, `outbox`, `message`, `best-effort`, `saga`, `tcc`, `quota-saga`). */
+/** The points of one style, by prefix (`2pc`, `3pc`, `outbox`, `message`, `best-effort`, `saga`, `tcc`, `quota-saga`). */
 export function protocolPointsOf(
-  style: '2pc' | 'outbox' | 'message' | 'best-effort' | 'saga' | 'tcc' | 'quota-saga',
+  style: '2pc' | '3pc' | 'outbox' | 'message' | 'best-effort' | 'saga' | 'tcc' | 'quota-saga',
 ): ProtocolPoint[] {
   return ALL_PROTOCOL_POINTS.filter((point) => point.startsWith(`${style}.`));
 }

@@ -4,6 +4,8 @@ export * from './retention';
 export * from './transactions-admin.controller';
 export * from './two-phase-commit.controllers';
 export * from './two-phase-commit.module';
+export * from './three-phase-commit.controller';
+export * from './three-phase-commit.module';
 export * from './fault-points';
 export * from './messaging.module';
 export * from './messaging.controller';

@@ -19,3 +19,4 @@ export * from './fast-check-replay';
 export * from './tcc-memory';
 export * from './tcc-world';
 export * from './capacity-accounting';
+export * from './three-phase-links';

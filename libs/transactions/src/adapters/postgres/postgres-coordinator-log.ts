@@ -6,6 +6,7 @@ import {
   TransactionBrowser,
   TransactionQuery,
 } from '../../ports/global-transaction';
+import { ThreePhaseCoordinatorLog, ThreePhaseState } from '../../ports/three-phase-commit.ports';
 import { TwoPhaseCoordinatorLog } from '../../ports/two-phase-commit.ports';
 import { Decision, GtidInUseError, TwoPhaseState } from '../../two-phase-commit/types';
 
@@ -70,18 +71,20 @@ export class PostgresTransactionBrowser implements TransactionBrowser {
 }
 
 /**
- * The 2PC decision log in the coordinator's own PostgreSQL database. The COMMIT decision and the
- * coordinator's own writes share one local transaction; ABORT wins any race with COMMIT through the
- * `state = 'preparing'` guard on the same row. Start and completion marks are bookkeeping that recovery
- * can re-derive, so they are written without waiting for the WAL flush.
+ * What the 2PC and 3PC logs share on `tx_global`: the start mark, completion, retries, claiming
+ * unfinished transactions under a lease, and reading the state. Start and completion marks are
+ * bookkeeping that recovery can re-derive, so they are written without waiting for the WAL flush.
  */
-export class PostgresTwoPhaseLog
-  extends PostgresTransactionBrowser
-  implements TwoPhaseCoordinatorLog<Session>
-{
+abstract class PostgresCoordinatorLog extends PostgresTransactionBrowser {
   constructor(
     db: Database,
-    private readonly leaseMs = 30_000,
+    protected readonly style: '2pc' | '3pc',
+    /**
+     * States recovery claims (besides `preparing`, claimed once stale); constants of the subclass, written
+     * into the query so the partial index on unfinished states serves it.
+     */
+    private readonly unfinished: readonly string[],
+    protected readonly leaseMs: number,
   ) {
     super(db);
   }
@@ -90,11 +93,65 @@ export class PostgresTwoPhaseLog
     const branches = participants.map((participant): BranchRecord => ({ participant, state: 'pending' }));
     const inserted = await this.db.queryRelaxed(
       `INSERT INTO tx_global (gtid, style, state, branches, timeline, correlation_id)
-       VALUES ($1, '2pc', 'preparing', $2, $3, $4)
+       VALUES ($1, $5, 'preparing', $2, $3, $4)
        ON CONFLICT (gtid) DO NOTHING RETURNING gtid`,
-      [gtid, JSON.stringify(branches), event('started'), correlationId ?? null],
+      [gtid, JSON.stringify(branches), event('started'), correlationId ?? null, this.style],
     );
     if (inserted.length === 0) throw new GtidInUseError(gtid);
+  }
+
+  async complete(gtid: string, decision: Decision, branches: BranchRecord[]): Promise<void> {
+    await this.db.queryRelaxed(
+      `UPDATE tx_global
+          SET state = $2, branches = $3, lease_until = NULL, updated_at = now(), timeline = timeline || $4
+        WHERE gtid = $1 AND state IN ('committing', 'aborting')`,
+      [gtid, decision === 'commit' ? 'committed' : 'aborted', JSON.stringify(branches), event('completed')],
+    );
+  }
+
+  async noteRetry(gtid: string, error: string, retryAfterMs?: number): Promise<void> {
+    await this.db.queryRelaxed(
+      `UPDATE tx_global SET retries = retries + 1, last_error = $2, updated_at = now(),
+              lease_until = CASE WHEN $3::float8 IS NULL THEN lease_until ELSE now() + $3 * interval '1 millisecond' END
+        WHERE gtid = $1`,
+      [gtid, error.slice(0, 500), retryAfterMs ?? null],
+    );
+  }
+
+  async claimUnfinished(
+    limit: number,
+    leaseMs: number,
+    staleAfterMs: number,
+  ): Promise<GlobalTransactionRecord[]> {
+    const rows = await this.db.query<Row>(
+      `UPDATE tx_global SET lease_until = now() + $2 * interval '1 millisecond'
+        WHERE gtid IN (
+          SELECT gtid FROM tx_global
+           WHERE style = $4 AND state IN (${['preparing', ...this.unfinished].map((u) => `'${u}'`).join(', ')})
+             AND (lease_until IS NULL OR lease_until < now())
+             AND (state <> 'preparing' OR created_at < now() - $3 * interval '1 millisecond')
+           ORDER BY updated_at LIMIT $1
+           FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [limit, leaseMs, staleAfterMs, this.style],
+    );
+    return rows.map(toRecord);
+  }
+
+  protected async stateIn(exec: Database | Session, gtid: string): Promise<string | undefined> {
+    const [row] = await exec.query<{ state: string }>('SELECT state FROM tx_global WHERE gtid = $1', [gtid]);
+    return row?.state;
+  }
+}
+
+/**
+ * The 2PC decision log in the coordinator's own PostgreSQL database. The COMMIT decision and the
+ * coordinator's own writes share one local transaction; ABORT wins any race with COMMIT through the
+ * `state = 'preparing'` guard on the same row.
+ */
+export class PostgresTwoPhaseLog extends PostgresCoordinatorLog implements TwoPhaseCoordinatorLog<Session> {
+  constructor(db: Database, leaseMs = 30_000) {
+    super(db, '2pc', ['committing', 'aborting'], leaseMs);
   }
 
   async decideCommit(
@@ -143,50 +200,70 @@ export class PostgresTwoPhaseLog
     return decisionOf(row?.state ?? (await this.stateIn(this.db, gtid)));
   }
 
-  async complete(gtid: string, decision: Decision, branches: BranchRecord[]): Promise<void> {
-    await this.db.queryRelaxed(
-      `UPDATE tx_global
-          SET state = $2, branches = $3, lease_until = NULL, updated_at = now(), timeline = timeline || $4
-        WHERE gtid = $1 AND state IN ('committing', 'aborting')`,
-      [gtid, decision === 'commit' ? 'committed' : 'aborted', JSON.stringify(branches), event('completed')],
-    );
-  }
-
-  async noteRetry(gtid: string, error: string, retryAfterMs?: number): Promise<void> {
-    await this.db.queryRelaxed(
-      `UPDATE tx_global SET retries = retries + 1, last_error = $2, updated_at = now(),
-              lease_until = CASE WHEN $3::float8 IS NULL THEN lease_until ELSE now() + $3 * interval '1 millisecond' END
-        WHERE gtid = $1`,
-      [gtid, error.slice(0, 500), retryAfterMs ?? null],
-    );
-  }
-
-  async claimUnfinished(
-    limit: number,
-    leaseMs: number,
-    staleAfterMs: number,
-  ): Promise<GlobalTransactionRecord[]> {
-    const rows = await this.db.query<Row>(
-      `UPDATE tx_global SET lease_until = now() + $2 * interval '1 millisecond'
-        WHERE gtid IN (
-          SELECT gtid FROM tx_global
-           WHERE style = '2pc' AND state IN ('preparing', 'committing', 'aborting')
-             AND (lease_until IS NULL OR lease_until < now())
-             AND (state <> 'preparing' OR created_at < now() - $3 * interval '1 millisecond')
-           ORDER BY updated_at LIMIT $1
-           FOR UPDATE SKIP LOCKED)
-        RETURNING *`,
-      [limit, leaseMs, staleAfterMs],
-    );
-    return rows.map(toRecord);
-  }
-
   async state(gtid: string): Promise<TwoPhaseState | undefined> {
     return (await this.stateIn(this.db, gtid)) as TwoPhaseState | undefined;
   }
+}
 
-  private async stateIn(exec: Database | Session, gtid: string): Promise<string | undefined> {
-    const [row] = await exec.query<{ state: string }>('SELECT state FROM tx_global WHERE gtid = $1', [gtid]);
-    return row?.state;
+/**
+ * The 3PC log in the coordinator's own PostgreSQL database. `precommitting` is the one write that must be
+ * durable before the protocol goes on (no PreCommit leaves before it); the COMMIT mark after every
+ * PreCommit answered is bookkeeping, since recovery re-drives PreCommit and learns the same. ABORT wins
+ * over `preparing` always, over `precommitting` only when the caller knows a branch aborted.
+ */
+export class PostgresThreePhaseLog extends PostgresCoordinatorLog implements ThreePhaseCoordinatorLog {
+  constructor(db: Database, leaseMs = 15_000) {
+    super(db, '3pc', ['precommitting', 'committing', 'aborting'], leaseMs);
+  }
+
+  async precommit(gtid: string, branches: BranchRecord[]): Promise<Decision> {
+    const [row] = await this.db.query<{ state: string }>(
+      `UPDATE tx_global
+          SET state = 'precommitting', branches = $2, timeline = timeline || $3, updated_at = now(),
+              lease_until = now() + $4 * interval '1 millisecond'
+        WHERE gtid = $1 AND state = 'preparing'
+        RETURNING state`,
+      [gtid, JSON.stringify(branches), event('precommitting'), this.leaseMs],
+    );
+    const state = row?.state ?? (await this.stateIn(this.db, gtid));
+    return state === 'precommitting' || state === 'committing' || state === 'committed' ? 'commit' : 'abort';
+  }
+
+  async decideCommit(gtid: string, branches: BranchRecord[]): Promise<void> {
+    await this.db.queryRelaxed(
+      `UPDATE tx_global SET state = 'committing', branches = $2, timeline = timeline || $3, updated_at = now()
+        WHERE gtid = $1 AND state = 'precommitting'`,
+      [gtid, JSON.stringify(branches), event('decided commit')],
+    );
+  }
+
+  async decideAbort(
+    gtid: string,
+    reason: string,
+    options: { branches?: BranchRecord[]; overPrecommit?: boolean } = {},
+  ): Promise<ThreePhaseState> {
+    const branches = options.branches ?? [];
+    const [row] = await this.db.query<{ state: ThreePhaseState }>(
+      `INSERT INTO tx_global (gtid, style, state, branches, timeline, last_error)
+       VALUES ($1, '3pc', 'aborting', $2, $3, $4)
+       ON CONFLICT (gtid) DO UPDATE
+         SET state = 'aborting',
+             branches = CASE WHEN jsonb_array_length(EXCLUDED.branches) = 0 THEN tx_global.branches ELSE EXCLUDED.branches END,
+             timeline = tx_global.timeline || EXCLUDED.timeline, last_error = EXCLUDED.last_error, updated_at = now()
+         WHERE tx_global.state = 'preparing' OR ($5 AND tx_global.state = 'precommitting')
+       RETURNING state`,
+      [
+        gtid,
+        JSON.stringify(branches),
+        event('decided abort'),
+        reason.slice(0, 500),
+        options.overPrecommit ?? false,
+      ],
+    );
+    return row?.state ?? ((await this.stateIn(this.db, gtid)) as ThreePhaseState);
+  }
+
+  async state(gtid: string): Promise<ThreePhaseState | undefined> {
+    return (await this.stateIn(this.db, gtid)) as ThreePhaseState | undefined;
   }
 }

@@ -3,21 +3,27 @@ import { errorMessage } from '../../core/observer';
 import { InDoubtBranch, PreparedResource } from '../../ports/two-phase-commit.ports';
 import { CommitAck, Vote } from '../../two-phase-commit/types';
 
-const GID_PREFIX = '2pc';
+/** The protocol a prepared branch belongs to: its recovery looks only at its own. */
+export type BranchProtocol = '2pc' | '3pc';
 const SEPARATOR = '|';
 
 /**
- * PostgreSQL identifier of a branch: `2pc|<coordinator>|<gtid>|<database>`. Prepared-transaction ids are
- * unique across the whole server, and several participants of one global transaction may share a server,
- * so the participant's database is part of it.
+ * PostgreSQL identifier of a branch: `<protocol>|<coordinator>|<gtid>|<database>`. Prepared-transaction
+ * ids are unique across the whole server, and several participants of one global transaction may share a
+ * server, so the participant's database is part of it.
  */
-export function branchGid(coordinator: string, gtid: string, database: string): string {
-  return [GID_PREFIX, coordinator, gtid, database].join(SEPARATOR);
+export function branchGid(
+  coordinator: string,
+  gtid: string,
+  database: string,
+  protocol: BranchProtocol = '2pc',
+): string {
+  return [protocol, coordinator, gtid, database].join(SEPARATOR);
 }
 
-function parseGid(gid: string): { coordinator: string; gtid: string } | undefined {
+function parseGid(gid: string, protocol: BranchProtocol): { coordinator: string; gtid: string } | undefined {
   const [prefix, coordinator, gtid] = gid.split(SEPARATOR);
-  return prefix === GID_PREFIX && coordinator && gtid ? { coordinator, gtid } : undefined;
+  return prefix === protocol && coordinator && gtid ? { coordinator, gtid } : undefined;
 }
 
 /** "Is busy" retries: a concurrent COMMIT/ROLLBACK PREPARED of a branch takes milliseconds. */
@@ -39,10 +45,17 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
   constructor(
     private readonly db: Database,
     private readonly lockTimeoutMs = 5_000,
+    /** 3PC branches live beside 2PC ones in a database that takes part in both. */
+    readonly protocol: BranchProtocol = '2pc',
   ) {}
 
+  /** The prepared-transaction id of a branch here. */
+  gid(coordinator: string, gtid: string): string {
+    return branchGid(coordinator, gtid, this.db.settings.database, this.protocol);
+  }
+
   async prepare(gtid: string, coordinator: string, work: (tx: Session) => Promise<void>): Promise<Vote> {
-    const gid = branchGid(coordinator, gtid, this.db.settings.database);
+    const gid = this.gid(coordinator, gtid);
     return this.db.withSession(async (session) => {
       try {
         // One message opens the branch. Its row conflicts at once with an earlier commit or abort of the
@@ -78,7 +91,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
   }
 
   async commit(gtid: string, coordinator: string): Promise<CommitAck> {
-    const gid = branchGid(coordinator, gtid, this.db.settings.database);
+    const gid = this.gid(coordinator, gtid);
     const done = await this.finishPrepared(`COMMIT PREPARED ${literal(gid)}`, 'COMMIT');
     if (done) return 'committed';
     // Nothing prepared under that name: committed before (by recovery or a duplicate request), or never
@@ -87,7 +100,7 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
   }
 
   async abort(gtid: string, coordinator: string): Promise<void> {
-    const gid = branchGid(coordinator, gtid, this.db.settings.database);
+    const gid = this.gid(coordinator, gtid);
     for (let attempt = 0; ; attempt += 1) {
       await this.finishPrepared(`ROLLBACK PREPARED ${literal(gid)}`, 'ROLLBACK');
       try {
@@ -116,10 +129,10 @@ export class PostgresPreparedResource implements PreparedResource<Session> {
     const rows = await this.db.query<{ gid: string; prepared: Date }>(
       `SELECT gid, prepared FROM pg_prepared_xacts
         WHERE database = current_database() AND gid LIKE $1 AND prepared < $2`,
-      [`${GID_PREFIX}${SEPARATOR}%`, olderThan],
+      [`${this.protocol}${SEPARATOR}%`, olderThan],
     );
     return rows.flatMap((row) => {
-      const parsed = parseGid(row.gid);
+      const parsed = parseGid(row.gid, this.protocol);
       return parsed ? [{ ...parsed, preparedAt: row.prepared }] : [];
     });
   }

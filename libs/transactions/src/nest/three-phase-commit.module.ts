@@ -1,0 +1,204 @@
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { Logger } from 'pino';
+import {
+  Database,
+  environmentOf,
+  MetricsRegistry,
+  ROOT_LOGGER,
+  SERVICE_CONFIG,
+  ServiceConfig,
+  serviceCredentials,
+  ServiceAuthModule,
+  Session,
+  ThreePhaseCommitEnvironment,
+} from '@hospital/platform';
+import { HttpThreePhaseClient } from '../adapters/http/three-phase-commit.http';
+import { PostgresThreePhaseLog } from '../adapters/postgres/postgres-coordinator-log';
+import { PostgresPreparedResource } from '../adapters/postgres/postgres-prepared-resource';
+import { PostgresThreePhaseStates } from '../adapters/postgres/postgres-three-phase-states';
+import { ThreePhaseCoordinator } from '../three-phase-commit/coordinator';
+import { ThreePhaseParticipant } from '../three-phase-commit/participant';
+import { BranchWork } from '../two-phase-commit/participant';
+import { faultPoints } from './fault-points';
+import { MetricsTransactionObserver, protocolLogger } from './observability';
+import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
+import { RecoveryLoop } from './recovery-loop';
+import { ThreePhaseParticipantController } from './three-phase-commit.controller';
+import { TRANSACTION_BROWSER, TransactionsController } from './two-phase-commit.controllers';
+
+/** Provider token of a 3PC participant's business step (a `BranchWork<Session>`, as in 2PC). */
+export const THREE_PHASE_BRANCH_WORK = Symbol('THREE_PHASE_BRANCH_WORK');
+const THREE_PHASE_LOOPS = Symbol('THREE_PHASE_LOOPS');
+
+/** Starts and stops the coordinator's recovery and the participant's time-out sweeps with the service. */
+@Injectable()
+export class ThreePhaseLoops implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(THREE_PHASE_LOOPS) private readonly loops: RecoveryLoop[]) {}
+  onApplicationBootstrap(): void {
+    for (const loop of this.loops) loop.start();
+  }
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.stop()));
+  }
+  /** One coordinator recovery and one participant sweep now (tests, admin tooling). */
+  async runOnce(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.runOnce()));
+  }
+}
+
+export interface ThreePhaseCommitOptions {
+  /** Services this one coordinates 3PC transactions with, by name (their URLs come from config peers). */
+  participants?: string[];
+  /** Set when this service takes part in 3PC transactions: the module then needs THREE_PHASE_BRANCH_WORK. */
+  participant?: boolean;
+}
+
+function clientsOf(
+  config: ServiceConfig,
+  names: readonly string[],
+  timeoutMs: number,
+): Map<string, HttpThreePhaseClient> {
+  return new Map(
+    names.map((name) => {
+      const url = config.peers[name];
+      if (!url) throw new Error(`no URL configured for 3PC participant '${name}'`);
+      return [name, new HttpThreePhaseClient(name, url, serviceCredentials(config), timeoutMs)];
+    }),
+  );
+}
+
+/**
+ * Wires the three-phase commit core to PostgreSQL, HTTP, metrics and logs. A coordinator gets a
+ * `ThreePhaseCoordinator` to inject and `/api/transactions`; a participant provides
+ * `THREE_PHASE_BRANCH_WORK` and gets `/internal/3pc`, with peers reached through the service's
+ * configured peer URLs when it terminates a transaction without its coordinator.
+ */
+@Module({})
+export class ThreePhaseCommitModule {
+  static forFeature(
+    options: ThreePhaseCommitOptions,
+    extraProviders: DynamicModule['providers'] = [],
+  ): DynamicModule {
+    const coordinating = (options.participants ?? []).length > 0;
+    const controllers: NonNullable<DynamicModule['controllers']> = [];
+    if (coordinating) controllers.push(TransactionsController);
+    if (options.participant) controllers.push(ThreePhaseParticipantController);
+    const env = (config: ServiceConfig) => environmentOf(config, ThreePhaseCommitEnvironment);
+
+    const providers: NonNullable<DynamicModule['providers']> = [
+      ...extraProviders,
+      {
+        provide: MetricsTransactionObserver,
+        inject: [MetricsRegistry],
+        useFactory: (metrics: MetricsRegistry) => new MetricsTransactionObserver(metrics),
+      },
+      PeerPoolsLifecycle,
+      ThreePhaseLoops,
+    ];
+    const loopDeps: unknown[] = [SERVICE_CONFIG, ROOT_LOGGER];
+    if (coordinating) {
+      providers.push(
+        {
+          provide: PostgresThreePhaseLog,
+          inject: [Database],
+          useFactory: (db: Database) => new PostgresThreePhaseLog(db),
+        },
+        { provide: TRANSACTION_BROWSER, useExisting: PostgresThreePhaseLog },
+        {
+          provide: ThreePhaseCoordinator,
+          inject: [SERVICE_CONFIG, PostgresThreePhaseLog, MetricsTransactionObserver, ROOT_LOGGER],
+          useFactory: (
+            config: ServiceConfig,
+            log: PostgresThreePhaseLog,
+            observer: MetricsTransactionObserver,
+            logger: Logger,
+          ) => {
+            const { TX_VOTE_TIMEOUT_MS } = env(config);
+            const clients = clientsOf(config, options.participants ?? [], TX_VOTE_TIMEOUT_MS * 2);
+            return new ThreePhaseCoordinator(
+              log,
+              [...clients.values()],
+              {
+                name: config.service.name,
+                voteTimeoutMs: TX_VOTE_TIMEOUT_MS,
+                callTimeoutMs: TX_VOTE_TIMEOUT_MS,
+                points: faultPoints(config),
+              },
+              observer,
+              protocolLogger(logger),
+            );
+          },
+        },
+      );
+      loopDeps.push(ThreePhaseCoordinator);
+    }
+    if (options.participant) {
+      providers.push({
+        provide: ThreePhaseParticipant,
+        inject: [SERVICE_CONFIG, Database, THREE_PHASE_BRANCH_WORK, MetricsTransactionObserver, ROOT_LOGGER],
+        useFactory: (
+          config: ServiceConfig,
+          db: Database,
+          work: BranchWork<Session>,
+          observer: MetricsTransactionObserver,
+          logger: Logger,
+        ) => {
+          const settings = env(config);
+          const resource = new PostgresPreparedResource(db, 5_000, '3pc');
+          // Peers are reached at the service's configured URLs, never at an address from a request.
+          const peerNames = Object.keys(config.peers);
+          const peers = clientsOf(config, peerNames, settings.TX_VOTE_TIMEOUT_MS);
+          return new ThreePhaseParticipant<Session>(
+            resource,
+            new PostgresThreePhaseStates(db, resource),
+            (peer) => peers.get(peer),
+            work,
+            {
+              name: config.service.name,
+              uncertainTimeoutMs: settings.TX_3PC_UNCERTAIN_TIMEOUT_MS,
+              precommitTimeoutMs: settings.TX_3PC_PRECOMMIT_TIMEOUT_MS,
+              termination: settings.TX_3PC_TERMINATION,
+              points: faultPoints(config),
+            },
+            observer,
+            protocolLogger(logger),
+          );
+        },
+      });
+      loopDeps.push(ThreePhaseParticipant);
+    }
+    providers.push({
+      provide: THREE_PHASE_LOOPS,
+      inject: loopDeps as never[],
+      useFactory: (
+        config: ServiceConfig,
+        logger: Logger,
+        ...cores: (ThreePhaseCoordinator | ThreePhaseParticipant<Session>)[]
+      ) =>
+        cores.map((core) =>
+          core instanceof ThreePhaseCoordinator
+            ? new RecoveryLoop(
+                '3pc-coordinator',
+                () => core.recover(),
+                env(config).TX_RECOVERY_INTERVAL_MS,
+                logger,
+              )
+            : new RecoveryLoop('3pc-participant', () => core.sweep(), env(config).TX_3PC_SWEEP_MS, logger),
+        ),
+    });
+    return {
+      module: ThreePhaseCommitModule,
+      imports: [ServiceAuthModule],
+      controllers,
+      providers,
+      exports: coordinating ? [ThreePhaseCoordinator, ThreePhaseLoops] : [ThreePhaseLoops],
+    };
+  }
+}
