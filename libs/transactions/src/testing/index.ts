@@ -20,3 +20,4 @@ export * from './tcc-memory';
 export * from './tcc-world';
 export * from './capacity-accounting';
 export * from './three-phase-links';
+export * from './three-phase-memory';
