@@ -8,6 +8,7 @@ import { PACS_RESOURCES } from '../apps/pacs/src/fhir-resources';
 import { seedImagingCapacity } from '../apps/pacs/src/database/seeds/imaging-capacity';
 import { seedFormulary } from '../apps/pharmacy/src/dispensing/database/seeds/formulary';
 import { seedInventory } from '../apps/pharmacy/src/inventory/database/seeds/stock';
+import { seedConsultDirectory } from '../apps/telemedicine/src/database/seeds/consult-directory';
 /* eslint-enable no-restricted-imports */
 import { Database } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
@@ -78,6 +79,8 @@ async function seed(): Promise<void> {
   log(
     `pacs: imaging capacity of ${imaging.resources} modality days from ${tomorrow} (${imaging.registered} new)`,
   );
+  const directory = await withDatabase('telemedicine', (db) => seedConsultDirectory(db));
+  log(`telemedicine: ${directory.resources} experts and referring sites (${directory.written} written)`);
 }
 
 /** Six ICU beds, two of them with a deteriorating patient, one round of vitals every five seconds. */

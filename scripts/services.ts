@@ -17,6 +17,8 @@ import { migrations as icuMonitorMigrations } from '../apps/icu-monitor/src/data
 import { migrations as appointmentsMigrations } from '../apps/appointments/src/database/migrations';
 import { migrations as icuStationMigrations } from '../apps/icu-station/src/database/migrations';
 import { migrations as carePlansMigrations } from '../apps/care-plans/src/database/migrations';
+import { migrations as telemedicineMigrations } from '../apps/telemedicine/src/database/migrations';
+import { migrations as referralInboxMigrations } from '../apps/telemedicine/src/referral-inbox/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -113,12 +115,32 @@ export const carePlanServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
+/**
+ * Telemedicine consults: telemedicine coordinates each consult's completion (three-phase commit) with the
+ * EMR and the referring site's recommendation inbox, its own process and database.
+ */
+export const telemedicineServices = [
+  {
+    name: 'telemedicine',
+    port: 3008,
+    entry: 'dist/apps/telemedicine/src/main.js',
+    migrations: telemedicineMigrations,
+  },
+  {
+    name: 'referral-inbox',
+    port: 3081,
+    entry: 'dist/apps/telemedicine/src/referral-inbox/main.js',
+    migrations: referralInboxMigrations,
+  },
+] as const satisfies readonly ServiceDefinition[];
+
 export const services = [
   ...twoPhaseServices,
   ...pharmacyServices,
   ...icuServices,
   ...appointmentServices,
   ...carePlanServices,
+  ...telemedicineServices,
 ] as const satisfies readonly ServiceDefinition[];
 
 export type ServiceName = (typeof services)[number]['name'];

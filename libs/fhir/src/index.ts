@@ -25,4 +25,5 @@ export * from './nest/fhir.controller';
 export * from './nest/fhir.module';
 export * from './contracts/record-sync.contract';
 export * from './contracts/record-search';
+export * from './contracts/consult-findings.contract';
 export * from './contracts/news2-alert.contract';

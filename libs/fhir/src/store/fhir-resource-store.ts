@@ -113,6 +113,11 @@ function canonicalContent(resource: Resource): string {
   return JSON.stringify(sort(copy));
 }
 
+/** Whether two versions of a resource say the same, ignoring the server-managed meta fields. */
+export function sameContent(a: Resource, b: Resource): boolean {
+  return canonicalContent(a) === canonicalContent(b);
+}
+
 /**
  * Versioned FHIR resources in the service's own PostgreSQL database: current rows, full history and
  * a search index (tables of `FhirStore1763700000000`). A plain class: every method takes the
@@ -232,6 +237,28 @@ export class FhirResourceStore {
     const fresh = await this.insert(exec, resource, id);
     if (fresh !== undefined) return { resource: fresh, created: true, changed: true };
     return this.refreshCopy(exec, resource, id);
+  }
+
+  /**
+   * Writes a resource under the id its sender minted, once: created when the id is new; nothing written
+   * when the current version already has the same content (ignoring `meta.versionId` and
+   * `meta.lastUpdated`), so a repeated delivery is a no-op; a 409 when the id holds other content or a
+   * deleted resource. For branch steps whose resources the coordinator names.
+   */
+  async createOnce<T extends Resource>(exec: SqlExecutor, resource: T): Promise<FhirWriteResult<T>> {
+    const id = resource.id;
+    if (id === undefined) throw FhirException.invalid('Resource id is required', ['id']);
+    assertId(id);
+    const fresh = await this.insert(exec, resource, id);
+    if (fresh !== undefined) return { resource: fresh, created: true, changed: true };
+    const current = await this.current(exec, resource.resourceType, id, true);
+    if (current !== undefined && !current.deleted && sameContent(current.content, resource)) {
+      return { resource: current.content as Stored<T>, created: false, changed: false };
+    }
+    throw new FhirException(
+      FhirErrorCode.Conflict,
+      `${resource.resourceType}/${id} already exists with other content`,
+    );
   }
 
   /** The current version; 404 when unknown, 410 when deleted. */

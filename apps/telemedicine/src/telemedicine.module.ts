@@ -1,0 +1,41 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { FhirModule } from '@hospital/fhir';
+import { PlatformModule } from '@hospital/platform';
+import type { TelemedicineConfig } from './config';
+import {
+  type ConsultCommitBinding,
+  ConsultsModule,
+  UNWIRED_CONSULT_COMMIT,
+} from './consults/consults.module';
+import { TELEMEDICINE_RESOURCES } from './fhir-resources';
+import { TelemedicineFhirWriter } from './telemedicine-fhir.writer';
+
+/** How the telemedicine service is put together beyond its configuration. */
+export interface TelemedicineOptions {
+  /** How the consult completion commits (`CONSULT_COMMIT`); until a protocol is wired, completions get 503. */
+  consultCommit?: ConsultCommitBinding;
+}
+
+/**
+ * Telemedicine: remote consults. Consult requests (`ServiceRequest`) and virtual sessions (`Encounter`,
+ * class VR) at /fhir; `POST /fhir/ServiceRequest/:id/$complete` commits an expert's findings to the EMR,
+ * the consult record and the referring site's recommendation inbox, all or nothing.
+ */
+@Module({})
+export class TelemedicineModule {
+  static forRoot(config: TelemedicineConfig, options: TelemedicineOptions = {}): DynamicModule {
+    return {
+      module: TelemedicineModule,
+      imports: [
+        PlatformModule.forRoot(config),
+        FhirModule.forRoot({
+          serviceName: config.service.name,
+          resources: TELEMEDICINE_RESOURCES,
+          writes: { ServiceRequest: ['create'], Encounter: ['create'] },
+          writer: TelemedicineFhirWriter,
+          imports: [ConsultsModule.forRoot(options.consultCommit ?? UNWIRED_CONSULT_COMMIT)],
+        }),
+      ],
+    };
+  }
+}
