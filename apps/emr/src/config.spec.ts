@@ -4,14 +4,20 @@ import { emrConfig } from './config';
 const SECRET = 'a-service-auth-secret-of-32-chars';
 
 describe('EMR configuration', () => {
-  it('reads two-phase commit and its departments, and never the message broker', () => {
+  it('reads two- and three-phase commit, its departments and consult peers, and never the message broker', () => {
     const config = emrConfig({
       SERVICE_AUTH_SECRET: SECRET,
       AMQP_URL: 'not-a-broker',
       LIS_URL: 'http://lab:9002',
     });
-    expect(config.peers).toEqual({ lis: 'http://lab:9002', pacs: 'http://127.0.0.1:3003' });
+    expect(config.peers).toEqual({
+      lis: 'http://lab:9002',
+      pacs: 'http://127.0.0.1:3003',
+      telemedicine: 'http://127.0.0.1:3008',
+      'referral-inbox': 'http://127.0.0.1:3081',
+    });
     expect(config.env.TX_IN_DOUBT_AFTER_MS).toBe(15_000);
+    expect(config.env.TX_3PC_TERMINATION).toBe('peers');
     expect(config.env).not.toHaveProperty('AMQP_URL');
   });
 

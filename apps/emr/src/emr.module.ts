@@ -4,6 +4,7 @@ import { PlatformModule } from '@hospital/platform';
 import { EMR_RESOURCES } from './fhir-resources';
 import { EmrConfig } from './config';
 import { EmrFhirWriter } from './records/emr-fhir.writer';
+import { ConsultsModule } from './consults/consults.module';
 import { RecordsModule } from './records/records.module';
 
 /** The electronic medical record: the clinician's FHIR endpoint and the coordinator of the record update. */
@@ -25,7 +26,7 @@ export class EmrModule {
           },
           transaction: true,
           writer: EmrFhirWriter,
-          imports: [RecordsModule],
+          imports: [RecordsModule, ConsultsModule],
         }),
       ],
     };

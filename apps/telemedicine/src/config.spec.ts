@@ -9,7 +9,11 @@ describe('telemedicine configuration', () => {
     expect(config.port).toBe(3008);
     expect(config.database.database).toBe('hospital_telemedicine');
     expect(config.env.CONSULT_TEXT_MAX_CHARS).toBe(20_000);
-    expect(config.peers).toEqual({ emr: 'http://127.0.0.1:3001', 'referral-inbox': 'http://127.0.0.1:3081' });
+    expect(config.peers).toEqual({
+      emr: 'http://127.0.0.1:3001',
+      'referral-inbox': 'http://127.0.0.1:3081',
+      telemedicine: 'http://127.0.0.1:3008',
+    });
   });
 
   it('fails naming a bad variable', () => {

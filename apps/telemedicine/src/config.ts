@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
-import { buildServiceConfig, ServiceConfigOf, toInt, TransactionsEnvironment } from '@hospital/platform';
+import { buildServiceConfig, ServiceConfigOf, ThreePhaseCommitEnvironment, toInt } from '@hospital/platform';
 
 /** The telemedicine service's own settings. */
 export class TelemedicineEnvironment {
@@ -8,8 +8,8 @@ export class TelemedicineEnvironment {
   @Transform(toInt) @IsInt() @Min(100) @Max(1_000_000) CONSULT_TEXT_MAX_CHARS: number = 20_000;
 }
 
-/** What telemedicine reads beyond the platform's own settings: its own, and distributed transactions. */
-export const TELEMEDICINE_PIECES = [TelemedicineEnvironment, TransactionsEnvironment] as const;
+/** What telemedicine reads beyond the platform's own settings: its own, and three-phase commit's. */
+export const TELEMEDICINE_PIECES = [TelemedicineEnvironment, ThreePhaseCommitEnvironment] as const;
 
 /**
  * Telemedicine coordinates consult completions with the EMR (the patient's chart) and the referring
@@ -18,7 +18,12 @@ export const TELEMEDICINE_PIECES = [TelemedicineEnvironment, TransactionsEnviron
 export const TELEMEDICINE_SERVICE = {
   name: 'telemedicine',
   defaultPort: 3008,
-  peers: { emr: 'http://127.0.0.1:3001', 'referral-inbox': 'http://127.0.0.1:3081' },
+  peers: {
+    emr: 'http://127.0.0.1:3001',
+    'referral-inbox': 'http://127.0.0.1:3081',
+    // Its own consult record is a branch like the others, reached at its own address (`TELEMEDICINE_URL`).
+    telemedicine: 'http://127.0.0.1:3008',
+  },
 };
 
 export type TelemedicineConfig = ServiceConfigOf<typeof TELEMEDICINE_PIECES>;

@@ -2,17 +2,14 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
 import type { TelemedicineConfig } from './config';
-import {
-  type ConsultCommitBinding,
-  ConsultsModule,
-  UNWIRED_CONSULT_COMMIT,
-} from './consults/consults.module';
+import { THREE_PHASE_CONSULT_COMMIT } from './consults/consult-commit.three-phase';
+import { type ConsultCommitBinding, ConsultsModule } from './consults/consults.module';
 import { TELEMEDICINE_RESOURCES } from './fhir-resources';
 import { TelemedicineFhirWriter } from './telemedicine-fhir.writer';
 
 /** How the telemedicine service is put together beyond its configuration. */
 export interface TelemedicineOptions {
-  /** How the consult completion commits (`CONSULT_COMMIT`); until a protocol is wired, completions get 503. */
+  /** How the consult completion commits (`CONSULT_COMMIT`): three-phase commit unless a spec says otherwise. */
   consultCommit?: ConsultCommitBinding;
 }
 
@@ -33,7 +30,7 @@ export class TelemedicineModule {
           resources: TELEMEDICINE_RESOURCES,
           writes: { ServiceRequest: ['create'], Encounter: ['create'] },
           writer: TelemedicineFhirWriter,
-          imports: [ConsultsModule.forRoot(options.consultCommit ?? UNWIRED_CONSULT_COMMIT)],
+          imports: [ConsultsModule.forRoot(options.consultCommit ?? THREE_PHASE_CONSULT_COMMIT)],
         }),
       ],
     };

@@ -8,7 +8,8 @@
 export const CONSULT_COMMIT = Symbol('CONSULT_COMMIT');
 
 /** The participants of a consult completion. */
-export type ConsultParticipant = 'emr' | 'telemedicine' | 'referral-inbox';
+export const CONSULT_PARTICIPANTS = ['emr', 'telemedicine', 'referral-inbox'] as const;
+export type ConsultParticipant = (typeof CONSULT_PARTICIPANTS)[number];
 
 /** One participant's part: the payload its branch step validates and applies. */
 export interface ConsultBranch {

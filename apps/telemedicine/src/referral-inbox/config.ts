@@ -1,13 +1,18 @@
-import { buildServiceConfig, ServiceConfigOf } from '@hospital/platform';
+import { buildServiceConfig, ServiceConfigOf, ThreePhaseCommitEnvironment } from '@hospital/platform';
 
-/** The referral inbox reads only the platform's own settings (its branch protocol adds its piece). */
-export const REFERRAL_INBOX_PIECES = [] as const;
+/** The referral inbox reads the platform's own settings and those of its branch protocol (3PC). */
+export const REFERRAL_INBOX_PIECES = [ThreePhaseCommitEnvironment] as const;
 
 /**
  * The referring site's recommendation inbox: its own process and database (`hospital_referral_inbox`),
- * where telemedicine's consult completions deliver their recommendations.
+ * where telemedicine's consult completions deliver their recommendations. It reaches the completions'
+ * other participants (`EMR_URL`, `TELEMEDICINE_URL`) when it terminates one without telemedicine.
  */
-export const REFERRAL_INBOX_SERVICE = { name: 'referral-inbox', defaultPort: 3081 };
+export const REFERRAL_INBOX_SERVICE = {
+  name: 'referral-inbox',
+  defaultPort: 3081,
+  peers: { emr: 'http://127.0.0.1:3001', telemedicine: 'http://127.0.0.1:3008' },
+};
 
 export type ReferralInboxConfig = ServiceConfigOf<typeof REFERRAL_INBOX_PIECES>;
 
