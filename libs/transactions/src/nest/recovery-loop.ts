@@ -1,3 +1,4 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Logger } from 'pino';
 import { errorMessage } from '../core/observer';
 
@@ -46,5 +47,30 @@ export class RecoveryLoop {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+  }
+}
+
+/** Provider token of a transaction module's recovery loops (each module provides its own). */
+export const RECOVERY_LOOPS = Symbol('RECOVERY_LOOPS');
+
+/**
+ * A transaction module's recovery loops: started with the service, stopped with it, and run once on
+ * demand (tests, admin tooling).
+ */
+@Injectable()
+export class RecoveryLoops implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(RECOVERY_LOOPS) private readonly loops: RecoveryLoop[]) {}
+
+  onApplicationBootstrap(): void {
+    for (const loop of this.loops) loop.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.stop()));
+  }
+
+  /** One sweep of every loop now; resolves when they are done. */
+  async runOnce(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.runOnce()));
   }
 }

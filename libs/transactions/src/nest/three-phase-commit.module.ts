@@ -1,11 +1,4 @@
-import {
-  DynamicModule,
-  Inject,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { Logger } from 'pino';
 import {
   Database,
@@ -29,30 +22,12 @@ import { BranchWork } from '../two-phase-commit/participant';
 import { faultPoints } from './fault-points';
 import { MetricsTransactionObserver, protocolLogger } from './observability';
 import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
-import { RecoveryLoop } from './recovery-loop';
+import { RECOVERY_LOOPS, RecoveryLoop, RecoveryLoops } from './recovery-loop';
 import { ThreePhaseParticipantController } from './three-phase-commit.controller';
 import { TRANSACTION_BROWSER, TransactionsController } from './two-phase-commit.controllers';
 
 /** Provider token of a 3PC participant's business step (a `BranchWork<Session>`, as in 2PC). */
 export const THREE_PHASE_BRANCH_WORK = Symbol('THREE_PHASE_BRANCH_WORK');
-const THREE_PHASE_LOOPS = Symbol('THREE_PHASE_LOOPS');
-
-/** Starts and stops the coordinator's recovery and the participant's time-out sweeps with the service. */
-@Injectable()
-export class ThreePhaseLoops implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(THREE_PHASE_LOOPS) private readonly loops: RecoveryLoop[]) {}
-  onApplicationBootstrap(): void {
-    for (const loop of this.loops) loop.start();
-  }
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.loops.map((loop) => loop.stop()));
-  }
-  /** One coordinator recovery and one participant sweep now (tests, admin tooling). */
-  async runOnce(): Promise<void> {
-    await Promise.all(this.loops.map((loop) => loop.runOnce()));
-  }
-}
-
 export interface ThreePhaseCommitOptions {
   /** Services this one coordinates 3PC transactions with, by name (their URLs come from config peers). */
   participants?: string[];
@@ -100,7 +75,7 @@ export class ThreePhaseCommitModule {
         useFactory: (metrics: MetricsRegistry) => new MetricsTransactionObserver(metrics),
       },
       PeerPoolsLifecycle,
-      ThreePhaseLoops,
+      RecoveryLoops,
     ];
     const loopDeps: unknown[] = [SERVICE_CONFIG, ROOT_LOGGER];
     if (coordinating) {
@@ -175,7 +150,7 @@ export class ThreePhaseCommitModule {
       loopDeps.push(ThreePhaseParticipant);
     }
     providers.push({
-      provide: THREE_PHASE_LOOPS,
+      provide: RECOVERY_LOOPS,
       inject: loopDeps as never[],
       useFactory: (
         config: ServiceConfig,
@@ -198,7 +173,7 @@ export class ThreePhaseCommitModule {
       imports: [ServiceAuthModule],
       controllers,
       providers,
-      exports: coordinating ? [ThreePhaseCoordinator, ThreePhaseLoops] : [ThreePhaseLoops],
+      exports: coordinating ? [ThreePhaseCoordinator, RecoveryLoops] : [RecoveryLoops],
     };
   }
 }

@@ -1,11 +1,4 @@
-import {
-  DynamicModule,
-  Inject,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import {
   Database,
   environmentOf,
@@ -23,7 +16,7 @@ import { HttpCoordinatorClient, HttpParticipantClient } from '../adapters/http/t
 import { TwoPhaseCoordinator } from '../two-phase-commit/coordinator';
 import { BranchWork, TwoPhaseParticipant } from '../two-phase-commit/participant';
 import { MetricsTransactionObserver, protocolLogger } from './observability';
-import { RecoveryLoop } from './recovery-loop';
+import { RECOVERY_LOOPS, RecoveryLoop, RecoveryLoops } from './recovery-loop';
 import {
   TRANSACTION_BROWSER,
   TransactionsController,
@@ -37,18 +30,6 @@ import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
 export const BRANCH_WORK = Symbol('BRANCH_WORK');
-const RECOVERY_LOOPS = Symbol('RECOVERY_LOOPS');
-
-@Injectable()
-class RecoveryLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(RECOVERY_LOOPS) private readonly loops: RecoveryLoop[]) {}
-  onApplicationBootstrap(): void {
-    for (const loop of this.loops) loop.start();
-  }
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.loops.map((loop) => loop.stop()));
-  }
-}
 
 /** Lets the coordinator's background phase twos stop with the service (recovery takes them over). */
 @Injectable()
@@ -56,15 +37,6 @@ class CoordinatorLifecycle implements OnApplicationShutdown {
   constructor(@Inject(TwoPhaseCoordinator) private readonly coordinator: TwoPhaseCoordinator<Session>) {}
   onApplicationShutdown(): Promise<void> {
     return this.coordinator.stop();
-  }
-}
-
-/** Runs the service's recovery sweeps on demand (tests, admin tooling). */
-@Injectable()
-export class TransactionRecovery {
-  constructor(@Inject(RECOVERY_LOOPS) private readonly loops: RecoveryLoop[]) {}
-  async runOnce(): Promise<void> {
-    await Promise.all(this.loops.map((loop) => loop.runOnce()));
   }
 }
 
@@ -113,9 +85,8 @@ export class TwoPhaseCommitModule {
         useFactory: (db: Database) => new PostgresTwoPhaseLog(db),
       },
       { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
-      RecoveryLifecycle,
       PeerPoolsLifecycle,
-      TransactionRecovery,
+      RecoveryLoops,
       ...transactionOperationsProviders(),
     ];
     const loopDeps: unknown[] = [SERVICE_CONFIG, ROOT_LOGGER];
@@ -202,7 +173,7 @@ export class TwoPhaseCommitModule {
       imports: [ServiceAuthModule],
       controllers,
       providers,
-      exports: coordinating ? [TwoPhaseCoordinator, TransactionRecovery] : [TransactionRecovery],
+      exports: coordinating ? [TwoPhaseCoordinator, RecoveryLoops] : [RecoveryLoops],
     };
   }
 }

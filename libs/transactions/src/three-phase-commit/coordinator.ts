@@ -21,6 +21,12 @@ import {
   TransactionAbortedError,
   TwoPhaseResult,
 } from '../two-phase-commit/types';
+import {
+  checkBranches,
+  participantClient,
+  recoveryBackoffMs,
+  voteRecord,
+} from '../two-phase-commit/branch-calls';
 
 export interface ThreePhaseCoordinatorOptions {
   /** Name participants file branches under (the coordinating service's name). */
@@ -101,9 +107,7 @@ export class ThreePhaseCoordinator {
   async execute(request: ThreePhaseRequest): Promise<TwoPhaseResult & { outcome: 'committed' }> {
     const { gtid, branches } = request;
     const started = this.clock.now();
-    for (const b of branches) this.client(b.participant);
-    if (new Set(branches.map((b) => b.participant)).size !== branches.length)
-      throw new Error(`global transaction ${gtid} names a participant twice`);
+    checkBranches(gtid, branches, this.participants);
     this.observer.started('3pc', gtid);
     const names = branches.map((b) => b.participant);
     await this.log.begin(gtid, names, request.correlationId);
@@ -160,14 +164,12 @@ export class ThreePhaseCoordinator {
       this.observer.recovered('3pc', gtid, 'abort');
       finished = await this.drive(gtid, 'abort', names, 1);
     }
-    if (!finished) {
-      const retryAfterMs = Math.min(
-        this.options.recoveryRetryMaxMs,
-        this.options.recoveryLeaseMs,
-        1_000 * 2 ** Math.min(record.retries, 5),
+    if (!finished)
+      await this.log.noteRetry(
+        gtid,
+        'not every participant answered',
+        recoveryBackoffMs(record.retries, this.options),
       );
-      await this.log.noteRetry(gtid, 'not every participant answered', retryAfterMs);
-    }
     return finished;
   }
 
@@ -248,26 +250,13 @@ export class ThreePhaseCoordinator {
   }
 
   private client(name: string): ThreePhaseParticipantClient {
-    const client = this.participants.get(name);
-    if (!client) throw new Error(`unknown participant '${name}'`);
-    return client;
+    return participantClient(this.participants, name);
   }
 
-  private async canCommit(gtid: string, branch: Branch): Promise<BranchRecord> {
+  private canCommit(gtid: string, branch: Branch): Promise<BranchRecord> {
     const { participant } = branch;
-    try {
-      const vote = await withTimeout(
-        this.client(participant).canCommit(gtid, this.options.name, branch.payload),
-        this.options.voteTimeoutMs,
-        `vote of ${participant}`,
-        this.clock,
-      );
-      return vote.vote === 'yes'
-        ? { participant, state: 'prepared' }
-        : { participant, state: 'refused', reason: vote.reason };
-    } catch (error) {
-      return { participant, state: 'refused', reason: errorMessage(error) };
-    }
+    const vote = this.client(participant).canCommit(gtid, this.options.name, branch.payload);
+    return voteRecord(participant, vote, this.options.voteTimeoutMs, this.clock);
   }
 
   /** Logs ABORT (over `precommitting` only when a branch answered aborted) and tells every participant. */

@@ -10,6 +10,7 @@ import { noProtocolPoints, ProtocolPoints } from '../core/protocol-points';
 import { recoverEach } from '../core/recovery';
 import { BranchRecord, GlobalTransactionRecord } from '../ports/global-transaction';
 import { ParticipantClient, TwoPhaseCoordinatorLog } from '../ports/two-phase-commit.ports';
+import { checkBranches, participantClient, recoveryBackoffMs, voteRecord } from './branch-calls';
 import {
   Branch,
   CommitAck,
@@ -108,11 +109,7 @@ export class TwoPhaseCoordinator<Tx> {
   async execute(request: TwoPhaseRequest<Tx>): Promise<TwoPhaseResult & { outcome: 'committed' }> {
     const { gtid, branches } = request;
     const started = this.clock.now();
-    for (const b of branches) this.client(b.participant);
-    if (new Set(branches.map((b) => b.participant)).size !== branches.length) {
-      // One branch per participant: a second prepare of the same branch would vote YES without its work.
-      throw new Error(`global transaction ${gtid} names a participant twice`);
-    }
+    checkBranches(gtid, branches, this.participants);
     this.observer.started('2pc', gtid);
     await this.log.begin(
       gtid,
@@ -238,37 +235,23 @@ export class TwoPhaseCoordinator<Tx> {
     const finished = await this.drive(gtid, decision, record.branches, 1);
     if (!finished) {
       // Back off: claimable again after 1 s, 2 s, 4 s… up to `recoveryRetryMaxMs`, not a full lease later.
-      const retryAfterMs = Math.min(
-        this.options.recoveryRetryMaxMs,
-        this.options.recoveryLeaseMs,
-        1_000 * 2 ** Math.min(record.retries, 5),
+      await this.log.noteRetry(
+        gtid,
+        'phase two not acknowledged by every participant',
+        recoveryBackoffMs(record.retries, this.options),
       );
-      await this.log.noteRetry(gtid, 'phase two not acknowledged by every participant', retryAfterMs);
     }
     return finished;
   }
 
   private client(name: string): ParticipantClient {
-    const client = this.participants.get(name);
-    if (!client) throw new Error(`unknown participant '${name}'`);
-    return client;
+    return participantClient(this.participants, name);
   }
 
-  private async collectVote(gtid: string, branch: Branch): Promise<BranchRecord> {
+  private collectVote(gtid: string, branch: Branch): Promise<BranchRecord> {
     const { participant } = branch;
-    try {
-      const vote = await withTimeout(
-        this.client(participant).prepare(gtid, this.options.name, branch.payload),
-        this.options.voteTimeoutMs,
-        `vote of ${participant}`,
-        this.clock,
-      );
-      return vote.vote === 'yes'
-        ? { participant, state: 'prepared' }
-        : { participant, state: 'refused', reason: vote.reason };
-    } catch (error) {
-      return { participant, state: 'refused', reason: errorMessage(error) };
-    }
+    const vote = this.client(participant).prepare(gtid, this.options.name, branch.payload);
+    return voteRecord(participant, vote, this.options.voteTimeoutMs, this.clock);
   }
 
   private async abort(
