@@ -2,7 +2,7 @@
 // databases (`hospital_<service>_<suffix>`, dropped and re-created at the start of a run), so a running demo
 // and its data are never touched. Used by scripts/bench.ts, scripts/faults.ts and the fault spec.
 import { Client, ClientConfig } from 'pg';
-import { serviceDatabaseName } from '@hospital/platform';
+import { type MigrationClass, serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases, PostgresEndpoint, withPostgresClient } from '../infra/index';
 import {
   repositoryRoot,
@@ -51,7 +51,18 @@ const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`
  * an interrupted run are rolled back first (PostgreSQL refuses to drop a database that holds any).
  */
 export async function recreateRunDatabases(suffix: string, log: Log): Promise<void> {
-  const names = serviceNames.map((s) => runDatabaseName(s, suffix));
+  await recreateDatabases(
+    twoPhaseServices.map((s) => ({ database: runDatabaseName(s.name, suffix), migrations: s.migrations })),
+    log,
+  );
+}
+
+/** Drops, re-creates and migrates these databases, rolling back what an interrupted run left prepared. */
+export async function recreateDatabases(
+  databases: { database: string; migrations: readonly MigrationClass[] }[],
+  log: Log,
+): Promise<void> {
+  const names = databases.map((d) => d.database);
   const existing = await withClient('postgres', async (admin) => {
     const rows = await admin.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE datname = ANY($1)',
@@ -72,11 +83,7 @@ export async function recreateRunDatabases(suffix: string, log: Log): Promise<vo
       admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`),
     );
   }
-  await ensureDatabases(
-    endpointsFromEnv(),
-    twoPhaseServices.map((s) => ({ database: runDatabaseName(s.name, suffix), migrations: s.migrations })),
-    () => undefined,
-  );
+  await ensureDatabases(endpointsFromEnv(), databases, () => undefined);
   log(`fresh databases ${names.join(', ')}`);
 }
 

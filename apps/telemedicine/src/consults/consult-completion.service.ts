@@ -51,11 +51,11 @@ export class ConsultCompletionService {
     @Inject(SERVICE_CONFIG) private readonly config: TelemedicineConfig,
   ) {}
 
-  async complete(
-    serviceRequestId: string,
-    body: unknown,
-    correlationId?: string,
-  ): Promise<ConsultCompletionPlan> {
+  /**
+   * Validates a completion and plans it under a gtid minted here: every branch's payload checked as its
+   * participant will check it. Nothing is written.
+   */
+  async plan(serviceRequestId: string, body: unknown): Promise<ConsultCompletionPlan> {
     const request = parseConsultCompletion(this.validator, body, this.config.env.CONSULT_TEXT_MAX_CHARS);
     const serviceRequest = await this.store.read<ServiceRequest>(this.db, 'ServiceRequest', serviceRequestId);
     const people = this.consultPeople(serviceRequest);
@@ -71,7 +71,6 @@ export class ConsultCompletionService {
       now: new Date().toISOString(),
     });
     this.checkBranches(plan);
-    await this.commit(plan, correlationId);
     return plan;
   }
 
@@ -170,7 +169,8 @@ export class ConsultCompletionService {
     }
   }
 
-  private async commit(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
+  /** Commits a planned completion in every participant, all or nothing. */
+  async commit(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
     try {
       await this.consultCommit.commit(plan.gtid, plan.branches, correlationId);
     } catch (error) {
