@@ -7,7 +7,8 @@ import { getJson } from '../../../scripts/lib/bench-http';
  * database, every call between them through a TCP proxy the spec controls. A completion commits all
  * three parts; one the EMR refuses commits none. A partition that cuts the inbox off at the first
  * PreCommit splits the outcome under the textbook time-outs, and under the default peer termination
- * leaves the other two waiting until it heals, then aborting with it.
+ * leaves the EMR waiting (and telemedicine's own branch waiting for its coordinator) until it heals, then
+ * everyone aborts with it.
  */
 jest.setTimeout(180_000);
 
@@ -127,8 +128,17 @@ describe('consult completion under the textbook 3PC time-outs', () => {
     const cut = run.proxies['referral-inbox'].cutOnRequest('"op":"pre-commit"');
     expect((await run.complete(consult.serviceRequestId)).status).toBe(503);
     await cut;
+    // The EMR, pre-committed, commits on its time-out; the inbox, uncertain, aborts on its own.
+    const split = await until(
+      run,
+      consult.serviceRequestId,
+      (p) => p.prepared.emr === 0 && p.prepared['referral-inbox'] === 0,
+    );
+    expect(split.applied).toMatchObject({ emr: true, 'referral-inbox': false });
+    // Healed, the coordinator learns of the inbox's abort and aborts its own consult record: the findings
+    // are in the chart, but the consult stays open and the referring site never hears of it.
+    run.proxies['referral-inbox'].heal();
     const parts = await until(run, consult.serviceRequestId, nothingPrepared);
-    // The findings are in the chart and the consult is closed, but the referring site never hears of it.
-    expect(parts.applied).toEqual({ emr: true, 'referral-inbox': false, telemedicine: true });
+    expect(parts.applied).toEqual({ emr: true, 'referral-inbox': false, telemedicine: false });
   });
 });
