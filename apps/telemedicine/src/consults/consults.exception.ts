@@ -20,6 +20,12 @@ export enum ConsultsErrorCode {
   OutcomeUnknown = 'outcome-unknown',
   /** No transaction protocol is wired to commit completions in this process. */
   CommitUnavailable = 'commit-unavailable',
+  /** `_mode` / `x-transaction-mode` is not 3pc, 2pc or uncoordinated, or the two disagree. */
+  UnknownMode = 'unknown-mode',
+  /** A measurement mode (2pc, uncoordinated) asked of a service that does not run them. */
+  MeasurementModeDisabled = 'measurement-mode-disabled',
+  /** An uncoordinated (measurement) completion failed in some participant; the others kept their parts. */
+  UncoordinatedFailed = 'uncoordinated-failed',
 }
 
 /** Each code's transports: input is the client's to fix, conflicts are 409, the protocol's faults 503. */
@@ -33,6 +39,13 @@ export const CONSULTS_ERRORS: ErrorCodeMappings<ConsultsErrorCode> = {
   [ConsultsErrorCode.NotCommitted]: { status: 409, issue: 'conflict', message: 'retry' },
   [ConsultsErrorCode.OutcomeUnknown]: { status: 503, issue: 'transient', message: 'retry' },
   [ConsultsErrorCode.CommitUnavailable]: { status: 503, issue: 'transient', message: 'retry' },
+  [ConsultsErrorCode.UnknownMode]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [ConsultsErrorCode.MeasurementModeDisabled]: {
+    status: 400,
+    issue: 'not-supported',
+    message: 'dead-letter',
+  },
+  [ConsultsErrorCode.UncoordinatedFailed]: { status: 500, issue: 'exception', message: 'dead-letter' },
 };
 
 /** A consult refused or not committed; messages name resource types, ids, codes and elements only. */

@@ -12,6 +12,11 @@ import { UnwiredConsultCommit } from './consult-commit.local';
 import { ConsultCompletionController } from './consult-completion.controller';
 import { ConsultCompletionService } from './consult-completion.service';
 import { ConsultRequestRules } from './consult-request.rules';
+import {
+  CONSULT_MEASUREMENT_COMMITS,
+  ConsultMeasurementModule,
+  type ConsultMeasurementCommits,
+} from './measurement/consult-measurement.module';
 
 /**
  * The slot of the consult completion's commit: how `CONSULT_COMMIT` is provided (any Nest provider recipe
@@ -31,16 +36,26 @@ export const UNWIRED_CONSULT_COMMIT: ConsultCommitBinding = { useClass: UnwiredC
 /**
  * Consults: the rules of consult requests and virtual sessions, and the completion operation that commits
  * the findings to the EMR, the consult record and the referring site's inbox through `CONSULT_COMMIT`.
+ * With `measurementModes`, completions may also commit by the measurement modes (`measurement/`).
  */
 @Module({})
 export class ConsultsModule {
-  static forRoot(binding: ConsultCommitBinding = UNWIRED_CONSULT_COMMIT): DynamicModule {
+  static forRoot(
+    binding: ConsultCommitBinding = UNWIRED_CONSULT_COMMIT,
+    options: { measurementModes?: boolean } = {},
+  ): DynamicModule {
     const { imports = [], ...provider } = binding;
+    const none: ConsultMeasurementCommits = {};
     return {
       module: ConsultsModule,
-      imports,
+      imports: options.measurementModes ? [...imports, ConsultMeasurementModule] : imports,
       controllers: [ConsultCompletionController],
-      providers: [{ provide: CONSULT_COMMIT, ...provider }, ConsultRequestRules, ConsultCompletionService],
+      providers: [
+        { provide: CONSULT_COMMIT, ...provider },
+        ...(options.measurementModes ? [] : [{ provide: CONSULT_MEASUREMENT_COMMITS, useValue: none }]),
+        ConsultRequestRules,
+        ConsultCompletionService,
+      ],
       exports: [CONSULT_COMMIT, ConsultRequestRules, ConsultCompletionService],
     };
   }
