@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
+import { Bench3pcResult, runBench3pc } from './lib/bench-3pc';
 import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
@@ -17,7 +18,7 @@ import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper'],
+  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc'],
   numbers: {
     duration: {
       default: 20,
@@ -103,6 +104,7 @@ const command = parseCommandOrExit(process.argv.slice(2), {
     'icu-ingest': { concurrency: 8, batch: 50, duration: 30 },
     appointments: { concurrency: 64 },
     'care-plan': { concurrency: 150 },
+    '3pc': { concurrency: 32, duration: 20 },
   },
 });
 
@@ -428,6 +430,62 @@ function reportCarePlan(r: BenchCarePlanResult): void {
   );
 }
 
+function report3pc(r: Bench3pcResult): void {
+  const cpuServices = ['telemedicine', 'emr', 'referral-inbox', 'postgres', 'bench_client'];
+  writeReport(
+    `Bench: 3pc — telemedicine consult completion (EMR findings, consult record, referral inbox) three ways, ${r.concurrency} clients, ${r.duration_s} s per mode`,
+    [
+      formatTable(
+        ['mode', 'completed', 'per second', 'p50 ms', 'p99 ms', 'errors', 'missing a part'],
+        r.modes.map((m) => [
+          m.mode,
+          String(m.completed),
+          fmt(m.per_s),
+          fmt(m.p50_ms),
+          fmt(m.p99_ms),
+          String(m.errors + m.warmup_errors),
+          String(m.incomplete),
+        ]),
+      ),
+      formatTable(
+        ['figure', 'value'],
+        [
+          ['three_vs_two_ratio (3pc / 2pc)', fmt(r.three_vs_two_ratio, 3)],
+          ['twopc_vs_uncoordinated_ratio (2pc / uncoordinated)', fmt(r.twopc_vs_uncoordinated_ratio, 3)],
+          ['threepc_vs_uncoordinated_ratio (3pc / uncoordinated)', fmt(r.threepc_vs_uncoordinated_ratio, 3)],
+          ['prepared transactions left after the run', String(r.prepared_left)],
+          ['peak RSS of the services, MiB (largest)', fmt(r.peak_rss_mb)],
+        ],
+      ),
+      formatTable(
+        ['CPU ms per completion', ...r.modes.map((m) => m.mode)],
+        cpuServices.map((name) => [name, ...r.modes.map((m) => fmt(m.cpu_ms_per_completion[name], 2))]),
+      ),
+      formatTable(
+        ['xact_commit per completion', ...r.modes.map((m) => m.mode)],
+        (['telemedicine', 'emr', 'referral-inbox'] as const).map((db) => [
+          db,
+          ...r.modes.map((m) => fmt(m.xact_commits_per_completion[db], 2)),
+        ]),
+      ),
+      formatTable(
+        ['process', 'peak RSS MiB', ...r.modes.map((m) => `CPU % (${m.mode})`)],
+        [
+          ...(['telemedicine', 'emr', 'referral-inbox'] as const).map((name) => [
+            name,
+            fmt(r.peak_rss_mb_by_service[name]),
+            ...r.modes.map((m) => fmt(m.cpu_percent.services[name])),
+          ]),
+          ['postgres (whole cluster)', '-', ...r.modes.map((m) => fmt(m.cpu_percent.postgres))],
+          ['bench client', '-', ...r.modes.map((m) => fmt(m.cpu_percent.client))],
+          ['other processes on the machine', '-', ...r.modes.map((m) => fmt(m.cpu_percent.other))],
+        ],
+      ),
+    ],
+    r.modes.flatMap((m) => m.error_samples).slice(0, 5),
+  );
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -482,6 +540,12 @@ async function main(): Promise<void> {
       `\nBench: paper — section 6 of the quota-cached saga paper, three modes\n\n${paperTables(paper)}\n\n`,
     );
     process.stdout.write(`${JSON.stringify(paper)}\n`);
+    return;
+  }
+  if (command.scenario === '3pc') {
+    const consults = await runBench3pc(runOptions);
+    report3pc(consults);
+    process.stdout.write(`${JSON.stringify(consults)}\n`);
     return;
   }
   if (command.scenario === 'appointments') {

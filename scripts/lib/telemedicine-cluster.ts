@@ -30,6 +30,8 @@ export interface TelemedicineClusterOptions {
   /** Extra environment for every service, and for one. */
   env?: Record<string, string>;
   envOf?: Partial<Record<ConsultServiceName, Record<string, string>>>;
+  /** Options for node running each service (e.g. `--cpu-prof`). */
+  execArgv?: readonly string[];
 }
 
 /** One open consult: a request and its virtual session at telemedicine. */
@@ -117,6 +119,7 @@ export class TelemedicineCluster {
     const started = await ServiceProcess.start({
       name: service,
       entry: serviceEntry(service),
+      execArgv: this.options.execArgv,
       env: this.envOf(service, extra),
       port: this.port(service),
       cwd: repositoryRoot(),

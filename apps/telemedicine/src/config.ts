@@ -1,11 +1,16 @@
 import { Transform } from 'class-transformer';
-import { IsInt, Max, Min } from 'class-validator';
+import { IsIn, IsInt, Max, Min } from 'class-validator';
 import { buildServiceConfig, ServiceConfigOf, ThreePhaseCommitEnvironment, toInt } from '@hospital/platform';
 
 /** The telemedicine service's own settings. */
 export class TelemedicineEnvironment {
   /** Longest expert conclusion or recommendations text a consult completion accepts, in characters. */
   @Transform(toInt) @IsInt() @Min(100) @Max(1_000_000) CONSULT_TEXT_MAX_CHARS: number = 20_000;
+  /**
+   * Measurement only: `true` lets `$complete` commit by two-phase commit or with no protocol at all
+   * (`?_mode=2pc|uncoordinated`), for `npm run bench -- 3pc`. Otherwise those modes are refused with a 400.
+   */
+  @IsIn(['true', 'false']) CONSULT_MEASUREMENT_MODES: 'true' | 'false' = 'false';
 }
 
 /** What telemedicine reads beyond the platform's own settings: its own, and three-phase commit's. */

@@ -30,7 +30,11 @@ export class TelemedicineModule {
           resources: TELEMEDICINE_RESOURCES,
           writes: { ServiceRequest: ['create'], Encounter: ['create'] },
           writer: TelemedicineFhirWriter,
-          imports: [ConsultsModule.forRoot(options.consultCommit ?? THREE_PHASE_CONSULT_COMMIT)],
+          imports: [
+            ConsultsModule.forRoot(options.consultCommit ?? THREE_PHASE_CONSULT_COMMIT, {
+              measurementModes: config.env.CONSULT_MEASUREMENT_MODES === 'true',
+            }),
+          ],
         }),
       ],
     };

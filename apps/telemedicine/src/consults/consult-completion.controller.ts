@@ -16,9 +16,11 @@ const JSON_TYPES: readonly string[] = ['application/fhir+json', 'application/jso
 
 /**
  * The consult completion operation, `POST /fhir/ServiceRequest/:id/$complete` with a `Parameters` body
- * (see `consult-completion.request.ts`). Thin: one service call. Answers 200 with `Parameters` naming the
- * completed request, the finished session, the findings and the recommendation; the gtid is in `x-gtid`
- * of that answer and of a completion that was refused or whose outcome is not known yet.
+ * (see `consult-completion.request.ts`), committed in the mode `?_mode=` or `x-transaction-mode` asks
+ * (3pc by default; see `consult-transaction-mode.ts`). Thin: the service plans, then commits. Answers 200
+ * with `Parameters` naming the completed request, the finished session, the findings and the
+ * recommendation; the gtid is in `x-gtid` of that answer and of a completion that was refused or whose
+ * outcome is not known yet.
  */
 @Controller('fhir')
 export class ConsultCompletionController {
@@ -43,10 +45,11 @@ export class ConsultCompletionController {
         'Content-Type must be application/fhir+json',
       );
     const context = this.fhir.context(req, res);
+    const mode = this.completions.modeOf(context.request);
     const plan = await this.completions.plan(id, body);
     // The gtid goes out with every answer once there is one, refusals too: /api/transactions tells the rest.
     res.setHeader(GTID_HEADER, plan.gtid);
-    await this.completions.commit(plan, context.correlationId);
+    await this.completions.commit(plan, context.correlationId, mode);
     res.setHeader('Content-Type', FHIR_JSON_UTF8);
     return {
       resourceType: 'Parameters',

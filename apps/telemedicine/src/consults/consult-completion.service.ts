@@ -11,6 +11,7 @@ import type {
 import {
   FhirErrorCode,
   FhirException,
+  type FhirRequestSteering,
   FhirResourceStore,
   FhirValidator,
   parseConsultFindingsPayload,
@@ -27,7 +28,12 @@ import { CONSULT_COMMIT, type ConsultCommit } from './consult-commit.port';
 import { planConsultCompletion, type ConsultCompletionPlan } from './consult-completion.plan';
 import { parseConsultCompletion } from './consult-completion.request';
 import { parseConsultRecordPayload } from './consult-record.branch';
+import { consultTransactionModeOf, type ConsultTransactionMode } from './consult-transaction-mode';
 import { ConsultsErrorCode, ConsultsException } from './consults.exception';
+import {
+  CONSULT_MEASUREMENT_COMMITS,
+  type ConsultMeasurementCommits,
+} from './measurement/consult-measurement.module';
 
 /** Session states that are over: a completion never finishes one of them again. */
 const CLOSED_SESSION: readonly string[] = ['finished', 'cancelled', 'entered-in-error'];
@@ -48,8 +54,17 @@ export class ConsultCompletionService {
     @Inject(FhirValidator) private readonly validator: FhirValidator,
     @Inject(SearchParameterRegistry) private readonly registry: SearchParameterRegistry,
     @Inject(CONSULT_COMMIT) private readonly consultCommit: ConsultCommit,
+    @Inject(CONSULT_MEASUREMENT_COMMITS) private readonly measurementCommits: ConsultMeasurementCommits,
     @Inject(SERVICE_CONFIG) private readonly config: TelemedicineConfig,
   ) {}
+
+  /**
+   * How the request asks its completion to commit (`?_mode=` or `x-transaction-mode`, 3pc by default); a
+   * 400 for an unknown mode, or a measurement mode this service does not run.
+   */
+  modeOf(request: FhirRequestSteering | undefined): ConsultTransactionMode {
+    return consultTransactionModeOf(request, this.config.env.CONSULT_MEASUREMENT_MODES === 'true');
+  }
 
   /**
    * Validates a completion and plans it under a gtid minted here: every branch's payload checked as its
@@ -169,14 +184,37 @@ export class ConsultCompletionService {
     }
   }
 
-  /** Commits a planned completion in every participant, all or nothing; its log lines carry the gtid. */
-  commit(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
-    return withGtid(plan.gtid, () => this.commitPlanned(plan, correlationId));
+  /** The commit of a mode: `CONSULT_COMMIT` for 3pc, a measurement commit for the others. */
+  private commitOf(mode: ConsultTransactionMode): ConsultCommit {
+    if (mode === '3pc') return this.consultCommit;
+    const commit = this.measurementCommits[mode];
+    if (commit === undefined)
+      throw new ConsultsException(
+        ConsultsErrorCode.MeasurementModeDisabled,
+        `Transaction mode ${mode} is for measurement only and is not enabled in this service (CONSULT_MEASUREMENT_MODES)`,
+      );
+    return commit;
   }
 
-  private async commitPlanned(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
+  /**
+   * Commits a planned completion in every participant: all or nothing by 3pc (and 2pc); part by part, with
+   * no protocol, in the uncoordinated measurement mode. Its log lines carry the gtid.
+   */
+  commit(
+    plan: ConsultCompletionPlan,
+    correlationId: string | undefined,
+    mode: ConsultTransactionMode = '3pc',
+  ): Promise<void> {
+    return withGtid(plan.gtid, () => this.commitPlanned(plan, correlationId, this.commitOf(mode)));
+  }
+
+  private async commitPlanned(
+    plan: ConsultCompletionPlan,
+    correlationId: string | undefined,
+    consultCommit: ConsultCommit,
+  ): Promise<void> {
     try {
-      await this.consultCommit.commit(plan.gtid, plan.branches, correlationId);
+      await consultCommit.commit(plan.gtid, plan.branches, correlationId);
     } catch (error) {
       // The protocol's outcome, told in the consult's own terms (not a transport mapping).
       if (error instanceof TransactionAbortedError) {

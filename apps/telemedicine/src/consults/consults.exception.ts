@@ -18,6 +18,12 @@ export enum ConsultsErrorCode {
   NotCommitted = 'not-committed',
   /** The completion's outcome is not known yet (recovery settles it); read the request before resending. */
   OutcomeUnknown = 'outcome-unknown',
+  /** `_mode` / `x-transaction-mode` is not 3pc, 2pc or uncoordinated, or the two disagree. */
+  UnknownMode = 'unknown-mode',
+  /** A measurement mode (2pc, uncoordinated) asked of a service that does not run them. */
+  MeasurementModeDisabled = 'measurement-mode-disabled',
+  /** An uncoordinated (measurement) completion failed in some participant; the others kept their parts. */
+  UncoordinatedFailed = 'uncoordinated-failed',
 }
 
 /** Each code's transports: input is the client's to fix, conflicts are 409, the protocol's faults 503. */
@@ -30,6 +36,13 @@ export const CONSULTS_ERRORS: ErrorCodeMappings<ConsultsErrorCode> = {
   [ConsultsErrorCode.RecordChanged]: { status: 409, issue: 'conflict', message: 'dead-letter' },
   [ConsultsErrorCode.NotCommitted]: { status: 409, issue: 'conflict', message: 'retry' },
   [ConsultsErrorCode.OutcomeUnknown]: { status: 503, issue: 'transient', message: 'retry' },
+  [ConsultsErrorCode.UnknownMode]: { status: 400, issue: 'invalid', message: 'dead-letter' },
+  [ConsultsErrorCode.MeasurementModeDisabled]: {
+    status: 400,
+    issue: 'not-supported',
+    message: 'dead-letter',
+  },
+  [ConsultsErrorCode.UncoordinatedFailed]: { status: 500, issue: 'exception', message: 'dead-letter' },
 };
 
 /** A consult refused or not committed; messages name resource types, ids, codes and elements only. */

@@ -11,6 +11,11 @@ import { CONSULT_COMMIT, type ConsultCommit } from './consult-commit.port';
 import { ConsultCompletionController } from './consult-completion.controller';
 import { ConsultCompletionService } from './consult-completion.service';
 import { ConsultRequestRules } from './consult-request.rules';
+import {
+  CONSULT_MEASUREMENT_COMMITS,
+  ConsultMeasurementModule,
+  type ConsultMeasurementCommits,
+} from './measurement/consult-measurement.module';
 
 /**
  * The slot of the consult completion's commit: how `CONSULT_COMMIT` is provided (any Nest provider recipe
@@ -27,16 +32,23 @@ export type ConsultCommitBinding = (
 /**
  * Consults: the rules of consult requests and virtual sessions, and the completion operation that commits
  * the findings to the EMR, the consult record and the referring site's inbox through `CONSULT_COMMIT`.
+ * With `measurementModes`, completions may also commit by the measurement modes (`measurement/`).
  */
 @Module({})
 export class ConsultsModule {
-  static forRoot(binding: ConsultCommitBinding): DynamicModule {
+  static forRoot(binding: ConsultCommitBinding, options: { measurementModes?: boolean } = {}): DynamicModule {
     const { imports = [], ...provider } = binding;
+    const none: ConsultMeasurementCommits = {};
     return {
       module: ConsultsModule,
-      imports,
+      imports: options.measurementModes ? [...imports, ConsultMeasurementModule] : imports,
       controllers: [ConsultCompletionController],
-      providers: [{ provide: CONSULT_COMMIT, ...provider }, ConsultRequestRules, ConsultCompletionService],
+      providers: [
+        { provide: CONSULT_COMMIT, ...provider },
+        ...(options.measurementModes ? [] : [{ provide: CONSULT_MEASUREMENT_COMMITS, useValue: none }]),
+        ConsultRequestRules,
+        ConsultCompletionService,
+      ],
       exports: [CONSULT_COMMIT, ConsultRequestRules, ConsultCompletionService],
     };
   }

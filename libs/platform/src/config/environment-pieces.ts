@@ -122,6 +122,12 @@ export class ThreePhaseCommitEnvironment extends TransactionsEnvironment {
   @IsIn(['peers', 'textbook']) TX_3PC_TERMINATION: 'peers' | 'textbook' = 'peers';
   /** How often a participant looks for branches whose time-out ran out. */
   @Transform(toInt) @IsInt() @Min(10) TX_3PC_SWEEP_MS: number = 1_000;
+  /**
+   * Measurement only: `true` opens a participant's `POST /internal/branch/apply`, which runs its branch
+   * step in one plain local transaction with no protocol (the uncoordinated baseline of
+   * `npm run bench -- 3pc`). Never in production: a completion applied that way is not atomic.
+   */
+  @IsIn(['true', 'false']) TX_UNCOORDINATED_APPLY: 'true' | 'false' = 'false';
 }
 
 /** A two-phase message server: the transaction settings, and the producers it serves. */

@@ -19,6 +19,11 @@ import { PostgresThreePhaseStates } from '../adapters/postgres/postgres-three-ph
 import { ThreePhaseCoordinator } from '../three-phase-commit/coordinator';
 import { ThreePhaseParticipant } from '../three-phase-commit/participant';
 import { BranchWork } from '../two-phase-commit/participant';
+import {
+  APPLY_BRANCH_WORK,
+  UncoordinatedApplyController,
+  UncoordinatedApplyEnabled,
+} from './branch-apply.controller';
 import { faultPoints } from './fault-points';
 import { MetricsTransactionObserver, protocolLogger } from './observability';
 import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
@@ -65,6 +70,8 @@ export class ThreePhaseCommitModule {
     const controllers: NonNullable<DynamicModule['controllers']> = [];
     if (coordinating) controllers.push(TransactionsController);
     if (options.participant) controllers.push(ThreePhaseParticipantController);
+    // Measurement only: the branch step without a protocol, answering 404 unless TX_UNCOORDINATED_APPLY=true.
+    if (options.participant) controllers.push(UncoordinatedApplyController);
     const env = (config: ServiceConfig) => environmentOf(config, ThreePhaseCommitEnvironment);
 
     const providers: NonNullable<DynamicModule['providers']> = [
@@ -115,6 +122,10 @@ export class ThreePhaseCommitModule {
       loopDeps.push(ThreePhaseCoordinator);
     }
     if (options.participant) {
+      providers.push(UncoordinatedApplyEnabled, {
+        provide: APPLY_BRANCH_WORK,
+        useExisting: THREE_PHASE_BRANCH_WORK,
+      });
       providers.push({
         provide: ThreePhaseParticipant,
         inject: [SERVICE_CONFIG, Database, THREE_PHASE_BRANCH_WORK, MetricsTransactionObserver, ROOT_LOGGER],
