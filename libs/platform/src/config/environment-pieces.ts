@@ -117,8 +117,12 @@ export class TwoPhaseCommitEnvironment extends TransactionsEnvironment {
 export class ThreePhaseCommitEnvironment extends TransactionsEnvironment {
   /** A participant that voted YES and heard no PreCommit for this long aborts its branch. */
   @Transform(toInt) @IsInt() @Min(100) TX_3PC_UNCERTAIN_TIMEOUT_MS: number = 10_000;
-  /** A pre-committed participant that heard no DoCommit for this long terminates the transaction itself. */
-  @Transform(toInt) @IsInt() @Min(100) TX_3PC_PRECOMMIT_TIMEOUT_MS: number = 10_000;
+  /**
+   * A pre-committed participant that heard no DoCommit for this long terminates the transaction itself.
+   * Shorter than the uncertain time-out: a coordinator gone mid-PreCommit then ends in a commit, the
+   * pre-committed participants bringing the uncertain ones along before those give up.
+   */
+  @Transform(toInt) @IsInt() @Min(100) TX_3PC_PRECOMMIT_TIMEOUT_MS: number = 5_000;
   @IsIn(['peers', 'textbook']) TX_3PC_TERMINATION: 'peers' | 'textbook' = 'peers';
   /** How often a participant looks for branches whose time-out ran out. */
   @Transform(toInt) @IsInt() @Min(10) TX_3PC_SWEEP_MS: number = 1_000;

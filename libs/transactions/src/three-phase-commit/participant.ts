@@ -44,7 +44,8 @@ export interface ThreePhaseParticipantOptions {
 
 export const defaultThreePhaseParticipantOptions: Omit<ThreePhaseParticipantOptions, 'name'> = {
   uncertainTimeoutMs: 10_000,
-  precommitTimeoutMs: 10_000,
+  // Shorter: pre-committed branches bring uncertain ones along before those give up.
+  precommitTimeoutMs: 5_000,
   termination: 'peers',
   peerCallTimeoutMs: 2_000,
   sweepLimit: 100,
