@@ -26,9 +26,7 @@ import {
 import { isValidGtid } from '../core/gtid';
 import { isRecord } from '../adapters/http/http-json';
 import type { BranchWork } from '../two-phase-commit/participant';
-
-/** Provider token of the branch step the apply route runs (the 3PC participant's `THREE_PHASE_BRANCH_WORK`). */
-export const APPLY_BRANCH_WORK = Symbol('APPLY_BRANCH_WORK');
+import { THREE_PHASE_BRANCH_WORK } from './three-phase-commit.tokens';
 
 /** The route of an uncoordinated branch: the branch step alone, in one local transaction. */
 export const BranchApplyRoutes = { apply: '/internal/branch/apply' };
@@ -73,7 +71,7 @@ export class UncoordinatedApplyController {
   constructor(
     @Inject(SERVICE_CONFIG) config: ServiceConfig,
     @Inject(Database) private readonly db: Database,
-    @Inject(APPLY_BRANCH_WORK) private readonly work: BranchWork<Session>,
+    @Inject(THREE_PHASE_BRANCH_WORK) private readonly work: BranchWork<Session>,
   ) {
     this.peers = new Set(Object.keys(config.peers));
   }

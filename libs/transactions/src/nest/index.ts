@@ -6,6 +6,7 @@ export * from './two-phase-commit.controllers';
 export * from './two-phase-commit.module';
 export * from './three-phase-commit.controller';
 export * from './three-phase-commit.module';
+export * from './three-phase-commit.tokens';
 export * from './branch-apply.controller';
 export * from './fault-points';
 export * from './messaging.module';

@@ -19,20 +19,15 @@ import { PostgresThreePhaseStates } from '../adapters/postgres/postgres-three-ph
 import { ThreePhaseCoordinator } from '../three-phase-commit/coordinator';
 import { ThreePhaseParticipant } from '../three-phase-commit/participant';
 import { BranchWork } from '../two-phase-commit/participant';
-import {
-  APPLY_BRANCH_WORK,
-  UncoordinatedApplyController,
-  UncoordinatedApplyEnabled,
-} from './branch-apply.controller';
+import { UncoordinatedApplyController, UncoordinatedApplyEnabled } from './branch-apply.controller';
 import { faultPoints } from './fault-points';
 import { MetricsTransactionObserver, protocolLogger } from './observability';
 import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 import { RECOVERY_LOOPS, RecoveryLoop, RecoveryLoops } from './recovery-loop';
 import { ThreePhaseParticipantController } from './three-phase-commit.controller';
+import { THREE_PHASE_BRANCH_WORK } from './three-phase-commit.tokens';
 import { TRANSACTION_BROWSER, TransactionsController } from './two-phase-commit.controllers';
 
-/** Provider token of a 3PC participant's business step (a `BranchWork<Session>`, as in 2PC). */
-export const THREE_PHASE_BRANCH_WORK = Symbol('THREE_PHASE_BRANCH_WORK');
 export interface ThreePhaseCommitOptions {
   /** Services this one coordinates 3PC transactions with, by name (their URLs come from config peers). */
   participants?: string[];
@@ -122,10 +117,7 @@ export class ThreePhaseCommitModule {
       loopDeps.push(ThreePhaseCoordinator);
     }
     if (options.participant) {
-      providers.push(UncoordinatedApplyEnabled, {
-        provide: APPLY_BRANCH_WORK,
-        useExisting: THREE_PHASE_BRANCH_WORK,
-      });
+      providers.push(UncoordinatedApplyEnabled);
       providers.push({
         provide: ThreePhaseParticipant,
         inject: [SERVICE_CONFIG, Database, THREE_PHASE_BRANCH_WORK, MetricsTransactionObserver, ROOT_LOGGER],
