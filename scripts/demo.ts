@@ -18,6 +18,7 @@ import { BedsideSimulator, unitBeds } from './lib/bedside-simulator';
 import type { ConfirmationSinks } from './lib/confirmation-sinks';
 import { appointmentsBanner, seedDemoSlots, startConfirmationSinks } from './lib/demo-appointments';
 import { demoSeed } from './lib/demo-hospital';
+import { demoConsult } from './lib/demo-telemedicine';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
 import { loadEnvironment, BaseEnvironment } from '@hospital/platform';
 import {
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
     `appointments: ${slots.total} slots of the demo practitioners from ${slots.firstDay} (${slots.created} new)`,
   );
   const appointments = await appointmentsBanner(url(3006), extras.confirmations, slots);
+  const consult = await demoConsult({ telemedicine: url(3008), emr: url(3001), referralInbox: url(3081) });
   process.stdout.write(
     [
       '',
@@ -176,6 +178,8 @@ async function main(): Promise<void> {
       `  curl -s '${url(3051)}/api/alerts'   (the central monitoring station, by best-effort notification)`,
       '',
       ...appointments,
+      '',
+      ...consult,
       '',
       `Health ${url(3001)}/health/ready · metrics ${url(3001)}/metrics · Ctrl-C stops everything.`,
       '',

@@ -136,46 +136,13 @@ export class TelemedicineCluster {
   }
 
   /** A consult request about a seeded patient and its open virtual session. */
-  async openConsult(patientId = this.patientIds[0]): Promise<OpenConsult> {
-    const base = `${this.url('telemedicine')}/fhir`;
-    const request = await postFhir(`${base}/ServiceRequest`, {
-      resourceType: 'ServiceRequest',
-      status: 'active',
-      intent: 'order',
-      code: { text: 'Teledermatology consult' },
-      subject: { reference: `Patient/${patientId}` },
-      requester: { reference: 'Organization/site-0001' },
-      performer: [{ reference: 'Practitioner/expert-0001' }],
-    });
-    if (request.status !== 201) throw new Error(`consult request refused: ${failureSummary(request)}`);
-    const serviceRequestId = (JSON.parse(request.body) as { id: string }).id;
-    const session = await postFhir(`${base}/Encounter`, {
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' },
-      subject: { reference: `Patient/${patientId}` },
-      basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
-      participant: [{ individual: { reference: 'Practitioner/expert-0001' } }],
-      period: { start: new Date().toISOString() },
-    });
-    if (session.status !== 201) throw new Error(`virtual session refused: ${failureSummary(session)}`);
-    return { patientId, serviceRequestId, encounterId: (JSON.parse(session.body) as { id: string }).id };
+  openConsult(patientId = this.patientIds[0]): Promise<OpenConsult> {
+    return openConsult(this.url('telemedicine'), patientId);
   }
 
   /** `$complete` of an open consult; never rejects. */
   complete(serviceRequestId: string, options: PostOptions & { query?: string } = {}): Promise<PostResult> {
-    const query = options.query ? `?${options.query}` : '';
-    return postFhir(
-      `${this.url('telemedicine')}/fhir/ServiceRequest/${serviceRequestId}/$complete${query}`,
-      {
-        resourceType: 'Parameters',
-        parameter: [
-          { name: 'conclusion', valueString: 'Findings consistent with contact dermatitis.' },
-          { name: 'recommendation', valueString: 'Topical corticosteroid for two weeks; review in a month.' },
-        ],
-      },
-      options,
-    );
+    return completeConsult(this.url('telemedicine'), serviceRequestId, options);
   }
 
   /** Whether each participant holds its part of the consult's completion, and what is prepared there. */
@@ -245,4 +212,56 @@ export class TelemedicineCluster {
       await telemedicine.close();
     }
   }
+}
+
+/**
+ * Opens a consult at telemedicine (`base`): a request from referring site site-0001 to expert-0001 about
+ * `patientId`, and its virtual session.
+ */
+export async function openConsult(base: string, patientId: string): Promise<OpenConsult> {
+  const request = await postFhir(`${base}/fhir/ServiceRequest`, {
+    resourceType: 'ServiceRequest',
+    status: 'active',
+    intent: 'order',
+    code: { text: 'Teledermatology consult' },
+    subject: { reference: `Patient/${patientId}` },
+    requester: { reference: 'Organization/site-0001' },
+    performer: [{ reference: 'Practitioner/expert-0001' }],
+  });
+  if (request.status !== 201) throw new Error(`consult request refused: ${failureSummary(request)}`);
+  const serviceRequestId = (JSON.parse(request.body) as { id: string }).id;
+  const session = await postFhir(`${base}/fhir/Encounter`, {
+    resourceType: 'Encounter',
+    status: 'in-progress',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' },
+    subject: { reference: `Patient/${patientId}` },
+    basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
+    participant: [{ individual: { reference: 'Practitioner/expert-0001' } }],
+    period: { start: new Date().toISOString() },
+  });
+  if (session.status !== 201) throw new Error(`virtual session refused: ${failureSummary(session)}`);
+  return { patientId, serviceRequestId, encounterId: (JSON.parse(session.body) as { id: string }).id };
+}
+
+/** The expert's findings and recommendations for `$complete`. */
+export const CONSULT_COMPLETION = {
+  resourceType: 'Parameters',
+  parameter: [
+    { name: 'conclusion', valueString: 'Findings consistent with contact dermatitis.' },
+    { name: 'recommendation', valueString: 'Topical corticosteroid for two weeks; review in a month.' },
+  ],
+};
+
+/** `$complete` of an open consult at telemedicine (`base`); never rejects. */
+export function completeConsult(
+  base: string,
+  serviceRequestId: string,
+  options: PostOptions & { query?: string } = {},
+): Promise<PostResult> {
+  const query = options.query ? `?${options.query}` : '';
+  return postFhir(
+    `${base}/fhir/ServiceRequest/${serviceRequestId}/$complete${query}`,
+    CONSULT_COMPLETION,
+    options,
+  );
 }

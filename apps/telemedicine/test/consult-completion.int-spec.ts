@@ -1,5 +1,6 @@
-import { type ConsultParts, TelemedicineCluster } from '../../../scripts/lib/telemedicine-cluster';
+import { withClient } from '../../../scripts/lib/bench-cluster';
 import { getJson } from '../../../scripts/lib/bench-http';
+import { type ConsultParts, TelemedicineCluster } from '../../../scripts/lib/telemedicine-cluster';
 
 /**
  * The consult completion end to end over three-phase commit: telemedicine, the EMR and the referring
@@ -7,7 +8,8 @@ import { getJson } from '../../../scripts/lib/bench-http';
  * database, every call between them through a TCP proxy the spec controls. A completion commits all
  * three parts; one the EMR refuses commits none. A partition that cuts the inbox off at the first
  * PreCommit splits the outcome under the textbook time-outs, and under the default peer termination
- * leaves the other two waiting until it heals, then aborting with it.
+ * leaves the EMR waiting (and telemedicine's own branch waiting for its coordinator) until it heals, then
+ * everyone aborts with it.
  */
 jest.setTimeout(180_000);
 
@@ -71,6 +73,30 @@ describe('consult completion over three-phase commit (peer termination)', () => 
       telemedicine: true,
     });
     expect(await transaction(run, gtid)).toMatchObject({ state: 'committed' });
+    // What each part holds: the answer names them, and each service serves its own.
+    const named = Object.fromEntries(
+      (
+        JSON.parse(done.body) as { parameter: { name: string; valueReference?: { reference: string } }[] }
+      ).parameter.map((p) => [p.name, p.valueReference?.reference ?? '']),
+    );
+    expect(named.session).toBe(`Encounter/${consult.encounterId}`);
+    const read = async (service: 'telemedicine' | 'referral-inbox', reference: string) =>
+      JSON.parse((await getJson(`${run.url(service)}/fhir/${reference}`)).body) as Record<string, unknown>;
+    expect(await read('telemedicine', `ServiceRequest/${consult.serviceRequestId}`)).toMatchObject({
+      status: 'completed',
+    });
+    expect(await read('telemedicine', named.session)).toMatchObject({ status: 'finished' });
+    expect(await read('telemedicine', named.diagnosticReport)).toMatchObject({ status: 'final' });
+    expect(await read('referral-inbox', named.communication)).toMatchObject({
+      recipient: [{ reference: 'Organization/site-0001' }],
+      subject: { reference: `Patient/${consult.patientId}` },
+    });
+    const inChart = await withClient(run.database('emr'), (client) =>
+      client.query('SELECT id FROM fhir_resource WHERE id = ANY($1)', [
+        [named.diagnosticReport.split('/')[1], consult.encounterId],
+      ]),
+    );
+    expect(inChart.rows).toHaveLength(2);
     // Completed once: a second completion of the same consult is refused and changes nothing.
     expect((await run.complete(consult.serviceRequestId)).status).toBe(409);
   });
@@ -82,6 +108,12 @@ describe('consult completion over three-phase commit (peer termination)', () => 
     const parts = await until(run, consult.serviceRequestId, nothingPrepared);
     expect(parts.applied).toEqual({ emr: false, 'referral-inbox': false, telemedicine: false });
     expect(await transaction(run, String(refused.headers?.['x-gtid']))).toMatchObject({ state: 'aborted' });
+    // The consult stays open, to be completed again once the chart holds the patient.
+    expect(
+      JSON.parse(
+        (await getJson(`${run.url('telemedicine')}/fhir/ServiceRequest/${consult.serviceRequestId}`)).body,
+      ),
+    ).toMatchObject({ status: 'active' });
   });
 
   it('a partition at PreCommit: the cut-off side aborts, the others wait for it, then all abort', async () => {
@@ -127,8 +159,17 @@ describe('consult completion under the textbook 3PC time-outs', () => {
     const cut = run.proxies['referral-inbox'].cutOnRequest('"op":"pre-commit"');
     expect((await run.complete(consult.serviceRequestId)).status).toBe(503);
     await cut;
+    // The EMR, pre-committed, commits on its time-out; the inbox, uncertain, aborts on its own.
+    const split = await until(
+      run,
+      consult.serviceRequestId,
+      (p) => p.prepared.emr === 0 && p.prepared['referral-inbox'] === 0,
+    );
+    expect(split.applied).toMatchObject({ emr: true, 'referral-inbox': false });
+    // Healed, the coordinator learns of the inbox's abort and aborts its own consult record: the findings
+    // are in the chart, but the consult stays open and the referring site never hears of it.
+    run.proxies['referral-inbox'].heal();
     const parts = await until(run, consult.serviceRequestId, nothingPrepared);
-    // The findings are in the chart and the consult is closed, but the referring site never hears of it.
-    expect(parts.applied).toEqual({ emr: true, 'referral-inbox': false, telemedicine: true });
+    expect(parts.applied).toEqual({ emr: true, 'referral-inbox': false, telemedicine: false });
   });
 });

@@ -1,27 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import {
-  FhirExceptionFilter,
-  FhirResourceStore,
-  FhirValidator,
-  parseConsultFindingsPayload,
-  SearchParameterRegistry,
-} from '@hospital/fhir';
+import { FhirExceptionFilter } from '@hospital/fhir';
 import { createServiceApp, Database } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import { telemedicineConfig } from '../src/config';
-import { LocalConsultCommitForSpecs } from '../src/consults/consult-commit.local';
-import { consultRecordBranch } from '../src/consults/consult-record.branch';
 import { migrations } from '../src/database/migrations';
 import { seedConsultDirectory } from '../src/database/seeds/consult-directory';
-import { TELEMEDICINE_RESOURCES } from '../src/fhir-resources';
-import { migrations as inboxMigrations } from '../src/referral-inbox/database/migrations';
-import { REFERRAL_INBOX_RESOURCES } from '../src/referral-inbox/fhir-resources';
-import { recommendationBranch } from '../src/referral-inbox/recommendation.branch';
 import { TelemedicineModule } from '../src/telemedicine.module';
 import { completionParameters, consultRequest, virtualSession } from '../src/testing/consult-examples';
 
-// Ports 3800–3819 are telemedicine's specs'.
+// Ports 3800–3819 are this spec's (consult-completion.int-spec has 3820–3869).
 const PORT = 3800;
 
 interface Reply {
@@ -52,67 +40,35 @@ const ids = (bundle: Record<string, unknown>): string[] =>
   ((bundle.entry ?? []) as { resource: { id: string } }[]).map((e) => e.resource.id).sort();
 
 describe('telemedicine consults over HTTP (real Nest app, real PostgreSQL)', () => {
-  const drops: (() => Promise<void>)[] = [];
-  const dbs = {} as Record<'telemedicine' | 'emr' | 'inbox', Database>;
+  let drop: () => Promise<void>;
+  let db: Database;
   let app: INestApplication;
   let base: string;
+  /** Every version ever written here: a refused request changes nothing (completions: see consult-completion.int-spec). */
   let everything: () => Promise<number>;
 
   beforeAll(async () => {
-    const validator = new FhirValidator();
-    const made = await Promise.all([
-      createTestDatabase('telemedicine', migrations),
-      createTestDatabase('telemedicine-emr', migrations),
-      createTestDatabase('referral-inbox', inboxMigrations),
-    ]);
-    drops.push(...made.map((m) => m.drop));
-    dbs.telemedicine = new Database(made[0].settings, 'telemedicine-spec');
-    dbs.emr = new Database(made[1].settings, 'telemedicine-spec-emr');
-    dbs.inbox = new Database(made[2].settings, 'telemedicine-spec-inbox');
-    await seedConsultDirectory(dbs.telemedicine);
-    // The EMR's chart, reduced to what its branch checks: the patient, and the findings kept once.
-    const chart = new FhirResourceStore(
-      new SearchParameterRegistry({ Patient: ['_id'], ...TELEMEDICINE_RESOURCES }),
-    );
-    await chart.create(dbs.emr, { resourceType: 'Patient' }, { id: 'pat-0001' });
-    const inbox = new FhirResourceStore(new SearchParameterRegistry(REFERRAL_INBOX_RESOURCES));
-    const local = new FhirResourceStore(new SearchParameterRegistry(TELEMEDICINE_RESOURCES));
-    const commit = new LocalConsultCommitForSpecs({
-      emr: {
-        db: dbs.emr,
-        work: async (tx, payload) => {
-          const findings = parseConsultFindingsPayload(validator, payload);
-          if (!(await chart.exists(tx, 'Patient', findings.patientId)))
-            throw new Error(`Patient/${findings.patientId} is not in the chart`);
-          await chart.createOnce(tx, findings.encounter);
-          await chart.createOnce(tx, findings.diagnosticReport);
-        },
-      },
-      telemedicine: { db: dbs.telemedicine, work: consultRecordBranch(local, validator) },
-      'referral-inbox': { db: dbs.inbox, work: recommendationBranch(inbox, validator) },
-    });
+    const made = await createTestDatabase('telemedicine', migrations);
+    drop = made.drop;
+    db = new Database(made.settings, 'telemedicine-spec');
+    await seedConsultDirectory(db);
     const config = telemedicineConfig({
       ...process.env,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      PGDATABASE: made[0].settings.database,
+      PGDATABASE: made.settings.database,
     });
-    app = await createServiceApp(
-      TelemedicineModule.forRoot(config, { consultCommit: { useValue: commit } }),
-      config,
-      {
-        filters: [new FhirExceptionFilter()],
-      },
-    );
+    app = await createServiceApp(TelemedicineModule.forRoot(config), config, {
+      filters: [new FhirExceptionFilter()],
+    });
     await app.listen(PORT, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer() as { address(): AddressInfo }).address().port}/fhir`;
-    everything = async () =>
-      (await versions(dbs.telemedicine)) + (await versions(dbs.emr)) + (await versions(dbs.inbox));
+    everything = () => versions(db);
   });
 
   afterAll(async () => {
     await app?.close();
-    await Promise.all(Object.values(dbs).map((db) => db.close()));
-    await Promise.all(drops.map((drop) => drop()));
+    await db?.close();
+    await drop?.();
   });
 
   it('creates, reads and searches consult requests and their virtual sessions', async () => {
@@ -181,48 +137,5 @@ describe('telemedicine consults over HTTP (real Nest app, real PostgreSQL)', () 
       expect(refused.body.resourceType).toBe('OperationOutcome');
     }
     expect(await everything()).toBe(before);
-  });
-
-  it('completes a consult: the chart, the consult record and the referring site each get their part', async () => {
-    const sr = (await call(`${base}/ServiceRequest`, consultRequest())).body.id as string;
-    const session = (await call(`${base}/Encounter`, virtualSession(sr))).body.id as string;
-    const done = await call(`${base}/ServiceRequest/${sr}/$complete`, completionParameters());
-    expect(done.status).toBe(200);
-    expect(done.headers.get('x-gtid')).toMatch(/^[0-9a-f-]{36}$/);
-    const out = Object.fromEntries(
-      (done.body.parameter as { name: string; valueReference?: { reference: string } }[]).map((p) => [
-        p.name,
-        p.valueReference?.reference,
-      ]),
-    );
-    expect(out.session).toBe(`Encounter/${session}`);
-    expect((await call(`${base}/ServiceRequest/${sr}`)).body).toMatchObject({ status: 'completed' });
-    expect((await call(`${base}/Encounter/${session}`)).body).toMatchObject({ status: 'finished' });
-    expect((await call(`${base}/${out.diagnosticReport}`)).body).toMatchObject({ status: 'final' });
-    const [, reportId] = (out.diagnosticReport ?? '').split('/');
-    const [, communicationId] = (out.communication ?? '').split('/');
-    const inChart = await dbs.emr.query('SELECT id FROM fhir_resource WHERE id = ANY($1)', [
-      [reportId, session],
-    ]);
-    expect(inChart).toHaveLength(2);
-    const inInbox = await dbs.inbox.query<{ content: Record<string, unknown> }>(
-      'SELECT content FROM fhir_resource WHERE id = $1',
-      [communicationId],
-    );
-    expect(inInbox[0]?.content).toMatchObject({ recipient: [{ reference: 'Organization/site-0001' }] });
-    const again = await call(`${base}/ServiceRequest/${sr}/$complete`, completionParameters());
-    expect(again.status).toBe(409);
-    expect(again.body.resourceType).toBe('OperationOutcome');
-  });
-
-  it('answers 409 when the commit aborts (a patient the chart does not hold), nothing written', async () => {
-    const sr = (await call(`${base}/ServiceRequest`, consultRequest('pat-0002'))).body.id as string;
-    await call(`${base}/Encounter`, virtualSession(sr, 'pat-0002'));
-    const before = await everything();
-    const aborted = await call(`${base}/ServiceRequest/${sr}/$complete`, completionParameters());
-    expect(aborted.status).toBe(409);
-    expect(aborted.body.resourceType).toBe('OperationOutcome');
-    expect(await everything()).toBe(before);
-    expect((await call(`${base}/ServiceRequest/${sr}`)).body).toMatchObject({ status: 'active' });
   });
 });

@@ -126,10 +126,13 @@ describe('three-phase commit over PostgreSQL', () => {
   const logState = async (gtid: string) =>
     (await coordinatorDb.query<{ state: string }>('SELECT state FROM tx_global WHERE gtid = $1', [gtid]))[0]
       ?.state;
-  /** Sweeps the participants until no branch of `gtid` is prepared anywhere (or gives up after 5 s). */
+  /**
+   * Sweeps the participants until neither the EMR nor the inbox holds a branch of `gtid` prepared (or gives
+   * up after 5 s). Telemedicine's own branch is its coordinator's to settle, never its time-outs'.
+   */
   const sweepUntilSettled = async (world: ReturnType<typeof hospital>, gtid: string) => {
     const deadline = Date.now() + 5_000;
-    while ((await preparedIn(gtid)).some(Boolean)) {
+    while ((await preparedIn(gtid)).some((prepared, i) => prepared && NAMES[i] !== 'telemedicine')) {
       if (Date.now() > deadline) throw new Error(`branches of ${gtid} still prepared`);
       await new Promise((resolve) => setTimeout(resolve, 50));
       await world.sweepAll();
@@ -173,7 +176,11 @@ describe('three-phase commit over PostgreSQL', () => {
     expect(await preparedIn(gtid)).toEqual([true, true, true]);
     await sweepUntilSettled(world, gtid);
     expect(await committedIn(gtid)).toEqual([false, false, false]);
+    // The coordinator's own branch waited for it; its recovery aborts it too.
+    expect(await preparedIn(gtid)).toEqual([false, true, false]);
     await recoverLater(world);
+    expect(await preparedIn(gtid)).toEqual([false, false, false]);
+    expect(await committedIn(gtid)).toEqual([false, false, false]);
     expect(await logState(gtid)).toBe('aborted');
   });
 
@@ -186,8 +193,10 @@ describe('three-phase commit over PostgreSQL', () => {
     await expect(dying.execute({ gtid, branches: branches(gtid) })).rejects.toBeInstanceOf(CoordinatorDied);
     world.coordinatorLink('referral-inbox', 'up');
     await sweepUntilSettled(world, gtid);
-    expect(await committedIn(gtid)).toEqual([true, true, true]);
+    expect(await committedIn(gtid)).toEqual([true, false, true]);
     await recoverLater(world);
+    expect(await committedIn(gtid)).toEqual([true, true, true]);
+    expect(await preparedIn(gtid)).toEqual([false, false, false]);
     expect(await logState(gtid)).toBe('committed');
   });
 
@@ -198,8 +207,10 @@ describe('three-phase commit over PostgreSQL', () => {
       world.coordinator('3pc.coordinator.after-pre-commit').execute({ gtid, branches: branches(gtid) }),
     ).rejects.toBeInstanceOf(CoordinatorDied);
     await sweepUntilSettled(world, gtid);
-    expect(await committedIn(gtid)).toEqual([true, true, true]);
+    expect(await committedIn(gtid)).toEqual([true, false, true]);
     await recoverLater(world);
+    expect(await committedIn(gtid)).toEqual([true, true, true]);
+    expect(await preparedIn(gtid)).toEqual([false, false, false]);
     expect(await logState(gtid)).toBe('committed');
   });
 
@@ -213,8 +224,14 @@ describe('three-phase commit over PostgreSQL', () => {
       );
       world.isolate('referral-inbox', 'cut');
       await sweepUntilSettled(world, gtid);
-      // The two pre-committed branches committed on their time-out; the uncertain one aborted on its own.
-      expect(await committedIn(gtid)).toEqual([true, true, false]);
+      // The pre-committed EMR committed on its time-out; the uncertain inbox aborted on its own.
+      const [emr, , inbox] = await committedIn(gtid);
+      expect({ emr, inbox }).toEqual({ emr: true, inbox: false });
+      // Healed, the coordinator learns of the abort and aborts its own branch: the split stays.
+      world.isolate('referral-inbox', 'up');
+      await recoverLater(world);
+      expect(await preparedIn(gtid)).toEqual([false, false, false]);
+      expect(await committedIn(gtid)).toEqual([true, false, false]);
     });
 
     it('keeps one outcome under peer termination: the cut-off side waits, then all abort', async () => {
@@ -235,6 +252,7 @@ describe('three-phase commit over PostgreSQL', () => {
       await sweepUntilSettled(world, gtid);
       expect(await committedIn(gtid)).toEqual([false, false, false]);
       await recoverLater(world);
+      expect(await preparedIn(gtid)).toEqual([false, false, false]);
       expect(await logState(gtid)).toBe('aborted');
     });
   });

@@ -18,8 +18,6 @@ export enum ConsultsErrorCode {
   NotCommitted = 'not-committed',
   /** The completion's outcome is not known yet (recovery settles it); read the request before resending. */
   OutcomeUnknown = 'outcome-unknown',
-  /** No transaction protocol is wired to commit completions in this process. */
-  CommitUnavailable = 'commit-unavailable',
 }
 
 /** Each code's transports: input is the client's to fix, conflicts are 409, the protocol's faults 503. */
@@ -32,7 +30,6 @@ export const CONSULTS_ERRORS: ErrorCodeMappings<ConsultsErrorCode> = {
   [ConsultsErrorCode.RecordChanged]: { status: 409, issue: 'conflict', message: 'dead-letter' },
   [ConsultsErrorCode.NotCommitted]: { status: 409, issue: 'conflict', message: 'retry' },
   [ConsultsErrorCode.OutcomeUnknown]: { status: 503, issue: 'transient', message: 'retry' },
-  [ConsultsErrorCode.CommitUnavailable]: { status: 503, issue: 'transient', message: 'retry' },
 };
 
 /** A consult refused or not committed; messages name resource types, ids, codes and elements only. */

@@ -8,7 +8,6 @@ import {
   type ValueProvider,
 } from '@nestjs/common';
 import { CONSULT_COMMIT, type ConsultCommit } from './consult-commit.port';
-import { UnwiredConsultCommit } from './consult-commit.local';
 import { ConsultCompletionController } from './consult-completion.controller';
 import { ConsultCompletionService } from './consult-completion.service';
 import { ConsultRequestRules } from './consult-request.rules';
@@ -25,16 +24,13 @@ export type ConsultCommitBinding = (
   | Omit<ValueProvider<ConsultCommit>, 'provide'>
 ) & { imports?: ModuleMetadata['imports'] };
 
-/** Until a protocol is wired: completions are validated, then refused with a 503 (nothing written). */
-export const UNWIRED_CONSULT_COMMIT: ConsultCommitBinding = { useClass: UnwiredConsultCommit };
-
 /**
  * Consults: the rules of consult requests and virtual sessions, and the completion operation that commits
  * the findings to the EMR, the consult record and the referring site's inbox through `CONSULT_COMMIT`.
  */
 @Module({})
 export class ConsultsModule {
-  static forRoot(binding: ConsultCommitBinding = UNWIRED_CONSULT_COMMIT): DynamicModule {
+  static forRoot(binding: ConsultCommitBinding): DynamicModule {
     const { imports = [], ...provider } = binding;
     return {
       module: ConsultsModule,

@@ -217,6 +217,9 @@ export class ThreePhaseCoordinator {
   }
 
   private async preCommit(gtid: string, names: string[], attempts: number): Promise<PreCommitRound> {
+    // The participants that terminate among themselves when the coordinator is gone: not the
+    // coordinator's own branch, which its recovery settles (it is down with it).
+    const peers = names.filter((name) => name !== this.options.name);
     let first = true;
     const answers = await Promise.all(
       names.map(async (participant): Promise<PreCommitAck | undefined> => {
@@ -226,7 +229,7 @@ export class ThreePhaseCoordinator {
           let ack: PreCommitAck;
           try {
             ack = await withTimeout(
-              this.client(participant).preCommit(gtid, this.options.name, names),
+              this.client(participant).preCommit(gtid, this.options.name, peers),
               this.options.callTimeoutMs,
               `PreCommit at ${participant}`,
               this.clock,

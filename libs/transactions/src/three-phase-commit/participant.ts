@@ -114,12 +114,14 @@ export class ThreePhaseParticipant<Tx> {
   /**
    * Ends the branches whose time-out ran out (and finishes aborts a crash interrupted); answers how many
    * it ended. Branches it cannot end yet (a pre-committed one whose peers are out of reach) stay for the
-   * next sweep.
+   * next sweep. A branch of a transaction this service coordinates is left to its coordinator's recovery:
+   * the other participants terminate without it, and it follows whatever they reached.
    */
   async sweep(): Promise<number> {
-    const { uncertainTimeoutMs, precommitTimeoutMs, sweepLimit } = this.options;
+    const { uncertainTimeoutMs, precommitTimeoutMs, sweepLimit, name } = this.options;
     let ended = 0;
     for (const branch of await this.states.timedOut(uncertainTimeoutMs, precommitTimeoutMs, sweepLimit)) {
+      if (branch.coordinator === name && branch.phase !== 'aborted') continue;
       try {
         if (await this.terminate(branch)) ended += 1;
       } catch (error) {
