@@ -26,6 +26,7 @@ import {
   type ThreePhaseTrialPlan,
   type ThreePhaseTrialResult,
 } from './faults-3pc-plan';
+import { failureSummary } from './bench-http';
 import { sleep } from './faults-outbox-load';
 import { phaseClock, tallyFindings } from './faults-report';
 import { describeExit, type ExitInfo, type ServiceProcess } from './service-process';
@@ -236,6 +237,7 @@ export class ThreePhaseFaultLab {
       }));
       result.consults.push(...traces);
       this.traces.push(...traces);
+      const refusals: string[] = [];
       await Promise.all(
         traces.map(async (trace) => {
           const answer = await this.cluster.complete(trace.serviceRequestId, {
@@ -245,6 +247,7 @@ export class ThreePhaseFaultLab {
           if (answer.status !== undefined) trace.status = answer.status;
           const gtid = answer.headers?.['x-gtid'];
           if (typeof gtid === 'string') trace.gtid = gtid;
+          if (answer.status !== 200) refusals.push(failureSummary(answer));
           if (answer.status === 200) result.answered200 += 1;
           else if (answer.status === 409) result.answered409 += 1;
           else if (answer.status === 503) result.answered503 += 1;
@@ -255,6 +258,10 @@ export class ThreePhaseFaultLab {
       if (victim)
         await victim.waitForExit(
           batch === MAX_BATCHES - 1 ? (this.options.victimTimeoutMs ?? 10_000) : 1_000,
+        );
+      if (!done())
+        result.notes.push(
+          `batch ${batch + 1} ended without the fault${refusals.length > 0 ? `: ${refusals[0].slice(0, 300)}` : ''}`,
         );
     }
     return victim?.exit;
