@@ -18,7 +18,7 @@ import {
   SearchParameterRegistry,
   type Stored,
 } from '@hospital/fhir';
-import { Database, SERVICE_CONFIG } from '@hospital/platform';
+import { Database, SERVICE_CONFIG, withGtid } from '@hospital/platform';
 import { newGtid, OutcomeUnknownError, TransactionAbortedError } from '@hospital/transactions';
 import type { TelemedicineConfig } from '../config';
 import { parseRecommendationPayload } from '../contracts/recommendation.contract';
@@ -169,8 +169,12 @@ export class ConsultCompletionService {
     }
   }
 
-  /** Commits a planned completion in every participant, all or nothing. */
-  async commit(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
+  /** Commits a planned completion in every participant, all or nothing; its log lines carry the gtid. */
+  commit(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
+    return withGtid(plan.gtid, () => this.commitPlanned(plan, correlationId));
+  }
+
+  private async commitPlanned(plan: ConsultCompletionPlan, correlationId: string | undefined): Promise<void> {
     try {
       await this.consultCommit.commit(plan.gtid, plan.branches, correlationId);
     } catch (error) {
