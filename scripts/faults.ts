@@ -11,6 +11,10 @@
 //   care-plan  treatment plans in the saga, quota-cached saga and TCC modes under load: care-plans killed at
 //           a protocol point of its mode, a participant killed, the quota caches' Redis keys deleted,
 //           RabbitMQ restarted (scripts/lib/faults-care-plan.ts)
+//   3pc     consult completion over three-phase commit (telemedicine, the EMR, the referral inbox):
+//           telemedicine killed at a coordinator point and kept down while the others settle alone, then
+//           restarted; the EMR or the inbox killed at a participant point; the inbox cut off by a TCP proxy at
+//           the first PreCommit and healed after both time-outs (scripts/lib/faults-3pc.ts)
 import { SingleBar } from 'cli-progress';
 import { ProtocolPoint, protocolPointsOf } from '@hospital/transactions/core/protocol-points';
 import { ensureInfrastructure } from './infra/index';
@@ -51,16 +55,26 @@ import {
   planCarePlanTrials,
 } from './lib/faults-care-plan';
 import { carePlanTrialLine, reportCarePlan } from './lib/faults-care-plan-report';
+import {
+  planThreePhaseTrials,
+  THREE_PHASE_FAULT_ORDER,
+  threePhaseDeck,
+  ThreePhaseFaultKind,
+  ThreePhaseFaultLab,
+  threePhasePassed,
+} from './lib/faults-3pc';
+import { reportThreePhase, threePhaseTrialLine } from './lib/faults-3pc-report';
 import { formatTable } from './lib/bench-report';
 import { faultKindTable, findingsAndNotes } from './lib/faults-report';
 
-const SCENARIOS = ['2pc', 'outbox', 'best-effort', 'care-plan'] as const;
+const SCENARIOS = ['2pc', 'outbox', 'best-effort', 'care-plan', '3pc'] as const;
 /** Trials when --trials is not given: every point (2pc) or fault kind (outbox, best-effort) several times. */
 const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = {
   '2pc': 60,
   outbox: 30,
   'best-effort': 20,
   'care-plan': 30,
+  '3pc': 40,
 };
 const scenarioArgument = process.argv.slice(2).find((a) => (SCENARIOS as readonly string[]).includes(a));
 
@@ -73,7 +87,7 @@ const command = parseCommandOrExit(process.argv.slice(2), {
       min: 1,
       max: 10_000,
       integer: true,
-      description: `trials, round-robin over every protocol point (2pc) or fault (outbox, best-effort, care-plan); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
+      description: `trials, round-robin over every protocol point (2pc) or fault (outbox, best-effort, care-plan, 3pc); ${SCENARIOS.map((s) => `${s} ${DEFAULT_TRIALS[s]}`).join(', ')} by default`,
     },
     down: {
       default: 20,
@@ -85,12 +99,19 @@ const command = parseCommandOrExit(process.argv.slice(2), {
   },
   choices: {
     point: {
-      choices: protocolPointsOf('2pc'),
-      description: '2pc: only this protocol point',
+      choices: [...protocolPointsOf('2pc'), ...protocolPointsOf('3pc')],
+      description: '2pc, 3pc: only this protocol point (of the scenario)',
     },
     fault: {
-      choices: [...FAULT_ORDER, ...BEST_EFFORT_FAULT_ORDER, ...CARE_PLAN_FAULT_ORDER],
-      description: 'outbox, best-effort, care-plan: only this fault (of the scenario)',
+      choices: [
+        ...new Set([
+          ...FAULT_ORDER,
+          ...BEST_EFFORT_FAULT_ORDER,
+          ...CARE_PLAN_FAULT_ORDER,
+          ...THREE_PHASE_FAULT_ORDER,
+        ]),
+      ],
+      description: 'outbox, best-effort, care-plan, 3pc: only this fault (of the scenario)',
     },
   },
 });
@@ -171,6 +192,10 @@ function report(
 async function main2pc(): Promise<number> {
   const trials = command.numbers.trials;
   const only = command.choices.point as ProtocolPoint | undefined;
+  if (only !== undefined && !only.startsWith('2pc.')) {
+    process.stderr.write(`faults: --point=${only} is not a 2pc protocol point\n`);
+    return 2;
+  }
   const plans = planTrials(trials, only ? [only] : TRIAL_POINT_ORDER);
   const began = Date.now();
 
@@ -409,8 +434,63 @@ async function mainCarePlan(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+async function mainThreePhase(): Promise<number> {
+  if (!faultOf(THREE_PHASE_FAULT_ORDER)) return 2;
+  const fault = command.choices.fault as ThreePhaseFaultKind | undefined;
+  const point = command.choices.point;
+  if (point !== undefined && !threePhaseDeck().some((d) => d.point === point)) {
+    process.stderr.write(`faults: --point=${point} is not a 3pc protocol point\n`);
+    return 2;
+  }
+  const plans = planThreePhaseTrials(
+    command.numbers.trials,
+    fault ? [fault] : THREE_PHASE_FAULT_ORDER,
+    point,
+  );
+  const began = Date.now();
+  await ensureInfrastructure({ log });
+  const lab = await ThreePhaseFaultLab.open({ suffix: 'faults3pc', basePort: 3950, log });
+  // A bar on a terminal; one line per trial when stderr is a file or a pipe.
+  const tty = process.stderr.isTTY === true;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'faults 3pc [{bar}] {value}/{total} trials | {violations} violation(s) | {last}',
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+    hideCursor: false,
+  });
+  let final: Awaited<ReturnType<ThreePhaseFaultLab['finish']>>;
+  try {
+    let violations = 0;
+    if (tty) bar.start(plans.length, 0, { violations, last: '' });
+    for (const plan of plans) {
+      const result = await lab.runTrial(plan);
+      violations += result.violations;
+      if (tty) bar.increment({ violations, last: threePhaseTrialLine(result) });
+      else
+        log(
+          `${plan.index + 1}/${plans.length} ${threePhaseTrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
+        );
+    }
+    if (tty) bar.stop();
+    log('checking every consult of the run once more, and that nothing is left prepared');
+    final = await lab.finish();
+  } finally {
+    if (tty) bar.stop();
+    await lab.close();
+  }
+  const summary = reportThreePhase(lab.trials, final.findings, final.leftInDoubt);
+  const ok = threePhasePassed(summary);
+  process.stdout.write(
+    `${JSON.stringify({ ...summary, duration_s: Math.round((Date.now() - began) / 1000), passed: ok })}\n`,
+  );
+  return ok ? 0 : 1;
+}
+
 function main(): Promise<number> {
   switch (command.scenario) {
+    case '3pc':
+      return mainThreePhase();
     case 'care-plan':
       return mainCarePlan();
     case 'outbox':

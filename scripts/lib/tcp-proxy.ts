@@ -84,6 +84,11 @@ export class TcpProxy {
     });
   }
 
+  /** Forgets a `cutOnRequest` that has not fired (its promise then never resolves). */
+  disarm(): void {
+    this.trigger = undefined;
+  }
+
   /** The partition heals. */
   heal(): void {
     this.cut = false;
