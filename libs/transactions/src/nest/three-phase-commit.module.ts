@@ -84,8 +84,12 @@ export class ThreePhaseCommitModule {
       providers.push(
         {
           provide: PostgresThreePhaseLog,
-          inject: [Database],
-          useFactory: (db: Database) => new PostgresThreePhaseLog(db),
+          inject: [Database, SERVICE_CONFIG],
+          // The lease a live coordinator holds on a transaction it is driving: about its inline PreCommit
+          // round. Past it, recovery (here or on a replica, or after a restart) may drive it too — safely,
+          // every step being idempotent — so a dead coordinator's transactions are taken up soon.
+          useFactory: (db: Database, config: ServiceConfig) =>
+            new PostgresThreePhaseLog(db, env(config).TX_VOTE_TIMEOUT_MS * 3),
         },
         { provide: TRANSACTION_BROWSER, useExisting: PostgresThreePhaseLog },
         {
