@@ -102,10 +102,13 @@ export function planThreePhaseTrials(
   return Array.from({ length: count }, (_, index) => ({ index, ...deck[index % deck.length] }));
 }
 
-/** Short time-outs, so a trial settles in seconds. */
+/**
+ * Short time-outs, so a trial settles in seconds; in the defaults' order (pre-committed branches time out
+ * before uncertain ones).
+ */
 export const THREE_PHASE_FAULT_TIMEOUTS = {
   TX_VOTE_TIMEOUT_MS: 1_000,
-  TX_3PC_UNCERTAIN_TIMEOUT_MS: 1_500,
+  TX_3PC_UNCERTAIN_TIMEOUT_MS: 2_500,
   TX_3PC_PRECOMMIT_TIMEOUT_MS: 1_500,
   TX_3PC_SWEEP_MS: 200,
   TX_RECOVERY_INTERVAL_MS: 500,
