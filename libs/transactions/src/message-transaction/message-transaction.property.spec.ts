@@ -200,5 +200,5 @@ describe('two-phase message under random faults', () => {
       fc.asyncProperty(fc.array(planArbitrary, { minLength: 1, maxLength: 6 }), (plans) => runWorld(plans)),
       { numRuns: 300 },
     );
-  });
+  }, 120_000);
 });

@@ -268,5 +268,5 @@ describe('quota-cached saga orchestrator under random schedules', () => {
       ),
       { numRuns: 200, ...replayParameters() },
     );
-  });
+  }, 120_000);
 });

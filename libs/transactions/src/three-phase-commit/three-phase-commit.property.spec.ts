@@ -143,7 +143,7 @@ describe('three-phase commit under random schedules', () => {
       }),
       { numRuns: 400 },
     );
-  });
+  }, 120_000);
 
   it('splits the outcome for some schedule under the textbook time-outs', async () => {
     const result = await fc.check(
@@ -151,5 +151,5 @@ describe('three-phase commit under random schedules', () => {
       { numRuns: 2_000, seed: 3 },
     );
     expect(result.failed).toBe(true);
-  });
+  }, 120_000);
 });
