@@ -6,6 +6,7 @@
 import type { ProtocolPoint } from '@hospital/transactions/core/protocol-points';
 import type { Log } from './bench-cluster';
 import { type FaultKindSummary, type Finding, summarizeFaultKinds } from './faults-outbox-plan';
+import { spreadDeck, type TrialRecord } from './faults-report';
 import type { ConsultServiceName } from './telemedicine-cluster';
 
 export type { FaultKindSummary, Finding } from './faults-outbox-plan';
@@ -82,10 +83,7 @@ export function threePhaseDeck(): Deal[] {
     ),
     Array.from({ length: 6 }, (): Deal => ({ fault: 'partition' })),
   ];
-  return kinds
-    .flatMap((deals) => deals.map((deal, i) => ({ deal, at: (i + 0.5) / deals.length })))
-    .sort((a, b) => a.at - b.at)
-    .map((d) => d.deal);
+  return spreadDeck(kinds);
 }
 
 /** `count` trials dealt round the deck, only of `faults` (all by default), only at `point` when given. */
@@ -161,7 +159,7 @@ export interface ConsultTrace {
   outcome?: 'committed' | 'aborted' | 'split';
 }
 
-export interface ThreePhaseTrialResult extends ThreePhaseTrialPlan {
+export interface ThreePhaseTrialResult extends ThreePhaseTrialPlan, TrialRecord {
   /** True when the fault happened: the victim died of SIGKILL, or the partition started. */
   injected: boolean;
   victimExit?: string;
@@ -176,14 +174,6 @@ export interface ThreePhaseTrialResult extends ThreePhaseTrialPlan {
   aloneMs?: number;
   /** ms from the restart or heal until everything settled. */
   settleMs?: number;
-  seconds: number;
-  phases: Record<string, number>;
-  notes: string[];
-  problems: string[];
-  findings: Finding[];
-  violations: number;
-  lost: number;
-  duplicated: number;
 }
 
 export interface ThreePhaseFaultSummary {

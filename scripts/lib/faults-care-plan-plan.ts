@@ -5,6 +5,7 @@ import { type ProtocolPoint, protocolPointsOf } from '@hospital/transactions/cor
 import type { Log } from './bench-cluster';
 import type { PlanMode, PlanServiceName } from './care-plan-cluster';
 import { type FaultKindSummary, type Finding, summarizeFaultKinds } from './faults-outbox-plan';
+import { spreadDeck, type TrialRecord } from './faults-report';
 
 export type { FaultKindSummary, Finding } from './faults-outbox-plan';
 
@@ -77,11 +78,7 @@ export function carePlanDeck(): Deal[] {
     Array.from({ length: 5 }, (): Deal => ({ mode: 'quota-saga', fault: 'redis-flush' })),
     Array.from({ length: 5 }, (): Deal => ({ mode: 'quota-saga', fault: 'broker-restart' })),
   ];
-  // Each deal at the middle of its share of the deck, then sorted by that position.
-  return kinds
-    .flatMap((deals) => deals.map((deal, i) => ({ deal, at: (i + 0.5) / deals.length })))
-    .sort((a, b) => a.at - b.at)
-    .map((d) => d.deal);
+  return spreadDeck(kinds);
 }
 
 /** `count` trials dealt round the deck, only of `faults` (all by default). */
@@ -129,7 +126,7 @@ export interface CarePlanFaultLabOptions {
   settleTimeoutMs?: number;
 }
 
-export interface CarePlanTrialResult extends CarePlanTrialPlan {
+export interface CarePlanTrialResult extends CarePlanTrialPlan, TrialRecord {
   /** True when the fault happened (the victim died of SIGKILL; keys deleted; the broker restarted). */
   injected: boolean;
   victimExit?: string;
@@ -148,14 +145,6 @@ export interface CarePlanTrialResult extends CarePlanTrialPlan {
   keysDeleted: number;
   completionEvents: number;
   settleMs?: number;
-  seconds: number;
-  phases: Record<string, number>;
-  notes: string[];
-  problems: string[];
-  findings: Finding[];
-  violations: number;
-  lost: number;
-  duplicated: number;
 }
 
 export interface CarePlanFaultSummary {

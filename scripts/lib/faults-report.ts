@@ -3,6 +3,33 @@
 import { formatTable } from './bench-report';
 import type { FaultKindSummary, Finding } from './faults-outbox-plan';
 
+/** What every fault runner's trial records beside its own counts. */
+export interface TrialRecord {
+  seconds: number;
+  /** Milliseconds spent in each phase of the trial (arming, load, restart, settle, check…). */
+  phases: Record<string, number>;
+  /** What happened besides the fault (informational). */
+  notes: string[];
+  /** What went wrong with the trial itself (each is also a finding). */
+  problems: string[];
+  /** Findings first seen in this trial. */
+  findings: Finding[];
+  violations: number;
+  lost: number;
+  duplicated: number;
+}
+
+/**
+ * A deck of trials with each fault kind spread over it: every deal at the middle of its kind's share of
+ * the deck, then all sorted by that position, so neighbours differ and a short run still sees every kind.
+ */
+export function spreadDeck<T>(kinds: readonly (readonly T[])[]): T[] {
+  return kinds
+    .flatMap((deals) => deals.map((deal, i) => ({ deal, at: (i + 0.5) / deals.length })))
+    .sort((a, b) => a.at - b.at)
+    .map((d) => d.deal);
+}
+
 /** A trial's phase clock: each call records the ms since the previous one (or the start) under `name`. */
 export function phaseClock(phases: Record<string, number>): (name: string) => void {
   let phaseStart = Date.now();
