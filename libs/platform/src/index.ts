@@ -14,3 +14,5 @@ export * from './auth/service-token';
 export * from './auth/service-auth.guard';
 export * from './errors/domain-exception';
 export * from './errors/problem-details';
+export * from './auth/principal';
+export * from './audit/audit-record';
