@@ -18,10 +18,10 @@ const swc = [
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  // Nest 12 and fhir-kit-client 2 ship ESM only; jest's CommonJS loader needs those packages compiled
+  // Nest 12, fhir-kit-client 2 and jose 6 ship ESM only; jest's CommonJS loader needs those packages compiled
   // like our own code.
   transform: { '^.+\\.(ts|js|mjs)$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|fhir-kit-client)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|fhir-kit-client|jose)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The @hospital/* aliases, as tsconfig.json declares them.
   // fhir-kit-client exports only an `import` condition, which jest's CommonJS resolver does not match.

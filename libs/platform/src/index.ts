@@ -16,3 +16,7 @@ export * from './errors/domain-exception';
 export * from './errors/problem-details';
 export * from './auth/principal';
 export * from './audit/audit-record';
+export * from './auth/scopes';
+export * from './auth/roles';
+export * from './auth/access-token';
+export * from './auth/dev-issuer';

@@ -3,8 +3,8 @@ import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength 
 import { ConfigError, toInt } from './environment';
 
 // The pieces a service's environment is composed of. Each service lists the pieces it uses (its
-// `config.ts`); the platform's own (ServiceEnvironment, DatabaseEnvironment, ServiceAuthEnvironment)
-// are part of every service, since every service runs PlatformModule. A library module reads its
+// `config.ts`); the platform's own (ServiceEnvironment, DatabaseEnvironment, ServiceAuthEnvironment,
+// AccessEnvironment) are part of every service, since every service runs PlatformModule. A library module reads its
 // settings through `environmentOf(config, Piece)`, which refuses a service whose configuration lacks them.
 
 /** What every service reads: where it listens, its logs, its request limit, its own address, fault points. */
@@ -59,6 +59,28 @@ export class ServiceAuthEnvironment {
   @IsString()
   @MinLength(32, { message: 'SERVICE_AUTH_SECRET must be at least 32 characters' })
   SERVICE_AUTH_SECRET?: string;
+}
+
+/**
+ * How a service verifies the bearer tokens of the hospital's people (`auth/access-token.ts`): RS256 JWTs
+ * of one issuer, checked against its key set. A service refuses to start without a key set and an
+ * issuer (`npm run token` and `scripts/services.ts` give every service the development issuer's).
+ */
+export class AccessEnvironment {
+  /** The issuer's public keys as an inline JWKS document (`{"keys":[…]}`). */
+  @IsOptional() @IsString() AUTH_JWKS?: string;
+  /** Or a path to a file holding that JWKS document (AUTH_JWKS wins when both are set). */
+  @IsOptional() @IsString() AUTH_JWKS_FILE?: string;
+  /** The `iss` every token must carry. */
+  @IsOptional() @IsString() AUTH_ISSUER?: string;
+  /** The `aud` every token must carry. */
+  @IsString() @MinLength(1) AUTH_AUDIENCE: string = 'hospital';
+  /** Clock difference tolerated on `exp` and `nbf`, in seconds. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(300) AUTH_CLOCK_SKEW_SECONDS: number = 30;
+  /** SMART discovery: the issuer's published key set, authorization and token endpoints, when it has them. */
+  @IsOptional() @IsUrl({ require_tld: false }) AUTH_JWKS_URI?: string;
+  @IsOptional() @IsUrl({ require_tld: false }) AUTH_AUTHORIZATION_ENDPOINT?: string;
+  @IsOptional() @IsUrl({ require_tld: false }) AUTH_TOKEN_ENDPOINT?: string;
 }
 
 /** Redis, for the services and tools that use it. */
@@ -155,10 +177,18 @@ export class MessageServerEnvironment extends TransactionsEnvironment {
 }
 
 /** The pieces of every service, read by PlatformModule itself. */
-export const PLATFORM_PIECES = [ServiceEnvironment, DatabaseEnvironment, ServiceAuthEnvironment] as const;
+export const PLATFORM_PIECES = [
+  ServiceEnvironment,
+  DatabaseEnvironment,
+  ServiceAuthEnvironment,
+  AccessEnvironment,
+] as const;
 
 /** What PlatformModule and the platform's own code read from any service's configuration. */
-export type PlatformEnvironment = ServiceEnvironment & DatabaseEnvironment & ServiceAuthEnvironment;
+export type PlatformEnvironment = ServiceEnvironment &
+  DatabaseEnvironment &
+  ServiceAuthEnvironment &
+  AccessEnvironment;
 
 /**
  * Every piece at once: for tools and tests that stand in for any service. A service lists only its own
