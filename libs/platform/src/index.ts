@@ -20,3 +20,7 @@ export * from './auth/scopes';
 export * from './auth/roles';
 export * from './auth/access-token';
 export * from './auth/dev-issuer';
+export * from './auth/fhir-scopes';
+export * from './auth/access.decorators';
+export * from './auth/access.guard';
+export * from './auth/smart-configuration';

@@ -1,3 +1,4 @@
+import { RequireScopes } from '@hospital/platform';
 import { Controller, Get, Inject, Query, ValidationPipe } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FreeSlotsQuery } from './dto/free-slots.query';
@@ -17,6 +18,7 @@ const DAY_MS = 86_400_000;
  * RFC 9457 problem documents.
  */
 @ApiTags('slots')
+@RequireScopes('user/Slot.s')
 @Controller('api/slots')
 export class FreeSlotsController {
   constructor(@Inject(SchedulingService) private readonly scheduling: SchedulingService) {}

@@ -1,3 +1,4 @@
+import { RequireScopes } from '@hospital/platform';
 import { Body, Controller, Delete, Get, Inject, Param, Put, ValidationPipe } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Bed } from './beds.repository';
@@ -26,6 +27,7 @@ function view(bed: Bed): BedView {
 export class BedsController {
   constructor(@Inject(BedsService) private readonly beds: BedsService) {}
 
+  @RequireScopes('user/Encounter.rs')
   @Get()
   @ApiOperation({ summary: 'Every bed of the unit and its admission', description: NOT_FHIR })
   @ApiOkResponse({ type: [BedView] })
@@ -33,6 +35,7 @@ export class BedsController {
     return (await this.beds.list()).map(view);
   }
 
+  @RequireScopes('user/Encounter.cu')
   @Put(':bedId/admission')
   @ApiOperation({
     summary: 'Admit a patient to the bed, or change the SpO2 scale of the patient in it',
@@ -44,6 +47,7 @@ export class BedsController {
     return view(await this.beds.admit(bedId, admission.patientId, admission.spo2Scale));
   }
 
+  @RequireScopes('user/Encounter.u')
   @Delete(':bedId/admission')
   @ApiOperation({
     summary: 'Discharge the patient in the bed (an empty bed stays empty)',

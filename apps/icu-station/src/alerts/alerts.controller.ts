@@ -13,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ServiceAuthGuard } from '@hospital/platform';
+import { ServiceAuthGuard, ServiceRoute, RequireScopes, Roles } from '@hospital/platform';
 import { StationErrorCode, StationException } from './alerts.exception';
 import { type AlertReceipt, AlertsService, type AlertView } from './alerts.service';
 import { AlertNotificationDto, IDEMPOTENCY_KEY } from './dto/alert-notification.dto';
@@ -33,6 +33,7 @@ const strict = new ValidationPipe({
  * 201 with a receipt for a new key, 200 with the original receipt for a key already recorded.
  */
 @ApiTags('alerts')
+@ServiceRoute()
 @Controller('internal/alerts')
 @UseGuards(ServiceAuthGuard)
 export class InternalAlertsController {
@@ -67,6 +68,7 @@ export class AlertsController {
     @Inject(StationReconciler) private readonly reconciler: StationReconciler,
   ) {}
 
+  @RequireScopes('user/Flag.rs')
   @Get()
   @ApiOperation({ summary: 'Alerts received, newest first; filter by bedId and level; limit/offset pages' })
   list(
@@ -75,6 +77,7 @@ export class AlertsController {
     return this.alerts.list({ bedId: query.bedId, level: query.level }, query.limit ?? 50, query.offset ?? 0);
   }
 
+  @Roles('administrator')
   @Post('reconcile')
   @HttpCode(200)
   @ApiOperation({

@@ -1,3 +1,4 @@
+import { FhirAccess } from '@hospital/platform';
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Parameters } from '@medplum/fhirtypes';
 import {
@@ -22,6 +23,7 @@ const JSON_TYPES: readonly string[] = ['application/fhir+json', 'application/jso
  * recommendation; the gtid is in `x-gtid` of that answer and of a completion that was refused or whose
  * outcome is not known yet.
  */
+@FhirAccess()
 @Controller('fhir')
 export class ConsultCompletionController {
   constructor(

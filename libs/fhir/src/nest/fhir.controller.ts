@@ -1,3 +1,4 @@
+import { FhirAccess, Public } from '@hospital/platform';
 import { Body, Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirRestService, type FhirHttpResult } from './fhir-rest.service';
@@ -8,10 +9,12 @@ import { FHIR_JSON_UTF8, type FhirHttpRequest, type FhirHttpResponse } from './h
  * FhirRestService and writes the status and headers of its answer; errors reach the global
  * FhirExceptionFilter as OperationOutcomes.
  */
+@FhirAccess()
 @Controller('fhir')
 export class FhirController {
   constructor(@Inject(FhirRestService) private readonly fhir: FhirRestService) {}
 
+  @Public()
   @Get('metadata')
   metadata(@Req() req: FhirHttpRequest, @Res({ passthrough: true }) res: FhirHttpResponse): Resource {
     return send(res, this.fhir.metadata(this.fhir.context(req)));

@@ -1,3 +1,4 @@
+import { Public } from '../auth/access.decorators';
 import { Controller, DynamicModule, Get, Inject, Module } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import {
@@ -36,6 +37,7 @@ export class ReadinessChecks {
 }
 
 @ApiTags('health')
+@Public()
 @Controller('health')
 class HealthController {
   constructor(

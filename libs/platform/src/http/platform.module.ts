@@ -1,14 +1,20 @@
 import { DynamicModule, Global, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'pino';
-import { SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
+import { ACCESS_SERVICE_VERIFIER, ACCESS_TOKEN_VERIFIER, AccessGuard } from '../auth/access.guard';
+import { accessTokenSettings, type AccessTokenVerifier, JwksAccessTokenVerifier } from '../auth/access-token';
+import { HmacServiceTokenVerifier, type ServiceTokenVerifier } from '../auth/service-token';
+import { SmartConfigurationController } from '../auth/smart-configuration';
+import { requireServiceAuthSecret, SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
 import { DatabaseModule } from '../database/database.module';
 import type { EntityClass } from '../database/session-entity-manager';
 import { HealthModule, ReadinessCheck } from '../health/health';
 import { createLogger, logContext } from '../logging/logger';
 import { MetricsModule, MetricsRegistry } from '../metrics/metrics';
+import { ROOT_LOGGER } from './root-logger';
 
-export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+export { ROOT_LOGGER };
 
 /** A header's value when it is one short string (ids only: anything else is not logged). */
 const shortHeader = (value: string | string[] | undefined): string | undefined =>
@@ -26,7 +32,9 @@ export interface PlatformOptions {
 
 /**
  * What every service gets by importing one module: validated config, its database, structured logs
- * carrying the gtid, `/health/live` and `/health/ready`, `/metrics`.
+ * carrying the gtid, `/health/live` and `/health/ready`, `/metrics`, and access control: the global
+ * `AccessGuard` on every route (bearer tokens, SMART scopes, roles; see `auth/access.decorators.ts`) and
+ * SMART discovery at `/.well-known/smart-configuration`.
  */
 @Global()
 @Module({})
@@ -45,9 +53,20 @@ export class PlatformModule implements NestModule {
         MetricsModule.forRoot(config.service.name),
         HealthModule.forRoot(options.readiness),
       ],
+      controllers: [SmartConfigurationController],
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: createLogger(config.service.name, config.env.LOG_LEVEL) },
+        {
+          provide: ACCESS_TOKEN_VERIFIER,
+          useFactory: (): AccessTokenVerifier => new JwksAccessTokenVerifier(accessTokenSettings(config.env)),
+        },
+        {
+          provide: ACCESS_SERVICE_VERIFIER,
+          useFactory: (): ServiceTokenVerifier =>
+            new HmacServiceTokenVerifier(requireServiceAuthSecret(config.env), config.service.name),
+        },
+        { provide: APP_GUARD, useClass: AccessGuard },
       ],
       exports: [SERVICE_CONFIG, ROOT_LOGGER, DatabaseModule, MetricsModule, HealthModule],
     };

@@ -1,3 +1,4 @@
+import { Roles } from '@hospital/platform';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, ValidationPipe } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
@@ -48,6 +49,7 @@ const strict = new ValidationPipe({
  * payloads), and for operators the backlog, each notification's attempts, and the dead letters with replay.
  */
 @ApiTags('notifications')
+@Roles('administrator')
 @Controller('api/notifications')
 export class NotificationsController {
   constructor(@Inject(Notifications) private readonly notifications: Notifications) {}

@@ -22,6 +22,7 @@ import {
   ServiceAuthGuard,
   Session,
   ThreePhaseCommitEnvironment,
+  ServiceRoute,
 } from '@hospital/platform';
 import { isValidGtid } from '../core/gtid';
 import { isRecord } from '../adapters/http/http-json';
@@ -64,6 +65,7 @@ export class UncoordinatedApplyEnabled implements CanActivate {
  */
 @ApiExcludeController()
 @UseGuards(UncoordinatedApplyEnabled, ServiceAuthGuard)
+@ServiceRoute()
 @Controller('internal/branch')
 export class UncoordinatedApplyController {
   private readonly peers: ReadonlySet<string>;

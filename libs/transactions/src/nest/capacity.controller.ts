@@ -1,3 +1,4 @@
+import { Roles } from '@hospital/platform';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import {
   ApiConflictResponse,
@@ -37,6 +38,7 @@ const REFUSED = 'A business refusal: not enough available, or the key or branch 
  * Try, Confirm and Cancel behind the barrier. Each call is one local transaction.
  */
 @ApiTags('capacity')
+@Roles('administrator')
 @Controller('api/capacity')
 export class CapacityController {
   constructor(@Inject(CapacityService) private readonly capacity: CapacityService) {}

@@ -15,7 +15,15 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { ApiExcludeController, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Caller, forbiddenCaller, ServiceAuthGuard, ServiceCaller, Session } from '@hospital/platform';
+import {
+  Caller,
+  forbiddenCaller,
+  ServiceAuthGuard,
+  ServiceCaller,
+  Session,
+  ServiceRoute,
+  Roles,
+} from '@hospital/platform';
 import { Type } from 'class-transformer';
 import {
   IsDefined,
@@ -143,6 +151,7 @@ export const MESSAGE_PRODUCERS = Symbol('MESSAGE_PRODUCERS');
  */
 @ApiExcludeController()
 @UseGuards(ServiceAuthGuard)
+@ServiceRoute()
 @Controller('internal/message-transactions')
 export class MessageServerController {
   constructor(
@@ -190,6 +199,7 @@ export class MessageServerController {
 
 /** Admin API of the two-phase message server: its messages, their state, attempts and last error. */
 @ApiTags('message-transactions')
+@Roles('administrator')
 @Controller('api/message-transactions')
 export class MessageTransactionsController {
   constructor(@Inject(MessageTransactionServer) private readonly server: MessageTransactionServer) {}
@@ -233,6 +243,7 @@ export const MESSAGE_SERVER_NAME = Symbol('MESSAGE_SERVER_NAME');
  */
 @ApiExcludeController()
 @UseGuards(ServiceAuthGuard)
+@ServiceRoute()
 @Controller('internal/message-transactions')
 export class MessageCheckBackController {
   constructor(

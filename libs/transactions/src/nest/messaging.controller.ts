@@ -1,3 +1,4 @@
+import { Roles } from '@hospital/platform';
 import {
   Body,
   Controller,
@@ -44,6 +45,7 @@ const strict = new ValidationPipe({
  * consumer queue's dead letters (inspect, replay).
  */
 @ApiTags('messages')
+@Roles('administrator')
 @Controller('api/messages')
 export class MessagingController {
   constructor(

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Matches, Max, Min } from 'class-validator';
-import { SqlExecutor } from '@hospital/platform';
+import { SqlExecutor, Roles } from '@hospital/platform';
 import { CLAIM_KEY, MAX_CLAIM_UNITS, RESOURCE_ID } from '../capacity/types';
 import {
   ClaimMismatchError,
@@ -40,6 +40,7 @@ export class AllocateQuotaBody {
  * touch only the cache (Redis); the main database changes when the saga's completion event arrives.
  */
 @ApiTags('capacity')
+@Roles('administrator')
 @Controller('api/capacity/quota')
 export class QuotaCacheController {
   constructor(

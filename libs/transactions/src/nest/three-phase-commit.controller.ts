@@ -1,6 +1,13 @@
 import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Caller, forbiddenCaller, ServiceAuthGuard, ServiceCaller, Session } from '@hospital/platform';
+import {
+  Caller,
+  forbiddenCaller,
+  ServiceAuthGuard,
+  ServiceCaller,
+  Session,
+  ServiceRoute,
+} from '@hospital/platform';
 import { isValidGtid } from '../core/gtid';
 import { errorMessage } from '../core/observer';
 import { isRecord } from '../adapters/http/http-json';
@@ -26,6 +33,7 @@ function peersOf(value: unknown): string[] | undefined {
  */
 @ApiExcludeController()
 @UseGuards(ServiceAuthGuard)
+@ServiceRoute()
 @Controller('internal/3pc')
 export class ThreePhaseParticipantController {
   constructor(@Inject(ThreePhaseParticipant) private readonly participant: ThreePhaseParticipant<Session>) {}

@@ -32,6 +32,7 @@ import {
   ServiceConfig,
   Session,
   TwoPhaseCommitEnvironment,
+  Roles,
 } from '@hospital/platform';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -374,6 +375,7 @@ export class InDoubtAdmin {
  * Registered before `/api/transactions/:gtid`, which would otherwise take `in-doubt` for a gtid.
  */
 @ApiTags('transactions')
+@Roles('administrator')
 @Controller('api/transactions/in-doubt')
 export class InDoubtController {
   constructor(@Inject(InDoubtAdmin) private readonly admin: InDoubtAdmin) {}

@@ -14,7 +14,15 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiExcludeController, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Caller, forbiddenCaller, ServiceAuthGuard, ServiceCaller, Session } from '@hospital/platform';
+import {
+  Caller,
+  forbiddenCaller,
+  ServiceAuthGuard,
+  ServiceCaller,
+  Session,
+  ServiceRoute,
+  Roles,
+} from '@hospital/platform';
 import { isValidGtid } from '../core/gtid';
 import { errorMessage, TransactionStyle } from '../core/observer';
 import { GlobalTransactionRecord, TransactionBrowser } from '../ports/global-transaction';
@@ -55,6 +63,7 @@ function coordinatorOf(body: unknown, required: boolean, caller: ServiceCaller):
  */
 @ApiExcludeController()
 @UseGuards(ServiceAuthGuard)
+@ServiceRoute()
 @Controller('internal/2pc')
 export class TwoPhaseParticipantController {
   constructor(@Inject(TwoPhaseParticipant) private readonly participant: TwoPhaseParticipant<Session>) {}
@@ -133,6 +142,7 @@ export class TwoPhaseParticipantController {
  */
 @ApiExcludeController()
 @UseGuards(ServiceAuthGuard)
+@ServiceRoute()
 @Controller('internal/2pc')
 export class TwoPhaseCoordinatorController {
   constructor(
@@ -167,6 +177,7 @@ const STYLES: TransactionStyle[] = [
 
 /** Admin API: the global transactions this service coordinates, their state, branches, timeline and retries. */
 @ApiTags('transactions')
+@Roles('administrator')
 @Controller('api/transactions')
 export class TransactionsController {
   constructor(@Inject(TRANSACTION_BROWSER) private readonly browser: TransactionBrowser) {}

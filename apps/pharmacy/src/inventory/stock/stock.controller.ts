@@ -1,3 +1,4 @@
+import { RequireScopes } from '@hospital/platform';
 import { Controller, Get, Inject, Param, Query, ValidationPipe } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { StockLineView, StockListView } from './dto/stock-line.view';
@@ -13,6 +14,7 @@ const query = new ValidationPipe({ transform: true, whitelist: true, forbidNonWh
 
 /** Stock per drug and location, read-only: it changes only through dispense and delivery messages. */
 @ApiTags('inventory')
+@RequireScopes('user/Medication.rs')
 @Controller('api/inventory')
 export class StockController {
   constructor(@Inject(StockService) private readonly stock: StockService) {}
