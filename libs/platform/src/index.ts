@@ -24,3 +24,4 @@ export * from './auth/fhir-scopes';
 export * from './auth/access.decorators';
 export * from './auth/access.guard';
 export * from './auth/smart-configuration';
+export * from './auth/route-access';
