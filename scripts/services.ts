@@ -3,7 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MigrationClass, serviceDatabaseName } from '@hospital/platform';
+import {
+  devIssuerEnv,
+  loadDevIssuerKeys,
+  MigrationClass,
+  type DevIssuerKeys,
+  type Role,
+  serviceDatabaseName,
+  signDevToken,
+} from '@hospital/platform';
 /* eslint-disable no-restricted-imports -- the scripts are the one place that knows every app's migrations */
 import { migrations as emrMigrations } from '../apps/emr/src/database/migrations';
 import { migrations as lisMigrations } from '../apps/lis/src/database/migrations';
@@ -190,11 +198,33 @@ export function serviceEntry(name: string): string {
  */
 const runServiceAuthSecret = process.env.SERVICE_AUTH_SECRET ?? randomBytes(32).toString('base64url');
 
+let devIssuer: DevIssuerKeys | undefined;
+
+/**
+ * The development token issuer of this checkout: an RS256 key pair in `.hospital/dev-issuer.json`
+ * (gitignored), made on first use. Every service the scripts start trusts it, and `npm run token` signs
+ * with it.
+ */
+export function devIssuerKeys(): DevIssuerKeys {
+  devIssuer ??= loadDevIssuerKeys(join(repositoryRoot(), '.hospital', 'dev-issuer.json'));
+  return devIssuer;
+}
+
+/**
+ * The `Authorization` header value of a development token for `role` (administrator by default): what the
+ * scripts send on their own requests to the services they start.
+ */
+export function devAuthorization(role: Role = 'administrator', ttlSeconds = 12 * 3600): string {
+  return `Bearer ${signDevToken(devIssuerKeys(), { role, sub: `scripts-${role}`, ttlSeconds })}`;
+}
+
 /**
  * The environment to spawn a service with: the current environment, the service's own PORT, the base URL
  * of every registered peer (an explicit `<NAME>_URL` in the environment wins over the default port), the
- * run's `SERVICE_AUTH_SECRET`, and the message server's producers (`MESSAGE_PRODUCERS`, from the supply
- * chain's URL unless set). `overrides` come last; an override set to `undefined` removes the variable.
+ * run's `SERVICE_AUTH_SECRET`, the development issuer's `AUTH_JWKS` and `AUTH_ISSUER` (unless the
+ * environment names a key set of its own), and the message server's producers (`MESSAGE_PRODUCERS`, from
+ * the supply chain's URL unless set). `overrides` come last; an override set to `undefined` removes the
+ * variable.
  */
 export function serviceEnv(
   name: string,
@@ -205,6 +235,7 @@ export function serviceEnv(
     ...process.env,
     PORT: String(service.port),
     SERVICE_AUTH_SECRET: runServiceAuthSecret,
+    ...(process.env.AUTH_JWKS || process.env.AUTH_JWKS_FILE ? {} : devIssuerEnv(devIssuerKeys())),
   };
   for (const peer of services) {
     const variable = urlVariable(peer.name);
