@@ -4,6 +4,7 @@
 // stderr and exit status 2.
 import { randomUUID } from 'node:crypto';
 import { BedsideSimulator, unitBeds } from './lib/bedside-simulator';
+import { devAuthorization } from './services';
 
 interface Option {
   default: string;
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     for (const bed of beds) {
       const response = await fetch(`${args.monitor}/api/beds/${bed.bedId}/admission`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: devAuthorization('clinician') },
         body: JSON.stringify({ patientId: bed.patientId, spo2Scale: 1 }),
       });
       if (!response.ok) throw new Error(`admitting to ${bed.bedId}: HTTP ${response.status}`);

@@ -28,6 +28,7 @@ import {
   serviceEnv,
   services,
   twoPhaseServices,
+  devAuthorization,
 } from './services';
 
 const log = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
@@ -93,7 +94,7 @@ async function startBedside(monitorUrl: string, mqttUrl: string): Promise<Bedsid
   for (const bed of DEMO_BEDS) {
     const response = await fetch(`${monitorUrl}/api/beds/${bed.bedId}/admission`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: devAuthorization('clinician') },
       body: JSON.stringify({ patientId: bed.patientId, spo2Scale: 1 }),
     });
     // 409: the patient is in the bed already (a demo run before this one).

@@ -199,6 +199,8 @@ export function serviceEntry(name: string): string {
 const runServiceAuthSecret = process.env.SERVICE_AUTH_SECRET ?? randomBytes(32).toString('base64url');
 
 let devIssuer: DevIssuerKeys | undefined;
+const devTokens = new Map<Role, { header: string; renewAt: number }>();
+const DEV_TOKEN_TTL_SECONDS = 12 * 3600;
 
 /**
  * The development token issuer of this checkout: an RS256 key pair in `.hospital/dev-issuer.json`
@@ -214,8 +216,26 @@ export function devIssuerKeys(): DevIssuerKeys {
  * The `Authorization` header value of a development token for `role` (administrator by default): what the
  * scripts send on their own requests to the services they start.
  */
-export function devAuthorization(role: Role = 'administrator', ttlSeconds = 12 * 3600): string {
-  return `Bearer ${signDevToken(devIssuerKeys(), { role, sub: `scripts-${role}`, ttlSeconds })}`;
+export function devAuthorization(role: Role = 'administrator'): string {
+  const now = Date.now();
+  const cached = devTokens.get(role);
+  if (cached && now < cached.renewAt) return cached.header;
+  const header = `Bearer ${signDevToken(devIssuerKeys(), { role, sub: `scripts-${role}`, ttlSeconds: DEV_TOKEN_TTL_SECONDS })}`;
+  // Signed once per role and reused (a bench sends thousands of requests a second), renewed at half-life.
+  devTokens.set(role, { header, renewAt: now + (DEV_TOKEN_TTL_SECONDS * 1000) / 2 });
+  return header;
+}
+
+/** The `/api` routes for administrators only (`@Roles('administrator')`): admin and transaction APIs. */
+const ADMIN_ROUTE =
+  /\/api\/(transactions|capacity|messages|message-transactions|notifications|alerts\/reconcile)(\/|\?|$)/;
+
+/**
+ * The development token a script sends to `url`: an administrator's for the admin and transaction APIs, a
+ * clinician's (every FHIR type, and the clinical `/api` routes) for everything else.
+ */
+export function devAuthorizationFor(url: string): string {
+  return devAuthorization(ADMIN_ROUTE.test(url) ? 'administrator' : 'clinician');
 }
 
 /**

@@ -1,6 +1,7 @@
 // A minimal keep-alive HTTP client for the runners: one timed POST of a FHIR resource or Bundle, or GET.
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
+import { devAuthorizationFor } from '../services';
 
 export interface PostResult {
   /** HTTP status, or undefined when no response arrived (connection refused or reset, time-out). */
@@ -21,6 +22,8 @@ export interface PostOptions {
   /** Sent as `x-correlation-id`: the service that takes the request mints its own gtid. */
   correlationId?: string;
   timeoutMs?: number;
+  /** The `Authorization` header; a development token for the route by default (`devAuthorizationFor`). */
+  authorization?: string;
 }
 
 /** POSTs a FHIR transaction Bundle to `<base>/fhir` with `x-correlation-id` when given. Never rejects. */
@@ -52,6 +55,7 @@ function send(
         'content-length': payload.length,
       }
     : { accept: 'application/json, application/fhir+json' };
+  headers.authorization = options.authorization ?? devAuthorizationFor(url);
   if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
   return new Promise((resolve) => {
     let settled = false;

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { serviceDatabaseName } from '@hospital/platform';
 import { endpointsFromEnv, ensureDatabases } from '../infra/index';
-import { findService, repositoryRoot, serviceEntry, serviceEnv } from '../services';
+import { findService, repositoryRoot, serviceEntry, serviceEnv, devAuthorization } from '../services';
 import { clientConfig, Log, withClient } from './bench-cluster';
 import { CpuSnapshot, cpuSnapshot, cpuUse, CpuUse, processNamed } from './bench-cpu';
 import { keepAliveAgent } from './bench-http';
@@ -193,7 +193,7 @@ async function admitAll(base: string, beds: readonly { bedId: string; patientId:
       const bed = beds[next++];
       const response = await fetch(`${base}/api/beds/${bed.bedId}/admission`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: devAuthorization('clinician') },
         body: JSON.stringify({ patientId: bed.patientId, spo2Scale: 1 }),
       });
       if (!response.ok) throw new Error(`admitting to ${bed.bedId}: HTTP ${response.status}`);

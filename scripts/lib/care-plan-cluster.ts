@@ -10,7 +10,7 @@ import { Database, serviceDatabaseName } from '@hospital/platform';
 import { quotaCompletionsConsumer } from '@hospital/transactions/nest/quota-completions.handler';
 import { QUOTA_COMPLETIONS_EXCHANGE } from '@hospital/transactions/quota-cache/completion-messages';
 import { endpointsFromEnv, ensureDatabases } from '../infra/index';
-import { findService, repositoryRoot, serviceEntry, serviceEnv } from '../services';
+import { findService, repositoryRoot, serviceEntry, serviceEnv, devAuthorizationFor } from '../services';
 import { createSchedule, createSlots, SERVICE_TYPE_SYSTEM } from './appointments-seeding';
 import { postgresEndpoint, withClient } from './bench-cluster';
 import { failureSummary, getJson, postFhir, type PostOptions } from './bench-http';
@@ -351,7 +351,7 @@ async function sendJson(method: string, url: string, body: unknown) {
   const started = performance.now();
   const response = await fetch(url, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: devAuthorizationFor(url) },
     body: JSON.stringify(body),
   });
   return { status: response.status, body: await response.text(), elapsedMs: performance.now() - started };

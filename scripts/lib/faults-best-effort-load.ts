@@ -12,6 +12,7 @@ import {
   readingsAt,
 } from './bedside-simulator';
 import { sleep } from './faults-outbox-load';
+import { devAuthorizationFor } from '../services';
 
 /** Position on the deterioration path at `round`: well → worst → well, two steps at a time. */
 export function cyclePosition(round: number): number {
@@ -109,7 +110,7 @@ async function send(url: string, method: string, body: unknown): Promise<Answer>
   try {
     const response = await fetch(url, {
       method,
-      headers: { 'content-type': 'application/fhir+json' },
+      headers: { 'content-type': 'application/fhir+json', authorization: devAuthorizationFor(url) },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(15_000),
     });

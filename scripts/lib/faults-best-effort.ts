@@ -35,6 +35,7 @@ import {
 import { sleep } from './faults-outbox-load';
 import { describeExit, ExitInfo } from './service-process';
 import { phaseClock, tallyFindings } from './faults-report';
+import { devAuthorization } from '../services';
 
 export * from './faults-best-effort-plan';
 
@@ -68,7 +69,7 @@ export class BestEffortFaultLab {
       for (const bed of lab.beds()) {
         const response = await fetch(`${lab.cluster.url('icu-monitor')}/api/beds/${bed.bedId}/admission`, {
           method: 'PUT',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: devAuthorization('clinician') },
           body: JSON.stringify({ patientId: bed.patientId, spo2Scale: 1 }),
         }).catch((error: unknown) => {
           throw new Error(`admitting ${bed.bedId}: the ICU monitor did not answer (${String(error)})`);
@@ -431,6 +432,7 @@ export class BestEffortFaultLab {
     );
     const response = await fetch(
       `${this.cluster.url('appointments')}/api/notifications/dead-letters?channel=push&limit=1000`,
+      { headers: { authorization: devAuthorization('administrator') } },
     ).catch((error: unknown) => {
       throw new Error(`listing the dead letters: appointments did not answer (${String(error)})`);
     });

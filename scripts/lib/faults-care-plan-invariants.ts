@@ -11,6 +11,7 @@ import type { PlanAnswer } from './faults-care-plan-load';
 import type { CarePlanParticipant, Finding } from './faults-care-plan-plan';
 import { CARE_PLAN_PARTICIPANTS } from './faults-care-plan-plan';
 import { sleep } from './faults-outbox-load';
+import { devAuthorization } from '../services';
 
 /** A plan as care-plans stored it: its row and its FHIR CarePlan. */
 interface PlanRow {
@@ -128,6 +129,7 @@ export async function cacheMismatch(
     if (epoch === undefined) return undefined;
     const response = await fetch(
       `${cluster.url(service)}/api/capacity/quota/resources/${encodeURIComponent(resource)}`,
+      { headers: { authorization: devAuthorization('administrator') } },
     ).catch(() => undefined);
     if (response?.status !== 200) {
       reason = `its cache level could not be read (${response?.status ?? 'no answer'})`;

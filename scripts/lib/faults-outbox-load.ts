@@ -3,6 +3,7 @@
 /* eslint-disable no-restricted-imports -- the runner speaks the dispensing service's FHIR */
 import { RXNORM_SYSTEM } from '../../apps/pharmacy/src/dispensing/fhir-resources';
 import type { StockSeedLine } from '../../apps/pharmacy/src/inventory/database/seeds/stock';
+import { devAuthorization } from '../services';
 /* eslint-enable no-restricted-imports */
 
 /** Resolves after `ms` milliseconds (the load's pacing and the trial's own pauses). */
@@ -57,7 +58,7 @@ export async function driveDispenses(
       try {
         const response = await fetch(`${url}/fhir/MedicationDispense`, {
           method: 'POST',
-          headers: { 'content-type': 'application/fhir+json' },
+          headers: { 'content-type': 'application/fhir+json', authorization: devAuthorization('clinician') },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(15_000),
         });
