@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  DEV_ISSUER_KEYS_VARIABLE,
   devIssuerEnv,
   loadDevIssuerKeys,
   MigrationClass,
@@ -204,11 +205,16 @@ const DEV_TOKEN_TTL_SECONDS = 12 * 3600;
 
 /**
  * The development token issuer of this checkout: an RS256 key pair in `.hospital/dev-issuer.json`
- * (gitignored), made on first use. Every service the scripts start trusts it, and `npm run token` signs
- * with it.
+ * (gitignored), made on first use; or, in a test run, the spec file's issuer (`HOSPITAL_DEV_ISSUER_KEYS`,
+ * set by the jest setup with the AUTH_JWKS it gives the services). Every service the scripts start trusts
+ * it, and `npm run token` signs with it.
  */
 export function devIssuerKeys(): DevIssuerKeys {
-  devIssuer ??= loadDevIssuerKeys(join(repositoryRoot(), '.hospital', 'dev-issuer.json'));
+  const given = process.env[DEV_ISSUER_KEYS_VARIABLE];
+  devIssuer ??=
+    given !== undefined
+      ? (JSON.parse(given) as DevIssuerKeys)
+      : loadDevIssuerKeys(join(repositoryRoot(), '.hospital', 'dev-issuer.json'));
   return devIssuer;
 }
 

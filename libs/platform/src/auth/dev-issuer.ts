@@ -8,6 +8,11 @@ import { ROLE_SCOPES } from './roles';
 
 /** The issuer name of the development issuer's tokens (`AUTH_ISSUER` of a demo or test run). */
 export const DEV_ISSUER = 'https://dev-issuer.hospital.local';
+/**
+ * Test runs only: the variable holding the whole key pair of the run's issuer (JSON of DevIssuerKeys), so
+ * the scripts a spec drives sign with the key the services it spawned trust. Never read by a service.
+ */
+export const DEV_ISSUER_KEYS_VARIABLE = 'HOSPITAL_DEV_ISSUER_KEYS';
 /** The audience every service checks by default (`AUTH_AUDIENCE`). */
 export const DEFAULT_AUDIENCE = 'hospital';
 

@@ -1,4 +1,5 @@
 import {
+  DEV_ISSUER_KEYS_VARIABLE,
   generateDevIssuerKeys,
   devIssuerEnv,
   signDevToken,
@@ -20,6 +21,7 @@ export function testIssuerKeys(): DevIssuerKeys {
     const env = devIssuerEnv(keys);
     process.env.AUTH_JWKS = env.AUTH_JWKS;
     process.env.AUTH_ISSUER = env.AUTH_ISSUER;
+    process.env[DEV_ISSUER_KEYS_VARIABLE] = JSON.stringify(keys);
   }
   return keys;
 }
