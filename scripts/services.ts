@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import {
   DEV_ISSUER_KEYS_VARIABLE,
   devIssuerEnv,
+  devRoleFor,
   loadDevIssuerKeys,
   MigrationClass,
   type DevIssuerKeys,
@@ -232,16 +233,12 @@ export function devAuthorization(role: Role = 'administrator'): string {
   return header;
 }
 
-/** The `/api` routes for administrators only (`@Roles('administrator')`): admin and transaction APIs. */
-const ADMIN_ROUTE =
-  /\/api\/(transactions|capacity|messages|message-transactions|notifications|alerts\/reconcile)(\/|\?|$)/;
-
 /**
  * The development token a script sends to `url`: an administrator's for the admin and transaction APIs, a
  * clinician's (every FHIR type, and the clinical `/api` routes) for everything else.
  */
 export function devAuthorizationFor(url: string): string {
-  return devAuthorization(ADMIN_ROUTE.test(url) ? 'administrator' : 'clinician');
+  return devAuthorization(devRoleFor(url));
 }
 
 /**

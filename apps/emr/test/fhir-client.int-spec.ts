@@ -2,6 +2,7 @@ import type { Bundle, OperationOutcome, Patient, ServiceRequest } from '@medplum
 import { Client, type FhirResource } from 'fhir-kit-client';
 import { recordUpdateBundle } from '../../../scripts/lib/sample-bundle';
 import { TestHospital } from './support/hospital';
+import { testAuthorization } from '@hospital/platform/testing/access-token';
 
 /**
  * The EMR, the LIS and the PACS as an outside FHIR client sees them: fhir-kit-client, a real R4 client,
@@ -33,9 +34,18 @@ describe('the record services through fhir-kit-client', () => {
 
   beforeAll(async () => {
     hospital = await TestHospital.start();
-    emr = new Client({ baseUrl: `${hospital.emr.url}/fhir` });
-    lis = new Client({ baseUrl: `${hospital.lis.url}/fhir` });
-    pacs = new Client({ baseUrl: `${hospital.pacs.url}/fhir` });
+    emr = new Client({
+      baseUrl: `${hospital.emr.url}/fhir`,
+      customHeaders: { authorization: testAuthorization('clinician') },
+    });
+    lis = new Client({
+      baseUrl: `${hospital.lis.url}/fhir`,
+      customHeaders: { authorization: testAuthorization('clinician') },
+    });
+    pacs = new Client({
+      baseUrl: `${hospital.pacs.url}/fhir`,
+      customHeaders: { authorization: testAuthorization('clinician') },
+    });
   }, 90_000);
 
   afterAll(async () => {

@@ -19,6 +19,7 @@ import type { DeadLetter } from '../src/feed/dead-letter.publisher';
 import { connectVitalsFeed } from '../src/feed/vitals-feed.server';
 import { IcuMonitorModule } from '../src/icu-monitor.module';
 import { NEWS2_TOTAL } from '../src/vitals/news2-assessment';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The bedside feed against the real Mosquitto (127.0.0.1:1883) and PostgreSQL, the monitor a real Nest
@@ -59,7 +60,10 @@ async function startMonitor(): Promise<INestApplication> {
 async function call<T>(path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T }> {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/fhir+json' },
+    headers: {
+      authorization: testAuthorizationFor(path),
+      ...(body === undefined ? {} : { 'content-type': 'application/fhir+json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -12,6 +12,7 @@ import { icuMonitorConfig } from '../src/config';
 import { migrations as monitorMigrations } from '../src/database/migrations';
 import { IcuMonitorModule } from '../src/icu-monitor.module';
 import { ACVPU_SYSTEM, LOINC, OBSERVATION_CATEGORY, UCUM } from '../src/vitals/vital-codes';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The ICU monitor (a Nest app in the spec) and the central monitoring station (a real process from `dist/`,
@@ -33,6 +34,7 @@ async function call<T = Record<string, unknown>>(
   const response = await fetch(url, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
+      authorization: testAuthorizationFor(url),
       ...(init.body === undefined ? {} : { 'content-type': init.type ?? 'application/json' }),
       ...init.headers,
     },

@@ -9,6 +9,7 @@ import { migrations } from '../src/database/migrations';
 import { IcuMonitorModule } from '../src/icu-monitor.module';
 import { ACVPU_SYSTEM, LOINC, OBSERVATION_CATEGORY, UCUM } from '../src/vitals/vital-codes';
 import { NEWS2_TOTAL } from '../src/vitals/news2-assessment';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The ICU monitor over real HTTP on a fresh database: beds and admissions, vitals one by one and in batch
@@ -31,7 +32,10 @@ async function call<T = Record<string, unknown>>(
 ): Promise<Reply<T>> {
   const response = await fetch(`${base}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: init.body === undefined ? {} : { 'content-type': init.type ?? 'application/fhir+json' },
+    headers: {
+      authorization: testAuthorizationFor(path),
+      ...(init.body === undefined ? {} : { 'content-type': init.type ?? 'application/fhir+json' }),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   const text = await response.text();

@@ -6,6 +6,7 @@ import { capacityAccountingViolations } from '@hospital/transactions/testing/cap
 import { pacsConfig } from '../src/config';
 import { migrations } from '../src/database/migrations';
 import { PacsModule } from '../src/pacs.module';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The PACS as a treatment plan's participant, over real HTTP: its imaging capacity per modality and day
@@ -63,7 +64,10 @@ describe('pacs imaging capacity at /api/capacity', () => {
     const hasBody = body !== undefined || raw !== undefined;
     const response = await fetch(`${base}${path}`, {
       method,
-      headers: hasBody ? { 'content-type': type ?? 'application/json' } : {},
+      headers: {
+        authorization: testAuthorizationFor(path),
+        ...(hasBody ? { 'content-type': type ?? 'application/json' } : {}),
+      },
       body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
     const text = await response.text();

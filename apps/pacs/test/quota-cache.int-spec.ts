@@ -15,6 +15,7 @@ import { capacityAccountingViolations } from '@hospital/transactions/testing/cap
 import { pacsConfig } from '../src/config';
 import { migrations } from '../src/database/migrations';
 import { PacsModule } from '../src/pacs.module';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The PACS as a quota-cached saga participant, over real HTTP, Redis and RabbitMQ: imaging capacity lent to
@@ -84,7 +85,10 @@ describe('pacs imaging capacity in the quota cache', () => {
   async function call(method: string, path: string, body?: unknown) {
     const response = await fetch(`${base}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        authorization: testAuthorizationFor(path),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();

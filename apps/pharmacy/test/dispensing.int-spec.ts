@@ -11,6 +11,7 @@ import { migrations } from '../src/dispensing/database/migrations';
 import { seedFormulary } from '../src/dispensing/database/seeds/formulary';
 import { DispensingModule } from '../src/dispensing/dispensing.module';
 import { RXNORM_SYSTEM } from '../src/dispensing/fhir-resources';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The dispensing part over real HTTP on a fresh database: a dispense is stored with its history and search
@@ -32,7 +33,10 @@ async function fhir(
   const hasBody = init.body !== undefined || init.raw !== undefined;
   const response = await fetch(url, {
     method: init.method ?? (hasBody ? 'POST' : 'GET'),
-    headers: hasBody ? { 'content-type': 'application/fhir+json' } : {},
+    headers: {
+      authorization: testAuthorizationFor(url),
+      ...(hasBody ? { 'content-type': 'application/fhir+json' } : {}),
+    },
     body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
   });
   const text = await response.text();

@@ -28,6 +28,7 @@ import { stockInvariantViolations } from '../src/inventory/stock/stock-invariant
 import { StockRepository } from '../src/inventory/stock/stock.repository';
 import { StockService } from '../src/inventory/stock/stock.service';
 import { eventually } from '@hospital/platform/testing/waiting';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The inventory part on a fresh database: each movement is applied in the inbox's transaction exactly once,
@@ -43,7 +44,7 @@ async function listen(app: INestApplication): Promise<string> {
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> & unknown[] }> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: { authorization: testAuthorizationFor(url) } });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> & unknown[] };
 }
 
@@ -326,7 +327,10 @@ describe('pharmacy inventory', () => {
       const send = async (method: string, path: string, body: unknown) => {
         const response = await fetch(`${inventoryUrl}/api/capacity${path}`, {
           method,
-          headers: { 'content-type': 'application/json' },
+          headers: {
+            'content-type': 'application/json',
+            authorization: testAuthorizationFor('/api/capacity'),
+          },
           body: JSON.stringify(body),
         });
         return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -368,7 +372,7 @@ describe('pharmacy inventory', () => {
       const before = (await line('308182', 'ward-3a')).on_hand;
       const response = await fetch(`${dispensingUrl}/fhir/MedicationDispense`, {
         method: 'POST',
-        headers: { 'content-type': 'application/fhir+json' },
+        headers: { 'content-type': 'application/fhir+json', authorization: testAuthorizationFor('/fhir') },
         body: JSON.stringify({
           resourceType: 'MedicationDispense',
           status: 'completed',

@@ -33,6 +33,7 @@ import {
 import { SUPPLY_CHAIN_QUEUES, SupplyChainModule } from '../src/supply-chain/supply-chain.module';
 import { freePort } from '@hospital/platform/testing/waiting';
 import { testServiceCredentials } from '@hospital/platform/testing/service-auth';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The supply chain, the simulated supplier and the two-phase message server as real Nest apps over real
@@ -207,7 +208,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
     ]);
 
   const fhir = async (url: string): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const response = await fetch(url);
+    const response = await fetch(url, { headers: { authorization: testAuthorizationFor(url) } });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
@@ -365,7 +366,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
     const post = (resource: unknown) =>
       fetch(`${supplyChain.url}/fhir/SupplyRequest`, {
         method: 'POST',
-        headers: { 'content-type': 'application/fhir+json' },
+        headers: { 'content-type': 'application/fhir+json', authorization: testAuthorizationFor('/fhir') },
         body: JSON.stringify(resource),
       });
 
@@ -390,7 +391,7 @@ describe('pharmacy supply chain: StockLow → purchase order (two-phase message)
     const before = await count(supplyChain.db, 'SELECT count(*)::int AS n FROM supply_reorder');
     const response = await fetch(`${supplyChain.url}/fhir/SupplyRequest`, {
       method: 'POST',
-      headers: { 'content-type': 'application/fhir+json' },
+      headers: { 'content-type': 'application/fhir+json', authorization: testAuthorizationFor('/fhir') },
       body: JSON.stringify({
         resourceType: 'SupplyRequest',
         itemCodeableConcept: { coding: [{ code: '197361' }] },

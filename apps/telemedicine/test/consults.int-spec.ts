@@ -8,6 +8,7 @@ import { migrations } from '../src/database/migrations';
 import { seedConsultDirectory } from '../src/database/seeds/consult-directory';
 import { TelemedicineModule } from '../src/telemedicine.module';
 import { completionParameters, consultRequest, virtualSession } from '../src/testing/consult-examples';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 // Ports 3800–3819 are this spec's (consult-completion.int-spec has 3820–3869).
 const PORT = 3800;
@@ -21,7 +22,10 @@ interface Reply {
 async function call(url: string, body?: unknown): Promise<Reply> {
   const response = await fetch(url, {
     method: body === undefined ? 'GET' : 'POST',
-    headers: body === undefined ? {} : { 'content-type': 'application/fhir+json' },
+    headers: {
+      authorization: testAuthorizationFor(url),
+      ...(body === undefined ? {} : { 'content-type': 'application/fhir+json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

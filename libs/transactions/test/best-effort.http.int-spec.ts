@@ -20,6 +20,7 @@ import {
   NotificationChannel,
   Notifications,
 } from '@hospital/transactions';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * A service with best-effort notification as a real Nest app over HTTP and PostgreSQL: a notification to a
@@ -94,7 +95,10 @@ describe('/api/notifications over HTTP', () => {
   });
 
   const call = async <T>(method: 'GET' | 'POST', path: string): Promise<Answer<T>> => {
-    const response = await fetch(`${url}${path}`, { method });
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: testAuthorizationFor(path) },
+    });
     return {
       status: response.status,
       type: response.headers.get('content-type') ?? '',

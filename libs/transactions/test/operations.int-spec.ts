@@ -15,6 +15,7 @@ import {
   TwoPhaseParticipant,
 } from '@hospital/transactions';
 import { messagingMigrations, startTestService, testServiceConfig } from './support/service-apps';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * What an operator sees and does in a 2PC service, over real HTTP against real Nest apps on their own
@@ -76,7 +77,7 @@ async function post(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: testAuthorizationFor(url) },
     body: raw ?? JSON.stringify(body),
   });
   const text = await response.text();
@@ -84,7 +85,7 @@ async function post(
 }
 
 async function get<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: { authorization: testAuthorizationFor(url) } });
   expect(response.status).toBe(200);
   return (await response.json()) as T;
 }
@@ -305,7 +306,9 @@ describe('in-doubt transactions: gauges, listing and resolution over HTTP', () =
         `SELECT count(*)::int AS n FROM tx_resolution WHERE operator = 'oncall.d'`,
       );
       expect(n).toBe(0);
-      const query = await fetch(`${lis}/api/transactions/in-doubt/resolutions?limit=0`);
+      const query = await fetch(`${lis}/api/transactions/in-doubt/resolutions?limit=0`, {
+        headers: { authorization: testAuthorizationFor('/api/transactions') },
+      });
       expect(query.status).toBe(400);
       // Cleaned up by the operator the proper way.
       await eventually(

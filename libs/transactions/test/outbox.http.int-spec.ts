@@ -6,6 +6,7 @@ import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import { eventually, freePort } from '@hospital/platform/testing/waiting';
 import { MessagingModule, Outbox, RabbitMqConnection } from '@hospital/transactions';
 import { messagingMigrations, startTestService, testServiceConfig } from './support/service-apps';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * A service with an outbox as a real Nest app over real HTTP, PostgreSQL and RabbitMQ: an event whose
@@ -51,7 +52,7 @@ describe('/api/messages: messages routed to no queue', () => {
   });
 
   const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
-    const response = await fetch(`${url}${path}`);
+    const response = await fetch(`${url}${path}`, { headers: { authorization: testAuthorizationFor(path) } });
     return { status: response.status, body: (await response.json()) as T };
   };
 
@@ -96,7 +97,10 @@ describe('/api/messages: messages routed to no queue', () => {
       await channel.assertQueue(audit, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
       await channel.bindQueue(audit, `${namespace}.ward`, 'ward.#');
     });
-    const retried = await fetch(`${url}/api/messages/outbox/held/retry`, { method: 'POST' });
+    const retried = await fetch(`${url}/api/messages/outbox/held/retry`, {
+      method: 'POST',
+      headers: { authorization: testAuthorizationFor('/api/messages') },
+    });
     expect(retried.status).toBe(200);
     expect(await retried.json()).toEqual({ retried: 1 });
     await eventually(

@@ -7,6 +7,7 @@ import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import { AppointmentsModule } from '../../src/appointments.module';
 import { appointmentsConfig } from '../../src/config';
 import { migrations } from '../../src/database/migrations';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /** The appointments service on a fresh database, over real HTTP, for one spec file. */
 export interface AppointmentsUnderTest {
@@ -65,6 +66,7 @@ export async function call<T = Record<string, unknown>>(
   const response = await fetch(`${base}${path}`, {
     method: init.method ?? (hasBody ? 'POST' : 'GET'),
     headers: {
+      authorization: testAuthorizationFor(path),
       ...(hasBody ? { 'content-type': init.type ?? 'application/fhir+json' } : {}),
       ...init.headers,
     },

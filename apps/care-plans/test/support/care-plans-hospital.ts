@@ -13,6 +13,7 @@ import { carePlansConfig } from '../../src/config';
 import { migrations } from '../../src/database/migrations';
 import { PlanEngines } from '../../src/plans/plan-engines';
 import type { Participant } from '../../src/plans/treatment-plan';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /** The services a plan's participants and its checks run on, by their registered names. */
 export type PeerName = 'emr' | 'appointments' | 'pacs' | 'pharmacy-inventory';
@@ -45,6 +46,7 @@ export async function call<T = Record<string, unknown>>(
   const response = await fetch(url, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
+      authorization: testAuthorizationFor(url),
       ...(init.body === undefined ? {} : { 'content-type': init.type ?? 'application/fhir+json' }),
       ...init.headers,
     },

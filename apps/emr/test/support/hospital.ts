@@ -10,6 +10,7 @@ import { emrConfig } from '../../src/config';
 import { migrations } from '../../src/database/migrations';
 import { EmrModule } from '../../src/emr.module';
 import { freePort } from '@hospital/platform/testing/waiting';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /** The EMR's schema; the LIS and the PACS are built from the same lib migrations today. */
 const MIGRATIONS: MigrationClass[] = migrations;
@@ -158,7 +159,11 @@ export async function fhir(
 ): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const response = await fetch(url, {
     method: init.method ?? (init.body !== undefined || init.raw !== undefined ? 'POST' : 'GET'),
-    headers: { 'content-type': 'application/fhir+json', ...init.headers },
+    headers: {
+      'content-type': 'application/fhir+json',
+      authorization: testAuthorizationFor(url),
+      ...init.headers,
+    },
     body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
   });
   const text = await response.text();

@@ -99,3 +99,15 @@ export function signDevToken(keys: DevIssuerKeys, options: DevTokenOptions): str
   const key = createPrivateKey({ key: keys.privateJwk as JsonWebKey, format: 'jwk' });
   return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
 }
+
+/** The `/api` routes for administrators only (`@Roles('administrator')`): the admin and transaction APIs. */
+const ADMIN_API_ROUTE =
+  /\/api\/(transactions|capacity|messages|message-transactions|notifications|alerts\/reconcile)(\/|\?|$)/;
+
+/**
+ * The role a development client (a script, a spec) uses for `url`: administrator for the admin and
+ * transaction APIs, clinician (every FHIR type, and the clinical `/api` routes) for everything else.
+ */
+export function devRoleFor(url: string): Role {
+  return ADMIN_API_ROUTE.test(url) ? 'administrator' : 'clinician';
+}

@@ -2,6 +2,7 @@ import {
   DEV_ISSUER_KEYS_VARIABLE,
   generateDevIssuerKeys,
   devIssuerEnv,
+  devRoleFor,
   signDevToken,
   type DevIssuerKeys,
   type DevTokenOptions,
@@ -40,4 +41,9 @@ export function testAuthorization(
   extra: Partial<Omit<DevTokenOptions, 'role'>> = {},
 ): string {
   return `Bearer ${testAccessToken(role, extra)}`;
+}
+
+/** The `Authorization` header a spec sends to `url`: an administrator's on the admin APIs, else a clinician's. */
+export function testAuthorizationFor(url: string): string {
+  return testAuthorization(devRoleFor(url));
 }
