@@ -36,11 +36,13 @@ function needsOfEntry(entry: unknown): ScopeNeed[] {
   };
   const method = typeof request?.method === 'string' ? request.method : 'POST';
   const url = typeof request?.url === 'string' ? request.url : undefined;
-  if (url !== undefined && !url.startsWith('/')) return requiredFhirScopes(method, `/fhir/${url}`);
   const type = (resource as { resourceType?: unknown } | undefined)?.resourceType;
-  return typeof type === 'string'
-    ? [{ resourceType: type, permission: permissionOfMethod(method, true) }]
-    : [];
+  // The resource's own type too: an entry whose url names another type must not borrow that type's scope.
+  const own: ScopeNeed[] =
+    typeof type === 'string' ? [{ resourceType: type, permission: permissionOfMethod(method, true) }] : [];
+  if (url === undefined || url.startsWith('/')) return own;
+  const byUrl = requiredFhirScopes(method, `/fhir/${url}`);
+  return [...byUrl, ...own.filter((o) => !byUrl.some((b) => b.resourceType === o.resourceType))];
 }
 
 /**
