@@ -72,7 +72,7 @@ const unguarded = (routes: RouteAccess[]) =>
 
 describe('every route of every service says who may call it', () => {
   it.each(Object.keys(SERVICES))('%s', async (name) => {
-    const routes = await routesOf((SERVICES[name])());
+    const routes = await routesOf(SERVICES[name]());
     // The platform's own routes are there, so the enumeration saw the whole graph.
     expect(routes).toEqual(
       expect.arrayContaining([
