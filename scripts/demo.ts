@@ -10,7 +10,7 @@ import { seedFormulary } from '../apps/pharmacy/src/dispensing/database/seeds/fo
 import { seedInventory } from '../apps/pharmacy/src/inventory/database/seeds/stock';
 import { seedConsultDirectory } from '../apps/telemedicine/src/database/seeds/consult-directory';
 /* eslint-enable no-restricted-imports */
-import { Database } from '@hospital/platform';
+import { Database, devRoleFor } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
@@ -156,10 +156,13 @@ async function main(): Promise<void> {
   const appointments = await appointmentsBanner(url(3006), extras.confirmations, slots);
   const consult = await demoConsult({ telemedicine: url(3008), emr: url(3001), referralInbox: url(3081) });
   process.stdout.write(
-    [
+    withTokens([
       '',
       'The demo hospital is running:',
       ...services.map((s) => `  ${s.name.padEnd(21)} ${url(s.port)}   (OpenAPI ${url(s.port)}/api/docs)`),
+      '',
+      'Every route but health, metrics and /fhir/metadata needs a token of the development issuer:',
+      '  export TOKEN=$(npm run -s token -- --role clinician) ADMIN=$(npm run -s token -- --role administrator)',
       '',
       'Seeded patients pat-0001…pat-0003, practitioners prac-0001/0002, encounters enc-0001/0002. Try:',
       `  curl -s ${url(3001)}/fhir/Patient/pat-0001`,
@@ -184,7 +187,18 @@ async function main(): Promise<void> {
       '',
       `Health ${url(3001)}/health/ready · metrics ${url(3001)}/metrics · Ctrl-C stops everything.`,
       '',
-    ].join('\n'),
+    ]).join('\n'),
+  );
+}
+
+/** The banner's curl commands with the token each needs: `$ADMIN` on the admin APIs, `$TOKEN` elsewhere. */
+function withTokens(lines: string[]): string[] {
+  return lines.map((line) =>
+    line.replace(/curl -s ([^·]*)/g, (_command, rest: string) =>
+      devRoleFor(rest) === 'administrator'
+        ? `curl -s -H "authorization: Bearer $ADMIN" ${rest}`
+        : `curl -s -H "authorization: Bearer $TOKEN" ${rest}`,
+    ),
   );
 }
 
