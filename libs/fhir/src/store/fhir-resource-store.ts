@@ -14,7 +14,7 @@ import {
   UPDATE_STATEMENT,
   writeStatement,
 } from './fhir-store-sql';
-import { buildSearchSql } from './search-sql';
+import { buildSearchSql, includeSql } from './search-sql';
 
 /** A stored resource: `id`, `meta.versionId` and `meta.lastUpdated` are always set. */
 export type Stored<T extends Resource> = T & {
@@ -59,6 +59,8 @@ interface CurrentRow {
 }
 
 const MAX_ATTEMPTS = 5;
+/** At most this many resources are added to one search page by `_include` and `_revinclude`. */
+export const MAX_INCLUDED = 500;
 
 function assertId(id: string): void {
   if (!isValidFhirId(id)) throw FhirException.invalid('Invalid resource id', ['id']);
@@ -381,6 +383,45 @@ export class FhirResourceStore {
             (row) => row.content,
           );
     return total === undefined ? { resources } : { total, resources };
+  }
+
+  /**
+   * The resources the `_include` and `_revinclude` rules of `request` bring in for `matches` (one page of
+   * its results): current versions, each once and none that is already a match, at most `limit` in all
+   * (`truncated` tells when more were left out).
+   */
+  async searchIncludes(
+    exec: SqlExecutor,
+    request: SearchRequest,
+    matches: readonly Resource[],
+    limit = MAX_INCLUDED,
+  ): Promise<{ resources: Stored<Resource>[]; truncated: boolean }> {
+    const ids = matches.map((m) => m.id).filter((id): id is string => id !== undefined);
+    const seen = new Set(ids.map((id) => `${request.resourceType}/${id}`));
+    const resources: Stored<Resource>[] = [];
+    let truncated = false;
+    const rules = [
+      ...(request.include ?? []).map((rule) => ({ rule, reverse: false })),
+      ...(request.revinclude ?? []).map((rule) => ({ rule, reverse: true })),
+    ];
+    if (ids.length === 0) return { resources, truncated };
+    for (const { rule, reverse } of rules) {
+      const room = limit - resources.length;
+      if (room <= 0) {
+        truncated = true;
+        break;
+      }
+      const sql = includeSql(rule, request.resourceType, ids, reverse, room + 1);
+      const rows = await exec.query<{ content: Stored<Resource> }>(sql.text, sql.values);
+      if (rows.length > room) truncated = true;
+      for (const { content } of rows.slice(0, room)) {
+        const key = `${content.resourceType}/${content.id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        resources.push(content);
+      }
+    }
+    return { resources, truncated };
   }
 
   /** Whether a current (not deleted) resource exists. */

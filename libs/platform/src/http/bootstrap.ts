@@ -24,7 +24,7 @@ export interface ServiceAppOptions {
 
 /**
  * Creates a service's Nest app with the platform's conventions: JSON and FHIR JSON bodies up to the
- * configured limit, pino logs, OpenAPI at /api/docs, graceful shutdown. Does not listen.
+ * configured limit (and form bodies, for FHIR's search by POST), pino logs, OpenAPI at /api/docs, graceful shutdown. Does not listen.
  */
 export async function createServiceApp(
   root: DynamicModule,
@@ -36,6 +36,12 @@ export async function createServiceApp(
   app.useBodyParser('json', {
     limit: config.env.BODY_LIMIT_BYTES,
     type: ['application/json', 'application/fhir+json', 'application/*+json'],
+  });
+  // Form bodies: FHIR's `POST [type]/_search` sends its parameters as application/x-www-form-urlencoded.
+  app.useBodyParser('urlencoded', {
+    limit: config.env.BODY_LIMIT_BYTES,
+    extended: false,
+    type: 'application/x-www-form-urlencoded',
   });
   app.disable('x-powered-by');
   app.set('etag', false);
