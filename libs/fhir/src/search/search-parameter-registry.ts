@@ -67,6 +67,19 @@ const CONTROL_PARAMS = [
 ] as const;
 type ControlParam = (typeof CONTROL_PARAMS)[number];
 
+/**
+ * The control parameters a search accepts besides the registered ones (`_include` and `_revinclude` are
+ * declared apart, per value), with what each does: the CapabilityStatement lists them.
+ */
+export const CONTROL_PARAMETER_DOCS: Readonly<Record<string, string>> = {
+  _count: `Page size (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`,
+  _offset: `Index of the first match of the page (at most ${MAX_OFFSET})`,
+  _sort: '_id, _lastUpdated or a search parameter of this type; - for descending; several comma-separated',
+  _total: 'none, estimate or accurate (estimate is answered accurately)',
+  _summary: 'true, text, data or count; subsetted resources are tagged SUBSETTED',
+  _elements: 'Top-level elements to return (id, meta and mandatory elements always); tagged SUBSETTED',
+};
+
 /** The `_summary` values this server honours (`false` asks for whole resources, the default). */
 export const SUMMARY_MODES: readonly (SummaryMode | 'false')[] = ['true', 'text', 'data', 'count', 'false'];
 /** An element name of `_elements` (top-level elements only, as R4 defines the parameter). */
@@ -242,6 +255,31 @@ export class SearchParameterRegistry {
     request.params = accepted;
     if (ignored.length > 0) request.ignored = ignored;
     return request;
+  }
+
+  /** The `_include` values a search of `resourceType` follows (`Type:param` and `Type:param:Target`). */
+  includeValues(resourceType: string): string[] {
+    return this.followable(resourceType, [resourceType], false);
+  }
+
+  /** The `_revinclude` values a search of `resourceType` follows (`Source:param` and `Source:param:Type`). */
+  revIncludeValues(resourceType: string): string[] {
+    return this.followable(resourceType, this.resourceTypes(), true);
+  }
+
+  private followable(searched: string, sources: string[], reverse: boolean): string[] {
+    const values: string[] = [];
+    for (const source of sources) {
+      for (const param of this.params(source).filter((p) => p.type === 'reference')) {
+        const rule = this.includeRule(searched, `${source}:${param.code}`, reverse);
+        if (rule === undefined) continue;
+        values.push(
+          `${source}:${param.code}`,
+          ...rule.targetTypes.map((t) => `${source}:${param.code}:${t}`),
+        );
+      }
+    }
+    return values;
   }
 
   /**
