@@ -245,6 +245,16 @@ describe('FhirModule over HTTP', () => {
     expect((gone.json as unknown as OperationOutcome).issue[0].code).toBe('deleted');
   });
 
+  it('honours If-None-Exist for a writer without its own conditional create (checked before create)', async () => {
+    const body = patient('Conditional', 'H-COND');
+    const first = await call('POST', '/Patient', body, { 'if-none-exist': 'identifier=urn:mrn|H-COND' });
+    expect(first.status).toBe(201);
+    const retried = await call('POST', '/Patient', body, { 'if-none-exist': 'identifier=urn:mrn|H-COND' });
+    expect(retried.status).toBe(200);
+    expect(retried.json.id).toBe(first.json.id);
+    expect((await call('GET', '/Patient?identifier=urn:mrn|H-COND')).json.total).toBe(1);
+  });
+
   it('creates on PUT to an unknown id with 201', async () => {
     const put = await call('PUT', '/Patient/put-created-1', {
       ...patient('Put', 'H-PUT'),

@@ -22,6 +22,8 @@ import {
   type FhirUpdateContext,
   type FhirUpdateResult,
   type FhirWriter,
+  type FhirWriteResult,
+  type SearchRequest,
   type Stored,
 } from '@hospital/fhir';
 
@@ -57,6 +59,10 @@ class SearchSpecWriter implements FhirWriter {
 
   delete(resourceType: string, id: string): Promise<FhirDeleteResult> {
     return this.db.transaction((tx) => this.store.delete(tx, resourceType, id));
+  }
+
+  createIfNoneExist(resource: Resource, condition: SearchRequest): Promise<FhirWriteResult<Resource>> {
+    return this.db.transaction((tx) => this.store.createIfNoneExist(tx, resource, condition));
   }
 }
 
@@ -466,6 +472,21 @@ describe('FHIR search and REST behaviour over HTTP', () => {
       expect(ambiguous.status).toBe(412);
       expect(ambiguous.json.resourceType).toBe('OperationOutcome');
       expect(await rowCount()).toBe(before + 1);
+    });
+
+    it('creates once when retries with the same condition arrive at the same time', async () => {
+      const body = patient('Concurrent', 'CC-1');
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          call<Patient>('POST', '/Patient', {
+            body,
+            headers: { 'if-none-exist': 'identifier=urn:mrn|CC-1' },
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+      expect(new Set(answers.map((a) => a.json.id)).size).toBe(1);
+      expect((await call<Bundle>('GET', '/Patient?identifier=urn:mrn|CC-1')).json.total).toBe(1);
     });
 
     it('refuses a condition that is malformed, unknown or filters nothing, writing nothing', async () => {

@@ -23,7 +23,8 @@ import {
   SearchParameterRegistry,
 } from '../search/search-parameter-registry';
 import { subsetResource } from '../search/subsetting';
-import { FhirResourceStore, type Stored } from '../store/fhir-resource-store';
+import type { SearchRequest } from '../search/search-request';
+import { FhirResourceStore, type FhirWriteResult, type Stored } from '../store/fhir-resource-store';
 import { FhirValidator } from '../validation/fhir-validator';
 import { FHIR_MODULE_OPTIONS, type FhirModuleOptions } from './fhir-module-options';
 import { FHIR_WRITER, type FhirWriteContext, type FhirWriter } from './fhir-writer';
@@ -259,29 +260,45 @@ export class FhirRestService {
     assertJsonBody(contentType);
     const resource = this.validator.validate(body, type);
     const preferences = parsePrefer(context.request?.header('prefer'));
-    const condition = context.request?.header('if-none-exist');
-    if (condition !== undefined) {
-      const existing = await this.conditionalMatch(type, condition);
-      if (existing !== undefined) {
-        return answer(200, versionHeaders(context.baseUrl, existing, true), existing, preferences, 'exists');
+    const header = context.request?.header('if-none-exist');
+    const writer = this.requireWriter('create');
+    if (header !== undefined) {
+      const condition = this.conditionOf(type, header);
+      let result: FhirWriteResult<Resource> | undefined;
+      if (typeof writer.createIfNoneExist === 'function') {
+        result = await writer.createIfNoneExist(resource, condition, context);
+      } else {
+        // The writer cannot check inside its own transaction: check first, then create. Two concurrent
+        // creates with the same condition may both find nothing and both create (a window of one round
+        // trip); a client retrying a create whose answer it lost is covered.
+        const existing = await this.store.findConditionalMatch(this.database, condition);
+        if (existing === undefined) {
+          const created = await writer.create?.(resource, context);
+          if (created !== undefined) result = { resource: created, created: true, changed: true };
+        } else result = { resource: existing, created: false, changed: false };
       }
+      if (result === undefined) throw FhirException.methodNotAllowed('create', type);
+      const status = result.created ? 201 : 200;
+      const what = result.created ? 'created' : 'exists';
+      return answer(
+        status,
+        versionHeaders(context.baseUrl, result.resource, true),
+        result.resource,
+        preferences,
+        what,
+      );
     }
-    const stored = await this.requireWriter('create').create?.(resource, context);
+    const stored = await writer.create?.(resource, context);
     if (stored === undefined) throw FhirException.methodNotAllowed('create', type);
     return answer(201, versionHeaders(context.baseUrl, stored, true), stored, preferences, 'created');
   }
 
   /**
-   * The one current resource an `If-None-Exist` search (`identifier=urn:mrn|H-1`, optionally prefixed with
-   * `?` or `Type?`) finds, or undefined when it finds none; 412 when it finds several, 400 when it is
-   * malformed, names a parameter this service does not know, or filters nothing.
-   *
-   * The check runs before the writer's create, in its own statement: two concurrent creates with the same
-   * condition may both find nothing and both create (a window of one round trip to the database). It
-   * closes the common case, a client retrying a create whose answer it lost.
+   * The search of an `If-None-Exist` header (`identifier=urn:mrn|H-1`, optionally prefixed with `?` or
+   * `Type?`): 400 when it is malformed, names a parameter this service does not know, or filters nothing.
    */
-  private async conditionalMatch(type: string, condition: string): Promise<Stored<Resource> | undefined> {
-    const query = condition.trim().replace(new RegExp(`^(${type})?\\?`), '');
+  private conditionOf(type: string, header: string): SearchRequest {
+    const query = header.trim().replace(new RegExp(`^(${type})?\\?`), '');
     const request = this.registry.parseSearch(type, new URLSearchParams(query), { handling: 'strict' });
     if (request.filters.length === 0) {
       throw new FhirException(
@@ -292,23 +309,7 @@ export class FhirRestService {
         },
       );
     }
-    const found = await this.store.search(this.database, {
-      resourceType: type,
-      filters: request.filters,
-      count: 2,
-      offset: 0,
-      sort: [],
-      total: false,
-      params: [],
-    });
-    if (found.resources.length > 1) {
-      throw new FhirException(
-        FhirErrorCode.PreconditionFailed,
-        `If-None-Exist matches more than one ${type}`,
-        { expression: ['If-None-Exist'] },
-      );
-    }
-    return found.resources[0];
+    return request;
   }
 
   async update(

@@ -145,6 +145,51 @@ export class FhirResourceStore {
   }
 
   /**
+   * The one current resource the search `condition` (an `If-None-Exist` header, parsed) finds, or undefined
+   * when it finds none; 412 when it finds more than one.
+   */
+  async findConditionalMatch(
+    exec: SqlExecutor,
+    condition: SearchRequest,
+  ): Promise<Stored<Resource> | undefined> {
+    const found = await this.search(exec, {
+      resourceType: condition.resourceType,
+      filters: condition.filters,
+      count: 2,
+      offset: 0,
+      sort: [],
+      total: false,
+      params: [],
+    });
+    if (found.resources.length > 1) {
+      throw new FhirException(
+        FhirErrorCode.PreconditionFailed,
+        `If-None-Exist matches more than one ${condition.resourceType}`,
+        { expression: ['If-None-Exist'] },
+      );
+    }
+    return found.resources[0];
+  }
+
+  /**
+   * A conditional create (`If-None-Exist`) without a window: run it inside `Database.transaction` (or a
+   * branch). It takes a transaction-scoped advisory lock on the type and the condition, so concurrent
+   * creates with the same condition (on any replica) run one after another, then answers the one match
+   * (`created: false`, nothing written), 412 for several, or creates the resource (`created: true`).
+   */
+  async createIfNoneExist<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    condition: SearchRequest,
+  ): Promise<FhirWriteResult<T>> {
+    const key = `fhir-if-none-exist:${condition.resourceType}:${JSON.stringify(condition.filters)}`;
+    await exec.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+    const existing = await this.findConditionalMatch(exec, condition);
+    if (existing !== undefined) return { resource: existing as Stored<T>, created: false, changed: false };
+    return { resource: await this.create(exec, resource), created: true, changed: true };
+  }
+
+  /**
    * Creates several resources in one statement (a dispensing round, requests committed together): the
    * same rows as `create` for each, under the given id or a new UUID. A 409 when any id is taken (or one
    * is named twice); run it in a transaction, which the 409 rolls back: the statement itself writes the
