@@ -228,6 +228,18 @@ describe('FHIR search and REST behaviour over HTTP', () => {
       });
       expect(huge.status).toBe(413);
       expect(huge.json.resourceType).toBe('OperationOutcome');
+      const many = await call<OperationOutcome>('POST', '/Patient/_search', {
+        body: Array.from({ length: 1001 }, (_, i) => `p${i}=x`).join('&'),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(many.status).toBe(413);
+      expect(many.json.resourceType).toBe('OperationOutcome');
+      const charset = await call<OperationOutcome>('POST', '/Patient/_search', {
+        body: 'family=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=koi8-r' },
+      });
+      expect(charset.status).toBe(415);
+      expect(charset.json.resourceType).toBe('OperationOutcome');
     });
   });
 
