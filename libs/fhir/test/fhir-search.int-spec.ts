@@ -228,6 +228,14 @@ describe('FHIR search and REST behaviour over HTTP', () => {
       });
       expect(huge.status).toBe(413);
       expect(huge.json.resourceType).toBe('OperationOutcome');
+      for (const body of ['family=%00', 'family%00=x']) {
+        const unstorable = await call<OperationOutcome>('POST', '/Patient/_search', {
+          body,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
+        expect(unstorable.status).toBe(400);
+        expect(unstorable.json.resourceType).toBe('OperationOutcome');
+      }
       const many = await call<OperationOutcome>('POST', '/Patient/_search', {
         body: Array.from({ length: 1001 }, (_, i) => `p${i}=x`).join('&'),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

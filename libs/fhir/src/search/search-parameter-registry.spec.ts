@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
@@ -229,6 +230,64 @@ describe('SearchParameterRegistry', () => {
         expect(error.code).toBe(FhirErrorCode.Invalid);
         expect(error.status).toBe(400);
       }
+    });
+
+    it('property: any query is a SearchRequest or a 400 FhirException, lenient never refuses an unknown name', () => {
+      const names = fc.oneof(
+        fc.constantFrom(
+          '_id',
+          'family',
+          'birthdate',
+          'gender',
+          'identifier',
+          'name:exact',
+          'gender:not',
+          'family:missing',
+          '_sort',
+          '_total',
+          '_count',
+          '_offset',
+          '_summary',
+          '_elements',
+          '_include',
+          '_revinclude',
+          '_format',
+        ),
+        fc.string({ maxLength: 12 }),
+      );
+      const values = fc.oneof(
+        fc.constantFrom(
+          '',
+          'x',
+          '2000',
+          'true',
+          'count',
+          'Encounter:subject',
+          'name,-birthdate',
+          "' OR 1=1 --",
+        ),
+        fc.string({ maxLength: 20 }),
+      );
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(names, values), { maxLength: 8 }),
+          fc.constantFrom('strict' as const, 'lenient' as const),
+          (pairs, handling) => {
+            const query = new URLSearchParams(pairs);
+            try {
+              const request = registry.parseSearch('Patient', query, { handling });
+              expect(request.count).toBeLessThanOrEqual(MAX_PAGE_SIZE);
+              if (handling === 'strict') expect(request.ignored).toBeUndefined();
+            } catch (error) {
+              expect(error).toBeInstanceOf(FhirException);
+              expect((error as FhirException).status).toBe(400);
+              if (handling === 'lenient')
+                expect((error as FhirException).code).not.toBe(FhirErrorCode.UnknownSearchParameter);
+            }
+          },
+        ),
+        { numRuns: 500 },
+      );
     });
 
     it('caps _count at 100 and rejects malformed paging values', () => {

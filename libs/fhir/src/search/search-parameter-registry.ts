@@ -108,14 +108,18 @@ function invalidValue(name: string, what: string): FhirException {
 
 /** Express's parsed query (or any string record) as name → values; nested values are rejected. */
 function queryEntries(query: unknown): [string, string][] {
-  if (query instanceof URLSearchParams) return [...query.entries()];
   if (query === undefined || query === null) return [];
   if (typeof query !== 'object') throw FhirException.invalid('Malformed query string');
+  const pairs: [string, unknown][] =
+    query instanceof URLSearchParams
+      ? [...query.entries()]
+      : Object.entries(query as Record<string, unknown>);
   const entries: [string, string][] = [];
-  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+  for (const [name, value] of pairs) {
     const values: unknown[] = Array.isArray(value) ? value : [value];
     for (const v of values) {
       if (typeof v !== 'string') throw invalidValue(name, 'expected a plain string value');
+      // PostgreSQL text cannot hold these: refused here, whether from a query string or a form body
       if (!isStorableString(name) || !isStorableString(v)) {
         throw FhirException.invalid('Query contains a NUL character or an unpaired surrogate');
       }
