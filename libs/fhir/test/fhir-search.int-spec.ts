@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Inject, Injectable, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import type {
   Bundle,
@@ -600,6 +601,79 @@ describe('FHIR search and REST behaviour over HTTP', () => {
       expect(await rowCount()).toBe(before);
     });
   });
+
+  it('property: generated hostile searches and conditional creates get 2xx or a 4xx OperationOutcome, never a 5xx; searches write nothing', async () => {
+    const names = fc.oneof(
+      fc.constantFrom(
+        'family',
+        'birthdate',
+        'identifier',
+        'gender:not',
+        'name:contains',
+        '_sort',
+        '_summary',
+        '_elements',
+        '_include',
+        '_revinclude',
+        '_count',
+        '_total',
+        'subject.name',
+      ),
+      fc.string({ maxLength: 10 }),
+    );
+    const values = fc.oneof(
+      fc.constantFrom(
+        "'; DROP TABLE fhir_resource; --",
+        '%',
+        '_',
+        '\\',
+        'ge2000',
+        'Patient:link',
+        'Encounter:subject',
+        '-birthdate,_id',
+        'count',
+        '99999999999',
+        '\u0000',
+      ),
+      fc.string({ maxLength: 24, unit: 'binary' }),
+    );
+    const query = fc.array(fc.tuple(names, values), { maxLength: 6 });
+    const prefer = fc.constantFrom(undefined, 'handling=strict', 'handling=lenient', 'return=minimal');
+    const before = await rowCount();
+    await fc.assert(
+      fc.asyncProperty(query, prefer, fc.constantFrom('GET', 'POST'), async (pairs, preference, method) => {
+        const search = new URLSearchParams(pairs).toString();
+        const headers: Record<string, string> = preference === undefined ? {} : { prefer: preference };
+        const answer =
+          method === 'GET'
+            ? await call('GET', `/Patient?${search}`, { headers })
+            : await call('POST', '/Patient/_search', {
+                body: search,
+                headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+              });
+        expect(answer.status).toBeLessThan(500);
+        if (answer.status >= 400) expect(answer.json.resourceType).toBe('OperationOutcome');
+        else expect(answer.json.resourceType).toBe('Bundle');
+      }),
+      { numRuns: 300 },
+    );
+    expect(await rowCount()).toBe(before);
+    // a valid body under a generated condition: created, found, or refused with an OperationOutcome
+    await fc.assert(
+      fc.asyncProperty(query, async (pairs) => {
+        const answer = await call('POST', '/Patient', {
+          body: patient('Fuzzed', 'FZ-1'),
+          headers: {
+            'if-none-exist': new URLSearchParams(pairs).toString(),
+            prefer: 'return=OperationOutcome',
+          },
+        });
+        expect([200, 201, 400, 412]).toContain(answer.status);
+        expect(answer.json.resourceType).toBe('OperationOutcome');
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
 
   it('declares all of it in the CapabilityStatement', async () => {
     const answer = await call<CapabilityStatement>('GET', '/metadata');
