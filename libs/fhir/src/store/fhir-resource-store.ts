@@ -172,6 +172,15 @@ export class FhirResourceStore {
   }
 
   /**
+   * Takes the transaction-scoped advisory lock of a conditional create: concurrent creates with the same
+   * type and condition (on any replica) hold it one after another until their transactions end.
+   */
+  async lockConditionalCreate(exec: SqlExecutor, condition: SearchRequest): Promise<void> {
+    const key = `fhir-if-none-exist:${condition.resourceType}:${JSON.stringify(condition.filters)}`;
+    await exec.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+  }
+
+  /**
    * A conditional create (`If-None-Exist`) without a window: run it inside `Database.transaction` (or a
    * branch). It takes a transaction-scoped advisory lock on the type and the condition, so concurrent
    * creates with the same condition (on any replica) run one after another, then answers the one match
@@ -182,8 +191,7 @@ export class FhirResourceStore {
     resource: T,
     condition: SearchRequest,
   ): Promise<FhirWriteResult<T>> {
-    const key = `fhir-if-none-exist:${condition.resourceType}:${JSON.stringify(condition.filters)}`;
-    await exec.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+    await this.lockConditionalCreate(exec, condition);
     const existing = await this.findConditionalMatch(exec, condition);
     if (existing !== undefined) return { resource: existing as Stored<T>, created: false, changed: false };
     return { resource: await this.create(exec, resource), created: true, changed: true };
