@@ -1,0 +1,169 @@
+import type { Principal } from '../auth/principal';
+import type { AuditRecord } from './audit-record';
+
+export type AuditAction = AuditRecord['action'];
+
+/** What a route did, as the audit trail names it: the FHIR interaction (or the route's own name) and action. */
+export interface AuditedInteraction {
+  action: AuditAction;
+  interaction: string;
+  resourceType?: string;
+  resourceId?: string;
+}
+
+/** One request and its answer, as the audit trail sees them (framework-free: the interceptor fills it). */
+export interface AuditedAccess extends AuditedInteraction {
+  service: string;
+  /** The request body (a write's resource, a transaction Bundle) when there is one. */
+  request?: unknown;
+  /** The answer's body: a resource, a Bundle, an OperationOutcome, or nothing. */
+  response?: unknown;
+  status: number;
+  principal?: Principal;
+  gtid?: string;
+  sourceAddress?: string;
+  /** Why the request failed or was refused (an error's code or message: never patient data). */
+  reason?: string;
+}
+
+/** AuditEvent.outcome of an HTTP status: 0 success, 4 minor failure (refused, bad request), 8 serious. */
+export function auditOutcomeOf(status: number): AuditRecord['outcome'] {
+  if (status < 400) return '0';
+  return status < 500 ? '4' : '8';
+}
+
+/**
+ * The FHIR interaction of a route of `FhirController` (or of any route under `/fhir`), from its method and
+ * Express path template; `undefined` for routes that touch no patient data (`/fhir/metadata`) and for
+ * routes outside `/fhir`.
+ */
+export function fhirInteractionOf(
+  method: string,
+  routePath: string,
+  params: Readonly<Record<string, string | undefined>>,
+): AuditedInteraction | undefined {
+  const path = routePath.replace(/\/+$/, '');
+  if (!/^\/fhir(\/|$)/.test(path)) return undefined;
+  const rest = path.slice('/fhir'.length);
+  const type = params.type;
+  const id = params.id;
+  const on = (action: AuditAction, interaction: string): AuditedInteraction => ({
+    action,
+    interaction,
+    ...(type === undefined ? {} : { resourceType: type }),
+    ...(id === undefined ? {} : { resourceId: id }),
+  });
+  switch (`${method.toUpperCase()} ${rest}`) {
+    case 'GET /metadata':
+      return undefined;
+    case 'POST ':
+      return on('E', 'transaction');
+    case 'GET /:type':
+    case 'POST /:type/_search':
+      return on('R', 'search-type');
+    case 'POST /:type':
+      return on('C', 'create');
+    case 'GET /:type/:id':
+      return on('R', 'read');
+    case 'PUT /:type/:id':
+      return on('U', 'update');
+    case 'DELETE /:type/:id':
+      return on('D', 'delete');
+    case 'GET /:type/:id/_history':
+      return on('R', 'history-instance');
+    case 'GET /:type/:id/_history/:vid':
+      return on('R', 'vread');
+  }
+  // An operation (`$everything`, `$complete`…) or a route of the service's own under /fhir.
+  const segments = rest.split('/').filter((s) => s !== '');
+  const operation = segments.find((s) => s.startsWith('$'));
+  const literalType = segments.find((s) => /^[A-Z][A-Za-z]+$/.test(s));
+  const resourceType = type ?? literalType;
+  return {
+    action: method.toUpperCase() === 'GET' ? 'R' : 'E',
+    interaction: operation ?? 'operation',
+    ...(resourceType === undefined ? {} : { resourceType }),
+    ...(id === undefined ? {} : { resourceId: id }),
+  };
+}
+
+const PATIENT_REFERENCE = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
+/** Elements that name the patient a resource is about (R4: subject, patient, beneficiary, for). */
+const PATIENT_ELEMENTS = ['subject', 'patient', 'beneficiary', 'for'] as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function patientOfReference(value: unknown): string | undefined {
+  if (!isObject(value) || typeof value.reference !== 'string') return undefined;
+  return PATIENT_REFERENCE.exec(value.reference)?.[1];
+}
+
+/**
+ * The patients a resource is about: a Patient itself, the subject (or patient, beneficiary, `for`) of any
+ * other resource, and for a Bundle those of every entry's resource (and a transaction response's
+ * `Patient/…` locations). Each patient once, in the order found.
+ */
+export function patientsOf(resource: unknown): string[] {
+  const found = new Set<string>();
+  const visit = (value: unknown, depth: number): void => {
+    if (!isObject(value) || depth > 2) return;
+    if (value.resourceType === 'Bundle' && Array.isArray(value.entry)) {
+      for (const entry of value.entry) {
+        if (!isObject(entry)) continue;
+        visit(entry.resource, depth + 1);
+        const location = isObject(entry.response) ? entry.response.location : undefined;
+        const located = patientOfReference({ reference: location });
+        if (located !== undefined) found.add(located);
+      }
+      return;
+    }
+    if (value.resourceType === 'Patient' && typeof value.id === 'string') found.add(value.id);
+    for (const element of PATIENT_ELEMENTS) {
+      const patient = patientOfReference(value[element]);
+      if (patient !== undefined) found.add(patient);
+    }
+  };
+  visit(resource, 0);
+  return [...found];
+}
+
+/**
+ * The audit records of one access: one per patient it touched (a search: every patient its Bundle holds, as
+ * IHE BALP asks), or a single record naming no patient when it touched none (a search that found nothing, a
+ * request refused before any data was read). Patients come from the answer when it holds resources, else
+ * from the request's body, and a Patient's own id from the URL.
+ */
+export function buildAuditRecords(access: AuditedAccess, now: Date, newId: () => string): AuditRecord[] {
+  const patients = new Set<string>(patientsOf(access.response));
+  if (patients.size === 0) for (const p of patientsOf(access.request)) patients.add(p);
+  if (access.resourceType === 'Patient' && access.resourceId !== undefined) patients.add(access.resourceId);
+  const principal = access.principal;
+  const base: Omit<AuditRecord, 'id' | 'patient'> = {
+    recorded: now.toISOString(),
+    service: access.service,
+    ...(principal === undefined
+      ? {}
+      : {
+          actor: {
+            kind: principal.kind,
+            id: principal.id,
+            ...(principal.name === undefined ? {} : { name: principal.name }),
+            ...(principal.role === undefined ? {} : { role: principal.role }),
+          },
+        }),
+    action: access.action,
+    interaction: access.interaction,
+    ...(access.resourceType === undefined ? {} : { resourceType: access.resourceType }),
+    ...(access.resourceId === undefined ? {} : { resourceId: access.resourceId }),
+    ...(access.gtid === undefined ? {} : { gtid: access.gtid }),
+    outcome: auditOutcomeOf(access.status),
+    status: access.status,
+    ...(access.reason === undefined ? {} : { reason: access.reason }),
+    ...(access.sourceAddress === undefined ? {} : { sourceAddress: access.sourceAddress }),
+    ...(principal?.breakTheGlass === undefined ? {} : { breakTheGlass: principal.breakTheGlass.reason }),
+  };
+  if (patients.size === 0) return [{ id: newId(), ...base }];
+  return [...patients].map((patient) => ({ id: newId(), ...base, patient }));
+}
