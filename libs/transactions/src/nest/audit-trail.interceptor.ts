@@ -51,6 +51,13 @@ function answerOf(error: unknown): ErrorAnswer {
   return { status: 500, reason: 'internal-error' };
 }
 
+/** The Express path template of the route that matched (`/fhir/:type/:id`), never the URL with its values. */
+function routePathOf(req: RequestWithPrincipal): string | undefined {
+  const route: unknown = req.route;
+  const path = typeof route === 'object' && route !== null && 'path' in route ? route.path : undefined;
+  return typeof path === 'string' ? path : undefined;
+}
+
 function header(value: string | number | readonly string[] | undefined): string | undefined {
   if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -106,7 +113,7 @@ export class AuditTrailInterceptor implements NestInterceptor {
         } catch (error) {
           const answer = answerOf(error);
           await audit(answer.status, undefined, answer.reason).catch((failure: unknown) =>
-            this.logger.error({ err: failure, route: req.route?.path }, 'audit record not written'),
+            this.logger.error({ err: failure, route: routePathOf(req) }, 'audit record not written'),
           );
           throw error;
         }
@@ -138,7 +145,7 @@ export class AuditTrailInterceptor implements NestInterceptor {
         ...(id === undefined ? {} : { resourceId: id }),
       };
     }
-    const routePath = (req.route as { path?: unknown } | undefined)?.path;
-    return typeof routePath === 'string' ? fhirInteractionOf(req.method, routePath, params) : undefined;
+    const routePath = routePathOf(req);
+    return routePath === undefined ? undefined : fhirInteractionOf(req.method, routePath, params);
   }
 }
