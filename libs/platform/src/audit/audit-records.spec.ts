@@ -1,7 +1,13 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { AuditRecordMessage } from './audit-contract';
-import { auditOutcomeOf, buildAuditRecords, fhirInteractionOf, patientsOf } from './audit-records';
+import {
+  auditOutcomeOf,
+  buildAuditRecords,
+  fhirInteractionOf,
+  patientIdsIn,
+  patientsOf,
+} from './audit-records';
 
 let counter = 0;
 const newId = (): string => `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
@@ -155,5 +161,28 @@ describe('audit records', () => {
     expect(errors).toEqual(
       expect.arrayContaining(['id', 'recorded', 'service', 'action', 'outcome', 'status', 'extra']),
     );
+  });
+
+  it('reads an operation route whose `$` Nest escapes, and plain patient fields of routes outside FHIR', () => {
+    expect(fhirInteractionOf('POST', '/fhir/ServiceRequest/:id/\\$complete', { id: 's1' })).toEqual({
+      action: 'E',
+      interaction: '$complete',
+      resourceType: 'ServiceRequest',
+      resourceId: 's1',
+    });
+    expect(patientIdsIn([{ patientId: 'a' }, { patientId: null }, { patientId: 'a' }], 'patientId')).toEqual([
+      'a',
+    ]);
+    expect(patientIdsIn({ total: 2, alerts: [{ patientId: 'b' }, { patientId: 'c' }] }, 'patientId')).toEqual(
+      ['b', 'c'],
+    );
+    expect(patientIdsIn({ patientId: 'd' }, 'patientId')).toEqual(['d']);
+    expect(patientIdsIn(undefined, 'patientId')).toEqual([]);
+    const records = buildAuditRecords(
+      { service: 'icu-monitor', action: 'R', interaction: 'bed-list', status: 200, patients: ['x', 'y'] },
+      now,
+      newId,
+    );
+    expect(records.map((r) => r.patient)).toEqual(['x', 'y']);
   });
 });

@@ -24,6 +24,8 @@ export interface AuditedAccess extends AuditedInteraction {
   sourceAddress?: string;
   /** Why the request failed or was refused (an error's code or message: never patient data). */
   reason?: string;
+  /** Patients the route names outside FHIR references (`patientIdsIn`), added to those found in FHIR. */
+  patients?: readonly string[];
 }
 
 /** AuditEvent.outcome of an HTTP status: 0 success, 4 minor failure (refused, bad request), 8 serious. */
@@ -42,7 +44,8 @@ export function fhirInteractionOf(
   routePath: string,
   params: Readonly<Record<string, string | undefined>>,
 ): AuditedInteraction | undefined {
-  const path = routePath.replace(/\/+$/, '');
+  // Nest route templates escape a literal `$` (`ServiceRequest/:id/\\$complete`).
+  const path = routePath.replace(/\\/g, '').replace(/\/+$/, '');
   if (!/^\/fhir(\/|$)/.test(path)) return undefined;
   const rest = path.slice('/fhir'.length);
   const type = params.type;
@@ -130,6 +133,23 @@ export function patientsOf(resource: unknown): string[] {
 }
 
 /**
+ * The patient ids a route outside FHIR carries in a plain field (`patientId`): in the object itself, in
+ * the items of an array it is, or in the items of its array properties (a page of alerts). Each once.
+ */
+export function patientIdsIn(value: unknown, field: string): string[] {
+  const found = new Set<string>();
+  const take = (item: unknown): void => {
+    if (isObject(item) && typeof item[field] === 'string' && item[field] !== '') found.add(item[field]);
+  };
+  if (Array.isArray(value)) value.forEach(take);
+  else if (isObject(value)) {
+    take(value);
+    for (const property of Object.values(value)) if (Array.isArray(property)) property.forEach(take);
+  }
+  return [...found];
+}
+
+/**
  * The audit records of one access: one per patient it touched (a search: every patient its Bundle holds, as
  * IHE BALP asks), or a single record naming no patient when it touched none (a search that found nothing, a
  * request refused before any data was read). Patients come from the answer when it holds resources, else
@@ -139,6 +159,7 @@ export function buildAuditRecords(access: AuditedAccess, now: Date, newId: () =>
   const patients = new Set<string>(patientsOf(access.response));
   if (patients.size === 0) for (const p of patientsOf(access.request)) patients.add(p);
   if (access.resourceType === 'Patient' && access.resourceId !== undefined) patients.add(access.resourceId);
+  for (const patient of access.patients ?? []) patients.add(patient);
   const principal = access.principal;
   const base: Omit<AuditRecord, 'id' | 'patient'> = {
     recorded: now.toISOString(),

@@ -13,6 +13,7 @@ import {
   AUDIT_SINK,
   buildAuditRecords,
   fhirInteractionOf,
+  patientIdsIn,
   isDomainException,
   ROOT_LOGGER,
   SERVICE_CONFIG,
@@ -31,13 +32,18 @@ const AUDITED_ROUTE = Symbol('AUDITED_ROUTE');
  * Marks a route outside `/fhir` that reads or changes patient data, so the audit trail records it (routes
  * under `/fhir` are recorded without it). `resourceType` and the id parameter name the data it touches.
  */
-export const AuditedRoute = (route: {
+export interface AuditedRouteOptions {
   action: AuditedInteraction['action'];
   interaction: string;
   resourceType?: string;
   /** The route parameter holding the resource id (`id` when absent and the route has one). */
   idParam?: string;
-}): MethodDecorator => SetMetadata(AUDITED_ROUTE, route);
+  /** The plain field naming the patient in the body or the answer (`patientId`), items of lists too. */
+  patientField?: string;
+}
+
+export const AuditedRoute = (route: AuditedRouteOptions): MethodDecorator =>
+  SetMetadata(AUDITED_ROUTE, route);
 
 interface ErrorAnswer {
   status: number;
@@ -85,8 +91,10 @@ export class AuditTrailInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const req = http.getRequest<RequestWithPrincipal>();
     const res = http.getResponse<Response>();
-    const interaction = this.interactionOf(context, req);
+    const marked = this.reflector.get<AuditedRouteOptions | undefined>(AUDITED_ROUTE, context.getHandler());
+    const interaction = this.interactionOf(marked, req);
     if (interaction === undefined) return next.handle();
+    const field = marked?.patientField;
     const audit = (status: number, response: unknown, reason?: string): Promise<void> => {
       const records = buildAuditRecords(
         {
@@ -99,6 +107,9 @@ export class AuditTrailInterceptor implements NestInterceptor {
           ...this.optional('gtid', header(res.getHeader('x-gtid')) ?? header(req.headers['x-gtid'])),
           ...this.optional('sourceAddress', req.ip ?? req.socket.remoteAddress),
           ...this.optional('reason', reason),
+          ...(field === undefined
+            ? {}
+            : { patients: [...patientIdsIn(req.body, field), ...patientIdsIn(response, field)] }),
         },
         new Date(),
         randomUUID,
@@ -128,14 +139,10 @@ export class AuditTrailInterceptor implements NestInterceptor {
   }
 
   private interactionOf(
-    context: ExecutionContext,
+    marked: AuditedRouteOptions | undefined,
     req: RequestWithPrincipal,
   ): AuditedInteraction | undefined {
     const params = req.params as Record<string, string | undefined>;
-    const marked = this.reflector.get<Parameters<typeof AuditedRoute>[0] | undefined>(
-      AUDITED_ROUTE,
-      context.getHandler(),
-    );
     if (marked !== undefined) {
       const id = params[marked.idParam ?? 'id'];
       return {
