@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AUDIT_EXCHANGE, AUDIT_RECORD_TYPE, PlatformModule } from '@hospital/platform';
-import { MessagingModule } from '@hospital/transactions';
+import { AuditTrailModule } from '@hospital/transactions';
 import type { AuditConfig } from './config';
 import { AuditAdminController } from './export/audit-admin.controller';
 import { AuditFhirController } from './fhir/audit-fhir.controller';
@@ -19,15 +19,19 @@ export class AuditModule {
       module: AuditModule,
       imports: [
         PlatformModule.forRoot(config),
-        MessagingModule.forRoot({
-          consumers: [
-            {
-              queue: AUDIT_RECORDS_QUEUE,
-              bindings: [{ exchange: AUDIT_EXCHANGE, routingKey: `${AUDIT_RECORD_TYPE}.#` }],
-              handler: AuditRecordHandler,
-            },
-          ],
-          providers: [AuditEventRepository, AuditRecordHandler],
+        // Its own readers are audited too (an auditor's search names the patients it showed), through its own
+        // outbox, like every service's.
+        AuditTrailModule.forRoot({
+          messaging: {
+            consumers: [
+              {
+                queue: AUDIT_RECORDS_QUEUE,
+                bindings: [{ exchange: AUDIT_EXCHANGE, routingKey: `${AUDIT_RECORD_TYPE}.#` }],
+                handler: AuditRecordHandler,
+              },
+            ],
+            providers: [AuditEventRepository, AuditRecordHandler],
+          },
         }),
       ],
       controllers: [AuditFhirController, AuditAdminController],

@@ -67,7 +67,9 @@ describe('the audit trail', () => {
   });
 
   async function startAudit(): Promise<INestApplication> {
-    const config = auditConfig(env(auditDatabase, AUDIT_PORT));
+    // Its own records (of the auditor's searches below) stay in its outbox, to be checked there, so the
+    // chain holds exactly what the LIS and this spec sent.
+    const config = auditConfig({ ...env(auditDatabase, AUDIT_PORT), OUTBOX_RELAY: 'false' });
     const app = await createServiceApp(AuditModule.forRoot(config), config, {
       filters: [new FhirExceptionFilter()],
     });
@@ -285,6 +287,19 @@ describe('the audit trail', () => {
       expect(byPatient.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 2 });
       for (const entry of byPatient.body.entry ?? [])
         expect(entry.resource?.entity?.[0]?.what?.reference).toBe('Patient/pat-a');
+      // The auditor's own read is audited by the audit service, naming the patient whose trail it showed.
+      const own = await auditDb.query<{ payload: AuditRecord }>(
+        `SELECT payload FROM tx_outbox WHERE type = $1 AND payload->>'resourceType' = 'AuditEvent'`,
+        [AUDIT_RECORD_TYPE],
+      );
+      expect(own.map((row) => row.payload)).toEqual([
+        expect.objectContaining({
+          service: 'audit',
+          interaction: 'search-type',
+          patient: 'pat-a',
+          status: 200,
+        }),
+      ]);
 
       const refusedOnes = await json<Bundle<AuditEvent>>(
         `${auditUrl}/fhir/AuditEvent?outcome=4&action=R&_sort=-date`,

@@ -31,6 +31,12 @@ describe('audit records', () => {
     expect(fhirInteractionOf('PUT', '/fhir/:type/:id', { type: 'Patient', id: 'x' })?.action).toBe('U');
     expect(fhirInteractionOf('DELETE', '/fhir/:type/:id', { type: 'Patient', id: 'x' })?.action).toBe('D');
     expect(fhirInteractionOf('POST', '/fhir', {})).toEqual({ action: 'E', interaction: 'transaction' });
+    expect(fhirInteractionOf('GET', '/fhir/AuditEvent', {})).toEqual({
+      action: 'R',
+      interaction: 'search-type',
+      resourceType: 'AuditEvent',
+    });
+    expect(fhirInteractionOf('GET', '/fhir/AuditEvent/:id', { id: 'e1' })?.interaction).toBe('read');
     expect(
       fhirInteractionOf('GET', '/fhir/:type/:id/_history/:vid', { type: 'A', id: 'b' })?.interaction,
     ).toBe('vread');
@@ -58,6 +64,12 @@ describe('audit records', () => {
       }),
     ).toEqual(['a', 'b', 'c']);
     expect(patientsOf('not a resource')).toEqual([]);
+    expect(
+      patientsOf({
+        resourceType: 'AuditEvent',
+        entity: [{ what: { reference: 'Patient/q' } }, { what: { reference: 'Observation/o' } }],
+      }),
+    ).toEqual(['q']);
   });
 
   it('writes one record per patient a search touched, each valid under the message contract', () => {

@@ -47,8 +47,16 @@ export function fhirInteractionOf(
   // Nest route templates escape a literal `$` (`ServiceRequest/:id/\\$complete`).
   const path = routePath.replace(/\\/g, '').replace(/\/+$/, '');
   if (!/^\/fhir(\/|$)/.test(path)) return undefined;
-  const rest = path.slice('/fhir'.length);
-  const type = params.type;
+  // A route may name its type literally (`AuditEvent/:id`): it has the shape of `:type/:id`.
+  const segments = path
+    .slice('/fhir'.length)
+    .split('/')
+    .filter((s) => s !== '');
+  const literalType =
+    segments[0] !== undefined && /^[A-Z][A-Za-z]+$/.test(segments[0]) ? segments[0] : undefined;
+  if (literalType !== undefined) segments[0] = ':type';
+  const rest = segments.map((s) => `/${s}`).join('');
+  const type = params.type ?? literalType;
   const id = params.id;
   const on = (action: AuditAction, interaction: string): AuditedInteraction => ({
     action,
@@ -78,14 +86,11 @@ export function fhirInteractionOf(
       return on('R', 'vread');
   }
   // An operation (`$everything`, `$complete`…) or a route of the service's own under /fhir.
-  const segments = rest.split('/').filter((s) => s !== '');
   const operation = segments.find((s) => s.startsWith('$'));
-  const literalType = segments.find((s) => /^[A-Z][A-Za-z]+$/.test(s));
-  const resourceType = type ?? literalType;
   return {
     action: method.toUpperCase() === 'GET' ? 'R' : 'E',
     interaction: operation ?? 'operation',
-    ...(resourceType === undefined ? {} : { resourceType }),
+    ...(type === undefined ? {} : { resourceType: type }),
     ...(id === undefined ? {} : { resourceId: id }),
   };
 }
@@ -105,7 +110,7 @@ function patientOfReference(value: unknown): string | undefined {
 
 /**
  * The patients a resource is about: a Patient itself, the subject (or patient, beneficiary, `for`) of any
- * other resource, and for a Bundle those of every entry's resource (and a transaction response's
+ * other resource, the patient entities of an AuditEvent, and for a Bundle those of every entry's resource (and a transaction response's
  * `Patient/…` locations). Each patient once, in the order found.
  */
 export function patientsOf(resource: unknown): string[] {
@@ -123,6 +128,12 @@ export function patientsOf(resource: unknown): string[] {
       return;
     }
     if (value.resourceType === 'Patient' && typeof value.id === 'string') found.add(value.id);
+    // An AuditEvent names its patient as an entity (an auditor's search shows whose accesses it read).
+    if (value.resourceType === 'AuditEvent' && Array.isArray(value.entity))
+      for (const entity of value.entity) {
+        const patient = isObject(entity) ? patientOfReference(entity.what) : undefined;
+        if (patient !== undefined) found.add(patient);
+      }
     for (const element of PATIENT_ELEMENTS) {
       const patient = patientOfReference(value[element]);
       if (patient !== undefined) found.add(patient);
