@@ -165,6 +165,38 @@ describe('pharmacy dispensing over FHIR', () => {
     expect(search.body.total).toBeGreaterThanOrEqual(1);
   });
 
+  it('audits the dispense, its read and a refused one in the outbox, each naming the patient', async () => {
+    const created = await fhir(`${base}/MedicationDispense`, { body: dispense() });
+    const id = (created.body as { id: string }).id;
+    await fhir(`${base}/MedicationDispense/${id}`);
+    const refused = await fhir(`${base}/MedicationDispense`, {
+      body: dispense({ subject: { reference: 'Patient/pat-0002' }, quantity: { value: -1 } }),
+    });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const audited = await db.query<{ payload: Record<string, unknown> }>(
+      `SELECT payload FROM tx_outbox WHERE type = 'audit.record'
+          AND (payload->>'resourceId' = $1 OR payload->>'patient' = 'pat-0002') ORDER BY position`,
+      [id],
+    );
+    expect(audited.map((row) => row.payload)).toEqual([
+      expect.objectContaining({
+        service: 'pharmacy',
+        action: 'C',
+        interaction: 'create',
+        patient: 'pat-0001',
+        outcome: '0',
+      }),
+      expect.objectContaining({
+        action: 'R',
+        interaction: 'read',
+        resourceId: id,
+        patient: 'pat-0001',
+        outcome: '0',
+      }),
+      expect.objectContaining({ action: 'C', interaction: 'create', patient: 'pat-0002', outcome: '4' }),
+    ]);
+  });
+
   it('takes the drug from a formulary reference and the location from MedicationDispense.location', async () => {
     const created = await fhir(`${base}/MedicationDispense`, {
       body: dispense({

@@ -141,6 +141,22 @@ describe('audit records', () => {
     expect(auditOutcomeOf(201)).toBe('0');
   });
 
+  it('names a created resource by the id the answer gave it', () => {
+    const [record] = buildAuditRecords(
+      {
+        service: 'pharmacy',
+        action: 'C',
+        interaction: 'create',
+        resourceType: 'MedicationDispense',
+        status: 201,
+        response: { resourceType: 'MedicationDispense', id: 'md-9', subject: { reference: 'Patient/p4' } },
+      },
+      now,
+      newId,
+    );
+    expect(record).toMatchObject({ resourceId: 'md-9', patient: 'p4' });
+  });
+
   it('takes a failed create’s patient from the request body', () => {
     const [record] = buildAuditRecords(
       {

@@ -172,6 +172,14 @@ export function buildAuditRecords(access: AuditedAccess, now: Date, newId: () =>
   if (access.resourceType === 'Patient' && access.resourceId !== undefined) patients.add(access.resourceId);
   for (const patient of access.patients ?? []) patients.add(patient);
   const principal = access.principal;
+  // A create names its resource only in the answer: the stored resource and the id the server gave it.
+  const answered =
+    isObject(access.response) &&
+    access.response.resourceType === access.resourceType &&
+    typeof access.response.id === 'string'
+      ? access.response.id
+      : undefined;
+  const resourceId = access.resourceId ?? answered;
   const base: Omit<AuditRecord, 'id' | 'patient'> = {
     recorded: now.toISOString(),
     service: access.service,
@@ -188,7 +196,7 @@ export function buildAuditRecords(access: AuditedAccess, now: Date, newId: () =>
     action: access.action,
     interaction: access.interaction,
     ...(access.resourceType === undefined ? {} : { resourceType: access.resourceType }),
-    ...(access.resourceId === undefined ? {} : { resourceId: access.resourceId }),
+    ...(resourceId === undefined ? {} : { resourceId }),
     ...(access.gtid === undefined ? {} : { gtid: access.gtid }),
     outcome: auditOutcomeOf(access.status),
     status: access.status,
