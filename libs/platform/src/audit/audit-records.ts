@@ -87,12 +87,7 @@ export function fhirInteractionOf(
   }
   // An operation (`$everything`, `$complete`…) or a route of the service's own under /fhir.
   const operation = segments.find((s) => s.startsWith('$'));
-  return {
-    action: method.toUpperCase() === 'GET' ? 'R' : 'E',
-    interaction: operation ?? 'operation',
-    ...(type === undefined ? {} : { resourceType: type }),
-    ...(id === undefined ? {} : { resourceId: id }),
-  };
+  return on(method.toUpperCase() === 'GET' ? 'R' : 'E', operation ?? 'operation');
 }
 
 const PATIENT_REFERENCE = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
