@@ -322,6 +322,8 @@ describe('the audit trail', () => {
       });
       expect(event.subtype?.map((c) => c.code)).toEqual(['create', '110113', '110127']);
       expect(event.type.code).toBe('rest');
+      const review = await json<Bundle<AuditEvent>>(`${auditUrl}/fhir/AuditEvent?purpose=ETREAT`);
+      expect(review.body.entry?.map((e) => e.resource?.id)).toEqual([event.id]);
       expect((await json<AuditEvent>(`${auditUrl}/fhir/AuditEvent/${event.id}`)).body.id).toBe(event.id);
       expect((await json(`${auditUrl}/fhir/AuditEvent/${randomUUID()}`)).status).toBe(404);
 
@@ -345,7 +347,15 @@ describe('the audit trail', () => {
         expect.arrayContaining(['self', 'previous', 'next']),
       );
 
-      for (const bad of ['foo=1', 'date=yesterday', '_sort=colour', '_count=0', 'action=X', 'outcome=1']) {
+      for (const bad of [
+        'foo=1',
+        'date=yesterday',
+        '_sort=colour',
+        '_count=0',
+        'action=X',
+        'outcome=1',
+        'purpose=TREAT',
+      ]) {
         const answer = await json<OperationOutcome>(`${auditUrl}/fhir/AuditEvent?${bad}`);
         expect([bad, answer.status]).toEqual([bad, 400]);
         expect(answer.body.resourceType).toBe('OperationOutcome');

@@ -14,7 +14,18 @@ export const AUDIT_SEARCH_PARAMETERS = [
     doc: '0 success, 4 refused or bad request, 8 failure',
   },
   { name: 'entity-type', type: 'token', column: 'resource_type', doc: 'The resource type accessed' },
-] as const satisfies readonly { name: string; type: string; column: AuditColumn; doc: string }[];
+  {
+    name: 'purpose',
+    type: 'token',
+    column: 'break_the_glass',
+    doc: 'ETREAT: break-the-glass accesses only, for review',
+  },
+] as const satisfies readonly {
+  name: string;
+  type: string;
+  column: AuditColumn;
+  doc: string;
+}[];
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 100;
@@ -113,6 +124,11 @@ export function parseAuditSearch(query: Record<string, unknown>): AuditQuery {
     for (const value of valuesOf(name, raw)) {
       if (parameter.column === 'recorded') {
         conditions.push(...dateConditions(value));
+        continue;
+      }
+      if (parameter.column === 'break_the_glass') {
+        if (value.replace(/^.*\|/, '') !== 'ETREAT') throw invalid(`purpose: only ETREAT is recorded`, name);
+        conditions.push({ column: 'break_the_glass', present: true });
         continue;
       }
       const anyOf = value

@@ -9,11 +9,13 @@ export interface AuditRow extends ChainedRow {
 
 /** A column a search may filter or sort on (never user text: the search parser maps names to these). */
 export type AuditColumn =
-  'recorded' | 'patient' | 'actor_id' | 'action' | 'outcome' | 'resource_type' | 'seq';
+  'recorded' | 'patient' | 'actor_id' | 'action' | 'outcome' | 'resource_type' | 'break_the_glass' | 'seq';
 
 /** One condition of a search: values ORed, conditions ANDed. */
 export type AuditCondition =
-  | { column: Exclude<AuditColumn, 'recorded' | 'seq'>; anyOf: readonly string[] }
+  | { column: Exclude<AuditColumn, 'recorded' | 'seq' | 'break_the_glass'>; anyOf: readonly string[] }
+  /** Break-the-glass accesses only (the review queue). */
+  | { column: 'break_the_glass'; present: true }
   | { column: 'recorded'; op: '>=' | '<'; at: string };
 
 export interface AuditQuery {
@@ -161,7 +163,9 @@ export class AuditEventRepository {
     const where = query.conditions.map((c) =>
       c.column === 'recorded'
         ? `recorded ${c.op} ${bind(c.at)}::timestamptz`
-        : `${c.column} = ANY(${bind(c.anyOf)}::text[])`,
+        : c.column === 'break_the_glass'
+          ? 'break_the_glass IS NOT NULL'
+          : `${c.column} = ANY(${bind(c.anyOf)}::text[])`,
     );
     const whereSql = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     const order = [...query.sort, { column: 'seq' as const, descending: query.sort[0]?.descending ?? false }]
