@@ -407,6 +407,18 @@ describe('the audit trail', () => {
         lastSeq: 3,
         broken: { kind: 'edited', seq: 3, id: third.id },
       });
+      const operation = await json<{ resourceType: string; parameter: { name: string }[] }>(
+        `${auditUrl}/fhir/AuditEvent/$verify`,
+      );
+      expect(operation.body.resourceType).toBe('Parameters');
+      expect(operation.body.parameter).toEqual(
+        expect.arrayContaining([
+          { name: 'intact', valueBoolean: false },
+          { name: 'brokenKind', valueCode: 'edited' },
+          { name: 'brokenSeq', valueInteger: 3 },
+          { name: 'brokenId', valueId: third.id },
+        ]),
+      );
       await auditDb.query(`UPDATE audit_event SET patient = $1 WHERE seq = 3`, [third.patient]);
       expect((await json<{ status: string }>(`${auditUrl}/api/audit/verify`)).body.status).toBe('intact');
 

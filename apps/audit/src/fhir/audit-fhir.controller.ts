@@ -1,9 +1,10 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
-import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, Parameters } from '@medplum/fhirtypes';
 import { FHIR_JSON_UTF8, searchSetBundle, type SearchRequest } from '@hospital/fhir';
 import type { Request, Response } from 'express';
 import { AuditEventRepository } from '../trail/audit-event.repository';
 import { AuditErrorCode, AuditException } from '../trail/audit.exception';
+import { verifyChain } from '../trail/chain-verification';
 import { toAuditEvent } from './audit-event.mapper';
 import { AUDIT_SEARCH_PARAMETERS, parseAuditSearch } from './audit-search';
 
@@ -40,6 +41,9 @@ export class AuditFhirController {
             {
               type: 'AuditEvent',
               interaction: [{ code: 'read' }, { code: 'search-type' }],
+              operation: [
+                { name: 'verify', definition: 'urn:hospital:fhir:OperationDefinition/AuditEvent-verify' },
+              ],
               searchParam: [
                 ...AUDIT_SEARCH_PARAMETERS.map((p) => ({ name: p.name, type: p.type, documentation: p.doc })),
                 {
@@ -79,6 +83,32 @@ export class AuditFhirController {
     };
     res.setHeader('Content-Type', FHIR_JSON_UTF8);
     return searchSetBundle({ baseUrl: baseUrl(req), request, total, resources: rows.map(toAuditEvent) });
+  }
+
+  /** The chain's verification as a FHIR operation: the same report as `/api/audit/verify`, as Parameters. */
+  @Get('AuditEvent/\\$verify')
+  async verify(@Res({ passthrough: true }) res: Response): Promise<Parameters> {
+    const report = await verifyChain(this.repository);
+    res.setHeader('Content-Type', FHIR_JSON_UTF8);
+    const broken = report.broken;
+    return {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'intact', valueBoolean: broken === undefined },
+        { name: 'checked', valueInteger: report.checked },
+        { name: 'lastSeq', valueInteger: report.lastSeq },
+        ...(broken === undefined
+          ? []
+          : [
+              { name: 'brokenKind', valueCode: broken.kind },
+              { name: 'brokenSeq', valueInteger: broken.seq },
+              { name: 'brokenId', valueId: broken.id },
+              ...(broken.missingSeq === undefined
+                ? []
+                : [{ name: 'missingSeq', valueInteger: broken.missingSeq }]),
+            ]),
+      ],
+    };
   }
 
   @Get('AuditEvent/:id')
