@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { ROLES } from '../auth/principal';
 import type { AuditRecord } from './audit-record';
+import { AUDIT_LONG_TEXT, AUDIT_SHORT_TEXT } from './audit-records';
 
 /**
  * The audit trail's message contract: every service's audit records travel through its outbox to this
@@ -27,8 +28,8 @@ export const AUDIT_RECORD_TYPE = 'audit.record';
 /** Routing key of a record from `service`: the audit service binds `audit.record.#`. */
 export const auditRoutingKey = (service: string): string => `${AUDIT_RECORD_TYPE}.${service}`;
 
-const SHORT = 200;
-const LONG = 1_000;
+const SHORT = AUDIT_SHORT_TEXT;
+const LONG = AUDIT_LONG_TEXT;
 
 export class AuditActorMessage {
   @IsIn(['user', 'service']) kind!: 'user' | 'service';

@@ -174,6 +174,32 @@ describe('audit records', () => {
     expect(record.patient).toBe('p3');
   });
 
+  it('fits a hostile URL into the contract: an absurd id is cut, a NUL byte replaced', () => {
+    const records = buildAuditRecords(
+      {
+        service: 'lis',
+        action: 'R',
+        interaction: 'read',
+        resourceType: 'Patient',
+        resourceId: `x\u0000${'9'.repeat(500)}`,
+        status: 404,
+        reason: 'r'.repeat(5_000),
+      },
+      now,
+      newId,
+    );
+    expect(records).toHaveLength(1);
+    expect(records[0].resourceId).toHaveLength(200);
+    expect(records[0].resourceId).not.toContain('\u0000');
+    expect(records[0].patient).toBe(records[0].resourceId);
+    expect(
+      validateSync(plainToInstance(AuditRecordMessage, records[0]), {
+        whitelist: true,
+        forbidNonWhitelisted: true,
+      }),
+    ).toEqual([]);
+  });
+
   it('refuses a record the contract does not allow', () => {
     const bad = plainToInstance(AuditRecordMessage, {
       id: 'x',

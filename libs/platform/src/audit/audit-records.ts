@@ -175,6 +175,10 @@ export function buildAuditRecords(access: AuditedAccess, now: Date, newId: () =>
       ? access.response.id
       : undefined;
   const resourceId = access.resourceId ?? answered;
+  // Every text fits the message contract (`AuditRecordMessage`), so that no caller can make its own access
+  // unrecordable with an absurd id or a NUL byte (which PostgreSQL refuses in JSON).
+  const short = (value: string | undefined): string | undefined => fit(value, AUDIT_SHORT_TEXT);
+  const long = (value: string | undefined): string | undefined => fit(value, AUDIT_LONG_TEXT);
   const base: Omit<AuditRecord, 'id' | 'patient'> = {
     recorded: now.toISOString(),
     service: access.service,
@@ -183,22 +187,37 @@ export function buildAuditRecords(access: AuditedAccess, now: Date, newId: () =>
       : {
           actor: {
             kind: principal.kind,
-            id: principal.id,
-            ...(principal.name === undefined ? {} : { name: principal.name }),
+            id: short(principal.id) ?? '?',
+            ...optional('name', short(principal.name)),
             ...(principal.role === undefined ? {} : { role: principal.role }),
           },
         }),
     action: access.action,
-    interaction: access.interaction,
-    ...(access.resourceType === undefined ? {} : { resourceType: access.resourceType }),
-    ...(resourceId === undefined ? {} : { resourceId }),
-    ...(access.gtid === undefined ? {} : { gtid: access.gtid }),
+    interaction: short(access.interaction) ?? '?',
+    ...optional('resourceType', short(access.resourceType)),
+    ...optional('resourceId', short(resourceId)),
+    ...optional('gtid', short(access.gtid)),
     outcome: auditOutcomeOf(access.status),
     status: access.status,
-    ...(access.reason === undefined ? {} : { reason: access.reason }),
-    ...(access.sourceAddress === undefined ? {} : { sourceAddress: access.sourceAddress }),
-    ...(principal?.breakTheGlass === undefined ? {} : { breakTheGlass: principal.breakTheGlass.reason }),
+    ...optional('reason', long(access.reason)),
+    ...optional('sourceAddress', short(access.sourceAddress)),
+    ...optional('breakTheGlass', long(principal?.breakTheGlass?.reason)),
   };
   if (patients.size === 0) return [{ id: newId(), ...base }];
-  return [...patients].map((patient) => ({ id: newId(), ...base, patient }));
+  return [...patients].map((patient) => ({ id: newId(), ...base, patient: short(patient) ?? '?' }));
+}
+
+/** The longest id-like and free texts of a record (the contract's limits). */
+export const AUDIT_SHORT_TEXT = 200;
+export const AUDIT_LONG_TEXT = 1_000;
+
+/** A text cut to `max` characters, NUL bytes replaced; `undefined` stays absent. */
+function fit(value: string | undefined, max: number): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const clean = value.replaceAll('\u0000', '\uFFFD');
+  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }

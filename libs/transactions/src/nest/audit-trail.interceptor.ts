@@ -103,10 +103,10 @@ export class AuditTrailInterceptor implements NestInterceptor {
           request: req.body,
           response,
           status,
-          ...(req.principal === undefined ? {} : { principal: req.principal }),
-          ...this.optional('gtid', header(res.getHeader('x-gtid')) ?? header(req.headers['x-gtid'])),
-          ...this.optional('sourceAddress', req.ip ?? req.socket.remoteAddress),
-          ...this.optional('reason', reason),
+          principal: req.principal,
+          gtid: header(res.getHeader('x-gtid')) ?? header(req.headers['x-gtid']),
+          sourceAddress: req.ip ?? req.socket.remoteAddress,
+          reason,
           ...(field === undefined
             ? {}
             : { patients: [...patientIdsIn(req.body, field), ...patientIdsIn(response, field)] }),
@@ -132,10 +132,6 @@ export class AuditTrailInterceptor implements NestInterceptor {
         return body;
       })(),
     );
-  }
-
-  private optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-    return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
   }
 
   private interactionOf(
