@@ -19,6 +19,7 @@ import { migrations as icuStationMigrations } from '../apps/icu-station/src/data
 import { migrations as carePlansMigrations } from '../apps/care-plans/src/database/migrations';
 import { migrations as telemedicineMigrations } from '../apps/telemedicine/src/database/migrations';
 import { migrations as referralInboxMigrations } from '../apps/telemedicine/src/referral-inbox/database/migrations';
+import { migrations as auditMigrations } from '../apps/audit/src/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -134,6 +135,11 @@ export const telemedicineServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
+/** The audit trail: every service's audit records arrive here through its outbox and RabbitMQ. */
+export const auditServices = [
+  { name: 'audit', port: 3009, entry: 'dist/apps/audit/src/main.js', migrations: auditMigrations },
+] as const satisfies readonly ServiceDefinition[];
+
 export const services = [
   ...twoPhaseServices,
   ...pharmacyServices,
@@ -141,6 +147,7 @@ export const services = [
   ...appointmentServices,
   ...carePlanServices,
   ...telemedicineServices,
+  ...auditServices,
 ] as const satisfies readonly ServiceDefinition[];
 
 export type ServiceName = (typeof services)[number]['name'];

@@ -16,3 +16,5 @@ export * from './errors/domain-exception';
 export * from './errors/problem-details';
 export * from './auth/principal';
 export * from './audit/audit-record';
+export * from './audit/audit-records';
+export * from './audit/audit-contract';

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, Inject, Param, Put, ValidationPipe } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { AuditedRoute } from '@hospital/transactions';
 import type { Bed } from './beds.repository';
 import { BedsService } from './beds.service';
 import { AdmissionDto } from './dto/admission.dto';
@@ -27,6 +28,7 @@ export class BedsController {
   constructor(@Inject(BedsService) private readonly beds: BedsService) {}
 
   @Get()
+  @AuditedRoute({ action: 'R', interaction: 'bed-list', patientField: 'patientId' })
   @ApiOperation({ summary: 'Every bed of the unit and its admission', description: NOT_FHIR })
   @ApiOkResponse({ type: [BedView] })
   async list(): Promise<BedView[]> {
@@ -34,6 +36,7 @@ export class BedsController {
   }
 
   @Put(':bedId/admission')
+  @AuditedRoute({ action: 'U', interaction: 'bed-admission', idParam: 'bedId', patientField: 'patientId' })
   @ApiOperation({
     summary: 'Admit a patient to the bed, or change the SpO2 scale of the patient in it',
     description: `409 when another patient is in the bed or the patient is in another one. ${NOT_FHIR}`,
@@ -45,6 +48,7 @@ export class BedsController {
   }
 
   @Delete(':bedId/admission')
+  @AuditedRoute({ action: 'U', interaction: 'bed-discharge', idParam: 'bedId', patientField: 'patientId' })
   @ApiOperation({
     summary: 'Discharge the patient in the bed (an empty bed stays empty)',
     description: NOT_FHIR,
