@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
 import { Bench3pcResult, runBench3pc } from './lib/bench-3pc';
+import { BenchFhirReadResult, runBenchFhirRead } from './lib/bench-fhir-read';
 import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
@@ -18,7 +19,7 @@ import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc'],
+  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc', 'fhir-read'],
   numbers: {
     duration: {
       default: 20,
@@ -486,6 +487,48 @@ function report3pc(r: Bench3pcResult): void {
   );
 }
 
+function reportFhirRead(r: BenchFhirReadResult): void {
+  writeReport(
+    `Bench: fhir-read — patient reads and searches through the gateway and straight to the EMR, ${r.concurrency} clients, ${r.duration_s} s per path, ${r.patients} patients${r.authorized ? ', with tokens' : ', no tokens'}`,
+    [
+      formatTable(
+        ['path', 'completed', 'per second', 'p50 ms', 'p99 ms', 'errors', 'reads', 'searches'],
+        r.paths.map((p) => [
+          p.path === 'direct' ? 'straight to the EMR' : 'through the gateway',
+          String(p.completed),
+          fmt(p.per_s),
+          fmt(p.p50_ms, 2),
+          fmt(p.p99_ms, 2),
+          String(p.errors + p.warmup_errors),
+          String(p.reads),
+          String(p.searches),
+        ]),
+      ),
+      formatTable(
+        ['figure', 'value'],
+        [
+          ['gateway_overhead_ratio (gateway / direct, target ≥ 0.7)', fmt(r.gateway_overhead_ratio, 3)],
+          ['added p50 latency of the hop, ms', fmt(r.added_p50_ms, 2)],
+          ['peak RSS MiB: emr / gateway', `${fmt(r.peak_rss_mb.emr)} / ${fmt(r.peak_rss_mb.gateway)}`],
+        ],
+      ),
+      formatTable(
+        ['process', ...r.paths.map((p) => `CPU % (${p.path})`)],
+        [
+          ...['emr', 'gateway'].map((name) => [
+            name,
+            ...r.paths.map((p) => fmt(p.cpu_percent.services[name])),
+          ]),
+          ['postgres (whole cluster)', ...r.paths.map((p) => fmt(p.cpu_percent.postgres))],
+          ['bench client', ...r.paths.map((p) => fmt(p.cpu_percent.client))],
+          ['other processes on the machine', ...r.paths.map((p) => fmt(p.cpu_percent.other))],
+        ],
+      ),
+    ],
+    r.paths.flatMap((p) => p.error_samples).slice(0, 5),
+  );
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -546,6 +589,12 @@ async function main(): Promise<void> {
     const consults = await runBench3pc(runOptions);
     report3pc(consults);
     process.stdout.write(`${JSON.stringify(consults)}\n`);
+    return;
+  }
+  if (command.scenario === 'fhir-read') {
+    const reads = await runBenchFhirRead(runOptions);
+    reportFhirRead(reads);
+    process.stdout.write(`${JSON.stringify(reads)}\n`);
     return;
   }
   if (command.scenario === 'appointments') {

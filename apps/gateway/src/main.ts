@@ -13,7 +13,9 @@ runService(
     description: 'The hospital FHIR gateway: one FHIR R4 base routing each resource type to its service.',
     parseBodies: false,
     beforeListen: (app, config) => {
-      app.enableCors(gatewayCorsOptions(environmentOf(config, GatewayEnvironment)));
+      const cors = gatewayCorsOptions(environmentOf(config, GatewayEnvironment));
+      // Without configured origins there is nothing to allow: no CORS middleware on every request.
+      if (cors.origin !== false) app.enableCors(cors);
       return Promise.resolve();
     },
   },

@@ -1,5 +1,4 @@
 import { Transform, TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Readable } from 'node:stream';
@@ -163,27 +162,19 @@ export class GatewayProxy {
     } else {
       delete headers['content-length'];
     }
-    const abort = new AbortController();
-    response.on('close', () => {
-      if (!response.writableFinished) abort.abort();
-    });
-    let answer: Awaited<ReturnType<typeof backend.pool.request>>;
+    // `stream` writes the answer straight into the client's response (no intermediate Readable): when the
+    // client goes away, the destroyed response aborts the backend request too.
     try {
-      answer = await backend.pool.request({
-        path: request.originalUrl,
-        method: request.method,
-        headers,
-        body: payload,
-        signal: abort.signal,
-      });
+      await backend.pool.stream(
+        { path: request.originalUrl, method: request.method, headers, body: payload },
+        ({ statusCode, headers: answered }) => {
+          response.statusCode = statusCode;
+          for (const [name, value] of clientResponseHeaders(answered)) response.setHeader(name, value);
+          return response;
+        },
+      );
     } catch (error) {
-      throw backendFailure(error, backend.name);
-    }
-    response.status(answer.statusCode);
-    for (const [name, value] of clientResponseHeaders(answer.headers)) response.setHeader(name, value);
-    try {
-      await pipeline(answer.body, response);
-    } catch {
+      if (!response.headersSent) throw backendFailure(error, backend.name);
       // The backend broke off mid-answer, or the client went away: the status line is gone, so the only
       // honest signal left is the closed connection.
       response.destroy();
