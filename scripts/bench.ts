@@ -513,6 +513,13 @@ function reportFhirRead(r: BenchFhirReadResult): void {
         ],
       ),
       formatTable(
+        ['CPU ms per request', ...r.paths.map((p) => p.path)],
+        ['emr', 'gateway', 'postgres', 'bench_client'].map((name) => [
+          name,
+          ...r.paths.map((p) => fmt(p.cpu_ms_per_request[name], 3)),
+        ]),
+      ),
+      formatTable(
         ['process', ...r.paths.map((p) => `CPU % (${p.path})`)],
         [
           ...['emr', 'gateway'].map((name) => [

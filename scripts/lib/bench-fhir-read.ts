@@ -51,6 +51,11 @@ export interface PathResult {
   searches: number;
   /** CPU of the timed rounds, percent of one core (the gateway is idle on the direct path). */
   cpu_percent: CpuUse;
+  /**
+   * CPU milliseconds per completed request, by process: steadier than throughput on a shared machine,
+   * where other processes take a varying share of the cores.
+   */
+  cpu_ms_per_request: Record<string, number | null>;
   error_samples: string[];
 }
 
@@ -315,6 +320,11 @@ export async function runBenchFhirRead(options: BenchRunOptions): Promise<BenchF
       const t = totals[path];
       const sorted = [...t.latencies].sort((a, b) => a - b);
       const elapsedS = t.elapsedMs / 1000;
+      const cpu = meanCpu(t.cpu);
+      const perRequest = (percent: number | null): number | null =>
+        percent === null || t.completed === 0
+          ? null
+          : round(((percent / 100) * t.elapsedMs) / t.completed, 3);
       const result: PathResult = {
         path,
         completed: t.completed,
@@ -327,7 +337,13 @@ export async function runBenchFhirRead(options: BenchRunOptions): Promise<BenchF
         warmup_errors: t.warmupErrors,
         reads: t.counts.reads,
         searches: t.counts.searches,
-        cpu_percent: meanCpu(t.cpu),
+        cpu_percent: cpu,
+        cpu_ms_per_request: {
+          emr: perRequest(cpu.services.emr ?? null),
+          gateway: perRequest(cpu.services.gateway ?? null),
+          postgres: perRequest(cpu.postgres),
+          bench_client: perRequest(cpu.client),
+        },
         error_samples: t.errorSamples.slice(0, 5),
       };
       log(
