@@ -7,6 +7,7 @@ import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
 import { Bench3pcResult, runBench3pc } from './lib/bench-3pc';
 import { BenchFhirReadResult, runBenchFhirRead } from './lib/bench-fhir-read';
+import { fhirReadReport } from './lib/bench-fhir-read-report';
 import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
@@ -488,52 +489,8 @@ function report3pc(r: Bench3pcResult): void {
 }
 
 function reportFhirRead(r: BenchFhirReadResult): void {
-  writeReport(
-    `Bench: fhir-read — patient reads and searches through the gateway and straight to the EMR, ${r.concurrency} clients, ${r.duration_s} s per path, ${r.patients} patients${r.authorized ? ', with tokens' : ', no tokens'}`,
-    [
-      formatTable(
-        ['path', 'completed', 'per second', 'p50 ms', 'p99 ms', 'errors', 'reads', 'searches'],
-        r.paths.map((p) => [
-          p.path === 'direct' ? 'straight to the EMR' : 'through the gateway',
-          String(p.completed),
-          fmt(p.per_s),
-          fmt(p.p50_ms, 2),
-          fmt(p.p99_ms, 2),
-          String(p.errors + p.warmup_errors),
-          String(p.reads),
-          String(p.searches),
-        ]),
-      ),
-      formatTable(
-        ['figure', 'value'],
-        [
-          ['gateway_overhead_ratio (gateway / direct, target ≥ 0.7)', fmt(r.gateway_overhead_ratio, 3)],
-          ['added p50 latency of the hop, ms', fmt(r.added_p50_ms, 2)],
-          ['peak RSS MiB: emr / gateway', `${fmt(r.peak_rss_mb.emr)} / ${fmt(r.peak_rss_mb.gateway)}`],
-        ],
-      ),
-      formatTable(
-        ['CPU ms per request', ...r.paths.map((p) => p.path)],
-        ['emr', 'gateway', 'postgres', 'bench_client'].map((name) => [
-          name,
-          ...r.paths.map((p) => fmt(p.cpu_ms_per_request[name], 3)),
-        ]),
-      ),
-      formatTable(
-        ['process', ...r.paths.map((p) => `CPU % (${p.path})`)],
-        [
-          ...['emr', 'gateway'].map((name) => [
-            name,
-            ...r.paths.map((p) => fmt(p.cpu_percent.services[name])),
-          ]),
-          ['postgres (whole cluster)', ...r.paths.map((p) => fmt(p.cpu_percent.postgres))],
-          ['bench client', ...r.paths.map((p) => fmt(p.cpu_percent.client))],
-          ['other processes on the machine', ...r.paths.map((p) => fmt(p.cpu_percent.other))],
-        ],
-      ),
-    ],
-    r.paths.flatMap((p) => p.error_samples).slice(0, 5),
-  );
+  const { title, tables, errors } = fhirReadReport(r);
+  writeReport(title, tables, errors);
 }
 
 async function main(): Promise<void> {
