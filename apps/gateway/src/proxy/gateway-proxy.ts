@@ -174,6 +174,8 @@ export class GatewayProxy {
         },
       );
     } catch (error) {
+      // A client that went away has nobody left to answer.
+      if (response.destroyed && !response.headersSent) return;
       if (!response.headersSent) throw backendFailure(error, backend.name);
       // The backend broke off mid-answer, or the client went away: the status line is gone, so the only
       // honest signal left is the closed connection.
