@@ -28,6 +28,23 @@ async function outcome(response: Response): Promise<OperationOutcome> {
   return body;
 }
 
+/**
+ * FHIR requests the EMR and the referral inbox have served, by their `http_requests_total` metric (all
+ * routes under /fhir but the CapabilityStatement, which the gateway reads on its own schedule).
+ */
+async function backendFhirRequests(): Promise<number> {
+  let total = 0;
+  for (const port of [PORTS.emr, PORTS.referralInbox]) {
+    const text = await (await fetch(`${url(port)}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const sample = /^http_requests_total\{([^}]*)\} (\d+)/.exec(line);
+      if (sample !== null && /route="\/fhir/.test(sample[1] ?? '') && !/metadata/.test(sample[1] ?? ''))
+        total += Number(sample[2]);
+    }
+  }
+  return total;
+}
+
 const patient = (mrn: string): Patient => ({
   resourceType: 'Patient',
   identifier: [{ system: 'urn:oid:1.2.36.146.595.217.0.1', value: mrn }],
@@ -131,12 +148,17 @@ describe('the gateway in front of the hospital', () => {
     expect(await hospital.emrRows()).toBe(before);
   });
 
-  it('answers 404 with an OperationOutcome for a type no service serves', async () => {
+  it('answers 404 with an OperationOutcome for a type no service serves, without calling any backend', async () => {
+    const before = await backendFhirRequests();
     for (const path of ['Unicorn', 'Unicorn/1', 'patient', '$export']) {
       const response = await call(`${GATEWAY}/${path}`);
       expect(response.status).toBe(404);
       expect((await outcome(response)).issue[0]?.code).toBe('not-supported');
     }
+    expect(await backendFhirRequests()).toBe(before);
+    // The count does see a request the gateway does route.
+    await (await call(`${GATEWAY}/Patient?_count=1`)).body?.cancel();
+    expect(await backendFhirRequests()).toBe(before + 1);
   });
 
   it('refuses an oversized body with 413, declared or streamed, and nothing is written', async () => {
