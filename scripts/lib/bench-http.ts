@@ -21,6 +21,8 @@ export interface PostOptions {
   /** Sent as `x-correlation-id`: the service that takes the request mints its own gtid. */
   correlationId?: string;
   timeoutMs?: number;
+  /** Sent as `authorization` when given (a bearer token). */
+  authorization?: string;
 }
 
 /** POSTs a FHIR transaction Bundle to `<base>/fhir` with `x-correlation-id` when given. Never rejects. */
@@ -53,6 +55,7 @@ function send(
       }
     : { accept: 'application/json, application/fhir+json' };
   if (options.correlationId) headers['x-correlation-id'] = options.correlationId;
+  if (options.authorization) headers.authorization = options.authorization;
   return new Promise((resolve) => {
     let settled = false;
     const finish = (result: Omit<PostResult, 'elapsedMs'>): void => {

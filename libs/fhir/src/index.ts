@@ -23,6 +23,7 @@ export * from './nest/fhir-writer';
 export * from './nest/prefer';
 export * from './nest/fhir-module-options';
 export * from './nest/fhir-rest.service';
+export * from './nest/forwarded-base';
 export * from './nest/fhir.controller';
 export * from './nest/fhir.module';
 export * from './contracts/record-sync.contract';

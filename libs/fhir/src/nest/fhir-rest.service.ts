@@ -26,6 +26,7 @@ import { subsetResource } from '../search/subsetting';
 import type { SearchRequest } from '../search/search-request';
 import { FhirResourceStore, type FhirWriteResult, type Stored } from '../store/fhir-resource-store';
 import { FhirValidator } from '../validation/fhir-validator';
+import { requestBaseUrl } from './forwarded-base';
 import { FHIR_MODULE_OPTIONS, type FhirModuleOptions } from './fhir-module-options';
 import { FHIR_WRITER, type FhirWriteContext, type FhirWriter } from './fhir-writer';
 import type { FhirHttpRequest, FhirHttpResponse } from './http-types';
@@ -109,9 +110,7 @@ export class FhirRestService {
    * request's parameters and headers and a way to add headers to the answer.
    */
   context(request: FhirHttpRequest, response?: FhirHttpResponse): FhirWriteContext {
-    const baseUrl = (
-      this.options.baseUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}/fhir`
-    ).replace(/\/+$/, '');
+    const baseUrl = (this.options.baseUrl ?? requestBaseUrl(request)).replace(/\/+$/, '');
     const context: FhirWriteContext = { baseUrl };
     if (response !== undefined) {
       context.request = {
