@@ -6,6 +6,8 @@ import { SingleBar } from 'cli-progress';
 import { ensureInfrastructure } from './infra/index';
 import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
 import { Bench3pcResult, runBench3pc } from './lib/bench-3pc';
+import { BenchFhirReadResult, runBenchFhirRead } from './lib/bench-fhir-read';
+import { fhirReadReport } from './lib/bench-fhir-read-report';
 import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
@@ -18,7 +20,7 @@ import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc'],
+  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc', 'fhir-read'],
   numbers: {
     duration: {
       default: 20,
@@ -486,6 +488,11 @@ function report3pc(r: Bench3pcResult): void {
   );
 }
 
+function reportFhirRead(r: BenchFhirReadResult): void {
+  const { title, tables, errors } = fhirReadReport(r);
+  writeReport(title, tables, errors);
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -546,6 +553,12 @@ async function main(): Promise<void> {
     const consults = await runBench3pc(runOptions);
     report3pc(consults);
     process.stdout.write(`${JSON.stringify(consults)}\n`);
+    return;
+  }
+  if (command.scenario === 'fhir-read') {
+    const reads = await runBenchFhirRead(runOptions);
+    reportFhirRead(reads);
+    process.stdout.write(`${JSON.stringify(reads)}\n`);
     return;
   }
   if (command.scenario === 'appointments') {

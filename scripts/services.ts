@@ -29,6 +29,7 @@ import { migrations as icuStationMigrations } from '../apps/icu-station/src/data
 import { migrations as carePlansMigrations } from '../apps/care-plans/src/database/migrations';
 import { migrations as telemedicineMigrations } from '../apps/telemedicine/src/database/migrations';
 import { migrations as referralInboxMigrations } from '../apps/telemedicine/src/referral-inbox/database/migrations';
+import { migrations as auditMigrations } from '../apps/audit/src/database/migrations';
 /* eslint-enable no-restricted-imports */
 
 export interface ServiceDefinition {
@@ -40,6 +41,13 @@ export interface ServiceDefinition {
   readonly entry: string;
   /** The service's migration classes, in order. */
   readonly migrations: readonly MigrationClass[];
+  /** False for a service without a database of its own (the gateway): infra creates none for it. */
+  readonly database?: boolean;
+}
+
+/** Whether infra creates and migrates a database for the service. */
+export function ownsDatabase(service: ServiceDefinition): boolean {
+  return service.database !== false;
 }
 
 /** The EMR record update's services (two-phase commit): what the 2PC bench and fault runners start. */
@@ -144,6 +152,16 @@ export const telemedicineServices = [
   },
 ] as const satisfies readonly ServiceDefinition[];
 
+/** The audit trail: every service's audit records arrive here through its outbox and RabbitMQ. */
+export const auditServices = [
+  { name: 'audit', port: 3009, entry: 'dist/apps/audit/src/main.js', migrations: auditMigrations },
+] as const satisfies readonly ServiceDefinition[];
+
+/** The gateway: the hospital's one FHIR base in front of the others (no database; started after them). */
+export const gatewayServices = [
+  { name: 'gateway', port: 8080, entry: 'dist/apps/gateway/src/main.js', migrations: [], database: false },
+] as const satisfies readonly ServiceDefinition[];
+
 export const services = [
   ...twoPhaseServices,
   ...pharmacyServices,
@@ -151,6 +169,8 @@ export const services = [
   ...appointmentServices,
   ...carePlanServices,
   ...telemedicineServices,
+  ...auditServices,
+  ...gatewayServices,
 ] as const satisfies readonly ServiceDefinition[];
 
 export type ServiceName = (typeof services)[number]['name'];

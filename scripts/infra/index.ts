@@ -1,6 +1,6 @@
 // Makes sure PostgreSQL, Redis, RabbitMQ and Mosquitto answer, PostgreSQL is configured for the platform, and every
 // service's database exists and is migrated. Idempotent and quick when everything is ready already.
-import { databaseName, services, ServiceDefinition } from '../services';
+import { databaseName, ownsDatabase, services, ServiceDefinition } from '../services';
 import {
   BackingService,
   backingServices,
@@ -58,7 +58,7 @@ export async function ensureInfrastructure(options: EnsureOptions = {}): Promise
   const changedSettings = await ensurePostgresSettings(endpoints, log);
 
   // (c) One database per service, migrated.
-  const targets = (options.services ?? services).map((s) => ({
+  const targets = (options.services ?? services).filter(ownsDatabase).map((s) => ({
     database: databaseName(s.name),
     migrations: s.migrations,
   }));

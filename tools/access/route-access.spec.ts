@@ -33,6 +33,10 @@ import { carePlansConfig } from '../../apps/care-plans/src/config';
 import { CarePlansModule } from '../../apps/care-plans/src/care-plans.module';
 import { telemedicineConfig } from '../../apps/telemedicine/src/config';
 import { TelemedicineModule } from '../../apps/telemedicine/src/telemedicine.module';
+import { gatewayConfig } from '../../apps/gateway/src/config';
+import { GatewayModule } from '../../apps/gateway/src/gateway.module';
+import { auditConfig } from '../../apps/audit/src/config';
+import { AuditModule } from '../../apps/audit/src/audit.module';
 import { referralInboxConfig } from '../../apps/telemedicine/src/referral-inbox/config';
 import { ReferralInboxModule } from '../../apps/telemedicine/src/referral-inbox/referral-inbox.module';
 
@@ -52,6 +56,8 @@ const SERVICES: Record<string, () => DynamicModule> = {
   'care-plans': () => CarePlansModule.forRoot(carePlansConfig()),
   telemedicine: () => TelemedicineModule.forRoot(telemedicineConfig()),
   'referral-inbox': () => ReferralInboxModule.forRoot(referralInboxConfig()),
+  gateway: () => GatewayModule.forRoot(gatewayConfig()),
+  audit: () => AuditModule.forRoot(auditConfig()),
 };
 
 /**

@@ -46,7 +46,14 @@ export function readSourceTree(root: string): SourceTree {
   return { files, appNames: appNames(root, files) };
 }
 
-/** The folders under apps/, and every `name: '…'` scripts/services.ts registers. */
+/**
+ * App names that are also the word for a platform-wide concept the libraries own: every service reports
+ * audit records (`libs/platform/src/audit`, the trail's message contract), and the app that stores them is
+ * `audit`. Libraries may spell the concept; importing the app is still refused (`lib-imports-app`).
+ */
+const CONCEPT_NAMES = new Set(['audit']);
+
+/** The folders under apps/, and every `name: '…'` scripts/services.ts registers (but the concept names). */
 function appNames(root: string, files: ReadonlyMap<string, string>): string[] {
   const names = new Set<string>();
   if (existsSync(join(root, 'apps')))
@@ -54,7 +61,7 @@ function appNames(root: string, files: ReadonlyMap<string, string>): string[] {
       if (entry.isDirectory()) names.add(entry.name);
   for (const match of (files.get('scripts/services.ts') ?? '').matchAll(/\bname:\s*'([a-z][a-z0-9-]*)'/g))
     names.add(match[1]);
-  return [...names].sort();
+  return [...names].filter((name) => !CONCEPT_NAMES.has(name)).sort();
 }
 
 /** Every rule broken in `tree`, in a stable order. */

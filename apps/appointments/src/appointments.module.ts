@@ -1,7 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { BestEffortModule, CapacityModule, QuotaCacheModule } from '@hospital/transactions';
+import {
+  AuditTrailModule,
+  BestEffortModule,
+  CapacityModule,
+  QuotaCacheModule,
+  quotaCompletionsConsumer,
+} from '@hospital/transactions';
 import { AppointmentsFhirWriter } from './appointments-fhir.writer';
 import { BookingEntity } from './booking/booking.entity';
 import { BookingModule } from './booking/booking.module';
@@ -39,8 +45,9 @@ export class AppointmentsModule {
         }),
         BestEffortModule.forRoot({ channels: CONFIRMATION_CHANNEL_DEFINITIONS }),
         CapacityModule.forRoot({ kinds: [SLOT_CAPACITY] }),
-        QuotaCacheModule.forRoot({ participant: 'appointments', messaging: true }),
+        QuotaCacheModule.forRoot({ participant: 'appointments' }),
         SchedulingModule,
+        AuditTrailModule.forRoot({ messaging: { consumers: [quotaCompletionsConsumer('appointments')] } }),
       ],
     };
   }

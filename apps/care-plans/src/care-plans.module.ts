@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { MessagingModule } from '@hospital/transactions';
+import { AuditTrailModule, MessagingModule } from '@hospital/transactions';
 import { CarePlansFhirWriter } from './care-plans-fhir.writer';
 import { CareTeamsModule } from './care-teams/care-teams.module';
 import type { CarePlansConfig } from './config';
@@ -30,6 +30,7 @@ export class CarePlansModule {
           writer: CarePlansFhirWriter,
           imports: [CareTeamsModule, PlansModule],
         }),
+        AuditTrailModule.forRoot({ messaging: false }),
       ],
     };
   }

@@ -61,11 +61,17 @@ const post = (body: CarePlan, mode?: string, headers: Record<string, string> = {
     headers,
   });
 
-/** Rows of care-plans' own tables that a started plan writes (nothing may change for a refused one). */
+/**
+ * Rows of care-plans' own tables that a started plan writes (nothing may change for a refused one; the
+ * audit trail's record of the refusal, which every access writes to the outbox, aside).
+ */
 async function carePlanRows(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of ['care_plan', 'tx_saga', 'tx_tcc', 'tx_outbox']) {
-    const [row] = await hospital.carePlans.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+    const audit = table === 'tx_outbox' ? ` WHERE type <> 'audit.record'` : '';
+    const [row] = await hospital.carePlans.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table}${audit}`,
+    );
     counts[table] = row?.n ?? 0;
   }
   const [fhirRows] = await hospital.carePlans.db.query<{ n: number }>(

@@ -4,10 +4,10 @@ import { emrConfig } from './config';
 const SECRET = 'a-service-auth-secret-of-32-chars';
 
 describe('EMR configuration', () => {
-  it('reads two- and three-phase commit, its departments and consult peers, and never the message broker', () => {
+  it('reads two- and three-phase commit, its departments and consult peers, and the broker of its audit trail', () => {
     const config = emrConfig({
       SERVICE_AUTH_SECRET: SECRET,
-      AMQP_URL: 'not-a-broker',
+      AMQP_URL: 'amqp://broker:5672',
       LIS_URL: 'http://lab:9002',
     });
     expect(config.peers).toEqual({
@@ -18,7 +18,7 @@ describe('EMR configuration', () => {
     });
     expect(config.env.TX_IN_DOUBT_AFTER_MS).toBe(15_000);
     expect(config.env.TX_3PC_TERMINATION).toBe('peers');
-    expect(config.env).not.toHaveProperty('AMQP_URL');
+    expect(config.env.AMQP_URL).toBe('amqp://broker:5672');
   });
 
   it('fails naming a department address that is not a URL', () => {

@@ -1,5 +1,6 @@
 import {
   buildServiceConfig,
+  MessagingEnvironment,
   ServiceConfigOf,
   ThreePhaseCommitEnvironment,
   TwoPhaseCommitEnvironment,
@@ -9,7 +10,11 @@ import {
  * What the EMR reads beyond the platform's own settings: two-phase commit, as the coordinator of record
  * updates; three-phase commit, as a participant of telemedicine's consult completions.
  */
-export const EMR_PIECES = [TwoPhaseCommitEnvironment, ThreePhaseCommitEnvironment] as const;
+export const EMR_PIECES = [
+  TwoPhaseCommitEnvironment,
+  ThreePhaseCommitEnvironment,
+  MessagingEnvironment,
+] as const;
 
 /** The EMR, and the departments it coordinates record updates with (`LIS_URL`, `PACS_URL` override them). */
 export const EMR_SERVICE = {

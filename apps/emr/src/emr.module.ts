@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { AuditTrailModule } from '@hospital/transactions';
 import { EMR_RESOURCES } from './fhir-resources';
 import { EmrConfig } from './config';
 import { EmrFhirWriter } from './records/emr-fhir.writer';
@@ -28,6 +29,7 @@ export class EmrModule {
           writer: EmrFhirWriter,
           imports: [RecordsModule, ConsultsModule],
         }),
+        AuditTrailModule.forRoot(),
       ],
     };
   }

@@ -112,6 +112,38 @@ describe('the record services through fhir-kit-client', () => {
     ).toBe('other');
   });
 
+  it('creates a Patient once for concurrent retries with the same If-None-Exist, and answers the rest with it', async () => {
+    const identifier = { system: 'urn:oid:1.2.36.146.595.217.0.1', value: 'FKC-RETRY-1' };
+    const attempts = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        fetch(`${hospital.emr.url}/fhir/Patient`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/fhir+json',
+            'if-none-exist': `identifier=${identifier.system}|${identifier.value}`,
+          },
+          body: JSON.stringify({
+            resourceType: 'Patient',
+            identifier: [identifier],
+            name: [{ family: 'Retry' }],
+          }),
+        }).then(async (response) => ({ status: response.status, body: (await response.json()) as Patient })),
+      ),
+    );
+    expect(attempts.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(attempts.map((a) => a.body.id)).size).toBe(1);
+    const found = (await emr.search({
+      resourceType: 'Patient',
+      searchParams: { identifier: `${identifier.system}|${identifier.value}` },
+    })) as unknown as Bundle<Patient>;
+    expect(found.entry).toHaveLength(1);
+    const copies = (await lis.search({
+      resourceType: 'Patient',
+      searchParams: { identifier: `${identifier.system}|${identifier.value}` },
+    })) as unknown as Bundle<Patient>;
+    expect(copies.entry).toHaveLength(1);
+  });
+
   it('submits a record update as a transaction Bundle, and reads the copies in the LIS and the PACS', async () => {
     const response = (await emr.transaction({
       body: recordUpdateBundle(1, 'FKC') as unknown as FhirResource,

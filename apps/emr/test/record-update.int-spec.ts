@@ -133,8 +133,12 @@ describe('record update across EMR, LIS and PACS', () => {
     expect(entries(page.body)).toHaveLength(2);
     const byIdentifier = await fhir(`${hospital.lis.url}/fhir/Patient?identifier=PAGE-${seq}`);
     expect(byIdentifier.body.total).toBe(1);
-    const unknown = await fhir(`${hospital.emr.url}/fhir/Patient?colour=blue`);
+    // FHIR: an unknown parameter is ignored and reported, and refused only under Prefer: handling=strict
+    const strict = { headers: { prefer: 'handling=strict' } };
+    const unknown = await fhir(`${hospital.emr.url}/fhir/Patient?colour=blue`, strict);
     expect(unknown.status).toBe(400);
+    const lenient = await fhir(`${hospital.emr.url}/fhir/Patient?identifier=PAGE-${seq}&colour=blue`);
+    expect(lenient.body.total).toBe(1);
   });
 
   describe('bad input gets a 4xx OperationOutcome and changes no database', () => {

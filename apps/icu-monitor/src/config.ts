@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
-import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
+import { buildServiceConfig, MessagingEnvironment, ServiceConfigOf, toInt } from '@hospital/platform';
 import { BestEffortEnvironment } from '@hospital/transactions';
 import { MqttFeedEnvironment } from './feed/feed.environment';
 
@@ -24,6 +24,7 @@ export const ICU_MONITOR_PIECES = [
   IcuMonitorEnvironment,
   MqttFeedEnvironment,
   BestEffortEnvironment,
+  MessagingEnvironment,
 ] as const;
 
 /**

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { BestEffortModule } from '@hospital/transactions';
+import { AuditTrailModule, BestEffortModule } from '@hospital/transactions';
 import { IcuBedEntity } from './beds/icu-bed.entity';
 import { BedsModule } from './beds/beds.module';
 import type { IcuMonitorConfig } from './config';
@@ -36,6 +36,7 @@ export class IcuMonitorModule {
         BestEffortModule.forRoot({ channels: [{ name: STATION_CHANNEL, channel: StationHttpChannel }] }),
         BedsModule,
         FeedModule,
+        AuditTrailModule.forRoot(),
       ],
     };
   }

@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
-import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
+import { buildServiceConfig, MessagingEnvironment, ServiceConfigOf, toInt } from '@hospital/platform';
 
 /** The station's own settings: its reconciliation with the ICU monitor. */
 export class IcuStationEnvironment {
@@ -12,7 +12,7 @@ export class IcuStationEnvironment {
   @Transform(toInt) @IsInt() @Min(1) @Max(1_000) STATION_RECONCILE_PAGE: number = 100;
 }
 
-export const ICU_STATION_PIECES = [IcuStationEnvironment] as const;
+export const ICU_STATION_PIECES = [IcuStationEnvironment, MessagingEnvironment] as const;
 
 /** The central monitoring station: takes the ICU monitor's alerts, and asks it for those it missed. */
 export const ICU_STATION_SERVICE = {

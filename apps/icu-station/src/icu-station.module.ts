@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@hospital/platform';
+import { AuditTrailModule } from '@hospital/transactions';
 import { AlertsModule } from './alerts/alerts.module';
 import { StationAlertEntity } from './alerts/station-alert.entity';
 import { StationCursorEntity } from './alerts/station-cursor.entity';
@@ -17,6 +18,7 @@ export class IcuStationModule {
       imports: [
         PlatformModule.forRoot(config, { entities: [StationAlertEntity, StationCursorEntity] }),
         AlertsModule,
+        AuditTrailModule.forRoot(),
       ],
     };
   }

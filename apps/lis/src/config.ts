@@ -1,7 +1,15 @@
-import { buildServiceConfig, ServiceConfigOf, TwoPhaseCommitEnvironment } from '@hospital/platform';
+import {
+  buildServiceConfig,
+  MessagingEnvironment,
+  ServiceConfigOf,
+  TwoPhaseCommitEnvironment,
+} from '@hospital/platform';
 
-/** What the LIS reads beyond the platform's own settings: two-phase commit, as a participant. */
-export const LIS_PIECES = [TwoPhaseCommitEnvironment] as const;
+/**
+ * What the LIS reads beyond the platform's own settings: two-phase commit, as a participant; messaging,
+ * for its audit trail's outbox.
+ */
+export const LIS_PIECES = [TwoPhaseCommitEnvironment, MessagingEnvironment] as const;
 
 /** The LIS, and the coordinator it asks about branches in doubt (`EMR_URL` overrides it). */
 export const LIS_SERVICE = { name: 'lis', defaultPort: 3002, peers: { emr: 'http://127.0.0.1:3001' } };

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { AuditTrailModule } from '@hospital/transactions';
 import { LIS_RESOURCES } from './fhir-resources';
 import { LisConfig } from './config';
 import { OrdersModule } from './orders/orders.module';
@@ -15,6 +16,7 @@ export class LisModule {
         PlatformModule.forRoot(config),
         FhirModule.forRoot({ serviceName: 'lis', resources: LIS_RESOURCES }),
         OrdersModule,
+        AuditTrailModule.forRoot(),
       ],
     };
   }

@@ -1,7 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { CapacityModule, QuotaCacheModule } from '@hospital/transactions';
+import {
+  AuditTrailModule,
+  CapacityModule,
+  QuotaCacheModule,
+  quotaCompletionsConsumer,
+} from '@hospital/transactions';
 import { IMAGING_CAPACITY } from './capacity/imaging-capacity';
 import { PACS_RESOURCES } from './fhir-resources';
 import { PacsConfig } from './config';
@@ -22,7 +27,8 @@ export class PacsModule {
         FhirModule.forRoot({ serviceName: 'pacs', resources: PACS_RESOURCES }),
         OrdersModule,
         CapacityModule.forRoot({ kinds: [IMAGING_CAPACITY] }),
-        QuotaCacheModule.forRoot({ participant: 'pacs', messaging: true }),
+        QuotaCacheModule.forRoot({ participant: 'pacs' }),
+        AuditTrailModule.forRoot({ messaging: { consumers: [quotaCompletionsConsumer('pacs')] } }),
       ],
     };
   }

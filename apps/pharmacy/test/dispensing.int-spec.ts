@@ -74,15 +74,15 @@ describe('pharmacy dispensing over FHIR', () => {
   let base: string;
   let drop: () => Promise<void>;
 
-  /** Row counts of every table a dispense writes. */
+  /** Row counts of every table a dispense writes (the audit trail's records, which every access writes, aside). */
   const snapshot = async () =>
     (
       await db.query<Record<string, number>>(
         `SELECT (SELECT count(*)::int FROM fhir_resource) AS resources,
                 (SELECT count(*)::int FROM fhir_resource_history) AS history,
                 (SELECT count(*)::int FROM fhir_search_index) AS index_rows,
-                (SELECT count(*)::int FROM tx_outbox) AS outbox,
-                (SELECT count(*)::int FROM tx_outbox_aggregate) AS aggregates`,
+                (SELECT count(*)::int FROM tx_outbox WHERE type <> 'audit.record') AS outbox,
+                (SELECT count(*)::int FROM tx_outbox_aggregate WHERE aggregate_id <> 'audit-trail') AS aggregates`,
       )
     )[0];
 
@@ -167,6 +167,38 @@ describe('pharmacy dispensing over FHIR', () => {
       `${base}/MedicationDispense?patient=Patient/pat-0001&code=${RXNORM_SYSTEM}|197361`,
     );
     expect(search.body.total).toBeGreaterThanOrEqual(1);
+  });
+
+  it('audits the dispense, its read and a refused one in the outbox, each naming the patient', async () => {
+    const created = await fhir(`${base}/MedicationDispense`, { body: dispense() });
+    const id = (created.body as { id: string }).id;
+    await fhir(`${base}/MedicationDispense/${id}`);
+    const refused = await fhir(`${base}/MedicationDispense`, {
+      body: dispense({ subject: { reference: 'Patient/pat-0002' }, quantity: { value: -1 } }),
+    });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const audited = await db.query<{ payload: Record<string, unknown> }>(
+      `SELECT payload FROM tx_outbox WHERE type = 'audit.record'
+          AND (payload->>'resourceId' = $1 OR payload->>'patient' = 'pat-0002') ORDER BY position`,
+      [id],
+    );
+    expect(audited.map((row) => row.payload)).toEqual([
+      expect.objectContaining({
+        service: 'pharmacy',
+        action: 'C',
+        interaction: 'create',
+        patient: 'pat-0001',
+        outcome: '0',
+      }),
+      expect.objectContaining({
+        action: 'R',
+        interaction: 'read',
+        resourceId: id,
+        patient: 'pat-0001',
+        outcome: '0',
+      }),
+      expect.objectContaining({ action: 'C', interaction: 'create', patient: 'pat-0002', outcome: '4' }),
+    ]);
   });
 
   it('takes the drug from a formulary reference and the location from MedicationDispense.location', async () => {

@@ -1,6 +1,12 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
-import { buildServiceConfig, ServiceConfigOf, ThreePhaseCommitEnvironment, toInt } from '@hospital/platform';
+import {
+  buildServiceConfig,
+  MessagingEnvironment,
+  ServiceConfigOf,
+  ThreePhaseCommitEnvironment,
+  toInt,
+} from '@hospital/platform';
 
 /** The telemedicine service's own settings. */
 export class TelemedicineEnvironment {
@@ -14,7 +20,11 @@ export class TelemedicineEnvironment {
 }
 
 /** What telemedicine reads beyond the platform's own settings: its own, and three-phase commit's. */
-export const TELEMEDICINE_PIECES = [TelemedicineEnvironment, ThreePhaseCommitEnvironment] as const;
+export const TELEMEDICINE_PIECES = [
+  TelemedicineEnvironment,
+  ThreePhaseCommitEnvironment,
+  MessagingEnvironment,
+] as const;
 
 /**
  * Telemedicine coordinates consult completions with the EMR (the patient's chart) and the referring

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
+import { AuditTrailModule } from '@hospital/transactions';
 import type { TelemedicineConfig } from './config';
 import { THREE_PHASE_CONSULT_COMMIT } from './consults/consult-commit.three-phase';
 import { type ConsultCommitBinding, ConsultsModule } from './consults/consults.module';
@@ -36,6 +37,7 @@ export class TelemedicineModule {
             }),
           ],
         }),
+        AuditTrailModule.forRoot(),
       ],
     };
   }

@@ -179,7 +179,7 @@ describe('FhirModule over HTTP', () => {
     const capability = json as unknown as CapabilityStatement;
     const registry = app.get(SearchParameterRegistry);
     for (const resource of capability.rest?.[0]?.resource ?? []) {
-      expect(resource.searchParam?.map((p) => p.name)).toEqual(
+      expect(resource.searchParam?.filter((p) => p.type !== 'special').map((p) => p.name)).toEqual(
         registry.params(resource.type).map((p) => p.code),
       );
     }
@@ -245,6 +245,16 @@ describe('FhirModule over HTTP', () => {
     expect((gone.json as unknown as OperationOutcome).issue[0].code).toBe('deleted');
   });
 
+  it('honours If-None-Exist for a writer without its own conditional create (checked before create)', async () => {
+    const body = patient('Conditional', 'H-COND');
+    const first = await call('POST', '/Patient', body, { 'if-none-exist': 'identifier=urn:mrn|H-COND' });
+    expect(first.status).toBe(201);
+    const retried = await call('POST', '/Patient', body, { 'if-none-exist': 'identifier=urn:mrn|H-COND' });
+    expect(retried.status).toBe(200);
+    expect(retried.json.id).toBe(first.json.id);
+    expect((await call('GET', '/Patient?identifier=urn:mrn|H-COND')).json.total).toBe(1);
+  });
+
   it('creates on PUT to an unknown id with 201', async () => {
     const put = await call('PUT', '/Patient/put-created-1', {
       ...patient('Put', 'H-PUT'),
@@ -254,7 +264,7 @@ describe('FhirModule over HTTP', () => {
     expect(put.headers.get('location')).toBe(`${base}/Patient/put-created-1/_history/1`);
   });
 
-  it('searches with paging links, and rejects unknown parameters with 400', async () => {
+  it('searches with paging links, and refuses unknown parameters with 400 under Prefer: handling=strict', async () => {
     for (const [family, mrn] of [
       ['Searchable', 'Q-1'],
       ['Searchable', 'Q-2'],
@@ -275,11 +285,14 @@ describe('FhirModule over HTTP', () => {
     expect(secondBundle.entry?.map((e) => e.resource?.identifier?.[0]?.value)).toEqual(['Q-3']);
     expect(secondBundle.link?.map((l) => l.relation)).toEqual(['self', 'first', 'previous', 'last']);
 
-    const unknown = await call('GET', '/Patient?shoe-size=42');
+    const unknown = await call('GET', '/Patient?shoe-size=42', undefined, { prefer: 'handling=strict' });
     expect(unknown.status).toBe(400);
     expect((unknown.json as unknown as OperationOutcome).issue[0].diagnostics).toBe(
       'Unknown search parameter: shoe-size',
     );
+    const lenient = await call('GET', '/Patient?family=searchable&shoe-size=42');
+    expect(lenient.status).toBe(200);
+    expect((lenient.json as unknown as Bundle).total).toBe(3);
     expect((await call('GET', '/Patient?_count=abc')).status).toBe(400);
     expect((await call('GET', '/Patient?name=%00')).status).toBe(400);
     const byPost = await call('POST', '/Patient/_search?family=searchable&_count=1');

@@ -16,6 +16,8 @@ export * from './errors/domain-exception';
 export * from './errors/problem-details';
 export * from './auth/principal';
 export * from './audit/audit-record';
+export * from './audit/audit-records';
+export * from './audit/audit-contract';
 export * from './auth/scopes';
 export * from './auth/roles';
 export * from './auth/access-token';

@@ -7,8 +7,10 @@ import {
   FhirUpdateContext,
   FhirUpdateResult,
   FhirWriteContext,
+  FhirWriteResult,
   FhirWriter,
   ParsedTransaction,
+  SearchRequest,
   Stored,
   TransactionResult,
 } from '@hospital/fhir';
@@ -23,6 +25,9 @@ import { RecordUpdateResult, RecordUpdateService } from './record-update.service
  */
 @Injectable()
 export class EmrFhirWriter implements FhirWriter {
+  /** The conditional creates of patients and orders, one after another (see `createIfNoneExist`). */
+  private conditionalCommits: Promise<unknown> = Promise.resolve();
+
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
@@ -45,6 +50,36 @@ export class EmrFhirWriter implements FhirWriter {
           return this.store.create(tx, resource);
         });
     }
+  }
+
+  /**
+   * `If-None-Exist` without a window. Local records: check and create in one transaction under the
+   * condition's lock. Patients and orders commit by two-phase commit on other connections, so the lock
+   * is held by a transaction that stays open until that commit is done: a concurrent retry waits for it,
+   * then finds the record. Those run one at a time in this process, so they hold at most one of the
+   * pool's connections while their 2PC needs others.
+   */
+  async createIfNoneExist(
+    resource: Resource,
+    condition: SearchRequest,
+    context: FhirWriteContext,
+  ): Promise<FhirWriteResult<Resource>> {
+    if (resource.resourceType !== 'Patient' && resource.resourceType !== 'ServiceRequest') {
+      return this.db.transaction(async (tx) => {
+        await this.store.assertReferencesExist(tx, resource, ['Patient', 'Practitioner', 'Encounter']);
+        return this.store.createIfNoneExist(tx, resource, condition);
+      });
+    }
+    const turn = this.conditionalCommits.then(() =>
+      this.db.transaction(async (tx): Promise<FhirWriteResult<Resource>> => {
+        await this.store.lockConditionalCreate(tx, condition);
+        const existing = await this.store.findConditionalMatch(tx, condition);
+        if (existing !== undefined) return { resource: existing, created: false, changed: false };
+        return { resource: await this.create(resource, context), created: true, changed: true };
+      }),
+    );
+    this.conditionalCommits = turn.catch(() => undefined);
+    return turn;
   }
 
   async update(resource: Resource & { id: string }, context: FhirUpdateContext): Promise<FhirUpdateResult> {

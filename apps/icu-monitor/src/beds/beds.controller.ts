@@ -1,6 +1,7 @@
 import { RequireScopes } from '@hospital/platform';
 import { Body, Controller, Delete, Get, Inject, Param, Put, ValidationPipe } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { AuditedRoute } from '@hospital/transactions';
 import type { Bed } from './beds.repository';
 import { BedsService } from './beds.service';
 import { AdmissionDto } from './dto/admission.dto';
@@ -29,6 +30,7 @@ export class BedsController {
 
   @RequireScopes('user/Encounter.rs')
   @Get()
+  @AuditedRoute({ action: 'R', interaction: 'bed-list', patientField: 'patientId' })
   @ApiOperation({ summary: 'Every bed of the unit and its admission', description: NOT_FHIR })
   @ApiOkResponse({ type: [BedView] })
   async list(): Promise<BedView[]> {
@@ -37,6 +39,7 @@ export class BedsController {
 
   @RequireScopes('user/Encounter.cu')
   @Put(':bedId/admission')
+  @AuditedRoute({ action: 'U', interaction: 'bed-admission', idParam: 'bedId', patientField: 'patientId' })
   @ApiOperation({
     summary: 'Admit a patient to the bed, or change the SpO2 scale of the patient in it',
     description: `409 when another patient is in the bed or the patient is in another one. ${NOT_FHIR}`,
@@ -49,6 +52,7 @@ export class BedsController {
 
   @RequireScopes('user/Encounter.u')
   @Delete(':bedId/admission')
+  @AuditedRoute({ action: 'U', interaction: 'bed-discharge', idParam: 'bedId', patientField: 'patientId' })
   @ApiOperation({
     summary: 'Discharge the patient in the bed (an empty bed stays empty)',
     description: NOT_FHIR,

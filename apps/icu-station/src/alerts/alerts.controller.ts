@@ -14,6 +14,7 @@ import {
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ServiceAuthGuard, ServiceRoute, RequireScopes, Roles } from '@hospital/platform';
+import { AuditedRoute } from '@hospital/transactions';
 import { StationErrorCode, StationException } from './alerts.exception';
 import { type AlertReceipt, AlertsService, type AlertView } from './alerts.service';
 import { AlertNotificationDto, IDEMPOTENCY_KEY } from './dto/alert-notification.dto';
@@ -40,6 +41,7 @@ export class InternalAlertsController {
   constructor(@Inject(AlertsService) private readonly alerts: AlertsService) {}
 
   @Post()
+  @AuditedRoute({ action: 'C', interaction: 'alert-receive', patientField: 'patientId' })
   @ApiOperation({ summary: 'Record a NEWS2 alert transition once per Idempotency-Key (service token)' })
   @ApiHeader({ name: 'Idempotency-Key', required: true })
   async receive(
@@ -70,6 +72,7 @@ export class AlertsController {
 
   @RequireScopes('user/Flag.rs')
   @Get()
+  @AuditedRoute({ action: 'R', interaction: 'alert-list', patientField: 'patientId' })
   @ApiOperation({ summary: 'Alerts received, newest first; filter by bedId and level; limit/offset pages' })
   list(
     @Query(strict) query: AlertsQuery,

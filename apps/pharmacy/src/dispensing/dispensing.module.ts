@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { MessagingModule } from '@hospital/transactions';
+import { AuditTrailModule, MessagingModule } from '@hospital/transactions';
 import type { PharmacyConfig } from '../config';
 import { DispensesModule } from './dispenses/dispenses.module';
 import { PharmacyFhirWriter } from './dispenses/pharmacy-fhir.writer';
@@ -28,6 +28,7 @@ export class DispensingModule {
           writer: PharmacyFhirWriter,
           imports: [DispensesModule],
         }),
+        AuditTrailModule.forRoot({ messaging: false }),
       ],
     };
   }

@@ -9,6 +9,8 @@ export const RXNORM_SYSTEM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
  */
 export const PHARMACY_RESOURCES = {
   Medication: ['_id', 'code', 'status', 'form'],
-  MedicationRequest: ['_id', 'subject', 'patient', 'status', 'intent', 'code', 'authoredon'],
+  // `medication` (a Medication reference) lets a client follow _include=MedicationRequest:medication and
+  // _revinclude=MedicationRequest:medication from the formulary.
+  MedicationRequest: ['_id', 'subject', 'patient', 'status', 'intent', 'code', 'medication', 'authoredon'],
   MedicationDispense: ['_id', 'subject', 'patient', 'status', 'code', 'prescription', 'whenhandedover'],
 } as const satisfies SearchDeclaration;

@@ -1,7 +1,12 @@
-import { buildServiceConfig, ServiceConfigOf, ThreePhaseCommitEnvironment } from '@hospital/platform';
+import {
+  buildServiceConfig,
+  MessagingEnvironment,
+  ServiceConfigOf,
+  ThreePhaseCommitEnvironment,
+} from '@hospital/platform';
 
 /** The referral inbox reads the platform's own settings and those of its branch protocol (3PC). */
-export const REFERRAL_INBOX_PIECES = [ThreePhaseCommitEnvironment] as const;
+export const REFERRAL_INBOX_PIECES = [ThreePhaseCommitEnvironment, MessagingEnvironment] as const;
 
 /**
  * The referring site's recommendation inbox: its own process and database (`hospital_referral_inbox`),

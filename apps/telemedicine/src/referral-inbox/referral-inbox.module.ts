@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { FhirModule } from '@hospital/fhir';
 import { PlatformModule } from '@hospital/platform';
-import { THREE_PHASE_BRANCH_WORK, ThreePhaseCommitModule } from '@hospital/transactions';
+import { AuditTrailModule, THREE_PHASE_BRANCH_WORK, ThreePhaseCommitModule } from '@hospital/transactions';
 import type { ReferralInboxConfig } from './config';
 import { REFERRAL_INBOX_RESOURCES } from './fhir-resources';
 import { recommendationBranchProvider } from './recommendation.branch';
@@ -26,6 +26,7 @@ export class ReferralInboxModule {
             ]),
           ],
         }),
+        AuditTrailModule.forRoot(),
       ],
     };
   }

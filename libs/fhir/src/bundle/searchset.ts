@@ -1,4 +1,5 @@
-import type { Bundle, BundleLink, Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '../search/search-request';
 import { normalizeBaseUrl, searchPageUrl } from './bundle-links';
 
@@ -8,6 +9,10 @@ export interface SearchSetInput {
   /** Matches over all pages; undefined when the request asked for `_total=none`. */
   total?: number;
   resources: Resource[];
+  /** Resources `_include` and `_revinclude` brought in: entries in `include` mode. */
+  included?: Resource[];
+  /** Warnings about the search (parameters ignored…): the first entry, in `outcome` mode. */
+  outcome?: OperationOutcome;
 }
 
 /**
@@ -40,16 +45,32 @@ export function searchSetLinks(
   return links;
 }
 
-/** A `searchset` Bundle for one page of results, entries in `match` mode with absolute `fullUrl`s. */
+/**
+ * A `searchset` Bundle for one page of results with absolute `fullUrl`s: the outcome entry first (when
+ * there is one), then the matches in `match` mode, then the included resources in `include` mode.
+ */
 export function searchSetBundle(input: SearchSetInput): Bundle {
   const base = normalizeBaseUrl(input.baseUrl);
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
   if (input.total !== undefined) bundle.total = input.total;
   bundle.link = searchSetLinks(base, input.request, input.total, input.resources.length);
-  bundle.entry = input.resources.map((resource) => ({
+  const entry = (resource: Resource, mode: 'match' | 'include'): BundleEntry => ({
     fullUrl: `${base}/${resource.resourceType}/${resource.id ?? ''}`,
     resource,
-    search: { mode: 'match' },
-  }));
+    search: { mode },
+  });
+  bundle.entry = [
+    ...(input.outcome === undefined
+      ? []
+      : [
+          {
+            fullUrl: `urn:uuid:${randomUUID()}`,
+            resource: input.outcome,
+            search: { mode: 'outcome' as const },
+          },
+        ]),
+    ...input.resources.map((resource) => entry(resource, 'match')),
+    ...(input.included ?? []).map((resource) => entry(resource, 'include')),
+  ];
   return bundle;
 }

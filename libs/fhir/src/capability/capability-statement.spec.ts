@@ -26,12 +26,32 @@ describe('buildCapabilityStatement', () => {
 
   it('advertises exactly the search parameters the registry accepts', () => {
     for (const resource of statement().rest?.[0]?.resource ?? []) {
-      const advertised = (resource.searchParam ?? []).map((p) => p.name);
+      const advertised = (resource.searchParam ?? []).filter((p) => p.type !== 'special').map((p) => p.name);
       expect(advertised).toEqual(registry.params(resource.type).map((p) => p.code));
       for (const name of advertised) {
         expect(() =>
           registry.parseSearch(resource.type, { [name]: name === 'birthdate' ? '2000' : 'x' }),
         ).not.toThrow();
+      }
+      const control = (resource.searchParam ?? []).filter((p) => p.type === 'special').map((p) => p.name);
+      expect(control).toEqual(['_count', '_offset', '_sort', '_total', '_summary', '_elements']);
+      const controlValues: Record<string, string> = {
+        _count: '5',
+        _offset: '5',
+        _sort: '-_lastUpdated',
+        _total: 'accurate',
+        _summary: 'true',
+        _elements: 'id',
+      };
+      for (const name of control) {
+        expect(() => registry.parseSearch(resource.type, { [name]: controlValues[name] })).not.toThrow();
+      }
+      // every advertised _include and _revinclude is followed
+      for (const value of resource.searchInclude ?? []) {
+        expect(registry.parseSearch(resource.type, { _include: value }).include).toHaveLength(1);
+      }
+      for (const value of resource.searchRevInclude ?? []) {
+        expect(registry.parseSearch(resource.type, { _revinclude: value }).revinclude).toHaveLength(1);
       }
       // and nothing else is accepted
       expect(() => registry.parseSearch(resource.type, { 'not-advertised': 'x' })).toThrow(FhirException);
@@ -45,6 +65,32 @@ describe('buildCapabilityStatement', () => {
       type: 'date',
     });
     expect(patient?.searchParam?.find((p) => p.name === '_id')?.type).toBe('token');
+  });
+
+  it('declares _include, _revinclude, conditional create and the deletes it does not take conditionally', () => {
+    const resources = statement().rest?.[0]?.resource ?? [];
+    const of = (type: string) => resources.find((r) => r.type === type);
+    expect(of('ServiceRequest')?.searchInclude).toEqual([
+      'ServiceRequest:subject',
+      'ServiceRequest:subject:Patient',
+      'ServiceRequest:patient',
+      'ServiceRequest:patient:Patient',
+    ]);
+    expect(of('Patient')?.searchRevInclude).toEqual([
+      'ServiceRequest:subject',
+      'ServiceRequest:subject:Patient',
+      'ServiceRequest:patient',
+      'ServiceRequest:patient:Patient',
+    ]);
+    expect(of('Patient')).not.toHaveProperty('searchInclude');
+    expect(of('ServiceRequest')).toMatchObject({
+      conditionalCreate: true,
+      conditionalDelete: 'not-supported',
+      readHistory: true,
+      versioning: 'versioned-update',
+    });
+    expect(of('Patient')?.conditionalCreate).toBe(false);
+    expect(statement().rest?.[0]?.documentation).toMatch(/Prefer: handling=strict/);
   });
 
   it('lists the interactions of each type and the transaction interaction', () => {

@@ -1,6 +1,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { normalizeBaseUrl } from '../bundle/bundle-links';
 import {
+  CONTROL_PARAMETER_DOCS,
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,
   type SearchParameterRegistry,
@@ -68,18 +69,26 @@ export function buildCapabilityStatement(input: CapabilityStatementInput): Capab
       versioning: 'versioned-update',
       readHistory: codes.includes('vread'),
       updateCreate: codes.includes('update'),
-      conditionalCreate: false,
+      conditionalCreate: codes.includes('create'),
       conditionalRead: 'not-supported',
       conditionalUpdate: false,
       conditionalDelete: 'not-supported',
       referencePolicy: ['literal', 'local'],
+      ...(codes.includes('search-type') ? includesOf(registry, type) : {}),
       searchParam: codes.includes('search-type')
-        ? registry.params(type).map((param) => ({
-            name: param.code,
-            definition: param.definition,
-            type: param.type,
-            ...(param.description === undefined ? {} : { documentation: param.description }),
-          }))
+        ? [
+            ...registry.params(type).map((param) => ({
+              name: param.code,
+              definition: param.definition,
+              type: param.type,
+              ...(param.description === undefined ? {} : { documentation: param.description }),
+            })),
+            ...Object.entries(CONTROL_PARAMETER_DOCS).map(([name, documentation]) => ({
+              name,
+              type: 'special' as const,
+              documentation,
+            })),
+          ]
         : [],
     };
   });
@@ -98,7 +107,11 @@ export function buildCapabilityStatement(input: CapabilityStatementInput): Capab
         mode: 'server',
         documentation:
           `Search pages with _count (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE}) and _offset; ` +
-          '_sort and _total are supported; any other parameter is rejected with 400.',
+          '_sort, _total, _summary, _elements, _include and _revinclude (searchInclude, searchRevInclude) ' +
+          'are supported, and POST [type]/_search with a form body. Unknown search parameters are ignored ' +
+          "and reported in the Bundle's outcome entry, or refused with 400 under Prefer: handling=strict. " +
+          'Creates honour If-None-Exist; creates and updates honour Prefer: return=minimal | ' +
+          'representation | OperationOutcome. Deletes keep history; a later read answers 410 Gone.',
         resource: resources,
         ...systemInteractions(interactions),
       },
@@ -112,4 +125,17 @@ function systemInteractions(interactions: FhirInteractions): {
 } {
   const codes = (['transaction', 'batch'] as const).filter((code) => interactions[code] === true);
   return codes.length === 0 ? {} : { interaction: codes.map((code) => ({ code })) };
+}
+
+/** `searchInclude` and `searchRevInclude` of a type, each left out when empty (R4 forbids empty arrays). */
+function includesOf(
+  registry: SearchParameterRegistry,
+  type: string,
+): Pick<CapabilityStatementRestResource, 'searchInclude' | 'searchRevInclude'> {
+  const include = registry.includeValues(type);
+  const revInclude = registry.revIncludeValues(type);
+  return {
+    ...(include.length === 0 ? {} : { searchInclude: include }),
+    ...(revInclude.length === 0 ? {} : { searchRevInclude: revInclude }),
+  };
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { Database } from '@hospital/platform';
 import { batchResponseBundle, isBatchBundle, parseBatchBundle, type BatchEntryResult } from '../bundle/batch';
 import { historyBundle } from '../bundle/history';
@@ -14,7 +14,7 @@ import {
 } from '../capability/capability-statement';
 import { parseIfMatch, weakETag } from '../etag';
 import { FhirErrorCode } from '../errors/fhir-error-code';
-import { FhirException, informationOutcome } from '../errors/fhir-exception';
+import { FhirException, informationOutcome, operationOutcome } from '../errors/fhir-exception';
 import { toFhirErrorResponse } from '../errors/fhir-exception.filter';
 import {
   DEFAULT_PAGE_SIZE,
@@ -22,17 +22,21 @@ import {
   MAX_PAGE_SIZE,
   SearchParameterRegistry,
 } from '../search/search-parameter-registry';
-import { FhirResourceStore, type Stored } from '../store/fhir-resource-store';
+import { subsetResource } from '../search/subsetting';
+import type { SearchRequest } from '../search/search-request';
+import { FhirResourceStore, type FhirWriteResult, type Stored } from '../store/fhir-resource-store';
 import { FhirValidator } from '../validation/fhir-validator';
+import { requestBaseUrl } from './forwarded-base';
 import { FHIR_MODULE_OPTIONS, type FhirModuleOptions } from './fhir-module-options';
 import { FHIR_WRITER, type FhirWriteContext, type FhirWriter } from './fhir-writer';
 import type { FhirHttpRequest, FhirHttpResponse } from './http-types';
+import { parsePrefer, type FhirPreferences } from './prefer';
 
-/** A FHIR answer before it is sent: status, headers and a resource body. */
+/** A FHIR answer before it is sent: status, headers and a resource body (none for `return=minimal`). */
 export interface FhirHttpResult {
   status: number;
   headers: Record<string, string>;
-  body: Resource;
+  body: Resource | undefined;
 }
 
 /** A client's correlation id: short and plain, safe in a log line, a column and a URL. */
@@ -106,9 +110,7 @@ export class FhirRestService {
    * request's parameters and headers and a way to add headers to the answer.
    */
   context(request: FhirHttpRequest, response?: FhirHttpResponse): FhirWriteContext {
-    const baseUrl = (
-      this.options.baseUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}/fhir`
-    ).replace(/\/+$/, '');
+    const baseUrl = (this.options.baseUrl ?? requestBaseUrl(request)).replace(/\/+$/, '');
     const context: FhirWriteContext = { baseUrl };
     if (response !== undefined) {
       context.request = {
@@ -140,11 +142,55 @@ export class FhirRestService {
     return { status: 200, headers: {}, body };
   }
 
-  async search(type: string, query: unknown, context: FhirWriteContext): Promise<FhirHttpResult> {
+  /** The `Prefer` header of a request (see `parsePrefer`). */
+  preferences(request: FhirHttpRequest): FhirPreferences {
+    return parsePrefer(request.headers.prefer);
+  }
+
+  /**
+   * A type-level search. Unknown parameters (and `_include`s this service cannot follow) are left out and
+   * named in the Bundle's outcome entry, or refused with 400 under `Prefer: handling=strict`.
+   */
+  async search(
+    type: string,
+    query: unknown,
+    context: FhirWriteContext,
+    preferences: FhirPreferences = {},
+  ): Promise<FhirHttpResult> {
     this.assertInteraction(type, 'search-type');
-    const request = this.registry.parseSearch(type, query);
+    const request = this.registry.parseSearch(type, query, { handling: preferences.handling ?? 'lenient' });
     const result = await this.store.search(this.database, request);
-    const body = searchSetBundle({ baseUrl: context.baseUrl, request, ...result });
+    const issues: OperationOutcomeIssue[] = (request.ignored ?? []).map(
+      (name) =>
+        operationOutcome({
+          severity: 'warning',
+          code: 'not-supported',
+          diagnostics: `Unknown search parameter ignored: ${name}`,
+          expression: [name],
+        }).issue[0],
+    );
+    let included: Resource[] | undefined;
+    if ((request.include?.length ?? 0) + (request.revinclude?.length ?? 0) > 0) {
+      const found = await this.store.searchIncludes(this.database, request, result.resources);
+      included = found.resources;
+      if (found.truncated) {
+        issues.push(
+          operationOutcome({
+            severity: 'warning',
+            code: 'too-costly',
+            diagnostics: 'Only part of the resources _include and _revinclude asked for are in this page',
+          }).issue[0],
+        );
+      }
+    }
+    const body = searchSetBundle({
+      baseUrl: context.baseUrl,
+      request,
+      ...result,
+      resources: result.resources.map((resource) => subsetResource(resource, request)),
+      ...(included === undefined ? {} : { included }),
+      ...(issues.length === 0 ? {} : { outcome: { resourceType: 'OperationOutcome', issue: issues } }),
+    });
     return { status: 200, headers: {}, body };
   }
 
@@ -154,6 +200,7 @@ export class FhirRestService {
     query: unknown,
     body: unknown,
     context: FhirWriteContext,
+    preferences: FhirPreferences = {},
   ): Promise<FhirHttpResult> {
     const merged = new URLSearchParams();
     for (const source of [query, body]) {
@@ -169,7 +216,7 @@ export class FhirRestService {
         }
       }
     }
-    return this.search(type, merged, context);
+    return this.search(type, merged, context, preferences);
   }
 
   async read(type: string, id: string, context: FhirWriteContext): Promise<FhirHttpResult> {
@@ -211,9 +258,57 @@ export class FhirRestService {
     this.assertInteraction(type, 'create');
     assertJsonBody(contentType);
     const resource = this.validator.validate(body, type);
-    const stored = await this.requireWriter('create').create?.(resource, context);
+    const preferences = parsePrefer(context.request?.header('prefer'));
+    const header = context.request?.header('if-none-exist');
+    const writer = this.requireWriter('create');
+    if (header !== undefined) {
+      const condition = this.conditionOf(type, header);
+      let result: FhirWriteResult<Resource> | undefined;
+      if (typeof writer.createIfNoneExist === 'function') {
+        result = await writer.createIfNoneExist(resource, condition, context);
+      } else {
+        // The writer cannot check inside its own transaction: check first, then create. Two concurrent
+        // creates with the same condition may both find nothing and both create (a window of one round
+        // trip); a client retrying a create whose answer it lost is covered.
+        const existing = await this.store.findConditionalMatch(this.database, condition);
+        if (existing === undefined) {
+          const created = await writer.create?.(resource, context);
+          if (created !== undefined) result = { resource: created, created: true, changed: true };
+        } else result = { resource: existing, created: false, changed: false };
+      }
+      if (result === undefined) throw FhirException.methodNotAllowed('create', type);
+      const status = result.created ? 201 : 200;
+      const what = result.created ? 'created' : 'exists';
+      return answer(
+        status,
+        versionHeaders(context.baseUrl, result.resource, true),
+        result.resource,
+        preferences,
+        what,
+      );
+    }
+    const stored = await writer.create?.(resource, context);
     if (stored === undefined) throw FhirException.methodNotAllowed('create', type);
-    return { status: 201, headers: versionHeaders(context.baseUrl, stored, true), body: stored };
+    return answer(201, versionHeaders(context.baseUrl, stored, true), stored, preferences, 'created');
+  }
+
+  /**
+   * The search of an `If-None-Exist` header (`identifier=urn:mrn|H-1`, optionally prefixed with `?` or
+   * `Type?`): 400 when it is malformed, names a parameter this service does not know, or filters nothing.
+   */
+  private conditionOf(type: string, header: string): SearchRequest {
+    const query = header.trim().replace(new RegExp(`^(${type})?\\?`), '');
+    const request = this.registry.parseSearch(type, new URLSearchParams(query), { handling: 'strict' });
+    if (request.filters.length === 0) {
+      throw new FhirException(
+        FhirErrorCode.Invalid,
+        'If-None-Exist must hold at least one search parameter',
+        {
+          expression: ['If-None-Exist'],
+        },
+      );
+    }
+    return request;
   }
 
   async update(
@@ -236,11 +331,13 @@ export class FhirRestService {
       version === undefined ? context : { ...context, ifMatch: version },
     );
     if (result === undefined) throw FhirException.methodNotAllowed('update', type);
-    return {
-      status: result.created ? 201 : 200,
-      headers: versionHeaders(context.baseUrl, result.resource, true),
-      body: result.resource,
-    };
+    return answer(
+      result.created ? 201 : 200,
+      versionHeaders(context.baseUrl, result.resource, true),
+      result.resource,
+      parsePrefer(context.request?.header('prefer')),
+      result.created ? 'created' : 'updated',
+    );
   }
 
   async delete(type: string, id: string, context: FhirWriteContext): Promise<FhirHttpResult> {
@@ -352,6 +449,33 @@ export class FhirRestService {
   private requireWriter(interaction: string): FhirWriter {
     if (this.writer === null || this.writer === undefined) throw FhirException.methodNotAllowed(interaction);
     return this.writer;
+  }
+}
+
+/**
+ * The answer to a create or update as `Prefer: return=` asks: the stored resource (the default), no body
+ * (`minimal`), or an informational OperationOutcome (`OperationOutcome`); status and headers either way.
+ */
+function answer(
+  status: number,
+  headers: Record<string, string>,
+  resource: Stored<Resource>,
+  preferences: FhirPreferences,
+  what: 'created' | 'updated' | 'exists',
+): FhirHttpResult {
+  switch (preferences.return) {
+    case 'minimal':
+      return { status, headers, body: undefined };
+    case 'OperationOutcome': {
+      const name = `${resource.resourceType}/${resource.id}`;
+      const text =
+        what === 'exists'
+          ? `${name} already exists (If-None-Exist); nothing was written`
+          : `${name} ${what}, version ${resource.meta.versionId}`;
+      return { status, headers, body: informationOutcome(text) };
+    }
+    default:
+      return { status, headers, body: resource };
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { ParsedTransaction, TransactionResult } from '../bundle/transaction';
-import type { FhirDeleteResult, Stored } from '../store/fhir-resource-store';
+import type { SearchRequest } from '../search/search-request';
+import type { FhirDeleteResult, FhirWriteResult, Stored } from '../store/fhir-resource-store';
 
 /** What a write receives besides the resource: where it was addressed, and the global transaction. */
 export interface FhirWriteContext {
@@ -51,6 +52,17 @@ export interface FhirUpdateResult {
  */
 export interface FhirWriter {
   create?(resource: Resource, context: FhirWriteContext): Promise<Stored<Resource>>;
+  /**
+   * A create with `If-None-Exist`: the condition (already parsed) is checked and the resource created in
+   * one local transaction, typically `db.transaction((tx) => store.createIfNoneExist(tx, resource,
+   * condition))`, so concurrent retries cannot both create. Optional: without it the module checks the
+   * condition and then calls `create`, which leaves a window of one round trip between the two.
+   */
+  createIfNoneExist?(
+    resource: Resource,
+    condition: SearchRequest,
+    context: FhirWriteContext,
+  ): Promise<FhirWriteResult<Resource>>;
   /** `resource.id` equals the id of the URL. */
   update?(resource: Resource & { id: string }, context: FhirUpdateContext): Promise<FhirUpdateResult>;
   delete?(resourceType: string, id: string, context: FhirWriteContext): Promise<FhirDeleteResult>;

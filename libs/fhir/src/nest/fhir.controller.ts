@@ -1,6 +1,8 @@
 import { FhirAccess, Public } from '@hospital/platform';
 import { Body, Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
+import { FhirErrorCode } from '../errors/fhir-error-code';
+import { FhirException } from '../errors/fhir-exception';
 import { FhirRestService, type FhirHttpResult } from './fhir-rest.service';
 import { FHIR_JSON_UTF8, type FhirHttpRequest, type FhirHttpResponse } from './http-types';
 
@@ -16,7 +18,10 @@ export class FhirController {
 
   @Public()
   @Get('metadata')
-  metadata(@Req() req: FhirHttpRequest, @Res({ passthrough: true }) res: FhirHttpResponse): Resource {
+  metadata(
+    @Req() req: FhirHttpRequest,
+    @Res({ passthrough: true }) res: FhirHttpResponse,
+  ): Resource | undefined {
     return send(res, this.fhir.metadata(this.fhir.context(req)));
   }
 
@@ -26,7 +31,7 @@ export class FhirController {
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
     @Body() body: unknown,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     return send(res, await this.fhir.bundle(contentType(req), body, this.fhir.context(req, res)));
   }
 
@@ -36,11 +41,11 @@ export class FhirController {
     @Query() query: unknown,
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
-  ): Promise<Resource> {
-    return send(res, await this.fhir.search(type, query, this.fhir.context(req)));
+  ): Promise<Resource | undefined> {
+    return send(res, await this.fhir.search(type, query, this.fhir.context(req), this.fhir.preferences(req)));
   }
 
-  /** Search by POST: parameters from the query string and a form body (where the app parses one). */
+  /** Search by POST: parameters from the query string and an `application/x-www-form-urlencoded` body. */
   @Post(':type/_search')
   async searchByPost(
     @Param('type') type: string,
@@ -48,8 +53,15 @@ export class FhirController {
     @Body() body: unknown,
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
-  ): Promise<Resource> {
-    return send(res, await this.fhir.searchByPost(type, query, body, this.fhir.context(req)));
+  ): Promise<Resource | undefined> {
+    const answer = await this.fhir.searchByPost(
+      type,
+      query,
+      formBody(req, body),
+      this.fhir.context(req),
+      this.fhir.preferences(req),
+    );
+    return send(res, answer);
   }
 
   @Post(':type')
@@ -58,7 +70,7 @@ export class FhirController {
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
     @Body() body: unknown,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     return send(res, await this.fhir.create(type, contentType(req), body, this.fhir.context(req, res)));
   }
 
@@ -68,7 +80,7 @@ export class FhirController {
     @Param('id') id: string,
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     return send(res, await this.fhir.read(type, id, this.fhir.context(req)));
   }
 
@@ -79,7 +91,7 @@ export class FhirController {
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
     @Body() body: unknown,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     const result = await this.fhir.update(
       type,
       id,
@@ -97,7 +109,7 @@ export class FhirController {
     @Param('id') id: string,
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     return send(res, await this.fhir.delete(type, id, this.fhir.context(req, res)));
   }
 
@@ -108,7 +120,7 @@ export class FhirController {
     @Query() query: unknown,
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     return send(res, await this.fhir.history(type, id, query, this.fhir.context(req)));
   }
 
@@ -119,9 +131,25 @@ export class FhirController {
     @Param('vid') versionId: string,
     @Req() req: FhirHttpRequest,
     @Res({ passthrough: true }) res: FhirHttpResponse,
-  ): Promise<Resource> {
+  ): Promise<Resource | undefined> {
     return send(res, await this.fhir.vread(type, id, versionId, this.fhir.context(req)));
   }
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * The parameters of a search by POST's body: a form body as the platform's parser read it; nothing when
+ * the request has no body; 415 for a body of any other media type, whose parameters would otherwise be
+ * dropped and the search answered unfiltered.
+ */
+function formBody(req: FhirHttpRequest, body: unknown): unknown {
+  const mediaType = contentType(req)?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType === FORM) return body;
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody) return undefined;
+  throw new FhirException(FhirErrorCode.UnsupportedMediaType, `Search parameters must be sent as ${FORM}`);
 }
 
 function contentType(req: FhirHttpRequest): string | undefined {
@@ -129,9 +157,10 @@ function contentType(req: FhirHttpRequest): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function send(res: FhirHttpResponse, result: FhirHttpResult): Resource {
+/** Status, headers and body of an answer; no body (nor Content-Type) for `Prefer: return=minimal`. */
+function send(res: FhirHttpResponse, result: FhirHttpResult): Resource | undefined {
   res.status(result.status);
-  res.setHeader('Content-Type', FHIR_JSON_UTF8);
+  if (result.body !== undefined) res.setHeader('Content-Type', FHIR_JSON_UTF8);
   for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
   return result.body;
 }

@@ -11,6 +11,9 @@ export interface FhirHttpRequest {
   query: unknown;
   body: unknown;
   get(name: string): string | undefined;
+  /** Express's app settings (`trust proxy fn`) and the peer's address: whom forwarded headers come from. */
+  app?: { get(setting: string): unknown };
+  socket?: { remoteAddress?: string };
 }
 
 export interface FhirHttpResponse {

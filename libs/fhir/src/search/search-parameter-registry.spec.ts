@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
@@ -131,14 +132,162 @@ describe('SearchParameterRegistry', () => {
       ['an unknown parameter', { 'shoe-size': '42' }, 'shoe-size'],
       ['a parameter of another resource type', { status: 'active' }, 'status'],
       ['a chained parameter', { 'general-practitioner.name': 'x' }, 'general-practitioner.name'],
-      ['an unsupported control parameter', { _include: 'Patient:organization' }, '_include'],
-      ['_summary', { _summary: 'true' }, '_summary'],
+      [
+        'an _include of a parameter this service does not serve',
+        { _include: 'Patient:organization' },
+        '_include=Patient:organization',
+      ],
+      ['an _include of another type', { _include: 'Encounter:subject' }, '_include=Encounter:subject'],
+      ['an _include of a non-reference', { _include: 'Patient:name' }, '_include=Patient:name'],
+      ['a wildcard _include', { _include: '*' }, '_include=*'],
+      [
+        'a _revinclude not pointing here',
+        { _revinclude: 'Encounter:subject:Group' },
+        '_revinclude=Encounter:subject:Group',
+      ],
+      ['an unknown modifier on an unknown code', { 'shoe:exact': '1' }, 'shoe:exact'],
       ['an unknown sort key', { _sort: 'shoe-size' }, '_sort=shoe-size'],
     ])('rejects %s with 400 UnknownSearchParameter naming it', (_label, query, name) => {
       const error = rejection(() => registry.parseSearch('Patient', query));
       expect(error.code).toBe(FhirErrorCode.UnknownSearchParameter);
       expect(error.status).toBe(400);
       expect(error.outcome.issue[0].diagnostics).toBe(`Unknown search parameter: ${name}`);
+    });
+
+    it('leaves out unknown parameters under lenient handling, naming each once, and keeps the rest', () => {
+      const request = registry.parseSearch(
+        'Patient',
+        new URLSearchParams(
+          'family=okafor&shoe-size=42&shoe-size=43&general-practitioner.name=x&_sort=shoe,-birthdate&_include=Patient:organization',
+        ),
+        { handling: 'lenient' },
+      );
+      expect(request.ignored).toEqual([
+        'shoe-size',
+        'general-practitioner.name',
+        '_sort=shoe',
+        '_include=Patient:organization',
+      ]);
+      expect(request.filters).toEqual([
+        { type: 'string', code: 'family', match: 'prefix', values: ['okafor'] },
+      ]);
+      expect(request.sort).toEqual([{ code: 'birthdate', descending: true }]);
+      // links repeat what was applied, never the ignored parameters
+      expect(request.params).toEqual([
+        ['family', 'okafor'],
+        ['_sort', '-birthdate'],
+      ]);
+      expect(
+        registry.parseSearch('Patient', { family: 'x' }, { handling: 'lenient' }).ignored,
+      ).toBeUndefined();
+      // a malformed value of a known parameter is refused either way
+      expect(
+        rejection(() => registry.parseSearch('Patient', { birthdate: 'x' }, { handling: 'lenient' })).status,
+      ).toBe(400);
+    });
+
+    it('resolves _include and _revinclude against the reference parameters it serves', () => {
+      const request = registry.parseSearch('Encounter', {
+        _include: 'Encounter:subject',
+        _revinclude: 'ServiceRequest:encounter',
+      });
+      // Encounter.subject may point at Patient or Group; only Patient is served here
+      expect(request.include).toEqual([
+        { sourceType: 'Encounter', code: 'subject', targetTypes: ['Patient'] },
+      ]);
+      expect(request.revinclude).toEqual([
+        { sourceType: 'ServiceRequest', code: 'encounter', targetTypes: ['Encounter'] },
+      ]);
+      expect(request.params).toEqual([
+        ['_include', 'Encounter:subject'],
+        ['_revinclude', 'ServiceRequest:encounter'],
+      ]);
+      const patients = registry.parseSearch('Patient', {
+        _revinclude: ['Encounter:subject', 'ServiceRequest:patient:Patient'],
+      });
+      expect(patients.revinclude).toEqual([
+        { sourceType: 'Encounter', code: 'subject', targetTypes: ['Patient'] },
+        { sourceType: 'ServiceRequest', code: 'patient', targetTypes: ['Patient'] },
+      ]);
+    });
+
+    it('parses _summary and _elements, refusing bad values and the two together', () => {
+      expect(registry.parseSearch('Patient', { _summary: 'true' }).summary).toBe('true');
+      expect(registry.parseSearch('Patient', { _summary: 'false' }).summary).toBeUndefined();
+      const counted = registry.parseSearch('Patient', { _summary: 'count', _total: 'none', _count: '50' });
+      expect(counted).toMatchObject({ summary: 'count', count: 0, total: true });
+      expect(registry.parseSearch('Patient', { _elements: 'name, birthDate' }).elements).toEqual([
+        'name',
+        'birthDate',
+      ]);
+      for (const query of [
+        { _summary: 'yes' },
+        { _elements: 'name.family' },
+        { _elements: "name');drop" },
+        { _summary: 'true', _elements: 'name' },
+      ]) {
+        const error = rejection(() => registry.parseSearch('Patient', query, { handling: 'lenient' }));
+        expect(error.code).toBe(FhirErrorCode.Invalid);
+        expect(error.status).toBe(400);
+      }
+    });
+
+    it('property: any query is a SearchRequest or a 400 FhirException, lenient never refuses an unknown name', () => {
+      const names = fc.oneof(
+        fc.constantFrom(
+          '_id',
+          'family',
+          'birthdate',
+          'gender',
+          'identifier',
+          'name:exact',
+          'gender:not',
+          'family:missing',
+          '_sort',
+          '_total',
+          '_count',
+          '_offset',
+          '_summary',
+          '_elements',
+          '_include',
+          '_revinclude',
+          '_format',
+        ),
+        fc.string({ maxLength: 12 }),
+      );
+      const values = fc.oneof(
+        fc.constantFrom(
+          '',
+          'x',
+          '2000',
+          'true',
+          'count',
+          'Encounter:subject',
+          'name,-birthdate',
+          "' OR 1=1 --",
+        ),
+        fc.string({ maxLength: 20 }),
+      );
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(names, values), { maxLength: 8 }),
+          fc.constantFrom('strict' as const, 'lenient' as const),
+          (pairs, handling) => {
+            const query = new URLSearchParams(pairs);
+            try {
+              const request = registry.parseSearch('Patient', query, { handling });
+              expect(request.count).toBeLessThanOrEqual(MAX_PAGE_SIZE);
+              if (handling === 'strict') expect(request.ignored).toBeUndefined();
+            } catch (error) {
+              expect(error).toBeInstanceOf(FhirException);
+              expect((error as FhirException).status).toBe(400);
+              if (handling === 'lenient')
+                expect((error as FhirException).code).not.toBe(FhirErrorCode.UnknownSearchParameter);
+            }
+          },
+        ),
+        { numRuns: 500 },
+      );
     });
 
     it('caps _count at 100 and rejects malformed paging values', () => {

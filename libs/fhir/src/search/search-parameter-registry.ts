@@ -14,11 +14,14 @@ import {
   DATE_PREFIXES,
   type DatePrefix,
   type DateQuery,
+  type IncludeRule,
   type ReferenceQuery,
   type SearchFilter,
+  type SearchHandling,
   type SearchParamType,
   type SearchRequest,
   type SortRule,
+  type SummaryMode,
   type TokenQuery,
 } from './search-request';
 import { dateRange, normalizeSearchString, splitUnescaped, unescapeSearchValue } from './search-values';
@@ -51,7 +54,45 @@ export interface SearchParamDefinition {
 const SUPPORTED_TYPES: readonly string[] = ['token', 'string', 'date', 'reference', 'uri'];
 /** Parameters evaluated against columns of `fhir_resource` rather than the index. */
 export const COLUMN_PARAMS: readonly string[] = ['_id', '_lastUpdated'];
-const CONTROL_PARAMS = ['_count', '_offset', '_sort', '_total', '_format'] as const;
+const CONTROL_PARAMS = [
+  '_count',
+  '_offset',
+  '_sort',
+  '_total',
+  '_format',
+  '_include',
+  '_revinclude',
+  '_summary',
+  '_elements',
+] as const;
+type ControlParam = (typeof CONTROL_PARAMS)[number];
+
+/**
+ * The control parameters a search accepts besides the registered ones (`_include` and `_revinclude` are
+ * declared apart, per value), with what each does: the CapabilityStatement lists them.
+ */
+export const CONTROL_PARAMETER_DOCS: Readonly<Record<string, string>> = {
+  _count: `Page size (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`,
+  _offset: `Index of the first match of the page (at most ${MAX_OFFSET})`,
+  _sort: '_id, _lastUpdated or a search parameter of this type; - for descending; several comma-separated',
+  _total: 'none, estimate or accurate (estimate is answered accurately)',
+  _summary: 'true, text, data or count; subsetted resources are tagged SUBSETTED',
+  _elements: 'Top-level elements to return (id, meta and mandatory elements always); tagged SUBSETTED',
+};
+
+/** The `_summary` values this server honours (`false` asks for whole resources, the default). */
+export const SUMMARY_MODES: readonly (SummaryMode | 'false')[] = ['true', 'text', 'data', 'count', 'false'];
+/** An element name of `_elements` (top-level elements only, as R4 defines the parameter). */
+const ELEMENT_NAME = /^[a-z][A-Za-z0-9]{0,63}$/;
+
+export interface ParseSearchOptions {
+  /**
+   * `strict` (the default for callers in code): an unknown parameter is a 400 naming it. `lenient` (what the
+   * FHIR endpoint uses unless the client sends `Prefer: handling=strict`): it is left out, listed in
+   * `SearchRequest.ignored` and reported in the Bundle's outcome entry, as the FHIR specification asks.
+   */
+  handling?: SearchHandling;
+}
 
 function unknownParameter(name: string): FhirException {
   return new FhirException(FhirErrorCode.UnknownSearchParameter, `Unknown search parameter: ${name}`, {
@@ -67,14 +108,18 @@ function invalidValue(name: string, what: string): FhirException {
 
 /** Express's parsed query (or any string record) as name → values; nested values are rejected. */
 function queryEntries(query: unknown): [string, string][] {
-  if (query instanceof URLSearchParams) return [...query.entries()];
   if (query === undefined || query === null) return [];
   if (typeof query !== 'object') throw FhirException.invalid('Malformed query string');
+  const pairs: [string, unknown][] =
+    query instanceof URLSearchParams
+      ? [...query.entries()]
+      : Object.entries(query as Record<string, unknown>);
   const entries: [string, string][] = [];
-  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+  for (const [name, value] of pairs) {
     const values: unknown[] = Array.isArray(value) ? value : [value];
     for (const v of values) {
       if (typeof v !== 'string') throw invalidValue(name, 'expected a plain string value');
+      // PostgreSQL text cannot hold these: refused here, whether from a query string or a form body
       if (!isStorableString(name) || !isStorableString(v)) {
         throw FhirException.invalid('Query contains a NUL character or an unpaired surrogate');
       }
@@ -165,11 +210,13 @@ export class SearchParameterRegistry {
   }
 
   /**
-   * Parses a search query for `resourceType`. Any parameter that is neither a control parameter
-   * (`_count` ≤ 100, default 20; `_offset`; `_sort`; `_total`; `_format=json`) nor a registered search
-   * parameter with a supported modifier is a 400 naming it. Values are never echoed in errors.
+   * Parses a search query for `resourceType`: control parameters (`_count` ≤ 100, default 20; `_offset`;
+   * `_sort`; `_total`; `_format=json`; `_include`, `_revinclude`, `_summary`, `_elements`) and registered
+   * search parameters with a supported modifier. A parameter this service does not know is a 400 naming
+   * it, or, with `handling: 'lenient'`, left out and listed in `ignored`. A malformed value of a known
+   * parameter is a 400 either way. Values are never echoed in errors.
    */
-  parseSearch(resourceType: string, query: unknown): SearchRequest {
+  parseSearch(resourceType: string, query: unknown, options: ParseSearchOptions = {}): SearchRequest {
     const params = this.byType.get(resourceType);
     if (params === undefined) throw FhirException.notFound(resourceType);
     const request: SearchRequest = {
@@ -181,29 +228,89 @@ export class SearchParameterRegistry {
       total: true,
       params: [],
     };
+    const ignored: string[] = [];
+    const unknown = (name: string): void => {
+      if (options.handling !== 'lenient') throw unknownParameter(name);
+      if (!ignored.includes(name)) ignored.push(name);
+    };
     const accepted: [string, string][] = [];
     for (const [name, raw] of queryEntries(query)) {
       if ((CONTROL_PARAMS as readonly string[]).includes(name)) {
-        this.applyControl(request, params, name as (typeof CONTROL_PARAMS)[number], raw, accepted);
+        this.applyControl(request, params, name as ControlParam, raw, accepted, unknown);
         continue;
       }
       const [code, modifier, ...rest] = name.split(':');
       const definition = params.get(code);
-      if (definition === undefined || rest.length > 0 || code.includes('.')) throw unknownParameter(name);
+      if (definition === undefined || rest.length > 0 || code.includes('.')) {
+        unknown(name);
+        continue;
+      }
       if (raw === '') continue; // FHIR: parameters with empty values are ignored
       request.filters.push(this.parseFilter(definition, name, modifier, raw));
       accepted.push([name, raw]);
     }
+    if (request.summary !== undefined && request.elements !== undefined) {
+      throw FhirException.invalid('_summary and _elements cannot be combined', ['_elements']);
+    }
+    if (request.summary === 'count') {
+      request.count = 0;
+      request.total = true;
+    }
     request.params = accepted;
+    if (ignored.length > 0) request.ignored = ignored;
     return request;
+  }
+
+  /** The `_include` values a search of `resourceType` follows (`Type:param` and `Type:param:Target`). */
+  includeValues(resourceType: string): string[] {
+    return this.followable(resourceType, [resourceType], false);
+  }
+
+  /** The `_revinclude` values a search of `resourceType` follows (`Source:param` and `Source:param:Type`). */
+  revIncludeValues(resourceType: string): string[] {
+    return this.followable(resourceType, this.resourceTypes(), true);
+  }
+
+  private followable(searched: string, sources: string[], reverse: boolean): string[] {
+    const values: string[] = [];
+    for (const source of sources) {
+      for (const param of this.params(source).filter((p) => p.type === 'reference')) {
+        const rule = this.includeRule(searched, `${source}:${param.code}`, reverse);
+        if (rule === undefined) continue;
+        values.push(
+          `${source}:${param.code}`,
+          ...rule.targetTypes.map((t) => `${source}:${param.code}:${t}`),
+        );
+      }
+    }
+    return values;
+  }
+
+  /**
+   * `Source:param[:Target]` of `_include` (Source is the searched type) or `_revinclude` (param is a
+   * reference of Source that may point at the searched type); undefined when this service cannot
+   * follow it (unknown type or parameter, not a reference, a target it does not serve).
+   */
+  private includeRule(searched: string, value: string, reverse: boolean): IncludeRule | undefined {
+    const [sourceType, code, target, ...rest] = value.split(':');
+    if (rest.length > 0 || code === undefined || code === '') return undefined;
+    if (!reverse && sourceType !== searched) return undefined;
+    const definition = this.param(sourceType, code);
+    if (definition?.type !== 'reference') return undefined;
+    const served = (definition.targets ?? []).filter((type) => this.supports(type));
+    const targetTypes = reverse ? served.filter((type) => type === searched) : served;
+    if (target !== undefined && !targetTypes.includes(target)) return undefined;
+    if (targetTypes.length === 0) return undefined;
+    return { sourceType, code, targetTypes: target === undefined ? targetTypes : [target] };
   }
 
   private applyControl(
     request: SearchRequest,
     params: Map<string, SearchParamDefinition>,
-    name: (typeof CONTROL_PARAMS)[number],
+    name: ControlParam,
     raw: string,
     accepted: [string, string][],
+    unknown: (name: string) => void,
   ): void {
     if (raw === '') return;
     switch (name) {
@@ -213,15 +320,45 @@ export class SearchParameterRegistry {
       case '_offset':
         request.offset = parseInteger(name, raw, MAX_OFFSET);
         return;
-      case '_sort':
-        request.sort = raw.split(',').map((part): SortRule => {
+      case '_sort': {
+        const rules: SortRule[] = [];
+        for (const part of raw.split(',')) {
           const descending = part.startsWith('-');
           const code = descending ? part.slice(1) : part;
-          if (!COLUMN_PARAMS.includes(code) && !params.has(code)) throw unknownParameter(`_sort=${code}`);
-          return { code, descending };
-        });
+          if (COLUMN_PARAMS.includes(code) || params.has(code)) rules.push({ code, descending });
+          else unknown(`_sort=${code}`);
+        }
+        if (rules.length === 0) return;
+        request.sort = rules;
+        accepted.push([name, rules.map((r) => `${r.descending ? '-' : ''}${r.code}`).join(',')]);
+        return;
+      }
+      case '_include':
+      case '_revinclude': {
+        const rule = this.includeRule(request.resourceType, raw, name === '_revinclude');
+        if (rule === undefined) {
+          unknown(`${name}=${raw.slice(0, 100)}`);
+          return;
+        }
+        const rules = name === '_include' ? (request.include ??= []) : (request.revinclude ??= []);
+        rules.push(rule);
         accepted.push([name, raw]);
         return;
+      }
+      case '_summary':
+        if (!(SUMMARY_MODES as readonly string[]).includes(raw))
+          throw invalidValue(name, 'true, text, data, count or false');
+        if (raw !== 'false') request.summary = raw as SummaryMode;
+        accepted.push([name, raw]);
+        return;
+      case '_elements': {
+        const elements = raw.split(',').map((element) => element.trim());
+        if (!elements.every((element) => ELEMENT_NAME.test(element)))
+          throw invalidValue(name, 'expected top-level element names');
+        request.elements = [...new Set([...(request.elements ?? []), ...elements])];
+        accepted.push([name, raw]);
+        return;
+      }
       case '_total':
         if (!['none', 'estimate', 'accurate'].includes(raw))
           throw invalidValue(name, 'none, estimate or accurate');

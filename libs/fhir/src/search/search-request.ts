@@ -37,6 +37,25 @@ export interface SortRule {
   descending: boolean;
 }
 
+/**
+ * `_include=Source:param[:Target]` (resources the matches reference) or `_revinclude=Source:param[:Target]`
+ * (resources of type Source whose `param` references a match).
+ */
+export interface IncludeRule {
+  /** The type holding the reference: the searched type for `_include`, the referring type for `_revinclude`. */
+  sourceType: string;
+  /** A reference search parameter of `sourceType`. */
+  code: string;
+  /** The referenced type: the `:Target` given, else every target of the parameter this service serves. */
+  targetTypes: string[];
+}
+
+/** `_summary` values: `true` (summary elements), `text`, `data` (all but text), `count` (the total only). */
+export type SummaryMode = 'true' | 'text' | 'data' | 'count';
+
+/** How a search treats parameters it does not know (FHIR's `Prefer: handling=`). */
+export type SearchHandling = 'strict' | 'lenient';
+
 export interface SearchRequest {
   resourceType: string;
   filters: SearchFilter[];
@@ -51,6 +70,19 @@ export interface SearchRequest {
    * paging parameters: what self/next/previous links repeat.
    */
   params: ReadonlyArray<readonly [string, string]>;
+  /** `_include` rules, resolved against the registry. */
+  include?: IncludeRule[];
+  /** `_revinclude` rules, resolved against the registry. */
+  revinclude?: IncludeRule[];
+  /** `_summary` (absent, or `false`: whole resources). */
+  summary?: SummaryMode;
+  /** `_elements`: the top-level elements to return (besides id, meta and the mandatory ones). */
+  elements?: string[];
+  /**
+   * Parameters left out under lenient handling because this service does not know them (name with
+   * modifier, never the value): reported in the searchset Bundle's outcome entry.
+   */
+  ignored?: string[];
 }
 
 export interface SearchResult<T> {

@@ -14,7 +14,7 @@ import {
   UPDATE_STATEMENT,
   writeStatement,
 } from './fhir-store-sql';
-import { buildSearchSql } from './search-sql';
+import { buildSearchSql, includeSql } from './search-sql';
 
 /** A stored resource: `id`, `meta.versionId` and `meta.lastUpdated` are always set. */
 export type Stored<T extends Resource> = T & {
@@ -59,6 +59,8 @@ interface CurrentRow {
 }
 
 const MAX_ATTEMPTS = 5;
+/** At most this many resources are added to one search page by `_include` and `_revinclude`. */
+export const MAX_INCLUDED = 500;
 
 function assertId(id: string): void {
   if (!isValidFhirId(id)) throw FhirException.invalid('Invalid resource id', ['id']);
@@ -140,6 +142,59 @@ export class FhirResourceStore {
       throw new FhirException(FhirErrorCode.Conflict, `${resource.resourceType}/${id} already exists`);
     }
     return stored;
+  }
+
+  /**
+   * The one current resource the search `condition` (an `If-None-Exist` header, parsed) finds, or undefined
+   * when it finds none; 412 when it finds more than one.
+   */
+  async findConditionalMatch(
+    exec: SqlExecutor,
+    condition: SearchRequest,
+  ): Promise<Stored<Resource> | undefined> {
+    const found = await this.search(exec, {
+      resourceType: condition.resourceType,
+      filters: condition.filters,
+      count: 2,
+      offset: 0,
+      sort: [],
+      total: false,
+      params: [],
+    });
+    if (found.resources.length > 1) {
+      throw new FhirException(
+        FhirErrorCode.PreconditionFailed,
+        `If-None-Exist matches more than one ${condition.resourceType}`,
+        { expression: ['If-None-Exist'] },
+      );
+    }
+    return found.resources[0];
+  }
+
+  /**
+   * Takes the transaction-scoped advisory lock of a conditional create: concurrent creates with the same
+   * type and condition (on any replica) hold it one after another until their transactions end.
+   */
+  async lockConditionalCreate(exec: SqlExecutor, condition: SearchRequest): Promise<void> {
+    const key = `fhir-if-none-exist:${condition.resourceType}:${JSON.stringify(condition.filters)}`;
+    await exec.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+  }
+
+  /**
+   * A conditional create (`If-None-Exist`) without a window: run it inside `Database.transaction` (or a
+   * branch). It takes a transaction-scoped advisory lock on the type and the condition, so concurrent
+   * creates with the same condition (on any replica) run one after another, then answers the one match
+   * (`created: false`, nothing written), 412 for several, or creates the resource (`created: true`).
+   */
+  async createIfNoneExist<T extends Resource>(
+    exec: SqlExecutor,
+    resource: T,
+    condition: SearchRequest,
+  ): Promise<FhirWriteResult<T>> {
+    await this.lockConditionalCreate(exec, condition);
+    const existing = await this.findConditionalMatch(exec, condition);
+    if (existing !== undefined) return { resource: existing as Stored<T>, created: false, changed: false };
+    return { resource: await this.create(exec, resource), created: true, changed: true };
   }
 
   /**
@@ -381,6 +436,45 @@ export class FhirResourceStore {
             (row) => row.content,
           );
     return total === undefined ? { resources } : { total, resources };
+  }
+
+  /**
+   * The resources the `_include` and `_revinclude` rules of `request` bring in for `matches` (one page of
+   * its results): current versions, each once and none that is already a match, at most `limit` in all
+   * (`truncated` tells when more were left out).
+   */
+  async searchIncludes(
+    exec: SqlExecutor,
+    request: SearchRequest,
+    matches: readonly Resource[],
+    limit = MAX_INCLUDED,
+  ): Promise<{ resources: Stored<Resource>[]; truncated: boolean }> {
+    const ids = matches.map((m) => m.id).filter((id): id is string => id !== undefined);
+    const seen = new Set(ids.map((id) => `${request.resourceType}/${id}`));
+    const resources: Stored<Resource>[] = [];
+    let truncated = false;
+    const rules = [
+      ...(request.include ?? []).map((rule) => ({ rule, reverse: false })),
+      ...(request.revinclude ?? []).map((rule) => ({ rule, reverse: true })),
+    ];
+    if (ids.length === 0) return { resources, truncated };
+    for (const { rule, reverse } of rules) {
+      const room = limit - resources.length;
+      if (room <= 0) {
+        truncated = true;
+        break;
+      }
+      const sql = includeSql(rule, request.resourceType, ids, reverse, room + 1);
+      const rows = await exec.query<{ content: Stored<Resource> }>(sql.text, sql.values);
+      if (rows.length > room) truncated = true;
+      for (const { content } of rows.slice(0, room)) {
+        const key = `${content.resourceType}/${content.id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        resources.push(content);
+      }
+    }
+    return { resources, truncated };
   }
 
   /** Whether a current (not deleted) resource exists. */

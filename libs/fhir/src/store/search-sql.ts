@@ -1,5 +1,5 @@
 import type { SearchParameterRegistry } from '../search/search-parameter-registry';
-import type { DateQuery, SearchFilter, SearchRequest, SortRule } from '../search/search-request';
+import type { DateQuery, IncludeRule, SearchFilter, SearchRequest, SortRule } from '../search/search-request';
 import { escapeLike, normalizeSearchString } from '../search/search-values';
 
 /** Collects positional parameters; every value reaches SQL as `$n`, never inside the text. */
@@ -161,4 +161,36 @@ export function buildSearchSql(registry: SearchParameterRegistry, request: Searc
     count: { text: countText, values: countParams.values },
     page: { text: pageText, values: pageParams.values },
   };
+}
+
+/**
+ * The resources one `_include` or `_revinclude` rule brings in for the matches `ids` (of the searched
+ * type), current versions only, at most `limit`: for `_include`, those the matches' `rule.code` references
+ * point at; for `_revinclude`, the `rule.sourceType` resources whose `rule.code` references a match.
+ */
+export function includeSql(
+  rule: IncludeRule,
+  searchedType: string,
+  ids: readonly string[],
+  reverse: boolean,
+  limit: number,
+): { text: string; values: unknown[] } {
+  const p = new Parameters();
+  if (!reverse) {
+    const text =
+      `SELECT r.content FROM fhir_resource r WHERE NOT r.deleted AND (r.resource_type, r.id) IN (` +
+      `SELECT i.system, i.value FROM fhir_search_index i WHERE i.resource_type = ${p.add(rule.sourceType)}` +
+      ` AND i.resource_id = ANY(${p.add(ids)}::text[]) AND i.code = ${p.add(rule.code)}` +
+      ` AND i.ref IS NOT NULL AND i.system = ANY(${p.add(rule.targetTypes)}::text[]))` +
+      ` ORDER BY r.resource_type, r.id LIMIT ${p.add(limit)}`;
+    return { text, values: p.values };
+  }
+  const refs = ids.map((id) => `${searchedType}/${id}`);
+  const source = p.add(rule.sourceType);
+  const text =
+    `SELECT r.content FROM fhir_resource r WHERE r.resource_type = ${source} AND NOT r.deleted AND r.id IN (` +
+    `SELECT i.resource_id FROM fhir_search_index i WHERE i.resource_type = ${source}` +
+    ` AND i.code = ${p.add(rule.code)} AND i.ref = ANY(${p.add(refs)}::text[]))` +
+    ` ORDER BY r.id LIMIT ${p.add(limit)}`;
+  return { text, values: p.values };
 }

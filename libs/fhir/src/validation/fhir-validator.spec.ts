@@ -34,6 +34,33 @@ describe('FhirValidator', () => {
     expect(patient.name?.[0]?.family).toBe('Chalmers');
   });
 
+  it('reports every problem of a resource in one OperationOutcome, each with its element', () => {
+    const error = rejection(
+      {
+        resourceType: 'Patient',
+        gender: 'robot', // outside the required value set
+        birthDate: 'yesterday', // not a date
+        name: [{ family: '' }], // empty string
+        telecom: [], // empty array
+        shoeSize: 42, // not an element of Patient
+      },
+      'Patient',
+    );
+    expect(error.status).toBe(400);
+    const located = error.outcome.issue.map((issue) => issue.expression?.[0]);
+    expect(located).toEqual(
+      expect.arrayContaining([
+        'Patient.gender',
+        'Patient.birthDate',
+        'Patient.name[0].family',
+        'Patient.telecom',
+        'Patient.shoeSize',
+      ]),
+    );
+    expect(error.outcome.issue.every((issue) => issue.severity === 'error')).toBe(true);
+    expect(error.outcome.issue.every((issue) => (issue.expression?.length ?? 0) > 0)).toBe(true);
+  });
+
   it.each([
     ['null', null],
     ['an array', [{ resourceType: 'Patient' }]],

@@ -54,6 +54,17 @@ function sanitizeIssue(issue: OperationOutcomeIssue, promote: boolean): Operatio
   return sanitized;
 }
 
+/** The issues without repeats (the same code, element and text reported by two checks). */
+function distinct(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = JSON.stringify([issue.code, issue.expression, issue.details?.text]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function invalid(message: string, issues: OperationOutcomeIssue[]): FhirException {
   return new FhirException(FhirErrorCode.Invalid, message, { issues });
 }
@@ -159,6 +170,9 @@ export class FhirValidator {
     }
     const resource = body as unknown as T;
     const issues: OperationOutcomeIssue[] = [];
+    // Every problem of the body in one answer: medplum's structure and invariant issues, the JSON rules it
+    // skips and the required bindings, each with the path of its element.
+    let understood = true;
     loadDefinitionsFor(body);
     try {
       const warnings = validateResource(resource);
@@ -166,8 +180,6 @@ export class FhirValidator {
         const text = warning.details?.text ?? '';
         if (promotedWarnings.some((pattern) => pattern.test(text))) issues.push(sanitizeIssue(warning, true));
       }
-      issues.push(...jsonIssues(body, resourceType));
-      if (issues.length === 0) issues.push(...this.requiredBindings().issues(body));
     } catch (error) {
       if (error instanceof OperationOutcomeError) {
         const medplumIssues = error.outcome.issue ?? [];
@@ -178,10 +190,19 @@ export class FhirValidator {
       } else {
         // medplum's crawler can throw on shapes it does not expect (or overflow on deep nesting):
         // that body is not a valid resource either.
-        issues.push(structureIssue('Resource is not valid FHIR R4'));
+        understood = false;
       }
     }
-    if (issues.length > 0) throw invalid(`${resourceType} failed FHIR R4 validation`, issues);
+    issues.push(...jsonIssues(body, resourceType));
+    if (understood) {
+      try {
+        issues.push(...this.requiredBindings().issues(body));
+      } catch {
+        understood = false; // nesting deeper than the stack: not a resource a hospital sends
+      }
+    }
+    if (!understood) issues.push(structureIssue('Resource is not valid FHIR R4'));
+    if (issues.length > 0) throw invalid(`${resourceType} failed FHIR R4 validation`, distinct(issues));
     return resource;
   }
 }

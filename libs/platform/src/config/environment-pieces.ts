@@ -23,6 +23,14 @@ export class ServiceEnvironment {
   @IsOptional() @IsUrl({ require_tld: false }) SERVICE_URL?: string;
 
   /**
+   * The peers whose X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed (the gateway
+   * in front of the service): Express's `trust proxy` — `loopback` (default), `false`, a hop count, or
+   * addresses and subnets separated by commas. Links and Location headers then name the gateway's base.
+   */
+  @Matches(/^[A-Za-z0-9.:/,\s]+$/, { message: 'TRUST_PROXY must be false, true, a number or addresses' })
+  TRUST_PROXY: string = 'loopback';
+
+  /**
    * Fault runs only: the process kills itself (SIGKILL) when a protocol reaches this point, e.g.
    * `2pc.coordinator.after-decision`. Unset in every other run.
    */

@@ -73,23 +73,28 @@ class HealthController {
 
 @Module({})
 export class HealthModule {
-  /** `extra` adds checks for what else the service uses (Redis, RabbitMQ…); PostgreSQL is always checked. */
-  static forRoot(extra: ReadinessCheck[] = []): DynamicModule {
+  /**
+   * `extra` adds checks for what else the service uses (Redis, RabbitMQ…); PostgreSQL is checked unless
+   * the service has no database (`database: false`).
+   */
+  static forRoot(extra: ReadinessCheck[] = [], options: { database?: boolean } = {}): DynamicModule {
+    const checks =
+      options.database === false
+        ? { provide: ReadinessChecks, useFactory: () => new ReadinessChecks(extra) }
+        : {
+            provide: ReadinessChecks,
+            inject: [Database],
+            useFactory: (db: Database) =>
+              new ReadinessChecks([
+                { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
+                ...extra,
+              ]),
+          };
     return {
       module: HealthModule,
       imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController],
-      providers: [
-        {
-          provide: ReadinessChecks,
-          inject: [Database],
-          useFactory: (db: Database) =>
-            new ReadinessChecks([
-              { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
-              ...extra,
-            ]),
-        },
-      ],
+      providers: [checks],
       exports: [ReadinessChecks],
     };
   }

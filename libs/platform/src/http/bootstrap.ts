@@ -20,11 +20,16 @@ export interface ServiceAppOptions {
    * (`app.connectMicroservice`) and starts them, so a message transport is up before HTTP traffic.
    */
   beforeListen?: (app: NestExpressApplication, config: ServiceConfig) => Promise<void>;
+  /**
+   * Whether the platform parses request bodies (default true). A proxy (the gateway) passes false and
+   * streams bodies through untouched, enforcing BODY_LIMIT_BYTES itself.
+   */
+  parseBodies?: boolean;
 }
 
 /**
  * Creates a service's Nest app with the platform's conventions: JSON and FHIR JSON bodies up to the
- * configured limit, pino logs, OpenAPI at /api/docs, graceful shutdown. Does not listen.
+ * configured limit (and form bodies, for FHIR's search by POST), pino logs, OpenAPI at /api/docs, graceful shutdown. Does not listen.
  */
 export async function createServiceApp(
   root: DynamicModule,
@@ -33,11 +38,21 @@ export async function createServiceApp(
 ): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(root, { bodyParser: false, bufferLogs: true });
   app.useLogger(new PinoNestLogger(app.get<Logger>(ROOT_LOGGER)));
-  app.useBodyParser('json', {
-    limit: config.env.BODY_LIMIT_BYTES,
-    type: ['application/json', 'application/fhir+json', 'application/*+json'],
-  });
+  if (options.parseBodies !== false) {
+    app.useBodyParser('json', {
+      limit: config.env.BODY_LIMIT_BYTES,
+      type: ['application/json', 'application/fhir+json', 'application/*+json'],
+    });
+    // Form bodies: FHIR's `POST [type]/_search` sends its parameters as application/x-www-form-urlencoded.
+    app.useBodyParser('urlencoded', {
+      limit: config.env.BODY_LIMIT_BYTES,
+      extended: false,
+      type: 'application/x-www-form-urlencoded',
+    });
+  }
   app.disable('x-powered-by');
+  // X-Forwarded-Proto/-Host/-Prefix count only from these peers (libs/fhir's base URL reads them).
+  app.set('trust proxy', trustProxySetting(config.env.TRUST_PROXY));
   app.set('etag', false);
   if (options.filters?.length) app.useGlobalFilters(...options.filters);
   app.enableShutdownHooks();
@@ -53,6 +68,22 @@ export async function createServiceApp(
   );
   SwaggerModule.setup('api/docs', app, document);
   return app;
+}
+
+/**
+ * Express's `trust proxy` value for TRUST_PROXY: `false`/`none` trusts no peer, `true` every peer (only
+ * behind a proxy that always overwrites the headers), a number that many hops, anything else a
+ * comma-separated list of addresses, subnets or Express's names (`loopback`, `linklocal`, `uniquelocal`).
+ */
+export function trustProxySetting(value: string): boolean | number | string[] {
+  const trimmed = value.trim();
+  if (trimmed === 'false' || trimmed === 'none' || trimmed === '') return false;
+  if (trimmed === 'true') return true;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  return trimmed
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
 }
 
 /** Creates the app and listens on the configured host and port; logs where it is. */

@@ -28,6 +28,11 @@ export interface PlatformOptions {
    * (docs/adding-a-service.md). Without any, the service has no TypeORM DataSource.
    */
   entities?: EntityClass[];
+  /**
+   * Whether the service owns a PostgreSQL database (default true). A service without one (the gateway)
+   * passes false: no `Database` is provided, no pool is opened, and readiness does not check PostgreSQL.
+   */
+  database?: boolean;
 }
 
 /**
@@ -46,12 +51,13 @@ export class PlatformModule implements NestModule {
 
   /** The service's config, logs, metrics, database and health (imported once, by the service's root module). */
   static forRoot(config: ServiceConfig, options: PlatformOptions = {}): DynamicModule {
+    const database = options.database !== false;
     return {
       module: PlatformModule,
       imports: [
-        DatabaseModule.forRoot({ entities: options.entities }),
+        ...(database ? [DatabaseModule.forRoot({ entities: options.entities })] : []),
         MetricsModule.forRoot(config.service.name),
-        HealthModule.forRoot(options.readiness),
+        HealthModule.forRoot(options.readiness, { database }),
       ],
       controllers: [SmartConfigurationController],
       providers: [
@@ -68,7 +74,13 @@ export class PlatformModule implements NestModule {
         },
         { provide: APP_GUARD, useClass: AccessGuard },
       ],
-      exports: [SERVICE_CONFIG, ROOT_LOGGER, DatabaseModule, MetricsModule, HealthModule],
+      exports: [
+        SERVICE_CONFIG,
+        ROOT_LOGGER,
+        ...(database ? [DatabaseModule] : []),
+        MetricsModule,
+        HealthModule,
+      ],
     };
   }
 

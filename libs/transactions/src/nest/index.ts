@@ -28,3 +28,7 @@ export * from './capacity.dto';
 export * from './capacity.service';
 export * from './capacity.controller';
 export * from './capacity.module';
+export * from './audit-trail.sink';
+export * from './audit-trail.interceptor';
+export * from './audit-trail.module';
+export * from './audit-trail.migrations';

@@ -1,6 +1,10 @@
 import { MigrationClass } from '@hospital/platform';
 import { fhirStoreMigrations } from '@hospital/fhir';
-import { ThreePhaseState1765700000000, transactionLogMigrations } from '@hospital/transactions';
+import {
+  messagingMigrations,
+  ThreePhaseState1765700000000,
+  transactionLogMigrations,
+} from '@hospital/transactions';
 
 /**
  * Migrations of hospital_emr: the FHIR store's and the transaction log's, both from the libs; then the
@@ -10,4 +14,5 @@ export const migrations: MigrationClass[] = [
   ...fhirStoreMigrations,
   ...transactionLogMigrations,
   ThreePhaseState1765700000000,
+  ...messagingMigrations,
 ];

@@ -1,6 +1,6 @@
 import { MigrationClass } from '@hospital/platform';
 import { fhirStoreMigrations } from '@hospital/fhir';
-import { bestEffortMigrations } from '@hospital/transactions';
+import { bestEffortMigrations, messagingMigrations } from '@hospital/transactions';
 import { IcuMonitorTables1765000000000 } from './1765000000000-icu-monitor-tables.migration';
 
 /**
@@ -12,4 +12,5 @@ export const migrations: MigrationClass[] = [
   ...fhirStoreMigrations,
   ...bestEffortMigrations,
   IcuMonitorTables1765000000000,
+  ...messagingMigrations,
 ];

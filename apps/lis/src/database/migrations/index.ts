@@ -1,6 +1,13 @@
 import { MigrationClass } from '@hospital/platform';
 import { fhirStoreMigrations } from '@hospital/fhir';
-import { transactionLogMigrations } from '@hospital/transactions';
+import { messagingMigrations, transactionLogMigrations } from '@hospital/transactions';
 
-/** Migrations of hospital_lis: the FHIR store's and the transaction log's, both from the libs. */
-export const migrations: MigrationClass[] = [...fhirStoreMigrations, ...transactionLogMigrations];
+/**
+ * Migrations of hospital_lis, all from the libs: the FHIR store's, the transaction log's, and the outbox of
+ * its audit trail.
+ */
+export const migrations: MigrationClass[] = [
+  ...fhirStoreMigrations,
+  ...transactionLogMigrations,
+  ...messagingMigrations,
+];

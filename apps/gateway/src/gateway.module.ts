@@ -1,0 +1,30 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { PlatformModule } from '@hospital/platform';
+import type { GatewayConfig } from './config';
+import { RateLimitGuard } from './edge/rate-limit.guard';
+import { securityHeaders } from './edge/security-headers';
+import { GatewayHealthController } from './health/gateway-health.controller';
+import { FhirGatewayController } from './proxy/fhir-gateway.controller';
+import { GatewayProxy } from './proxy/gateway-proxy';
+import { Backends } from './routing/backends';
+
+/**
+ * The gateway: the hospital's one FHIR base in front of the services (GATEWAY_BACKENDS). It owns no
+ * database; it routes, merges the CapabilityStatement, limits body size and request rate, and sets the
+ * security headers of every answer.
+ */
+@Module({})
+export class GatewayModule implements NestModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [PlatformModule.forRoot(config, { database: false })],
+      controllers: [GatewayHealthController, FhirGatewayController],
+      providers: [Backends, GatewayProxy, RateLimitGuard],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(securityHeaders).forRoutes('*path');
+  }
+}

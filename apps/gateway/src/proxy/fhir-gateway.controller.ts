@@ -1,0 +1,66 @@
+import { All, Controller, Get, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { FHIR_JSON_UTF8, requestBaseUrl } from '@hospital/fhir';
+import { RateLimitGuard } from '../edge/rate-limit.guard';
+import { GatewayErrorCode, GatewayException } from '../gateway.exception';
+import { Backends } from '../routing/backends';
+import { bundleEntryTypes } from './bundle-types';
+import { checkedPath, GatewayProxy } from './gateway-proxy';
+import { FhirAccess, Public } from '@hospital/platform';
+
+/**
+ * The hospital's one FHIR R4 base. `/fhir/metadata` is the gateway's own merged CapabilityStatement;
+ * `POST /fhir` (a transaction or batch Bundle) goes to the backend that coordinates its entries' types;
+ * every `/fhir/:type[/...]` interaction (read, vread, history, search, `_search`, create, update, delete,
+ * `$operations`) goes to the owner of `:type`. A type no backend owns is a 404 without any backend call.
+ */
+@FhirAccess()
+@Controller('fhir')
+@UseGuards(RateLimitGuard)
+export class FhirGatewayController {
+  constructor(
+    private readonly backends: Backends,
+    private readonly proxy: GatewayProxy,
+  ) {}
+
+  @Public()
+  @Get('metadata')
+  metadata(@Req() request: Request, @Res() response: Response): void {
+    const body = this.backends.capability(requestBaseUrl(request));
+    response.status(200).setHeader('Content-Type', FHIR_JSON_UTF8);
+    response.send(JSON.stringify(body));
+  }
+
+  @Post()
+  async bundle(@Req() request: Request, @Res() response: Response): Promise<void> {
+    const body = await this.proxy.readBody(request);
+    const types = bundleEntryTypes(body);
+    const coordinator = this.backends.owners.coordinatorOf(types);
+    if (coordinator === undefined)
+      throw new GatewayException(
+        GatewayErrorCode.UnknownResourceType,
+        'No service of the hospital takes a Bundle with these resource types',
+      );
+    await this.proxy.forward(coordinator, request, response, body);
+  }
+
+  @All()
+  system(): never {
+    throw new GatewayException(
+      GatewayErrorCode.UnknownResourceType,
+      'The gateway offers no system-level interaction but POST of a transaction or batch Bundle',
+    );
+  }
+
+  @All('*path')
+  async route(@Req() request: Request, @Res() response: Response): Promise<void> {
+    const type = checkedPath(request.originalUrl)[1] ?? '';
+    const owner = this.backends.owners.ownerOf(type);
+    if (owner === undefined)
+      throw new GatewayException(
+        GatewayErrorCode.UnknownResourceType,
+        'No service of the hospital serves this resource type',
+      );
+    await this.proxy.forward(owner, request, response);
+  }
+}
