@@ -10,6 +10,7 @@ import { findService, serviceEntry } from '../../../scripts/services';
 import { auditConfig } from '../src/config';
 import { AuditModule } from '../src/audit.module';
 import { migrations as auditMigrations } from '../src/database/migrations';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The first start of the audit service, after services already wrote records: with no queue bound yet the
@@ -68,7 +69,13 @@ describe('the audit trail before the audit service ever ran', () => {
 
   it('keeps the records in the outbox until the audit service first starts, then delivers each once', async () => {
     for (const id of ['p-1', 'p-2', 'p-3'])
-      expect((await fetch(`http://127.0.0.1:${LIS_PORT}/fhir/Patient/${id}`)).status).toBe(404);
+      expect(
+        (
+          await fetch(`http://127.0.0.1:${LIS_PORT}/fhir/Patient/${id}`, {
+            headers: { authorization: testAuthorizationFor('/fhir') },
+          })
+        ).status,
+      ).toBe(404);
     const held = await eventually(
       () =>
         lisDb.query<{ attempts: number }>(

@@ -24,6 +24,7 @@ import { findService, serviceEntry } from '../../../scripts/services';
 import { auditConfig } from '../src/config';
 import { AuditModule } from '../src/audit.module';
 import { migrations as auditMigrations } from '../src/database/migrations';
+import { testAuthorization, testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The audit trail end to end over the real PostgreSQL and RabbitMQ: the LIS (a real process from `dist/`,
@@ -37,8 +38,12 @@ const LIS_PORT = 4200;
 const AUDIT_PORT = 4201;
 const NAMESPACE = `audit-spec-${randomBytes(4).toString('hex')}`;
 
+/** The token a request of this spec carries: an auditor's on the audit service, a clinician's elsewhere. */
+const authorizationFor = (url: string): string =>
+  url.includes(`:${AUDIT_PORT}/`) ? testAuthorization('auditor') : testAuthorizationFor(url);
+
 async function json<T>(url: string): Promise<{ status: number; body: T; headers: Headers }> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: { authorization: authorizationFor(url) } });
   const text = await response.text();
   return {
     status: response.status,
@@ -152,7 +157,7 @@ describe('the audit trail', () => {
     expect(rows).toEqual([
       {
         service: 'lis',
-        actor_id: null,
+        actor_id: 'test-clinician',
         action: 'R',
         interaction: 'read',
         resource_type: 'Patient',
@@ -164,7 +169,7 @@ describe('the audit trail', () => {
       },
       {
         service: 'lis',
-        actor_id: null,
+        actor_id: 'test-clinician',
         action: 'R',
         interaction: 'search-type',
         resource_type: 'Patient',
@@ -176,7 +181,7 @@ describe('the audit trail', () => {
       },
       {
         service: 'lis',
-        actor_id: null,
+        actor_id: 'test-clinician',
         action: 'R',
         interaction: 'search-type',
         resource_type: 'Patient',
@@ -188,7 +193,7 @@ describe('the audit trail', () => {
       },
       {
         service: 'lis',
-        actor_id: null,
+        actor_id: 'test-clinician',
         action: 'R',
         interaction: 'search-type',
         resource_type: 'Patient',
@@ -200,7 +205,7 @@ describe('the audit trail', () => {
       },
       {
         service: 'lis',
-        actor_id: null,
+        actor_id: 'test-clinician',
         action: 'R',
         interaction: 'read',
         resource_type: 'Patient',
@@ -212,7 +217,7 @@ describe('the audit trail', () => {
       },
       {
         service: 'lis',
-        actor_id: null,
+        actor_id: 'test-clinician',
         action: 'R',
         interaction: 'search-type',
         resource_type: 'Patient',
@@ -371,7 +376,9 @@ describe('the audit trail', () => {
     it('exports a date range as CSV with a header row, quoting and formula neutralising', async () => {
       const from = new Date(Date.now() - 3_600_000).toISOString();
       const to = new Date(Date.now() + 3_600_000).toISOString();
-      const response = await fetch(`${auditUrl}/api/audit/export?from=${from}&to=${to}`);
+      const response = await fetch(`${auditUrl}/api/audit/export?from=${from}&to=${to}`, {
+        headers: { authorization: testAuthorization('auditor') },
+      });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toContain('text/csv');
       expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-.*\.csv"$/);
@@ -379,9 +386,15 @@ describe('the audit trail', () => {
       expect(lines[0].split(',').slice(0, 4)).toEqual(['seq', 'id', 'recorded', 'service']);
       expect(lines).toHaveLength(8);
       expect(lines.find((l) => l.includes('pharmacy'))).toContain(`"'=HYPERLINK(""x""), with ""quotes"""`);
-      const empty = await (await fetch(`${auditUrl}/api/audit/export?from=2000-01-01&to=2000-01-02`)).text();
+      const empty = await (
+        await fetch(`${auditUrl}/api/audit/export?from=2000-01-01&to=2000-01-02`, {
+          headers: { authorization: testAuthorization('auditor') },
+        })
+      ).text();
       expect(empty.split('\r\n').filter((l) => l !== '')).toHaveLength(1);
-      const bad = await fetch(`${auditUrl}/api/audit/export?from=${to}&to=${from}`);
+      const bad = await fetch(`${auditUrl}/api/audit/export?from=${to}&to=${from}`, {
+        headers: { authorization: testAuthorization('auditor') },
+      });
       expect(bad.status).toBe(400);
       expect(bad.headers.get('content-type')).toContain('application/problem+json');
     });

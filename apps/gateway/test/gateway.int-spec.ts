@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Bundle, CapabilityStatement, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { recordUpdateBundle } from '../../../scripts/lib/sample-bundle';
 import { GatewayHospital, PORTS, url } from './support/gateway-hospital';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * The gateway as a client meets it: real services (EMR, LIS, PACS, referral inbox) and real gateways as
@@ -13,11 +14,15 @@ const GATEWAY = `${url(PORTS.gateway)}/fhir`;
 const STRICT = `${url(PORTS.strictGateway)}/fhir`;
 const FHIR_JSON = 'application/fhir+json';
 
-/** Every request of this spec goes through here (the place to add an Authorization header). */
+/** Every request of this spec goes through here, with a clinician's token of the spec file's issuer. */
 function call(target: string, init: RequestInit = {}): Promise<Response> {
   return fetch(target, {
     ...init,
-    headers: { accept: FHIR_JSON, ...(init.headers as Record<string, string>) },
+    headers: {
+      accept: FHIR_JSON,
+      authorization: testAuthorizationFor(target),
+      ...(init.headers as Record<string, string>),
+    },
   });
 }
 
