@@ -27,6 +27,7 @@ import {
   type SearchRequest,
   type Stored,
 } from '@hospital/fhir';
+import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 /**
  * FHIR search and REST behaviour clients expect, over real HTTP against PostgreSQL, on an app built by the
@@ -120,10 +121,7 @@ describe('FHIR search and REST behaviour over HTTP', () => {
     await drop?.();
   });
 
-  /**
-   * Every request of this spec goes through here (the one place to add an Authorization header once the
-   * services require bearer tokens).
-   */
+  /** Every request of this spec goes through here, with a clinician's token of the spec file's issuer. */
   async function call<T extends Resource = Resource>(
     method: string,
     path: string,
@@ -133,6 +131,7 @@ describe('FHIR search and REST behaviour over HTTP', () => {
     const response = await fetch(path.startsWith('http') ? path : `${base}${path}`, {
       method,
       headers: {
+        authorization: testAuthorizationFor(path),
         ...(body === undefined || typeof body === 'string'
           ? {}
           : { 'content-type': 'application/fhir+json' }),
