@@ -120,6 +120,7 @@ describe('the record services through fhir-kit-client', () => {
           method: 'POST',
           headers: {
             'content-type': 'application/fhir+json',
+            authorization: testAuthorization('clinician'),
             'if-none-exist': `identifier=${identifier.system}|${identifier.value}`,
           },
           body: JSON.stringify({
