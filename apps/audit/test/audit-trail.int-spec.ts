@@ -42,8 +42,11 @@ const NAMESPACE = `audit-spec-${randomBytes(4).toString('hex')}`;
 const authorizationFor = (url: string): string =>
   url.includes(`:${AUDIT_PORT}/`) ? testAuthorization('auditor') : testAuthorizationFor(url);
 
-async function json<T>(url: string): Promise<{ status: number; body: T; headers: Headers }> {
-  const response = await fetch(url, { headers: { authorization: authorizationFor(url) } });
+async function json<T>(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
+  const response = await fetch(url, { headers: { authorization: authorizationFor(url), ...headers } });
   const text = await response.text();
   return {
     status: response.status,
@@ -128,7 +131,9 @@ describe('the audit trail', () => {
     expect(search.status).toBe(200);
     expect(search.body.entry).toHaveLength(3);
     expect((await json(`${lisUrl}/fhir/Patient/pat-missing`)).status).toBe(404);
-    const refused = await json<OperationOutcome>(`${lisUrl}/fhir/Patient?no-such-parameter=1`);
+    const refused = await json<OperationOutcome>(`${lisUrl}/fhir/Patient?no-such-parameter=1`, {
+      prefer: 'handling=strict',
+    });
     expect(refused.status).toBe(400);
     expect((await json(`${lisUrl}/fhir/metadata`)).status).toBe(200);
 
