@@ -1,8 +1,6 @@
 import fc from 'fast-check';
-import { Inject, Injectable, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import type {
   Bundle,
-  BundleEntry,
   CapabilityStatement,
   Encounter,
   Medication,
@@ -12,22 +10,14 @@ import type {
   Resource,
   ServiceRequest,
 } from '@medplum/fhirtypes';
-import { buildServiceConfig, createServiceApp, Database, PlatformModule } from '@hospital/platform';
-import { createTestDatabase } from '@hospital/platform/testing/test-database';
+import type { Stored } from '@hospital/fhir';
 import {
-  FhirExceptionFilter,
-  FhirModule,
-  FhirResourceStore,
-  fhirStoreMigrations,
-  type FhirDeleteResult,
-  type FhirUpdateContext,
-  type FhirUpdateResult,
-  type FhirWriter,
-  type FhirWriteResult,
-  type SearchRequest,
-  type Stored,
-} from '@hospital/fhir';
-import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
+  families,
+  matches,
+  patient,
+  startSearchSpecApp,
+  type SearchSpecApp,
+} from './support/search-spec-app';
 
 /**
  * FHIR search and REST behaviour clients expect, over real HTTP against PostgreSQL, on an app built by the
@@ -36,144 +26,21 @@ import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
 const PORT = 4101;
 
-const resources = {
-  Patient: ['_id', 'identifier', 'name', 'family', 'birthdate', 'gender'],
-  Encounter: ['_id', 'subject', 'patient', 'status'],
-  ServiceRequest: ['_id', 'subject', 'patient', 'status'],
-  MedicationRequest: ['_id', 'subject', 'medication', 'status'],
-  Medication: ['_id', 'code'],
-};
-
-@Injectable()
-class SearchSpecWriter implements FhirWriter {
-  constructor(
-    @Inject(FhirResourceStore) private readonly store: FhirResourceStore,
-    @Inject(Database) private readonly db: Database,
-  ) {}
-
-  create(resource: Resource): Promise<Stored<Resource>> {
-    return this.db.transaction((tx) => this.store.create(tx, resource));
-  }
-
-  update(resource: Resource & { id: string }, context: FhirUpdateContext): Promise<FhirUpdateResult> {
-    return this.db.transaction((tx) => this.store.update(tx, resource, { ifMatch: context.ifMatch }));
-  }
-
-  delete(resourceType: string, id: string): Promise<FhirDeleteResult> {
-    return this.db.transaction((tx) => this.store.delete(tx, resourceType, id));
-  }
-
-  createIfNoneExist(resource: Resource, condition: SearchRequest): Promise<FhirWriteResult<Resource>> {
-    return this.db.transaction((tx) => this.store.createIfNoneExist(tx, resource, condition));
-  }
-}
-
-function rootModule(config: ReturnType<typeof buildServiceConfig>): DynamicModule {
-  @Module({})
-  class SearchSpecModule {}
-  return {
-    module: SearchSpecModule,
-    imports: [
-      PlatformModule.forRoot(config),
-      FhirModule.forRoot({
-        serviceName: 'fhirsearch',
-        resources,
-        writes: Object.fromEntries(
-          Object.keys(resources).map((type) => [type, ['create', 'update', 'delete'] as const]),
-        ),
-        writer: SearchSpecWriter,
-      }),
-    ],
-  };
-}
-
-interface Answer<T extends Resource = Resource> {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: T;
-}
-
 describe('FHIR search and REST behaviour over HTTP', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  let app: INestApplication;
+  let spec: SearchSpecApp;
   const base = `http://127.0.0.1:${PORT}/fhir`;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('fhir_fhirsearch', fhirStoreMigrations);
-    drop = created.drop;
-    db = new Database(created.settings, 'fhirsearch-spec');
-    const config = buildServiceConfig({ name: 'fhirsearch', defaultPort: PORT }, [], {
-      ...process.env,
-      PGDATABASE: created.settings.database,
-      PORT: String(PORT),
-      LOG_LEVEL: 'error',
-      BODY_LIMIT_BYTES: '65536',
-    });
-    app = await createServiceApp(rootModule(config), config, { filters: [new FhirExceptionFilter()] });
-    await app.listen(PORT, '127.0.0.1');
+    spec = await startSearchSpecApp(PORT);
   }, 60_000);
 
   afterAll(async () => {
-    await app?.close();
-    await db?.close();
-    await drop?.();
+    await spec?.close();
   });
 
-  /** Every request of this spec goes through here, with a clinician's token of the spec file's issuer. */
-  async function call<T extends Resource = Resource>(
-    method: string,
-    path: string,
-    options: { body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<Answer<T>> {
-    const { body, headers = {} } = options;
-    const response = await fetch(path.startsWith('http') ? path : `${base}${path}`, {
-      method,
-      headers: {
-        authorization: testAuthorizationFor(path),
-        ...(body === undefined || typeof body === 'string'
-          ? {}
-          : { 'content-type': 'application/fhir+json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      text,
-      json: (text === '' ? undefined : JSON.parse(text)) as T,
-    };
-  }
-
-  async function create<T extends Resource>(
-    resource: T,
-    headers: Record<string, string> = {},
-  ): Promise<Stored<T>> {
-    const answer = await call<Stored<T>>('POST', `/${resource.resourceType}`, { body: resource, headers });
-    expect(answer.status).toBe(201);
-    return answer.json;
-  }
-
-  const patient = (family: string, mrn: string, extra: Partial<Patient> = {}): Patient => ({
-    resourceType: 'Patient',
-    identifier: [{ system: 'urn:mrn', value: mrn }],
-    name: [{ family, given: ['Test'] }],
-    gender: 'female',
-    birthDate: '1990-01-01',
-    ...extra,
-  });
-
-  const matches = (bundle: Bundle, mode: 'match' | 'include' | 'outcome' = 'match'): Resource[] =>
-    (bundle.entry ?? [])
-      .filter((e: BundleEntry) => e.search?.mode === mode)
-      .map((e) => e.resource as Resource);
-  const families = (bundle: Bundle): (string | undefined)[] =>
-    matches(bundle).map((r) => (r as Patient).name?.[0]?.family);
-  const rowCount = async (): Promise<number> =>
-    (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_history'))[0].n;
+  const call: SearchSpecApp['call'] = (method, path, options) => spec.call(method, path, options);
+  const create: SearchSpecApp['create'] = (resource, headers) => spec.create(resource, headers);
+  const rowCount = (): Promise<number> => spec.rowCount();
 
   describe('POST [type]/_search', () => {
     beforeAll(async () => {
