@@ -6,6 +6,7 @@
 // with its own commands. Then it restarts what died, lets recovery, the quota sweepers and the outbox
 // settle everything, and checks the invariants (faults-care-plan-invariants.ts) in the databases.
 // Used by `npm run faults -- care-plan` and apps/care-plans/test/care-plan-modes.fault-spec.ts.
+import { AUDIT_RECORD_TYPE } from '@hospital/platform';
 import { startService, stopService } from '../infra/index';
 import { keepAliveAgent } from './bench-http';
 import { CarePlanCluster, DAY_MS, FIRST_IMAGING_DAY, type PlanServiceName } from './care-plan-cluster';
@@ -142,7 +143,8 @@ export class CarePlanFaultLab {
     const cases = slots.map((slot, n) => planCase(plan.index, n, slot, practitioner, this.resources));
     const [{ events: eventsBefore }] = await this.db.rows<{ events: number }>(
       'care-plans',
-      'SELECT count(*)::int AS events FROM tx_outbox',
+      'SELECT count(*)::int AS events FROM tx_outbox WHERE type <> $1',
+      [AUDIT_RECORD_TYPE],
     );
 
     let victimExit: ExitInfo | undefined;
@@ -260,7 +262,8 @@ export class CarePlanFaultLab {
     }
     const [{ events }] = await this.db.rows<{ events: number }>(
       'care-plans',
-      'SELECT count(*)::int AS events FROM tx_outbox',
+      'SELECT count(*)::int AS events FROM tx_outbox WHERE type <> $1',
+      [AUDIT_RECORD_TYPE],
     );
     result.completionEvents = events - eventsBefore;
 
