@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Meta, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { SqlExecutor } from '@hospital/platform';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
@@ -21,17 +21,12 @@ import {
   literalReferences,
   resourceKey,
   sameContent,
+  type Stored,
   withMeta,
   withMetaMany,
 } from './resource-content';
 
-export { sameContent };
-
-/** A stored resource: `id`, `meta.versionId` and `meta.lastUpdated` are always set. */
-export type Stored<T extends Resource> = T & {
-  id: string;
-  meta: Meta & { versionId: string; lastUpdated: string };
-};
+export { sameContent, type Stored };
 
 export interface FhirWriteResult<T extends Resource> {
   resource: Stored<T>;

@@ -1,9 +1,14 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { Meta, Resource } from '@medplum/fhirtypes';
 import { FhirException } from '../errors/fhir-exception';
 import { isValidFhirId } from '../validation/fhir-validator';
-import type { Stored } from './fhir-resource-store';
 
 // The content rules of stored resources: server-managed meta, canonical comparison, literal references.
+
+/** A stored resource: `id`, `meta.versionId` and `meta.lastUpdated` are always set. */
+export type Stored<T extends Resource> = T & {
+  id: string;
+  meta: Meta & { versionId: string; lastUpdated: string };
+};
 
 export function assertId(id: string): void {
   if (!isValidFhirId(id)) throw FhirException.invalid('Invalid resource id', ['id']);
