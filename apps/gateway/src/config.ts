@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
+import { buildServiceConfig, MessagingEnvironment, ServiceConfigOf, toInt } from '@hospital/platform';
 
 /**
  * The services behind the gateway and their default base URLs (`<NAME>_URL` overrides each). The order
@@ -51,7 +51,8 @@ export class GatewayEnvironment {
   CORS_ORIGINS: string = '';
 }
 
-export const GATEWAY_PIECES = [GatewayEnvironment] as const;
+/** The gateway's settings and RabbitMQ's (AMQP_URL, MESSAGING_NAMESPACE): its refusals' audit records. */
+export const GATEWAY_PIECES = [GatewayEnvironment, MessagingEnvironment] as const;
 
 /** The gateway: one FHIR base for the hospital (DESIGN §1, port 8080), in front of GATEWAY_BACKENDS. */
 export const GATEWAY_SERVICE = { name: 'gateway', defaultPort: 8080, peers: GATEWAY_BACKENDS };
