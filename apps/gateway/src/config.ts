@@ -44,6 +44,8 @@ export class GatewayEnvironment {
   @Transform(toInt) @IsInt() @Min(0) RATE_LIMIT_PER_SECOND: number = 100;
   /** How many requests a client may make at once before the average applies. */
   @Transform(toInt) @IsInt() @Min(1) RATE_LIMIT_BURST: number = 200;
+  /** Verified access tokens kept in memory until their expiry, so a client's next request skips the RSA check; 0: off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000) GATEWAY_TOKEN_CACHE_ENTRIES: number = 10_000;
   /** Origins a browser app may call from (CORS), separated by commas; empty: none. */
   @Matches(/^\s*$|^\s*https?:\/\/[^\s,]+(\s*,\s*https?:\/\/[^\s,]+)*\s*$/, {
     message: 'CORS_ORIGINS must be http(s) origins separated by commas',

@@ -1,7 +1,7 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { PlatformModule } from '@hospital/platform';
+import { environmentOf, PlatformModule } from '@hospital/platform';
 import { BrokerAuditModule } from '@hospital/transactions';
-import type { GatewayConfig } from './config';
+import { GatewayEnvironment, type GatewayConfig } from './config';
 import { RateLimitGuard } from './edge/rate-limit.guard';
 import { securityHeaders } from './edge/security-headers';
 import { GatewayHealthController } from './health/gateway-health.controller';
@@ -20,7 +20,13 @@ export class GatewayModule implements NestModule {
   static forRoot(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [PlatformModule.forRoot(config, { database: false }), BrokerAuditModule.forRoot()],
+      imports: [
+        PlatformModule.forRoot(config, {
+          database: false,
+          accessTokenCacheEntries: environmentOf(config, GatewayEnvironment).GATEWAY_TOKEN_CACHE_ENTRIES,
+        }),
+        BrokerAuditModule.forRoot(),
+      ],
       controllers: [GatewayHealthController, FhirGatewayController],
       providers: [Backends, GatewayProxy, RateLimitGuard],
     };
