@@ -62,6 +62,13 @@ export class BrokerAuditSink implements AuditSink {
 
 const BROKER_PUBLISHER = Symbol('AUDIT_BROKER_PUBLISHER');
 
+/**
+ * How long a record may wait for the broker's confirm. While the broker is unreachable each refusal is
+ * held this long before it is answered (and its audit failure logged): short, so a broker outage does not
+ * leave clients hanging on the front door.
+ */
+export const BROKER_AUDIT_PUBLISH_TIMEOUT_MS = 2_000;
+
 /** Reports the broker in `/health/ready` and closes the channel and connection at shutdown. */
 @Injectable()
 class BrokerAuditLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -116,7 +123,8 @@ export class BrokerAuditModule {
         {
           provide: BROKER_PUBLISHER,
           inject: [RabbitMqConnection],
-          useFactory: (connection: RabbitMqConnection) => new RabbitMqPublisher(connection),
+          useFactory: (connection: RabbitMqConnection) =>
+            new RabbitMqPublisher(connection, BROKER_AUDIT_PUBLISH_TIMEOUT_MS),
         },
         {
           provide: AUDIT_SINK,
