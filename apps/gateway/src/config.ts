@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { buildServiceConfig, ServiceConfigOf, toInt } from '@hospital/platform';
+import { buildServiceConfig, MessagingEnvironment, ServiceConfigOf, toInt } from '@hospital/platform';
 
 /**
  * The services behind the gateway and their default base URLs (`<NAME>_URL` overrides each). The order
@@ -44,6 +44,8 @@ export class GatewayEnvironment {
   @Transform(toInt) @IsInt() @Min(0) RATE_LIMIT_PER_SECOND: number = 100;
   /** How many requests a client may make at once before the average applies. */
   @Transform(toInt) @IsInt() @Min(1) RATE_LIMIT_BURST: number = 200;
+  /** Verified access tokens kept in memory until their expiry, so a client's next request skips the RSA check; 0: off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000) GATEWAY_TOKEN_CACHE_ENTRIES: number = 10_000;
   /** Origins a browser app may call from (CORS), separated by commas; empty: none. */
   @Matches(/^\s*$|^\s*https?:\/\/[^\s,]+(\s*,\s*https?:\/\/[^\s,]+)*\s*$/, {
     message: 'CORS_ORIGINS must be http(s) origins separated by commas',
@@ -51,7 +53,8 @@ export class GatewayEnvironment {
   CORS_ORIGINS: string = '';
 }
 
-export const GATEWAY_PIECES = [GatewayEnvironment] as const;
+/** The gateway's settings and RabbitMQ's (AMQP_URL, MESSAGING_NAMESPACE): its refusals' audit records. */
+export const GATEWAY_PIECES = [GatewayEnvironment, MessagingEnvironment] as const;
 
 /** The gateway: one FHIR base for the hospital (DESIGN §1, port 8080), in front of GATEWAY_BACKENDS. */
 export const GATEWAY_SERVICE = { name: 'gateway', defaultPort: 8080, peers: GATEWAY_BACKENDS };

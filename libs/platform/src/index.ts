@@ -21,6 +21,7 @@ export * from './audit/audit-contract';
 export * from './auth/scopes';
 export * from './auth/roles';
 export * from './auth/access-token';
+export * from './auth/cached-access-token';
 export * from './auth/dev-issuer';
 export * from './auth/fhir-scopes';
 export * from './auth/access.decorators';

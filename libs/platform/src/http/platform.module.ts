@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'pino';
 import { ACCESS_SERVICE_VERIFIER, ACCESS_TOKEN_VERIFIER, AccessGuard } from '../auth/access.guard';
 import { accessTokenSettings, type AccessTokenVerifier, JwksAccessTokenVerifier } from '../auth/access-token';
+import { CachingAccessTokenVerifier } from '../auth/cached-access-token';
 import { HmacServiceTokenVerifier, type ServiceTokenVerifier } from '../auth/service-token';
 import { SmartConfigurationController } from '../auth/smart-configuration';
 import { requireServiceAuthSecret, SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
@@ -33,6 +34,11 @@ export interface PlatformOptions {
    * passes false: no `Database` is provided, no pool is opened, and readiness does not check PostgreSQL.
    */
   database?: boolean;
+  /**
+   * Verified user tokens kept in memory until their `exp` (`CachingAccessTokenVerifier`), for a service
+   * that sees the same tokens many times a second (the gateway). Absent or 0: every token is verified.
+   */
+  accessTokenCacheEntries?: number;
 }
 
 /**
@@ -65,7 +71,11 @@ export class PlatformModule implements NestModule {
         { provide: ROOT_LOGGER, useValue: createLogger(config.service.name, config.env.LOG_LEVEL) },
         {
           provide: ACCESS_TOKEN_VERIFIER,
-          useFactory: (): AccessTokenVerifier => new JwksAccessTokenVerifier(accessTokenSettings(config.env)),
+          useFactory: (): AccessTokenVerifier => {
+            const verifier = new JwksAccessTokenVerifier(accessTokenSettings(config.env));
+            const entries = options.accessTokenCacheEntries ?? 0;
+            return entries > 0 ? new CachingAccessTokenVerifier(verifier, entries) : verifier;
+          },
         },
         {
           provide: ACCESS_SERVICE_VERIFIER,

@@ -32,3 +32,4 @@ export * from './audit-trail.sink';
 export * from './audit-trail.interceptor';
 export * from './audit-trail.module';
 export * from './audit-trail.migrations';
+export * from './audit-broker.sink';
