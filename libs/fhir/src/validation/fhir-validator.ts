@@ -80,7 +80,7 @@ function structureIssue(text: string, expression?: string): OperationOutcomeIssu
 
 /**
  * JSON-level rules medplum 4.5.2 lets through: empty strings (only whitespace is caught), empty
- * arrays, resource ids that are not FHIR ids, and NUL characters or unpaired surrogates. Iterative, so a deeply nested body cannot overflow.
+ * arrays, empty objects, resource ids that are not FHIR ids, and NUL characters or unpaired surrogates. Iterative, so a deeply nested body cannot overflow.
  */
 interface JsonNode {
   value: unknown;
@@ -113,6 +113,9 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
       if (value.length === 0) issues.push(structureIssue('Arrays must not be empty', pathOf(node)));
       for (let i = 0; i < value.length; i++) stack.push({ value: value[i] as unknown, parent: node, key: i });
     } else if (isPlainObject(value)) {
+      // FHIR JSON has no empty objects; medplum takes `{}` for any element, a primitive's too.
+      if (Object.keys(value).length === 0)
+        issues.push(structureIssue('Objects must not be empty', pathOf(node)));
       if (typeof value.resourceType === 'string' && typeof value.id === 'string' && value.id !== '') {
         if (!isValidFhirId(value.id)) issues.push(structureIssue('Invalid id format', `${pathOf(node)}.id`));
       }
