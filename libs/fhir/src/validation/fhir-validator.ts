@@ -125,6 +125,32 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
   return issues;
 }
 
+/** Meta's elements and what each must be: medplum's validator does not look at a resource's `meta`. */
+const META_ELEMENTS: Readonly<Record<string, (value: unknown) => boolean>> = {
+  versionId: (v) => typeof v === 'string',
+  lastUpdated: (v) => typeof v === 'string',
+  source: (v) => typeof v === 'string',
+  profile: (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'),
+  security: (v) => Array.isArray(v) && v.every(isPlainObject),
+  tag: (v) => Array.isArray(v) && v.every(isPlainObject),
+  id: (v) => typeof v === 'string',
+  extension: (v) => Array.isArray(v) && v.every(isPlainObject),
+};
+
+function metaIssues(body: Record<string, unknown>, resourceType: string): OperationOutcomeIssue[] {
+  if (!('meta' in body)) return [];
+  const meta = body.meta;
+  const path = `${resourceType}.meta`;
+  if (!isPlainObject(meta)) return [structureIssue('meta must be a JSON object (a Meta)', path)];
+  return Object.entries(meta)
+    .filter(([name, value]) => !(META_ELEMENTS[name]?.(value) ?? false))
+    .map(([name]) =>
+      META_ELEMENTS[name] === undefined
+        ? structureIssue(`Invalid additional property "${name}"`, `${path}.${name}`)
+        : structureIssue('Invalid type for this element of Meta', `${path}.${name}`),
+    );
+}
+
 /**
  * Validates request bodies against the FHIR R4 definitions (medplum's validator over the base
  * StructureDefinitions, plus required bindings of `code` elements and a few JSON rules medplum
@@ -197,6 +223,7 @@ export class FhirValidator {
       }
     }
     issues.push(...jsonIssues(body, resourceType));
+    issues.push(...metaIssues(body, resourceType));
     if (understood) {
       try {
         issues.push(...this.requiredBindings().issues(body));
