@@ -1,6 +1,7 @@
 import { All, Controller, Get, Header, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { FHIR_JSON_UTF8, requestBaseUrl } from '@hospital/fhir';
+import { withSmartSecurity } from '../capability/smart-security';
 import { RateLimitGuard } from '../edge/rate-limit.guard';
 import { GatewayErrorCode, GatewayException } from '../gateway.exception';
 import { Backends } from '../routing/backends';
@@ -34,7 +35,10 @@ export class FhirGatewayController {
   @Public()
   @Get('metadata')
   metadata(@Req() request: Request, @Res() response: Response): void {
-    const body = this.backends.capability(requestBaseUrl(request));
+    const body = withSmartSecurity(
+      this.backends.capability(requestBaseUrl(request)),
+      smartConfiguration(this.config),
+    );
     response.status(200).setHeader('Content-Type', FHIR_JSON_UTF8);
     response.send(JSON.stringify(body));
   }
