@@ -59,7 +59,11 @@ describe('the hospital through its gateway, as a fhir-kit-client newcomer sees i
     const statement = (await new Client({ baseUrl: base }).capabilityStatement()) as unknown as {
       fhirVersion: string;
       implementation?: { url?: string };
-      rest: { resource: { type: string }[]; interaction?: { code: string }[] }[];
+      rest: {
+        resource: { type: string }[];
+        interaction?: { code: string }[];
+        security?: { service?: { coding?: { code?: string }[] }[] };
+      }[];
     };
     expect(statement.fhirVersion).toBe('4.0.1');
     expect(statement.implementation?.url).toBe(base);
@@ -67,6 +71,7 @@ describe('the hospital through its gateway, as a fhir-kit-client newcomer sees i
       expect.arrayContaining(['Patient', 'Encounter', 'ServiceRequest', 'AuditEvent']),
     );
     expect(statement.rest[0]?.interaction).toEqual(expect.arrayContaining([{ code: 'transaction' }]));
+    expect(statement.rest[0]?.security?.service?.[0]?.coding?.[0]?.code).toBe('SMART-on-FHIR');
   });
 
   it('finds SMART discovery under the FHIR base, without a token', async () => {
@@ -80,8 +85,10 @@ describe('the hospital through its gateway, as a fhir-kit-client newcomer sees i
     expect(discovery.issuer).toBe((process.env.AUTH_ISSUER ?? '').replace(/\/+$/, ''));
     expect(discovery.scopes_supported).toEqual(expect.arrayContaining(['user/Patient.rs']));
     expect(discovery.capabilities).toEqual(expect.arrayContaining(['permission-v2']));
+    // fhir-kit-client races .well-known against metadata: both name the same endpoints.
     const metadata = await anonymous.smartAuthMetadata();
-    expect(metadata.tokenUrl?.toString() ?? discovery.token_endpoint).toBe(discovery.token_endpoint);
+    expect(metadata.tokenUrl?.toString()).toBe(new URL(discovery.token_endpoint).toString());
+    expect(metadata.authorizeUrl?.toString()).toBeDefined();
   });
 
   it('creates and searches patients, reads one and updates it version-aware: a stale If-Match is a 412', async () => {
