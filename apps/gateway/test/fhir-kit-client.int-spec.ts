@@ -1,9 +1,10 @@
-import type { AuditEvent, Bundle, Encounter, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, Encounter, Patient } from '@medplum/fhirtypes';
 import { Client, type FhirResource } from 'fhir-kit-client';
 import { testAuthorization } from '@hospital/platform/testing/access-token';
 import { eventually } from '@hospital/platform/testing/waiting';
 import { recordUpdateBundle } from '../../../scripts/lib/sample-bundle';
 import { E2eHospital } from './support/e2e-hospital';
+import { refusal } from '@hospital/fhir/testing/client-refusal';
 
 /**
  * The hospital as a newcomer's FHIR client meets it: fhir-kit-client, a real R4 client, against the
@@ -15,22 +16,6 @@ jest.setTimeout(60_000);
 const MRN = 'urn:oid:1.2.36.146.595.217.0.1';
 /** The identifier system of the patients this spec pages through (only this spec's patients carry it). */
 const PAGING_SYSTEM = `urn:hospital:e2e-paging:${Date.now()}`;
-
-/** What fhir-kit-client throws for a non-2xx answer. */
-interface ClientError {
-  response: { status: number; data: unknown };
-}
-
-async function refusal(call: Promise<unknown>): Promise<{ status: number; outcome: OperationOutcome }> {
-  try {
-    await call;
-  } catch (error) {
-    const { response } = error as ClientError;
-    const data = typeof response.data === 'string' ? JSON.parse(response.data) : response.data;
-    return { status: response.status, outcome: data as OperationOutcome };
-  }
-  throw new Error('expected the server to refuse the request');
-}
 
 const ids = (bundle: Bundle): string[] => (bundle.entry ?? []).map((entry) => entry.resource?.id ?? '');
 
