@@ -1,30 +1,15 @@
-import type { Bundle, OperationOutcome, Patient, ServiceRequest } from '@medplum/fhirtypes';
+import type { Bundle, Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { Client, type FhirResource } from 'fhir-kit-client';
 import { recordUpdateBundle } from '../../../scripts/lib/sample-bundle';
 import { TestHospital } from './support/hospital';
 import { testAuthorization } from '@hospital/platform/testing/access-token';
+import { refusal } from '@hospital/fhir/testing/client-refusal';
 
 /**
  * The EMR, the LIS and the PACS as an outside FHIR client sees them: fhir-kit-client, a real R4 client,
  * over real HTTP against the real services and databases.
  */
 jest.setTimeout(30_000);
-
-/** What fhir-kit-client throws for a non-2xx answer. */
-interface ClientError {
-  response: { status: number; data: unknown };
-}
-
-async function refusal(call: Promise<unknown>): Promise<{ status: number; outcome: OperationOutcome }> {
-  try {
-    await call;
-  } catch (error) {
-    const { response } = error as ClientError;
-    const data = typeof response.data === 'string' ? JSON.parse(response.data) : response.data;
-    return { status: response.status, outcome: data as OperationOutcome };
-  }
-  throw new Error('expected the server to refuse the request');
-}
 
 describe('the record services through fhir-kit-client', () => {
   let hospital: TestHospital;

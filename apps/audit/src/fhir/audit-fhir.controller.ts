@@ -7,7 +7,7 @@ import { AuditErrorCode, AuditException } from '../trail/audit.exception';
 import { verifyChain } from '../trail/chain-verification';
 import { toAuditEvent } from './audit-event.mapper';
 import { AUDIT_SEARCH_PARAMETERS, parseAuditSearch } from './audit-search';
-import { FhirAccess, Public } from '@hospital/platform';
+import { FhirAccess, Public, Roles } from '@hospital/platform';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -18,9 +18,11 @@ function baseUrl(req: Request): string {
 /**
  * The audit trail as FHIR R4 `AuditEvent`s, for auditors and compliance review: search (patient, agent,
  * date range, action, outcome, entity type; sortable by each; paged) and read. Read-only: records arrive
- * only through the audit queue.
+ * only through the audit queue. For auditors only: a clinician's `user/*.cruds` covers every type by its
+ * scope, but not the trail of everyone's accesses.
  */
 @FhirAccess()
+@Roles('auditor')
 @Controller('fhir')
 export class AuditFhirController {
   constructor(@Inject(AuditEventRepository) private readonly repository: AuditEventRepository) {}

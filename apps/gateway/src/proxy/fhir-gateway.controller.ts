@@ -1,12 +1,20 @@
-import { All, Controller, Get, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { All, Controller, Get, Header, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { FHIR_JSON_UTF8, requestBaseUrl } from '@hospital/fhir';
+import { withSmartSecurity } from '../capability/smart-security';
 import { RateLimitGuard } from '../edge/rate-limit.guard';
 import { GatewayErrorCode, GatewayException } from '../gateway.exception';
 import { Backends } from '../routing/backends';
 import { bundleEntryTypes } from './bundle-types';
 import { checkedPath, GatewayProxy } from './gateway-proxy';
-import { FhirAccess, Public } from '@hospital/platform';
+import {
+  FhirAccess,
+  Public,
+  SERVICE_CONFIG,
+  smartConfiguration,
+  type ServiceConfig,
+  type SmartConfiguration,
+} from '@hospital/platform';
 
 /**
  * The hospital's one FHIR R4 base. `/fhir/metadata` is the gateway's own merged CapabilityStatement;
@@ -21,14 +29,26 @@ export class FhirGatewayController {
   constructor(
     private readonly backends: Backends,
     private readonly proxy: GatewayProxy,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
   ) {}
 
   @Public()
   @Get('metadata')
   metadata(@Req() request: Request, @Res() response: Response): void {
-    const body = this.backends.capability(requestBaseUrl(request));
+    const body = withSmartSecurity(
+      this.backends.capability(requestBaseUrl(request)),
+      smartConfiguration(this.config),
+    );
     response.status(200).setHeader('Content-Type', FHIR_JSON_UTF8);
     response.send(JSON.stringify(body));
+  }
+
+  /** SMART discovery where a FHIR client looks for it: under its FHIR base (SMART App Launch 2.0). */
+  @Public()
+  @Get('.well-known/smart-configuration')
+  @Header('Cache-Control', 'public, max-age=3600')
+  smartConfiguration(): SmartConfiguration {
+    return smartConfiguration(this.config);
   }
 
   @Post()

@@ -1,9 +1,10 @@
 import { createServer, Server } from 'node:net';
 import { once } from 'node:events';
 import { Database, DatabaseSettings } from '@hospital/platform';
-import { createTestDatabase } from '@hospital/platform/testing/test-database';
-import { ServiceProcess } from '../../../../scripts/lib/service-process';
-import { findService, repositoryRoot, serviceEntry } from '../../../../scripts/services';
+import type { ServiceProcess } from '../../../../scripts/lib/service-process';
+import { SpawnedServices, url } from './spawned-services';
+
+export { url } from './spawned-services';
 
 /** The ports of the gateway's integration specs (4250-4299). */
 export const PORTS = {
@@ -19,8 +20,6 @@ export const PORTS = {
   garbage: 4257,
 } as const;
 
-export const url = (port: number): string => `http://127.0.0.1:${port}`;
-
 /**
  * A small hospital behind the gateway, every part a real process from `dist/` (built by `npm test` or
  * `node scripts/build.mjs`) on a fresh database of its own: the EMR with the LIS and the PACS it
@@ -29,9 +28,14 @@ export const url = (port: number): string => `http://127.0.0.1:${port}`;
  * service answering garbage).
  */
 export class GatewayHospital {
-  readonly processes: ServiceProcess[] = [];
   emrDb!: Database;
-  private readonly drops: (() => Promise<void>)[] = [];
+  // `<service>-gateway`: the spec's own template and databases (hospital_emr_gateway_t…).
+  private readonly services = new SpawnedServices('gateway', {
+    EMR_URL: url(PORTS.emr),
+    LIS_URL: url(PORTS.lis),
+    PACS_URL: url(PORTS.pacs),
+    REFERRAL_INBOX_URL: url(PORTS.referralInbox),
+  });
   private garbage?: Server;
 
   static async start(): Promise<GatewayHospital> {
@@ -45,33 +49,12 @@ export class GatewayHospital {
     return hospital;
   }
 
-  private async database(name: string): Promise<DatabaseSettings> {
-    // `<service>-gateway`: the spec's own template and databases (hospital_emr_gateway_t…).
-    const { settings, drop } = await createTestDatabase(`${name}-gateway`, [...findService(name).migrations]);
-    this.drops.push(drop);
-    return settings;
+  private database(name: string): Promise<DatabaseSettings> {
+    return this.services.database(name);
   }
 
-  private async spawn(name: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
-    const service = await ServiceProcess.start({
-      name,
-      entry: serviceEntry(name),
-      cwd: repositoryRoot(),
-      port,
-      env: {
-        ...process.env,
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-        PORT: String(port),
-        EMR_URL: url(PORTS.emr),
-        LIS_URL: url(PORTS.lis),
-        PACS_URL: url(PORTS.pacs),
-        REFERRAL_INBOX_URL: url(PORTS.referralInbox),
-        ...env,
-      },
-      readyTimeoutMs: 30_000,
-    });
-    this.processes.push(service);
-    return service;
+  private spawn(name: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
+    return this.services.spawn(name, port, env);
   }
 
   private async boot(): Promise<void> {
@@ -122,9 +105,8 @@ export class GatewayHospital {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.processes.map((service) => service.stop().catch(() => undefined)));
     this.garbage?.close();
     await this.emrDb?.close();
-    for (const drop of this.drops) await drop();
+    await this.services.stop();
   }
 }

@@ -175,6 +175,26 @@ describe('FhirValidator', () => {
     ).toBe('error');
   });
 
+  it('rejects an object where a primitive belongs, empty or not, naming the element', () => {
+    for (const birthDate of [{}, { value: '1970-01-01' }, []]) {
+      const error = rejection({ resourceType: 'Patient', birthDate }, 'Patient');
+      expect(error.outcome.issue.map((issue) => issue.expression?.[0])).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^Patient\.birthDate/)]),
+      );
+    }
+    const empty = rejection({ resourceType: 'Patient', name: [{}] }, 'Patient');
+    expect(empty.outcome.issue.map((issue) => issue.expression?.[0])).toContain('Patient.name[0]');
+  });
+
+  it('rejects a meta that is not a Meta, naming it', () => {
+    for (const meta of [0, 'x', true, [], { tag: 'x' }, { profile: [7] }]) {
+      const error = rejection({ resourceType: 'Patient', meta }, 'Patient');
+      expect(error.outcome.issue.map((issue) => issue.expression?.[0])).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^Patient\.meta/)]),
+      );
+    }
+  });
+
   it('rejects strings PostgreSQL cannot store (NUL, unpaired surrogates)', () => {
     expect(
       rejection({ resourceType: 'Patient', name: [{ family: 'a\u0000b' }] }).outcome.issue[0].expression,

@@ -80,7 +80,7 @@ function structureIssue(text: string, expression?: string): OperationOutcomeIssu
 
 /**
  * JSON-level rules medplum 4.5.2 lets through: empty strings (only whitespace is caught), empty
- * arrays, resource ids that are not FHIR ids, and NUL characters or unpaired surrogates. Iterative, so a deeply nested body cannot overflow.
+ * arrays, empty objects, resource ids that are not FHIR ids, and NUL characters or unpaired surrogates. Iterative, so a deeply nested body cannot overflow.
  */
 interface JsonNode {
   value: unknown;
@@ -113,6 +113,9 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
       if (value.length === 0) issues.push(structureIssue('Arrays must not be empty', pathOf(node)));
       for (let i = 0; i < value.length; i++) stack.push({ value: value[i] as unknown, parent: node, key: i });
     } else if (isPlainObject(value)) {
+      // FHIR JSON has no empty objects; medplum takes `{}` for any element, a primitive's too.
+      if (Object.keys(value).length === 0)
+        issues.push(structureIssue('Objects must not be empty', pathOf(node)));
       if (typeof value.resourceType === 'string' && typeof value.id === 'string' && value.id !== '') {
         if (!isValidFhirId(value.id)) issues.push(structureIssue('Invalid id format', `${pathOf(node)}.id`));
       }
@@ -120,6 +123,32 @@ function jsonIssues(root: Record<string, unknown>, rootPath: string): OperationO
     }
   }
   return issues;
+}
+
+/** Meta's elements and what each must be: medplum's validator does not look at a resource's `meta`. */
+const META_ELEMENTS: Readonly<Record<string, (value: unknown) => boolean>> = {
+  versionId: (v) => typeof v === 'string',
+  lastUpdated: (v) => typeof v === 'string',
+  source: (v) => typeof v === 'string',
+  profile: (v) => Array.isArray(v) && v.every((item) => typeof item === 'string'),
+  security: (v) => Array.isArray(v) && v.every(isPlainObject),
+  tag: (v) => Array.isArray(v) && v.every(isPlainObject),
+  id: (v) => typeof v === 'string',
+  extension: (v) => Array.isArray(v) && v.every(isPlainObject),
+};
+
+function metaIssues(body: Record<string, unknown>, resourceType: string): OperationOutcomeIssue[] {
+  if (!('meta' in body)) return [];
+  const meta = body.meta;
+  const path = `${resourceType}.meta`;
+  if (!isPlainObject(meta)) return [structureIssue('meta must be a JSON object (a Meta)', path)];
+  return Object.entries(meta)
+    .filter(([name, value]) => !(META_ELEMENTS[name]?.(value) ?? false))
+    .map(([name]) =>
+      META_ELEMENTS[name] === undefined
+        ? structureIssue(`Invalid additional property "${name}"`, `${path}.${name}`)
+        : structureIssue('Invalid type for this element of Meta', `${path}.${name}`),
+    );
 }
 
 /**
@@ -194,6 +223,7 @@ export class FhirValidator {
       }
     }
     issues.push(...jsonIssues(body, resourceType));
+    issues.push(...metaIssues(body, resourceType));
     if (understood) {
       try {
         issues.push(...this.requiredBindings().issues(body));
