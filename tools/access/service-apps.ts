@@ -70,16 +70,8 @@ export const SERVICE_APPS: Readonly<Record<string, ServiceApp>> = {
   pharmacy: service(dispensingConfig, (c) => DispensingModule.forRoot(c)),
   'pharmacy-inventory': service(inventoryConfig, (c) => InventoryModule.forRoot(c)),
   'pharmacy-supply-chain': service(supplyChainConfig, (c) => SupplyChainModule.forRoot(c)),
-  'pharmacy-supplier': service(
-    supplierConfig,
-    (c) => SupplierModule.forRoot(c),
-    () => ({}),
-  ),
-  'pharmacy-messages': service(
-    messageServerConfig,
-    (c) => MessageServerModule.forRoot(c),
-    () => ({}),
-  ),
+  'pharmacy-supplier': service(supplierConfig, (c) => SupplierModule.forRoot(c)),
+  'pharmacy-messages': service(messageServerConfig, (c) => MessageServerModule.forRoot(c)),
   'icu-monitor': service(icuMonitorConfig, (c) => IcuMonitorModule.forRoot(c)),
   'icu-station': service(icuStationConfig, (c) => IcuStationModule.forRoot(c)),
   appointments: service(appointmentsConfig, (c) => AppointmentsModule.forRoot(c)),
