@@ -29,10 +29,18 @@ const FIRST_PORT = 4450;
 const NAMESPACE = `route-refusals-${randomBytes(4).toString('hex')}`;
 
 /**
- * Services whose refusals are not audited, and why. Each has no audit trail because it holds no patient
- * data; the spec fails when one of them starts auditing (drop it here) or another one stops.
+ * Services whose refusals are not audited, and why (DESIGN §5 audits accesses to patient data). The spec
+ * fails when one of them starts auditing (drop it here) and when any other service leaves a refusal
+ * unaudited.
  */
-const UNAUDITED: Readonly<Record<string, string>> = {};
+const UNAUDITED: Readonly<Record<string, string>> = {
+  'pharmacy-inventory': 'stock levels and capacity claims by medication code: no patient data',
+  'pharmacy-supply-chain': 'SupplyRequest and SupplyDelivery (purchase orders, deliveries): no patient data',
+  'pharmacy-supplier': 'the simulated external supplier: purchase orders only, no patient data',
+  'pharmacy-messages': 'the two-phase message server: message bookkeeping only, no patient data',
+  gateway:
+    'no database, so no outbox of its own (DESIGN §2); a request it refuses reaches no backend, so no service audits it (open question for the gateway: audit it there or let backends refuse)',
+};
 
 /** A token of the spec's issuer's name signed by a key no service trusts. */
 const foreignToken = (): string =>
@@ -105,7 +113,6 @@ function uncoveringToken(route: RouteAccess): { token: string; role: string } {
 
 describe('every route of every service refuses who it does not serve, and audits it', () => {
   const drops: (() => Promise<void>)[] = [];
-  const unaudited: string[] = [];
 
   afterAll(async () => {
     for (const drop of drops) await drop().catch(() => undefined);
@@ -123,6 +130,8 @@ describe('every route of every service refuses who it does not serve, and audits
         MESSAGING_NAMESPACE: NAMESPACE,
         // The records stay in the outbox, where this spec reads them.
         OUTBOX_RELAY: 'false',
+        // Measurement-only routes answer 404 when off: on, so their access control is exercised too.
+        TX_UNCOORDINATED_APPLY: 'true',
       };
       let db: Database | undefined;
       if (ownsDatabase(definition)) {
@@ -164,6 +173,7 @@ describe('every route of every service refuses who it does not serve, and audits
 
         const wrong: string[] = [];
         const missing: string[] = [];
+        let probes = 0;
         for (const route of routes) {
           const probe = probeOf(route, base, resourceType);
           const user = uncoveringToken(route);
@@ -185,6 +195,7 @@ describe('every route of every service refuses who it does not serve, and audits
           ];
           for (const c of cases) {
             const answer = await send(probe, c.authorization);
+            probes += 1;
             const label = `${route.verb} ${route.path} (${route.controller}.${route.method}), ${c.case}`;
             if (!c.statuses.includes(answer.status) || !explains(answer))
               wrong.push(`${label}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 160)}`);
@@ -202,11 +213,10 @@ describe('every route of every service refuses who it does not serve, and audits
           }
         }
         expect(wrong).toEqual([]);
-        if (name in UNAUDITED) expect(missing.length).toBeGreaterThan(0);
-        else {
-          if (missing.length > 0) unaudited.push(name);
-          expect(missing).toEqual([]);
-        }
+        if (name in UNAUDITED)
+          // Exempt: none of its refusals is audited (one that is means the exemption is stale).
+          expect({ name, audited: probes - missing.length }).toEqual({ name, audited: 0 });
+        else expect(missing).toEqual([]);
       } finally {
         await app?.close();
         await db?.close();
