@@ -42,9 +42,12 @@ const UNAUDITED: Readonly<Record<string, string>> = {
     'no database, so no outbox of its own (DESIGN §2); a request it refuses reaches no backend, so no service audits it (open question for the gateway: audit it there or let backends refuse)',
 };
 
-/** A token of the spec's issuer's name signed by a key no service trusts. */
-const foreignToken = (): string =>
-  signDevToken(generateDevIssuerKeys(testIssuerKeys().issuer), { role: 'administrator', sub: 'intruder' });
+/** Tokens of the spec's issuer's name signed by a key no service trusts (one key: RSA key pairs are slow). */
+let foreignKeys: ReturnType<typeof generateDevIssuerKeys> | undefined;
+function foreignToken(): string {
+  foreignKeys ??= generateDevIssuerKeys(testIssuerKeys().issuer);
+  return signDevToken(foreignKeys, { role: 'administrator', sub: 'intruder' });
+}
 
 interface Probe {
   route: RouteAccess;
