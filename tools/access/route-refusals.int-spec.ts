@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { METHODS } from 'node:http';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import {
   AUDIT_RECORD_TYPE,
@@ -151,7 +152,10 @@ describe('every route of every service refuses who it does not serve, and audits
         app = await createServiceApp(root, config, SERVICE_APPS[name].options());
         await app.listen(port, '127.0.0.1');
         const base = `http://127.0.0.1:${port}`;
-        const routes = routeAccess(app).filter((r) => r.access !== 'public');
+        const declared = routeAccess(app);
+        // What Express serves is what the controllers declare: no route mounted beside the guard, none lost.
+        expect(servedRoutes(app)).toEqual(declared.map((r) => `${r.verb} ${r.path}`).sort());
+        const routes = declared.filter((r) => r.access !== 'public');
         expect(routes.length).toBeGreaterThan(0);
         const resourceType = await servedType(base);
 
@@ -234,4 +238,25 @@ async function servedType(base: string): Promise<string> {
   if (!response.ok) return 'Patient';
   const statement = (await response.json()) as { rest?: { resource?: { type: string }[] }[] };
   return statement.rest?.[0]?.resource?.[0]?.type ?? 'Patient';
+}
+
+interface Layer {
+  route?: { path: unknown; methods: Record<string, boolean> };
+}
+
+/**
+ * The routes the app's Express router serves (`GET /fhir/:type`; `ALL` for one registered for every
+ * method), but Swagger's pages of `/api/docs`.
+ */
+function servedRoutes(app: NestExpressApplication): string[] {
+  const express = app.getHttpAdapter().getInstance() as { router?: { stack?: Layer[] } };
+  return (express.router?.stack ?? [])
+    .flatMap(({ route }) => {
+      if (route === undefined || typeof route.path !== 'string') return [];
+      const path = route.path;
+      if (METHODS.every((m) => route.methods[m.toLowerCase()])) return [`ALL ${path}`];
+      return Object.keys(route.methods).map((m) => `${m.toUpperCase()} ${path}`);
+    })
+    .filter((route) => !/^\S+ \/api\/docs/.test(route))
+    .sort();
 }
