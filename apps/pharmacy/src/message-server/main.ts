@@ -1,3 +1,4 @@
+import { FhirExceptionFilter } from '@hospital/fhir';
 import { runService } from '@hospital/platform';
 import { messageServerConfig } from '../config';
 import { MessageServerModule } from './message-server.module';
@@ -6,5 +7,8 @@ runService(
   'pharmacy-messages',
   () => messageServerConfig(),
   (config) => MessageServerModule.forRoot(config),
-  { description: 'Two-phase message server of the pharmacy: prepared, submitted and delivered messages.' },
+  {
+    filters: [new FhirExceptionFilter()],
+    description: 'Two-phase message server of the pharmacy: prepared, submitted and delivered messages.',
+  },
 );

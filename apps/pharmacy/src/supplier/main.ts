@@ -1,3 +1,4 @@
+import { FhirExceptionFilter } from '@hospital/fhir';
 import { runService } from '@hospital/platform';
 import { supplierConfig } from '../config';
 import { SupplierModule } from './supplier.module';
@@ -6,5 +7,8 @@ runService(
   'pharmacy-supplier',
   () => supplierConfig(),
   (config) => SupplierModule.forRoot(config),
-  { description: 'Simulated external supplier of the pharmacy: books purchase orders, ships them.' },
+  {
+    filters: [new FhirExceptionFilter()],
+    description: 'Simulated external supplier of the pharmacy: books purchase orders, ships them.',
+  },
 );

@@ -1,4 +1,4 @@
-import type { INestApplicationContext, Type } from '@nestjs/common';
+import { RequestMethod, type INestApplicationContext, type Type } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
 import { ACCESS_ROLES, ACCESS_RULE, ACCESS_SCOPES } from './access.decorators';
@@ -7,6 +7,8 @@ import { ACCESS_ROLES, ACCESS_RULE, ACCESS_SCOPES } from './access.decorators';
 export interface RouteAccess {
   controller: string;
   method: string;
+  /** The HTTP method it answers (`GET`, `POST`, … or `ALL`). */
+  verb: string;
   /** Controller path and handler path, as declared. */
   path: string;
   /** `public`, `service`, `fhir`, `scopes`, `roles`, or undefined when it has no access metadata. */
@@ -47,11 +49,13 @@ export function routeAccess(app: INestApplicationContext): RouteAccess[] {
       for (const name of Object.getOwnPropertyNames(prototype)) {
         const handler = prototype[name];
         if (name === 'constructor' || typeof handler !== 'function') continue;
-        if (Reflect.getMetadata(METHOD_METADATA, handler) === undefined) continue;
+        const verb = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+        if (verb === undefined) continue;
         for (const path of paths(Reflect.getMetadata(PATH_METADATA, handler)))
           routes.push({
             controller: controller.name,
             method: name,
+            verb: RequestMethod[verb],
             path: `/${[prefix, path].filter((p) => p !== '' && p !== '/').join('/')}`.replace(/\/+/g, '/'),
             access: accessOf(handler, controller),
           });

@@ -1,5 +1,7 @@
 import { ExecutionContext, HttpException } from '@nestjs/common';
 import type { Logger } from 'pino';
+import type { AuditRecord, AuditSink } from '../audit/audit-record';
+import type { ServiceConfig } from '../config/service-config';
 import { AuthenticatedRequest, ServiceAuthGuard } from './service-auth.guard';
 import { HmacServiceTokenSigner, HmacServiceTokenVerifier } from './service-token';
 
@@ -62,5 +64,30 @@ describe('ServiceAuthGuard', () => {
       if (authorization !== undefined && authorization.length > 10)
         for (const part of authorization.slice('Bearer '.length).split('.'))
           expect(logged).not.toContain(part);
+  });
+
+  it('sends each refusal to the audit sink, with the route and reason, never the token', async () => {
+    const records: AuditRecord[] = [];
+    const sink: AuditSink = { record: (batch) => Promise.resolve(void records.push(...batch)) };
+    const config = { service: { name: 'emr' } } as unknown as ServiceConfig;
+    const audited = new ServiceAuthGuard(new HmacServiceTokenVerifier(SECRET, 'emr'), logger, config, sink);
+    const forged = new HmacServiceTokenSigner('lis', `${SECRET}-other`).authorization('emr');
+    await expect(audited.canActivate(context(forged).context)).rejects.toBeInstanceOf(HttpException);
+    await expect(audited.canActivate(context(undefined).context)).rejects.toBeInstanceOf(HttpException);
+    const ok = new HmacServiceTokenSigner('lis', SECRET).authorization('emr');
+    await expect(audited.canActivate(context(ok).context)).resolves.toBe(true);
+    expect(records).toEqual([
+      expect.objectContaining({
+        service: 'emr',
+        action: 'E',
+        interaction: '/internal/2pc/:gtid/outcome',
+        outcome: '4',
+        status: 401,
+        reason: 'bad token signature',
+      }),
+      expect.objectContaining({ status: 401, reason: 'missing bearer token' }),
+    ]);
+    for (const part of forged.slice('Bearer '.length).split('.'))
+      expect(JSON.stringify(records)).not.toContain(part);
   });
 });

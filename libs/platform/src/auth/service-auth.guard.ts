@@ -5,10 +5,13 @@ import {
   Inject,
   Injectable,
   Module,
+  Optional,
   createParamDecorator,
 } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { Logger } from 'pino';
+import { AUDIT_SINK, type AuditRecord, type AuditSink } from '../audit/audit-record';
 import { requireServiceAuthSecret, SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
 import { ROOT_LOGGER } from '../http/platform.module';
 import {
@@ -36,13 +39,16 @@ const BEARER = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/;
  * Lets a request through only with a valid service token for this service. Refuses with 401 (no token,
  * or one that proves nothing) or 403 (a valid token for another service), as JSON that says why; logs
  * each refusal with the method, route and reason, never the token. The caller is on
- * `request.serviceCaller` for the handler (see `@Caller()`).
+ * `request.serviceCaller` for the handler (see `@Caller()`). Each refusal also goes to the service's audit
+ * sink when it has one (the audit trail), as the access guard's refusals do.
  */
 @Injectable()
 export class ServiceAuthGuard implements CanActivate {
   constructor(
     @Inject(SERVICE_TOKEN_VERIFIER) private readonly verifier: ServiceTokenVerifier,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(SERVICE_CONFIG) private readonly config?: ServiceConfig,
+    @Optional() @Inject(AUDIT_SINK) private readonly audit?: AuditSink,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -66,6 +72,7 @@ export class ServiceAuthGuard implements CanActivate {
       );
       if (refusal.status === 401)
         http.getResponse<Response>().setHeader('WWW-Authenticate', 'Bearer realm="hospital-internal"');
+      await this.record(refusal, route, request);
       throw new HttpException(
         {
           statusCode: refusal.status,
@@ -73,6 +80,30 @@ export class ServiceAuthGuard implements CanActivate {
           message: refusal.reason,
         },
         refusal.status,
+      );
+    }
+  }
+
+  /** The refusal's audit record: the route template and the reason, no caller (no token proved one). */
+  private async record(refusal: ServiceAuthError, route: string, request: Request): Promise<void> {
+    if (!this.audit || !this.config) return;
+    const record: AuditRecord = {
+      id: randomUUID(),
+      recorded: new Date().toISOString(),
+      service: this.config.service.name,
+      action: 'E',
+      interaction: route,
+      outcome: '4',
+      status: refusal.status,
+      reason: refusal.reason,
+      sourceAddress: request.ip ?? request.socket?.remoteAddress,
+    };
+    try {
+      await this.audit.record([record]);
+    } catch (error) {
+      this.logger.error(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'audit of a refusal failed',
       );
     }
   }
