@@ -30,3 +30,4 @@ export * from './contracts/record-sync.contract';
 export * from './contracts/record-search';
 export * from './contracts/consult-findings.contract';
 export * from './contracts/news2-alert.contract';
+export * from './contracts/order-results.contract';
