@@ -7,8 +7,12 @@ import { EmrConfig } from './config';
 import { EmrFhirWriter } from './records/emr-fhir.writer';
 import { ConsultsModule } from './consults/consults.module';
 import { RecordsModule } from './records/records.module';
+import { OrderResultsHandler, orderResultsConsumer } from './results/order-results.handler';
 
-/** The electronic medical record: the clinician's FHIR endpoint and the coordinator of the record update. */
+/**
+ * The electronic medical record: the clinician's FHIR endpoint, the coordinator of the record update, and
+ * the chart the departments' results arrive in (through its inbox).
+ */
 @Module({})
 export class EmrModule {
   static forRoot(config: EmrConfig): DynamicModule {
@@ -29,7 +33,9 @@ export class EmrModule {
           writer: EmrFhirWriter,
           imports: [RecordsModule, ConsultsModule],
         }),
-        AuditTrailModule.forRoot(),
+        AuditTrailModule.forRoot({
+          messaging: { consumers: [orderResultsConsumer], providers: [OrderResultsHandler] },
+        }),
       ],
     };
   }

@@ -8,6 +8,7 @@ export const PREFERRED_OWNERS: Readonly<Record<string, string>> = {
   Encounter: 'emr',
   ServiceRequest: 'emr',
   DiagnosticReport: 'emr',
+  ImagingStudy: 'emr',
   Observation: 'icu-monitor',
   RiskAssessment: 'icu-monitor',
   Flag: 'icu-monitor',
