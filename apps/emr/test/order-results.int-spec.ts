@@ -157,16 +157,17 @@ describe('EMR order results through its inbox (real RabbitMQ and PostgreSQL)', (
     await drop?.();
   });
 
-  const publish = (id: string, payload: OrderResultPayload | Record<string, unknown>) =>
+  /** Publishes a result event as the department's relay does (`payload` may be malformed on purpose). */
+  const publish = (id: string, payload: OrderResultPayload | Partial<OrderResultPayload>) =>
     publisher.publish([
       {
         id,
         exchange: ORDER_RESULTS_EXCHANGE,
-        routingKey: String(payload.department ?? 'lis'),
+        routingKey: payload.department ?? 'lis',
         type: ORDER_RESULT_TYPE,
-        source: String(payload.department ?? 'lis'),
+        source: payload.department ?? 'lis',
         gtid: randomUUID(),
-        aggregateId: orderResultAggregate(String(payload.serviceRequestId ?? 'none')),
+        aggregateId: orderResultAggregate(payload.serviceRequestId ?? 'none'),
         payload,
       },
     ]);
