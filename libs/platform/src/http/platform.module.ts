@@ -82,9 +82,11 @@ export class PlatformModule implements NestModule {
           useFactory: (): ServiceTokenVerifier =>
             new HmacServiceTokenVerifier(requireServiceAuthSecret(config.env), config.service.name),
         },
-        { provide: APP_GUARD, useClass: AccessGuard },
+        AccessGuard,
+        { provide: APP_GUARD, useExisting: AccessGuard },
       ],
       exports: [
+        AccessGuard,
         SERVICE_CONFIG,
         ROOT_LOGGER,
         ...(database ? [DatabaseModule] : []),
