@@ -5,7 +5,7 @@ import { RECORD_SEARCH, recordSearch, type SearchDeclaration } from '@hospital/f
  * Completed telemedicine consults add their virtual Encounter (found by the consult request it was
  * `based-on` and its `class`) and the expert's findings, a read-only DiagnosticReport. The departments'
  * results arrive read-only too: the laboratory's DiagnosticReport and Observations, the archive's
- * ImagingStudy, each found by patient and by the order it is `based-on`.
+ * ImagingStudy (with the archive's DICOMweb Endpoint), each found by patient and by the order it is `based-on`.
  */
 export const EMR_RESOURCES = {
   ...recordSearch('Patient', 'Practitioner', 'ServiceRequest'),
@@ -13,4 +13,5 @@ export const EMR_RESOURCES = {
   DiagnosticReport: ['_id', 'subject', 'patient', 'encounter', 'based-on', 'status', 'code', 'category'],
   Observation: ['_id', 'subject', 'patient', 'based-on', 'status', 'code', 'category'],
   ImagingStudy: ['_id', 'subject', 'patient', 'basedon', 'identifier', 'status', 'modality'],
+  Endpoint: ['_id', 'status', 'connection-type'],
 } as const satisfies SearchDeclaration;

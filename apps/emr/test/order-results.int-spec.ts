@@ -7,7 +7,6 @@ import {
   ORDER_CATEGORY,
   ORDER_RESULT_TYPE,
   ORDER_RESULTS_EXCHANGE,
-  ORDER_RESULTS_QUEUE,
   orderResultAggregate,
   SearchParameterRegistry,
   type OrderResultPayload,
@@ -21,6 +20,7 @@ import { emrConfig } from '../src/config';
 import { migrations } from '../src/database/migrations';
 import { EmrModule } from '../src/emr.module';
 import { EMR_RESOURCES } from '../src/fhir-resources';
+import { ORDER_RESULTS_QUEUE } from '../src/results/order-results.handler';
 
 /**
  * The EMR's side of the order-results contract, over a real RabbitMQ and PostgreSQL: the laboratory's
@@ -106,6 +106,20 @@ function imagingResult(orderId: string, patient: string): OrderResultPayload {
         basedOn: [{ reference: `ServiceRequest/${orderId}` }],
         numberOfSeries: 1,
         numberOfInstances: 2,
+        endpoint: [{ reference: 'Endpoint/archive-dicomweb' }],
+      },
+    ],
+    endpoints: [
+      {
+        resourceType: 'Endpoint',
+        id: 'archive-dicomweb',
+        status: 'active',
+        connectionType: {
+          system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type',
+          code: 'dicom-wado-rs',
+        },
+        payloadType: [{ text: 'DICOM' }],
+        address: 'http://127.0.0.1:8042/dicom-web',
       },
     ],
   };
@@ -246,6 +260,7 @@ describe('EMR order results through its inbox (real RabbitMQ and PostgreSQL)', (
     );
     expect(ids(await search('ImagingStudy?patient=Patient/pat-r2'))).toEqual(['img-1-study']);
     expect(ids(await search('ImagingStudy?basedon=ServiceRequest/img-1'))).toEqual(['img-1-study']);
+    expect(ids(await search('Endpoint?_id=archive-dicomweb'))).toEqual(['archive-dicomweb']);
     expect(await orderStatus('img-1')).toBe('completed');
   });
 

@@ -4,10 +4,8 @@ import {
   FhirResourceStore,
   FhirValidator,
   ORDER_RESULTS_EXCHANGE,
-  ORDER_RESULTS_QUEUE,
   parseOrderResultPayload,
   patientIdOf,
-  RESULT_DEPARTMENTS,
   type OrderResultPayload,
 } from '@hospital/fhir';
 import type { Session } from '@hospital/platform';
@@ -17,6 +15,10 @@ import {
   RejectedMessageError,
   type ConsumerDefinition,
 } from '@hospital/transactions';
+import { DEPARTMENTS } from '../records/order-routing';
+
+/** The queue the EMR takes the departments' results from. */
+export const ORDER_RESULTS_QUEUE = 'emr.order-results';
 
 /** Statuses an order moves through as its results arrive; it never moves back. */
 const STATUS_RANK: Partial<Record<ServiceRequest['status'], number>> = {
@@ -39,7 +41,8 @@ export function orderStatusAfter(
 /**
  * A department's results for an order, in the inbox's local transaction: the DiagnosticReport and
  * Observations of the laboratory, or the ImagingStudy of the archive, kept in the chart under the
- * department's ids (a corrected result is a new version, a repeated one writes nothing), and the order's
+ * department's ids with the Endpoints they name (a corrected result is a new version, a repeated one
+ * writes nothing), and the order's
  * status moved forward. Results for an order the EMR does not hold, or about another patient, can never
  * apply: they are dead-lettered with the reason.
  */
@@ -54,13 +57,17 @@ export class OrderResultsHandler implements MessageHandler<Session> {
     // A malformed payload is a FhirException (invalid): dead-lettered with its reason.
     const result = parseOrderResultPayload(this.validator, message.payload);
     const order = await this.orderOf(session, result);
-    await this.store.upsertCopies(session, result.resources);
+    await this.store.upsertCopies(session, [...(result.endpoints ?? []), ...result.resources]);
     const status = orderStatusAfter(order.status, result.orderStatus);
     if (status !== order.status) await this.store.update(session, { ...order, status });
   }
 
   private async orderOf(session: Session, result: OrderResultPayload): Promise<ServiceRequest> {
     const reference = `ServiceRequest/${result.serviceRequestId}`;
+    if (!(DEPARTMENTS as readonly string[]).includes(result.department))
+      throw new RejectedMessageError(
+        `results for ${reference} from ${result.department}, which the EMR sends no orders`,
+      );
     if (!(await this.store.exists(session, 'ServiceRequest', result.serviceRequestId)))
       throw new RejectedMessageError(
         `${result.department} sent results for ${reference}, which the EMR does not hold`,
@@ -74,10 +81,10 @@ export class OrderResultsHandler implements MessageHandler<Session> {
   }
 }
 
-/** The EMR's consumer of the departments' results (every department's routing key). */
+/** The EMR's consumer of the results of the departments it routes orders to. */
 export const orderResultsConsumer: ConsumerDefinition = {
   queue: ORDER_RESULTS_QUEUE,
-  bindings: RESULT_DEPARTMENTS.map((department) => ({
+  bindings: DEPARTMENTS.map((department) => ({
     exchange: ORDER_RESULTS_EXCHANGE,
     routingKey: department,
   })),

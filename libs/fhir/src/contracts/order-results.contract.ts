@@ -1,4 +1,10 @@
-import type { DiagnosticReport, ImagingStudy, Observation, ServiceRequest } from '@medplum/fhirtypes';
+import type {
+  DiagnosticReport,
+  Endpoint,
+  ImagingStudy,
+  Observation,
+  ServiceRequest,
+} from '@medplum/fhirtypes';
 import { FhirErrorCode } from '../errors/fhir-error-code';
 import { FhirException } from '../errors/fhir-exception';
 import { FhirValidator } from '../validation/fhir-validator';
@@ -12,18 +18,16 @@ import { patientIdOf } from './record-sync.contract';
  * moving the order's status. Ids are the department's own and stable, so a repeated event overwrites.
  */
 
-/** The exchange departments publish results to (routing key: the department's name). */
+/** The exchange departments publish results to (routing key: the department's service name). */
 export const ORDER_RESULTS_EXCHANGE = 'orders.results';
 /** The message type of a result event. */
 export const ORDER_RESULT_TYPE = 'order.result';
-/** The queue the EMR consumes results from. */
-export const ORDER_RESULTS_QUEUE = 'emr.order-results';
 
-/** The departments that send results, as the routing key of their events. */
-export const RESULT_DEPARTMENTS = ['lis', 'pacs'] as const;
-export type ResultDepartment = (typeof RESULT_DEPARTMENTS)[number];
+/** A department's service name, as the routing key of its events and the `department` of their payload. */
+const DEPARTMENT = /^[a-z][a-z0-9-]{0,62}$/;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-/** The resources a result event may carry. */
+/** The results a result event may carry, about the patient and based on the order. */
 export type OrderResultResource = DiagnosticReport | Observation | ImagingStudy;
 const RESULT_RESOURCE_TYPES: readonly OrderResultResource['resourceType'][] = [
   'DiagnosticReport',
@@ -35,7 +39,8 @@ const RESULT_RESOURCE_TYPES: readonly OrderResultResource['resourceType'][] = [
 export const MAX_RESULT_RESOURCES = 200;
 
 export interface OrderResultPayload {
-  department: ResultDepartment;
+  /** The department's service name (also the event's routing key). */
+  department: string;
   /** The EMR's id of the order (`ServiceRequest/<id>`), which the department keeps a copy of. */
   serviceRequestId: string;
   patientId: string;
@@ -43,6 +48,8 @@ export interface OrderResultPayload {
   orderStatus: Extract<ServiceRequest['status'], 'active' | 'completed'>;
   /** The results, each with its id, about `Patient/<patientId>` and `basedOn` the order. */
   resources: OrderResultResource[];
+  /** Where the results can be fetched from (an ImagingStudy's DICOMweb `endpoint`): no patient data. */
+  endpoints?: Endpoint[];
 }
 
 /** The outbox aggregate of a result event: the order, so results of one order arrive in order. */
@@ -69,19 +76,21 @@ function basedOnOrder(resource: OrderResultResource, serviceRequestId: string): 
 export function parseOrderResultPayload(validator: FhirValidator, payload: unknown): OrderResultPayload {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     rejectResult('not an object');
-  const { department, serviceRequestId, patientId, orderStatus, resources } = payload as Record<
+  const { department, serviceRequestId, patientId, orderStatus, resources, endpoints } = payload as Record<
     string,
     unknown
   >;
-  if (!RESULT_DEPARTMENTS.includes(department as ResultDepartment)) rejectResult('unknown department');
-  if (typeof serviceRequestId !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(serviceRequestId))
+  if (typeof department !== 'string' || !DEPARTMENT.test(department))
+    rejectResult('department is not a service name');
+  if (typeof serviceRequestId !== 'string' || !FHIR_ID.test(serviceRequestId))
     rejectResult('serviceRequestId is not a FHIR id');
-  if (typeof patientId !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(patientId))
-    rejectResult('patientId is not a FHIR id');
+  if (typeof patientId !== 'string' || !FHIR_ID.test(patientId)) rejectResult('patientId is not a FHIR id');
   if (orderStatus !== 'active' && orderStatus !== 'completed')
     rejectResult('orderStatus is not active or completed');
   if (!Array.isArray(resources) || resources.length === 0 || resources.length > MAX_RESULT_RESOURCES)
     rejectResult(`resources must hold 1 to ${MAX_RESULT_RESOURCES} resources`);
+  if (endpoints !== undefined && (!Array.isArray(endpoints) || endpoints.length > MAX_RESULT_RESOURCES))
+    rejectResult(`endpoints must hold at most ${MAX_RESULT_RESOURCES} Endpoints`);
   const parsed = resources.map((resource: unknown) => {
     const type = (resource as { resourceType?: unknown } | null)?.resourceType;
     if (!RESULT_RESOURCE_TYPES.includes(type as OrderResultResource['resourceType']))
@@ -95,11 +104,17 @@ export function parseOrderResultPayload(validator: FhirValidator, payload: unkno
     if (!basedOnOrder(resource, serviceRequestId))
       rejectResult(`a ${resource.resourceType} is not based on ServiceRequest/${serviceRequestId}`);
   }
+  const parsedEndpoints = (endpoints ?? []).map((endpoint: unknown) => {
+    const checked = validator.validate<Endpoint>(endpoint, 'Endpoint');
+    if (!checked.id) rejectResult('an Endpoint has no id');
+    return checked;
+  });
   return {
-    department: department as ResultDepartment,
+    department,
     serviceRequestId,
     patientId,
     orderStatus,
     resources: parsed,
+    ...(parsedEndpoints.length > 0 ? { endpoints: parsedEndpoints } : {}),
   };
 }
