@@ -24,7 +24,12 @@ export interface OrthancOptions {
 }
 
 /** The paths of an archive's directory. */
-export function orthancPaths(dir: string): { config: string; storage: string; worklists: string; log: string } {
+export function orthancPaths(dir: string): {
+  config: string;
+  storage: string;
+  worklists: string;
+  log: string;
+} {
   const root = resolve(dir);
   return {
     config: join(root, 'config'),
@@ -65,7 +70,10 @@ export async function ensureOrthancInstalled(log: Log = () => undefined): Promis
   if (existsSync(BINARY)) return BINARY;
   log('Orthanc is not installed: apt-get install -y orthanc orthanc-dicomweb dcmtk');
   const update = await runCommand(['apt-get', 'update'], 300_000);
-  const install = await runCommand(['apt-get', 'install', '-y', 'orthanc', 'orthanc-dicomweb', 'dcmtk'], 600_000);
+  const install = await runCommand(
+    ['apt-get', 'install', '-y', 'orthanc', 'orthanc-dicomweb', 'dcmtk'],
+    600_000,
+  );
   if (install.code !== 0 || !existsSync(BINARY)) {
     throw new InfrastructureError(
       `could not install Orthanc: ${summarizeOutput(install.output || update.output)}`,
@@ -110,7 +118,10 @@ export class OrthancServer {
     const binary = existsSync(BINARY) ? BINARY : 'Orthanc';
     for (const dir of [this.paths.config, this.paths.storage, this.paths.worklists])
       mkdirSync(dir, { recursive: true });
-    writeFileSync(join(this.paths.config, 'orthanc.json'), JSON.stringify(orthancConfig(this.options), null, 2));
+    writeFileSync(
+      join(this.paths.config, 'orthanc.json'),
+      JSON.stringify(orthancConfig(this.options), null, 2),
+    );
     const fd = openSync(this.paths.log, 'a');
     try {
       const child = spawn(binary, [this.paths.config], {

@@ -49,16 +49,18 @@ function uid(): string {
 }
 
 function text(value: unknown): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
+  const first: unknown = Array.isArray(value) ? value[0] : value;
   if (first && typeof first === 'object' && 'Alphabetic' in first) return String(first.Alphabetic);
-  return first === undefined || first === null || first === '' ? undefined : String(first);
+  return typeof first === 'string' || typeof first === 'number' ? String(first) || undefined : undefined;
 }
 
 /** A C-FIND response dataset as a worklist item; undefined without an accession number or study UID. */
 export function worklistItemOf(dataset: NaturalDataset): WorklistItem | undefined {
-  const step = (Array.isArray(dataset.ScheduledProcedureStepSequence)
-    ? dataset.ScheduledProcedureStepSequence[0]
-    : dataset.ScheduledProcedureStepSequence) as NaturalDataset | undefined;
+  const step = (
+    Array.isArray(dataset.ScheduledProcedureStepSequence)
+      ? dataset.ScheduledProcedureStepSequence[0]
+      : dataset.ScheduledProcedureStepSequence
+  ) as NaturalDataset | undefined;
   const accessionNumber = text(dataset.AccessionNumber);
   const studyInstanceUid = text(dataset.StudyInstanceUID);
   if (!accessionNumber || !studyInstanceUid) return undefined;
@@ -190,7 +192,7 @@ export class ModalitySimulator {
       for (const file of responses) {
         const bytes = await readFile(join(dir, file));
         const parsed = data.DicomMessage.readFile(
-          bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+          bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
         );
         const item = worklistItemOf(data.DicomMetaDictionary.naturalizeDataset(parsed.dict));
         if (item) items.push(item);

@@ -1,19 +1,20 @@
 import type { ServiceRequest } from '@medplum/fhirtypes';
-import {
-  FhirResourceStore,
-  FhirValidator,
-  ORDER_CATEGORY,
-  parseRecordSyncPayload,
-} from '@hospital/fhir';
+import { FhirResourceStore, FhirValidator, ORDER_CATEGORY, parseRecordSyncPayload } from '@hospital/fhir';
 import type { Session } from '@hospital/platform';
 import { Outbox, type BranchWork } from '@hospital/transactions';
 import { accessionNumberOf, studyInstanceUidOf } from '../dicom/dicom-identifiers';
-import { WORKLIST_EXCHANGE, WORKLIST_REQUESTED_TYPE, type WorklistRequested } from '../worklist/worklist-events';
+import {
+  WORKLIST_EXCHANGE,
+  WORKLIST_REQUESTED_TYPE,
+  type WorklistRequested,
+} from '../worklist/worklist-events';
 
 /** Whether the EMR routed `order` to imaging (its category is the SNOMED CT imaging code). */
 export function isImagingOrder(order: ServiceRequest): boolean {
   const { system, code } = ORDER_CATEGORY.imaging;
-  return (order.category ?? []).some((c) => (c.coding ?? []).some((k) => k.system === system && k.code === code));
+  return (order.category ?? []).some((c) =>
+    (c.coding ?? []).some((k) => k.system === system && k.code === code),
+  );
 }
 
 /**

@@ -114,15 +114,17 @@ export function imagingStudyOf(study: DicomJson, series: DicomJson[], context: S
   if (studyInstanceUid === undefined) throw new Error('a study without a StudyInstanceUID');
   const seriesList = series.flatMap((s) => seriesOf(s) ?? []).sort((a, b) => a.uid.localeCompare(b.uid));
   const modalities = [
-    ...new Set([...dicomValues(study, TAG.modalitiesInStudy), ...seriesList.map((s) => s.modality.code ?? '')]),
+    ...new Set([
+      ...dicomValues(study, TAG.modalitiesInStudy),
+      ...seriesList.map((s) => s.modality.code ?? ''),
+    ]),
   ]
     .filter((m) => m !== '')
     .sort();
   const started = dicomDateTime(dicomValue(study, TAG.studyDate), dicomValue(study, TAG.studyTime));
   const description = dicomValue(study, TAG.studyDescription);
   const numberOfInstances =
-    count(study, TAG.numberOfInstances) ??
-    seriesList.reduce((n, s) => n + (s.numberOfInstances ?? 0), 0);
+    count(study, TAG.numberOfInstances) ?? seriesList.reduce((n, s) => n + (s.numberOfInstances ?? 0), 0);
   return {
     resourceType: 'ImagingStudy',
     id: imagingStudyIdOf(studyInstanceUid),

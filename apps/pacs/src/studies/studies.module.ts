@@ -113,7 +113,15 @@ export class StudyIntakeController {
     },
     {
       provide: StudyPoller,
-      inject: [OrthancClient, StudyIntake, WorklistFolder, SERVICE_CONFIG, MetricsRegistry, ROOT_LOGGER, Outbox],
+      inject: [
+        OrthancClient,
+        StudyIntake,
+        WorklistFolder,
+        SERVICE_CONFIG,
+        MetricsRegistry,
+        ROOT_LOGGER,
+        Outbox,
+      ],
       useFactory: (
         archive: OrthancClient,
         intake: StudyIntake,

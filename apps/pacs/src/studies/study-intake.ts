@@ -120,7 +120,11 @@ export class StudyIntake {
     );
     await this.store.upsertCopies(tx, [endpoint, imagingStudy]);
     if (order.completed_at !== null) return { kind: 'already-applied', accessionNumber };
-    const serviceRequest = await this.store.read<ServiceRequest>(tx, 'ServiceRequest', order.service_request_id);
+    const serviceRequest = await this.store.read<ServiceRequest>(
+      tx,
+      'ServiceRequest',
+      order.service_request_id,
+    );
     await this.store.upsertCopy(tx, { ...serviceRequest, status: 'completed' });
     await tx.query(
       `UPDATE pacs_imaging_order SET completed_at = now(), imaging_study_id = $2 WHERE accession_number = $1`,

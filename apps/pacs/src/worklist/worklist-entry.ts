@@ -32,7 +32,10 @@ const MODALITY_BY_PREFIX: Record<string, string> = {
 
 /** The DICOM modality of an imaging order: a DCM coding when the order has one, else from its name; OT otherwise. */
 export function modalityOf(order: ServiceRequest): string {
-  const codings = [...(order.code?.coding ?? []), ...(order.orderDetail ?? []).flatMap((c) => c.coding ?? [])];
+  const codings = [
+    ...(order.code?.coding ?? []),
+    ...(order.orderDetail ?? []).flatMap((c) => c.coding ?? []),
+  ];
   const dcm = codings.find((c) => c.system === DCM && /^[A-Z]{2}$/.test(c.code ?? ''));
   if (dcm?.code) return dcm.code;
   const name = order.code?.text ?? order.code?.coding?.[0]?.display ?? '';
