@@ -13,7 +13,7 @@ declare module 'dcmjs' {
       write(options?: { allowInvalidVRLength?: boolean }): ArrayBuffer;
     }
     class DicomMessage {
-      static readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): DicomDict;
+      static readFile(buffer: ArrayBufferLike, options?: Record<string, unknown>): DicomDict;
     }
     const DicomMetaDictionary: {
       naturalizeDataset(dataset: DicomDataset): NaturalDataset;
