@@ -49,6 +49,23 @@ describe('pacs imaging workflow with Orthanc', () => {
   const base = `http://127.0.0.1:${PORT}`;
   const namespace = `pacs-dicom-${randomBytes(4).toString('hex')}`;
   const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  let database: string;
+
+  /** The configuration of a PACS replica on `port`: the spec's database, namespace and archive. */
+  const replicaConfig = (port: number) =>
+    pacsConfig({
+      ...process.env,
+      PGDATABASE: database,
+      PORT: String(port),
+      LOG_LEVEL: 'error',
+      MESSAGING_NAMESPACE: namespace,
+      OUTBOX_POLL_MS: '100',
+      ORTHANC_URL: orthanc.url,
+      ORTHANC_WORKLIST_DIR: orthanc.worklistDir,
+      ORTHANC_POLL_MS: '50',
+      ORTHANC_MAX_BACKOFF_MS: '500',
+      SCHEDULED_STATION_AE_TITLE: 'CT1',
+    });
 
   beforeAll(async () => {
     orthanc = await startTestOrthanc(ORTHANC_HTTP, ORTHANC_DICOM);
@@ -72,19 +89,8 @@ describe('pacs imaging workflow with Orthanc', () => {
       },
     });
     await listener.waitForConnect();
-    const config = pacsConfig({
-      ...process.env,
-      PGDATABASE: created.settings.database,
-      PORT: String(PORT),
-      LOG_LEVEL: 'error',
-      MESSAGING_NAMESPACE: namespace,
-      OUTBOX_POLL_MS: '100',
-      ORTHANC_URL: orthanc.url,
-      ORTHANC_WORKLIST_DIR: orthanc.worklistDir,
-      ORTHANC_POLL_MS: '100',
-      ORTHANC_MAX_BACKOFF_MS: '500',
-      SCHEDULED_STATION_AE_TITLE: 'CT1',
-    });
+    database = created.settings.database;
+    const config = replicaConfig(PORT);
     app = await createServiceApp(PacsModule.forRoot(config), config, {
       filters: [new FhirExceptionFilter()],
     });
@@ -321,6 +327,33 @@ describe('pacs imaging workflow with Orthanc', () => {
     expect((await intake()).studiesApplied).toBe(studiesApplied);
     expect(await outboxResults(imaging)).toHaveLength(1);
     expect(resultsFor(imaging)).toHaveLength(1);
+  });
+
+  it('applies a study once when two PACS replicas poll the same archive', async () => {
+    const config = replicaConfig(PORT + 1);
+    const replica = await createServiceApp(PacsModule.forRoot(config), config, {
+      filters: [new FhirExceptionFilter()],
+    });
+    await replica.listen(PORT + 1, '127.0.0.1');
+    try {
+      const patient = newPatient();
+      const orders = [newOrder(patient.id!, 'imaging'), newOrder(patient.id!, 'imaging')];
+      await commitRecordUpdate(patient, orders);
+      await eventually(() => Promise.resolve(orders.every((o) => existsSync(worklistFile(o)))));
+      const before = await intake();
+      expect(await modality.runOnce()).toMatchObject({ stored: 2 });
+      await eventually(async () => (await intake()).studiesApplied === before.studiesApplied + 2);
+      for (const order of orders) {
+        expect((await imagingStudiesFor(order)).entry).toHaveLength(1);
+        expect((await deliveredResults(order)).received).toHaveLength(1);
+      }
+      const versions = await db.query(
+        `SELECT id FROM fhir_resource_history WHERE resource_type = 'ImagingStudy' AND version_id > 1`,
+      );
+      expect(versions).toEqual([]);
+    } finally {
+      await replica.close();
+    }
   });
 
   it('skips and counts a study whose accession number no order has, changing nothing else', async () => {
