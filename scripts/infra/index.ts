@@ -12,10 +12,12 @@ import {
 import { Log, startService } from './control';
 import { ensureDatabases, ensurePostgresSettings, DatabaseOutcome } from './postgres';
 import { probe } from './probes';
+import { ensureOrthanc } from './orthanc';
 
 export * from './endpoints';
 export * from './control';
 export * from './probes';
+export * from './orthanc';
 export { formatCommand, runCommand } from './exec';
 export {
   ensureDatabases,
@@ -51,8 +53,8 @@ export async function ensureInfrastructure(options: EnsureOptions = {}): Promise
   // (a) Every service answers a real connection, or is started with its own command.
   const probes = await Promise.all(backingServices.map((s) => probe(s, endpoints)));
   const down = backingServices.filter((_, i) => !probes[i].up);
-  // Independent services start side by side; RabbitMQ alone takes several seconds.
-  await Promise.all(down.map((s) => startService(s, { log, endpoints })));
+  // Independent services start side by side; RabbitMQ alone takes several seconds. The PACS's archive too.
+  await Promise.all([...down.map((s) => startService(s, { log, endpoints })), ensureOrthanc(log)]);
 
   // (b) Restart-only PostgreSQL settings, with at most one restart.
   const changedSettings = await ensurePostgresSettings(endpoints, log);

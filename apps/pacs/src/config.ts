@@ -6,16 +6,19 @@ import {
   TwoPhaseCommitEnvironment,
 } from '@hospital/platform';
 import { QuotaCacheEnvironment } from '@hospital/transactions';
+import { ImagingEnvironment } from './imaging.environment';
 
 /**
  * What the PACS reads beyond the platform's own settings: two-phase commit, as a participant; the quota
- * cache of its imaging capacity (Redis) and the completion events that apply it (RabbitMQ).
+ * cache of its imaging capacity (Redis) and the completion events that apply it (RabbitMQ); its DICOM
+ * archive (Orthanc), whose worklist it writes and whose stored studies it reads.
  */
 export const PACS_PIECES = [
   TwoPhaseCommitEnvironment,
   MessagingEnvironment,
   RedisEnvironment,
   QuotaCacheEnvironment,
+  ImagingEnvironment,
 ] as const;
 
 /** The PACS, and the coordinator it asks about branches in doubt (`EMR_URL` overrides it). */

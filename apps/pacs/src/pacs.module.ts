@@ -11,10 +11,18 @@ import { IMAGING_CAPACITY } from './capacity/imaging-capacity';
 import { PACS_RESOURCES } from './fhir-resources';
 import { PacsConfig } from './config';
 import { OrdersModule } from './orders/orders.module';
+import { StudiesModule } from './studies/studies.module';
+import {
+  worklistConsumer,
+  worklistFolderProvider,
+  WorklistRequestedHandler,
+} from './worklist/worklist-requested.handler';
 
 /**
- * The imaging system: copies of patients and imaging orders, kept by the EMR's record update; and its
- * imaging capacity per modality and day, which treatment plans reserve at /api/capacity (by saga, TCC, or
+ * The imaging system: copies of patients and imaging orders, kept by the EMR's record update; the modality
+ * worklist of its DICOM archive (Orthanc), written from each new imaging order; the studies the archive
+ * stores, read back as ImagingStudy resources that complete their orders and go to the EMR as results; and
+ * its imaging capacity per modality and day, which treatment plans reserve at /api/capacity (by saga, TCC, or
  * in the quota cache, applied when the plan's completion event arrives).
  */
 @Module({})
@@ -28,7 +36,13 @@ export class PacsModule {
         OrdersModule,
         CapacityModule.forRoot({ kinds: [IMAGING_CAPACITY] }),
         QuotaCacheModule.forRoot({ participant: 'pacs' }),
-        AuditTrailModule.forRoot({ messaging: { consumers: [quotaCompletionsConsumer('pacs')] } }),
+        AuditTrailModule.forRoot({
+          messaging: {
+            consumers: [quotaCompletionsConsumer('pacs'), worklistConsumer],
+            providers: [worklistFolderProvider, WorklistRequestedHandler],
+          },
+        }),
+        StudiesModule,
       ],
     };
   }
