@@ -71,7 +71,16 @@ export async function ensureOrthancInstalled(log: Log = () => undefined): Promis
   log('Orthanc is not installed: apt-get install -y orthanc orthanc-dicomweb dcmtk');
   const update = await runCommand(['apt-get', 'update'], 300_000);
   const install = await runCommand(
-    ['apt-get', 'install', '-y', 'orthanc', 'orthanc-dicomweb', 'dcmtk'],
+    [
+      'env',
+      'DEBIAN_FRONTEND=noninteractive',
+      'apt-get',
+      'install',
+      '-y',
+      'orthanc',
+      'orthanc-dicomweb',
+      'dcmtk',
+    ],
     600_000,
   );
   if (install.code !== 0 || !existsSync(BINARY)) {

@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FhirExceptionFilter } from '@hospital/fhir';
 import { Database, DatabaseSettings, MigrationClass } from '@hospital/platform';
@@ -8,12 +10,18 @@ import type { INestApplication } from '@nestjs/common';
 import { createServiceApp } from '@hospital/platform';
 import { emrConfig } from '../../src/config';
 import { migrations } from '../../src/database/migrations';
+import { migrations as lisMigrations } from '../../../lis/src/database/migrations';
+import { migrations as pacsMigrations } from '../../../pacs/src/database/migrations';
 import { EmrModule } from '../../src/emr.module';
 import { freePort } from '@hospital/platform/testing/waiting';
 import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 
-/** The EMR's schema; the LIS and the PACS are built from the same lib migrations today. */
-const MIGRATIONS: MigrationClass[] = migrations;
+/** Each service's schema. */
+const MIGRATIONS: Record<'emr' | 'lis' | 'pacs', MigrationClass[]> = {
+  emr: migrations,
+  lis: lisMigrations,
+  pacs: pacsMigrations,
+};
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
 async function waitReady(url: string, child?: ChildProcess, timeoutMs = 30_000): Promise<void> {
@@ -48,6 +56,7 @@ export class TestHospital {
   lis!: Department;
   pacs!: Department;
   private readonly drops: (() => Promise<void>)[] = [];
+  private readonly worklists = mkdtempSync(join(tmpdir(), 'hospital-worklists-'));
 
   static async start(env: Record<string, string> = {}): Promise<TestHospital> {
     const hospital = new TestHospital();
@@ -66,10 +75,13 @@ export class TestHospital {
       ...peers,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
       TX_RECOVERY_INTERVAL_MS: '500',
+      // No archive here: the PACS's worklist goes to a folder of the spec's own, its poller to a closed port.
+      ORTHANC_URL: 'http://127.0.0.1:9',
+      ORTHANC_WORKLIST_DIR: this.worklists,
       ...extraEnv,
     };
-    const database = async (name: string) => {
-      const { settings, drop } = await createTestDatabase(name, MIGRATIONS);
+    const database = async (name: keyof typeof MIGRATIONS) => {
+      const { settings, drop } = await createTestDatabase(name, MIGRATIONS[name]);
       this.drops.push(drop);
       return settings;
     };
@@ -149,6 +161,7 @@ export class TestHospital {
     await this.emr?.app.close();
     for (const db of [this.emr?.db, this.lis?.db, this.pacs?.db]) await db?.close();
     for (const drop of this.drops) await drop();
+    rmSync(this.worklists, { recursive: true, force: true });
   }
 }
 

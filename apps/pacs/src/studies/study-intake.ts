@@ -136,6 +136,7 @@ export class StudyIntake {
       patientId: order.patient_id,
       orderStatus: 'completed',
       resources: [imagingStudy],
+      endpoints: [endpoint],
     };
     await this.outbox.append(tx, [
       {
