@@ -40,7 +40,7 @@ class Refusal extends Error {
   }
 }
 
-function fail(code: Hl7ErrorCode, text: string, location: ErrorLocation): never {
+function fail(code: Hl7ErrorCode, text: string, location?: ErrorLocation): never {
   throw new Refusal(refuse('AE', code, text, location));
 }
 
@@ -181,10 +181,11 @@ function locate(message: Hl7Message): Located[] {
         /^[A-Z][A-Z0-9]{2}$/.test(segment.name) &&
         (ORU_R01_SEGMENTS.has(segment.name) || segment.name.startsWith('Z'));
       if (!known) {
-        fail(Hl7ErrorCode.SegmentSequenceError, `segment ${index + 1} is not an ORU^R01 segment`, {
-          segment: /^[A-Z0-9]{3}$/.test(segment.name) ? segment.name : '',
-          sequence,
-        });
+        fail(
+          Hl7ErrorCode.SegmentSequenceError,
+          `segment ${index + 1} is not an ORU^R01 segment`,
+          /^[A-Z][A-Z0-9]{2}$/.test(segment.name) ? { segment: segment.name, sequence } : undefined,
+        );
       }
       return { segment, sequence };
     });
