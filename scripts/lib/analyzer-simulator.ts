@@ -8,9 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { Hl7Message, Hl7Segment } from '@medplum/core';
+import { formatHl7DateTime, Hl7Message, Hl7Segment } from '@medplum/core';
 import { Hl7Client, Hl7Connection, Hl7MessageEvent, Hl7Server } from '@medplum/hl7';
-import { escapeHl7, hl7Timestamp } from '../../apps/lis/src/hl7/hl7-text';
 
 /** How the simulated analyzer answers an order. */
 export type OrderAnswer = 'AA' | 'AE' | 'AR' | 'drop';
@@ -73,7 +72,7 @@ export function buildOruR01(
   options: { status?: 'F' | 'P' | 'C'; controlId?: string; now?: Date } = {},
 ): Hl7Message {
   const status = options.status ?? 'F';
-  const now = hl7Timestamp(options.now ?? new Date());
+  const now = formatHl7DateTime(options.now ?? new Date());
   const panel = PANELS[order.panel] ?? {
     name: 'Laboratory test',
     analytes: [{ code: order.panel, name: 'Result', unit: '1', value: 1, low: 0, high: 2 }],
@@ -84,10 +83,10 @@ export function buildOruR01(
         'OBX',
         String(i + 1),
         'NM',
-        `${a.code}^${escapeHl7(a.name)}^LN`,
+        `${a.code}^${a.name}^LN`,
         '',
         String(a.value),
-        `${escapeHl7(a.unit)}^${escapeHl7(a.unit)}^UCUM`,
+        `${a.unit}^${a.unit}^UCUM`,
         `${a.low}-${a.high}`,
         'N',
         '',
@@ -116,8 +115,8 @@ export function buildOruR01(
     new Hl7Segment(['PID', '1', '', order.patientIdentifiers ?? '']),
     segment('OBR', {
       1: '1',
-      2: `${escapeHl7(order.placerOrderNumber)}^HOSPITAL_LIS`,
-      4: `${order.panel}^${escapeHl7(panel.name)}^LN`,
+      2: `${order.placerOrderNumber}^HOSPITAL_LIS`,
+      4: `${order.panel}^${panel.name}^LN`,
       7: now,
       22: now,
       25: status,

@@ -43,7 +43,7 @@ describe('LIS orders to the analyzer and results back over MLLP', () => {
       (orders) => orders.length > 0,
     );
     expect(received).toEqual([
-      expect.objectContaining({ controlId: orderControlId(event!.id), panel: '58410-2' }),
+      expect.objectContaining({ controlId: orderControlId(event.id), panel: '58410-2' }),
     ]);
 
     // The analyzer's result: one DiagnosticReport and three Observations for the order, the order completed.
@@ -81,7 +81,7 @@ describe('LIS orders to the analyzer and results back over MLLP', () => {
 
   it('sends no order when the record update aborts', async () => {
     const { orderIds } = await lis.recordUpdate({ commit: false });
-    expect(await orderEvents(orderIds[0]!)).toHaveLength(0);
+    expect(await orderEvents(orderIds[0])).toHaveLength(0);
     expect((await lis.fhir(`ServiceRequest/${orderIds[0]}`)).status).toBe(404);
   });
 
@@ -90,14 +90,14 @@ describe('LIS orders to the analyzer and results back over MLLP', () => {
     try {
       const { orderIds } = await lis.recordUpdate();
       const [event] = await eventually(
-        () => orderEvents(orderIds[0]!),
+        () => orderEvents(orderIds[0]),
         (rows) => rows.length > 0,
       );
       const inbox = await eventually(
         () =>
           lis.db.query<{ outcome: string; reason: string }>(
             `SELECT outcome, reason FROM tx_inbox WHERE consumer = 'lis.analyzer-orders' AND message_id = $1`,
-            [event!.id],
+            [event.id],
           ),
         (rows) => rows.length > 0,
       );
@@ -112,7 +112,7 @@ describe('LIS orders to the analyzer and results back over MLLP', () => {
     lis.analyzer.answer('AE');
     const before = lis.analyzer.counters.orderMessages;
     const { orderIds } = await lis.recordUpdate();
-    const orderId = orderIds[0]!;
+    const orderId = orderIds[0];
     // More attempts than CONSUMER_MAX_ATTEMPTS (3): a bounded consumer would have dead-lettered it by now.
     await eventually(
       () => Promise.resolve(lis.analyzer.counters.orderMessages),
@@ -130,7 +130,7 @@ describe('LIS orders to the analyzer and results back over MLLP', () => {
     expect(
       await lis.db.query(
         `SELECT 1 FROM tx_inbox WHERE consumer = 'lis.analyzer-orders' AND message_id = $1`,
-        [event!.id],
+        [event.id],
       ),
     ).toHaveLength(0);
 
@@ -140,7 +140,7 @@ describe('LIS orders to the analyzer and results back over MLLP', () => {
       (orders) => orders.length > 0,
       45_000,
     );
-    expect(received).toEqual([expect.objectContaining({ controlId: orderControlId(event!.id) })]);
+    expect(received).toEqual([expect.objectContaining({ controlId: orderControlId(event.id) })]);
     const events = await eventually(
       () => Promise.resolve(resultEvents(orderId)),
       (e) => e.length > 0,
