@@ -136,7 +136,10 @@ export async function sendHl7(
   client.addEventListener('error', () => undefined);
   try {
     const parsed = typeof message === 'string' ? Hl7Message.parse(message) : message;
-    return await client.sendAndWait(parsed, { timeoutMs });
+    const connection = await client.connect();
+    const ack = connection.sendAndWait(parsed); // no library timer: it outlives an early ACK
+    const timer = setTimeout(() => void client.close(), timeoutMs); // closing rejects the wait
+    return await ack.finally(() => clearTimeout(timer));
   } finally {
     await client.close().catch(() => undefined);
   }

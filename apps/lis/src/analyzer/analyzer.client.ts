@@ -1,5 +1,5 @@
 import { Hl7Message } from '@medplum/core';
-import { Hl7Client } from '@medplum/hl7';
+import { Hl7Client, Hl7Connection } from '@medplum/hl7';
 
 /** Where the analyzer listens, and how long an order waits for its ACK. */
 export interface AnalyzerEndpoint {
@@ -28,12 +28,31 @@ export class AnalyzerClient {
   private async sendNow(message: Hl7Message): Promise<Hl7Message> {
     const client = (this.client ??= this.connect());
     try {
-      return await client.sendAndWait(message, { timeoutMs: this.endpoint.ackTimeoutMs });
+      return await this.ackWithin(await client.connect(), message);
     } catch (error) {
       // Start afresh next time: a late ACK on the old connection must not answer a later message.
       this.client = undefined;
       await client.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * The ACK of `message`, or a rejection after the ACK timeout. The timer is ours, cleared on the ACK
+   * (the library's own would stay armed for the whole timeout after an early ACK).
+   */
+  private async ackWithin(connection: Hl7Connection, message: Hl7Message): Promise<Hl7Message> {
+    const ms = this.endpoint.ackTimeoutMs;
+    const answer = connection.sendAndWait(message);
+    answer.catch(() => undefined); // settled by the race, or rejected when the connection closes
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ACK within ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
