@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { Hl7Message } from '@medplum/core';
 import { ORDER_RESULT_TYPE } from '@hospital/fhir';
+import { AUDIT_RECORD_TYPE } from '@hospital/platform';
 import { buildOruR01, sendHl7 } from '../../../scripts/lib/analyzer-simulator';
 import { LisHarness } from './support/lis-harness';
 
@@ -115,6 +118,33 @@ describe('LIS MLLP result listener', () => {
     expect(await lis.counts()).toEqual(before);
   });
 
+  it('answers a frame that is not an HL7 message (no MSH) with AE 100 and changes nothing', async () => {
+    const before = await lis.counts();
+    const socket = connect(lis.ports.listener, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from('PID|1||x'), Buffer.from([0x1c, 0x0d])]));
+    const [reply] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    const ack = Hl7Message.parse(reply.subarray(1, reply.length - 2).toString('utf8'));
+    expect(ackOf(ack)).toEqual({ msa1: 'AE', msa2: '', err2: 'MSH^1', err3: '100', err4: 'E' });
+    expect(await lis.counts()).toEqual(before);
+  });
+
+  it('records who sent a result (the analyzer) and whose it is in an audit record of the same transaction', async () => {
+    const message = result('C');
+    expect(ackOf(await send(message)).msa1).toBe('AA');
+    const records = await lis.db.query<{ payload: Record<string, unknown> }>(
+      `SELECT payload FROM tx_outbox WHERE type = $1 AND payload->>'interaction' = 'hl7-oru-r01' AND payload->>'patient' = $2`,
+      [AUDIT_RECORD_TYPE, patientId],
+    );
+    expect(records.length).toBeGreaterThan(0);
+    expect(records[0]?.payload).toMatchObject({
+      service: 'lis',
+      action: 'C',
+      actor: { kind: 'service', id: 'ANALYZER' },
+    });
+  });
+
   it('applies a result sent twice in a row once: the second ACK says duplicate and writes nothing', async () => {
     const message = result('C');
     const first = await send(message);
@@ -151,6 +181,5 @@ describe('LIS MLLP result listener', () => {
       [`ANALYZER|LAB|${controlId}`],
     );
     expect(inbox).toHaveLength(1);
-    expect(patientId).toBeDefined();
   });
 });

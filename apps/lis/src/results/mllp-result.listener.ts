@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Hl7Message } from '@medplum/core';
-import { Hl7Connection, Hl7ErrorEvent, Hl7MessageEvent, Hl7Server } from '@medplum/hl7';
+import { Hl7Connection, Hl7ErrorEvent, Hl7MessageEvent } from '@medplum/hl7';
 import { environmentOf, ROOT_LOGGER, SERVICE_CONFIG, ServiceConfig } from '@hospital/platform';
 import { Logger } from 'pino';
 import { Hl7Environment } from '../config';
@@ -18,12 +18,15 @@ function ackControlId(): string {
 
 /**
  * The LIS's MLLP listener for analyzer results (ORU^R01), started with the app and stopped before it
- * goes down. Each message is checked, applied in one transaction, and acknowledged only after the commit;
+ * goes down: a TCP server whose connections are @medplum/hl7 `Hl7Connection`s (MLLP framing). Not
+ * `Hl7Server`, whose retry on a taken port cannot be stopped and would listen again after shutdown. Each message is checked, applied in one transaction, and acknowledged only after the commit;
  * a message whose processing was cut short gets no ACK, and the analyzer sends it again.
  */
 @Injectable()
 export class MllpResultListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private server?: Hl7Server;
+  private server?: Server;
+  private retry?: NodeJS.Timeout;
+  private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
   private boundPort?: number;
 
@@ -40,25 +43,35 @@ export class MllpResultListener implements OnApplicationBootstrap, BeforeApplica
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const server = new Hl7Server((connection) => this.serve(connection));
-    server.start(environmentOf(this.config, Hl7Environment).HL7_LISTEN_PORT);
+    const port = environmentOf(this.config, Hl7Environment).HL7_LISTEN_PORT;
+    const server = createServer((socket) => this.serve(new Hl7Connection(socket)));
     this.server = server;
-    const net = server.server;
-    if (net === undefined) throw new Error('the MLLP listener did not start');
-    if (!net.listening) await once(net, 'listening');
-    this.boundPort = (net.address() as AddressInfo).port;
-    this.logger.info({ port: this.boundPort }, 'MLLP listener for results started');
+    server.on('listening', () => {
+      this.boundPort = (server.address() as AddressInfo).port;
+      this.logger.info({ port: this.boundPort }, 'MLLP listener for results started');
+    });
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.stopping) return;
+      // A port held by another process: the LIS serves HTTP meanwhile and takes the port once it is free.
+      this.logger.error({ port, code: error.code }, 'MLLP listener cannot listen; trying again in 5 s');
+      this.retry = setTimeout(() => server.listen(port), 5_000);
+    });
+    server.listen(port);
+    // Boot waits for the first outcome: listening, or the error the retries above take care of.
+    await Promise.race([once(server, 'listening'), once(server, 'error')]).catch(() => undefined);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retry);
     const server = this.server;
     this.server = undefined;
     if (!server) return;
     // No new connections; the messages being applied finish and are acknowledged; then the rest close.
-    const stopped = server.stop({ forceDrainTimeoutMs: -1 });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await Promise.allSettled([...this.inFlight]);
     for (const connection of this.connections) await connection.close().catch(() => undefined);
-    await stopped.catch(() => undefined);
+    await closed;
   }
 
   private readonly connections = new Set<Hl7Connection>();
