@@ -182,4 +182,15 @@ describe('LIS MLLP result listener', () => {
     );
     expect(inbox).toHaveLength(1);
   });
+
+  it('boots and stops a second LIS whose MLLP port is taken, serving HTTP meanwhile', async () => {
+    const second = await LisHarness.start({ http: 4602, listener: lis.ports.listener, analyzer: 4634 });
+    try {
+      expect((await second.fhir('metadata')).status).toBe(200);
+      // The port still answers as the first LIS: its ACK names a result applied there, or a duplicate.
+      expect(ackOf(await send(result('C'))).msa1).toBe('AA');
+    } finally {
+      await second.stop();
+    }
+  });
 });
