@@ -9,6 +9,7 @@ export * from './three-phase-commit.module';
 export * from './three-phase-commit.tokens';
 export * from './branch-apply.controller';
 export * from './fault-points';
+export * from './consumer-limits';
 export * from './messaging.module';
 export * from './messaging.controller';
 export * from './messaging.observability';

@@ -33,6 +33,7 @@ import { InboxConsumer, MessageHandler } from '../outbox/inbox-consumer';
 import { MessagingMetrics } from './messaging.observability';
 import { faultPoints } from './fault-points';
 import { protocolLogger } from './observability';
+import { consumerLimits, TransientFailurePolicy } from './consumer-limits';
 import { ConsumedQueues, MESSAGING_RUNTIME, MessagingController } from './messaging.controller';
 
 /** A queue this service consumes, and the handler that applies its messages. */
@@ -42,6 +43,8 @@ export interface ConsumerDefinition {
   bindings: { exchange: string; routingKey: string }[];
   /** A provider class (list it in `providers`) that applies one message inside the inbox transaction. */
   handler: Type<MessageHandler<Session>>;
+  /** What happens to a message whose handler keeps failing for a passing reason (default `'dead-letter'`). */
+  transientFailures?: TransientFailurePolicy;
 }
 
 export interface MessagingOptions {
@@ -137,11 +140,12 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
     }
     for (const definition of this.options.consumers ?? []) {
       const handler = this.moduleRef.get(definition.handler, { strict: false });
+      const limits = consumerLimits(env.CONSUMER_MAX_ATTEMPTS, definition.transientFailures);
       const core = new InboxConsumer<Session>(
         this.db,
         inbox,
         handler,
-        { name: definition.queue, maxAttempts: env.CONSUMER_MAX_ATTEMPTS, points },
+        { name: definition.queue, maxAttempts: limits.maxAttempts, gapPatience: limits.gapPatience, points },
         log,
       );
       const consumer = new RabbitMqConsumer(
@@ -150,7 +154,7 @@ export class MessagingRuntime implements OnApplicationBootstrap, OnApplicationSh
           queue: definition.queue,
           bindings: definition.bindings,
           prefetch: env.CONSUMER_PREFETCH,
-          deliveryLimit: env.CONSUMER_MAX_ATTEMPTS * 4,
+          deliveryLimit: limits.deliveryLimit,
           retryDelayMs: 100,
         },
         async (batch) => {
