@@ -10,6 +10,7 @@ import {
   ORDER_CATEGORY,
   ORDER_RESULTS_EXCHANGE,
   ORDER_RESULT_TYPE,
+  orderResultAggregate,
 } from '@hospital/fhir';
 import { createServiceApp, Database } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
@@ -202,7 +203,7 @@ describe('pacs imaging workflow with Orthanc', () => {
   const outboxResults = async (order: ServiceRequest) =>
     db.query<{ published: boolean }>(
       `SELECT (published_at IS NOT NULL) AS published FROM tx_outbox WHERE type = $1 AND aggregate_id = $2`,
-      [ORDER_RESULT_TYPE, `ServiceRequest/${order.id}`],
+      [ORDER_RESULT_TYPE, orderResultAggregate(order.id!)],
     );
   /** Once the outbox has published every result event of `order`: the events the results queue received. */
   const deliveredResults = async (order: ServiceRequest) => {

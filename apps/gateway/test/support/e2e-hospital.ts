@@ -28,9 +28,13 @@ export class E2eHospital {
   readonly databases: Record<string, DatabaseSettings> = {};
   private readonly services: SpawnedServices;
 
-  private constructor(private readonly ports: ReturnType<typeof e2ePorts>) {
+  private constructor(
+    private readonly ports: ReturnType<typeof e2ePorts>,
+    departments: Record<string, string>,
+  ) {
     this.gatewayUrl = url(ports.gateway);
     this.services = new SpawnedServices('e2e', {
+      ...departments,
       EMR_URL: url(ports.emr),
       LIS_URL: url(ports.lis),
       PACS_URL: url(ports.pacs),
@@ -40,9 +44,16 @@ export class E2eHospital {
     });
   }
 
-  /** The hospital on the ports from `firstPort` on, its gateway started with `gateway` added to its environment. */
-  static async start(firstPort: number, gateway: Record<string, string> = {}): Promise<E2eHospital> {
-    const hospital = new E2eHospital(e2ePorts(firstPort));
+  /**
+   * The hospital on the ports from `firstPort` on, its gateway started with `gateway` added to its
+   * environment and every service with `departments` (where the LIS finds its analyzer, the PACS its archive).
+   */
+  static async start(
+    firstPort: number,
+    gateway: Record<string, string> = {},
+    departments: Record<string, string> = {},
+  ): Promise<E2eHospital> {
+    const hospital = new E2eHospital(e2ePorts(firstPort), departments);
     try {
       await hospital.boot(gateway);
     } catch (error) {

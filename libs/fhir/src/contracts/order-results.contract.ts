@@ -52,9 +52,13 @@ export interface OrderResultPayload {
   endpoints?: Endpoint[];
 }
 
-/** The outbox aggregate of a result event: the order, so results of one order arrive in order. */
+/**
+ * The outbox aggregate of a result event: the order's results, so the results of one order arrive in
+ * order. Not the order itself: a consumer waits for every earlier event of an aggregate, and the
+ * department's other events about the order (to its analyzer, its worklist) never reach the EMR.
+ */
 export function orderResultAggregate(serviceRequestId: string): string {
-  return `ServiceRequest/${serviceRequestId}`;
+  return `ServiceRequest/${serviceRequestId}/results`;
 }
 
 function rejectResult(message: string): never {
