@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureInfrastructure, InfrastructureError } from './infra/index';
+import { endpointsFromEnv, ensureInfrastructure, InfrastructureError } from './infra/index';
+import { deleteLeftoverQueues } from './infra/rabbitmq-leftovers';
 import { repositoryRoot } from './services';
 
 type Project = 'unit' | 'integration' | 'faults';
@@ -87,6 +88,7 @@ async function main(): Promise<number> {
   const ci = process.env.CI === 'true' || process.env.CI === '1' ? ['--ci'] : [];
 
   await ensureInfrastructure({ log });
+  await deleteLeftoverQueues(endpointsFromEnv(), log);
 
   const results: string[] = [];
   const first = selected.filter((p) => p !== 'faults');
