@@ -9,6 +9,7 @@ import { HOSPITAL_ORTHANC, orthancPaths } from '../infra/orthanc';
 import { devAuthorization, repositoryRoot } from '../services';
 import { AnalyzerSimulator } from './analyzer-simulator';
 import { ModalitySimulator } from './modality-simulator';
+import { portInUse } from './service-process';
 
 type Log = (line: string) => void;
 
@@ -53,6 +54,10 @@ export class DepartmentSimulators {
 
   /** Starts the analyzer's order port and the modality's worklist polling. */
   static async start(orthancUrl: string, log: Log): Promise<DepartmentSimulators> {
+    if (await portInUse(DEMO_HL7.analyzer))
+      throw new Error(
+        `port ${DEMO_HL7.analyzer} (the analyzer's MLLP order port) is taken: is another demo running?`,
+      );
     const analyzer = new AnalyzerSimulator({
       port: DEMO_HL7.analyzer,
       lisPort: DEMO_HL7.listener,
