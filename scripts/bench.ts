@@ -8,6 +8,8 @@ import { Bench2pcResult, runBench2pc } from './lib/bench-2pc';
 import { Bench3pcResult, runBench3pc } from './lib/bench-3pc';
 import { BenchFhirReadResult, runBenchFhirRead } from './lib/bench-fhir-read';
 import { fhirReadReport } from './lib/bench-fhir-read-report';
+import { BenchHl7Result, runBenchHl7 } from './lib/bench-hl7';
+import { hl7Report } from './lib/bench-hl7-report';
 import { BenchAppointmentsResult, runBenchAppointments } from './lib/bench-appointments';
 import { formatTable, PhaseReporter } from './lib/bench-report';
 import { BenchOutboxResult, runBenchOutbox } from './lib/bench-outbox';
@@ -20,7 +22,7 @@ import { serviceNames } from './lib/bench-cluster';
 
 const command = parseCommandOrExit(process.argv.slice(2), {
   command: 'bench',
-  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc', 'fhir-read'],
+  scenarios: ['2pc', 'outbox', 'appointments', 'icu-ingest', 'care-plan', 'paper', '3pc', 'fhir-read', 'hl7'],
   numbers: {
     duration: {
       default: 20,
@@ -107,6 +109,7 @@ const command = parseCommandOrExit(process.argv.slice(2), {
     appointments: { concurrency: 64 },
     'care-plan': { concurrency: 150 },
     '3pc': { concurrency: 32, duration: 20 },
+    hl7: { concurrency: 8, duration: 20 },
   },
 });
 
@@ -493,6 +496,11 @@ function reportFhirRead(r: BenchFhirReadResult): void {
   writeReport(title, tables, errors);
 }
 
+function reportHl7(r: BenchHl7Result): void {
+  const { title, tables, errors } = hl7Report(r);
+  writeReport(title, tables, errors);
+}
+
 async function main(): Promise<void> {
   const { concurrency, duration, warmup, batch } = command.numbers;
   await ensureInfrastructure({ log });
@@ -559,6 +567,12 @@ async function main(): Promise<void> {
     const reads = await runBenchFhirRead(runOptions);
     reportFhirRead(reads);
     process.stdout.write(`${JSON.stringify(reads)}\n`);
+    return;
+  }
+  if (command.scenario === 'hl7') {
+    const results = await runBenchHl7(runOptions);
+    reportHl7(results);
+    process.stdout.write(`${JSON.stringify(results)}\n`);
     return;
   }
   if (command.scenario === 'appointments') {

@@ -14,9 +14,11 @@ import { Database, devRoleFor } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
+import { ensureOrthanc } from './infra/orthanc';
 import { BedsideSimulator, unitBeds } from './lib/bedside-simulator';
 import type { ConfirmationSinks } from './lib/confirmation-sinks';
 import { appointmentsBanner, seedDemoSlots, startConfirmationSinks } from './lib/demo-appointments';
+import { demoOrderRoundTrip, departmentEnv, DepartmentSimulators } from './lib/demo-departments';
 import { demoSeed } from './lib/demo-hospital';
 import { demoConsult } from './lib/demo-telemedicine';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
@@ -117,13 +119,20 @@ async function startBedside(monitorUrl: string, mqttUrl: string): Promise<Bedsid
 
 async function main(): Promise<void> {
   await ensureInfrastructure({ log });
+  // Started with the infrastructure already; this only answers its URL (the PACS's archive).
+  const orthancUrl = await ensureOrthanc(log);
   await seed();
   const running: ServiceProcess[] = [];
   /** Set once the services are up; stopped first on Ctrl-C. */
-  const extras: { bedside?: BedsideSimulator; confirmations?: ConfirmationSinks } = {};
+  const extras: {
+    bedside?: BedsideSimulator;
+    confirmations?: ConfirmationSinks;
+    departments?: DepartmentSimulators;
+  } = {};
   const stop = async () => {
     log('stopping services…');
     await extras.bedside?.close();
+    await extras.departments?.stop();
     await Promise.all(running.map((s) => s.stop()));
     await extras.confirmations?.stop();
     process.exit(0);
@@ -132,13 +141,16 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
   // The appointments service's confirmations go to these receivers, on its default ports.
   extras.confirmations = await startConfirmationSinks(log);
+  // The analyzer the LIS sends orders to and the modality reading the archive's worklist.
+  extras.departments = await DepartmentSimulators.start(orthancUrl, log);
+  const departments = departmentEnv(orthancUrl);
   for (const service of services) {
     log(`starting ${service.name} on port ${service.port}…`);
     running.push(
       await ServiceProcess.start({
         name: service.name,
         entry: serviceEntry(service.name),
-        env: serviceEnv(service.name),
+        env: serviceEnv(service.name, departments[service.name]),
         port: service.port,
         cwd: repositoryRoot(),
       }),
@@ -185,9 +197,18 @@ async function main(): Promise<void> {
       '',
       ...consult,
       '',
+      'Laboratory and imaging: a blood count and a chest X-ray for pat-0001 are ordered now; the analyzer answers',
+      'over HL7 v2 (MLLP) and the modality stores a study in Orthanc (http://127.0.0.1:8042); the EMR shows both:',
+      `  curl -s '${url(3001)}/fhir/DiagnosticReport?patient=pat-0001'   ·   curl -s '${url(3001)}/fhir/ImagingStudy?patient=pat-0001'`,
+      '',
       `Health ${url(3001)}/health/ready · metrics ${url(3001)}/metrics · Ctrl-C stops everything.`,
       '',
     ]).join('\n'),
+  );
+  demoOrderRoundTrip(url(3001)).then(
+    (lines) => process.stdout.write(`${withTokens(lines).join('\n')}\n`),
+    (error: unknown) =>
+      log(`the demo order did not complete: ${error instanceof Error ? error.message : String(error)}`),
   );
 }
 
