@@ -4,6 +4,7 @@
 // hospital's own answers on 127.0.0.1:8042 (HTTP) and 4242 (DICOM) under `.hospital/orthanc/`, installing
 // the Debian packages first when the binary is missing (CI runs as root).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runCommand, summarizeOutput } from './exec';
@@ -39,11 +40,19 @@ export function orthancPaths(dir: string): {
   };
 }
 
+/**
+ * The name an archive of `dir` gives itself (`/system`'s Name): tells whether the Orthanc answering on a
+ * port serves this directory's worklist folder, or another checkout's.
+ */
+export function orthancName(dir: string): string {
+  return `hospital-pacs-archive-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12)}`;
+}
+
 /** Orthanc's configuration: loopback only, no authentication, DICOMweb on, worklists served from our folder. */
 export function orthancConfig(options: OrthancOptions): Record<string, unknown> {
   const paths = orthancPaths(options.dir);
   return {
-    Name: 'hospital-pacs-archive',
+    Name: orthancName(options.dir),
     StorageDirectory: paths.storage,
     IndexDirectory: paths.storage,
     HttpPort: options.httpPort,
@@ -99,6 +108,16 @@ export async function orthancAnswers(url: string, timeoutMs = 1_500): Promise<bo
     return response.ok;
   } catch {
     return false;
+  }
+}
+
+/** The Name an Orthanc answering at `url` gives itself, if it answers. */
+async function orthancSystemName(url: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${url}/system`, { signal: AbortSignal.timeout(1_500) });
+    return ((await response.json()) as { Name?: string }).Name;
+  } catch {
+    return undefined;
   }
 }
 
@@ -188,7 +207,15 @@ export const HOSPITAL_ORTHANC: OrthancOptions = {
  */
 export async function ensureOrthanc(log: Log = () => undefined): Promise<string> {
   const server = new OrthancServer(HOSPITAL_ORTHANC);
-  if (await orthancAnswers(server.url)) return server.url;
+  if (await orthancAnswers(server.url)) {
+    const name = await orthancSystemName(server.url);
+    if (name !== orthancName(HOSPITAL_ORTHANC.dir))
+      log(
+        `warning: the Orthanc on ${server.url} (${name ?? 'unnamed'}) was started from another folder: the PACS ` +
+          `writes its worklist under ${server.paths.worklists}, which that Orthanc does not serve; stop it to use this one`,
+      );
+    return server.url;
+  }
   await ensureOrthancInstalled(log);
   log(`starting Orthanc on ${server.url} (DICOM ${HOSPITAL_ORTHANC.dicomPort}) under ${server.paths.config}`);
   await server.start({ detached: true });
