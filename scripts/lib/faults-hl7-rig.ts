@@ -6,15 +6,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { ORDER_RESULTS_EXCHANGE } from '@hospital/fhir';
 import { AUDIT_EXCHANGE, AUDIT_RECORD_TYPE } from '@hospital/platform';
+import { QUOTA_COMPLETIONS_EXCHANGE } from '@hospital/transactions';
 import {
   deadLetterQueue,
   RabbitMqConnection,
 } from '@hospital/transactions/adapters/rabbitmq/rabbitmq-connection';
 /* eslint-disable no-restricted-imports -- the runner deletes the services' queues of its namespace */
 import { ORDER_RESULTS_QUEUE } from '../../apps/emr/src/results/order-results.handler';
-import { ANALYZER_ORDERS_QUEUE } from '../../apps/lis/src/orders/lab-order.event';
-import { WORKLIST_QUEUE } from '../../apps/pacs/src/worklist/worklist-events';
+import { ANALYZER_ORDERS_QUEUE, LAB_ORDERS_EXCHANGE } from '../../apps/lis/src/orders/lab-order.event';
+import { WORKLIST_EXCHANGE, WORKLIST_QUEUE } from '../../apps/pacs/src/worklist/worklist-events';
 /* eslint-enable no-restricted-imports */
 import { endpointsFromEnv } from '../infra/index';
 import { OrthancServer } from '../infra/orthanc';
@@ -177,7 +179,13 @@ export class Hl7Rig {
   private deleteQueues(): Promise<void> {
     return deleteNamespace(this.options.namespace, {
       queues: RUN_QUEUES,
-      exchanges: ['lis.orders', 'pacs.worklist', 'orders.results', AUDIT_EXCHANGE],
+      exchanges: [
+        LAB_ORDERS_EXCHANGE,
+        WORKLIST_EXCHANGE,
+        ORDER_RESULTS_EXCHANGE,
+        QUOTA_COMPLETIONS_EXCHANGE,
+        AUDIT_EXCHANGE,
+      ],
     });
   }
 

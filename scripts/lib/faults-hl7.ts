@@ -206,8 +206,8 @@ export class Hl7FaultLab {
       await this.imaging(plan, orders, result);
       phase('imaging');
       if (armed) {
-        const fired = await poll(async () => armed.fired, 30_000);
-        const outcome = fired ? await fired : { error: 'the analyzer never sent the result' };
+        await poll(() => Promise.resolve(armed.fired ? true : undefined), 30_000);
+        const outcome = armed.fired ? await armed.fired : { error: 'the analyzer never sent the result' };
         if ('error' in outcome) result.problems.push(`listener-killed not injected: ${outcome.error}`);
         else {
           result.injected = outcome.exit.signal === 'SIGKILL';
@@ -279,7 +279,7 @@ export class Hl7FaultLab {
     const restarts = plan.fault === 'orthanc-restarted';
     if (restarts) {
       const entry = join(orthanc.paths.worklists, `${accession}.wl`);
-      if (!(await poll(async () => (existsSync(entry) ? true : undefined), 15_000)))
+      if (!(await poll(() => Promise.resolve(existsSync(entry) ? true : undefined), 15_000)))
         result.problems.push('no worklist entry before the first restart');
       await orthanc.restart();
     }
