@@ -85,6 +85,8 @@ export interface TrialOrders {
   imaging: string;
   /** The PACS's accession number for the imaging order, once it holds the order. */
   accession?: string;
+  /** The StudyInstanceUID of the study the modality stored. */
+  studyInstanceUid?: string;
 }
 
 export interface Hl7TrialResult extends Hl7TrialPlan, TrialRecord {

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { request } from 'undici';
 import { ORDER_RESULTS_EXCHANGE } from '@hospital/fhir';
 import { AUDIT_EXCHANGE, AUDIT_RECORD_TYPE } from '@hospital/platform';
 import { QUOTA_COMPLETIONS_EXCHANGE } from '@hospital/transactions';
@@ -146,6 +147,39 @@ export class Hl7Rig {
     await this.deleteQueues().catch((error: unknown) =>
       this.log(`could not delete namespace ${this.options.namespace}: ${String(error)}`),
     );
+  }
+
+  /** Studies Orthanc holds with the accession number (QIDO-RS), undefined when it does not answer. */
+  async archiveStudies(accession: string): Promise<number | undefined> {
+    if (!this.orthanc) return undefined;
+    try {
+      const response = await request(`${this.orthanc.url}/dicom-web/studies?AccessionNumber=${accession}`, {
+        headers: { accept: 'application/dicom+json' },
+      });
+      const text = await response.body.text();
+      if (response.statusCode === 204 || text === '') return 0;
+      return response.statusCode === 200 ? (JSON.parse(text) as unknown[]).length : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether Orthanc's change feed holds a StableStudy for the study (what the PACS's poller waits for). */
+  async stableStudyReported(studyInstanceUid: string): Promise<boolean | undefined> {
+    if (!this.orthanc) return undefined;
+    try {
+      const lookup = await request(`${this.orthanc.url}/tools/lookup`, {
+        method: 'POST',
+        body: studyInstanceUid,
+      });
+      const found = (await lookup.body.json()) as { ID: string; Type: string }[];
+      const id = found.find((f) => f.Type === 'Study')?.ID;
+      const feed = await request(`${this.orthanc.url}/changes?since=0&limit=100000`);
+      const { Changes } = (await feed.body.json()) as { Changes: { ChangeType: string; ID: string }[] };
+      return Changes.some((c) => c.ChangeType === 'StableStudy' && c.ID === id);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Messages in the dead-letter queues of the run's consumer queues. */

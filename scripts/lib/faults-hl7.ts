@@ -8,10 +8,9 @@
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { type ReceivedOrder, buildOruR01, PANELS } from './analyzer-simulator';
 import { failureSummary, postBundle } from './bench-http';
-import { checkRunState, checkTrialOrders, queryOver } from './faults-hl7-invariants';
+import { checkRunState, checkTrialOrders, type OutsideView, queryOver } from './faults-hl7-invariants';
 import type {
   Finding,
   Hl7FaultLabOptions,
@@ -66,6 +65,8 @@ export class Hl7FaultLab {
   private readonly reported = new Map<string, Finding>();
   private readonly runId = Date.now().toString(36);
   private armed?: ArmedKill;
+  /** What the simulators and the archive said about each trial's orders, for `recheck`. */
+  private readonly outside = new Map<number, OutsideView>();
 
   private constructor(private readonly options: Hl7FaultLabOptions) {}
 
@@ -220,6 +221,13 @@ export class Hl7FaultLab {
       phase('fault');
       const settled = await poll(() => this.settled(orders), this.options.settleTimeoutMs ?? 90_000, 250);
       if (settled) result.settleMs = Date.now() - answered;
+      else if (
+        orders.studyInstanceUid &&
+        (await this.rig.stableStudyReported(orders.studyInstanceUid)) === false
+      )
+        result.problems.push(
+          `not settled ${Math.round((Date.now() - answered) / 1000)} s after the record update: Orthanc never reported the study stable (no StableStudy in /changes), so the PACS never took it`,
+        );
       else
         result.problems.push(
           `not settled ${Math.round((Date.now() - answered) / 1000)} s after the record update`,
@@ -236,17 +244,17 @@ export class Hl7FaultLab {
       const ordersForLab = analyzer.orders
         .slice(before.orders)
         .filter((o) => o.placerOrderNumber === orders.lab);
-      fresh.push(
-        ...(await checkTrialOrders(this.query, `trial:${plan.index}`, orders, {
-          analyzerOrders: new Set(ordersForLab.map((o) => o.controlId)).size,
-          analyzerResults: analyzer.counters.resultsAcknowledged - before.results,
-          panelSize: PANELS[LAB_PANEL].analytes.length,
-          modalityAcquired: orders.accession !== undefined && modality.acquired.has(orders.accession),
-          modalityStudies: modality.studiesStored - before.studies,
-          archiveStudies: orders.accession ? await this.archiveStudies(orders.accession) : undefined,
-          halfFrameControlId: armed?.controlId,
-        })),
-      );
+      const outside: OutsideView = {
+        analyzerOrders: new Set(ordersForLab.map((o) => o.controlId)).size,
+        analyzerResults: analyzer.counters.resultsAcknowledged - before.results,
+        panelSize: PANELS[LAB_PANEL].analytes.length,
+        modalityAcquired: orders.accession !== undefined && modality.acquired.has(orders.accession),
+        modalityStudies: modality.studiesStored - before.studies,
+        archiveStudies: orders.accession ? await this.rig.archiveStudies(orders.accession) : undefined,
+        halfFrameControlId: armed?.controlId,
+      };
+      this.outside.set(plan.index, outside);
+      fresh.push(...(await checkTrialOrders(this.query, `trial:${plan.index}`, orders, outside)));
     }
     fresh.push(...(await checkRunState(this.query, ['emr', 'lis', 'pacs'])));
     for (const { queue, count } of await this.rig.deadLetters())
@@ -264,6 +272,21 @@ export class Hl7FaultLab {
     phase('check');
     result.seconds = (Date.now() - began) / 1000;
     return result;
+  }
+
+  /**
+   * Checks a finished trial's orders again as they stand now (the fault spec plants broken states with
+   * `sql` to show that the checks see them). Not part of any run.
+   */
+  async recheck(trial: Hl7TrialResult): Promise<Finding[]> {
+    const outside = this.outside.get(trial.index);
+    if (!trial.orders || !outside) throw new Error(`trial ${trial.index} has no orders to check`);
+    return checkTrialOrders(this.query, `recheck:${trial.index}`, trial.orders, outside);
+  }
+
+  /** Runs SQL in one of the run's databases. */
+  async sql(service: 'emr' | 'lis' | 'pacs', sql: string, parameters: unknown[] = []): Promise<void> {
+    await this.query(service, sql, parameters);
   }
 
   /** The imaging side of a trial: the modality stores the study; Orthanc restarted around it when that is the fault. */
@@ -295,6 +318,7 @@ export class Hl7FaultLab {
     }
     await modality.storeStudy(item);
     modality.acquired.add(accession);
+    orders.studyInstanceUid = item.studyInstanceUid;
     if (restarts) {
       // Right after the store, before the study is stable (1 s) and so before the PACS's poller saw it.
       const unseen = (await this.accessionCompleted(orders.imaging)) === false;
@@ -363,21 +387,5 @@ export class Hl7FaultLab {
       if (pending.n > 0) return undefined;
     }
     return true;
-  }
-
-  /** Studies Orthanc holds with the accession number (QIDO-RS), undefined when it does not answer. */
-  private async archiveStudies(accession: string): Promise<number | undefined> {
-    const orthanc = this.rig.orthanc;
-    if (!orthanc) return undefined;
-    try {
-      const response = await request(`${orthanc.url}/dicom-web/studies?AccessionNumber=${accession}`, {
-        headers: { accept: 'application/dicom+json' },
-      });
-      const text = await response.body.text();
-      if (response.statusCode === 204 || text === '') return 0;
-      return response.statusCode === 200 ? (JSON.parse(text) as unknown[]).length : undefined;
-    } catch {
-      return undefined;
-    }
   }
 }
