@@ -441,6 +441,41 @@ async function mainCarePlan(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/**
+ * Runs `plans` one after the other with `runTrial`: a progress bar on a terminal, one line per trial when
+ * stderr is a file or a pipe.
+ */
+async function runTrials<P extends { index: number }, R extends { violations: number }>(
+  scenario: string,
+  plans: readonly P[],
+  runTrial: (plan: P) => Promise<R>,
+  line: (result: R) => string,
+): Promise<void> {
+  const tty = process.stderr.isTTY === true;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `faults ${scenario} [{bar}] {value}/{total} trials | {violations} violation(s) | {last}`,
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+    hideCursor: false,
+  });
+  let violations = 0;
+  try {
+    if (tty) bar.start(plans.length, 0, { violations, last: '' });
+    for (const plan of plans) {
+      const result = await runTrial(plan);
+      violations += result.violations;
+      if (tty) bar.increment({ violations, last: line(result) });
+      else
+        log(
+          `${plan.index + 1}/${plans.length} ${line(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
+        );
+    }
+  } finally {
+    if (tty) bar.stop();
+  }
+}
+
 async function mainThreePhase(): Promise<number> {
   if (!faultOf(THREE_PHASE_FAULT_ORDER)) return 2;
   const fault = command.choices.fault as ThreePhaseFaultKind | undefined;
@@ -457,33 +492,12 @@ async function mainThreePhase(): Promise<number> {
   const began = Date.now();
   await ensureInfrastructure({ log });
   const lab = await ThreePhaseFaultLab.open({ suffix: 'faults3pc', basePort: 3950, log });
-  // A bar on a terminal; one line per trial when stderr is a file or a pipe.
-  const tty = process.stderr.isTTY === true;
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: 'faults 3pc [{bar}] {value}/{total} trials | {violations} violation(s) | {last}',
-    noTTYOutput: true,
-    notTTYSchedule: 5_000,
-    hideCursor: false,
-  });
   let final: Awaited<ReturnType<ThreePhaseFaultLab['finish']>>;
   try {
-    let violations = 0;
-    if (tty) bar.start(plans.length, 0, { violations, last: '' });
-    for (const plan of plans) {
-      const result = await lab.runTrial(plan);
-      violations += result.violations;
-      if (tty) bar.increment({ violations, last: threePhaseTrialLine(result) });
-      else
-        log(
-          `${plan.index + 1}/${plans.length} ${threePhaseTrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
-        );
-    }
-    if (tty) bar.stop();
+    await runTrials('3pc', plans, (plan) => lab.runTrial(plan), threePhaseTrialLine);
     log('checking every consult of the run once more, and that nothing is left prepared');
     final = await lab.finish();
   } finally {
-    if (tty) bar.stop();
     await lab.close();
   }
   const summary = reportThreePhase(lab.trials, final.findings, final.leftInDoubt);
@@ -506,29 +520,9 @@ async function mainHl7(): Promise<number> {
     ports: { portBase: 4800, orthancHttp: 4810, orthancDicom: 4811, analyzer: 4812, listener: 4813 },
     log,
   });
-  // A bar on a terminal; one line per trial when stderr is a file or a pipe.
-  const tty = process.stderr.isTTY === true;
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: 'faults hl7 [{bar}] {value}/{total} trials | {violations} violation(s) | {last}',
-    noTTYOutput: true,
-    notTTYSchedule: 5_000,
-    hideCursor: false,
-  });
   try {
-    let violations = 0;
-    if (tty) bar.start(plans.length, 0, { violations, last: '' });
-    for (const plan of plans) {
-      const result = await lab.runTrial(plan);
-      violations += result.violations;
-      if (tty) bar.increment({ violations, last: hl7TrialLine(result) });
-      else
-        log(
-          `${plan.index + 1}/${plans.length} ${hl7TrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
-        );
-    }
+    await runTrials('hl7', plans, (plan) => lab.runTrial(plan), hl7TrialLine);
   } finally {
-    if (tty) bar.stop();
     await lab.close();
   }
   const summary = reportHl7(lab.trials, lab.totals);

@@ -19,7 +19,7 @@ import type {
   TrialOrders,
 } from './faults-hl7-plan';
 import { Hl7Rig } from './faults-hl7-rig';
-import { phaseClock, tallyFindings } from './faults-report';
+import { freshTrialRecord, phaseClock, tallyFindings } from './faults-report';
 import { recordUpdateBundle } from './sample-bundle';
 import { describeExit, type ExitInfo } from './service-process';
 
@@ -143,14 +143,7 @@ export class Hl7FaultLab {
       http: 'none',
       injected: false,
       resultRetries: 0,
-      seconds: 0,
-      phases: {},
-      notes: [],
-      problems: [],
-      findings: [],
-      violations: 0,
-      lost: 0,
-      duplicated: 0,
+      ...freshTrialRecord(),
     };
     this.results.push(result);
     const phase = phaseClock(result.phases);
@@ -293,7 +286,7 @@ export class Hl7FaultLab {
   private async imaging(plan: Hl7TrialPlan, orders: TrialOrders, result: Hl7TrialResult): Promise<void> {
     const { modality, orthanc } = this.rig;
     if (!modality || !orthanc) return;
-    orders.accession = await poll(() => this.accessionOf(orders.imaging), 15_000);
+    orders.accession = (await poll(() => this.imagingOrder(orders.imaging), 15_000))?.accession;
     const accession = orders.accession;
     if (!accession) {
       result.problems.push('the PACS never held the imaging order');
@@ -321,7 +314,7 @@ export class Hl7FaultLab {
     orders.studyInstanceUid = item.studyInstanceUid;
     if (restarts) {
       // Right after the store, before the study is stable (1 s) and so before the PACS's poller saw it.
-      const unseen = (await this.accessionCompleted(orders.imaging)) === false;
+      const unseen = (await this.imagingOrder(orders.imaging))?.completed === false;
       await orthanc.restart();
       result.injected = unseen;
       if (!unseen) result.notes.push('the PACS completed the order before the second restart');
@@ -352,22 +345,15 @@ export class Hl7FaultLab {
     return rows[0].n > 0 ? true : undefined;
   }
 
-  private async accessionOf(order: string): Promise<string | undefined> {
-    const rows = await this.query<{ accession_number: string }>(
+  /** The PACS's imaging order row: its accession number and whether it is completed. */
+  private async imagingOrder(order: string): Promise<{ accession: string; completed: boolean } | undefined> {
+    const rows = await this.query<{ accession: string; completed: boolean }>(
       'pacs',
-      'SELECT accession_number FROM pacs_imaging_order WHERE service_request_id = $1',
+      `SELECT accession_number AS accession, completed_at IS NOT NULL AS completed
+         FROM pacs_imaging_order WHERE service_request_id = $1`,
       [order],
     );
-    return rows[0]?.accession_number;
-  }
-
-  private async accessionCompleted(order: string): Promise<boolean | undefined> {
-    const rows = await this.query<{ completed: boolean }>(
-      'pacs',
-      'SELECT completed_at IS NOT NULL AS completed FROM pacs_imaging_order WHERE service_request_id = $1',
-      [order],
-    );
-    return rows[0]?.completed;
+    return rows[0];
   }
 
   /** Both results in the EMR, both orders completed there, nothing pending in any outbox. */
