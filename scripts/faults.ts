@@ -15,6 +15,9 @@
 //           telemedicine killed at a coordinator point and kept down while the others settle alone, then
 //           restarted; the EMR or the inbox killed at a participant point; the inbox cut off by a TCP proxy at
 //           the first PreCommit and healed after both time-outs (scripts/lib/faults-3pc.ts)
+//   hl7     laboratory and imaging orders to the analyzer (MLLP) and the modality (Orthanc) and their results
+//           back into the EMR: the analyzer down, the LIS killed with half a frame on its listener, Orthanc
+//           restarted around the study (scripts/lib/faults-hl7.ts)
 import { SingleBar } from 'cli-progress';
 import { ProtocolPoint, protocolPointsOf } from '@hospital/transactions/core/protocol-points';
 import { ensureInfrastructure } from './infra/index';
@@ -64,10 +67,12 @@ import {
   threePhasePassed,
 } from './lib/faults-3pc';
 import { reportThreePhase, threePhaseTrialLine } from './lib/faults-3pc-report';
+import { HL7_FAULT_ORDER, Hl7FaultKind, Hl7FaultLab, hl7Passed, planHl7Trials } from './lib/faults-hl7';
+import { hl7TrialLine, reportHl7 } from './lib/faults-hl7-report';
 import { formatTable } from './lib/bench-report';
 import { faultKindTable, findingsAndNotes } from './lib/faults-report';
 
-const SCENARIOS = ['2pc', 'outbox', 'best-effort', 'care-plan', '3pc'] as const;
+const SCENARIOS = ['2pc', 'outbox', 'best-effort', 'care-plan', '3pc', 'hl7'] as const;
 /** Trials when --trials is not given: every point (2pc) or fault kind (outbox, best-effort) several times. */
 const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = {
   '2pc': 60,
@@ -75,6 +80,7 @@ const DEFAULT_TRIALS: Record<(typeof SCENARIOS)[number], number> = {
   'best-effort': 20,
   'care-plan': 30,
   '3pc': 40,
+  hl7: 21,
 };
 const scenarioArgument = process.argv.slice(2).find((a) => (SCENARIOS as readonly string[]).includes(a));
 
@@ -109,9 +115,10 @@ const command = parseCommandOrExit(process.argv.slice(2), {
           ...BEST_EFFORT_FAULT_ORDER,
           ...CARE_PLAN_FAULT_ORDER,
           ...THREE_PHASE_FAULT_ORDER,
+          ...HL7_FAULT_ORDER,
         ]),
       ],
-      description: 'outbox, best-effort, care-plan, 3pc: only this fault (of the scenario)',
+      description: 'outbox, best-effort, care-plan, 3pc, hl7: only this fault (of the scenario)',
     },
   },
 });
@@ -434,6 +441,41 @@ async function mainCarePlan(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/**
+ * Runs `plans` one after the other with `runTrial`: a progress bar on a terminal, one line per trial when
+ * stderr is a file or a pipe.
+ */
+async function runTrials<P extends { index: number }, R extends { violations: number }>(
+  scenario: string,
+  plans: readonly P[],
+  runTrial: (plan: P) => Promise<R>,
+  line: (result: R) => string,
+): Promise<void> {
+  const tty = process.stderr.isTTY === true;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `faults ${scenario} [{bar}] {value}/{total} trials | {violations} violation(s) | {last}`,
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+    hideCursor: false,
+  });
+  let violations = 0;
+  try {
+    if (tty) bar.start(plans.length, 0, { violations, last: '' });
+    for (const plan of plans) {
+      const result = await runTrial(plan);
+      violations += result.violations;
+      if (tty) bar.increment({ violations, last: line(result) });
+      else
+        log(
+          `${plan.index + 1}/${plans.length} ${line(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
+        );
+    }
+  } finally {
+    if (tty) bar.stop();
+  }
+}
+
 async function mainThreePhase(): Promise<number> {
   if (!faultOf(THREE_PHASE_FAULT_ORDER)) return 2;
   const fault = command.choices.fault as ThreePhaseFaultKind | undefined;
@@ -450,33 +492,12 @@ async function mainThreePhase(): Promise<number> {
   const began = Date.now();
   await ensureInfrastructure({ log });
   const lab = await ThreePhaseFaultLab.open({ suffix: 'faults3pc', basePort: 3950, log });
-  // A bar on a terminal; one line per trial when stderr is a file or a pipe.
-  const tty = process.stderr.isTTY === true;
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: 'faults 3pc [{bar}] {value}/{total} trials | {violations} violation(s) | {last}',
-    noTTYOutput: true,
-    notTTYSchedule: 5_000,
-    hideCursor: false,
-  });
   let final: Awaited<ReturnType<ThreePhaseFaultLab['finish']>>;
   try {
-    let violations = 0;
-    if (tty) bar.start(plans.length, 0, { violations, last: '' });
-    for (const plan of plans) {
-      const result = await lab.runTrial(plan);
-      violations += result.violations;
-      if (tty) bar.increment({ violations, last: threePhaseTrialLine(result) });
-      else
-        log(
-          `${plan.index + 1}/${plans.length} ${threePhaseTrialLine(result)}${result.violations > 0 ? ` VIOLATION (${violations} so far)` : ''}`,
-        );
-    }
-    if (tty) bar.stop();
+    await runTrials('3pc', plans, (plan) => lab.runTrial(plan), threePhaseTrialLine);
     log('checking every consult of the run once more, and that nothing is left prepared');
     final = await lab.finish();
   } finally {
-    if (tty) bar.stop();
     await lab.close();
   }
   const summary = reportThreePhase(lab.trials, final.findings, final.leftInDoubt);
@@ -487,8 +508,35 @@ async function mainThreePhase(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+async function mainHl7(): Promise<number> {
+  if (!faultOf(HL7_FAULT_ORDER)) return 2;
+  const fault = command.choices.fault as Hl7FaultKind | undefined;
+  const plans = planHl7Trials(command.numbers.trials, fault ? [fault] : HL7_FAULT_ORDER);
+  const began = Date.now();
+  await ensureInfrastructure({ log });
+  const lab = await Hl7FaultLab.open({
+    suffix: 'faultshl7',
+    namespace: 'faults-hl7',
+    ports: { portBase: 4800, orthancHttp: 4810, orthancDicom: 4811, analyzer: 4812, listener: 4813 },
+    log,
+  });
+  try {
+    await runTrials('hl7', plans, (plan) => lab.runTrial(plan), hl7TrialLine);
+  } finally {
+    await lab.close();
+  }
+  const summary = reportHl7(lab.trials, lab.totals);
+  const ok = hl7Passed(summary);
+  process.stdout.write(
+    `${JSON.stringify({ ...summary, duration_s: Math.round((Date.now() - began) / 1000), passed: ok })}\n`,
+  );
+  return ok ? 0 : 1;
+}
+
 function main(): Promise<number> {
   switch (command.scenario) {
+    case 'hl7':
+      return mainHl7();
     case '3pc':
       return mainThreePhase();
     case 'care-plan':

@@ -157,6 +157,11 @@ export interface AnalyzerSimulatorOptions {
   retryMs?: number;
   /** How orders are answered (changeable with `answer`). */
   answer?: OrderAnswer;
+  /**
+   * Awaited just before each send of a result (resends included): a fault run injects its fault here, e.g.
+   * kills the LIS while the analyzer is about to deliver. Not called once the simulator is stopped.
+   */
+  beforeResult?: (order: ReceivedOrder, attempt: number) => Promise<void>;
 }
 
 /** Counters of a run: what "exactly once" is checked against. */
@@ -201,7 +206,9 @@ export class AnalyzerSimulator {
     this.mode = mode;
   }
 
+  /** Starts (or, after `stop`, starts again on the same port) taking orders; it remembers the MSH-10s seen. */
   async start(): Promise<void> {
+    this.stopped = false;
     const server = new Hl7Server((connection) => {
       connection.addEventListener('error', () => undefined);
       connection.addEventListener('message', (event: Hl7MessageEvent) =>
@@ -259,8 +266,9 @@ export class AnalyzerSimulator {
   private async deliverResult(order: ReceivedOrder): Promise<void> {
     await delay(this.options.resultDelayMs ?? 0);
     const message = buildOruR01(order);
-    while (!this.stopped) {
+    for (let attempt = 1; !this.stopped; attempt += 1) {
       try {
+        await this.options.beforeResult?.(order, attempt);
         const ack = await sendHl7(this.options.lisHost ?? '127.0.0.1', this.options.lisPort, message);
         const code = ack.getSegment('MSA')?.getField(1)?.toString() ?? '';
         if (code === 'AA') {

@@ -19,6 +19,20 @@ export interface TrialRecord {
   duplicated: number;
 }
 
+/** A trial's record before it runs: no time, phases, notes or findings yet. */
+export function freshTrialRecord(): TrialRecord {
+  return {
+    seconds: 0,
+    phases: {},
+    notes: [],
+    problems: [],
+    findings: [],
+    violations: 0,
+    lost: 0,
+    duplicated: 0,
+  };
+}
+
 /**
  * A deck of trials with each fault kind spread over it: every deal at the middle of its kind's share of
  * the deck, then all sorted by that position, so neighbours differ and a short run still sees every kind.

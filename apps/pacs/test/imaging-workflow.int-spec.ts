@@ -294,7 +294,7 @@ describe('pacs imaging workflow with Orthanc', () => {
     expect((await get(`/fhir/ServiceRequest/${imaging.id}`)).body.status).toBe('completed');
     const requested = await db.query(
       `SELECT 1 FROM tx_outbox WHERE type = 'pacs.worklist-entry-requested' AND aggregate_id = $1`,
-      [`ServiceRequest/${imaging.id}`],
+      [`WorklistEntry/${imaging.id}`],
     );
     expect(requested).toHaveLength(1);
     expect(existsSync(worklistFile(imaging))).toBe(false);

@@ -12,14 +12,18 @@ export function isLabOrder(order: ServiceRequest): boolean {
   );
 }
 
-/** The outbox event that sends one new order to the analyzer. */
+/**
+ * The outbox event that sends one new order to the analyzer. Its aggregate is the analyzer order, not the
+ * ServiceRequest: the order's result event (`ServiceRequest/<id>`, the contract's) must be sequence 1 of its
+ * aggregate, or the EMR's inbox waits for a predecessor that never comes to it.
+ */
 export function labOrderPlaced(serviceRequestId: string, gtid: string): NewOutboxEvent {
   const payload: LabOrderPlacedPayload = { serviceRequestId };
   return {
     exchange: LAB_ORDERS_EXCHANGE,
     routingKey: 'analyzer',
     type: LAB_ORDER_PLACED,
-    aggregateId: `ServiceRequest/${serviceRequestId}`,
+    aggregateId: `AnalyzerOrder/${serviceRequestId}`,
     payload,
     gtid,
   };

@@ -65,7 +65,9 @@ export function imagingOrdersBranch(
         exchange: WORKLIST_EXCHANGE,
         routingKey: 'requested',
         type: WORKLIST_REQUESTED_TYPE,
-        aggregateId: `ServiceRequest/${row.service_request_id}`,
+        // Not `ServiceRequest/<id>`: that aggregate is the order's result event's (the EMR's inbox expects it
+        // to start at sequence 1).
+        aggregateId: `WorklistEntry/${row.service_request_id}`,
         gtid,
         payload: {
           serviceRequestId: row.service_request_id,
