@@ -3,6 +3,7 @@
 // duplicated), every order completed everywhere, and nothing left dead-lettered, pending or prepared.
 // Used by faults-hl7.ts.
 import type { Client } from 'pg';
+import { ORDER_RESULT_TYPE, orderResultAggregate } from '@hospital/fhir';
 import type { TwoPhaseServiceName as ServiceName } from '../services';
 import type { Finding, TrialOrders } from './faults-hl7-plan';
 
@@ -61,8 +62,8 @@ async function resultEvents(
   const ids = (
     await query<{ id: string }>(
       department,
-      `SELECT id FROM tx_outbox WHERE aggregate_id = $1 AND type = 'order.result'`,
-      [`ServiceRequest/${order}`],
+      `SELECT id FROM tx_outbox WHERE aggregate_id = $1 AND type = $2`,
+      [orderResultAggregate(order), ORDER_RESULT_TYPE],
     )
   ).map((r) => r.id);
   const [row] = await query<{ n: number }>(

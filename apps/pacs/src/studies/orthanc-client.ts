@@ -43,10 +43,12 @@ export class OrthancClient {
     return `${this.baseUrl.replace(/\/$/, '')}/dicom-web`;
   }
 
-  private async get<T>(path: string): Promise<T | undefined> {
+  /** GET `path`, or POST `body` to it (Orthanc's tools take their argument as the body). */
+  private async get<T>(path: string, body?: string): Promise<T | undefined> {
     let response;
     try {
       response = await request(`${this.baseUrl.replace(/\/$/, '')}${path}`, {
+        ...(body === undefined ? {} : { method: 'POST' as const, body }),
         headers: { accept: 'application/json' },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -76,6 +78,19 @@ export class OrthancClient {
       last: page.Last,
       done: page.Done,
     };
+  }
+
+  /**
+   * Whether the archive holds the study `studyInstanceUid` and counts it stable (no instance arrived for
+   * its stable age). A study stored just before a restart of the archive is never announced as
+   * StableStudy in the feed, but the archive counts it stable once it is up again.
+   */
+  async studyIsStable(studyInstanceUid: string): Promise<boolean> {
+    const ids = await this.get<{ ID: string; Type: string }[]>('/tools/lookup', studyInstanceUid);
+    const id = ids?.find((r) => r.Type === 'Study')?.ID;
+    if (id === undefined) return false;
+    const study = await this.get<{ IsStable?: boolean }>(`/studies/${id}`);
+    return study?.IsStable === true;
   }
 
   /** The StudyInstanceUID of the study Orthanc knows as `orthancId`; undefined once deleted. */

@@ -150,6 +150,37 @@ export class StudyIntake {
     return { kind: 'applied', accessionNumber, imagingStudyId: imagingStudy.id ?? '' };
   }
 
+  /**
+   * Open orders whose worklist entry is older than `ageMs`, oldest first: those whose study may be in the
+   * archive without the feed ever announcing it (stored just before the archive restarted).
+   */
+  async openOrders(
+    ageMs: number,
+    limit: number,
+  ): Promise<{ accessionNumber: string; studyInstanceUid: string }[]> {
+    const rows = await this.db.query<{ accession_number: string; study_instance_uid: string }>(
+      `SELECT accession_number, study_instance_uid FROM pacs_imaging_order
+        WHERE completed_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision / 1000)
+        ORDER BY created_at LIMIT $2`,
+      [ageMs, limit],
+    );
+    return rows.map((r) => ({ accessionNumber: r.accession_number, studyInstanceUid: r.study_instance_uid }));
+  }
+
+  /**
+   * Applies a study found in the archive for an open order, outside the feed: the same transaction as
+   * `apply` without the cursor (the order's row lock and its completion decide, so the feed reporting the
+   * same study later changes nothing).
+   */
+  async applyFound(found: Omit<ReportedStudy, 'seq'>): Promise<StudyOutcome> {
+    return this.db.transaction(async (tx) => {
+      const outcome = await this.applyStudy(tx, { ...found, seq: 0 });
+      if (outcome.kind === 'applied')
+        await tx.query(`UPDATE pacs_study_intake SET studies_applied = studies_applied + 1 WHERE id = 1`);
+      return outcome;
+    });
+  }
+
   /** Of these accession numbers, the ones whose order is completed (their worklist entries can go). */
   async completedAmong(accessionNumbers: readonly string[]): Promise<string[]> {
     if (accessionNumbers.length === 0) return [];

@@ -31,6 +31,12 @@ class FakeArchive {
     this.check();
     return Promise.resolve([]);
   }
+  /** Studies held and counted stable, though the feed never announced them (stored before a restart). */
+  unannounced = new Set<string>();
+  studyIsStable(uid: string): Promise<boolean> {
+    this.check();
+    return Promise.resolve(this.unannounced.has(uid));
+  }
 }
 
 /** The intake's cursor and decisions, in memory: each study UID applied once. */
@@ -60,6 +66,23 @@ class FakeIntake {
   };
   completedAmong = (accessions: readonly string[]) =>
     Promise.resolve(accessions.filter((a) => this.completed.has(a)));
+  /** Open orders: accession `A<n>` with study `2.25.<n>`. */
+  open: string[] = [];
+  openOrders = () =>
+    Promise.resolve(
+      this.open
+        .filter((n) => !this.completed.has(`A${n}`))
+        .map((n) => ({ accessionNumber: `A${n}`, studyInstanceUid: `2.25.${n}` })),
+    );
+  applyFound = (found: Omit<ReportedStudy, 'seq'>): Promise<StudyOutcome> => {
+    const uid = String(found.study?.['0020000D']?.Value?.[0]);
+    const accessionNumber = `A${uid.split('.').pop()}`;
+    if (this.completed.has(accessionNumber))
+      return Promise.resolve({ kind: 'already-applied', accessionNumber });
+    this.completed.add(accessionNumber);
+    this.applied.push(uid);
+    return Promise.resolve({ kind: 'applied', accessionNumber, imagingStudyId: uid });
+  };
 }
 
 describe('studies poller', () => {
@@ -131,5 +154,19 @@ describe('studies poller', () => {
     await poller.stop();
     expect(intake.applied).toEqual(['2.25.3']);
     expect(poller.failures).toBe(0);
+  });
+
+  it('finds a stable study the feed never announced by sweeping open orders, once', async () => {
+    await writeFile(join(dir, 'A9.wl'), 'x');
+    intake.open = ['8', '9'];
+    archive.unannounced.add('2.25.9'); // stored just before the archive restarted: no StableStudy change
+    expect(await poller.round()).toBe(false);
+    expect(intake.applied).toEqual(['2.25.9']);
+    expect(await readdir(dir)).toEqual([]);
+    // The feed announcing it after all changes nothing; the open order without a study stays open.
+    archive.feed = [{ seq: 1, changeType: 'StableStudy', id: '9' }];
+    await poller.round();
+    expect(intake.applied).toEqual(['2.25.9']);
+    expect(await intake.openOrders()).toEqual([{ accessionNumber: 'A8', studyInstanceUid: '2.25.8' }]);
   });
 });

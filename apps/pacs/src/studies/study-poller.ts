@@ -9,7 +9,12 @@ export interface StudyPollerOptions {
   pollMs: number;
   /** Longest pause between attempts while the archive does not answer (the pause doubles up to it). */
   maxBackoffMs: number;
+  /** How often open orders are looked up in the archive by their study (a study the feed never announced). */
+  sweepMs?: number;
 }
+
+/** Open orders looked up in one sweep, oldest first. */
+const SWEEP_LIMIT = 50;
 
 /** What the poller counts, for metrics. */
 export interface StudyPollerObserver {
@@ -20,7 +25,8 @@ export interface StudyPollerObserver {
 /**
  * Reads the archive's change feed from the cursor kept in the PACS's database and hands each stable study
  * to the intake, one change at a time in feed order; moves the cursor past other changes; takes the
- * worklist entries of completed orders off the worklist. While the archive is down or restarting it
+ * worklist entries of completed orders off the worklist; and now and then looks up the studies of open
+ * orders, for a study the feed never announced. While the archive is down or restarting it
  * retries with a doubling pause: the cursor only moves with what was applied, so nothing is missed.
  */
 export class StudyPoller {
@@ -29,6 +35,7 @@ export class StudyPoller {
   private wake?: () => void;
   /** Rounds failed in a row (0 while the archive answers). */
   failures = 0;
+  private lastSweep = 0;
 
   constructor(
     private readonly archive: OrthancClient,
@@ -107,8 +114,31 @@ export class StudyPoller {
       if (outcome.kind === 'applied') await this.worklist.remove(outcome.accessionNumber);
     }
     await this.intake.advance(page.last);
+    if (page.done) await this.sweepOpenOrders();
     await this.sweepWorklist();
     return !page.done;
+  }
+
+  /**
+   * Looks up open orders' studies in the archive, every `sweepMs`: a study stored within the archive's
+   * stable age before it restarted is never announced StableStudy by the feed, yet the archive holds it
+   * and counts it stable once up again. One that is stable is applied as the feed would have.
+   */
+  private async sweepOpenOrders(): Promise<void> {
+    const every = this.options.sweepMs ?? this.options.pollMs * 10;
+    if (Date.now() - this.lastSweep < every) return;
+    this.lastSweep = Date.now();
+    for (const order of await this.intake.openOrders(every, SWEEP_LIMIT)) {
+      if (!(await this.archive.studyIsStable(order.studyInstanceUid))) continue;
+      const study = await this.archive.study(order.studyInstanceUid);
+      const series = study === undefined ? [] : await this.archive.series(order.studyInstanceUid);
+      const outcome = await this.intake.applyFound({ study, series });
+      this.observer.studyOutcome(outcome);
+      if (outcome.kind === 'applied') {
+        this.logger.info({ outcome: outcome.kind }, 'imaging study found by the open-order sweep');
+        await this.worklist.remove(outcome.accessionNumber);
+      }
+    }
   }
 
   /** Removes the entries of completed orders still on the worklist (a removal interrupted by a crash). */

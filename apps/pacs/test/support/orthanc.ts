@@ -16,10 +16,14 @@ export interface TestOrthanc {
   teardown(): Promise<void>;
 }
 
-export async function startTestOrthanc(httpPort: number, dicomPort: number): Promise<TestOrthanc> {
+export async function startTestOrthanc(
+  httpPort: number,
+  dicomPort: number,
+  stableAgeSeconds = 1,
+): Promise<TestOrthanc> {
   const dir = await mkdtemp(join(tmpdir(), 'pacs-orthanc-'));
   const aeTitle = 'TESTARCHIVE';
-  const server = new OrthancServer({ dir, httpPort, dicomPort, aeTitle, stableAgeSeconds: 1 });
+  const server = new OrthancServer({ dir, httpPort, dicomPort, aeTitle, stableAgeSeconds });
   try {
     await server.start();
   } catch (error) {
