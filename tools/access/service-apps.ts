@@ -34,7 +34,6 @@ import { telemedicineConfig } from '../../apps/telemedicine/src/config';
 import { TelemedicineModule } from '../../apps/telemedicine/src/telemedicine.module';
 import { gatewayConfig } from '../../apps/gateway/src/config';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module';
-import { FHIR_READ_LANE_ROUTE } from '../../apps/gateway/src/proxy/fhir-read-lane';
 import { auditConfig } from '../../apps/audit/src/config';
 import { AuditModule } from '../../apps/audit/src/audit.module';
 import { referralInboxConfig } from '../../apps/telemedicine/src/referral-inbox/config';
@@ -45,11 +44,6 @@ export interface ServiceApp {
   build: (env: NodeJS.ProcessEnv) => { config: ServiceConfig; root: DynamicModule };
   /** The options of its `runService`, without `beforeListen` (message transports: not HTTP). */
   options: () => ServiceAppOptions;
-  /**
-   * Routes Express serves ahead of a guarded route of the same path (`GET /fhir/*path`): lanes that admit
-   * only what `AccessGuard.admitsFhirRequest` admits and leave everything else to the guarded route.
-   */
-  lanes?: readonly string[];
 }
 
 const fhir = (): ServiceAppOptions => ({ filters: [new FhirExceptionFilter()] });
@@ -84,13 +78,10 @@ export const SERVICE_APPS: Readonly<Record<string, ServiceApp>> = {
   'care-plans': service(carePlansConfig, (c) => CarePlansModule.forRoot(c)),
   telemedicine: service(telemedicineConfig, (c) => TelemedicineModule.forRoot(c)),
   'referral-inbox': service(referralInboxConfig, (c) => ReferralInboxModule.forRoot(c)),
-  gateway: {
-    ...service(
-      gatewayConfig,
-      (c) => GatewayModule.forRoot(c),
-      () => ({ ...fhir(), parseBodies: false }),
-    ),
-    lanes: [FHIR_READ_LANE_ROUTE],
-  },
+  gateway: service(
+    gatewayConfig,
+    (c) => GatewayModule.forRoot(c),
+    () => ({ ...fhir(), parseBodies: false }),
+  ),
   audit: service(auditConfig, (c) => AuditModule.forRoot(c)),
 };

@@ -6,15 +6,13 @@ import { RateLimitGuard } from './edge/rate-limit.guard';
 import { securityHeaders } from './edge/security-headers';
 import { GatewayHealthController } from './health/gateway-health.controller';
 import { FhirGatewayController } from './proxy/fhir-gateway.controller';
-import { FHIR_READ_LANE, FhirReadLane } from './proxy/fhir-read-lane';
 import { GatewayProxy } from './proxy/gateway-proxy';
 import { Backends } from './routing/backends';
 
 /**
  * The gateway: the hospital's one FHIR base in front of the services (GATEWAY_BACKENDS). It owns no
  * database; it routes, merges the CapabilityStatement, limits body size and request rate, and sets the
- * security headers of every answer. Reads and searches the access guard admits outright take a lane ahead
- * of the router (`FhirReadLane`). The requests it refuses itself (no token, scopes that do not cover the
+ * security headers of every answer. The requests it refuses itself (no token, scopes that do not cover the
  * request) are audited by publishing the records to the audit exchange (`BrokerAuditModule`).
  */
 @Module({})
@@ -30,12 +28,11 @@ export class GatewayModule implements NestModule {
         BrokerAuditModule.forRoot(),
       ],
       controllers: [GatewayHealthController, FhirGatewayController],
-      providers: [Backends, GatewayProxy, RateLimitGuard, FhirReadLane],
+      providers: [Backends, GatewayProxy, RateLimitGuard],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(securityHeaders).forRoutes('*path');
-    consumer.apply(FhirReadLane).forRoutes(FHIR_READ_LANE);
   }
 }

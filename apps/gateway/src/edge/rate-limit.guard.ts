@@ -19,16 +19,15 @@ export class RateLimitGuard implements CanActivate {
     if (rate > 0) this.buckets = new TokenBuckets(rate, burst);
   }
 
-  /** Takes one request of `request`'s client from its bucket: whether it is within the limit. */
-  admits(request: RequestWithPrincipal & { ip?: string }): boolean {
-    return this.buckets === undefined || this.buckets.take(rateLimitClient(request)).allowed;
-  }
-
   canActivate(context: ExecutionContext): boolean {
     if (this.buckets === undefined) return true;
     const http = context.switchToHttp();
     const request = http.getRequest<RequestWithPrincipal & { ip?: string }>();
-    const taken = this.buckets.take(rateLimitClient(request));
+    const client =
+      request.principal !== undefined
+        ? `${request.principal.kind}:${request.principal.id}`
+        : `address:${request.ip ?? 'unknown'}`;
+    const taken = this.buckets.take(client);
     if (taken.allowed) return true;
     http.getResponse<Response>().setHeader('Retry-After', String(taken.retryAfterSeconds));
     throw new GatewayException(
@@ -36,11 +35,4 @@ export class RateLimitGuard implements CanActivate {
       `Too many requests from this client: retry after ${taken.retryAfterSeconds} s`,
     );
   }
-}
-
-/** Whose bucket a request draws from: its verified token's subject, else its address. */
-function rateLimitClient(request: RequestWithPrincipal & { ip?: string }): string {
-  return request.principal !== undefined
-    ? `${request.principal.kind}:${request.principal.id}`
-    : `address:${request.ip ?? 'unknown'}`;
 }

@@ -111,8 +111,7 @@ export class AccessGuard implements CanActivate {
         throw new Refusal(403, 'route has no access rule');
       const principal = await this.authenticate(request.headers.authorization);
       request.principal = principal;
-      if (principal.kind === 'user')
-        this.authorize(principal, requirement, needs, request.headers[BREAK_THE_GLASS_HEADER]);
+      if (principal.kind === 'user') this.authorize(principal, requirement, needs, request);
       return true;
     } catch (error) {
       const refusal =
@@ -130,30 +129,6 @@ export class AccessGuard implements CanActivate {
         },
         refusal.status,
       );
-    }
-  }
-
-  /**
-   * The user whose bearer token admits a FHIR `method` on `path` of a `@FhirAccess()` route outright: an
-   * RS256 token whose scopes cover the interaction, with no break-the-glass header. Anything else —
-   * no token, a bad one, a service token, scopes that do not cover it, break-the-glass — is undefined, and
-   * the request then takes its guarded route, where `canActivate` answers it (and audits a refusal). The
-   * same checks as `canActivate`, recording nothing: for a proxy's lane ahead of the router (the gateway's
-   * reads), which must never admit what the guard would refuse.
-   */
-  async admitsFhirRequest(
-    method: string,
-    path: string,
-    headers: RequestWithPrincipal['headers'],
-  ): Promise<Principal | undefined> {
-    if (headers[BREAK_THE_GLASS_HEADER] !== undefined) return undefined;
-    try {
-      const principal = await this.authenticate(headers.authorization);
-      if (principal.kind !== 'user') return undefined;
-      this.authorize(principal, { rule: { kind: 'fhir' } }, requiredFhirScopes(method, path), undefined);
-      return principal;
-    } catch {
-      return undefined;
     }
   }
 
@@ -182,12 +157,13 @@ export class AccessGuard implements CanActivate {
     principal: Principal,
     requirement: Requirement,
     needs: readonly ScopeNeed[],
-    glass: string | string[] | undefined,
+    request: RequestWithPrincipal,
   ): void {
     if (requirement.roles !== undefined && !requirement.roles.includes(principal.role as Role))
       throw new Refusal(403, `route is for ${requirement.roles.join(', ')}`, principal);
     const missing = needs.filter((n) => !grants(principal.scopes, n.resourceType, n.permission));
     if (missing.length === 0) return;
+    const glass = request.headers[BREAK_THE_GLASS_HEADER];
     if (glass !== undefined) {
       const reason = (Array.isArray(glass) ? glass.join(' ') : glass).trim();
       if (reason === '' || reason.length > BREAK_THE_GLASS_MAX_REASON)

@@ -82,11 +82,9 @@ export class PlatformModule implements NestModule {
           useFactory: (): ServiceTokenVerifier =>
             new HmacServiceTokenVerifier(requireServiceAuthSecret(config.env), config.service.name),
         },
-        AccessGuard,
-        { provide: APP_GUARD, useExisting: AccessGuard },
+        { provide: APP_GUARD, useClass: AccessGuard },
       ],
       exports: [
-        AccessGuard,
         SERVICE_CONFIG,
         ROOT_LOGGER,
         ...(database ? [DatabaseModule] : []),
