@@ -4,8 +4,8 @@ import { AuditTrailModule } from '@hospital/transactions';
 import type { AuditConfig } from './config';
 import { AuditAdminController } from './export/audit-admin.controller';
 import { AuditFhirController } from './fhir/audit-fhir.controller';
-import { AuditEventRepository } from './trail/audit-event.repository';
-import { AUDIT_RECORDS_QUEUE, AuditRecordHandler } from './trail/audit-record.handler';
+import { AUDIT_RECORDS_QUEUE, AuditEventRepository } from './trail/audit-event.repository';
+import { AuditRecordHandler } from './trail/audit-record.handler';
 
 /**
  * The audit service: consumes every service's audit records (`hospital.audit`, inbox de-duplication by

@@ -404,7 +404,7 @@ describe('the audit trail', () => {
       expect(bad.headers.get('content-type')).toContain('application/problem+json');
     });
 
-    it('refuses UPDATE and DELETE; verification names the exact row an attacker edited, then deleted', async () => {
+    it('refuses UPDATE and DELETE; verification names the exact row an attacker edited, then deleted (the newest too)', async () => {
       expect(await json(`${auditUrl}/api/audit/verify`)).toMatchObject({
         status: 200,
         body: { status: 'intact', checked: 7, lastSeq: 7 },
@@ -439,6 +439,16 @@ describe('the audit trail', () => {
       );
       await auditDb.query(`UPDATE audit_event SET patient = $1 WHERE seq = 3`, [third.patient]);
       expect((await json<{ status: string }>(`${auditUrl}/api/audit/verify`)).body.status).toBe('intact');
+
+      // The newest row deleted leaves the chain whole: the inbox still names the record it received.
+      const [seventh] = await auditDb.query<{ id: string }>('SELECT id::text FROM audit_event WHERE seq = 7');
+      await auditDb.query('DELETE FROM audit_event WHERE seq = 7');
+      expect((await json(`${auditUrl}/api/audit/verify`)).body).toEqual({
+        status: 'broken',
+        checked: 6,
+        lastSeq: 6,
+        broken: { kind: 'missing-record', seq: 7, id: seventh.id, missingSeq: 7, missingRecords: 1 },
+      });
 
       const [sixth] = await auditDb.query<{ id: string }>('SELECT id::text FROM audit_event WHERE seq = 6');
       await auditDb.query('DELETE FROM audit_event WHERE seq = 5');

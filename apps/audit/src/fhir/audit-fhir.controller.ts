@@ -112,6 +112,9 @@ export class AuditFhirController {
               ...(broken.missingSeq === undefined
                 ? []
                 : [{ name: 'missingSeq', valueInteger: broken.missingSeq }]),
+              ...(broken.missingRecords === undefined
+                ? []
+                : [{ name: 'missingRecords', valueInteger: broken.missingRecords }]),
             ]),
       ],
     };

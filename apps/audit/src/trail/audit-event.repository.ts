@@ -2,6 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Database, type AuditRecord, type SqlExecutor } from '@hospital/platform';
 import { linkRows, type ChainedFields, type ChainedRow } from './hash-chain';
 
+/** The queue the audit service consumes every service's records from (and its inbox's consumer name). */
+export const AUDIT_RECORDS_QUEUE = 'audit.records';
+
 /** A stored audit row: the chained fields, their links, and when the audit service stored it. */
 export interface AuditRow extends ChainedRow {
   storedAt: string;
@@ -181,6 +184,23 @@ export class AuditEventRepository {
       params,
     );
     return { rows: rows.map(toRow), total: counted?.total ?? 0 };
+  }
+
+  /**
+   * The earliest record the inbox received and applied that has no row (and how many there are), or
+   * undefined when every received record is in the table.
+   */
+  async receivedWithoutRow(): Promise<{ id: string; count: number } | undefined> {
+    const [row] = await this.db.query<{ id: string; count: number }>(
+      `SELECT i.message_id AS id, (count(*) OVER ())::int AS count
+         FROM tx_inbox i
+        WHERE i.consumer = $1 AND i.outcome = 'applied'
+          AND NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.id::text = i.message_id)
+        ORDER BY i.received_at, i.message_id
+        LIMIT 1`,
+      [AUDIT_RECORDS_QUEUE],
+    );
+    return row;
   }
 
   /** Rows after `afterSeq` in chain order, a page at a time (verification and export). */

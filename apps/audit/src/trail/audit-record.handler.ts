@@ -8,9 +8,6 @@ import {
 } from '@hospital/transactions';
 import { AuditEventRepository } from './audit-event.repository';
 
-/** The queue the audit service consumes every service's records from. */
-export const AUDIT_RECORDS_QUEUE = 'audit.records';
-
 /**
  * Stores each audit record once, in the inbox's transaction: the inbox de-duplicates by message id, which
  * is the record id. A record that fails the contract is dead-lettered with the reason and nothing of it is

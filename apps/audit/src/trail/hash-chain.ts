@@ -70,15 +70,22 @@ export type BrokenLinkKind =
   /** Rows are missing before this one (a gap in seq, or the chain starts late): deleted. */
   | 'missing-before'
   /** The row's prev_hash is not the previous row's hash: rows removed or re-linked. */
-  | 'prev-hash-mismatch';
+  | 'prev-hash-mismatch'
+  /**
+   * The chain is whole, but a record the service received (its inbox holds the id) has no row: the newest
+   * rows were deleted, which leaves no gap behind. `seq` is the first missing position, `id` the record.
+   */
+  | 'missing-record';
 
 export interface BrokenLink {
   kind: BrokenLinkKind;
   /** The row where the chain breaks (for `missing-before`, the first row after the gap). */
   seq: number;
   id: string;
-  /** For `missing-before`: the first seq that is missing. */
+  /** For `missing-before` and `missing-record`: the first seq that is missing. */
   missingSeq?: number;
+  /** For `missing-record`: how many received records have no row. */
+  missingRecords?: number;
 }
 
 /**
