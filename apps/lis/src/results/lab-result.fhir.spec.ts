@@ -1,5 +1,5 @@
 import { Hl7Message } from '@medplum/core';
-import { FhirValidator, parseOrderResultPayload } from '@hospital/fhir';
+import { FhirValidator, orderResultAggregate, parseOrderResultPayload } from '@hospital/fhir';
 import { buildOruR01 } from '../../../../scripts/lib/analyzer-simulator';
 import { readOruR01 } from './oru-r01.reader';
 import { LabResult } from './lab-result';
@@ -87,7 +87,7 @@ describe('labResultResources', () => {
       expect(event).toMatchObject({
         exchange: 'orders.results',
         routingKey: 'lis',
-        aggregateId: 'ServiceRequest/sr-1',
+        aggregateId: orderResultAggregate('sr-1'),
       });
       const payload = parseOrderResultPayload(validator, JSON.parse(JSON.stringify(event.payload)));
       expect(payload).toMatchObject({
