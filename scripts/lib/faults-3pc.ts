@@ -28,7 +28,7 @@ import {
 } from './faults-3pc-plan';
 import { failureSummary } from './bench-http';
 import { sleep } from './faults-outbox-load';
-import { phaseClock, tallyFindings } from './faults-report';
+import { freshTrialRecord, phaseClock, tallyFindings } from './faults-report';
 import { describeExit, type ExitInfo, type ServiceProcess } from './service-process';
 import { CONSULT_SERVICES, type ConsultServiceName, TelemedicineCluster } from './telemedicine-cluster';
 
@@ -91,14 +91,7 @@ export class ThreePhaseFaultLab {
       unanswered: 0,
       committed: 0,
       aborted: 0,
-      seconds: 0,
-      phases: {},
-      notes: [],
-      problems: [],
-      findings: [],
-      violations: 0,
-      lost: 0,
-      duplicated: 0,
+      ...freshTrialRecord(),
     };
     this.results.push(result);
     const phase = phaseClock(result.phases);

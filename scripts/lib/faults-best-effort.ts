@@ -34,7 +34,7 @@ import {
 } from './faults-best-effort-plan';
 import { sleep } from './faults-outbox-load';
 import { describeExit, ExitInfo } from './service-process';
-import { phaseClock, tallyFindings } from './faults-report';
+import { freshTrialRecord, phaseClock, tallyFindings } from './faults-report';
 import { devAuthorization } from '../services';
 
 export * from './faults-best-effort-plan';
@@ -158,14 +158,7 @@ export class BestEffortFaultLab {
       abandonedAttempts: 0,
       failedAttempts: 0,
       deadLettered: 0,
-      seconds: 0,
-      phases: {},
-      notes: [],
-      problems: [],
-      findings: [],
-      violations: 0,
-      lost: 0,
-      duplicated: 0,
+      ...freshTrialRecord(),
     };
     this.results.push(result);
     const phase = phaseClock(result.phases);

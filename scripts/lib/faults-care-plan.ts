@@ -21,7 +21,7 @@ import {
   type Finding,
 } from './faults-care-plan-plan';
 import { sleep } from './faults-outbox-load';
-import { phaseClock, tallyFindings } from './faults-report';
+import { freshTrialRecord, phaseClock, tallyFindings } from './faults-report';
 import { describeExit, type ExitInfo } from './service-process';
 
 export * from './faults-care-plan-plan';
@@ -125,14 +125,7 @@ export class CarePlanFaultLab {
       recovered: 0,
       keysDeleted: 0,
       completionEvents: 0,
-      seconds: 0,
-      phases: {},
-      notes: [],
-      problems: [],
-      findings: [],
-      violations: 0,
-      lost: 0,
-      duplicated: 0,
+      ...freshTrialRecord(),
     };
     this.results.push(result);
     const phase = phaseClock(result.phases);

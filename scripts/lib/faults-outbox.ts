@@ -38,7 +38,7 @@ import {
   STANDING_ROLES,
 } from './pharmacy-cluster';
 import { describeExit, ExitInfo, ServiceProcess, ServiceStartError } from './service-process';
-import { phaseClock } from './faults-report';
+import { freshTrialRecord, phaseClock } from './faults-report';
 
 export * from './faults-outbox-plan';
 
@@ -148,14 +148,7 @@ export class OutboxFaultLab {
       purchaseOrders: 0,
       duplicatesInjected: 0,
       duplicatesAbsorbed: 0,
-      seconds: 0,
-      phases: {},
-      notes: [],
-      problems: [],
-      findings: [],
-      violations: 0,
-      lost: 0,
-      duplicated: 0,
+      ...freshTrialRecord(),
       leftInDoubt: 0,
     };
     this.results.push(result);
