@@ -6,13 +6,9 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import type { Logger } from 'pino';
 import {
   AUDIT_SINK,
-  environmentOf,
-  MessagingEnvironment,
   ReadinessChecks,
-  ROOT_LOGGER,
   SERVICE_CONFIG,
   type AuditRecord,
   type AuditSink,
@@ -23,7 +19,7 @@ import type { MessagePublisher, OutboundMessage } from '../ports/messaging.ports
 import { RabbitMqConnection } from '../adapters/rabbitmq/rabbitmq-connection';
 import { RabbitMqPublisher } from '../adapters/rabbitmq/rabbitmq-publisher';
 import { AUDIT_AGGREGATE, auditEvent } from './audit-trail.sink';
-import { protocolLogger } from './observability';
+import { rabbitMqConnectionProvider } from './rabbitmq-connection.provider';
 
 /** The broker message of one audit record, as the outbox relay would send it for `source`. */
 export function auditMessage(record: AuditRecord, source: string): OutboundMessage {
@@ -107,19 +103,7 @@ export class BrokerAuditModule {
       module: BrokerAuditModule,
       global: true,
       providers: [
-        {
-          provide: RabbitMqConnection,
-          inject: [SERVICE_CONFIG, ROOT_LOGGER],
-          useFactory: (config: ServiceConfig, logger: Logger) => {
-            const env = environmentOf(config, MessagingEnvironment);
-            return new RabbitMqConnection(
-              env.AMQP_URL,
-              config.service.name,
-              env.MESSAGING_NAMESPACE,
-              protocolLogger(logger),
-            );
-          },
-        },
+        rabbitMqConnectionProvider,
         {
           provide: BROKER_PUBLISHER,
           inject: [RabbitMqConnection],

@@ -35,6 +35,7 @@ import { faultPoints } from './fault-points';
 import { protocolLogger } from './observability';
 import { consumerLimits, TransientFailurePolicy } from './consumer-limits';
 import { ConsumedQueues, MESSAGING_RUNTIME, MessagingController } from './messaging.controller';
+import { rabbitMqConnectionProvider } from './rabbitmq-connection.provider';
 
 /** A queue this service consumes, and the handler that applies its messages. */
 export interface ConsumerDefinition {
@@ -204,20 +205,7 @@ export class MessagingModule {
       providers: [
         ...(options.providers ?? []),
         { provide: OPTIONS, useValue: options },
-        {
-          provide: RabbitMqConnection,
-          inject: [SERVICE_CONFIG, ROOT_LOGGER],
-          useFactory: (config: ServiceConfig, logger: Logger) => {
-            // Asked here, when the module is built: a service without the messaging piece fails at boot.
-            const env = environmentOf(config, MessagingEnvironment);
-            return new RabbitMqConnection(
-              env.AMQP_URL,
-              config.service.name,
-              env.MESSAGING_NAMESPACE,
-              protocolLogger(logger),
-            );
-          },
-        },
+        rabbitMqConnectionProvider,
         {
           provide: MESSAGE_PUBLISHER,
           inject: [RabbitMqConnection],
