@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ServiceRequest } from '@medplum/fhirtypes';
 import {
+  FhirErrorCode,
+  FhirException,
   FhirResourceStore,
   FhirValidator,
   ORDER_RESULTS_EXCHANGE,
@@ -68,11 +70,15 @@ export class OrderResultsHandler implements MessageHandler<Session> {
       throw new RejectedMessageError(
         `results for ${reference} from ${result.department}, which the EMR sends no orders`,
       );
-    if (!(await this.store.exists(session, 'ServiceRequest', result.serviceRequestId)))
-      throw new RejectedMessageError(
-        `${result.department} sent results for ${reference}, which the EMR does not hold`,
-      );
-    const order = await this.store.read<ServiceRequest>(session, 'ServiceRequest', result.serviceRequestId);
+    const order = await this.store
+      .read<ServiceRequest>(session, 'ServiceRequest', result.serviceRequestId)
+      .catch((error: unknown) => {
+        const code = error instanceof FhirException ? error.code : undefined;
+        if (code !== FhirErrorCode.NotFound && code !== FhirErrorCode.Gone) throw error;
+        throw new RejectedMessageError(
+          `${result.department} sent results for ${reference}, which the EMR does not hold`,
+        );
+      });
     if (patientIdOf(order.subject) !== result.patientId)
       throw new RejectedMessageError(
         `${result.department} sent results for ${reference} about another patient`,

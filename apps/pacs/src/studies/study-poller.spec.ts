@@ -56,13 +56,7 @@ class FakeIntake {
   apply = (reported: ReportedStudy): Promise<StudyOutcome> => {
     if (reported.seq <= this.lastChange) return Promise.resolve({ kind: 'behind' });
     this.lastChange = reported.seq;
-    const uid = String(reported.study?.['0020000D']?.Value?.[0]);
-    const accessionNumber = `A${uid.split('.').pop()}`;
-    if (this.completed.has(accessionNumber))
-      return Promise.resolve({ kind: 'already-applied', accessionNumber });
-    this.completed.add(accessionNumber);
-    this.applied.push(uid);
-    return Promise.resolve({ kind: 'applied', accessionNumber, imagingStudyId: uid });
+    return this.applyFound(reported);
   };
   completedAmong = (accessions: readonly string[]) =>
     Promise.resolve(accessions.filter((a) => this.completed.has(a)));
