@@ -4,11 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  derivedServiceKey,
   DEV_ISSUER_KEYS_VARIABLE,
   devIssuerEnv,
   devRoleFor,
   loadDevIssuerKeys,
   MigrationClass,
+  privateKeyPem,
+  seededServiceKeyring,
+  servicePublicJwk,
+  type ServiceCredentials,
+  ServiceTokenSigner,
   type DevIssuerKeys,
   type Role,
   serviceDatabaseName,
@@ -214,11 +220,26 @@ export function serviceEntry(name: string): string {
 }
 
 /**
- * The secret this run's services share to sign and verify service tokens: `SERVICE_AUTH_SECRET` from the
- * environment, else one random secret made once per run (per process of the runner) and given to every
- * service it starts.
+ * The development seed this run's service keys derive from: `SERVICE_KEY_SEED` from the environment (a
+ * spec file's, from the jest setup), else one random seed made once per run (per process of the runner).
+ * Each service it starts gets only its own private key and the public keys of all (`serviceEnv`), as a
+ * deployment gives them, never the seed.
  */
-const runServiceAuthSecret = process.env.SERVICE_AUTH_SECRET ?? randomBytes(32).toString('base64url');
+const runServiceKeySeed = process.env.SERVICE_KEY_SEED ?? randomBytes(32).toString('base64url');
+let runServiceJwks: string | undefined;
+
+/** The public keys of every registered service under the run's seed, as `SERVICE_JWKS` takes them. */
+function serviceJwks(): string {
+  runServiceJwks ??= JSON.stringify({
+    keys: services.map(({ name }) => servicePublicJwk(name, derivedServiceKey(runServiceKeySeed, name))),
+  });
+  return runServiceJwks;
+}
+
+/** Credentials of the service `name` under the run's keys: for a script that stands in for that service. */
+export function runServiceCredentials(name: string): ServiceCredentials {
+  return new ServiceTokenSigner(seededServiceKeyring(runServiceKeySeed, name));
+}
 
 let devIssuer: DevIssuerKeys | undefined;
 const devTokens = new Map<Role, { header: string; renewAt: number }>();
@@ -264,7 +285,8 @@ export function devAuthorizationFor(url: string): string {
 /**
  * The environment to spawn a service with: the current environment, the service's own PORT, the base URL
  * of every registered peer (an explicit `<NAME>_URL` in the environment wins over the default port), the
- * run's `SERVICE_AUTH_SECRET`, the development issuer's `AUTH_JWKS` and `AUTH_ISSUER` (unless the
+ * service's own private key and every service's public key (`SERVICE_PRIVATE_KEY`, `SERVICE_JWKS`; the run's
+ * `SERVICE_KEY_SEED` is removed), the development issuer's `AUTH_JWKS` and `AUTH_ISSUER` (unless the
  * environment names a key set of its own), and the message server's producers (`MESSAGE_PRODUCERS`, from
  * the supply chain's URL unless set). `overrides` come last; an override set to `undefined` removes the
  * variable.
@@ -277,9 +299,11 @@ export function serviceEnv(
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(service.port),
-    SERVICE_AUTH_SECRET: runServiceAuthSecret,
+    SERVICE_PRIVATE_KEY: privateKeyPem(derivedServiceKey(runServiceKeySeed, name)),
+    SERVICE_JWKS: serviceJwks(),
     ...(process.env.AUTH_JWKS || process.env.AUTH_JWKS_FILE ? {} : devIssuerEnv(devIssuerKeys())),
   };
+  delete env.SERVICE_KEY_SEED;
   for (const peer of services) {
     const variable = urlVariable(peer.name);
     if (!process.env[variable]) env[variable] = `http://127.0.0.1:${peer.port}`;

@@ -115,7 +115,7 @@ class FhirReadBench {
       })),
       log,
     );
-    // The run's SERVICE_AUTH_SECRET and peers (serviceEnv), on the bench's ports.
+    // The run's service keys and peers (serviceEnv), on the bench's ports.
     const url = (port: number): string => `http://127.0.0.1:${port}`;
     const common = {
       LOG_LEVEL: 'warn',

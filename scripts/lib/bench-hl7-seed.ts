@@ -9,9 +9,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Hl7Connection, Hl7MessageEvent, Hl7Server } from '@medplum/hl7';
 import { ORDER_CATEGORY } from '@hospital/fhir';
-import { HmacServiceTokenSigner } from '@hospital/platform';
 import { HttpParticipantClient, newGtid } from '@hospital/transactions';
-import { serviceEnv } from '../services';
+import { runServiceCredentials } from '../services';
 import { type BenchPanel, panelOf } from './bench-hl7-messages';
 
 /** A seeded order: the LIS's ServiceRequest id and the panel it asks for. */
@@ -63,8 +62,7 @@ export class OrderSeeder {
   private placed = 0;
 
   constructor(lisUrl: string) {
-    const secret = serviceEnv('lis').SERVICE_AUTH_SECRET ?? '';
-    this.emr = new HttpParticipantClient('lis', lisUrl, 'emr', new HmacServiceTokenSigner('emr', secret));
+    this.emr = new HttpParticipantClient('lis', lisUrl, 'emr', runServiceCredentials('emr'));
   }
 
   /** Places `count` more orders (rounded up to whole updates) and returns them. */

@@ -1,7 +1,7 @@
 import { ConfigError } from '@hospital/platform';
 import { carePlansConfig } from './config';
 
-const base = { SERVICE_AUTH_SECRET: 'x'.repeat(32) };
+const base = { SERVICE_KEY_SEED: 'x'.repeat(32) };
 
 describe('carePlansConfig', () => {
   it('defaults to port 3007, tcc, and its peers', () => {

@@ -6,7 +6,7 @@ const SECRET = 'a-service-auth-secret-of-32-chars';
 describe('EMR configuration', () => {
   it('reads two- and three-phase commit, its departments and consult peers, and the broker of its audit trail', () => {
     const config = emrConfig({
-      SERVICE_AUTH_SECRET: SECRET,
+      SERVICE_KEY_SEED: SECRET,
       AMQP_URL: 'amqp://broker:5672',
       LIS_URL: 'http://lab:9002',
     });
@@ -22,7 +22,7 @@ describe('EMR configuration', () => {
   });
 
   it('fails naming a department address that is not a URL', () => {
-    const build = () => emrConfig({ SERVICE_AUTH_SECRET: SECRET, PACS_URL: 'imaging archive' });
+    const build = () => emrConfig({ SERVICE_KEY_SEED: SECRET, PACS_URL: 'imaging archive' });
     expect(build).toThrow(ConfigError);
     expect(build).toThrow(/PACS_URL="imaging archive"/);
   });

@@ -14,7 +14,9 @@ import {
   createServiceApp,
   generateDevIssuerKeys,
   RequireScopes,
+  seededServiceKeyring,
   signDevToken,
+  signServiceToken,
   type AuditRecord,
   type AuditSink,
   type RequestWithPrincipal,
@@ -152,7 +154,25 @@ describe('access control on a real service (EMR over HTTP)', () => {
         'token from another issuer',
       ],
       [`Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`, 'token algorithm must be RS256'],
-      [`Bearer ${hs}.${createHmac('sha256', 'guess').update(hs).digest('base64url')}`, 'bad token signature'],
+      // The shared-secret service tokens of old are no longer a way in, whatever the secret.
+      [
+        `Bearer ${hs}.${createHmac('sha256', 'guess').update(hs).digest('base64url')}`,
+        'token algorithm must be RS256',
+      ],
+      // A service token naming the LIS, signed with a key that is not the LIS's.
+      [
+        `Bearer ${signServiceToken(
+          {
+            iss: 'lis',
+            sub: 'lis',
+            aud: 'emr',
+            iat: Math.floor(Date.now() / 1000),
+            exp: Math.floor(Date.now() / 1000) + 60,
+          },
+          seededServiceKeyring('a-guessed-seed-that-is-long-enough-0123', 'lis'),
+        )}`,
+        'bad token signature',
+      ],
       ['Basic dXNlcjpwYXNz', 'authorization must be a bearer token'],
     ];
     for (const [authorization, reason] of cases) {

@@ -2,7 +2,7 @@ import { ConfigError } from '@hospital/platform';
 import { configuredBackends, gatewayConfig } from './config';
 
 const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-  SERVICE_AUTH_SECRET: 'x'.repeat(32),
+  SERVICE_KEY_SEED: 'x'.repeat(32),
   ...extra,
 });
 

@@ -1,7 +1,7 @@
 import { telemedicineConfig } from './config';
 import { referralInboxConfig } from './referral-inbox/config';
 
-const base = { SERVICE_AUTH_SECRET: 'x'.repeat(32) };
+const base = { SERVICE_KEY_SEED: 'x'.repeat(32) };
 
 describe('telemedicine configuration', () => {
   it('defaults to port 3008, its database and its participants', () => {

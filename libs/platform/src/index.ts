@@ -11,6 +11,7 @@ export * from './health/health';
 export * from './http/platform.module';
 export * from './http/bootstrap';
 export * from './auth/service-token';
+export * from './auth/service-keys';
 export * from './auth/service-auth.guard';
 export * from './errors/domain-exception';
 export * from './errors/problem-details';

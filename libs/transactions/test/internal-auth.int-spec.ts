@@ -1,9 +1,13 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DynamicModule, INestApplication, Inject, Injectable, Module } from '@nestjs/common';
-import { Database, ServiceConfig, Session, signServiceToken } from '@hospital/platform';
+import { Database, seededServiceKeyring, ServiceConfig, Session, signServiceToken } from '@hospital/platform';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
-import { testServiceAuthorization, testServiceCredentials } from '@hospital/platform/testing/service-auth';
+import {
+  testServiceAuthorization,
+  testServiceCredentials,
+  testServiceKeyring,
+} from '@hospital/platform/testing/service-auth';
 import { freePort } from '@hospital/platform/testing/waiting';
 import {
   BRANCH_WORK,
@@ -212,27 +216,39 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     payload: {},
   });
   const now = () => Math.floor(Date.now() / 1000);
-  const secret = () => process.env.SERVICE_AUTH_SECRET as string;
   const bearer = (token: string) => `Bearer ${token}`;
+  /**
+   * A token naming `caller` (kid, iss and sub) signed with the key of a service that is not the caller:
+   * what a service holding only its own key could make to pass for another.
+   */
+  const impersonation = (caller: string, audience: string): string => {
+    const impostor = caller === 'pacs' ? 'lis' : 'pacs';
+    const { privateKey } = testServiceKeyring(impostor);
+    return signServiceToken(
+      { iss: caller, sub: caller, aud: audience, iat: now(), exp: now() + 60 },
+      { name: caller, privateKey, publicKey: () => undefined },
+    );
+  };
   /** The four ways in that must be refused, for a route of `audience` that `caller` may use. */
   const refusals = (caller: string, audience: string): [string, string | undefined, number][] => [
     ['no token', undefined, 401],
     [
-      'a token signed with another secret',
+      'a token signed with another key',
       bearer(
         signServiceToken(
           { iss: caller, sub: caller, aud: audience, iat: now(), exp: now() + 60 },
-          'another-secret-that-is-long-enough-0123456789',
+          seededServiceKeyring('another-seed-that-is-long-enough-0123456789', caller),
         ),
       ),
       401,
     ],
+    ['a token another service signed in the caller name', bearer(impersonation(caller, audience)), 401],
     [
       'an expired token',
       bearer(
         signServiceToken(
           { iss: caller, sub: caller, aud: audience, iat: now() - 600, exp: now() - 540 },
-          secret(),
+          testServiceKeyring(caller),
         ),
       ),
       401,
@@ -323,7 +339,7 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
         if (status === 401) expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
       }
     }
-    expect(seen).toHaveLength(routes.length * 5);
+    expect(seen).toHaveLength(routes.length * refusals('lis', 'emr').length);
     expect(await snapshot()).toEqual(before);
   });
 

@@ -73,7 +73,7 @@ describe('delivery outcomes', () => {
   });
 });
 
-const SECRET = { SERVICE_AUTH_SECRET: 'a-secret-of-the-platform-services-32+chars' };
+const SECRET = { SERVICE_KEY_SEED: 'a-secret-of-the-platform-services-32+chars' };
 
 describe('confirmation settings', () => {
   it('take comma-separated channels, or none, and refuse unknown ones', () => {

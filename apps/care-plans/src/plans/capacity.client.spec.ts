@@ -66,7 +66,7 @@ beforeEach(() => {
 function client(cacheMs = 30_000): CapacityClient {
   return new CapacityClient(
     carePlansConfig({
-      SERVICE_AUTH_SECRET: 'x'.repeat(32),
+      SERVICE_KEY_SEED: 'x'.repeat(32),
       APPOINTMENTS_URL: `${base}/appointments`,
       PACS_URL: `${base}/pacs`,
       PHARMACY_INVENTORY_URL: `${base}/inventory`,

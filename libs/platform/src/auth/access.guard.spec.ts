@@ -8,9 +8,10 @@ import { AccessGuard } from './access.guard';
 import { JwksAccessTokenVerifier } from './access-token';
 import { devIssuerJwks, generateDevIssuerKeys, signDevToken } from './dev-issuer';
 import type { RequestWithPrincipal } from './principal';
-import { HmacServiceTokenSigner, HmacServiceTokenVerifier } from './service-token';
+import { seededServiceKeyring } from './service-keys';
+import { KeyringServiceTokenVerifier, ServiceTokenSigner } from './service-token';
 
-const SECRET = 'the-platform-shared-secret-0123456789';
+const SEED = 'the-platform-development-seed-0123456789';
 const keys = generateDevIssuerKeys('https://issuer.test');
 const lines: unknown[] = [];
 const audited: AuditRecord[] = [];
@@ -22,7 +23,7 @@ const guard = new AccessGuard(
     audience: 'hospital',
     clockSkewSeconds: 30,
   }),
-  new HmacServiceTokenVerifier(SECRET, 'emr'),
+  new KeyringServiceTokenVerifier(seededServiceKeyring(SEED, 'emr')),
   { service: { name: 'emr', defaultPort: 3001 } } as ServiceConfig,
   {
     warn: (...args: unknown[]) => lines.push(args),
@@ -127,7 +128,7 @@ describe('AccessGuard', () => {
   });
 
   it('admits a platform service by its service token, and refuses one for another service', async () => {
-    const lis = new HmacServiceTokenSigner('lis', SECRET);
+    const lis = new ServiceTokenSigner(seededServiceKeyring(SEED, 'lis'));
     const ok = context(AdminRoutes, AdminRoutes.prototype.list, 'GET', '/api/transactions', {
       authorization: lis.authorization('emr'),
     });

@@ -132,7 +132,7 @@ export class AccessGuard implements CanActivate {
     }
   }
 
-  /** The principal a bearer token proves: a user (RS256) or one of the platform's services (HS256). */
+  /** The principal a bearer token proves: a user (RS256) or one of the platform's services (EdDSA). */
   private async authenticate(header: string | undefined): Promise<Principal> {
     if (header === undefined) throw new Refusal(401, 'missing bearer token');
     const token = BEARER.exec(header)?.[1];
@@ -143,7 +143,7 @@ export class AccessGuard implements CanActivate {
     } catch {
       throw new Refusal(401, 'malformed token');
     }
-    if (alg === 'HS256') {
+    if (alg === 'EdDSA') {
       const caller = await this.services.verify(token);
       return { kind: 'service', id: caller.name, scopes: ['system/*.cruds'] };
     }

@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { AuditRecord, AuditSink } from '../audit/audit-record';
 import type { ServiceConfig } from '../config/service-config';
 import { AuthenticatedRequest, ServiceAuthGuard } from './service-auth.guard';
-import { HmacServiceTokenSigner, HmacServiceTokenVerifier } from './service-token';
+import { seededServiceKeyring } from './service-keys';
+import { KeyringServiceTokenVerifier, ServiceTokenSigner } from './service-token';
 
-const SECRET = 'the-platform-shared-secret-0123456789';
+const SEED = 'the-platform-development-seed-0123456789';
 
 function context(authorization: string | undefined): {
   context: ExecutionContext;
@@ -26,20 +27,25 @@ function context(authorization: string | undefined): {
 describe('ServiceAuthGuard', () => {
   const lines: unknown[] = [];
   const logger = { warn: (...args: unknown[]) => lines.push(args) } as unknown as Logger;
-  const guard = new ServiceAuthGuard(new HmacServiceTokenVerifier(SECRET, 'emr'), logger);
+  const guard = new ServiceAuthGuard(
+    new KeyringServiceTokenVerifier(seededServiceKeyring(SEED, 'emr')),
+    logger,
+  );
 
   beforeEach(() => (lines.length = 0));
 
   it('puts the verified caller on the request', async () => {
-    const { context: ctx, request } = context(new HmacServiceTokenSigner('lis', SECRET).authorization('emr'));
+    const { context: ctx, request } = context(
+      new ServiceTokenSigner(seededServiceKeyring(SEED, 'lis')).authorization('emr'),
+    );
     await expect(guard.canActivate(ctx)).resolves.toBe(true);
     expect(request.serviceCaller?.name).toBe('lis');
     expect(lines).toEqual([]);
   });
 
   it('refuses with 401 or 403 and a reason, and logs the refusal without the token', async () => {
-    const forged = new HmacServiceTokenSigner('lis', `${SECRET}-other`).authorization('emr');
-    const elsewhere = new HmacServiceTokenSigner('lis', SECRET).authorization('pacs');
+    const forged = new ServiceTokenSigner(seededServiceKeyring(`${SEED}-other`, 'lis')).authorization('emr');
+    const elsewhere = new ServiceTokenSigner(seededServiceKeyring(SEED, 'lis')).authorization('pacs');
     const cases: [string | undefined, number, string][] = [
       [undefined, 401, 'missing bearer token'],
       ['Bearer', 401, 'authorization must be a bearer token'],
@@ -70,11 +76,16 @@ describe('ServiceAuthGuard', () => {
     const records: AuditRecord[] = [];
     const sink: AuditSink = { record: (batch) => Promise.resolve(void records.push(...batch)) };
     const config = { service: { name: 'emr' } } as unknown as ServiceConfig;
-    const audited = new ServiceAuthGuard(new HmacServiceTokenVerifier(SECRET, 'emr'), logger, config, sink);
-    const forged = new HmacServiceTokenSigner('lis', `${SECRET}-other`).authorization('emr');
+    const audited = new ServiceAuthGuard(
+      new KeyringServiceTokenVerifier(seededServiceKeyring(SEED, 'emr')),
+      logger,
+      config,
+      sink,
+    );
+    const forged = new ServiceTokenSigner(seededServiceKeyring(`${SEED}-other`, 'lis')).authorization('emr');
     await expect(audited.canActivate(context(forged).context)).rejects.toBeInstanceOf(HttpException);
     await expect(audited.canActivate(context(undefined).context)).rejects.toBeInstanceOf(HttpException);
-    const ok = new HmacServiceTokenSigner('lis', SECRET).authorization('emr');
+    const ok = new ServiceTokenSigner(seededServiceKeyring(SEED, 'lis')).authorization('emr');
     await expect(audited.canActivate(context(ok).context)).resolves.toBe(true);
     expect(records).toEqual([
       expect.objectContaining({

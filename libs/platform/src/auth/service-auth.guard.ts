@@ -12,16 +12,12 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { Logger } from 'pino';
 import { AUDIT_SINK, type AuditRecord, type AuditSink } from '../audit/audit-record';
-import { requireServiceAuthSecret, SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
+import { SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
+import { serviceCredentials, serviceTokenVerifier } from './service-identity';
 import { ROOT_LOGGER } from '../http/platform.module';
-import {
-  HmacServiceTokenSigner,
-  HmacServiceTokenVerifier,
-  ServiceAuthError,
-  ServiceCaller,
-  ServiceCredentials,
-  ServiceTokenVerifier,
-} from './service-token';
+import { ServiceAuthError, ServiceCaller, ServiceTokenVerifier } from './service-token';
+
+export { serviceCredentials, serviceKeyring, serviceTokenVerifier } from './service-identity';
 
 /** Provider token of the `ServiceTokenVerifier` the guard uses (the platform's JWT access control swaps it). */
 export const SERVICE_TOKEN_VERIFIER = Symbol('SERVICE_TOKEN_VERIFIER');
@@ -122,23 +118,6 @@ export function forbiddenCaller(reason: string): HttpException {
   return new HttpException({ statusCode: 403, error: 'Forbidden', message: reason }, 403);
 }
 
-const credentialsByConfig = new WeakMap<ServiceConfig, ServiceCredentials>();
-
-/**
- * This service's credentials for calling other services' internal routes: one signer (and one token
- * cache) per service configuration, whether it is injected (`SERVICE_CREDENTIALS`) or taken here by a
- * module factory that builds its clients from the config. The platform's JWT access control replaces
- * what this returns.
- */
-export function serviceCredentials(config: ServiceConfig): ServiceCredentials {
-  let credentials = credentialsByConfig.get(config);
-  if (!credentials) {
-    credentials = new HmacServiceTokenSigner(config.service.name, requireServiceAuthSecret(config.env));
-    credentialsByConfig.set(config, credentials);
-  }
-  return credentials;
-}
-
 /**
  * Service-to-service authentication for a module with internal routes or clients of other services'
  * ones: the verifier the guard uses, this service's credentials, and the guard. Needs `SERVICE_CONFIG`
@@ -149,8 +128,7 @@ export function serviceCredentials(config: ServiceConfig): ServiceCredentials {
     {
       provide: SERVICE_TOKEN_VERIFIER,
       inject: [SERVICE_CONFIG],
-      useFactory: (config: ServiceConfig): ServiceTokenVerifier =>
-        new HmacServiceTokenVerifier(requireServiceAuthSecret(config.env), config.service.name),
+      useFactory: serviceTokenVerifier,
     },
     {
       provide: SERVICE_CREDENTIALS,

@@ -1,11 +1,11 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sign, verify as verifySignature } from 'node:crypto';
+import { SERVICE_NAME, type ServiceKeyring } from './service-keys';
 
 /**
- * Service identity tokens: short-lived JWTs (HS256, a secret shared by the platform's services) that one
- * service sends to another's internal routes as `Authorization: Bearer <jwt>`. `iss` = `sub` = the calling
- * service's name, `aud` = the service called. The platform's access control (RS256 bearer JWTs, SMART
- * scopes) replaces the secret by providing another `ServiceTokenVerifier` and `ServiceCredentials`: the
- * routes and their guard do not change.
+ * Service identity tokens: short-lived JWTs that one service sends to another's internal routes as
+ * `Authorization: Bearer <jwt>`. `iss` = `sub` = `kid` = the calling service's name, `aud` = the service
+ * called. Each service signs with its own Ed25519 key (EdDSA) and checks a caller's token against that
+ * caller's public key (`service-keys.ts`), so no service can make a token that names another.
  */
 
 /** Claims of a service identity token. Times are seconds since the epoch, as in every JWT. */
@@ -17,8 +17,6 @@ export interface ServiceTokenClaims {
   exp: number;
 }
 
-/** The fewest characters a shared secret may have (HS256 wants at least 256 bits of key). */
-export const MIN_SERVICE_AUTH_SECRET_LENGTH = 32;
 /** How long a token lives. */
 export const SERVICE_TOKEN_TTL_SECONDS = 60;
 /** Clock difference tolerated between two services' hosts. */
@@ -26,8 +24,6 @@ export const SERVICE_TOKEN_CLOCK_SKEW_SECONDS = 5;
 /** A token announcing a longer life than this is refused: a leaked one must not stay useful. */
 export const SERVICE_TOKEN_MAX_LIFETIME_SECONDS = 300;
 
-/** Service names as every service uses them (`emr`, `pharmacy-supply-chain`…). */
-const SERVICE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** A refused token: 401 when it proves nothing, 403 when it proves a caller who may not do this. */
@@ -62,22 +58,11 @@ function base64url(data: string | Buffer): string {
   return Buffer.from(data).toString('base64url');
 }
 
-const HEADER = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-
-function signature(signingInput: string, secret: string): string {
-  return createHmac('sha256', secret).update(signingInput).digest('base64url');
-}
-
-function checkSecret(secret: string): void {
-  if (secret.length < MIN_SERVICE_AUTH_SECRET_LENGTH)
-    throw new Error(`the service auth secret needs at least ${MIN_SERVICE_AUTH_SECRET_LENGTH} characters`);
-}
-
-/** Signs `claims` as a compact HS256 JWT. */
-export function signServiceToken(claims: ServiceTokenClaims, secret: string): string {
-  checkSecret(secret);
-  const signingInput = `${HEADER}.${base64url(JSON.stringify(claims))}`;
-  return `${signingInput}.${signature(signingInput, secret)}`;
+/** Signs `claims` as a compact EdDSA JWT with `keyring`'s private key; `kid` is the keyring's name. */
+export function signServiceToken(claims: ServiceTokenClaims, keyring: ServiceKeyring): string {
+  const header = base64url(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid: keyring.name }));
+  const signingInput = `${header}.${base64url(JSON.stringify(claims))}`;
+  return `${signingInput}.${sign(null, Buffer.from(signingInput), keyring.privateKey).toString('base64url')}`;
 }
 
 function decodeJson(part: string): unknown {
@@ -103,12 +88,17 @@ export interface VerifyOptions {
 }
 
 /**
- * Verifies a compact HS256 token against `secret` and `options.audience`. Checks, in order: shape,
- * algorithm (HS256 only: `none` and asymmetric algorithms are refused), signature (compared in constant
- * time, on the canonical encoding, so no two spellings of one signature pass), claims, expiry and
- * issue time with `clockSkewSeconds` of tolerance, lifetime, audience.
+ * Verifies a compact EdDSA token against the public key of the service its `kid` names, and
+ * `options.audience`. Checks, in order: shape, algorithm (EdDSA only: `none`, HMAC and RSA are refused),
+ * a `kid` that names a service the keyring knows, signature on the canonical encoding (so no two
+ * spellings of one signature pass), claims (`iss` = `sub` = `kid`: a service's key vouches for that
+ * service only), expiry and issue time with `clockSkewSeconds` of tolerance, lifetime, audience.
  */
-export function verifyServiceToken(token: string, secret: string, options: VerifyOptions): ServiceCaller {
+export function verifyServiceToken(
+  token: string,
+  keyring: ServiceKeyring,
+  options: VerifyOptions,
+): ServiceCaller {
   const refuse = (reason: string): never => {
     throw new ServiceAuthError(401, reason);
   };
@@ -116,17 +106,23 @@ export function verifyServiceToken(token: string, secret: string, options: Verif
   if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) refuse('malformed token');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
   const header = decodeJson(headerPart);
-  if (!isRecord(header) || header.alg !== 'HS256') refuse('token algorithm must be HS256');
+  if (!isRecord(header) || header.alg !== 'EdDSA') return refuse('token algorithm must be EdDSA');
+  const kid = header.kid;
+  const key = typeof kid === 'string' ? keyring.publicKey(kid) : undefined;
+  if (key === undefined) return refuse('token key is not a known service');
 
-  const expected = Buffer.from(signature(`${headerPart}.${payloadPart}`, secret));
-  const given = Buffer.from(signaturePart);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) refuse('bad token signature');
+  const signatureBytes = Buffer.from(signaturePart, 'base64url');
+  if (
+    signatureBytes.toString('base64url') !== signaturePart ||
+    !verifySignature(null, Buffer.from(`${headerPart}.${payloadPart}`), key, signatureBytes)
+  )
+    refuse('bad token signature');
 
   const claims = decodeJson(payloadPart);
   if (!isRecord(claims)) return refuse('malformed token claims');
   const { iss, sub, aud, iat, exp } = claims;
-  if (typeof sub !== 'string' || !SERVICE_NAME.test(sub) || iss !== sub)
-    refuse('token must name the calling service in iss and sub');
+  if (typeof sub !== 'string' || !SERVICE_NAME.test(sub) || iss !== sub || sub !== kid)
+    refuse('token must name the calling service in iss, sub and kid');
   if (typeof aud !== 'string') refuse('token must name the service called in aud');
   if (!isTime(iat) || !isTime(exp) || exp <= iat) refuse('token must carry iat and exp');
   const now = options.now ?? Math.floor(Date.now() / 1000);
@@ -139,25 +135,39 @@ export function verifyServiceToken(token: string, secret: string, options: Verif
   return { name: sub as string, expiresAt: (exp as number) * 1000 };
 }
 
-/** The shared-secret verifier of service tokens (see the module comment). */
-export class HmacServiceTokenVerifier implements ServiceTokenVerifier {
+/** Tokens a verifier remembers having accepted (each caller reuses one per audience for 40 s). */
+const VERIFIED_TOKENS_KEPT = 256;
+
+/**
+ * The verifier of service tokens for the service that owns `keyring`. An accepted token is remembered,
+ * by its whole text, until its `exp` plus the clock skew, so the hot path (four protocol calls per 2PC
+ * transaction, each with a token reused for 40 s) pays the signature check once per token, not per call.
+ */
+export class KeyringServiceTokenVerifier implements ServiceTokenVerifier {
+  private readonly accepted = new Map<string, ServiceCaller>();
+
   constructor(
-    private readonly secret: string,
-    /** This service's name. */
-    private readonly audience: string,
+    private readonly keyring: ServiceKeyring,
     private readonly clock: () => number = Date.now,
-  ) {
-    checkSecret(secret);
-  }
+  ) {}
 
   verify(token: string): Promise<ServiceCaller> {
+    const now = this.clock();
+    const known = this.accepted.get(token);
+    if (known !== undefined && now <= known.expiresAt + SERVICE_TOKEN_CLOCK_SKEW_SECONDS * 1000)
+      return Promise.resolve({ ...known });
     try {
-      return Promise.resolve(
-        verifyServiceToken(token, this.secret, {
-          audience: this.audience,
-          now: Math.floor(this.clock() / 1000),
-        }),
-      );
+      const caller = verifyServiceToken(token, this.keyring, {
+        audience: this.keyring.name,
+        now: Math.floor(now / 1000),
+      });
+      this.accepted.delete(token);
+      this.accepted.set(token, caller);
+      if (this.accepted.size > VERIFIED_TOKENS_KEPT) {
+        const oldest = this.accepted.keys().next();
+        if (oldest.done !== true) this.accepted.delete(oldest.value);
+      }
+      return Promise.resolve({ ...caller });
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -166,29 +176,26 @@ export class HmacServiceTokenVerifier implements ServiceTokenVerifier {
 
 /**
  * Signs this service's tokens, one per audience, and reuses each until shortly before it expires, so a
- * hot path (four protocol calls per 2PC transaction) does not pay an HMAC per call.
+ * hot path does not pay a signature per call.
  */
-export class HmacServiceTokenSigner implements ServiceCredentials {
+export class ServiceTokenSigner implements ServiceCredentials {
   private readonly cache = new Map<string, { header: string; renewAt: number }>();
 
   constructor(
-    /** This service's name: `iss` and `sub` of its tokens. */
-    private readonly issuer: string,
-    private readonly secret: string,
+    private readonly keyring: ServiceKeyring,
     private readonly clock: () => number = Date.now,
     private readonly ttlSeconds = SERVICE_TOKEN_TTL_SECONDS,
-  ) {
-    checkSecret(secret);
-  }
+  ) {}
 
   authorization(audience: string): string {
     const now = this.clock();
     const cached = this.cache.get(audience);
     if (cached && now < cached.renewAt) return cached.header;
     const iat = Math.floor(now / 1000);
+    const name = this.keyring.name;
     const token = signServiceToken(
-      { iss: this.issuer, sub: this.issuer, aud: audience, iat, exp: iat + this.ttlSeconds },
-      this.secret,
+      { iss: name, sub: name, aud: audience, iat, exp: iat + this.ttlSeconds },
+      this.keyring,
     );
     const header = `Bearer ${token}`;
     // Renewed at two thirds of its life: a token sent just before renewal still has a third left.

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
+import { configuredServiceKeyring, seededServiceKeyring, type ServiceKeyring } from '../auth/service-keys';
 import { ConfigError, toInt } from './environment';
 
 // The pieces a service's environment is composed of. Each service lists the pieces it uses (its
@@ -56,17 +57,21 @@ export class DatabaseEnvironment {
   @Transform(toInt) @IsInt() @Min(1) @Max(500) PG_POOL_SIZE: number = 20;
 }
 
-/** The secret service tokens on `/internal/*` routes are signed with (see `auth/service-token.ts`). */
+/** The keys service tokens on `/internal/*` routes are signed and checked with (see `auth/service-keys.ts`). */
 export class ServiceAuthEnvironment {
+  /** This service's own Ed25519 private key, PKCS#8 PEM (literal `\n` for line breaks is accepted). */
+  @IsOptional() @IsString() SERVICE_PRIVATE_KEY?: string;
+  /** The public keys of the platform's services as an inline JWKS document, `kid` = service name. */
+  @IsOptional() @IsString() SERVICE_JWKS?: string;
   /**
-   * The secret every service of the platform shares to sign and verify service tokens. Required by every
-   * service, with no default: a service refuses to start without it (tools that only reach the database
-   * do not read this piece).
+   * Development and tests only, instead of the two above: the seed every service's key pair is derived
+   * from. Refused under `NODE_ENV=production`, since whoever holds it can act as any service.
    */
   @IsOptional()
   @IsString()
-  @MinLength(32, { message: 'SERVICE_AUTH_SECRET must be at least 32 characters' })
-  SERVICE_AUTH_SECRET?: string;
+  @MinLength(32, { message: 'SERVICE_KEY_SEED must be at least 32 characters' })
+  SERVICE_KEY_SEED?: string;
+  @IsOptional() @IsString() NODE_ENV?: string;
 }
 
 /**
@@ -217,14 +222,33 @@ export type BaseEnvironment = PlatformEnvironment &
   ThreePhaseCommitEnvironment &
   MessageServerEnvironment;
 
-/** The `SERVICE_AUTH_SECRET` of a service's environment; a ConfigError naming the variable when unset. */
-export function requireServiceAuthSecret(env: ServiceAuthEnvironment): string {
-  if (env.SERVICE_AUTH_SECRET === undefined) {
-    throw new ConfigError(
-      "Invalid configuration:\n  SERVICE_AUTH_SECRET is not set: every service needs the secret the platform's services share to sign service tokens (at least 32 characters)",
-    );
+/**
+ * The keyring of the service `name` from its environment (see `auth/service-keys.ts`); a ConfigError naming
+ * the variables when they are missing, wrong or mixed, or when a development seed meets production.
+ */
+export function requireServiceKeyring(env: ServiceAuthEnvironment, name: string): ServiceKeyring {
+  const fail = (problem: string): never => {
+    throw new ConfigError(`Invalid configuration:\n  ${problem}`);
+  };
+  const { SERVICE_PRIVATE_KEY: privateKey, SERVICE_JWKS: jwks, SERVICE_KEY_SEED: seed } = env;
+  if (seed !== undefined) {
+    if (privateKey !== undefined || jwks !== undefined)
+      fail('SERVICE_KEY_SEED is for development: set it or SERVICE_PRIVATE_KEY and SERVICE_JWKS, not both');
+    if (env.NODE_ENV === 'production')
+      fail(
+        'SERVICE_KEY_SEED is refused under NODE_ENV=production: give each service SERVICE_PRIVATE_KEY and SERVICE_JWKS (npm run service-keys)',
+      );
+    return seededServiceKeyring(seed, name);
   }
-  return env.SERVICE_AUTH_SECRET;
+  if (privateKey === undefined || jwks === undefined)
+    return fail(
+      "SERVICE_PRIVATE_KEY and SERVICE_JWKS are not set: every service needs its own key to sign service tokens and the services' public keys to check them (npm run service-keys makes a set; SERVICE_KEY_SEED in development)",
+    );
+  try {
+    return configuredServiceKeyring(name, privateKey, jwks);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }
 
 /** `MESSAGE_PRODUCERS` as a map from producer name to its check-back base URL. */

@@ -24,7 +24,7 @@ export type EnvironmentOf<P extends readonly EnvironmentPiece[]> = UnionToInters
 export const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
 
-const SECRET_VARIABLE = /SECRET|PASSWORD/;
+const SECRET_VARIABLE = /SECRET|PASSWORD|PRIVATE_KEY|KEY_SEED/;
 
 /** The variables of `env` that are set (an empty value counts as unset, so the default applies). */
 export function definedVariables(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -13,6 +13,12 @@ import {
   TransactionsEnvironment,
   TwoPhaseCommitEnvironment,
 } from './service-config';
+import {
+  derivedServiceKey,
+  privateKeyPem,
+  servicePublicJwk,
+  type ServicePublicJwk,
+} from '../auth/service-keys';
 
 const SECRET = 'a-service-auth-secret-of-32-chars';
 
@@ -25,18 +31,18 @@ describe('service configuration', () => {
     };
     const config = buildServiceConfig(ward, [], {
       RECORDS_URL: 'http://records:9001',
-      SERVICE_AUTH_SECRET: SECRET,
+      SERVICE_KEY_SEED: SECRET,
     });
     expect(config.port).toBe(3002);
     expect(config.database.database).toBe('hospital_ward');
     expect(config.peers).toEqual({ records: 'http://records:9001', 'ward-orders': 'http://127.0.0.1:3050' });
-    expect(buildServiceConfig(ward, [], { PORT: '4000', SERVICE_AUTH_SECRET: SECRET }).port).toBe(4000);
+    expect(buildServiceConfig(ward, [], { PORT: '4000', SERVICE_KEY_SEED: SECRET }).port).toBe(4000);
     expect(() =>
-      buildServiceConfig(ward, [], { WARD_ORDERS_URL: 'not a url', SERVICE_AUTH_SECRET: SECRET }),
+      buildServiceConfig(ward, [], { WARD_ORDERS_URL: 'not a url', SERVICE_KEY_SEED: SECRET }),
     ).toThrow(/WARD_ORDERS_URL="not a url": WARD_ORDERS_URL must be a URL address/);
     // A variable of a peer the service did not declare is neither read nor validated.
     expect(
-      buildServiceConfig(ward, [], { PACS_URL: 'x', SERVICE_AUTH_SECRET: SECRET }).peers,
+      buildServiceConfig(ward, [], { PACS_URL: 'x', SERVICE_KEY_SEED: SECRET }).peers,
     ).not.toHaveProperty('pacs');
   });
 
@@ -49,28 +55,62 @@ describe('service configuration', () => {
     expect(load).toThrow(/LOG_LEVEL="loud"/);
   });
 
-  it('refuses to build a service without SERVICE_AUTH_SECRET, naming it; tools reading the database do not need it', () => {
+  it('refuses to build a service without its keys, naming them; tools reading the database do not need them', () => {
     const build = () => buildServiceConfig({ name: 'lab', defaultPort: 3002 }, [], {});
     expect(build).toThrow(ConfigError);
-    expect(build).toThrow(/SERVICE_AUTH_SECRET is not set/);
+    expect(build).toThrow(/SERVICE_PRIVATE_KEY and SERVICE_JWKS are not set/);
     expect(loadEnvironment(DatabaseEnvironment, {}).PGPORT).toBe(5432);
+  });
+
+  it('takes a deployed key and key set, and refuses a key set without this service or with another key for it', () => {
+    const lab = { name: 'lab', defaultPort: 3002 };
+    const labKey = derivedServiceKey(SECRET, 'lab');
+    const jwks = (...keys: ServicePublicJwk[]) => JSON.stringify({ keys });
+    const deployed = {
+      SERVICE_PRIVATE_KEY: privateKeyPem(labKey).replace(/\n/g, '\\n'),
+      SERVICE_JWKS: jwks(
+        servicePublicJwk('lab', labKey),
+        servicePublicJwk('ward', derivedServiceKey(SECRET, 'ward')),
+      ),
+    };
+    expect(buildServiceConfig(lab, [], deployed).service.name).toBe('lab');
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { ...deployed, SERVICE_JWKS: jwks(servicePublicJwk('ward', labKey)) },
+        /SERVICE_JWKS has no key for this service \(lab\)/,
+      ],
+      [
+        { ...deployed, SERVICE_JWKS: jwks(servicePublicJwk('lab', derivedServiceKey(SECRET, 'ward'))) },
+        /another public key for lab than SERVICE_PRIVATE_KEY's/,
+      ],
+      [
+        { ...deployed, SERVICE_JWKS: '{"keys":[{"kid":"lab","kty":"RSA"}]}' },
+        /keys\[0\] \(lab\) must be an Ed25519 public key/,
+      ],
+      [{ ...deployed, SERVICE_JWKS: 'not json' }, /SERVICE_JWKS is not JSON/],
+      [{ ...deployed, SERVICE_PRIVATE_KEY: 'not a key' }, /SERVICE_PRIVATE_KEY is not a PEM private key/],
+      [{ ...deployed, SERVICE_KEY_SEED: SECRET }, /set it or SERVICE_PRIVATE_KEY and SERVICE_JWKS, not both/],
+      [
+        { SERVICE_KEY_SEED: SECRET, NODE_ENV: 'production' },
+        /SERVICE_KEY_SEED is refused under NODE_ENV=production/,
+      ],
+    ];
+    for (const [env, problem] of cases) expect(() => buildServiceConfig(lab, [], env)).toThrow(problem);
   });
 
   it('caps heap growth at 30% past live data unless HEAP_GROWTH_PERCENT says otherwise (0: V8 decides)', () => {
     const lab = { name: 'lab', defaultPort: 3002 };
-    expect(buildServiceConfig(lab, [], { SERVICE_AUTH_SECRET: SECRET }).env.HEAP_GROWTH_PERCENT).toBe(30);
-    const off = { SERVICE_AUTH_SECRET: SECRET, HEAP_GROWTH_PERCENT: '0' };
+    expect(buildServiceConfig(lab, [], { SERVICE_KEY_SEED: SECRET }).env.HEAP_GROWTH_PERCENT).toBe(30);
+    const off = { SERVICE_KEY_SEED: SECRET, HEAP_GROWTH_PERCENT: '0' };
     expect(buildServiceConfig(lab, [], off).env.HEAP_GROWTH_PERCENT).toBe(0);
-    const wild = { SERVICE_AUTH_SECRET: SECRET, HEAP_GROWTH_PERCENT: '900' };
+    const wild = { SERVICE_KEY_SEED: SECRET, HEAP_GROWTH_PERCENT: '900' };
     expect(() => buildServiceConfig(lab, [], wild)).toThrow(/HEAP_GROWTH_PERCENT="900"/);
   });
 
-  it('refuses a short SERVICE_AUTH_SECRET without echoing it', () => {
-    const short = 'too-short-a-secret';
-    const load = () => loadEnvironment(ServiceAuthEnvironment, { SERVICE_AUTH_SECRET: short });
-    expect(load).toThrow(
-      /SERVICE_AUTH_SECRET=\(hidden\): SERVICE_AUTH_SECRET must be at least 32 characters/,
-    );
+  it('refuses a short SERVICE_KEY_SEED without echoing it', () => {
+    const short = 'too-short-a-seed';
+    const load = () => loadEnvironment(ServiceAuthEnvironment, { SERVICE_KEY_SEED: short });
+    expect(load).toThrow(/SERVICE_KEY_SEED=\(hidden\): SERVICE_KEY_SEED must be at least 32 characters/);
     expect(load).not.toThrow(new RegExp(short));
   });
 
@@ -96,7 +136,7 @@ describe('service configuration', () => {
 describe('a configuration composed of the pieces a service uses', () => {
   const coordinatorLike = { name: 'records', defaultPort: 3001 };
   const messagingLike = { name: 'ward-stock', defaultPort: 3041 };
-  const badBroker = { SERVICE_AUTH_SECRET: SECRET, AMQP_URL: 'http://not-a-broker' };
+  const badBroker = { SERVICE_KEY_SEED: SECRET, AMQP_URL: 'http://not-a-broker' };
 
   it('lets a service without messaging boot whatever AMQP_URL holds, and fails one with messaging, naming AMQP_URL', () => {
     const records = buildServiceConfig(coordinatorLike, [TwoPhaseCommitEnvironment], badBroker);
@@ -113,7 +153,7 @@ describe('a configuration composed of the pieces a service uses', () => {
 
   it('hands a library module its piece, and refuses at boot a module whose piece the service lacks', () => {
     const records = buildServiceConfig(coordinatorLike, [TwoPhaseCommitEnvironment], {
-      SERVICE_AUTH_SECRET: SECRET,
+      SERVICE_KEY_SEED: SECRET,
     });
     expect(environmentOf(records, TwoPhaseCommitEnvironment).TX_VOTE_TIMEOUT_MS).toBe(5_000);
     // A piece extending another stands for it: two-phase commit includes the transaction settings.

@@ -8,7 +8,7 @@ import {
   problemLine,
   readPieces,
 } from './environment';
-import { PLATFORM_PIECES, PlatformEnvironment, requireServiceAuthSecret } from './environment-pieces';
+import { PLATFORM_PIECES, PlatformEnvironment, requireServiceKeyring } from './environment-pieces';
 
 export * from './environment';
 export * from './environment-pieces';
@@ -76,7 +76,7 @@ export function environmentOf<T extends object>(config: ServiceConfig, piece: En
 
 /**
  * A service's configuration: the platform's pieces and the service's own `pieces` read from `env`, and its
- * peers. Throws one ConfigError naming every invalid variable (and SERVICE_AUTH_SECRET when unset).
+ * peers. Throws one ConfigError naming every invalid variable (and the service keys when unset or wrong).
  */
 export function buildServiceConfig<const P extends readonly EnvironmentPiece[]>(
   service: ServiceIdentity,
@@ -97,7 +97,7 @@ export function buildServiceConfig<const P extends readonly EnvironmentPiece[]>(
   );
   failOn(problems);
   const e = Object.assign({}, ...instances) as PlatformEnvironment & EnvironmentOf<P>;
-  requireServiceAuthSecret(e);
+  requireServiceKeyring(e, service.name);
   return {
     service,
     env: e,

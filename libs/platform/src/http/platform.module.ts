@@ -5,9 +5,10 @@ import { Logger } from 'pino';
 import { ACCESS_SERVICE_VERIFIER, ACCESS_TOKEN_VERIFIER, AccessGuard } from '../auth/access.guard';
 import { accessTokenSettings, type AccessTokenVerifier, JwksAccessTokenVerifier } from '../auth/access-token';
 import { CachingAccessTokenVerifier } from '../auth/cached-access-token';
-import { HmacServiceTokenVerifier, type ServiceTokenVerifier } from '../auth/service-token';
+import { serviceTokenVerifier } from '../auth/service-identity';
+import type { ServiceTokenVerifier } from '../auth/service-token';
 import { SmartConfigurationController } from '../auth/smart-configuration';
-import { requireServiceAuthSecret, SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
+import { SERVICE_CONFIG, ServiceConfig } from '../config/service-config';
 import { DatabaseModule } from '../database/database.module';
 import type { EntityClass } from '../database/session-entity-manager';
 import { HealthModule, ReadinessCheck } from '../health/health';
@@ -79,8 +80,7 @@ export class PlatformModule implements NestModule {
         },
         {
           provide: ACCESS_SERVICE_VERIFIER,
-          useFactory: (): ServiceTokenVerifier =>
-            new HmacServiceTokenVerifier(requireServiceAuthSecret(config.env), config.service.name),
+          useFactory: (): ServiceTokenVerifier => serviceTokenVerifier(config),
         },
         { provide: APP_GUARD, useClass: AccessGuard },
       ],

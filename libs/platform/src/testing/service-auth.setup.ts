@@ -1,7 +1,8 @@
-// Jest setup file (every project): gives the spec file's services one shared random SERVICE_AUTH_SECRET
-// and one token issuer (AUTH_JWKS, AUTH_ISSUER) whose tokens `testAuthorization(role)` signs.
+// Jest setup file (every project): gives the spec file's services one random SERVICE_KEY_SEED (each
+// service's key pair derives from it) and one token issuer (AUTH_JWKS, AUTH_ISSUER) whose tokens
+// `testAuthorization(role)` signs.
 import { testIssuerKeys } from './access-token';
-import { testServiceAuthSecret } from './service-auth';
+import { testServiceKeySeed } from './service-auth';
 
-testServiceAuthSecret();
+testServiceKeySeed();
 testIssuerKeys();

@@ -1,23 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { HmacServiceTokenSigner, ServiceCredentials } from '../auth/service-token';
+import { seededServiceKeyring, type ServiceKeyring } from '../auth/service-keys';
+import { ServiceTokenSigner, type ServiceCredentials } from '../auth/service-token';
 
 /**
- * The service auth secret of a test run. Every Nest app a spec boots reads its config from
- * `process.env`, and every service process it spawns inherits it, so one random secret set here (by the
- * jest setup file `service-auth.setup.ts`, once per spec file) is shared by all of them. An explicit
- * `SERVICE_AUTH_SECRET` in the environment wins.
+ * The development key seed of a test run. Every Nest app a spec boots reads its config from
+ * `process.env`, and every service process it spawns gets its own key derived from it
+ * (`scripts/services.ts`), so one random seed set here (by the jest setup file `service-auth.setup.ts`,
+ * once per spec file) gives every service of the spec its own key pair. An explicit `SERVICE_KEY_SEED` in
+ * the environment wins.
  */
-export function testServiceAuthSecret(): string {
-  process.env.SERVICE_AUTH_SECRET ??= randomBytes(32).toString('base64url');
-  return process.env.SERVICE_AUTH_SECRET;
+export function testServiceKeySeed(): string {
+  process.env.SERVICE_KEY_SEED ??= randomBytes(32).toString('base64url');
+  return process.env.SERVICE_KEY_SEED;
 }
 
-/** Credentials of a service named `name` under the test run's secret: what a spec sends as that service. */
+/** The keyring of a service named `name` under the test run's seed. */
+export function testServiceKeyring(name: string): ServiceKeyring {
+  return seededServiceKeyring(testServiceKeySeed(), name);
+}
+
+/** Credentials of a service named `name` under the test run's seed: what a spec sends as that service. */
 export function testServiceCredentials(name: string): ServiceCredentials {
-  return new HmacServiceTokenSigner(name, testServiceAuthSecret());
+  return new ServiceTokenSigner(testServiceKeyring(name));
 }
 
-/** `Authorization` header value of a token from `caller` to `audience` under the test run's secret. */
+/** `Authorization` header value of a token from `caller` to `audience` under the test run's seed. */
 export function testServiceAuthorization(caller: string, audience: string): string {
   return testServiceCredentials(caller).authorization(audience);
 }

@@ -113,7 +113,7 @@ const observerProvider = {
  *   `POST /internal/message-transactions/:gtid/outcome`.
  *
  * Every internal route is behind `ServiceAuthGuard`; every call to another service carries this
- * service's token (`SERVICE_AUTH_SECRET`).
+ * service's token (signed with its own key).
  */
 @Module({})
 export class MessageTransactionModule {

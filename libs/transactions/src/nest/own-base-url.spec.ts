@@ -4,7 +4,7 @@ import { ownBaseUrl } from './message-transaction.module';
 describe('ownBaseUrl (a producer’s check-back address)', () => {
   const config = (env: Record<string, string>) =>
     buildServiceConfig({ name: 'pharmacy-supply-chain', defaultPort: 3042 }, BaseEnvironment, {
-      SERVICE_AUTH_SECRET: 'x'.repeat(32),
+      SERVICE_KEY_SEED: 'x'.repeat(32),
       ...env,
     });
 

@@ -35,7 +35,7 @@ export interface TestServiceOptions {
 
 /**
  * A service's configuration as a spec boots it: the process environment (PostgreSQL, RabbitMQ, the spec
- * file's SERVICE_AUTH_SECRET), its port and database, silent logs, then the suite's own `env`.
+ * file's SERVICE_KEY_SEED), its port and database, silent logs, then the suite's own `env`.
  */
 export function testServiceConfig({ name, port, database, peers, env }: TestServiceOptions): ServiceConfig {
   return buildServiceConfig({ name, defaultPort: port, peers }, BaseEnvironment, {
