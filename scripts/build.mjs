@@ -1,6 +1,7 @@
 // Compiles apps/, libs/ and scripts/ to dist/ with SWC, rewriting the @hospital/* path aliases.
 // Type-checking is `npm run check`; this stays fast enough to run before every demo, test and bench.
 import { transformFile } from '@swc/core';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import aliases from '../tools/tsconfig-paths.js';
@@ -25,9 +26,13 @@ const options = {
   },
 };
 
+/** The operations console: a browser app, built by Vite (below), not compiled for Node. */
+const consoleDir = join(root, 'apps', 'console');
+
 async function* walk(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
+    if (path === consoleDir) continue;
     if (entry.isDirectory()) yield* walk(path);
     else if (/(?<!\.d|\.spec|-spec)\.ts$/.test(entry.name)) yield path;
   }
@@ -57,3 +62,20 @@ const { ensureDefinitionCache } = createRequire(import.meta.url)(
   join(out, 'libs/fhir/src/definitions/definition-cache.js'),
 );
 ensureDefinitionCache();
+
+// The operations console (apps/console) to dist/console, which the gateway serves at /console/: built again
+// only when a file of it is newer than the last build.
+async function newest(dir) {
+  let latest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? await newest(path) : (await stat(path)).mtimeMs);
+  }
+  return latest;
+}
+const consoleBuilt = await stat(join(out, 'console', 'index.html')).catch(() => undefined);
+if (existsSync(consoleDir) && (!consoleBuilt || consoleBuilt.mtimeMs < (await newest(consoleDir)))) {
+  const { build } = await import('vite');
+  await build({ configFile: join(consoleDir, 'vite.config.ts'), logLevel: 'warn' });
+  process.stderr.write('build: built the operations console to dist/console/\n');
+}

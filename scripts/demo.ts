@@ -10,7 +10,7 @@ import { seedFormulary } from '../apps/pharmacy/src/dispensing/database/seeds/fo
 import { seedInventory } from '../apps/pharmacy/src/inventory/database/seeds/stock';
 import { seedConsultDirectory } from '../apps/telemedicine/src/database/seeds/consult-directory';
 /* eslint-enable no-restricted-imports */
-import { Database, devRoleFor } from '@hospital/platform';
+import { Database, devRoleFor, ROLES } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
@@ -20,6 +20,7 @@ import type { ConfirmationSinks } from './lib/confirmation-sinks';
 import { appointmentsBanner, seedDemoSlots, startConfirmationSinks } from './lib/demo-appointments';
 import { demoOrderRoundTrip, departmentEnv, DepartmentSimulators } from './lib/demo-departments';
 import { demoSeed } from './lib/demo-hospital';
+import { ScenarioDriver } from './lib/demo-scenario';
 import { demoConsult } from './lib/demo-telemedicine';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
 import { loadEnvironment, BaseEnvironment } from '@hospital/platform';
@@ -128,9 +129,11 @@ async function main(): Promise<void> {
     bedside?: BedsideSimulator;
     confirmations?: ConfirmationSinks;
     departments?: DepartmentSimulators;
+    scenario?: ScenarioDriver;
   } = {};
   const stop = async () => {
     log('stopping services…');
+    extras.scenario?.stop();
     await extras.bedside?.close();
     await extras.departments?.stop();
     await Promise.all(running.map((s) => s.stop()));
@@ -205,11 +208,39 @@ async function main(): Promise<void> {
       '',
     ]).join('\n'),
   );
+  process.stdout.write(`${consoleBanner(url(8080)).join('\n')}\n`);
+  extras.scenario = new ScenarioDriver(
+    {
+      emr: url(3001),
+      pharmacy: url(3004),
+      supplyChain: url(3042),
+      appointments: url(3006),
+      carePlans: url(3007),
+      telemedicine: url(3008),
+      icuStation: url(3051),
+      inventory: url(3041),
+    },
+    log,
+  );
+  await extras.scenario.start();
   demoOrderRoundTrip(url(3001)).then(
     (lines) => process.stdout.write(`${withTokens(lines).join('\n')}\n`),
     (error: unknown) =>
       log(`the demo order did not complete: ${error instanceof Error ? error.message : String(error)}`),
   );
+}
+
+/** The console's address, with a sign-in link per demo role (a development token in the URL fragment). */
+function consoleBanner(gateway: string): string[] {
+  return [
+    `The operations console: ${gateway}/console/ — sign in with a link (a 12-hour development token):`,
+    ...ROLES.map(
+      (role) =>
+        `  ${role.padEnd(14)} ${gateway}/console/#token=${devAuthorization(role).slice('Bearer '.length)}`,
+    ),
+    'A scenario driver keeps every workflow running (progress below every 10 s; some plans fail on purpose).',
+    '',
+  ];
 }
 
 /** The banner's curl commands with the token each needs: `$ADMIN` on the admin APIs, `$TOKEN` elsewhere. */

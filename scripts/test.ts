@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endpointsFromEnv, ensureInfrastructure, InfrastructureError } from './infra/index';
+import { ensureChromium } from './infra/debian-packages';
 import { deleteLeftoverQueues } from './infra/rabbitmq-leftovers';
 import { repositoryRoot } from './services';
 
@@ -89,6 +90,8 @@ async function main(): Promise<number> {
 
   await ensureInfrastructure({ log });
   await deleteLeftoverQueues(endpointsFromEnv(), log);
+  // The console's browser tests drive Debian's Chromium; installed here, not inside a spec's time-out.
+  if (selected.includes('integration')) await ensureChromium(log);
 
   const results: string[] = [];
   const first = selected.filter((p) => p !== 'faults');

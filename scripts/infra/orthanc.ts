@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { runCommand, summarizeOutput } from './exec';
+import { ensureDebianBinary } from './debian-packages';
 import { InfrastructureError, type Log } from './control';
 
 const PLUGINS = '/usr/share/orthanc/plugins';
@@ -75,29 +75,8 @@ export function orthancConfig(options: OrthancOptions): Record<string, unknown> 
 }
 
 /** The Orthanc binary, installing the Debian packages (orthanc, orthanc-dicomweb, dcmtk) when it is missing. */
-export async function ensureOrthancInstalled(log: Log = () => undefined): Promise<string> {
-  if (existsSync(BINARY)) return BINARY;
-  log('Orthanc is not installed: apt-get install -y orthanc orthanc-dicomweb dcmtk');
-  const update = await runCommand(['apt-get', 'update'], 300_000);
-  const install = await runCommand(
-    [
-      'env',
-      'DEBIAN_FRONTEND=noninteractive',
-      'apt-get',
-      'install',
-      '-y',
-      'orthanc',
-      'orthanc-dicomweb',
-      'dcmtk',
-    ],
-    600_000,
-  );
-  if (install.code !== 0 || !existsSync(BINARY)) {
-    throw new InfrastructureError(
-      `could not install Orthanc: ${summarizeOutput(install.output || update.output)}`,
-    );
-  }
-  return BINARY;
+export function ensureOrthancInstalled(log: Log = () => undefined): Promise<string> {
+  return ensureDebianBinary(BINARY, ['orthanc', 'orthanc-dicomweb', 'dcmtk'], log);
 }
 
 /** Whether an Orthanc answers at `url` (its `/system`). */

@@ -83,12 +83,15 @@ export interface DemoSlots {
  * service's own API. Idempotent: a slot that is already there is refused as an overlap (409) and left as
  * it is, booked or free.
  */
+/** The practitioners with consult schedules: the README's two and the first of the emergency department. */
+export const clinicPractitioners = demoPractitioners.slice(0, 3);
+
 export async function seedDemoSlots(base: string): Promise<DemoSlots> {
   const from = startOfDay(Date.now()) + DAY_MS;
   const to = from + DAYS * DAY_MS;
   let created = 0;
   let total = 0;
-  for (const practitioner of demoPractitioners) {
+  for (const practitioner of clinicPractitioners) {
     const scheduleId = await scheduleFor(base, practitioner.id!, from, to);
     const starts: number[] = [];
     for (let day = 0; day < DAYS; day++)
@@ -130,7 +133,7 @@ export async function appointmentsBanner(
   };
   const views = sinks.views();
   return [
-    `Appointments: ${demoPractitioners.map((p) => p.id).join(' and ')} have open ${SLOT_MINUTES}-minute slots ` +
+    `Appointments: ${clinicPractitioners.map((p) => p.id).join(', ')} have open ${SLOT_MINUTES}-minute slots ` +
       `${String(OPENS).padStart(2, '0')}:00–${CLOSES}:00 UTC for ${DAYS} days from ${slots.firstDay}. Find one and book it:`,
     `  curl -s '${freeUrl}'`,
     ...(booking

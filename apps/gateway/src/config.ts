@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { buildServiceConfig, MessagingEnvironment, ServiceConfigOf, toInt } from '@hospital/platform';
 
 /**
@@ -51,6 +51,8 @@ export class GatewayEnvironment {
     message: 'CORS_ORIGINS must be http(s) origins separated by commas',
   })
   CORS_ORIGINS: string = '';
+  /** The built operations console served at /console/ (default: dist/console of this checkout). */
+  @IsOptional() @IsString() CONSOLE_DIR?: string;
 }
 
 /** The gateway's settings and RabbitMQ's (AMQP_URL, MESSAGING_NAMESPACE): its refusals' audit records. */

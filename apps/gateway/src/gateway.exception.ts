@@ -4,6 +4,8 @@ import { DomainException, ErrorCodeMappings } from '@hospital/platform';
 export enum GatewayErrorCode {
   /** No backend serves the resource type (or the path is not a FHIR interaction). */
   UnknownResourceType = 'unknown-resource-type',
+  /** `/api/<service>/…` names no backend of the gateway. */
+  UnknownService = 'unknown-service',
   /** The request is malformed before any backend sees it (a Bundle that is not one, a dot segment). */
   InvalidRequest = 'invalid-request',
   PayloadTooLarge = 'payload-too-large',
@@ -18,6 +20,7 @@ export enum GatewayErrorCode {
 
 export const GATEWAY_ERRORS: ErrorCodeMappings<GatewayErrorCode> = {
   [GatewayErrorCode.UnknownResourceType]: { status: 404, issue: 'not-supported', message: 'dead-letter' },
+  [GatewayErrorCode.UnknownService]: { status: 404, issue: 'not-found', message: 'dead-letter' },
   [GatewayErrorCode.InvalidRequest]: { status: 400, issue: 'invalid', message: 'dead-letter' },
   [GatewayErrorCode.PayloadTooLarge]: { status: 413, issue: 'too-long', message: 'dead-letter' },
   [GatewayErrorCode.RateLimited]: { status: 429, issue: 'throttled', message: 'retry' },

@@ -5,6 +5,7 @@ import { GatewayEnvironment, type GatewayConfig } from './config';
 import { RateLimitGuard } from './edge/rate-limit.guard';
 import { securityHeaders } from './edge/security-headers';
 import { GatewayHealthController } from './health/gateway-health.controller';
+import { ApiGatewayController } from './proxy/api-gateway.controller';
 import { FhirGatewayController } from './proxy/fhir-gateway.controller';
 import { GatewayProxy } from './proxy/gateway-proxy';
 import { Backends } from './routing/backends';
@@ -27,7 +28,7 @@ export class GatewayModule implements NestModule {
         }),
         BrokerAuditModule.forRoot(),
       ],
-      controllers: [GatewayHealthController, FhirGatewayController],
+      controllers: [GatewayHealthController, FhirGatewayController, ApiGatewayController],
       providers: [Backends, GatewayProxy, RateLimitGuard],
     };
   }

@@ -141,7 +141,14 @@ export class GatewayProxy {
     return Buffer.concat(chunks);
   }
 
-  async forward(backendName: string, request: Request, response: Response, body?: Buffer): Promise<void> {
+  /** `path`: the backend's path and query, the request's own by default. */
+  async forward(
+    backendName: string,
+    request: Request,
+    response: Response,
+    body?: Buffer,
+    path: string = request.originalUrl,
+  ): Promise<void> {
     const backend = this.backends.get(backendName);
     const trusted = fromTrustedProxy(request);
     const headers = backendRequestHeaders(request.headers, {
@@ -166,7 +173,7 @@ export class GatewayProxy {
     // client goes away, the destroyed response aborts the backend request too.
     try {
       await backend.pool.stream(
-        { path: request.originalUrl, method: request.method, headers, body: payload },
+        { path, method: request.method, headers, body: payload },
         ({ statusCode, headers: answered }) => {
           response.statusCode = statusCode;
           for (const [name, value] of clientResponseHeaders(answered)) response.setHeader(name, value);

@@ -26,6 +26,8 @@ export type TableSnapshot = Record<string, { rows: number; maxVersion: number | 
 export class E2eHospital {
   readonly gatewayUrl: string;
   readonly databases: Record<string, DatabaseSettings> = {};
+  /** The services' MESSAGING_NAMESPACE: their exchanges and queues are named under it. */
+  readonly namespace = `gateway-e2e-${randomBytes(4).toString('hex')}`;
   private readonly services: SpawnedServices;
 
   private constructor(
@@ -39,7 +41,7 @@ export class E2eHospital {
       LIS_URL: url(ports.lis),
       PACS_URL: url(ports.pacs),
       AUDIT_URL: url(ports.audit),
-      MESSAGING_NAMESPACE: `gateway-e2e-${randomBytes(4).toString('hex')}`,
+      MESSAGING_NAMESPACE: this.namespace,
       OUTBOX_POLL_MS: '100',
     });
   }
