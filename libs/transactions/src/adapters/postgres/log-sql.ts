@@ -6,3 +6,6 @@ export const timelineEvent = (n: number): string =>
 
 /** The end of a lease (or back-off) of parameter `$n` milliseconds from now. */
 export const msFromNow = (n: number): string => `now() + $${n}::float8 * interval '1 millisecond'`;
+
+/** An instant as `/api/transactions` shows it (ISO 8601, UTC), from a column or a timeline's JSON. */
+export const isoInstant = (at: Date | string): string => new Date(at).toISOString();
