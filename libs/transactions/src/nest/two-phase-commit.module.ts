@@ -19,10 +19,10 @@ import { MetricsTransactionObserver, protocolLogger } from './observability';
 import { RECOVERY_LOOPS, RecoveryLoop, RecoveryLoops } from './recovery-loop';
 import {
   TRANSACTION_BROWSER,
-  TransactionsController,
   TwoPhaseCoordinatorController,
   TwoPhaseParticipantController,
 } from './two-phase-commit.controllers';
+import { transactionBrowser, TransactionsApiModule } from './transaction-browsers.module';
 import { Session } from '@hospital/platform';
 import { faultPoints } from './fault-points';
 import { InDoubtController, transactionOperationsProviders } from './transactions-admin.controller';
@@ -63,11 +63,9 @@ export class TwoPhaseCommitModule {
     extraProviders: DynamicModule['providers'] = [],
   ): DynamicModule {
     const coordinating = (options.participants ?? []).length > 0;
-    // The in-doubt admin first: `/api/transactions/:gtid` would take `in-doubt` for a gtid.
-    const controllers: NonNullable<DynamicModule['controllers']> = [
-      InDoubtController,
-      TransactionsController,
-    ];
+    // `/api/transactions` comes from TransactionsApiModule, imported below: Nest registers this module's
+    // routes first, so `/api/transactions/:gtid` does not take `in-doubt` for a gtid.
+    const controllers: NonNullable<DynamicModule['controllers']> = [InDoubtController];
     if (coordinating) controllers.push(TwoPhaseCoordinatorController);
     if (options.participant) controllers.push(TwoPhaseParticipantController);
 
@@ -85,6 +83,7 @@ export class TwoPhaseCommitModule {
         useFactory: (db: Database) => new PostgresTwoPhaseLog(db),
       },
       { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
+      transactionBrowser('2pc', [PostgresTwoPhaseLog], (log: PostgresTwoPhaseLog) => log),
       PeerPoolsLifecycle,
       RecoveryLoops,
       ...transactionOperationsProviders(),
@@ -170,7 +169,7 @@ export class TwoPhaseCommitModule {
     });
     return {
       module: TwoPhaseCommitModule,
-      imports: [ServiceAuthModule],
+      imports: [ServiceAuthModule, TransactionsApiModule],
       controllers,
       providers,
       exports: coordinating ? [TwoPhaseCoordinator, RecoveryLoops] : [RecoveryLoops],
