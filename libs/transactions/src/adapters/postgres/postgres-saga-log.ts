@@ -259,8 +259,8 @@ const BROWSED_COLUMNS = `gtid, workflow, state, reason, correlation_id, retries,
 const STEP_EVENT = /^step (\d+) (\S+)(.*)$/;
 
 /**
- * A timeline entry of the log, with the step named instead of numbered, the failed step's reason, and
- * the workflow on the first entry: `pharmacy failed: out of stock`.
+ * A timeline entry of the log, with the step named instead of numbered, the workflow on the first entry,
+ * and the failure in the orchestrator's words, which name the step (`pharmacy refused: out of stock`).
  */
 function sagaEvent(event: string, workflow: string, steps: readonly StepRow[]): string {
   if (event === 'started') return `started (${workflow})`;
@@ -268,8 +268,9 @@ function sagaEvent(event: string, workflow: string, steps: readonly StepRow[]): 
   if (!match) return event;
   const step = steps.find((s) => s.position === Number(match[1]));
   const name = step?.name ?? `step ${match[1]}`;
-  const reason = match[2] === 'failed' && step?.error ? `: ${step.error}` : '';
-  return `${name} ${match[2]}${match[3]}${reason}`;
+  if (match[2] === 'failed' && step?.error)
+    return step.error.startsWith(`${name} `) ? step.error : `${name} failed: ${step.error}`;
+  return `${name} ${match[2]}${match[3]}`;
 }
 
 const toListed = (row: BrowsedSagaRow, steps: readonly StepRow[]): ListedTransaction => ({
