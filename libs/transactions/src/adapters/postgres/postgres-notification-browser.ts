@@ -45,10 +45,15 @@ const TRANSACTIONS = `SELECT gtid, min(created_at) AS created_at,
 
 type Entry = { at: Date; event: string };
 
-/** One notification's life as its row and its attempts' rows tell it. */
+/** One notification's life as its row and its attempts' rows tell it; `prefix` names it among several. */
 function notificationEvents(row: BrowsedNotificationRow, prefix: string): Entry[] {
   const entries: Entry[] = [
-    { at: row.created_at, event: `${prefix}written: ${row.type} for ${row.receiver} via ${row.channel}` },
+    {
+      at: row.created_at,
+      event: prefix
+        ? `${prefix}written: ${row.type}`
+        : `written: ${row.type} for ${row.receiver} via ${row.channel}`,
+    },
   ];
   for (const attempt of row.attempt_log) {
     if (attempt.finished_at === null)
