@@ -7,6 +7,7 @@ import { PostgresSagaBrowser } from '../adapters/postgres/postgres-saga-log';
 import { PostgresTccBrowser } from '../adapters/postgres/postgres-tcc-log';
 import { CompositeTransactionBrowser } from '../core/transaction-browsers';
 import { TransactionBrowser } from '../ports/global-transaction';
+import { InDoubtAdmins, InDoubtController } from './transactions-admin.controller';
 import { TransactionsController } from './two-phase-commit.controllers';
 
 /**
@@ -33,17 +34,15 @@ export class TransactionBrowserRegistry {
 /**
  * `/api/transactions` of a service, registered once however many of its modules keep a log: every
  * module that does imports this module (a static one, so the app holds one instance of it and of its
- * controller) and adds its log's browser to the `TransactionBrowserRegistry` with `transactionBrowser()`.
- * The controller lists them all through one `CompositeTransactionBrowser`.
- *
- * `TwoPhaseCommitModule` registers `/api/transactions/in-doubt` in its own controllers, which must come
- * before `/api/transactions/:gtid`: it does, since Nest registers a module's routes before those of the
- * modules it imports, as long as no module scanned earlier imports this one first (a service with 2PC
- * and other logs lists its 2PC feature module first).
+ * controllers) and adds its log's browser to the `TransactionBrowserRegistry` with `transactionBrowser()`.
+ * The controller lists them all through one `CompositeTransactionBrowser`. `/api/transactions/in-doubt`
+ * is registered here too, before `/api/transactions/:gtid` (which would take `in-doubt` for a gtid),
+ * over the `InDoubtAdmin` that `TwoPhaseCommitModule` sets in `InDoubtAdmins`.
  */
 @Module({
-  controllers: [TransactionsController],
+  controllers: [InDoubtController, TransactionsController],
   providers: [
+    InDoubtAdmins,
     TransactionBrowserRegistry,
     {
       provide: CompositeTransactionBrowser,
@@ -52,7 +51,7 @@ export class TransactionBrowserRegistry {
         new CompositeTransactionBrowser(() => registry.all()),
     },
   ],
-  exports: [TransactionBrowserRegistry, CompositeTransactionBrowser],
+  exports: [TransactionBrowserRegistry, CompositeTransactionBrowser, InDoubtAdmins],
 })
 export class TransactionsApiModule {}
 

@@ -25,7 +25,7 @@ import {
 import { transactionBrowser, TransactionsApiModule } from './transaction-browsers.module';
 import { Session } from '@hospital/platform';
 import { faultPoints } from './fault-points';
-import { InDoubtController, transactionOperationsProviders } from './transactions-admin.controller';
+import { transactionOperationsProviders } from './transactions-admin.controller';
 import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
@@ -63,9 +63,8 @@ export class TwoPhaseCommitModule {
     extraProviders: DynamicModule['providers'] = [],
   ): DynamicModule {
     const coordinating = (options.participants ?? []).length > 0;
-    // `/api/transactions` comes from TransactionsApiModule, imported below: Nest registers this module's
-    // routes first, so `/api/transactions/:gtid` does not take `in-doubt` for a gtid.
-    const controllers: NonNullable<DynamicModule['controllers']> = [InDoubtController];
+    // `/api/transactions` and its in-doubt routes come from TransactionsApiModule, imported below.
+    const controllers: NonNullable<DynamicModule['controllers']> = [];
     if (coordinating) controllers.push(TwoPhaseCoordinatorController);
     if (options.participant) controllers.push(TwoPhaseParticipantController);
 
