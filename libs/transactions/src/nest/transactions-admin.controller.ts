@@ -401,10 +401,6 @@ export class InDoubtAdmins {
 export class InDoubtController {
   constructor(@Inject(InDoubtAdmins) private readonly admins: InDoubtAdmins) {}
 
-  private get admin(): InDoubtAdmin {
-    return this.admins.get();
-  }
-
   @Get()
   @ApiOperation({
     summary: 'Transactions in doubt here, oldest first',
@@ -414,14 +410,14 @@ export class InDoubtController {
   })
   @ApiOkResponse({ type: InDoubtListView })
   async list(): Promise<InDoubtListView> {
-    return { transactions: await this.admin.list() };
+    return { transactions: await this.admins.get().list() };
   }
 
   @Get('resolutions')
   @ApiOperation({ summary: 'Operators’ resolutions, newest first: who, why, what, when, heuristic or not' })
   @ApiOkResponse({ type: [ResolutionView] })
   resolutions(@Query(strict) query: ResolutionQuery): Promise<ResolutionView[]> {
-    return this.admin.history(query);
+    return this.admins.get().history(query);
   }
 
   @Post(':gtid/resolve')
@@ -443,7 +439,7 @@ export class InDoubtController {
     @Param('gtid', new GtidPipe()) gtid: string,
     @Body(strict) body: ResolveInDoubtDto,
   ): Promise<ResolutionView> {
-    return this.admin.resolve(gtid, body);
+    return this.admins.get().resolve(gtid, body);
   }
 }
 

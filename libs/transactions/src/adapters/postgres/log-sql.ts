@@ -1,4 +1,4 @@
-/** SQL fragments shared by the leased PostgreSQL logs (`tx_saga`, `tx_tcc`). */
+/** SQL fragments shared by the leased PostgreSQL logs (`tx_saga`, `tx_tcc`), and what their browsers share. */
 
 /** One timeline entry whose text is parameter `$n`, appended with `timeline || …`. */
 export const timelineEvent = (n: number): string =>
