@@ -30,6 +30,7 @@ import { NotificationsController } from './best-effort.controller';
 import { NOTIFICATION_CHANNELS, Notifications } from './best-effort.notifications';
 import { faultPoints } from './fault-points';
 import { protocolLogger } from './observability';
+import { TransactionBrowsersModule } from './transaction-browsers.module';
 
 /** One way this service delivers notifications, and how patiently. */
 export interface NotificationChannelDefinition {
@@ -142,7 +143,8 @@ export class BestEffortRuntime implements OnApplicationBootstrap, OnApplicationS
  * Wires best-effort notification to PostgreSQL, metrics and logs: an injectable `Notifications` to write
  * notifications with (in the change's transaction), one dispatcher per configured channel, and
  * `/api/notifications` (reconciliation, dead letters with replay, attempts). Global, so feature modules
- * inject `Notifications`. The service composes `BestEffortEnvironment` into its configuration and runs
+ * inject `Notifications`; each gtid's notifications are listed at `/api/transactions` too (style
+ * `best-effort`). The service composes `BestEffortEnvironment` into its configuration and runs
  * `bestEffortMigrations` in its database.
  */
 @Module({})
@@ -153,7 +155,7 @@ export class BestEffortModule {
     return {
       module: BestEffortModule,
       global: true,
-      imports: options.imports ?? [],
+      imports: [...(options.imports ?? []), TransactionBrowsersModule.forFeature(['best-effort'])],
       controllers: [NotificationsController],
       providers: [
         ...(options.providers ?? []),

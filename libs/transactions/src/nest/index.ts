@@ -3,6 +3,7 @@ export * from './recovery-loop';
 export * from './retention';
 export * from './transactions-admin.controller';
 export * from './two-phase-commit.controllers';
+export * from './transaction-browsers.module';
 export * from './two-phase-commit.module';
 export * from './three-phase-commit.controller';
 export * from './three-phase-commit.module';

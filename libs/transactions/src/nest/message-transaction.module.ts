@@ -44,6 +44,7 @@ import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 import { RecoveryLoop } from './recovery-loop';
 import { retentionProvider } from './retention';
 import { PostgresRetention } from '../adapters/postgres/postgres-retention';
+import { TransactionBrowsersModule } from './transaction-browsers.module';
 
 /** The server's recovery sweep (re-publish, check-back), started with the app; `runOnce` for tests and tooling. */
 @Injectable()
@@ -105,7 +106,8 @@ const observerProvider = {
  * Wires the two-phase message style to PostgreSQL, HTTP, the broker, metrics and logs.
  *
  * - `forRoot()`, in the message server's root module: the message server — `tx_message`, `/internal/message-transactions` (prepare, submit,
- *   abort), `/api/message-transactions`, a recovery sweep every `TX_RECOVERY_INTERVAL_MS`. Publishes
+ *   abort), `/api/message-transactions`, its messages at `/api/transactions` (style `message`), a recovery
+ *   sweep every `TX_RECOVERY_INTERVAL_MS`. Publishes
  *   through `MESSAGE_PUBLISHER`, which the root module provides by importing `MessagingModule.forRoot`.
  *   Serves the producers `MESSAGE_PRODUCERS` lists, and calls them back only there.
  * - `forFeature({ server })`, in a producer's feature module: a `MessageTransactionProducer<Session>` to inject, the barrier table
@@ -121,7 +123,7 @@ export class MessageTransactionModule {
   static forRoot(): DynamicModule {
     return {
       module: MessageTransactionModule,
-      imports: [ServiceAuthModule],
+      imports: [ServiceAuthModule, TransactionBrowsersModule.forFeature(['message'])],
       controllers: [MessageServerController, MessageTransactionsController],
       providers: [
         observerProvider,

@@ -26,7 +26,8 @@ import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 import { RECOVERY_LOOPS, RecoveryLoop, RecoveryLoops } from './recovery-loop';
 import { ThreePhaseParticipantController } from './three-phase-commit.controller';
 import { THREE_PHASE_BRANCH_WORK } from './three-phase-commit.tokens';
-import { TRANSACTION_BROWSER, TransactionsController } from './two-phase-commit.controllers';
+import { TRANSACTION_BROWSER } from './two-phase-commit.controllers';
+import { transactionBrowser, TransactionsApiModule } from './transaction-browsers.module';
 
 export interface ThreePhaseCommitOptions {
   /** Services this one coordinates 3PC transactions with, by name (their URLs come from config peers). */
@@ -63,7 +64,6 @@ export class ThreePhaseCommitModule {
   ): DynamicModule {
     const coordinating = (options.participants ?? []).length > 0;
     const controllers: NonNullable<DynamicModule['controllers']> = [];
-    if (coordinating) controllers.push(TransactionsController);
     if (options.participant) controllers.push(ThreePhaseParticipantController);
     // Measurement only: the branch step without a protocol, answering 404 unless TX_UNCOORDINATED_APPLY=true.
     if (options.participant) controllers.push(UncoordinatedApplyController);
@@ -92,6 +92,7 @@ export class ThreePhaseCommitModule {
             new PostgresThreePhaseLog(db, env(config).TX_VOTE_TIMEOUT_MS * 3),
         },
         { provide: TRANSACTION_BROWSER, useExisting: PostgresThreePhaseLog },
+        transactionBrowser('3pc', [PostgresThreePhaseLog], (log: PostgresThreePhaseLog) => log),
         {
           provide: ThreePhaseCoordinator,
           inject: [SERVICE_CONFIG, PostgresThreePhaseLog, MetricsTransactionObserver, ROOT_LOGGER],
@@ -177,7 +178,8 @@ export class ThreePhaseCommitModule {
     });
     return {
       module: ThreePhaseCommitModule,
-      imports: [ServiceAuthModule],
+      // A coordinator lists its log at `/api/transactions`; a participant alone keeps none.
+      imports: coordinating ? [ServiceAuthModule, TransactionsApiModule] : [ServiceAuthModule],
       controllers,
       providers,
       exports: coordinating ? [ThreePhaseCoordinator, RecoveryLoops] : [RecoveryLoops],

@@ -6,6 +6,7 @@ import {
   Get,
   HttpCode,
   Inject,
+  Injectable,
   NotFoundException,
   Param,
   PipeTransform,
@@ -370,15 +371,35 @@ export class InDoubtAdmin {
 }
 
 /**
+ * The service's `InDoubtAdmin`, set by `TwoPhaseCommitModule` when the service takes part in two-phase
+ * commit (the first one set is kept: every 2PC module of a service works on the same tables).
+ */
+@Injectable()
+export class InDoubtAdmins {
+  private current?: InDoubtAdmin;
+
+  set(admin: InDoubtAdmin): void {
+    this.current ??= admin;
+  }
+
+  get(): InDoubtAdmin {
+    if (!this.current)
+      throw new NotFoundException('this service takes no part in two-phase commit: nothing is in doubt here');
+    return this.current;
+  }
+}
+
+/**
  * `/api/transactions/in-doubt`: what is in doubt in this service (a coordinator's unfinished global
  * transactions, a participant's prepared branches), resolving one, and the record of past resolutions.
- * Registered before `/api/transactions/:gtid`, which would otherwise take `in-doubt` for a gtid.
+ * Registered with `/api/transactions` by `TransactionsApiModule`, before `/api/transactions/:gtid`, which
+ * would otherwise take `in-doubt` for a gtid; answers 404 in a service without two-phase commit.
  */
 @ApiTags('transactions')
 @Roles('administrator')
 @Controller('api/transactions/in-doubt')
 export class InDoubtController {
-  constructor(@Inject(InDoubtAdmin) private readonly admin: InDoubtAdmin) {}
+  constructor(@Inject(InDoubtAdmins) private readonly admins: InDoubtAdmins) {}
 
   @Get()
   @ApiOperation({
@@ -389,14 +410,14 @@ export class InDoubtController {
   })
   @ApiOkResponse({ type: InDoubtListView })
   async list(): Promise<InDoubtListView> {
-    return { transactions: await this.admin.list() };
+    return { transactions: await this.admins.get().list() };
   }
 
   @Get('resolutions')
   @ApiOperation({ summary: 'Operators’ resolutions, newest first: who, why, what, when, heuristic or not' })
   @ApiOkResponse({ type: [ResolutionView] })
   resolutions(@Query(strict) query: ResolutionQuery): Promise<ResolutionView[]> {
-    return this.admin.history(query);
+    return this.admins.get().history(query);
   }
 
   @Post(':gtid/resolve')
@@ -418,13 +439,14 @@ export class InDoubtController {
     @Param('gtid', new GtidPipe()) gtid: string,
     @Body(strict) body: ResolveInDoubtDto,
   ): Promise<ResolutionView> {
-    return this.admin.resolve(gtid, body);
+    return this.admins.get().resolve(gtid, body);
   }
 }
 
 /**
- * What `TwoPhaseCommitModule` adds for operations: the in-doubt admin (with its controller), the 2PC
- * gauges, and the retention sweep of `tx_global` and `tx_participant_branch`.
+ * What `TwoPhaseCommitModule` adds for operations: the in-doubt admin (behind `InDoubtController`), the
+ * 2PC gauges, and the retention sweep of `tx_global` and `tx_participant_branch`. The module must import
+ * `TransactionsApiModule`, which provides `InDoubtAdmins` and the controller.
  */
 export function transactionOperationsProviders(): Provider[] {
   return [
@@ -449,6 +471,14 @@ export function transactionOperationsProviders(): Provider[] {
         coordinator?: TwoPhaseCoordinator<Session>,
         participant?: TwoPhaseParticipant<Session>,
       ) => new InDoubtAdmin(config, health, new PostgresResolutionLog(db), coordinator, participant),
+    },
+    {
+      provide: Symbol('in-doubt admin of the service'),
+      inject: [InDoubtAdmins, InDoubtAdmin],
+      useFactory: (admins: InDoubtAdmins, admin: InDoubtAdmin) => {
+        admins.set(admin);
+        return admin;
+      },
     },
     {
       provide: TwoPhaseCommitGauges,

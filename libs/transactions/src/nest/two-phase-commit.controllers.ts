@@ -25,13 +25,15 @@ import {
 } from '@hospital/platform';
 import { isValidGtid } from '../core/gtid';
 import { errorMessage, TransactionStyle } from '../core/observer';
-import { GlobalTransactionRecord, TransactionBrowser } from '../ports/global-transaction';
+import { CompositeTransactionBrowser } from '../core/transaction-browsers';
+import { ListedTransaction, TransactionBrowser } from '../ports/global-transaction';
 import { TwoPhaseCoordinator } from '../two-phase-commit/coordinator';
 import { TwoPhaseParticipant } from '../two-phase-commit/participant';
 import { CommitAck, Decision, Vote } from '../two-phase-commit/types';
 import { isRecord } from '../adapters/http/http-json';
 import { BatchResult } from '../adapters/http/two-phase-commit.http';
 
+/** A 2PC or 3PC module's own log, as it reads it (the in-doubt inquiry asks it who takes part). */
 export const TRANSACTION_BROWSER = Symbol('TRANSACTION_BROWSER');
 
 function gtidParam(gtid: string): string {
@@ -175,12 +177,16 @@ const STYLES: TransactionStyle[] = [
   'best-effort',
 ];
 
-/** Admin API: the global transactions this service coordinates, their state, branches, timeline and retries. */
+/**
+ * Admin API: the global transactions this service coordinates, whatever their style, their state,
+ * branches, timeline and retries. Registered once per service by `TransactionsApiModule`, over every log
+ * its modules added.
+ */
 @ApiTags('transactions')
 @Roles('administrator')
 @Controller('api/transactions')
 export class TransactionsController {
-  constructor(@Inject(TRANSACTION_BROWSER) private readonly browser: TransactionBrowser) {}
+  constructor(@Inject(CompositeTransactionBrowser) private readonly browser: CompositeTransactionBrowser) {}
 
   @Get()
   @ApiOperation({ summary: 'List global transactions, newest first' })
@@ -207,7 +213,7 @@ export class TransactionsController {
     @Query('before') before?: string,
     @Query('limit', new DefaultValuePipe(50), ParseIntPipe) limit = 50,
     @Query('correlationId') correlationId?: string,
-  ): Promise<GlobalTransactionRecord[]> {
+  ): Promise<ListedTransaction[]> {
     if (style !== undefined && !STYLES.includes(style as TransactionStyle)) {
       throw new BadRequestException(`style must be one of ${STYLES.join(', ')}`);
     }
@@ -229,7 +235,7 @@ export class TransactionsController {
 
   @Get(':gtid')
   @ApiOperation({ summary: 'One global transaction: state, branches, timeline, retries' })
-  async get(@Param('gtid') gtid: string): Promise<GlobalTransactionRecord> {
+  async get(@Param('gtid') gtid: string): Promise<ListedTransaction> {
     const record = await this.browser.get(gtidParam(gtid));
     if (!record) throw new NotFoundException(`no global transaction ${gtid}`);
     return record;

@@ -19,13 +19,13 @@ import { MetricsTransactionObserver, protocolLogger } from './observability';
 import { RECOVERY_LOOPS, RecoveryLoop, RecoveryLoops } from './recovery-loop';
 import {
   TRANSACTION_BROWSER,
-  TransactionsController,
   TwoPhaseCoordinatorController,
   TwoPhaseParticipantController,
 } from './two-phase-commit.controllers';
+import { transactionBrowser, TransactionsApiModule } from './transaction-browsers.module';
 import { Session } from '@hospital/platform';
 import { faultPoints } from './fault-points';
-import { InDoubtController, transactionOperationsProviders } from './transactions-admin.controller';
+import { transactionOperationsProviders } from './transactions-admin.controller';
 import { PeerPoolsLifecycle } from './peer-pools.lifecycle';
 
 /** Provider token of the participant's business step (a `BranchWork<Session>`). */
@@ -63,11 +63,8 @@ export class TwoPhaseCommitModule {
     extraProviders: DynamicModule['providers'] = [],
   ): DynamicModule {
     const coordinating = (options.participants ?? []).length > 0;
-    // The in-doubt admin first: `/api/transactions/:gtid` would take `in-doubt` for a gtid.
-    const controllers: NonNullable<DynamicModule['controllers']> = [
-      InDoubtController,
-      TransactionsController,
-    ];
+    // `/api/transactions` and its in-doubt routes come from TransactionsApiModule, imported below.
+    const controllers: NonNullable<DynamicModule['controllers']> = [];
     if (coordinating) controllers.push(TwoPhaseCoordinatorController);
     if (options.participant) controllers.push(TwoPhaseParticipantController);
 
@@ -85,6 +82,7 @@ export class TwoPhaseCommitModule {
         useFactory: (db: Database) => new PostgresTwoPhaseLog(db),
       },
       { provide: TRANSACTION_BROWSER, useExisting: PostgresTwoPhaseLog },
+      transactionBrowser('2pc', [PostgresTwoPhaseLog], (log: PostgresTwoPhaseLog) => log),
       PeerPoolsLifecycle,
       RecoveryLoops,
       ...transactionOperationsProviders(),
@@ -170,7 +168,7 @@ export class TwoPhaseCommitModule {
     });
     return {
       module: TwoPhaseCommitModule,
-      imports: [ServiceAuthModule],
+      imports: [ServiceAuthModule, TransactionsApiModule],
       controllers,
       providers,
       exports: coordinating ? [TwoPhaseCoordinator, RecoveryLoops] : [RecoveryLoops],

@@ -3,26 +3,38 @@ import { TransactionStyle } from '../core/observer';
 /** What a participant branch has done, as the coordinator last learned it. */
 export type BranchState = 'pending' | 'prepared' | 'refused' | 'committed' | 'aborted';
 
-export interface BranchRecord {
+/**
+ * One branch of a listed transaction: a participant, or a step where the log knows only steps (a saga's),
+ * in its style's own state words (`done`, `compensated`, `confirming`, `released`, `dead-lettered`…).
+ */
+export interface TransactionBranch {
   participant: string;
-  state: BranchState;
+  /** Which of the participant's steps or channels, where one transaction has several at one participant. */
+  step?: string;
+  state: string;
   /** Why a branch refused or failed, without patient data. */
   reason?: string;
 }
 
+/** A 2PC or 3PC branch, as the coordinator last learned it. */
+export interface BranchRecord extends TransactionBranch {
+  state: BranchState;
+}
+
 /**
  * One global transaction as the coordinator's durable log holds it: the row behind `/api/transactions`.
- * Each style defines its own `state` values; `timeline` holds the instants the protocol passed through.
+ * Each style defines its own `state` values; `timeline` holds the instants the protocol passed through,
+ * oldest first. `B` is the branch shape: `BranchRecord` for the 2PC and 3PC logs, which recover from it.
  */
-export interface GlobalTransactionRecord {
+export interface GlobalTransactionRecord<B extends TransactionBranch = BranchRecord> {
   gtid: string;
   /** What the client that started it sent as `x-gtid` or `x-correlation-id`: its own reference, not an identity. */
   correlationId?: string;
   style: TransactionStyle;
   state: string;
-  branches: BranchRecord[];
+  branches: B[];
   timeline: { at: string; event: string }[];
-  /** Phase-two or recovery attempts that had to be repeated. */
+  /** Calls (phase two, steps, compensations, deliveries) and recovery attempts that had to be repeated. */
   retries: number;
   lastError?: string;
   createdAt: string;
@@ -39,8 +51,15 @@ export interface TransactionQuery {
   correlationId?: string;
 }
 
-/** Read side of a coordinator log, shared by every style for listing and inspection. */
+/** A transaction as `/api/transactions` lists it, whatever its style. */
+export type ListedTransaction = GlobalTransactionRecord<TransactionBranch>;
+
+/**
+ * Read side of a coordinator log, shared by every style for listing and inspection. `list` answers the
+ * log's own transactions matching every filter given (none when `style` names another style, or when it
+ * is asked for a `correlationId` and keeps none), newest `createdAt` first, at most `limit`.
+ */
 export interface TransactionBrowser {
-  list(query: TransactionQuery): Promise<GlobalTransactionRecord[]>;
-  get(gtid: string): Promise<GlobalTransactionRecord | undefined>;
+  list(query: TransactionQuery): Promise<ListedTransaction[]>;
+  get(gtid: string): Promise<ListedTransaction | undefined>;
 }

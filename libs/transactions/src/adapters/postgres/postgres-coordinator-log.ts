@@ -43,18 +43,25 @@ const decisionOf = (state: string | undefined): Decision =>
 /** The COMMIT decision lost to an ABORT recorded first: its transaction, and the local work, roll back. */
 class AbortRecordedFirst extends Error {}
 
-/** Lists and inspects the global transactions a service coordinates, for `/api/transactions`. */
+/**
+ * Lists and inspects the global transactions a service coordinates, for `/api/transactions`: those of
+ * `only` (a coordinator log's own style) or, without it, every row of `tx_global`.
+ */
 export class PostgresTransactionBrowser implements TransactionBrowser {
-  constructor(protected readonly db: Database) {}
+  constructor(
+    protected readonly db: Database,
+    private readonly only?: '2pc' | '3pc',
+  ) {}
 
   async list(query: TransactionQuery): Promise<GlobalTransactionRecord[]> {
+    if (this.only !== undefined && query.style !== undefined && query.style !== this.only) return [];
     const rows = await this.db.query<Row>(
       `SELECT * FROM tx_global
         WHERE ($1::text IS NULL OR style = $1) AND ($2::text IS NULL OR state = $2)
           AND ($3::timestamptz IS NULL OR created_at < $3) AND ($5::text IS NULL OR correlation_id = $5)
         ORDER BY created_at DESC LIMIT $4`,
       [
-        query.style ?? null,
+        query.style ?? this.only ?? null,
         query.state ?? null,
         query.before ?? null,
         query.limit,
@@ -65,7 +72,10 @@ export class PostgresTransactionBrowser implements TransactionBrowser {
   }
 
   async get(gtid: string): Promise<GlobalTransactionRecord | undefined> {
-    const [row] = await this.db.query<Row>('SELECT * FROM tx_global WHERE gtid = $1', [gtid]);
+    const [row] = await this.db.query<Row>(
+      'SELECT * FROM tx_global WHERE gtid = $1 AND ($2::text IS NULL OR style = $2)',
+      [gtid, this.only ?? null],
+    );
     return row ? toRecord(row) : undefined;
   }
 }
@@ -86,7 +96,7 @@ abstract class PostgresCoordinatorLog extends PostgresTransactionBrowser {
     private readonly unfinished: readonly string[],
     protected readonly leaseMs: number,
   ) {
-    super(db);
+    super(db, style);
   }
 
   async begin(gtid: string, participants: string[], correlationId?: string): Promise<void> {

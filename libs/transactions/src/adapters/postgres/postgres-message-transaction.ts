@@ -1,4 +1,5 @@
 import { Database, Session } from '@hospital/platform';
+import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
 import {
   BarrierConflictError,
   BarrierOp,
@@ -156,6 +157,104 @@ export class PostgresMessageServerStore implements MessageServerStore {
       [query.state ?? null, query.producer ?? null, query.before ?? null, query.limit],
     );
     return rows.map(toRecord);
+  }
+}
+
+/** What `/api/transactions` reads of a message: never its payload (patient data). */
+type BrowsedRow = Pick<
+  Row,
+  | 'gtid'
+  | 'producer'
+  | 'exchange'
+  | 'routing_key'
+  | 'type'
+  | 'state'
+  | 'attempts'
+  | 'last_error'
+  | 'created_at'
+  | 'updated_at'
+>;
+
+const BROWSED_COLUMNS =
+  'gtid, producer, exchange, routing_key, type, state, attempts, last_error, created_at, updated_at';
+
+/** The producer's local transaction, as far as the server knows it in each state of the message. */
+const PRODUCER_STATES: Record<MessageState, string> = {
+  prepared: 'pending',
+  submitted: 'committed',
+  delivered: 'committed',
+  aborted: 'aborted',
+};
+
+/** The message at the broker in each state. */
+const BROKER_STATES: Record<MessageState, string> = {
+  prepared: 'pending',
+  submitted: 'publishing',
+  delivered: 'delivered',
+  aborted: 'not published',
+};
+
+function messageTimeline(row: BrowsedRow): { at: string; event: string }[] {
+  const prepared = {
+    at: row.created_at.toISOString(),
+    event: `prepared by ${row.producer}: ${row.type} for ${row.exchange} ${row.routing_key}`,
+  };
+  const retried = row.attempts === 0 ? '' : ` after ${row.attempts} retried call(s)`;
+  // The row keeps its last change only: the instant of that change, and what the state and count say.
+  const last: Record<MessageState, string> = {
+    prepared: `check-back failed ${row.attempts} time(s); still prepared`,
+    submitted: `submitted; publishing${retried}`,
+    delivered: `delivered${retried}`,
+    aborted: `aborted${retried}${row.last_error === null ? '' : `: ${row.last_error}`}`,
+  };
+  if (row.state === 'prepared' && row.attempts === 0) return [prepared];
+  return [prepared, { at: row.updated_at.toISOString(), event: last[row.state] }];
+}
+
+const toListed = (row: BrowsedRow): ListedTransaction => ({
+  gtid: row.gtid,
+  style: 'message',
+  state: row.state,
+  branches: [
+    { participant: row.producer, state: PRODUCER_STATES[row.state] },
+    { participant: row.exchange, step: row.routing_key, state: BROKER_STATES[row.state] },
+  ],
+  timeline: messageTimeline(row),
+  retries: row.attempts,
+  ...(row.last_error === null ? {} : { lastError: row.last_error }),
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+});
+
+/**
+ * The message server's table as `/api/transactions` lists it (style `message`): the message's state
+ * (`prepared`, `submitted`, `delivered`, `aborted`), two branches — the producer's local transaction
+ * (`pending`, `committed`, `aborted`) and the message at the broker's exchange (`pending`, `publishing`,
+ * `delivered`, `not published`) — and the timeline the row can tell: prepared, then its last change (the
+ * row keeps one instant of it) with the retried check-backs and publishes. Messages carry no correlation
+ * id: a query by one lists none. Filtered and limited in SQL (`tx_message_created`).
+ */
+export class PostgresMessageBrowser implements TransactionBrowser {
+  constructor(private readonly db: Database) {}
+
+  async list(query: TransactionQuery): Promise<ListedTransaction[]> {
+    if (query.style !== undefined && query.style !== 'message') return [];
+    if (query.correlationId !== undefined) return [];
+    const rows = await this.db.query<BrowsedRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_message
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+        ORDER BY created_at DESC LIMIT $3`,
+      [query.state ?? null, query.before ?? null, query.limit],
+    );
+    return rows.map(toListed);
+  }
+
+  async get(gtid: string): Promise<ListedTransaction | undefined> {
+    const [row] = await this.db.query<BrowsedRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_message WHERE gtid = $1`,
+      [gtid],
+    );
+    return row && toListed(row);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   QuotaSagaStep,
 } from '../../ports/quota-cache.ports';
 import { GtidInUseError } from '../../two-phase-commit/types';
+import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
 import { msFromNow } from './log-sql';
 
 interface QuotaSagaRow {
@@ -107,5 +108,95 @@ export class PostgresQuotaSagaLog implements QuotaSagaLog<Session> {
       [gtid],
     );
     return rows[0] && toRecord(rows[0]);
+  }
+}
+
+/** What `/api/transactions` reads of a quota-cached saga: never its input (patient data). */
+interface BrowsedQuotaSagaRow {
+  gtid: string;
+  steps: QuotaSagaStep[];
+  state: QuotaSagaState;
+  correlation_id: string | null;
+  reason: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+const BROWSED_COLUMNS = 'gtid, steps, state, correlation_id, reason, created_at, finished_at';
+
+/**
+ * What each reservation is known to be in the saga's state: the log is written only at the start and the
+ * end, and the orchestrator holds every reservation before it completes and releases every one before it
+ * aborts.
+ */
+const STEP_STATES: Record<QuotaSagaState, string> = {
+  running: 'reserving',
+  completed: 'held',
+  aborted: 'released',
+};
+
+function toListed(row: BrowsedQuotaSagaRow): ListedTransaction {
+  const participants = [...new Set(row.steps.map((step) => step.participant))];
+  const timeline = [
+    {
+      at: row.created_at.toISOString(),
+      event: `started: reserving ${row.steps.length} step(s) at ${participants.join(', ')}`,
+    },
+  ];
+  if (row.finished_at !== null)
+    timeline.push({
+      at: row.finished_at.toISOString(),
+      event:
+        row.state === 'aborted'
+          ? `every reservation released; aborted${row.reason === null ? '' : `: ${row.reason}`}`
+          : 'every reservation held; completed',
+    });
+  return {
+    gtid: row.gtid,
+    ...(row.correlation_id === null ? {} : { correlationId: row.correlation_id }),
+    style: 'quota-saga',
+    state: row.state,
+    branches: row.steps.map((step) => ({
+      participant: step.participant,
+      step: step.step,
+      state: STEP_STATES[row.state],
+    })),
+    timeline,
+    // The log keeps no count: a reservation retried within a run, or a saga recovery aborts, leaves none.
+    retries: 0,
+    ...(row.state === 'aborted' && row.reason !== null ? { lastError: row.reason } : {}),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: (row.finished_at ?? row.created_at).toISOString(),
+  };
+}
+
+/**
+ * The quota-cached saga's log as `/api/transactions` lists it (style `quota-saga`): its state
+ * (`running`, `completed`, `aborted`), each reservation step as a branch at its participant (`reserving`
+ * while it runs, `held` once completed, `released` once aborted), and the two instants the log records:
+ * the start and the end (with the reason of an abort). Filtered and limited in SQL
+ * (`tx_quota_saga_created`, `tx_quota_saga_correlation`).
+ */
+export class PostgresQuotaSagaBrowser implements TransactionBrowser {
+  constructor(private readonly db: Database) {}
+
+  async list(query: TransactionQuery): Promise<ListedTransaction[]> {
+    if (query.style !== undefined && query.style !== 'quota-saga') return [];
+    const rows = await this.db.query<BrowsedQuotaSagaRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_quota_saga
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+          AND ($3::text IS NULL OR correlation_id = $3)
+        ORDER BY created_at DESC LIMIT $4`,
+      [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
+    );
+    return rows.map(toListed);
+  }
+
+  async get(gtid: string): Promise<ListedTransaction | undefined> {
+    const [row] = await this.db.query<BrowsedQuotaSagaRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_quota_saga WHERE gtid = $1`,
+      [gtid],
+    );
+    return row && toListed(row);
   }
 }

@@ -1,5 +1,6 @@
 import { Database } from '@hospital/platform';
-import { msFromNow as until, timelineEvent as event } from './log-sql';
+import { isoInstant, msFromNow as until, timelineEvent as event } from './log-sql';
+import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
 import {
   NewSaga,
   SagaLease,
@@ -66,6 +67,17 @@ const toRecord = (row: SagaRow, steps: StepRow[]): SagaRecord => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
+
+/** The steps of these sagas, in order, by gtid. */
+async function stepsOf(db: Database, gtids: string[]): Promise<Map<string, StepRow[]>> {
+  const rows = await db.query<StepRow>(
+    `SELECT ${STEP_COLUMNS} FROM tx_saga_step WHERE gtid = ANY($1::text[]) ORDER BY gtid, position`,
+    [gtids],
+  );
+  const byGtid = new Map<string, StepRow[]>();
+  for (const row of rows) byGtid.set(row.gtid, [...(byGtid.get(row.gtid) ?? []), row]);
+  return byGtid;
+}
 
 /**
  * The saga log in the orchestrating service's own PostgreSQL database. Every write is one statement,
@@ -183,7 +195,10 @@ export class PostgresSagaLog implements SagaLog {
       [owner, limit, leaseMs, `claimed by ${owner}`],
     );
     if (sagas.length === 0) return [];
-    const steps = await this.stepsOf(sagas.map((s) => s.gtid));
+    const steps = await stepsOf(
+      this.db,
+      sagas.map((s) => s.gtid),
+    );
     return sagas.map((row) => ({
       lease: { gtid: row.gtid, token: row.lease_token ?? '', leaseMs },
       saga: toRecord(row, steps.get(row.gtid) ?? []),
@@ -193,17 +208,7 @@ export class PostgresSagaLog implements SagaLog {
   async get(gtid: string): Promise<SagaRecord | undefined> {
     const [row] = await this.db.query<SagaRow>('SELECT * FROM tx_saga WHERE gtid = $1', [gtid]);
     if (!row) return undefined;
-    return toRecord(row, (await this.stepsOf([gtid])).get(gtid) ?? []);
-  }
-
-  private async stepsOf(gtids: string[]): Promise<Map<string, StepRow[]>> {
-    const rows = await this.db.query<StepRow>(
-      `SELECT ${STEP_COLUMNS} FROM tx_saga_step WHERE gtid = ANY($1::text[]) ORDER BY gtid, position`,
-      [gtids],
-    );
-    const byGtid = new Map<string, StepRow[]>();
-    for (const row of rows) byGtid.set(row.gtid, [...(byGtid.get(row.gtid) ?? []), row]);
-    return byGtid;
+    return toRecord(row, (await stepsOf(this.db, [gtid])).get(gtid) ?? []);
   }
 
   /**
@@ -230,5 +235,104 @@ export class PostgresSagaLog implements SagaLog {
       [lease.gtid, lease.token, lease.leaseMs, what, states, index, ...change.values],
     );
     if (rows.length === 0) throw new SagaLeaseLostError(lease.gtid);
+  }
+}
+
+/** What `/api/transactions` reads of a saga: never its input nor its steps' results (patient data). */
+interface BrowsedSagaRow {
+  gtid: string;
+  workflow: string;
+  state: SagaState;
+  reason: string | null;
+  correlation_id: string | null;
+  retries: number;
+  last_error: string | null;
+  timeline: { at: string; event: string }[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+const BROWSED_COLUMNS = `gtid, workflow, state, reason, correlation_id, retries, last_error, timeline, created_at,
+  updated_at`;
+
+/** `step 2 started (attempt 1)`, as the log's writes word their timeline entries. */
+const STEP_EVENT = /^step (\d+) (\S+)(.*)$/;
+
+/**
+ * A timeline entry of the log, with the step named instead of numbered, the workflow on the first entry,
+ * and the failure in the orchestrator's words, which name the step (`pharmacy refused: out of stock`).
+ */
+function sagaEvent(event: string, workflow: string, steps: readonly StepRow[]): string {
+  if (event === 'started') return `started (${workflow})`;
+  const match = STEP_EVENT.exec(event);
+  if (!match) return event;
+  const step = steps.find((s) => s.position === Number(match[1]));
+  const name = step?.name ?? `step ${match[1]}`;
+  if (match[2] === 'failed' && step?.error)
+    return step.error.startsWith(`${name} `) ? step.error : `${name} failed: ${step.error}`;
+  return `${name} ${match[2]}${match[3]}`;
+}
+
+const toListed = (row: BrowsedSagaRow, steps: readonly StepRow[]): ListedTransaction => ({
+  gtid: row.gtid,
+  ...(row.correlation_id === null ? {} : { correlationId: row.correlation_id }),
+  style: 'saga',
+  state: row.state,
+  branches: steps.map((step) => ({
+    participant: step.name,
+    state: step.status,
+    ...(step.error === null ? {} : { reason: step.error }),
+  })),
+  timeline: row.timeline.map(({ at, event }) => ({
+    at: isoInstant(at),
+    event: sagaEvent(event, row.workflow, steps),
+  })),
+  // Runs given back to recovery, and every action or compensation attempt past a step's first.
+  retries:
+    row.retries +
+    steps.reduce((sum, s) => sum + Math.max(0, s.attempts - 1) + Math.max(0, s.compensation_attempts - 1), 0),
+  ...(row.last_error !== null
+    ? { lastError: row.last_error }
+    : row.reason !== null
+      ? { lastError: row.reason }
+      : {}),
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+});
+
+/**
+ * The saga log as `/api/transactions` lists it (style `saga`): the saga's state (`running`,
+ * `compensating`, `completed`, `aborted`), each step as a branch in its own state (`pending`, `started`,
+ * `done`, `failed`, `compensating`, `compensated`) with the reason it failed, and the timeline the log's
+ * writes appended — start, each action and compensation attempt, the failure, the end, and every time the
+ * saga was given back to recovery or claimed by it — with steps named. Filtered and limited in SQL
+ * (`tx_saga_created`, `tx_saga_correlation`).
+ */
+export class PostgresSagaBrowser implements TransactionBrowser {
+  constructor(private readonly db: Database) {}
+
+  async list(query: TransactionQuery): Promise<ListedTransaction[]> {
+    if (query.style !== undefined && query.style !== 'saga') return [];
+    const rows = await this.db.query<BrowsedSagaRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_saga
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+          AND ($3::text IS NULL OR correlation_id = $3)
+        ORDER BY created_at DESC LIMIT $4`,
+      [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
+    );
+    if (rows.length === 0) return [];
+    const steps = await stepsOf(
+      this.db,
+      rows.map((row) => row.gtid),
+    );
+    return rows.map((row) => toListed(row, steps.get(row.gtid) ?? []));
+  }
+
+  async get(gtid: string): Promise<ListedTransaction | undefined> {
+    const [row] = await this.db.query<BrowsedSagaRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_saga WHERE gtid = $1`,
+      [gtid],
+    );
+    return row && toListed(row, (await stepsOf(this.db, [gtid])).get(gtid) ?? []);
   }
 }

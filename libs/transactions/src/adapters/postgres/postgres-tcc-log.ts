@@ -1,5 +1,11 @@
 import { Database } from '@hospital/platform';
-import { msFromNow as until, timelineEvent as event } from './log-sql';
+import { isoInstant, msFromNow as until, timelineEvent as event } from './log-sql';
+import {
+  ListedTransaction,
+  TransactionBranch,
+  TransactionBrowser,
+  TransactionQuery,
+} from '../../ports/global-transaction';
 import { NewTcc, TccLease, TccLeaseLostError, TccLog, TccRecord, TccState } from '../../ports/tcc.ports';
 import { GtidInUseError } from '../../two-phase-commit/types';
 
@@ -139,5 +145,103 @@ export class PostgresTccLog implements TccLog {
       [lease.gtid, lease.token, states, ...values],
     );
     if (rows.length === 0) throw new TccLeaseLostError(lease.gtid);
+  }
+}
+
+/** What `/api/transactions` reads of a TCC transaction: never its input (patient data). */
+interface BrowsedTccRow {
+  gtid: string;
+  workflow: string;
+  branches: string[];
+  state: TccState;
+  reason: string | null;
+  correlation_id: string | null;
+  retries: number;
+  last_error: string | null;
+  timeline: { at: string; event: string }[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+const BROWSED_COLUMNS = `gtid, workflow, branches, state, reason, correlation_id, retries, last_error, timeline,
+  created_at, updated_at`;
+
+/**
+ * The branches in the transaction's state: the log keeps one decision for all of them, and every branch
+ * gets the same calls (`trying` → `confirming` → `confirmed`, or → `cancelling` → `cancelled`). The branch
+ * whose Try failed carries the reason (the coordinator words it `<branch>: <why>`).
+ */
+function tccBranches(row: BrowsedTccRow): TransactionBranch[] {
+  const failed = row.state === 'cancelling' || row.state === 'cancelled' ? row.reason : null;
+  return row.branches.map((participant) => ({
+    participant,
+    state: row.state,
+    ...(failed?.startsWith(`${participant}: `) ? { reason: failed.slice(participant.length + 2) } : {}),
+  }));
+}
+
+/** A timeline entry of the log in an operator's words: what was tried, decided and finished. */
+function tccEvent(event: string, row: BrowsedTccRow): string {
+  switch (event) {
+    case 'trying':
+      return `started (${row.workflow}): trying ${row.branches.join(', ')}`;
+    case 'confirming':
+      return 'every Try succeeded: confirming';
+    case 'cancelling':
+      return row.reason === null ? 'cancelling' : `cancelling: ${row.reason}`;
+    case 'finished':
+      // Only a decided transaction finishes, and its decision never changes: the state says which end.
+      return row.state === 'confirmed' ? 'confirmed' : row.state === 'cancelled' ? 'cancelled' : event;
+    default:
+      return event;
+  }
+}
+
+const toListed = (row: BrowsedTccRow): ListedTransaction => ({
+  gtid: row.gtid,
+  ...(row.correlation_id === null ? {} : { correlationId: row.correlation_id }),
+  style: 'tcc',
+  state: row.state,
+  branches: tccBranches(row),
+  timeline: row.timeline.map(({ at, event }) => ({ at: isoInstant(at), event: tccEvent(event, row) })),
+  retries: row.retries,
+  ...(row.last_error !== null
+    ? { lastError: row.last_error }
+    : row.reason !== null
+      ? { lastError: row.reason }
+      : {}),
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+});
+
+/**
+ * The TCC coordinator's log as `/api/transactions` lists it (style `tcc`): the transaction's state
+ * (`trying`, `confirming`, `cancelling`, `confirmed`, `cancelled`), its branches in that state (the Try
+ * that failed with its reason), and the timeline its writes appended — started and trying, the decision,
+ * the end, and every time it was given back to recovery or claimed by it. The log records rounds of
+ * Confirm or Cancel, not each call: `retries` counts the runs that had to give it back. Filtered and
+ * limited in SQL (`tx_tcc_created`, `tx_tcc_correlation`).
+ */
+export class PostgresTccBrowser implements TransactionBrowser {
+  constructor(private readonly db: Database) {}
+
+  async list(query: TransactionQuery): Promise<ListedTransaction[]> {
+    if (query.style !== undefined && query.style !== 'tcc') return [];
+    const rows = await this.db.query<BrowsedTccRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_tcc
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+          AND ($3::text IS NULL OR correlation_id = $3)
+        ORDER BY created_at DESC LIMIT $4`,
+      [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
+    );
+    return rows.map(toListed);
+  }
+
+  async get(gtid: string): Promise<ListedTransaction | undefined> {
+    const [row] = await this.db.query<BrowsedTccRow>(
+      `SELECT ${BROWSED_COLUMNS} FROM tx_tcc WHERE gtid = $1`,
+      [gtid],
+    );
+    return row && toListed(row);
   }
 }
