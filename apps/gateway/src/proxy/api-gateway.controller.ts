@@ -1,18 +1,23 @@
 import { All, Controller, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ROLES, Roles } from '@hospital/platform';
+import { Roles, type Role } from '@hospital/platform';
 import { RateLimitGuard } from '../edge/rate-limit.guard';
 import { GatewayErrorCode, GatewayException } from '../gateway.exception';
 import { Backends } from '../routing/backends';
 import { checkedPath, GatewayProxy } from './gateway-proxy';
 
+/** The roles `/api/<service>/…` admits at the gateway. */
+export const API_ROLES: readonly Role[] = ['administrator', 'auditor', 'clinician', 'nurse'];
+
 /**
  * The services' own APIs (transactions, dead letters, in-doubt resolution, beds, audit review) under the
  * gateway's one origin: `/api/<service>/<rest>` goes to that backend's `/api/<rest>` with the caller's
- * token, for the console and any other client. The gateway lets through a user of any role; the backend
- * decides what that role may do there (an administrator's routes, an auditor's), and audits it.
+ * token, for the operations console and any other client. The gateway lets through the roles whose work
+ * the console shows (administrators: transactions, dead letters, in-doubt; auditors: the audit trail;
+ * clinicians and nurses: the ICU board); the backend then decides what that role may do on the route
+ * (an administrator's routes, an auditor's), and audits it.
  */
-@Roles(...ROLES)
+@Roles(...API_ROLES)
 @Controller('api')
 @UseGuards(RateLimitGuard)
 export class ApiGatewayController {

@@ -1,3 +1,7 @@
+import type { QueryResultRow } from 'pg';
+import type { Database } from '@hospital/platform';
+import type { TransactionQuery } from '../../ports/global-transaction';
+
 /** SQL fragments shared by the leased PostgreSQL logs (`tx_saga`, `tx_tcc`), and what their browsers share. */
 
 /** One timeline entry whose text is parameter `$n`, appended with `timeline || …`. */
@@ -9,3 +13,31 @@ export const msFromNow = (n: number): string => `now() + $${n}::float8 * interva
 
 /** An instant as `/api/transactions` shows it (ISO 8601, UTC), from a column or a timeline's JSON. */
 export const isoInstant = (at: Date | string): string => new Date(at).toISOString();
+
+/**
+ * One page of a log table for `/api/transactions`: `columns` of `table` (a log keyed by gtid with `state`,
+ * `created_at` and `correlation_id`), filtered by the query's state, `before` and correlation id, newest
+ * first, at most `limit` rows: all in SQL, on the table's created-at and correlation indexes.
+ */
+export function browsedRows<R extends QueryResultRow>(
+  db: Database,
+  table: string,
+  columns: string,
+  query: TransactionQuery,
+): Promise<R[]> {
+  return db.query<R>(
+    `SELECT ${columns} FROM ${table}
+      WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+        AND ($3::text IS NULL OR correlation_id = $3)
+      ORDER BY created_at DESC LIMIT $4`,
+    [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
+  );
+}
+
+/** A log row's `lastError` as listed: its last recorded error, else the reason it ended with. */
+export function lastErrorOf(row: { last_error: string | null; reason: string | null }): {
+  lastError?: string;
+} {
+  const error = row.last_error ?? row.reason;
+  return error === null ? {} : { lastError: error };
+}

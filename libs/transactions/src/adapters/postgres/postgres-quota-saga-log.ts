@@ -10,7 +10,7 @@ import {
 } from '../../ports/quota-cache.ports';
 import { GtidInUseError } from '../../two-phase-commit/types';
 import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
-import { msFromNow } from './log-sql';
+import { browsedRows, msFromNow } from './log-sql';
 
 interface QuotaSagaRow {
   gtid: string;
@@ -182,13 +182,7 @@ export class PostgresQuotaSagaBrowser implements TransactionBrowser {
 
   async list(query: TransactionQuery): Promise<ListedTransaction[]> {
     if (query.style !== undefined && query.style !== 'quota-saga') return [];
-    const rows = await this.db.query<BrowsedQuotaSagaRow>(
-      `SELECT ${BROWSED_COLUMNS} FROM tx_quota_saga
-        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
-          AND ($3::text IS NULL OR correlation_id = $3)
-        ORDER BY created_at DESC LIMIT $4`,
-      [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
-    );
+    const rows = await browsedRows<BrowsedQuotaSagaRow>(this.db, 'tx_quota_saga', BROWSED_COLUMNS, query);
     return rows.map(toListed);
   }
 

@@ -1,5 +1,5 @@
 import { Database } from '@hospital/platform';
-import { isoInstant, msFromNow as until, timelineEvent as event } from './log-sql';
+import { browsedRows, isoInstant, lastErrorOf, msFromNow as until, timelineEvent as event } from './log-sql';
 import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
 import {
   NewSaga,
@@ -291,11 +291,7 @@ const toListed = (row: BrowsedSagaRow, steps: readonly StepRow[]): ListedTransac
   retries:
     row.retries +
     steps.reduce((sum, s) => sum + Math.max(0, s.attempts - 1) + Math.max(0, s.compensation_attempts - 1), 0),
-  ...(row.last_error !== null
-    ? { lastError: row.last_error }
-    : row.reason !== null
-      ? { lastError: row.reason }
-      : {}),
+  ...lastErrorOf(row),
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
 });
@@ -313,13 +309,7 @@ export class PostgresSagaBrowser implements TransactionBrowser {
 
   async list(query: TransactionQuery): Promise<ListedTransaction[]> {
     if (query.style !== undefined && query.style !== 'saga') return [];
-    const rows = await this.db.query<BrowsedSagaRow>(
-      `SELECT ${BROWSED_COLUMNS} FROM tx_saga
-        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
-          AND ($3::text IS NULL OR correlation_id = $3)
-        ORDER BY created_at DESC LIMIT $4`,
-      [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
-    );
+    const rows = await browsedRows<BrowsedSagaRow>(this.db, 'tx_saga', BROWSED_COLUMNS, query);
     if (rows.length === 0) return [];
     const steps = await stepsOf(
       this.db,

@@ -1,5 +1,5 @@
 import { Database } from '@hospital/platform';
-import { isoInstant, msFromNow as until, timelineEvent as event } from './log-sql';
+import { browsedRows, isoInstant, lastErrorOf, msFromNow as until, timelineEvent as event } from './log-sql';
 import {
   ListedTransaction,
   TransactionBranch,
@@ -205,11 +205,7 @@ const toListed = (row: BrowsedTccRow): ListedTransaction => ({
   branches: tccBranches(row),
   timeline: row.timeline.map(({ at, event }) => ({ at: isoInstant(at), event: tccEvent(event, row) })),
   retries: row.retries,
-  ...(row.last_error !== null
-    ? { lastError: row.last_error }
-    : row.reason !== null
-      ? { lastError: row.reason }
-      : {}),
+  ...lastErrorOf(row),
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
 });
@@ -227,13 +223,7 @@ export class PostgresTccBrowser implements TransactionBrowser {
 
   async list(query: TransactionQuery): Promise<ListedTransaction[]> {
     if (query.style !== undefined && query.style !== 'tcc') return [];
-    const rows = await this.db.query<BrowsedTccRow>(
-      `SELECT ${BROWSED_COLUMNS} FROM tx_tcc
-        WHERE ($1::text IS NULL OR state = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
-          AND ($3::text IS NULL OR correlation_id = $3)
-        ORDER BY created_at DESC LIMIT $4`,
-      [query.state ?? null, query.before ?? null, query.correlationId ?? null, query.limit],
-    );
+    const rows = await browsedRows<BrowsedTccRow>(this.db, 'tx_tcc', BROWSED_COLUMNS, query);
     return rows.map(toListed);
   }
 
