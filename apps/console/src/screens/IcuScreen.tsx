@@ -6,9 +6,10 @@ import { useLoader } from '../hooks';
 import type { Bed, Bundle } from '../types';
 
 const REFRESH_MS = 3_000;
-/** SNOMED CT: "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score". */
-const NEWS2_CODE = '1104051000000101';
-const OBSERVATIONS = `/fhir/Observation?code=${NEWS2_CODE}&_sort=-date&_count=50`;
+/** The ICU monitor's NEWS2 scores (one RiskAssessment per scored round) and its open alerts (Flag). */
+const ASSESSMENTS = '/fhir/RiskAssessment?_sort=-date&_count=100';
+const ALERTS = '/fhir/Flag?status=active&_count=100';
+const NEWS2_TOTAL = 'urn:hospital:icu:news2-total';
 /** Fields of a bed record that read as a score or a risk. */
 const SCORE_FIELD = /news|score|risk|level|alert|escalat|trend/i;
 const SHOWN = new Set(['bedId', 'patientId', 'spo2Scale', 'admittedAt']);
@@ -17,23 +18,41 @@ type Resource = Record<string, unknown>;
 
 interface Board {
   beds: Bed[];
-  observations: Resource[];
-  /** Why the observations could not be read (they are optional on the board). */
-  observationsError?: string;
+  /** The newest NEWS2 scores first. */
+  assessments: Resource[];
+  alerts: Resource[];
+  /** Why the scores or alerts could not be read (the beds show without them). */
+  scoresError?: string;
 }
 
+/** The resources of `type` in a search Bundle (not the OperationOutcome a search may add). */
+const resourcesOf = (bundle: Bundle<Resource>, type: string): Resource[] =>
+  (bundle.entry ?? []).flatMap((e) => (e.resource?.resourceType === type ? [e.resource] : []));
+
 async function load(signal: AbortSignal): Promise<Board> {
-  const [beds, observations] = await Promise.all([
+  const [beds, scores] = await Promise.all([
     getJson<Bed[]>(servicePath('icu-monitor', 'beds'), signal),
-    getJson<Bundle<Resource>>(OBSERVATIONS, signal).then(
-      (bundle) => ({ list: (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])) }),
-      (error: unknown) => ({ list: [] as Resource[], error: errorText(error) }),
+    Promise.all([
+      getJson<Bundle<Resource>>(ASSESSMENTS, signal),
+      getJson<Bundle<Resource>>(ALERTS, signal),
+    ]).then(
+      ([assessments, alerts]) => ({
+        assessments: resourcesOf(assessments, 'RiskAssessment'),
+        // `status` is not a search parameter of every store: open alerts are kept here as well.
+        alerts: resourcesOf(alerts, 'Flag').filter((flag) => flag.status === 'active'),
+      }),
+      (error: unknown) => ({
+        assessments: [] as Resource[],
+        alerts: [] as Resource[],
+        error: errorText(error),
+      }),
     ),
   ]);
   return {
     beds: Array.isArray(beds) ? beds : [],
-    observations: observations.list,
-    ...('error' in observations ? { observationsError: observations.error } : {}),
+    assessments: scores.assessments,
+    alerts: scores.alerts,
+    ...('error' in scores ? { scoresError: scores.error } : {}),
   };
 }
 
@@ -42,48 +61,58 @@ const referenceOf = (resource: Resource): string | undefined => {
   return typeof subject?.reference === 'string' ? subject.reference : undefined;
 };
 
-/** The value of an Observation as text: a quantity, an integer, a code or a string. */
-function valueOf(resource: Resource): string {
-  const quantity = resource.valueQuantity as { value?: unknown; unit?: unknown } | undefined;
-  if (quantity?.value !== undefined)
-    return `${displayValue(quantity.value)}${quantity.unit ? ` ${displayValue(quantity.unit)}` : ''}`;
-  if (resource.valueInteger !== undefined) return displayValue(resource.valueInteger);
-  const concept = resource.valueCodeableConcept as
-    { text?: unknown; coding?: { display?: unknown; code?: unknown }[] } | undefined;
-  if (concept) return displayValue(concept.text ?? concept.coding?.[0]?.display ?? concept.coding?.[0]?.code);
-  return displayValue(resource.valueString);
+/** A RiskAssessment's NEWS2 total (its extension), or undefined. */
+function totalOf(assessment: Resource): number | undefined {
+  const extensions = assessment.extension as { url?: unknown; valueInteger?: unknown }[] | undefined;
+  const total = extensions?.find((e) => e.url === NEWS2_TOTAL)?.valueInteger;
+  return typeof total === 'number' ? total : undefined;
 }
 
-function interpretationOf(resource: Resource): string | undefined {
-  const list = resource.interpretation as
-    { text?: unknown; coding?: { display?: unknown; code?: unknown }[] }[] | undefined;
-  const first = list?.[0];
-  if (!first) return undefined;
-  return displayValue(first.text ?? first.coding?.[0]?.display ?? first.coding?.[0]?.code);
+/** A RiskAssessment's risk band (`prediction.qualitativeRisk`): low, low-medium (3 in one), medium, high. */
+function bandOf(assessment: Resource): string | undefined {
+  const prediction = assessment.prediction as
+    { qualitativeRisk?: { text?: unknown; coding?: { code?: unknown }[] } }[] | undefined;
+  const risk = prediction?.[0]?.qualitativeRisk;
+  const band = risk?.coding?.[0]?.code ?? risk?.text;
+  return typeof band === 'string' ? band : undefined;
 }
 
-/** The risk band for a card's colour: a risk/level field when there is one, else NEWS2 thresholds. */
-function riskOf(fields: [string, unknown][], score?: number): 'high' | 'medium' | 'low' | undefined {
-  for (const [, v] of fields.filter(([k]) => /risk|level/i.test(k))) {
-    const text = displayValue(v).toLowerCase();
-    if (/high|red|emergen/.test(text)) return 'high';
-    if (/medium|amber|urgent/.test(text)) return 'medium';
-    if (/low|green/.test(text)) return 'low';
+/** A Flag's text: its code's text or first display. */
+function alertText(flag: Resource): string {
+  const code = flag.code as { text?: unknown; coding?: { display?: unknown; code?: unknown }[] } | undefined;
+  return displayValue(code?.text ?? code?.coding?.[0]?.display ?? code?.coding?.[0]?.code);
+}
+
+/** The risk band for a card's colour: the assessment's band, else a bed field's, else NEWS2 thresholds. */
+function riskOf(
+  band: string | undefined,
+  fields: [string, unknown][],
+  score?: number,
+): 'high' | 'medium' | 'low' | undefined {
+  for (const text of [
+    band ?? '',
+    ...fields.filter(([k]) => /risk|level/i.test(k)).map(([, v]) => displayValue(v)),
+  ]) {
+    const lower = text.toLowerCase();
+    if (/high|red|emergen/.test(lower)) return 'high';
+    if (/medium|amber|urgent/.test(lower)) return 'medium';
+    if (/low|green/.test(lower)) return 'low';
   }
   if (score === undefined || Number.isNaN(score)) return undefined;
   return score >= 7 ? 'high' : score >= 5 ? 'medium' : 'low';
 }
 
-/** The unit's beds as cards with the patient and any score, and the latest NEWS2 observations. */
+/** The unit's beds as cards with the patient, the latest NEWS2 score and open alerts; the open alerts below. */
 export function IcuScreen() {
   const loaded = useLoader(load, 'icu', REFRESH_MS);
   const board = loaded.data;
   const forbidden = loaded.error instanceof ApiError && loaded.error.forbidden;
   const latest = new Map<string, Resource>();
-  for (const o of board?.observations ?? []) {
-    const ref = referenceOf(o);
-    if (ref && !latest.has(ref)) latest.set(ref, o);
+  for (const assessment of board?.assessments ?? []) {
+    const ref = referenceOf(assessment);
+    if (ref && !latest.has(ref)) latest.set(ref, assessment);
   }
+  const alertsOf = (ref: string) => (board?.alerts ?? []).filter((flag) => referenceOf(flag) === ref);
 
   return (
     <section data-testid="icu">
@@ -93,42 +122,37 @@ export function IcuScreen() {
       {forbidden ? <Forbidden /> : <ErrorLine error={loaded.error} />}
       {board ? (
         <>
+          {board.scoresError ? (
+            <p className="warnings small" data-testid="scores-error">
+              NEWS2 scores and alerts: {board.scoresError}
+            </p>
+          ) : null}
           <div className="board" data-testid="icu-board">
             {board.beds.map((bed) => (
               <BedCard
                 key={bed.bedId}
                 bed={bed}
-                observation={bed.patientId ? latest.get(`Patient/${bed.patientId}`) : undefined}
+                assessment={bed.patientId ? latest.get(`Patient/${bed.patientId}`) : undefined}
+                alerts={bed.patientId ? alertsOf(`Patient/${bed.patientId}`) : []}
               />
             ))}
           </div>
           {board.beds.length === 0 ? <Empty>No beds.</Empty> : null}
-          <h3>NEWS2 observations</h3>
-          {board.observationsError ? (
-            <p className="warnings small" data-testid="observations-error">
-              Observations: {board.observationsError}
-            </p>
-          ) : board.observations.length === 0 ? (
-            <Empty>No NEWS2 observations.</Empty>
-          ) : (
-            <Observations list={board.observations} />
-          )}
+          <h3>Open alerts</h3>
+          {board.alerts.length === 0 ? <Empty>No open alerts.</Empty> : <Alerts list={board.alerts} />}
         </>
       ) : null}
     </section>
   );
 }
 
-function BedCard({ bed, observation }: { bed: Bed; observation?: Resource }) {
+function BedCard({ bed, assessment, alerts }: { bed: Bed; assessment?: Resource; alerts: Resource[] }) {
   const extra = Object.entries(bed).filter(([k]) => !SHOWN.has(k));
   const scores = extra.filter(([k]) => SCORE_FIELD.test(k));
   const others = extra.filter(([k]) => !SCORE_FIELD.test(k));
-  const observed = observation ? valueOf(observation) : undefined;
-  const scoreField = scores.find(([k]) => /news|score/i.test(k))?.[1];
-  const score = Number(
-    typeof scoreField === 'number' || typeof scoreField === 'string' ? scoreField : observed?.split(' ')[0],
-  );
-  const risk = bed.patientId ? riskOf(scores, score) : undefined;
+  const total = assessment ? totalOf(assessment) : undefined;
+  const band = assessment ? bandOf(assessment) : undefined;
+  const risk = bed.patientId ? riskOf(band, scores, total) : undefined;
 
   return (
     <article
@@ -146,6 +170,22 @@ function BedCard({ bed, observation }: { bed: Bed; observation?: Resource }) {
           <dd className="mono" data-testid="bed-patient">
             {bed.patientId}
           </dd>
+          {total !== undefined && assessment ? (
+            <>
+              <dt>NEWS2</dt>
+              <dd data-testid="bed-news2">
+                <strong>{total}</strong>
+                {band ? ` · ${band}` : ''}
+                <span className="muted small"> {formatInstant(assessment.occurrenceDateTime)}</span>
+              </dd>
+            </>
+          ) : null}
+          {alerts.length > 0 ? (
+            <>
+              <dt>alert</dt>
+              <dd data-testid="bed-alert">{alertText(alerts[0])}</dd>
+            </>
+          ) : null}
           {bed.spo2Scale !== undefined && bed.spo2Scale !== null ? (
             <>
               <dt>SpO2 scale</dt>
@@ -161,19 +201,6 @@ function BedCard({ bed, observation }: { bed: Bed; observation?: Resource }) {
           {[...scores, ...others].map(([k, v]) => (
             <FieldRow key={k} name={k} value={v} />
           ))}
-          {observation ? (
-            <>
-              <dt>NEWS2</dt>
-              <dd data-testid="bed-news2">
-                <strong>{observed}</strong>
-                {interpretationOf(observation) ? ` · ${interpretationOf(observation)}` : ''}
-                <span className="muted small">
-                  {' '}
-                  {formatInstant(observation.effectiveDateTime ?? observation.issued)}
-                </span>
-              </dd>
-            </>
-          ) : null}
         </dl>
       ) : (
         <p className="muted">empty</p>
@@ -193,21 +220,12 @@ function FieldRow({ name, value }: { name: string; value: unknown }) {
   );
 }
 
-function Observations({ list }: { list: Resource[] }) {
-  const rows = list.map((o) => ({
-    date: o.effectiveDateTime ?? o.issued,
-    patient: referenceOf(o),
-    value: valueOf(o),
-    interpretation: interpretationOf(o),
-    status: o.status,
-    id: o.id,
+function Alerts({ list }: { list: Resource[] }) {
+  const rows = list.map((flag) => ({
+    since: (flag.period as { start?: unknown } | undefined)?.start,
+    patient: referenceOf(flag),
+    alert: alertText(flag),
+    status: flag.status,
   }));
-  return (
-    <GenericTable
-      testId="observations-table"
-      rowTestId="observation-row"
-      rows={rows}
-      columns={columnsOf(rows)}
-    />
-  );
+  return <GenericTable testId="alerts-table" rowTestId="alert-row" rows={rows} columns={columnsOf(rows)} />;
 }
