@@ -49,11 +49,12 @@ async function main(): Promise<void> {
     await page.getByTestId('nav-transactions').click();
     await page.getByTestId('tx-row').nth(5).waitFor({ timeout: 30_000 });
     await shoot(page, 'transactions');
-    // A saga with a compensation shows the most of a timeline; any transaction will do otherwise.
+    // A saga that compensated shows the most of a timeline: one whose plan asked for the stock-out drug.
     await page.getByTestId('filter-style').selectOption('saga');
-    const compensated = page.getByTestId('tx-row').filter({ hasText: /aborted|compensat/ });
-    const row = (await compensated.count()) > 0 ? compensated.first() : page.getByTestId('tx-row').first();
-    await row.getByRole('link').first().click();
+    await page.getByTestId('filter-state').fill('aborted');
+    const aborted = page.getByTestId('tx-row').filter({ hasText: 'aborted' }).first();
+    await aborted.waitFor({ timeout: 30_000 });
+    await aborted.getByRole('link').first().click();
     await page.getByTestId('timeline-step').first().waitFor();
     await shoot(page, 'timeline');
 
