@@ -12,6 +12,8 @@ export interface ComposeOptions {
   env: NodeJS.ProcessEnv;
   log: Log;
   logFile: string;
+  /** Interrupts `up` and the wait (Ctrl-C); `down` always runs to its end. */
+  signal?: AbortSignal;
 }
 
 /** One container of the project as `docker ps` shows it. */
@@ -79,12 +81,13 @@ export class Compose {
   }
 
   /** Runs a compose command with its output in the log. */
-  exec(args: readonly string[], timeoutMs = 600_000): Promise<unknown> {
+  exec(args: readonly string[], timeoutMs = 600_000, signal?: AbortSignal): Promise<unknown> {
     return run(this.argv(args), {
       logFile: this.options.logFile,
       env: this.options.env,
       cwd: this.options.cwd,
       timeoutMs,
+      signal,
     });
   }
 
@@ -126,7 +129,7 @@ export class Compose {
     const expected = await this.services();
     let upDone = false;
     let upError: Error | undefined;
-    const up = this.exec(['up', '-d', '--no-build', '--remove-orphans'], timeoutMs).then(
+    const up = this.exec(['up', '-d', '--no-build', '--remove-orphans'], timeoutMs, this.options.signal).then(
       () => void (upDone = true),
       (error: unknown) => {
         upDone = true;
@@ -137,6 +140,7 @@ export class Compose {
     try {
       for (;;) {
         await sleep(2_000);
+        if (this.options.signal?.aborted) throw new Error('interrupted');
         const states = new Map((await this.containers()).map((c) => [c.service, c]));
         const verdicts = expected.map((service) => {
           const container = states.get(service);

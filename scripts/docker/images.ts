@@ -48,6 +48,8 @@ export interface ImageContext {
   env: NodeJS.ProcessEnv;
   log: Log;
   logFile: string;
+  /** Interrupts a build in progress (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 interface Inspected {
@@ -155,6 +157,7 @@ async function ensureBaseImage(context: ImageContext): Promise<string> {
       logFile,
       env: aptEnv,
       timeoutMs: 1_200_000,
+      signal: context.signal,
     });
     for (const [path, content] of Object.entries(baseImageFiles(mirrors)))
       writeFileSync(join(rootfs, path), content, { mode: path.startsWith('usr/sbin/') ? 0o755 : 0o644 });
@@ -246,7 +249,7 @@ async function ensureStandIn(
         standIn.tag,
         buildDir,
       ],
-      { logFile, env: { ...env, DOCKER_BUILDKIT: '0' }, timeoutMs: 1_800_000 },
+      { logFile, env: { ...env, DOCKER_BUILDKIT: '0' }, timeoutMs: 1_800_000, signal: context.signal },
     );
   } finally {
     if (buildDir !== recipe) rmSync(buildDir, { recursive: true, force: true });

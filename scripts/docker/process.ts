@@ -34,6 +34,8 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Resolve with the status instead of throwing when the command fails. */
   allowFailure?: boolean;
+  /** Aborting it kills the command (its whole process group), as a time-out does. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -52,10 +54,12 @@ function lastLines(text: string, count: number): string {
 
 /** Runs `argv` with its output appended to `options.logFile`; throws a CommandError when it fails. */
 export async function run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  if (options.signal?.aborted) throw new CommandError(argv, 'was not started (interrupted)', '');
   appendFileSync(options.logFile, `\n$ ${formatCommand(argv)}\n`);
   const start = readFileSync(options.logFile).length;
   const fd = openSync(options.logFile, 'a');
   let timedOut = false;
+  let aborted = false;
   try {
     const spawnOptions: SpawnOptions = {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', fd, fd],
@@ -65,17 +69,26 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     };
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(argv[0], argv.slice(1), spawnOptions);
+      const kill = (): void => {
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      };
       const timer =
         options.timeoutMs === undefined
           ? undefined
           : setTimeout(() => {
               timedOut = true;
-              try {
-                if (child.pid) process.kill(-child.pid, 'SIGKILL');
-              } catch {
-                child.kill('SIGKILL');
-              }
+              kill();
             }, options.timeoutMs);
+      const onAbort = (): void => {
+        aborted = true;
+        kill();
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      child.once('exit', () => options.signal?.removeEventListener('abort', onAbort));
       child.once('error', (error) => {
         clearTimeout(timer);
         reject(new CommandError(argv, `could not start (${error.message})`, ''));
@@ -91,7 +104,11 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     });
     const tail = lastLines(readFileSync(options.logFile).subarray(start).toString('utf8'), 40);
     if (code !== 0 && !options.allowFailure) {
-      const status = timedOut ? `was killed after ${options.timeoutMs} ms` : `exited with status ${code}`;
+      const status = aborted
+        ? 'was interrupted'
+        : timedOut
+          ? `was killed after ${options.timeoutMs} ms`
+          : `exited with status ${code}`;
       throw new CommandError(argv, status, tail);
     }
     return { code, tail };
