@@ -1,16 +1,6 @@
 // `npm run demo`: prepares the infrastructure, seeds the demo hospital, starts every service and prints
 // where to look. Runs until Ctrl-C, then stops the services gracefully.
-import { FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
-/* eslint-disable no-restricted-imports -- the demo seeds each service's database with its declared types */
-import { EMR_RESOURCES } from '../apps/emr/src/fhir-resources';
-import { LIS_RESOURCES } from '../apps/lis/src/fhir-resources';
-import { PACS_RESOURCES } from '../apps/pacs/src/fhir-resources';
-import { seedImagingCapacity } from '../apps/pacs/src/database/seeds/imaging-capacity';
-import { seedFormulary } from '../apps/pharmacy/src/dispensing/database/seeds/formulary';
-import { seedInventory } from '../apps/pharmacy/src/inventory/database/seeds/stock';
-import { seedConsultDirectory } from '../apps/telemedicine/src/database/seeds/consult-directory';
-/* eslint-enable no-restricted-imports */
-import { Database, devRoleFor, ROLES } from '@hospital/platform';
+import { devRoleFor, ROLES } from '@hospital/platform';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureInfrastructure, InfrastructureError } from './infra/index';
@@ -19,73 +9,18 @@ import { BedsideSimulator, unitBeds } from './lib/bedside-simulator';
 import type { ConfirmationSinks } from './lib/confirmation-sinks';
 import { appointmentsBanner, seedDemoSlots, startConfirmationSinks } from './lib/demo-appointments';
 import { demoOrderRoundTrip, departmentEnv, DepartmentSimulators } from './lib/demo-departments';
-import { demoSeed } from './lib/demo-hospital';
+import { seedDemoRecords, seedReferenceData } from './lib/demo-seed';
 import { ScenarioDriver } from './lib/demo-scenario';
 import { demoConsult } from './lib/demo-telemedicine';
 import { ServiceProcess, ServiceStartError } from './lib/service-process';
-import { loadEnvironment, BaseEnvironment } from '@hospital/platform';
-import {
-  databaseName,
-  repositoryRoot,
-  serviceEntry,
-  serviceEnv,
-  services,
-  twoPhaseServices,
-  devAuthorization,
-} from './services';
+import { repositoryRoot, serviceEntry, serviceEnv, services, devAuthorization } from './services';
 
 const log = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
 
-/** The record types each service keeps, as its FHIR module declares them. */
-const SERVED = { emr: EMR_RESOURCES, lis: LIS_RESOURCES, pacs: PACS_RESOURCES };
-
-/** Runs `work` on a small pool to one service's database. */
-async function withDatabase<T>(service: string, work: (db: Database) => Promise<T>): Promise<T> {
-  const env = loadEnvironment(BaseEnvironment);
-  const db = new Database(
-    {
-      host: env.PGHOST,
-      port: env.PGPORT,
-      user: env.PGUSER,
-      password: env.PGPASSWORD,
-      database: databaseName(service),
-      poolSize: 2,
-    },
-    'hospital-demo-seed',
-  );
-  try {
-    return await work(db);
-  } finally {
-    await db.close();
-  }
-}
-
-/** Idempotent: every demo record is an upsert under its fixed id, written only when it differs. */
+/** The demo hospital's records and the reference data every service needs (idempotent upserts). */
 async function seed(): Promise<void> {
-  for (const { name } of twoPhaseServices) {
-    await withDatabase(name, async (db) => {
-      const store = new FhirResourceStore(new SearchParameterRegistry(SERVED[name]));
-      const written = await db.transaction(async (tx) => {
-        let changed = 0;
-        for (const resource of demoSeed[name])
-          if ((await store.upsertCopy(tx, resource)).changed) changed += 1;
-        return changed;
-      });
-      log(`${name}: ${demoSeed[name].length} demo records (${written} written)`);
-    });
-  }
-  const formulary = await withDatabase('pharmacy', (db) => seedFormulary(db));
-  log(`pharmacy: ${formulary.medications} formulary drugs (${formulary.written} written)`);
-  const stock = await withDatabase('pharmacy-inventory', (db) => seedInventory(db));
-  log(`pharmacy-inventory: ${stock.lines} stock lines (${stock.inserted} new)`);
-  // From tomorrow (UTC), as the demo's consult slots.
-  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-  const imaging = await withDatabase('pacs', (db) => seedImagingCapacity(db, tomorrow));
-  log(
-    `pacs: imaging capacity of ${imaging.resources} modality days from ${tomorrow} (${imaging.registered} new)`,
-  );
-  const directory = await withDatabase('telemedicine', (db) => seedConsultDirectory(db));
-  log(`telemedicine: ${directory.resources} experts and referring sites (${directory.written} written)`);
+  await seedDemoRecords(log);
+  await seedReferenceData(log);
 }
 
 /** Six ICU beds, two of them with a deteriorating patient, one round of vitals every five seconds. */
