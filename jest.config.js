@@ -19,9 +19,12 @@ const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
   // Nest 12, fhir-kit-client 2 and jose 6 ship ESM only; jest's CommonJS loader needs those packages compiled
-  // like our own code.
+  // like our own code. So does OpenTelemetry's OTLP exporter base, which loads `http` with a dynamic
+  // `import()` that jest's loader refuses (compiled, it is a `require`).
   transform: { '^.+\\.(ts|js|mjs)$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|fhir-kit-client|jose)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@nestjs|fhir-kit-client|jose|@opentelemetry/otlp-exporter-base)/)',
+  ],
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The @hospital/* aliases, as tsconfig.json declares them.
   // fhir-kit-client exports only an `import` condition, which jest's CommonJS resolver does not match.

@@ -7,6 +7,7 @@ export * from './database/migrations';
 export * from './database/group-commit';
 export * from './logging/logger';
 export * from './metrics/metrics';
+export * from './tracing';
 export * from './health/health';
 export * from './http/platform.module';
 export * from './http/bootstrap';

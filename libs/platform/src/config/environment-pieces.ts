@@ -1,12 +1,14 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
 import { configuredServiceKeyring, seededServiceKeyring, type ServiceKeyring } from '../auth/service-keys';
+import { TracingEnvironment } from '../tracing/tracing.environment';
 import { ConfigError, toInt } from './environment';
 
 // The pieces a service's environment is composed of. Each service lists the pieces it uses (its
 // `config.ts`); the platform's own (ServiceEnvironment, DatabaseEnvironment, ServiceAuthEnvironment,
-// AccessEnvironment) are part of every service, since every service runs PlatformModule. A library module reads its
-// settings through `environmentOf(config, Piece)`, which refuses a service whose configuration lacks them.
+// AccessEnvironment, TracingEnvironment) are part of every service, since every service runs
+// PlatformModule. A library module reads its settings through `environmentOf(config, Piece)`, which
+// refuses a service whose configuration lacks them.
 
 /** What every service reads: where it listens, its logs, its request limit, its own address, fault points. */
 export class ServiceEnvironment {
@@ -195,13 +197,15 @@ export const PLATFORM_PIECES = [
   DatabaseEnvironment,
   ServiceAuthEnvironment,
   AccessEnvironment,
+  TracingEnvironment,
 ] as const;
 
 /** What PlatformModule and the platform's own code read from any service's configuration. */
 export type PlatformEnvironment = ServiceEnvironment &
   DatabaseEnvironment &
   ServiceAuthEnvironment &
-  AccessEnvironment;
+  AccessEnvironment &
+  TracingEnvironment;
 
 /**
  * Every piece at once: for tools and tests that stand in for any service. A service lists only its own

@@ -1,5 +1,14 @@
-import { DynamicModule, Global, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { context } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'pino';
 import { ACCESS_SERVICE_VERIFIER, ACCESS_TOKEN_VERIFIER, AccessGuard } from '../auth/access.guard';
@@ -14,6 +23,8 @@ import type { EntityClass } from '../database/session-entity-manager';
 import { HealthModule, ReadinessCheck } from '../health/health';
 import { createLogger, logContext } from '../logging/logger';
 import { MetricsModule, MetricsRegistry } from '../metrics/metrics';
+import { serverSpanContext } from '../tracing/spans';
+import { SERVICE_TRACING, ServiceTracing, startTracing } from '../tracing/tracing';
 import { ROOT_LOGGER } from './root-logger';
 
 export { ROOT_LOGGER };
@@ -44,16 +55,17 @@ export interface PlatformOptions {
 
 /**
  * What every service gets by importing one module: validated config, its database, structured logs
- * carrying the gtid, `/health/live` and `/health/ready`, `/metrics`, and access control: the global
- * `AccessGuard` on every route (bearer tokens, SMART scopes, roles; see `auth/access.decorators.ts`) and
- * SMART discovery at `/.well-known/smart-configuration`.
+ * carrying the gtid, `/health/live` and `/health/ready`, `/metrics`, trace spans of every request
+ * (`tracing/`), and access control: the global `AccessGuard` on every route (bearer tokens, SMART scopes,
+ * roles; see `auth/access.decorators.ts`) and SMART discovery at `/.well-known/smart-configuration`.
  */
 @Global()
 @Module({})
-export class PlatformModule implements NestModule {
+export class PlatformModule implements NestModule, OnApplicationShutdown {
   constructor(
     @Inject(MetricsRegistry) private readonly metrics: MetricsRegistry,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_TRACING) private readonly tracing: ServiceTracing,
   ) {}
 
   /** The service's config, logs, metrics, database and health (imported once, by the service's root module). */
@@ -70,6 +82,7 @@ export class PlatformModule implements NestModule {
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
         { provide: ROOT_LOGGER, useValue: createLogger(config.service.name, config.env.LOG_LEVEL) },
+        { provide: SERVICE_TRACING, useFactory: () => startTracing(config.service.name, config.env) },
         {
           provide: ACCESS_TOKEN_VERIFIER,
           useFactory: (): AccessTokenVerifier => {
@@ -87,6 +100,7 @@ export class PlatformModule implements NestModule {
       exports: [
         SERVICE_CONFIG,
         ROOT_LOGGER,
+        SERVICE_TRACING,
         ...(database ? [DatabaseModule] : []),
         MetricsModule,
         HealthModule,
@@ -100,10 +114,16 @@ export class PlatformModule implements NestModule {
       .forRoutes('*path');
   }
 
+  /** Sends the spans not exported yet and, for the last service of the process, stops the tracer provider. */
+  onApplicationShutdown(): Promise<void> {
+    return this.tracing.release();
+  }
+
   /**
-   * Binds the request's `x-gtid` and `x-correlation-id` to its log context and records its duration by
-   * route template. Between services `x-gtid` is the gtid its coordinator minted; from a client it is
-   * only a reference, and a coordinator's own log lines carry the gtid it minted instead.
+   * Binds the request's `x-gtid` and `x-correlation-id` to its log context, runs it in its trace span
+   * (joining the caller's trace through `traceparent`) and records its duration by route template.
+   * Between services `x-gtid` is the gtid its coordinator minted; from a client it is only a reference,
+   * and a coordinator's own log lines carry the gtid it minted instead.
    */
   private observe(req: Request, res: Response, next: NextFunction): void {
     const started = process.hrtime.bigint();
@@ -118,6 +138,6 @@ export class PlatformModule implements NestModule {
       // The route template, never the URL: query strings and ids in paths may identify a patient.
       this.logger.debug({ gtid, correlationId, ...labels, ms: Math.round(seconds * 1000) }, 'request');
     });
-    logContext.run({ gtid, correlationId }, next);
+    context.with(serverSpanContext(req, res), () => logContext.run({ gtid, correlationId }, next));
   }
 }

@@ -1,9 +1,13 @@
-import { MetricsRegistry } from '@hospital/platform';
+import { markGlobalTransaction, MetricsRegistry } from '@hospital/platform';
 import { Logger } from 'pino';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { ProtocolLogger, TransactionObserver, TransactionOutcome, TransactionStyle } from '../core/observer';
 
-/** Transaction metrics on the service's Prometheus registry: by style and outcome, durations, retries, recoveries. */
+/**
+ * Transaction metrics on the service's Prometheus registry: by style and outcome, durations, retries,
+ * recoveries. A start also marks the active trace span (the request that started the transaction) with
+ * its gtid (`hospital.gtid`), so a trace is found from a gtid as a gtid is from a trace.
+ */
 export class MetricsTransactionObserver implements TransactionObserver {
   private readonly total: Counter<'style' | 'outcome'>;
   private readonly duration: Histogram<'style' | 'outcome'>;
@@ -47,8 +51,9 @@ export class MetricsTransactionObserver implements TransactionObserver {
       });
   }
 
-  started(style: TransactionStyle): void {
+  started(style: TransactionStyle, gtid: string): void {
     this.starts.inc({ style });
+    markGlobalTransaction(gtid);
   }
   finished(style: TransactionStyle, _gtid: string, outcome: TransactionOutcome, durationMs: number): void {
     this.total.inc({ style, outcome });

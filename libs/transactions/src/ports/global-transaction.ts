@@ -34,6 +34,11 @@ export interface GlobalTransactionRecord<B extends TransactionBranch = BranchRec
   state: string;
   branches: B[];
   timeline: { at: string; event: string }[];
+  /**
+   * The trace (OpenTelemetry, 32 hex digits) of the request that started it, where one was active: find
+   * every service's spans of the transaction under it. Kept in the log's first timeline entry.
+   */
+  traceId?: string;
   /** Calls (phase two, steps, compensations, deliveries) and recovery attempts that had to be repeated. */
   retries: number;
   lastError?: string;

@@ -24,6 +24,10 @@ export const MessageTransactionRoutes = {
   outcome: (gtid: string) => `/internal/message-transactions/${encodeURIComponent(gtid)}/outcome`,
 };
 
+/** The route templates of `MessageTransactionRoutes`, naming the calls' trace spans. */
+const routeTemplate = (step: 'prepare' | 'submit' | 'abort' | 'outcome'): string =>
+  `/internal/message-transactions/:gtid/${step}`;
+
 /**
  * Body of `POST /internal/message-transactions/:gtid/prepare`: the message without its gtid. `producer`
  * must be the authenticated caller; there is no check-back address: the server has its own.
@@ -60,22 +64,23 @@ export class HttpMessageServerClient implements MessageServerClient {
   async prepare(message: ProducedMessage): Promise<MessageState> {
     const { gtid, ...rest } = message;
     const body: PrepareMessageBody = rest;
-    return parseState(await this.post(MessageTransactionRoutes.prepare(gtid), gtid, body));
+    return parseState(await this.post('prepare', gtid, body));
   }
 
   async submit(gtid: string): Promise<MessageState> {
-    return parseState(await this.post(MessageTransactionRoutes.submit(gtid), gtid, {}));
+    return parseState(await this.post('submit', gtid, {}));
   }
 
   async abort(gtid: string): Promise<MessageState> {
-    return parseState(await this.post(MessageTransactionRoutes.abort(gtid), gtid, {}));
+    return parseState(await this.post('abort', gtid, {}));
   }
 
-  private post(path: string, gtid: string, body: unknown): Promise<unknown> {
-    return callPeer(new URL(path, this.baseUrl).toString(), gtid, {
+  private post(step: 'prepare' | 'submit' | 'abort', gtid: string, body: unknown): Promise<unknown> {
+    return callPeer(new URL(MessageTransactionRoutes[step](gtid), this.baseUrl).toString(), gtid, {
       body,
       timeoutMs: this.timeoutMs,
       headers: { authorization: this.credentials.authorization(this.server) },
+      route: routeTemplate(step),
     });
   }
 }
@@ -103,6 +108,7 @@ export class HttpCheckBackClient implements CheckBackClient {
       body: {},
       timeoutMs: this.timeoutMs,
       headers: { authorization: this.credentials.authorization(message.producer) },
+      route: routeTemplate('outcome'),
     });
     const outcome = isRecord(body) ? body.outcome : undefined;
     if (outcome === 'committed' || outcome === 'aborted') return outcome;

@@ -1,4 +1,5 @@
 import type { ServiceCredentials } from '@hospital/platform';
+import { type Context, context } from '@opentelemetry/api';
 import { Coalescer } from '../../core/coalescer';
 import { PreCommitAck, ThreePhaseParticipantClient } from '../../ports/three-phase-commit.ports';
 import { CommitAck, Vote } from '../../two-phase-commit/types';
@@ -11,6 +12,12 @@ import { callPeer, isRecord, PeerCallError } from './http-json';
  * (a peer terminating) may only send PreCommit, for transactions that name it among their participants.
  */
 export const ThreePhaseRoutes = { batch: '/internal/3pc/batch' };
+
+/** An operation waiting for its batch, with the trace context of the call that made it (see the 2PC client). */
+interface PendingOperation {
+  op: ThreePhaseOperation;
+  caller: Context;
+}
 
 export type ThreePhaseOperation =
   | { op: 'can-commit'; gtid: string; payload: unknown }
@@ -46,7 +53,7 @@ function parseAck<A extends string>(body: unknown, allowed: readonly A[]): A {
  * transactions.
  */
 export class HttpThreePhaseClient implements ThreePhaseParticipantClient {
-  private readonly batches = new Map<string, Coalescer<ThreePhaseOperation, unknown>>();
+  private readonly batches = new Map<string, Coalescer<PendingOperation, unknown>>();
 
   constructor(
     readonly name: string,
@@ -79,19 +86,22 @@ export class HttpThreePhaseClient implements ThreePhaseParticipantClient {
   private submit(coordinator: string, op: ThreePhaseOperation): Promise<unknown> {
     let batch = this.batches.get(coordinator);
     if (!batch) {
-      batch = new Coalescer((ops: ThreePhaseOperation[]) => this.send(coordinator, ops));
+      batch = new Coalescer((pending: PendingOperation[]) => this.send(coordinator, pending));
       this.batches.set(coordinator, batch);
     }
-    return batch.submit(op);
+    return batch.submit({ op, caller: context.active() });
   }
 
-  private async send(coordinator: string, ops: ThreePhaseOperation[]): Promise<unknown[]> {
+  private async send(coordinator: string, pending: PendingOperation[]): Promise<unknown[]> {
+    const ops = pending.map((p) => p.op);
     const body: ThreePhaseBatchBody = { coordinator, ops };
     const gtid = ops.length === 1 ? (ops[0]?.gtid ?? '') : `batch-of-${ops.length}`;
     const answer = await callPeer(new URL(ThreePhaseRoutes.batch, this.baseUrl).toString(), gtid, {
       body,
       timeoutMs: this.timeoutMs,
       headers: { authorization: this.credentials.authorization(this.name) },
+      route: ThreePhaseRoutes.batch,
+      callers: pending.map((p) => p.caller),
     });
     const results = isRecord(answer) ? answer.results : undefined;
     if (!Array.isArray(results) || results.length !== ops.length)

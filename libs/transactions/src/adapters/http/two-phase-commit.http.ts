@@ -1,4 +1,5 @@
 import type { ServiceCredentials } from '@hospital/platform';
+import { type Context, context } from '@opentelemetry/api';
 import { CoordinatorClient, ParticipantClient } from '../../ports/two-phase-commit.ports';
 import { CommitAck, Decision, Vote } from '../../two-phase-commit/types';
 import { Coalescer } from '../../core/coalescer';
@@ -19,6 +20,15 @@ export const TwoPhaseRoutes = {
   batch: '/internal/2pc/batch',
 };
 
+/** The route templates of `TwoPhaseRoutes`, naming the calls' trace spans. */
+const OUTCOME_ROUTE = '/internal/2pc/:gtid/outcome';
+
+/** An operation waiting for its batch, with the trace context of the call that made it. */
+interface PendingOperation {
+  op: BatchOperation;
+  caller: Context;
+}
+
 export interface PrepareRequestBody {
   coordinator: string;
   payload: unknown;
@@ -38,6 +48,12 @@ export interface BatchRequestBody {
 /** One result per operation, in order: a vote, an acknowledgement, or the error that operation met. */
 export type BatchResult = Vote | { ack: CommitAck | 'aborted' } | { error: string };
 
+/**
+ * An operation with the trace context it was asked in: a batch may leave later, from another call's
+ * continuation, and its span must still belong to the transactions it carries.
+ */
+const pendingOf = (op: BatchOperation): PendingOperation => ({ op, caller: context.active() });
+
 function parseVote(body: unknown): Vote {
   if (isRecord(body) && body.vote === 'yes') return { vote: 'yes' };
   if (isRecord(body) && body.vote === 'no')
@@ -56,8 +72,8 @@ function parseAck(body: unknown): CommitAck | 'aborted' {
  * in one batch request, so under load a phase costs one message per participant for many transactions.
  */
 export class HttpParticipantClient implements ParticipantClient {
-  private readonly prepares: Coalescer<BatchOperation, unknown>;
-  private readonly decisions: Coalescer<BatchOperation, unknown>;
+  private readonly prepares: Coalescer<PendingOperation, unknown>;
+  private readonly decisions: Coalescer<PendingOperation, unknown>;
 
   constructor(
     readonly name: string,
@@ -68,7 +84,7 @@ export class HttpParticipantClient implements ParticipantClient {
     private readonly credentials: ServiceCredentials,
     private readonly timeoutMs = 10_000,
   ) {
-    const send = (ops: BatchOperation[]) => this.sendBatch(ops);
+    const send = (pending: PendingOperation[]) => this.sendBatch(pending);
     this.prepares = new Coalescer(send);
     this.decisions = new Coalescer(send);
   }
@@ -76,26 +92,29 @@ export class HttpParticipantClient implements ParticipantClient {
   async prepare(gtid: string, coordinator: string, payload: unknown): Promise<Vote> {
     if (coordinator !== this.coordinator)
       throw new Error(`client of ${this.coordinator} asked to prepare for ${coordinator}`);
-    return parseVote(await this.prepares.submit({ op: 'prepare', gtid, payload }));
+    return parseVote(await this.prepares.submit(pendingOf({ op: 'prepare', gtid, payload })));
   }
 
   async commit(gtid: string): Promise<CommitAck> {
-    const ack = parseAck(await this.decisions.submit({ op: 'commit', gtid }));
+    const ack = parseAck(await this.decisions.submit(pendingOf({ op: 'commit', gtid })));
     if (ack === 'aborted') throw new PeerCallError('commit answered as an abort');
     return ack;
   }
 
   async abort(gtid: string): Promise<void> {
-    parseAck(await this.decisions.submit({ op: 'abort', gtid }));
+    parseAck(await this.decisions.submit(pendingOf({ op: 'abort', gtid })));
   }
 
-  private async sendBatch(ops: BatchOperation[]): Promise<unknown[]> {
+  private async sendBatch(pending: PendingOperation[]): Promise<unknown[]> {
+    const ops = pending.map((p) => p.op);
     const body: BatchRequestBody = { coordinator: this.coordinator, ops };
     const gtid = ops.length === 1 ? (ops[0]?.gtid ?? '') : `batch-of-${ops.length}`;
     const answer = await callPeer(new URL(TwoPhaseRoutes.batch, this.baseUrl).toString(), gtid, {
       body,
       timeoutMs: this.timeoutMs,
       headers: { authorization: this.credentials.authorization(this.name) },
+      route: TwoPhaseRoutes.batch,
+      callers: pending.map((p) => p.caller),
     });
     const results = isRecord(answer) ? answer.results : undefined;
     if (!Array.isArray(results) || results.length !== ops.length) {
@@ -123,6 +142,7 @@ export class HttpCoordinatorClient implements CoordinatorClient {
       body: {},
       timeoutMs: this.timeoutMs,
       headers: { authorization: this.credentials.authorization(coordinator) },
+      route: OUTCOME_ROUTE,
     });
     if (isRecord(body) && (body.decision === 'commit' || body.decision === 'abort')) return body.decision;
     throw new PeerCallError('outcome answered without a decision');

@@ -8,6 +8,28 @@ import type { TransactionQuery } from '../../ports/global-transaction';
 export const timelineEvent = (n: number): string =>
   `jsonb_build_array(jsonb_build_object('at', now(), 'event', $${n}::text))`;
 
+/**
+ * A log's first timeline entry (`$n` its text), carrying the trace id of parameter `$t` when it is not
+ * null: what `traceIdOf` reads back.
+ */
+export const startEvent = (n: number, t: number): string =>
+  `jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('at', now(), 'event', $${n}::text, 'traceId', $${t}::text)))`;
+
+/** One timeline entry as a log stores it: the first may carry the trace id of the request that started it. */
+export interface StoredTimelineEntry {
+  at: string;
+  event: string;
+  traceId?: unknown;
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
+/** The trace id a log's first timeline entry carries, as `/api/transactions` shows it (`traceId`). */
+export function traceIdOf(timeline: readonly StoredTimelineEntry[]): { traceId?: string } {
+  const traceId = timeline[0]?.traceId;
+  return typeof traceId === 'string' && TRACE_ID.test(traceId) ? { traceId } : {};
+}
+
 /** The end of a lease (or back-off) of parameter `$n` milliseconds from now. */
 export const msFromNow = (n: number): string => `now() + $${n}::float8 * interval '1 millisecond'`;
 

@@ -1,4 +1,4 @@
-import { Database, firstFailure, Session } from '@hospital/platform';
+import { activeTraceId, Database, firstFailure, Session } from '@hospital/platform';
 import { TransactionStyle } from '../../core/observer';
 import {
   BranchRecord,
@@ -9,13 +9,14 @@ import {
 import { ThreePhaseCoordinatorLog, ThreePhaseState } from '../../ports/three-phase-commit.ports';
 import { TwoPhaseCoordinatorLog } from '../../ports/two-phase-commit.ports';
 import { Decision, GtidInUseError, TwoPhaseState } from '../../two-phase-commit/types';
+import { StoredTimelineEntry, traceIdOf } from './log-sql';
 
 interface Row {
   gtid: string;
   style: TransactionStyle;
   state: string;
   branches: BranchRecord[];
-  timeline: { at: string; event: string }[];
+  timeline: StoredTimelineEntry[];
   retries: number;
   last_error: string | null;
   correlation_id: string | null;
@@ -29,7 +30,8 @@ const toRecord = (row: Row): GlobalTransactionRecord => ({
   style: row.style,
   state: row.state,
   branches: row.branches,
-  timeline: row.timeline,
+  timeline: row.timeline.map(({ at, event }) => ({ at, event })),
+  ...traceIdOf(row.timeline),
   retries: row.retries,
   ...(row.last_error ? { lastError: row.last_error } : {}),
   createdAt: row.created_at.toISOString(),
@@ -37,6 +39,13 @@ const toRecord = (row: Row): GlobalTransactionRecord => ({
 });
 
 const event = (name: string): string => JSON.stringify([{ at: new Date().toISOString(), event: name }]);
+/** The first timeline entry, with the trace id of the request that started the transaction, if any. */
+const startedEvent = (): string => {
+  const traceId = activeTraceId();
+  return JSON.stringify([
+    { at: new Date().toISOString(), event: 'started', ...(traceId ? { traceId } : {}) },
+  ]);
+};
 const decisionOf = (state: string | undefined): Decision =>
   state === 'committing' || state === 'committed' ? 'commit' : 'abort';
 
@@ -99,13 +108,14 @@ abstract class PostgresCoordinatorLog extends PostgresTransactionBrowser {
     super(db, style);
   }
 
+  /** The start mark; its `started` entry carries the active trace id, listed as the record's `traceId`. */
   async begin(gtid: string, participants: string[], correlationId?: string): Promise<void> {
     const branches = participants.map((participant): BranchRecord => ({ participant, state: 'pending' }));
     const inserted = await this.db.queryRelaxed(
       `INSERT INTO tx_global (gtid, style, state, branches, timeline, correlation_id)
        VALUES ($1, $5, 'preparing', $2, $3, $4)
        ON CONFLICT (gtid) DO NOTHING RETURNING gtid`,
-      [gtid, JSON.stringify(branches), event('started'), correlationId ?? null, this.style],
+      [gtid, JSON.stringify(branches), startedEvent(), correlationId ?? null, this.style],
     );
     if (inserted.length === 0) throw new GtidInUseError(gtid);
   }

@@ -1,5 +1,14 @@
-import { Database } from '@hospital/platform';
-import { browsedRows, isoInstant, lastErrorOf, msFromNow as until, timelineEvent as event } from './log-sql';
+import { activeTraceId, Database } from '@hospital/platform';
+import {
+  browsedRows,
+  isoInstant,
+  lastErrorOf,
+  msFromNow as until,
+  startEvent,
+  StoredTimelineEntry,
+  timelineEvent as event,
+  traceIdOf,
+} from './log-sql';
 import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
 import {
   NewSaga,
@@ -93,7 +102,7 @@ export class PostgresSagaLog implements SagaLog {
     const rows = await this.db.query<{ lease_token: string }>(
       `WITH saga AS (
          INSERT INTO tx_saga (gtid, workflow, input, state, correlation_id, lease_owner, lease_token, lease_until, timeline)
-         VALUES ($1, $2, $5::jsonb, 'running', $6, $7, gen_random_uuid(), ${until(3)}, ${event(4)})
+         VALUES ($1, $2, $5::jsonb, 'running', $6, $7, gen_random_uuid(), ${until(3)}, ${startEvent(4, 9)})
          ON CONFLICT (gtid) DO NOTHING
          RETURNING gtid, lease_token),
        steps AS (
@@ -109,6 +118,7 @@ export class PostgresSagaLog implements SagaLog {
         saga.correlationId ?? null,
         owner,
         saga.steps,
+        activeTraceId() ?? null,
       ],
     );
     const [row] = rows;
@@ -247,7 +257,7 @@ interface BrowsedSagaRow {
   correlation_id: string | null;
   retries: number;
   last_error: string | null;
-  timeline: { at: string; event: string }[];
+  timeline: StoredTimelineEntry[];
   created_at: Date;
   updated_at: Date;
 }
@@ -287,6 +297,7 @@ const toListed = (row: BrowsedSagaRow, steps: readonly StepRow[]): ListedTransac
     at: isoInstant(at),
     event: sagaEvent(event, row.workflow, steps),
   })),
+  ...traceIdOf(row.timeline),
   // Runs given back to recovery, and every action or compensation attempt past a step's first.
   retries:
     row.retries +

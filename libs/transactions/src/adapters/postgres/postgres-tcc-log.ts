@@ -1,5 +1,14 @@
-import { Database } from '@hospital/platform';
-import { browsedRows, isoInstant, lastErrorOf, msFromNow as until, timelineEvent as event } from './log-sql';
+import { activeTraceId, Database } from '@hospital/platform';
+import {
+  browsedRows,
+  isoInstant,
+  lastErrorOf,
+  msFromNow as until,
+  startEvent,
+  StoredTimelineEntry,
+  timelineEvent as event,
+  traceIdOf,
+} from './log-sql';
 import {
   ListedTransaction,
   TransactionBranch,
@@ -53,7 +62,7 @@ export class PostgresTccLog implements TccLog {
     const [row] = await this.db.query<{ lease_token: string }>(
       `INSERT INTO tx_tcc (gtid, workflow, input, branches, state, correlation_id, lease_owner, lease_token,
                            lease_until, timeline)
-       VALUES ($1, $2, $3::jsonb, $4::text[], 'trying', $5, $6, gen_random_uuid(), ${until(7)}, ${event(8)})
+       VALUES ($1, $2, $3::jsonb, $4::text[], 'trying', $5, $6, gen_random_uuid(), ${until(7)}, ${startEvent(8, 9)})
        ON CONFLICT (gtid) DO NOTHING
        RETURNING lease_token`,
       [
@@ -65,6 +74,7 @@ export class PostgresTccLog implements TccLog {
         owner,
         leaseMs,
         'trying',
+        activeTraceId() ?? null,
       ],
     );
     if (!row) throw new GtidInUseError(tcc.gtid);
@@ -158,7 +168,7 @@ interface BrowsedTccRow {
   correlation_id: string | null;
   retries: number;
   last_error: string | null;
-  timeline: { at: string; event: string }[];
+  timeline: StoredTimelineEntry[];
   created_at: Date;
   updated_at: Date;
 }
@@ -204,6 +214,7 @@ const toListed = (row: BrowsedTccRow): ListedTransaction => ({
   state: row.state,
   branches: tccBranches(row),
   timeline: row.timeline.map(({ at, event }) => ({ at: isoInstant(at), event: tccEvent(event, row) })),
+  ...traceIdOf(row.timeline),
   retries: row.retries,
   ...lastErrorOf(row),
   createdAt: row.created_at.toISOString(),

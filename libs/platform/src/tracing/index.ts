@@ -1,0 +1,3 @@
+export * from './tracing.environment';
+export * from './tracing';
+export * from './spans';
