@@ -11,12 +11,14 @@ import { E2eHospital } from './support/e2e-hospital';
 /**
  * The operations console in a real browser (Debian's Chromium, driven by playwright-core), served by a real
  * gateway in front of a real EMR, LIS, PACS and audit service (processes from `dist/`): an administrator
- * signs in and watches a record update's two-phase commit appear and commit, opens its timeline, and
+ * signs in and watches a record update's two-phase commit appear and commit (in the trace its client
+ * started, through the gateway into the EMR), opens its timeline, and
  * replays a dead letter; an auditor finds the update's patient in the audit trail.
  */
 jest.setTimeout(180_000);
 
 const FIRST_PORT = 4440;
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 /** Runs `attempt` until it does not throw, for at most `ms`; then throws its last error. */
@@ -86,6 +88,8 @@ describe('the operations console in a browser', () => {
         authorization: testAuthorization('clinician'),
         'content-type': 'application/fhir+json',
         'x-correlation-id': correlationId,
+        // The client's trace: the gateway's span and the EMR's join it, and the EMR records it with the gtid.
+        traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01`,
       },
       body: JSON.stringify(recordUpdateBundle(1, 'CONSOLE')),
     });
@@ -95,6 +99,11 @@ describe('the operations console in a browser', () => {
     await row.first().waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('tx-row').count()).toBe(1);
     await expect(row.first().textContent()).resolves.toMatch(/2pc/);
+
+    const listed = await fetch(`${hospital.gatewayUrl}/api/emr/transactions?correlationId=${correlationId}`, {
+      headers: { authorization: testAuthorization('administrator') },
+    });
+    expect(await listed.json()).toEqual([expect.objectContaining({ style: '2pc', traceId: TRACE_ID })]);
 
     await row.first().getByRole('link').first().click();
     await page.getByTestId('timeline').waitFor();

@@ -1,3 +1,4 @@
+import { context, propagation } from '@opentelemetry/api';
 import { Transform, TransformCallback } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
@@ -159,6 +160,8 @@ export class GatewayProxy {
       host: request.host,
       prefix: trusted ? single(request.headers['x-forwarded-prefix']) : undefined,
     });
+    // The backend's spans join this request's trace (the gateway's server span is the active one).
+    propagation.inject(context.active(), headers);
     let payload: Buffer | Readable | null = null;
     if (body !== undefined) {
       payload = body;
