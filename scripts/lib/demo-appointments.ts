@@ -78,30 +78,43 @@ export interface DemoSlots {
   firstDay: string;
 }
 
-/**
- * Opens the demo practitioners' schedules for the next DAYS days and creates their slots, through the
- * service's own API. Idempotent: a slot that is already there is refused as an overlap (409) and left as
- * it is, booked or free.
- */
 /** The practitioners with consult schedules: the README's two and the first of the emergency department. */
 export const clinicPractitioners = demoPractitioners.slice(0, 3);
 
+/** How many days of slots the demo opens at a time. */
+export const DEMO_SLOT_DAYS = DAYS;
+
+/**
+ * Opens `practitionerId`'s schedule for `days` days from `firstDay` days after today (UTC) and creates its
+ * slots there, through the service's own API. Idempotent: a slot that is already there is refused as an
+ * overlap (409) and left as it is, booked or free.
+ */
+export async function openSlots(
+  base: string,
+  practitionerId: string,
+  firstDay: number,
+  days: number,
+): Promise<{ created: number; existing: number }> {
+  const from = startOfDay(Date.now()) + firstDay * DAY_MS;
+  const scheduleId = await scheduleFor(base, practitionerId, from, from + days * DAY_MS);
+  const starts: number[] = [];
+  for (let day = 0; day < days; day++)
+    for (let minute = OPENS * 60; minute < CLOSES * 60; minute += SLOT_MINUTES)
+      starts.push(from + day * DAY_MS + minute * 60_000);
+  return createSlots(base, scheduleId, SERVICE_TYPE, starts, SLOT_MINUTES);
+}
+
+/** Opens the clinic practitioners' schedules and slots for the next DAYS days (from tomorrow). */
 export async function seedDemoSlots(base: string): Promise<DemoSlots> {
-  const from = startOfDay(Date.now()) + DAY_MS;
-  const to = from + DAYS * DAY_MS;
   let created = 0;
   let total = 0;
   for (const practitioner of clinicPractitioners) {
-    const scheduleId = await scheduleFor(base, practitioner.id!, from, to);
-    const starts: number[] = [];
-    for (let day = 0; day < DAYS; day++)
-      for (let minute = OPENS * 60; minute < CLOSES * 60; minute += SLOT_MINUTES)
-        starts.push(from + day * DAY_MS + minute * 60_000);
-    const slots = await createSlots(base, scheduleId, SERVICE_TYPE, starts, SLOT_MINUTES);
+    const slots = await openSlots(base, practitioner.id!, 1, DAYS);
     created += slots.created;
     total += slots.created + slots.existing;
   }
-  return { created, total, firstDay: new Date(from).toISOString().slice(0, 10) };
+  const firstDay = new Date(startOfDay(Date.now()) + DAY_MS).toISOString().slice(0, 10);
+  return { created, total, firstDay };
 }
 
 interface FreeSlotView {

@@ -4,6 +4,7 @@
 // starts itself (record updates, dispenses, bookings, treatment plans in each mode, consults) count when
 // their request is answered; the ones that follow from them (laboratory and imaging results, reorders, ICU
 // alerts, appointment confirmations) count when the service that finishes them shows a new record.
+import { DEMO_SLOT_DAYS, openSlots } from './demo-appointments';
 import { recordUpdateBundle } from './sample-bundle';
 import { completeConsult, openConsult } from './telemedicine-cluster';
 import { devAuthorizationFor } from '../services';
@@ -87,6 +88,10 @@ export class ScenarioDriver {
   private readonly started = Date.now();
   private allDoneAt?: number;
   private careTeamId?: string;
+  /** How many days from tomorrow each practitioner has slots open (the demo seeds DEMO_SLOT_DAYS). */
+  private readonly openDays = new Map<string, number>();
+  /** The driver's bookings not yet cancelled, oldest first. */
+  private readonly booked: { id: string; resource: Record<string, unknown> }[] = [];
   private stopped = false;
 
   constructor(
@@ -174,7 +179,11 @@ export class ScenarioDriver {
     return 'completed';
   }
 
-  /** A free consult slot of a clinic practitioner, booked for a patient; its confirmations go out. */
+  /**
+   * A free slot of a clinic practitioner, booked for a patient; the booking of two rounds before is then
+   * cancelled (the patient called back), which frees its slot. Both are confirmed to the patient and the
+   * practitioner by best-effort notification.
+   */
   private async booking(n: number): Promise<'completed'> {
     const slot = await this.freeSlot('prac-0002');
     const answer = await call('POST', `${this.urls.appointments}/fhir/Appointment`, {
@@ -189,6 +198,16 @@ export class ScenarioDriver {
       ],
     });
     if (answer.status !== 201) throw new Error(`booking: HTTP ${answer.status}`);
+    const resource = JSON.parse(answer.body) as Record<string, unknown> & { id: string };
+    this.booked.push({ id: resource.id, resource });
+    const oldest = this.booked.length > 2 ? this.booked.shift() : undefined;
+    if (oldest) {
+      const cancelled = await call('PUT', `${this.urls.appointments}/fhir/Appointment/${oldest.id}`, {
+        ...oldest.resource,
+        status: 'cancelled',
+      });
+      if (cancelled.status !== 200) throw new Error(`cancelling a booking: HTTP ${cancelled.status}`);
+    }
     return 'completed';
   }
 
@@ -295,24 +314,33 @@ export class ScenarioDriver {
   }
 
   /**
-   * A free slot of `practitioner` on one of the next 14 days, picked at random: a slot a treatment plan
-   * holds still shows as free here (the plan claims its capacity, not an Appointment), so a fixed pick
-   * would meet the plans of an earlier run.
+   * A free slot of `practitioner` on one of the days it has slots open, picked at random: a slot a
+   * treatment plan holds still shows as free here (the plan claims its capacity, not an Appointment), so a
+   * fixed pick would meet the plans of an earlier run. When every open day is taken, the practitioner's
+   * next days are opened, so a demo that runs for hours keeps finding slots.
    */
   private async freeSlot(practitioner: string): Promise<{ slotId: string; start: string; end: string }> {
-    for (let attempt = 0; attempt < 14; attempt += 1) {
-      const offset = 1 + Math.floor(Math.random() * 14);
-      const date = new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-      const answer = await call(
-        'GET',
-        `${this.urls.appointments}/api/slots/free?practitioner=${practitioner}&date=${date}`,
+    for (let round = 0; round < 4; round += 1) {
+      const open = this.openDays.get(practitioner) ?? DEMO_SLOT_DAYS;
+      const days = Array.from({ length: open }, (_, i) => 1 + i).sort(() => Math.random() - 0.5);
+      for (const offset of days) {
+        const date = new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+        const answer = await call(
+          'GET',
+          `${this.urls.appointments}/api/slots/free?practitioner=${practitioner}&date=${date}`,
+        );
+        if (answer.status !== 200) throw new Error(`free slots: HTTP ${answer.status}`);
+        const free = JSON.parse(answer.body) as { slotId: string; start: string; end: string }[];
+        const pick = free[Math.floor(Math.random() * free.length)];
+        if (pick) return pick;
+      }
+      await openSlots(this.urls.appointments, practitioner, open + 1, DEMO_SLOT_DAYS);
+      this.openDays.set(practitioner, open + DEMO_SLOT_DAYS);
+      this.log(
+        `scenario: ${practitioner}'s open slots are taken; opened days ${open + 1}–${open + DEMO_SLOT_DAYS}`,
       );
-      if (answer.status !== 200) throw new Error(`free slots: HTTP ${answer.status}`);
-      const free = JSON.parse(answer.body) as { slotId: string; start: string; end: string }[];
-      const pick = free[Math.floor(Math.random() * free.length)];
-      if (pick) return pick;
     }
-    throw new Error(`no free slot of ${practitioner} in the next 14 days`);
+    throw new Error(`no free slot of ${practitioner} after opening more days`);
   }
 
   /** What the services show of the workflows that follow from the driver's requests. */
