@@ -67,14 +67,18 @@ function notificationEvents(row: BrowsedNotificationRow, prefix: string): Entry[
         event: `${prefix}attempt ${attempt.attempt} ${attempt.outcome ?? 'ended'}${attempt.error ? `: ${attempt.error}` : ''}`,
       });
   }
+  // The end is stamped by PostgreSQL at its transaction's start, the attempt's by its own clock: an end is
+  // never shown before the attempt that led to it.
+  const lastAt = entries.reduce((latest, entry) => Math.max(latest, entry.at.getTime()), 0);
+  const ending = (at: Date): Date => new Date(Math.max(at.getTime(), lastAt));
   if (row.dead_lettered_at !== null)
     entries.push({
-      at: row.dead_lettered_at,
+      at: ending(row.dead_lettered_at),
       event: `${prefix}dead-lettered${row.state === 'dead-lettered' && row.last_error ? `: ${row.last_error}` : ''}`,
     });
   if (row.delivered_at !== null) {
     const by = row.attempt_log.find((attempt) => attempt.outcome === 'delivered')?.attempt ?? row.attempts;
-    entries.push({ at: row.delivered_at, event: `${prefix}delivered (attempt ${by})` });
+    entries.push({ at: ending(row.delivered_at), event: `${prefix}delivered (attempt ${by})` });
   }
   return entries;
 }
