@@ -14,6 +14,7 @@ import { AuditScreen } from './screens/AuditScreen';
 import { DeadLettersScreen } from './screens/DeadLettersScreen';
 import { IcuScreen } from './screens/IcuScreen';
 import { InDoubtScreen } from './screens/InDoubtScreen';
+import { PharmacyScreen } from './screens/PharmacyScreen';
 import { SignInScreen } from './screens/SignInScreen';
 import { TimelineScreen } from './screens/TimelineScreen';
 import { TransactionsScreen } from './screens/TransactionsScreen';
@@ -23,6 +24,7 @@ const TABS = [
   { name: 'dead-letters', label: 'Dead letters', roles: 'administrator' },
   { name: 'in-doubt', label: 'In doubt', roles: 'administrator' },
   { name: 'icu', label: 'ICU board', roles: 'clinician, nurse' },
+  { name: 'pharmacy', label: 'Pharmacy stock', roles: 'pharmacist, clinician, nurse, administrator' },
   { name: 'audit', label: 'Audit', roles: 'auditor' },
 ] as const;
 
@@ -33,6 +35,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function homeOf(role: string): string {
   if (role === 'clinician' || role === 'nurse') return 'icu';
   if (role === 'auditor') return 'audit';
+  if (role === 'pharmacist') return 'pharmacy';
   return 'transactions';
 }
 
@@ -166,6 +169,8 @@ function Screen({
       return <InDoubtScreen operator={operator} />;
     case 'icu':
       return <IcuScreen />;
+    case 'pharmacy':
+      return <PharmacyScreen />;
     case 'audit':
       return <AuditScreen />;
     default:

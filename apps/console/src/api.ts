@@ -13,6 +13,7 @@ export const SERVICES = [
   'audit',
   'pharmacy-supply-chain',
   'referral-inbox',
+  'pharmacy-inventory',
 ] as const;
 
 export type Service = (typeof SERVICES)[number];

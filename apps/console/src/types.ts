@@ -92,6 +92,17 @@ export interface Bed {
   [field: string]: unknown;
 }
 
+/** One drug at one location of the pharmacy's inventory (`/api/inventory`). */
+export interface StockLine {
+  medicationCode: string;
+  locationId: string;
+  onHand: number;
+  reorderPoint: number;
+  reorderQuantity: number;
+  openReorder: { reorderId: string; quantity: number; openedAt: string } | null;
+  updatedAt: string;
+}
+
 /** Just enough of a FHIR Bundle for searching and paging. */
 export interface Bundle<R = Record<string, unknown>> {
   resourceType: 'Bundle';

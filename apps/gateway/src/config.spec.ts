@@ -21,8 +21,11 @@ describe('gatewayConfig', () => {
       'audit',
       'pharmacy-supply-chain',
       'referral-inbox',
+      'pharmacy-inventory',
     ]);
     expect(backends.find((b) => b.name === 'audit')?.url).toBe('http://127.0.0.1:3009');
+    // The inventory has no FHIR API: reached under /api only, never asked for a CapabilityStatement.
+    expect(backends.filter((b) => !b.fhir).map((b) => b.name)).toEqual(['pharmacy-inventory']);
   });
 
   it('takes a subset of backends and their URLs from the environment', () => {
@@ -30,8 +33,8 @@ describe('gatewayConfig', () => {
       env({ GATEWAY_BACKENDS: 'referral-inbox, emr', EMR_URL: 'http://emr.internal:9000/' }),
     );
     expect(configuredBackends(config)).toEqual([
-      { name: 'emr', url: 'http://emr.internal:9000' },
-      { name: 'referral-inbox', url: 'http://127.0.0.1:3081' },
+      { name: 'emr', url: 'http://emr.internal:9000', fhir: true },
+      { name: 'referral-inbox', url: 'http://127.0.0.1:3081', fhir: true },
     ]);
   });
 

@@ -16,9 +16,16 @@ export const GATEWAY_BACKENDS = {
   audit: 'http://127.0.0.1:3009',
   'pharmacy-supply-chain': 'http://127.0.0.1:3042',
   'referral-inbox': 'http://127.0.0.1:3081',
+  'pharmacy-inventory': 'http://127.0.0.1:3041',
 } as const;
 
 export type BackendName = keyof typeof GATEWAY_BACKENDS;
+
+/**
+ * Backends without a FHIR API (the inventory serves stock as plain JSON): reached only through
+ * `/api/<service>/…`, never asked for a CapabilityStatement and never an owner of a FHIR type.
+ */
+export const API_ONLY_BACKENDS: ReadonlySet<BackendName> = new Set<BackendName>(['pharmacy-inventory']);
 
 const BACKEND_LIST = new RegExp(
   `^\\s*(${Object.keys(GATEWAY_BACKENDS).join('|')})(\\s*,\\s*(${Object.keys(GATEWAY_BACKENDS).join('|')}))*\\s*$`,
@@ -68,7 +75,9 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConf
 }
 
 /** The backends this gateway routes to, in preference order, with their base URLs. */
-export function configuredBackends(config: GatewayConfig): { name: BackendName; url: string }[] {
+export function configuredBackends(
+  config: GatewayConfig,
+): { name: BackendName; url: string; fhir: boolean }[] {
   const all = Object.keys(GATEWAY_BACKENDS) as BackendName[];
   const chosen =
     config.env.GATEWAY_BACKENDS === undefined
@@ -77,5 +86,6 @@ export function configuredBackends(config: GatewayConfig): { name: BackendName; 
   return chosen.map((name) => ({
     name,
     url: (config.peers[name] ?? GATEWAY_BACKENDS[name]).replace(/\/+$/, ''),
+    fhir: !API_ONLY_BACKENDS.has(name),
   }));
 }

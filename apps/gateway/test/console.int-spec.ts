@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
+import { Client } from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { testAccessToken, testAuthorization } from '@hospital/platform/testing/access-token';
 import { ensureChromium } from '../../../scripts/infra/debian-packages';
@@ -13,7 +14,8 @@ import { E2eHospital } from './support/e2e-hospital';
  * gateway in front of a real EMR, LIS, PACS and audit service (processes from `dist/`): an administrator
  * signs in and watches a record update's two-phase commit appear and commit (in the trace its client
  * started, through the gateway into the EMR), opens its timeline, and
- * replays a dead letter; an auditor finds the update's patient in the audit trail.
+ * replays a dead letter; an auditor finds the update's patient in the audit trail; a pharmacist finds the
+ * drugs at or under their reorder point in the inventory's stock.
  */
 jest.setTimeout(180_000);
 
@@ -41,7 +43,12 @@ describe('the operations console in a browser', () => {
 
   beforeAll(async () => {
     const executablePath = await ensureChromium();
-    hospital = await E2eHospital.start(FIRST_PORT, {}, { ORTHANC_WORKLIST_DIR: worklists });
+    hospital = await E2eHospital.start(
+      FIRST_PORT,
+      {},
+      { ORTHANC_WORKLIST_DIR: worklists },
+      { inventory: true },
+    );
     browser = await chromium.launch({
       executablePath,
       args: [
@@ -65,7 +72,7 @@ describe('the operations console in a browser', () => {
   });
 
   /** Opens the console signed in with the token of `role` (the URL fragment a demo prints). */
-  async function signIn(role: 'administrator' | 'auditor'): Promise<void> {
+  async function signIn(role: 'administrator' | 'auditor' | 'pharmacist'): Promise<void> {
     await page.goto(`${hospital.gatewayUrl}/console/#token=${testAccessToken(role)}`);
     await page.getByTestId('who').filter({ hasText: role }).waitFor();
   }
@@ -156,5 +163,39 @@ describe('the operations console in a browser', () => {
     }, 30_000);
     await page.getByTestId('audit-verify').click();
     await expect(page.getByTestId('verify-result').textContent()).resolves.toMatch(/ok|true|intact/i);
+  });
+
+  it('shows a pharmacist the stock, the lines at or under the reorder point first', async () => {
+    // One line under its reorder point, as dispenses would leave it.
+    const stock = new Client({ ...hospital.databases['pharmacy-inventory'] });
+    await stock.connect();
+    try {
+      await stock.query(
+        `UPDATE inventory_stock SET on_hand = 7 WHERE medication_code = '197361' AND location_id = 'ward-3a'`,
+      );
+    } finally {
+      await stock.end();
+    }
+
+    await page.getByTestId('sign-out').click();
+    await signIn('pharmacist');
+    // A pharmacist starts on the stock screen.
+    await page.getByTestId('stock-row').first().waitFor({ timeout: 30_000 });
+    const first = page.getByTestId('stock-row').first();
+    expect(await first.getAttribute('data-level')).toBe('low');
+    await expect(first.textContent()).resolves.toMatch(/197361[\s\S]*ward-3a/);
+    expect(await page.getByTestId('stock-row').count()).toBeGreaterThan(10);
+
+    await page.getByTestId('stock-low-only').check();
+    await retrying(async () => {
+      expect(await page.getByTestId('stock-row').count()).toBe(1);
+    }, 10_000);
+    await page.getByTestId('stock-low-only').uncheck();
+    await page.getByTestId('stock-filter').fill('main-pharmacy');
+    await retrying(async () => {
+      const locations = await page.getByTestId('stock-row').locator('td:nth-child(2)').allTextContents();
+      expect(locations.length).toBeGreaterThan(0);
+      expect(new Set(locations)).toEqual(new Set(['main-pharmacy']));
+    }, 10_000);
   });
 });

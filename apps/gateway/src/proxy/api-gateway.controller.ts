@@ -7,7 +7,7 @@ import { Backends } from '../routing/backends';
 import { checkedPath, GatewayProxy } from './gateway-proxy';
 
 /** The roles `/api/<service>/…` admits at the gateway. */
-export const API_ROLES: readonly Role[] = ['administrator', 'auditor', 'clinician', 'nurse'];
+export const API_ROLES: readonly Role[] = ['administrator', 'auditor', 'clinician', 'nurse', 'pharmacist'];
 
 /**
  * The services' own APIs (transactions, dead letters, in-doubt resolution, beds, audit review) under the
@@ -15,7 +15,8 @@ export const API_ROLES: readonly Role[] = ['administrator', 'auditor', 'clinicia
  * token, for the operations console and any other client. The gateway lets through the roles whose work
  * the console shows (administrators: transactions, dead letters, in-doubt; auditors: the audit trail;
  * clinicians and nurses: the ICU board); the backend then decides what that role may do on the route
- * (an administrator's routes, an auditor's), and audits it.
+ * (an administrator's routes, an auditor's), and audits it. Pharmacists (and clinicians, nurses and
+ * administrators) also read the pharmacy's stock there (`/api/pharmacy-inventory/inventory`).
  */
 @Roles(...API_ROLES)
 @Controller('api')

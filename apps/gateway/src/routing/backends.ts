@@ -15,6 +15,8 @@ import { MIXED_BUNDLE_COORDINATOR, OwnerTable } from './owner-table';
 export interface Backend {
   name: string;
   url: string;
+  /** Whether it serves FHIR (and so a CapabilityStatement); the others are reached under /api only. */
+  fhir: boolean;
   pool: Pool;
 }
 
@@ -44,9 +46,10 @@ export class Backends implements OnModuleInit, OnApplicationShutdown {
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
     const env = config.env;
-    this.list = configuredBackends(config).map(({ name, url }) => ({
+    this.list = configuredBackends(config).map(({ name, url, fhir }) => ({
       name,
       url,
+      fhir,
       pool: new Pool(url, {
         connections: env.GATEWAY_CONNECTIONS,
         pipelining: 1,
@@ -56,7 +59,7 @@ export class Backends implements OnModuleInit, OnApplicationShutdown {
         bodyTimeout: env.GATEWAY_TIMEOUT_MS,
       }),
     }));
-    this.owners = new OwnerTable(this.list.map((b) => b.name));
+    this.owners = new OwnerTable(this.fhirBackends().map((b) => b.name));
   }
 
   async onModuleInit(): Promise<void> {
@@ -84,6 +87,11 @@ export class Backends implements OnModuleInit, OnApplicationShutdown {
     return this.list;
   }
 
+  /** The backends that serve FHIR: those the owner table and the merged CapabilityStatement are made of. */
+  fhirBackends(): readonly Backend[] {
+    return this.list.filter((backend) => backend.fhir);
+  }
+
   /** The merged CapabilityStatement, naming `baseUrl` (the gateway's base as this client reached it). */
   capability(baseUrl: string): CapabilityStatement {
     this.merged ??= this.merge();
@@ -100,7 +108,7 @@ export class Backends implements OnModuleInit, OnApplicationShutdown {
   /** Fetches every backend's CapabilityStatement; one that does not answer keeps its last known one. */
   async refresh(): Promise<void> {
     await Promise.all(
-      this.list.map(async (backend) => {
+      this.fhirBackends().map(async (backend) => {
         const statement = await this.fetchMetadata(backend);
         if (statement === undefined) return;
         this.statements.set(backend.name, statement);
@@ -142,7 +150,7 @@ export class Backends implements OnModuleInit, OnApplicationShutdown {
 
   private schedule(): void {
     if (this.stopped) return;
-    const allKnown = this.list.every((backend) => this.owners.known(backend.name));
+    const allKnown = this.fhirBackends().every((backend) => this.owners.known(backend.name));
     const delay = allKnown ? this.config.env.GATEWAY_METADATA_REFRESH_MS : RETRY_UNKNOWN_MS;
     this.timer = setTimeout(() => {
       void this.refresh()

@@ -1,14 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { DatabaseSettings } from '@hospital/platform';
+import { seedInventory } from '../../../pharmacy/src/inventory/database/seeds/stock';
 import { SpawnedServices, url } from './spawned-services';
 
 /**
  * The ports of one end-to-end hospital, from `first` on (the gateway's end-to-end specs use 4400-4449, each
  * spec its own ten, so two specs can run at once).
  */
-export function e2ePorts(first: number): Record<'gateway' | 'emr' | 'lis' | 'pacs' | 'audit', number> {
-  return { gateway: first, emr: first + 1, lis: first + 2, pacs: first + 3, audit: first + 4 };
+export function e2ePorts(
+  first: number,
+): Record<'gateway' | 'emr' | 'lis' | 'pacs' | 'audit' | 'inventory', number> {
+  return {
+    gateway: first,
+    emr: first + 1,
+    lis: first + 2,
+    pacs: first + 3,
+    audit: first + 4,
+    inventory: first + 5,
+  };
 }
 
 /** Tables of audit and messaging bookkeeping and of the schema's own history, not clinical data. */
@@ -41,6 +51,7 @@ export class E2eHospital {
       LIS_URL: url(ports.lis),
       PACS_URL: url(ports.pacs),
       AUDIT_URL: url(ports.audit),
+      PHARMACY_INVENTORY_URL: url(ports.inventory),
       MESSAGING_NAMESPACE: this.namespace,
       OUTBOX_POLL_MS: '100',
     });
@@ -48,16 +59,18 @@ export class E2eHospital {
 
   /**
    * The hospital on the ports from `firstPort` on, its gateway started with `gateway` added to its
-   * environment and every service with `departments` (where the LIS finds its analyzer, the PACS its archive).
+   * environment and every service with `departments` (where the LIS finds its analyzer, the PACS its archive);
+   * with `inventory`, also the pharmacy's inventory on its seeded stock, behind the gateway's `/api`.
    */
   static async start(
     firstPort: number,
     gateway: Record<string, string> = {},
     departments: Record<string, string> = {},
+    { inventory = false }: { inventory?: boolean } = {},
   ): Promise<E2eHospital> {
     const hospital = new E2eHospital(e2ePorts(firstPort), departments);
     try {
-      await hospital.boot(gateway);
+      await hospital.boot(gateway, inventory);
     } catch (error) {
       await hospital.stop();
       throw error;
@@ -65,9 +78,17 @@ export class E2eHospital {
     return hospital;
   }
 
-  private async boot(gateway: Record<string, string>): Promise<void> {
+  private async boot(gateway: Record<string, string>, inventory: boolean): Promise<void> {
     for (const name of ['emr', 'lis', 'pacs', 'audit'])
       this.databases[name] = await this.services.database(name);
+    if (inventory) {
+      const stock = await this.services.database('pharmacy-inventory');
+      this.databases['pharmacy-inventory'] = stock;
+      const client = new Client({ ...stock });
+      await client.connect();
+      await seedInventory(client).finally(() => client.end());
+      await this.services.spawn('pharmacy-inventory', this.ports.inventory, { PGDATABASE: stock.database });
+    }
     const db = (name: string): Record<string, string> => ({
       PGDATABASE: this.databases[name]?.database ?? '',
     });
@@ -78,7 +99,7 @@ export class E2eHospital {
       this.services.spawn('audit', this.ports.audit, db('audit')),
     ]);
     await this.services.spawn('gateway', this.ports.gateway, {
-      GATEWAY_BACKENDS: 'emr,audit',
+      GATEWAY_BACKENDS: inventory ? 'emr,audit,pharmacy-inventory' : 'emr,audit',
       BODY_LIMIT_BYTES: '65536',
       ...gateway,
     });
