@@ -19,6 +19,10 @@ export interface ComposeOptions {
 /** One container of the project as `docker ps` shows it. */
 export interface ContainerState {
   service: string;
+  /** The container's name (`<project>_<service>_<n>` or `<project>-<service>-<n>`). */
+  name: string;
+  /** Its replica number within the service, from 1. */
+  number: number;
   /** created, running, restarting, exited… */
   state: string;
   /** e.g. `Up 12 seconds (healthy)`, `Exited (0) 3 seconds ago`. */
@@ -106,7 +110,7 @@ export class Compose {
         '--filter',
         `label=com.docker.compose.project=${this.options.project}`,
         '--format',
-        '{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}',
+        '{{.Label "com.docker.compose.service"}}\t{{.Label "com.docker.compose.container-number"}}\t{{.Names}}\t{{.State}}\t{{.Status}}',
       ],
       { env: this.options.env },
     );
@@ -114,22 +118,35 @@ export class Compose {
       .split('\n')
       .filter((line) => line.trim() !== '')
       .map((line) => {
-        const [service, state, status] = line.split('\t');
-        return { service, state, status };
-      });
+        const [service, number, name, state, status] = line.split('\t');
+        return { service, number: Number(number), name, state, status };
+      })
+      .sort((a, b) => a.service.localeCompare(b.service) || a.number - b.number);
   }
 
   /**
-   * `up -d` (no build: the images are built before), reporting progress every `everyMs` while compose
-   * starts the containers in dependency order and until every one is ready; throws naming the containers
-   * that failed or are still not ready after `timeoutMs`.
+   * `up -d` (no build: the images are built before) with `scale` replicas of the services it names (`--scale`),
+   * reporting progress every `everyMs` while compose starts the containers in dependency order and until
+   * every one is ready; throws naming the containers that failed or are still not ready after `timeoutMs`.
    */
-  async upAndWait(oneShot: ReadonlySet<string>, timeoutMs: number, everyMs = 15_000): Promise<void> {
+  async upAndWait(
+    oneShot: ReadonlySet<string>,
+    timeoutMs: number,
+    scale: Readonly<Record<string, number>> = {},
+    everyMs = 15_000,
+  ): Promise<void> {
     const began = Date.now();
-    const expected = await this.services();
+    const expected = (await this.services()).flatMap((service) =>
+      Array.from({ length: scale[service] ?? 1 }, (_, i) => ({ service, number: i + 1 })),
+    );
+    const scaleArgs = Object.entries(scale).flatMap(([service, n]) => ['--scale', `${service}=${n}`]);
     let upDone = false;
     let upError: Error | undefined;
-    const up = this.exec(['up', '-d', '--no-build', '--remove-orphans'], timeoutMs, this.options.signal).then(
+    const up = this.exec(
+      ['up', '-d', '--no-build', '--remove-orphans', ...scaleArgs],
+      timeoutMs,
+      this.options.signal,
+    ).then(
       () => void (upDone = true),
       (error: unknown) => {
         upDone = true;
@@ -141,11 +158,11 @@ export class Compose {
       for (;;) {
         await sleep(2_000);
         if (this.options.signal?.aborted) throw new Error('interrupted');
-        const states = new Map((await this.containers()).map((c) => [c.service, c]));
-        const verdicts = expected.map((service) => {
-          const container = states.get(service);
+        const states = new Map((await this.containers()).map((c) => [`${c.service}#${c.number}`, c]));
+        const verdicts = expected.map(({ service, number }) => {
+          const container = states.get(`${service}#${number}`);
           const verdict: Readiness = container ? readiness(container, oneShot.has(service)) : 'waiting';
-          return { service, container, verdict };
+          return { service: number > 1 ? `${service} #${number}` : service, container, verdict };
         });
         const failed = verdicts.filter((v) => v.verdict === 'failed');
         const waiting = verdicts.filter((v) => v.verdict === 'waiting');
@@ -178,6 +195,57 @@ export class Compose {
     } finally {
       await up;
     }
+  }
+
+  /** The address of a container on the project's network (the host reaches it directly). */
+  async address(container: string): Promise<string> {
+    const result = await capture(
+      [
+        'docker',
+        'inspect',
+        '--format',
+        '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}',
+        container,
+      ],
+      { env: this.options.env },
+    );
+    const address = result.stdout.trim().split(/\s+/)[0];
+    if (result.code !== 0 || !address)
+      throw new Error(`docker inspect ${container} names no address: ${result.stderr.trim()}`);
+    return address;
+  }
+
+  /** The host port a container's `port` is published on. */
+  async publishedPort(container: string, port: number): Promise<number> {
+    const result = await capture(['docker', 'port', container, `${port}/tcp`], { env: this.options.env });
+    const published = /:(\d+)\s*$/m.exec(result.stdout)?.[1];
+    if (result.code !== 0 || !published)
+      throw new Error(`docker port ${container} ${port} names no host port: ${result.stderr.trim()}`);
+    return Number(published);
+  }
+
+  /**
+   * SIGKILL to a container, kept down (its restart policy off until `revive`): a replica dying in the
+   * middle of its work, with no graceful shutdown.
+   */
+  async kill(container: string): Promise<void> {
+    await run(['docker', 'update', '--restart', 'no', container], {
+      logFile: this.options.logFile,
+      env: this.options.env,
+    });
+    await run(['docker', 'kill', '--signal', 'KILL', container], {
+      logFile: this.options.logFile,
+      env: this.options.env,
+    });
+  }
+
+  /** Starts a killed container again with the compose file's restart policy. */
+  async revive(container: string): Promise<void> {
+    await run(['docker', 'update', '--restart', 'unless-stopped', container], {
+      logFile: this.options.logFile,
+      env: this.options.env,
+    });
+    await run(['docker', 'start', container], { logFile: this.options.logFile, env: this.options.env });
   }
 
   /** The last lines of each named service's log, for a failure report. */

@@ -6,7 +6,9 @@
 //   4. `up` as project hospital-test with ports under HOSPITAL_PORT_PREFIX (2 by default: 28080, 23001…),
 //      waiting until every container is healthy and the migrate job is done;
 //   5. the README's flows over the published ports (flows.ts);
-//   6. `down -v`, always (also on Ctrl-C), unless --keep.
+//   6. one fault trial per transaction style with a replica of its service killed (replica-trials.ts): the
+//      EMR, the pharmacy, its supply chain, care-plans and the gateway run as two replicas each (--scale);
+//   7. `down -v`, always (also on Ctrl-C), unless --keep.
 // Progress on stderr; the commands' own output in .hospital/docker-test.log; a summary at the end and a
 // non-zero exit status on any failure.
 //   node dist/scripts/docker/test-docker.js [--keep] [--until engine|images|build|up] [--prefix N]
@@ -18,16 +20,28 @@ import { devIssuerKeys, repositoryRoot, services } from '../services';
 import { Compose } from './compose';
 import { ensureEngine } from './engine';
 import { runFlows, type CheckResult, type Urls } from './flows';
+import { runReplicaTrials } from './replica-trials';
 import { buildHospitalImage, ensureStandInImages, HOSPITAL_IMAGE, STAND_INS } from './images';
 import { formatDuration, run } from './process';
 
-const STEPS = ['engine', 'images', 'build', 'up', 'flows'] as const;
+const STEPS = ['engine', 'images', 'build', 'up', 'flows', 'trials'] as const;
 type Step = (typeof STEPS)[number];
 
 const PROJECT = 'hospital-test';
 const COMPOSE_FILE = 'docker/compose.yaml';
 /** Containers that run once and exit (compose.yaml's migrate job). */
 const ONE_SHOT = new Set(['migrate']);
+/** The services run as two replicas (`up --scale`): stateless, sharing PostgreSQL, RabbitMQ and Redis. */
+const SCALE: Readonly<Record<string, number>> = {
+  emr: 2,
+  pharmacy: 2,
+  'pharmacy-supply-chain': 2,
+  'care-plans': 2,
+  gateway: 2,
+};
+/** Services compose.yaml publishes no port of (reached through the gateway); the gateway's second replica's. */
+const UNPUBLISHED = new Set(['emr', 'pharmacy', 'pharmacy-supply-chain', 'care-plans']);
+const GATEWAY_SECOND_PORT = 8081;
 /** Backing services' ports compose.yaml publishes (with the prefix in front), beside every service's own. */
 const INFRA_PORTS = [5432, 1883, 8042, 4242, 2575];
 /** Variables compose.yaml reads that the test sets itself or wants at their defaults. */
@@ -63,7 +77,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { keep: false, until: 'flows', prefix: process.env.HOSPITAL_PORT_PREFIX ?? '2' };
+  const options: Options = { keep: false, until: 'trials', prefix: process.env.HOSPITAL_PORT_PREFIX ?? '2' };
   for (let i = 0; i < argv.length; i += 1) {
     const [name, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = (): string => inline ?? argv[(i += 1)] ?? '';
@@ -239,7 +253,8 @@ async function main(): Promise<Summary> {
       // Whatever an earlier run left behind goes first, volumes included.
       await project.down();
       const taken: string[] = [];
-      for (const port of [...services.map((s) => s.port), ...INFRA_PORTS])
+      const ports = services.filter((s) => !UNPUBLISHED.has(s.name)).map((s) => s.port);
+      for (const port of [...ports, GATEWAY_SECOND_PORT, ...INFRA_PORTS])
         if (await portInUse(published(port))) taken.push(String(published(port)));
       if (taken.length > 0)
         throw new Error(
@@ -247,7 +262,7 @@ async function main(): Promise<Summary> {
         );
       upStarted = true;
       try {
-        await project.upAndWait(ONE_SHOT, 900_000);
+        await project.upAndWait(ONE_SHOT, 900_000, SCALE);
       } catch (error) {
         const states = await project.containers();
         const bad = states.filter((c) => !/\(healthy\)|^Exited \(0\)/.test(c.status)).map((c) => c.service);
@@ -259,9 +274,11 @@ async function main(): Promise<Summary> {
         .split('\n')
         .find((l) => l.includes('databases ready'));
       const count = (await project.services()).length;
+      const containers = (await project.containers()).length;
+      const scaled = Object.entries(SCALE).map(([service, n]) => `${n}× ${service}`);
       return [
         undefined,
-        `${count} services${migrated ? `; ${migrated.replace(/^.*migrate: /, 'migrate: ')}` : ''}`,
+        `${count} services in ${containers} containers (${scaled.join(', ')})${migrated ? `; ${migrated.replace(/^.*migrate: /, 'migrate: ')}` : ''}`,
       ];
     });
     if (options.until === 'up') return summary;
@@ -277,8 +294,35 @@ async function main(): Promise<Summary> {
       'pharmacy-inventory': url(3041),
     };
     log(`flows against the gateway on ${urls.gateway}`);
-    summary.checks = await runFlows(urls, (result) =>
-      log(`${result.ok ? 'ok' : 'FAIL'}: ${result.name} (${formatDuration(result.ms)}): ${result.detail}`),
+    const report = (result: CheckResult): void =>
+      log(`${result.ok ? 'ok' : 'FAIL'}: ${result.name} (${formatDuration(result.ms)}): ${result.detail}`);
+    summary.checks = await runFlows(urls, report);
+    // The second gateway replica answers the README's first flows as well.
+    summary.checks.push(
+      ...(await runFlows({ ...urls, gateway: url(GATEWAY_SECOND_PORT) }, report, { only: 'read' })).map(
+        (check) => ({ ...check, name: `second gateway replica: ${check.name}` }),
+      ),
+    );
+    if (options.until === 'flows') return summary;
+    stopIfInterrupted();
+
+    log('fault trials: one per transaction style, a replica of its service killed in each');
+    summary.checks.push(
+      ...(await runReplicaTrials(
+        {
+          compose: project,
+          published: (service) => url(services.find((s) => s.name === service)?.port ?? 0),
+          postgres: {
+            host: '127.0.0.1',
+            port: published(5432),
+            user: 'postgres',
+            // compose.yaml's default: the test leaves POSTGRES_PASSWORD unset (COMPOSE_VARIABLES).
+            password: 'hospital',
+          },
+          log,
+        },
+        report,
+      )),
     );
     return summary;
   } catch {
