@@ -15,7 +15,7 @@ export interface CheckResult {
 }
 
 /** Where each published service answers (`http://127.0.0.1:<prefix><port>`). */
-export type Urls = Record<'gateway' | 'emr' | 'lis' | 'pacs' | 'audit' | 'pharmacy-inventory', string>;
+export type Urls = Record<'gateway' | 'lis' | 'pacs' | 'pharmacy-inventory', string>;
 
 const FHIR_JSON = 'application/fhir+json';
 

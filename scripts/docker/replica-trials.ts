@@ -16,6 +16,7 @@ import { Client } from 'pg';
 import type { Role } from '@hospital/platform';
 import { openSlots } from '../lib/demo-appointments';
 import { recordUpdateBundle } from '../lib/sample-bundle';
+import { completeConsult, openConsult } from '../lib/telemedicine-cluster';
 import { databaseName, devAuthorization } from '../services';
 import type { Compose, ContainerState } from './compose';
 import type { CheckResult } from './flows';
@@ -66,9 +67,11 @@ interface Trial {
   victim: string;
   /** The victim's own port (its replicas are reached at their addresses on the project's network). */
   port: number;
+  /** When into the load the replica is killed (KILL_AT_MS unless set). */
+  killAtMs?: number;
   prepare?: (ctx: TrialContext, db: Databases) => Promise<void>;
   /** The `n`th request of the load against one replica at `base`. */
-  request: (base: string, n: number, ctx: TrialContext) => Promise<Answer>;
+  request: (base: string, n: number, ctx: TrialContext) => Promise<Answer | undefined>;
   check: (answers: readonly Answer[], db: Databases, ctx: TrialContext) => Promise<Verdict>;
 }
 
@@ -177,6 +180,68 @@ function twoPhaseCommit(): Trial {
   };
 }
 
+// ── 3PC: consult completions at telemedicine, the EMR a participant ────────────────────────────────────
+
+function threePhaseCommit(): Trial {
+  const consults: string[] = [];
+  /** The part each service writes of a completed consult, counted by the request it is based on. */
+  const parts = {
+    emr: "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'DiagnosticReport' AND NOT deleted AND content->'basedOn' @> $1::jsonb",
+    'referral-inbox':
+      "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Communication' AND NOT deleted AND content->'basedOn' @> $1::jsonb",
+    telemedicine:
+      "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'ServiceRequest' AND id = $2 AND content->>'status' = 'completed'",
+  } as const;
+  return {
+    style: '3pc',
+    victim: 'emr',
+    port: 3001,
+    prepare: async (ctx) => {
+      for (let i = 0; i < 60; i += 1)
+        consults.push(
+          (await openConsult(ctx.published('telemedicine'), `pat-${String(10 + i).padStart(4, '0')}`))
+            .serviceRequestId,
+        );
+    },
+    // Telemedicine coordinates; the EMR replicas take its calls as a participant.
+    request: async (_base, n, ctx) => {
+      const id = consults[n];
+      if (id === undefined) return undefined;
+      const done = await completeConsult(ctx.published('telemedicine'), id, {
+        authorization: devAuthorization('clinician'),
+      });
+      return { key: id, status: done.status ?? 'error', body: done.body };
+    },
+    check: async (answers, db) => {
+      const verdict: Verdict = { lost: [], duplicated: [], inDoubt: [], summary: '' };
+      let completed = 0;
+      for (const answer of answers) {
+        const basedOn = JSON.stringify([{ reference: `ServiceRequest/${answer.key}` }]);
+        const copies: number[] = [];
+        for (const [service, sql] of Object.entries(parts)) {
+          const params = service === 'telemedicine' ? [basedOn, answer.key] : [basedOn];
+          const [{ n }] = await db.rows<{ n: number }>(service, sql, params);
+          copies.push(n);
+        }
+        const shown = `${copies.join('/')} (EMR/inbox/telemedicine)`;
+        if (copies.some((c) => c > 1)) verdict.duplicated.push(`consult ${answer.key}: ${shown}`);
+        else if (answer.status === 200 && copies.some((c) => c === 0))
+          verdict.lost.push(`consult ${answer.key} answered 200, held ${shown}`);
+        else if (new Set(copies).size > 1) verdict.inDoubt.push(`consult ${answer.key} split ${shown}`);
+        else if (copies[0] === 1) completed += 1;
+      }
+      const unfinished = await db.rows<{ gtid: string; state: string }>(
+        'telemedicine',
+        `SELECT gtid, state FROM tx_global WHERE style = '3pc' AND state NOT IN ('committed', 'aborted')`,
+      );
+      verdict.inDoubt.push(...unfinished.map((u) => `${u.gtid} ${u.state}`));
+      verdict.inDoubt.push(...(await preparedIn(db, Object.keys(parts))));
+      verdict.summary = `${completed} consults completed in the EMR, the inbox and telemedicine`;
+      return verdict;
+    },
+  };
+}
+
 // ── Outbox: dispenses at the pharmacy ───────────────────────────────────────────────────────────────────
 
 function outbox(): Trial {
@@ -240,6 +305,94 @@ function outbox(): Trial {
       );
       if (unpublished > 0) verdict.inDoubt.push(`${unpublished} outbox message(s) not published`);
       verdict.summary = `${dispensed.size} dispenses in the pharmacy, ${applied.size} applied to the inventory`;
+      return verdict;
+    },
+  };
+}
+
+// ── Two-phase messages: reorders at the supply chain ───────────────────────────────────────────────────
+
+function twoPhaseMessages(): Trial {
+  // Ward stock lines the other trials and the README's flows leave alone: one dispense takes each under its
+  // reorder point (400 on hand, reorder at 100), so the inventory opens a reorder and the supply chain
+  // places its purchase order as a two-phase message.
+  const lines = ['313782', '198440', '243670', '308182', '1665060', '745679'].flatMap((drug) =>
+    ['ward-3a', 'icu'].map((location) => ({ drug, location })),
+  );
+  let startedAt = '';
+  return {
+    style: 'two-phase messages',
+    victim: 'pharmacy-supply-chain',
+    port: 3042,
+    killAtMs: 1_500,
+    prepare: async (_ctx, db) => {
+      [{ now: startedAt }] = await db.rows<{ now: string }>(
+        'pharmacy-supply-chain',
+        'SELECT now()::text AS now',
+      );
+    },
+    // The dispenses go to the pharmacy; a second apart, so reorders are in flight when the replica dies.
+    request: async (_base, n, ctx) => {
+      const line = lines[n];
+      if (line === undefined) return undefined;
+      await sleep(1_000);
+      const answer = await send(`${ctx.published('gateway')}/fhir/MedicationDispense`, 'clinician', 'POST', {
+        resourceType: 'MedicationDispense',
+        status: 'completed',
+        medicationCodeableConcept: { coding: [{ system: RXNORM, code: line.drug }] },
+        subject: { reference: 'Patient/pat-0003' },
+        location: { reference: `Location/${line.location}` },
+        quantity: { value: 310, unit: 'tablet' },
+        whenHandedOver: new Date().toISOString(),
+      });
+      return { ...answer, key: `${line.drug}@${line.location}` };
+    },
+    check: async (answers, db) => {
+      const verdict: Verdict = { lost: [], duplicated: [], inDoubt: [], summary: '' };
+      const reorders = await db.rows<{
+        key: string;
+        reorder_id: string;
+        state: string;
+        po: string | null;
+        gtid: string | null;
+      }>(
+        'pharmacy-supply-chain',
+        `SELECT r.medication_code || '@' || r.location_id AS key, r.reorder_id, r.state,
+                p.purchase_order_id AS po, p.gtid
+           FROM supply_reorder r LEFT JOIN supply_purchase_order p USING (reorder_id)
+          WHERE r.origin = 'stock-low' AND r.created_at >= $1::timestamptz`,
+        [startedAt],
+      );
+      const messages = new Map(
+        (
+          await db.rows<{ gtid: string; state: string }>(
+            'pharmacy-messages',
+            'SELECT gtid, state FROM tx_message WHERE gtid = ANY($1)',
+            [reorders.flatMap((r) => (r.gtid ? [r.gtid] : []))],
+          )
+        ).map((m) => [m.gtid, m.state]),
+      );
+      const [{ prepared }] = await db.rows<{ prepared: number }>(
+        'pharmacy-messages',
+        `SELECT count(*)::int AS prepared FROM tx_message WHERE state = 'prepared'`,
+      );
+      if (prepared > 0) verdict.inDoubt.push(`${prepared} message(s) still prepared at the message server`);
+      for (const answer of answers.filter((a) => a.status === 201)) {
+        const mine = reorders.filter((r) => r.key === answer.key);
+        if (mine.length === 0)
+          verdict.lost.push(`${answer.key}: dispensed under its reorder point, no reorder`);
+        if (mine.length > 1) verdict.duplicated.push(`${answer.key}: ${mine.length} reorders`);
+        for (const reorder of mine) {
+          if (reorder.po === null)
+            verdict.inDoubt.push(`${answer.key}: reorder ${reorder.reorder_id} ${reorder.state}, no order`);
+          else if (!['submitted', 'delivered'].includes(messages.get(reorder.gtid ?? '') ?? ''))
+            verdict.lost.push(
+              `${answer.key}: order ${reorder.po} placed, its message ${messages.get(reorder.gtid ?? '') ?? 'missing'}`,
+            );
+        }
+      }
+      const placed = reorders.filter((r) => r.po !== null).length;
+      verdict.summary = `${placed} purchase orders placed, each once, their messages submitted`;
       return verdict;
     },
   };
@@ -461,11 +614,14 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
         // Spread over every replica until the kill, then over the survivors.
         const targets = killed ? survivors : replicas;
         const target = targets[(n + w) % targets.length];
-        answers.push(await trial.request(target.base, n, ctx));
+        const answer = await trial.request(target.base, n, ctx);
+        if (answer === undefined) return;
+        answers.push(answer);
       }
     };
     const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
-    await sleep(KILL_AT_MS);
+    const killAt = trial.killAtMs ?? KILL_AT_MS;
+    await sleep(killAt);
     await ctx.compose.kill(victim.container.name);
     killed = true;
     ctx.log(`${trial.style}: killed ${victim.container.name} after ${next} requests`);
@@ -490,7 +646,7 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
       verdict.duplicated.length > 0 ? `duplicated ${examples(verdict.duplicated)}` : '',
       verdict.inDoubt.length > 0 ? `in doubt ${examples(verdict.inDoubt)}` : '',
     ].filter(Boolean);
-    const load_ = `${answers.length} requests (${acknowledged} acknowledged) over 2 replicas, ${victim.container.name} killed at ${formatDuration(KILL_AT_MS)}`;
+    const load_ = `${answers.length} requests (${acknowledged} acknowledged) over 2 replicas, ${victim.container.name} killed at ${formatDuration(killAt)}`;
     if (failures.length > 0)
       return {
         name,
@@ -521,7 +677,15 @@ export async function runReplicaTrials(
   ctx: TrialContext,
   report: (result: CheckResult) => void,
 ): Promise<CheckResult[]> {
-  const trials = [twoPhaseCommit(), outbox(), carePlans('saga'), carePlans('quota-saga'), carePlans('tcc')];
+  const trials = [
+    twoPhaseCommit(),
+    threePhaseCommit(),
+    outbox(),
+    twoPhaseMessages(),
+    carePlans('saga'),
+    carePlans('quota-saga'),
+    carePlans('tcc'),
+  ];
   const results: CheckResult[] = [];
   for (const trial of trials) {
     const result = await runTrial(trial, ctx);

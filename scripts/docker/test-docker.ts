@@ -3,7 +3,7 @@
 //   2. the images compose.yaml names (stand-ins built from Debian's packages where no registry is
 //      reachable; see images.ts) and the hospital's own image from docker/Dockerfile;
 //   3. service keys (docker/keys/) and the development issuer's AUTH_JWKS;
-//   4. `up` as project hospital-test with ports under HOSPITAL_PORT_PREFIX (2 by default: 28080, 23001…),
+//   4. `up` as project hospital-test with ports under HOSPITAL_PORT_PREFIX (2 by default: 28080, 23002…),
 //      waiting until every container is healthy and the migrate job is done;
 //   5. the README's flows over the published ports (flows.ts);
 //   6. one fault trial per transaction style with a replica of its service killed (replica-trials.ts): the
@@ -287,10 +287,8 @@ async function main(): Promise<Summary> {
     const url = (port: number): string => `http://127.0.0.1:${published(port)}`;
     const urls: Urls = {
       gateway: url(8080),
-      emr: url(3001),
       lis: url(3002),
       pacs: url(3003),
-      audit: url(3009),
       'pharmacy-inventory': url(3041),
     };
     log(`flows against the gateway on ${urls.gateway}`);
