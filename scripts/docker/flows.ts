@@ -118,6 +118,14 @@ export async function runFlows(
   });
   if (only === 'read') return results;
 
+  await check('the operations console served by the gateway', async () => {
+    const response = await fetch(`${urls.gateway}/console/`, { signal: AbortSignal.timeout(10_000) });
+    const html = await response.text();
+    expect(response.status === 200, `GET /console/ answered ${response.status}`);
+    expect(/<script[^>]+src="[^"]*assets\//.test(html), 'GET /console/ is not the built console');
+    return [undefined, `200, ${html.length} bytes of the built console`];
+  });
+
   const mrn = `DOCKER-${randomUUID().slice(0, 8)}`;
   const patientId = await check('record update (transaction Bundle) through the gateway', async () => {
     const answer = await call(gateway, 'clinician', { method: 'POST', body: recordUpdateBundle(1, mrn) });

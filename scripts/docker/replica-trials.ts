@@ -182,6 +182,9 @@ function twoPhaseCommit(): Trial {
 
 // ── 3PC: consult completions at telemedicine, the EMR a participant ────────────────────────────────────
 
+/** Consults opened before the 3PC trial's load, each completed once by it. */
+const CONSULTS = 160;
+
 function threePhaseCommit(): Trial {
   const consults: string[] = [];
   /** The part each service writes of a completed consult, counted by the request it is based on. */
@@ -196,12 +199,26 @@ function threePhaseCommit(): Trial {
     style: '3pc',
     victim: 'emr',
     port: 3001,
+    // A completion takes a few hundred milliseconds: enough consults open that completions are still
+    // running when the replica dies, two seconds in.
+    killAtMs: 2_000,
     prepare: async (ctx) => {
-      for (let i = 0; i < 60; i += 1)
-        consults.push(
-          (await openConsult(ctx.published('telemedicine'), `pat-${String(10 + i).padStart(4, '0')}`))
-            .serviceRequestId,
-        );
+      const opened = await Promise.all(
+        Array.from({ length: 8 }, async (_, worker) => {
+          const mine: string[] = [];
+          for (let i = worker; i < CONSULTS; i += 8)
+            mine.push(
+              (
+                await openConsult(
+                  ctx.published('telemedicine'),
+                  `pat-${String(10 + (i % 250)).padStart(4, '0')}`,
+                )
+              ).serviceRequestId,
+            );
+          return mine;
+        }),
+      );
+      consults.push(...opened.flat());
     },
     // Telemedicine coordinates; the EMR replicas take its calls as a participant.
     request: async (_base, n, ctx) => {
@@ -425,6 +442,7 @@ function carePlans(mode: keyof typeof PLAN_MODES): Trial {
     port: 3007,
     prepare: async (ctx, db) => {
       [{ now: startedAt }] = await db.rows<{ now: string }>('care-plans', 'SELECT now()::text AS now');
+      careTeam = await createCareTeam(ctx.published('gateway'));
       const appointments = ctx.published('appointments');
       // Two days of the practitioner's slots of its own, far enough ahead that no other plan holds them.
       await openSlots(appointments, practitioner, firstDay, 2);
@@ -450,7 +468,6 @@ function carePlans(mode: keyof typeof PLAN_MODES): Trial {
         throw new Error(`offering the plans' drug: HTTP ${offered.status}`);
     },
     request: async (base, n) => {
-      careTeam ||= await createCareTeam(base);
       const slot = slots[n % slots.length];
       const day = new Date(Date.now() + (1 + (n % 13)) * DAY_MS).toISOString().slice(0, 10);
       const answer = await send(`${base}/fhir/CarePlan?_mode=${mode}`, 'clinician', 'POST', {
