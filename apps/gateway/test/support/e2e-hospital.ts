@@ -86,7 +86,10 @@ export class E2eHospital {
       this.databases['pharmacy-inventory'] = stock;
       const client = new Client({ ...stock });
       await client.connect();
-      await seedInventory(client).finally(() => client.end());
+      await seedInventory({
+        query: async <T>(sql: string, parameters?: unknown[]) =>
+          (await client.query(sql, parameters)).rows as T[],
+      }).finally(() => client.end());
       await this.services.spawn('pharmacy-inventory', this.ports.inventory, { PGDATABASE: stock.database });
     }
     const db = (name: string): Record<string, string> => ({
