@@ -69,6 +69,8 @@ interface Trial {
   port: number;
   /** When into the load the replica is killed (KILL_AT_MS unless set). */
   killAtMs?: number;
+  /** Where the load goes, when not to the victim's replicas themselves (e.g. 'at telemedicine'). */
+  loadAt?: string;
   prepare?: (ctx: TrialContext, db: Databases) => Promise<void>;
   /** The `n`th request of the load against one replica at `base`. */
   request: (base: string, n: number, ctx: TrialContext) => Promise<Answer | undefined>;
@@ -193,12 +195,13 @@ function threePhaseCommit(): Trial {
     'referral-inbox':
       "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Communication' AND NOT deleted AND content->'basedOn' @> $1::jsonb",
     telemedicine:
-      "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'ServiceRequest' AND id = $2 AND content->>'status' = 'completed'",
+      "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'ServiceRequest' AND id = $1 AND content->>'status' = 'completed'",
   } as const;
   return {
     style: '3pc',
     victim: 'emr',
     port: 3001,
+    loadAt: 'consult completions at telemedicine',
     // A completion takes a few hundred milliseconds: enough consults open that completions are still
     // running when the replica dies, two seconds in.
     killAtMs: 2_000,
@@ -236,7 +239,7 @@ function threePhaseCommit(): Trial {
         const basedOn = JSON.stringify([{ reference: `ServiceRequest/${answer.key}` }]);
         const copies: number[] = [];
         for (const [service, sql] of Object.entries(parts)) {
-          const params = service === 'telemedicine' ? [basedOn, answer.key] : [basedOn];
+          const params = [service === 'telemedicine' ? answer.key : basedOn];
           const [{ n }] = await db.rows<{ n: number }>(service, sql, params);
           copies.push(n);
         }
@@ -341,6 +344,7 @@ function twoPhaseMessages(): Trial {
     style: 'two-phase messages',
     victim: 'pharmacy-supply-chain',
     port: 3042,
+    loadAt: 'dispenses through the gateway, each taking a stock line under its reorder point',
     killAtMs: 1_500,
     prepare: async (_ctx, db) => {
       [{ now: startedAt }] = await db.rows<{ now: string }>(
@@ -417,11 +421,13 @@ function twoPhaseMessages(): Trial {
 
 // ── Saga, quota-cached saga, TCC: treatment plans at care-plans ────────────────────────────────────────
 
+/** Each mode's consultant, modality and days of slots of its own (SLOT_DAYS from `firstDay` days ahead). */
 const PLAN_MODES = {
   saga: { practitioner: 'prac-0001', modality: 'CT', firstDay: 40 },
-  'quota-saga': { practitioner: 'prac-0003', modality: 'MR', firstDay: 42 },
-  tcc: { practitioner: 'prac-0002', modality: 'US', firstDay: 44 },
+  'quota-saga': { practitioner: 'prac-0003', modality: 'MR', firstDay: 50 },
+  tcc: { practitioner: 'prac-0002', modality: 'US', firstDay: 60 },
 } as const;
+const SLOT_DAYS = 6;
 
 const PLAN_FINAL: Record<keyof typeof PLAN_MODES, { active: string; revoked: string; log: string }> = {
   saga: { active: 'completed', revoked: 'aborted', log: 'tx_saga' },
@@ -444,9 +450,10 @@ function carePlans(mode: keyof typeof PLAN_MODES): Trial {
       [{ now: startedAt }] = await db.rows<{ now: string }>('care-plans', 'SELECT now()::text AS now');
       careTeam = await createCareTeam(ctx.published('gateway'));
       const appointments = ctx.published('appointments');
-      // Two days of the practitioner's slots of its own, far enough ahead that no other plan holds them.
-      await openSlots(appointments, practitioner, firstDay, 2);
-      for (const offset of [firstDay, firstDay + 1]) {
+      // Days of the practitioner's slots of its own, far enough ahead that no other plan holds them; a
+      // plan sent on a slot an earlier one took is revoked (its steps before compensated or cancelled).
+      await openSlots(appointments, practitioner, firstDay, SLOT_DAYS);
+      for (let offset = firstDay; offset < firstDay + SLOT_DAYS; offset += 1) {
         const date = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS + offset * DAY_MS)
           .toISOString()
           .slice(0, 10);
@@ -615,8 +622,9 @@ const examples = (list: string[]): string =>
 
 async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
   const began = Date.now();
-  const name = `${trial.style}: a ${trial.victim} replica killed mid-load`;
+  const name = `${trial.style}: one ${trial.victim} replica killed mid-load`;
   const db = new Databases(ctx);
+  let down: string | undefined;
   try {
     const replicas = await replicasOf(ctx.compose, trial.victim, trial.port);
     await trial.prepare?.(ctx, db);
@@ -639,7 +647,8 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
     const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
     const killAt = trial.killAtMs ?? KILL_AT_MS;
     await sleep(killAt);
-    await ctx.compose.kill(victim.container.name);
+    down = victim.container.name;
+    await ctx.compose.kill(down);
     killed = true;
     ctx.log(`${trial.style}: killed ${victim.container.name} after ${next} requests`);
     await load;
@@ -655,15 +664,15 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
       await sleep(2_000);
     }
     const settledMs = Date.now() - settleFrom;
-    await ctx.compose.revive(victim.container.name);
-    await waitUntilReady(`http://${await ctx.compose.address(victim.container.name)}:${trial.port}`, 120_000);
+    down = undefined;
+    await revive(ctx, victim.container.name, trial.port);
 
     const failures = [
       verdict.lost.length > 0 ? `lost ${examples(verdict.lost)}` : '',
       verdict.duplicated.length > 0 ? `duplicated ${examples(verdict.duplicated)}` : '',
       verdict.inDoubt.length > 0 ? `in doubt ${examples(verdict.inDoubt)}` : '',
     ].filter(Boolean);
-    const load_ = `${answers.length} requests (${acknowledged} acknowledged) over 2 replicas, ${victim.container.name} killed at ${formatDuration(killAt)}`;
+    const load_ = `${answers.length} requests (${acknowledged} acknowledged) ${trial.loadAt ?? `over the ${replicas.length} replicas`}, ${victim.container.name} killed at ${formatDuration(killAt)}`;
     if (failures.length > 0)
       return {
         name,
@@ -685,14 +694,30 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
       ms: Date.now() - began,
     };
   } finally {
+    // The next trial (and `down`) expects both replicas, whatever happened to this one.
+    if (down !== undefined)
+      await revive(ctx, down, trial.port).catch((error: unknown) => ctx.log(`${down}: ${String(error)}`));
     await db.close();
   }
 }
 
-/** Every style's trial in turn (they share the hospital, so one at a time), reported as each ends. */
+/** Starts a killed replica again and waits until it is ready. */
+async function revive(ctx: TrialContext, container: string, port: number): Promise<void> {
+  await ctx.compose.revive(container);
+  await waitUntilReady(`http://${await ctx.compose.address(container)}:${port}`, 120_000);
+}
+
+/** The styles there is a trial of, in the order they run. */
+export const TRIAL_STYLES = ['2pc', '3pc', 'outbox', 'two-phase messages', 'saga', 'quota-saga', 'tcc'];
+
+/**
+ * Every style's trial in turn (they share the hospital, so one at a time), or those of `only`, reported as
+ * each ends.
+ */
 export async function runReplicaTrials(
   ctx: TrialContext,
   report: (result: CheckResult) => void,
+  only?: readonly string[],
 ): Promise<CheckResult[]> {
   const trials = [
     twoPhaseCommit(),
@@ -704,7 +729,7 @@ export async function runReplicaTrials(
     carePlans('tcc'),
   ];
   const results: CheckResult[] = [];
-  for (const trial of trials) {
+  for (const trial of trials.filter((t) => only === undefined || only.includes(t.style))) {
     const result = await runTrial(trial, ctx);
     results.push(result);
     report(result);
