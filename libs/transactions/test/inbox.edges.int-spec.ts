@@ -8,6 +8,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   PostgresInbox,
   RejectedMessageError,
 } from '@hospital/transactions';
@@ -59,6 +60,7 @@ describe('PostgreSQL inbox at its edges', () => {
       MessagingTables1763800000000,
       OutboxLeanIndexes1763800000300,
       OutboxUnroutable1763800000400,
+      OutboxTraceContext1766600000000,
     ]);
     db = new Database(created.settings, 'inbox-edges-test');
     drop = created.drop;

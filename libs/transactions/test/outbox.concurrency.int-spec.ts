@@ -12,6 +12,7 @@ import {
   OutboxLeanIndexes1763800000300,
   OutboxRelay,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   PostgresInbox,
   PostgresOutbox,
   RabbitMqConnection,
@@ -31,6 +32,7 @@ const MIGRATIONS = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
 ];
 
 describe('outbox and inbox adapters under concurrency', () => {

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Database, Session } from '@hospital/platform';
+import { activeTraceId, Database, Session, startTracing } from '@hospital/platform';
+import { SpanKind, trace } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   InboundMessage,
@@ -11,6 +14,7 @@ import {
   OUTBOX_PARTITIONS,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   OutboxRelay,
   PostgresInbox,
   PostgresOutbox,
@@ -43,11 +47,14 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
   const refused = new Set<string>();
   /** Every disposition the consumer carried out, in order. */
   const settled: string[] = [];
+  /** The trace each message was handled in, by message id (none outside any trace). */
+  const handledIn = new Map<string, string | undefined>();
 
   /** Applies a message by writing one effect row; refuses payloads it was told to refuse. */
   const handler: MessageHandler<Session> = {
     async handle(session: Session, message: InboundMessage): Promise<void> {
       const { n } = message.payload as { n: number };
+      handledIn.set(message.id, activeTraceId());
       if (refused.has(message.id)) throw new RejectedMessageError(`event ${n} refused by the test`);
       await session.query('INSERT INTO effects (message_id, aggregate_id, sequence) VALUES ($1, $2, $3)', [
         message.id,
@@ -62,6 +69,7 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
       MessagingTables1763800000000,
       OutboxLeanIndexes1763800000300,
       OutboxUnroutable1763800000400,
+      OutboxTraceContext1766600000000,
     ]);
     drops.push(drop);
     return new Database(settings, 'outbox-test');
@@ -415,5 +423,68 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
     expect(left.map((r) => r.message_id)).toEqual(['old-other', 'recent']);
     const cursors = await consumerDb.query(`SELECT 1 FROM tx_inbox_cursor WHERE consumer = 'retention'`);
     expect(cursors).toHaveLength(1);
+  });
+
+  it("carries the writing request's trace to the consumer: its span is the request's child and the handler runs in it", async () => {
+    const exported: ReadableSpan[] = [];
+    const tracing = startTracing(
+      'ward-app',
+      {},
+      {
+        exporter: {
+          export: (spans, done) => {
+            exported.push(...spans);
+            done({ code: ExportResultCode.SUCCESS });
+          },
+          shutdown: async () => undefined,
+        },
+      },
+    );
+    const outbox = new PostgresOutbox(producerDb, 'ward-app');
+    try {
+      const written = await trace.getTracer('ward-app').startActiveSpan('POST /ward-events', async (span) => {
+        const [message] = await producerDb.transaction((session) =>
+          outbox.append(session, [event(1, 'bed-traced')]),
+        );
+        span.end();
+        return { ...span.spanContext(), id: message.id };
+      });
+      const relay = new OutboxRelay(outbox, publisher, { batchSize: 25, pollMs: 50 });
+      await relay.publishBatch();
+      await eventually(async () => handledIn.has(written.id), Boolean);
+      // Written outside any trace: no context stored, so its consumer span starts a trace of its own.
+      const [untraced] = await producerDb.transaction((session) =>
+        outbox.append(session, [event(2, 'bed-untraced')]),
+      );
+      const stored = await producerDb.query<{ id: string; traceparent: string | null }>(
+        'SELECT id, traceparent FROM tx_outbox WHERE id = ANY($1)',
+        [[written.id, untraced.id]],
+      );
+      expect(Object.fromEntries(stored.map((r) => [r.id, r.traceparent]))).toEqual({
+        [written.id]: `00-${written.traceId}-${written.spanId}-01`,
+        [untraced.id]: null,
+      });
+      await relay.publishBatch();
+      await eventually(async () => handledIn.has(untraced.id), Boolean);
+      expect(handledIn.get(untraced.id)).not.toBe(written.traceId);
+      expect(handledIn.get(written.id)).toBe(written.traceId);
+      await tracing.flush();
+      const consumed = (id: string) =>
+        exported.find((s) => s.name === 'process effects' && s.attributes['messaging.message.id'] === id);
+      const traced = consumed(written.id);
+      expect(traced?.kind).toBe(SpanKind.CONSUMER);
+      expect(traced?.spanContext().traceId).toBe(written.traceId);
+      expect(traced?.parentSpanContext?.spanId).toBe(written.spanId);
+      expect(traced?.attributes['hospital.message.outcome']).toBe('applied');
+      expect(traced?.attributes['hospital.gtid']).toEqual(expect.any(String));
+      const other = consumed(untraced.id);
+      expect(other?.spanContext().traceId).not.toBe(written.traceId);
+      expect(other?.parentSpanContext).toBeUndefined();
+      // Nothing of the payload on a span.
+      expect(JSON.stringify(traced?.attributes)).not.toContain('"n"');
+    } finally {
+      await outbox.close();
+      await tracing.release();
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   PostgresInbox,
   RabbitMqConnection,
   RabbitMqConsumer,
@@ -45,6 +46,7 @@ describe('RabbitMQ adapters at their edges', () => {
       MessagingTables1763800000000,
       OutboxLeanIndexes1763800000300,
       OutboxUnroutable1763800000400,
+      OutboxTraceContext1766600000000,
     ]);
     db = new Database(created.settings, 'rabbitmq-edges-test');
     drop = created.drop;

@@ -7,6 +7,7 @@ import {
   newGtid,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   PostgresMessageBarrierStore,
   PostgresOutbox,
   PostgresRetention,
@@ -42,6 +43,7 @@ describe('retention of finished transaction rows', () => {
       MessagingTables1763800000000,
       OutboxLeanIndexes1763800000300,
       OutboxUnroutable1763800000400,
+      OutboxTraceContext1766600000000,
       MessageServerTables1763800000100,
       MessageBarrierTable1763800000200,
     ]);

@@ -65,3 +65,58 @@ export function serverSpanContext(req: Request, res: Response): Context {
   res.once('close', end);
   return trace.setSpan(parent, span);
 }
+
+/**
+ * The W3C `traceparent` of the active span, to carry with a message written now (an outbox row, a
+ * message's header); undefined outside any trace.
+ */
+export function activeTraceparent(): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
+/** A message's CONSUMER span and the context to handle it in. */
+export interface ConsumerSpan {
+  context: Context;
+  /** Ends the span with what became of the message (`applied`, `retry`…); a failure marks it in error. */
+  end(outcome: string, failed?: boolean): void;
+}
+
+/**
+ * Starts the CONSUMER span of a message taken from `queue`: its parent is the `traceparent` the message
+ * carried (the request that wrote it), a new trace without one. Named `process <queue>`; attributes: the
+ * messaging system, the queue, the message id and type and the gtid; never the payload.
+ */
+export function startConsumerSpan(
+  queue: string,
+  message: { id: string; type: string; gtid: string; traceparent?: string },
+): ConsumerSpan {
+  const parent =
+    message.traceparent === undefined
+      ? ROOT_CONTEXT
+      : propagation.extract(ROOT_CONTEXT, { traceparent: message.traceparent });
+  const span = trace.getTracer(TRACER).startSpan(
+    `process ${queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'rabbitmq',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': queue,
+        'messaging.message.id': message.id,
+        'hospital.message.type': message.type,
+        [GTID_ATTRIBUTE]: message.gtid,
+      },
+    },
+    parent,
+  );
+  return {
+    context: trace.setSpan(parent, span),
+    end(outcome, failed = false) {
+      span.setAttribute('hospital.message.outcome', outcome);
+      if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      span.end();
+    },
+  };
+}

@@ -38,6 +38,8 @@ export interface OutboundMessage {
   /** Ordering key and 1, 2, 3… sequence within it, when the producer orders its messages. */
   aggregateId?: string;
   sequence?: number;
+  /** The W3C trace context of the request that wrote it, published as the `traceparent` header. */
+  traceparent?: string;
 }
 
 /** An event as stored in the outbox: its order is fixed at append time. */
@@ -119,6 +121,8 @@ export interface InboundMessage {
   deliveryCount: number;
   /** Put back from the dead-letter queue by an operator: applied even though the inbox saw it rejected. */
   replayed: boolean;
+  /** The producer's trace context (`traceparent` header), when it had one. */
+  traceparent?: string;
 }
 
 /** What a consumer decided for one delivery; the broker adapter carries it out. */

@@ -12,6 +12,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
 } from '@hospital/transactions';
 
 /** The outbox's and inbox's tables (`tx_outbox`, `tx_inbox`), for a suite's own database. */
@@ -19,6 +20,7 @@ export const messagingMigrations = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
 ];
 
 export interface TestServiceOptions {

@@ -6,6 +6,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   quotaLedgerMigrations,
   tccBarrierMigrations,
 } from '@hospital/transactions';
@@ -27,5 +28,6 @@ export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   ...quotaLedgerMigrations,
 ];

@@ -5,6 +5,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   quotaLedgerMigrations,
   tccBarrierMigrations,
   transactionLogMigrations,
@@ -25,6 +26,7 @@ export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   ...quotaLedgerMigrations,
   ImagingWorkflow1766300000000,
 ];

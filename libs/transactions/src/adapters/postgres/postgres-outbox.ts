@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Database, hotStatement, Session } from '@hospital/platform';
+import { activeTraceparent, Database, hotStatement, Session } from '@hospital/platform';
 import { newGtid } from '../../core/gtid';
 import { NewOutboxEvent, OutboxClaim, OutboxMessage, OutboxStore } from '../../ports/messaging.ports';
 import { OUTBOX_PARTITIONS } from './1763800000000-messaging-tables.migration';
@@ -16,9 +16,9 @@ const APPEND = hotStatement(
          SELECT * FROM unnest($1::text[], $2::bigint[])
          ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = a.last_sequence + EXCLUDED.last_sequence
          RETURNING aggregate_id, last_sequence)
-       INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload)
+       INSERT INTO tx_outbox (id, partition, aggregate_id, sequence, exchange, routing_key, type, gtid, payload, traceparent)
        SELECT e.id, (hashtext(e.aggregate_id) & 2147483647) % ${OUTBOX_PARTITIONS}, e.aggregate_id,
-              c.last_sequence - e.remaining, e.exchange, e.routing_key, e.type, e.gtid, e.payload
+              c.last_sequence - e.remaining, e.exchange, e.routing_key, e.type, e.gtid, e.payload, $11::text
          FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
               WITH ORDINALITY AS e(id, aggregate_id, remaining, exchange, routing_key, type, gtid, payload, ord)
          JOIN counts c USING (aggregate_id)
@@ -45,7 +45,7 @@ const CLAIM_PARTITIONS = `SELECT p.partition FROM tx_outbox_partition p
     LIMIT $1
     FOR UPDATE OF p SKIP LOCKED`;
 
-const CLAIM_ROWS = `SELECT position, id, aggregate_id, sequence, exchange, routing_key, type, gtid, payload, created_at
+const CLAIM_ROWS = `SELECT position, id, aggregate_id, sequence, exchange, routing_key, type, gtid, payload, traceparent, created_at
       FROM tx_outbox o
      WHERE o.published_at IS NULL AND o.retry_at IS NULL AND o.partition = ANY($1) AND ${NOT_BEHIND_HELD('o')}
      ORDER BY o.position
@@ -96,6 +96,7 @@ interface OutboxRow {
   type: string;
   gtid: string;
   payload: unknown;
+  traceparent: string | null;
   created_at: Date;
 }
 
@@ -138,6 +139,8 @@ export class PostgresOutbox implements OutboxStore<Session> {
       seen.set(event.aggregateId, before + 1);
       return (counts.get(event.aggregateId) ?? 0) - before - 1;
     });
+    // The request writing them: the consumers' spans join its trace.
+    const traceparent = activeTraceparent();
     const rows = await session.query<{ id: string; position: number; sequence: number; created_at: Date }>(
       APPEND,
       [
@@ -151,6 +154,7 @@ export class PostgresOutbox implements OutboxStore<Session> {
         ordered.map((e) => e.type),
         ordered.map((e) => e.gtid),
         ordered.map((e) => JSON.stringify(e.payload)),
+        traceparent ?? null,
       ],
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
@@ -168,6 +172,7 @@ export class PostgresOutbox implements OutboxStore<Session> {
         source: this.source,
         gtid: event.gtid,
         payload: event.payload,
+        ...(traceparent === undefined ? {} : { traceparent }),
         createdAt: row.created_at,
       };
     });
@@ -254,6 +259,7 @@ export class PostgresOutbox implements OutboxStore<Session> {
       source: this.source,
       gtid: row.gtid,
       payload: row.payload,
+      ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
       createdAt: row.created_at,
     };
   }

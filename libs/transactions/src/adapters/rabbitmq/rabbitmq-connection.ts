@@ -11,6 +11,8 @@ export const MessageHeaders = {
   deadLetterReason: 'x-dead-letter-reason',
   originalQueue: 'x-original-queue',
   deadLetteredAt: 'x-dead-lettered-at',
+  /** W3C trace context (the standard header name, as OpenTelemetry's messaging conventions carry it). */
+  traceparent: 'traceparent',
 } as const;
 
 /** The dead-letter queue of a consumer's queue. */

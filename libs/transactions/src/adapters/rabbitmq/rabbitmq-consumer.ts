@@ -1,5 +1,7 @@
 import { ChannelWrapper } from 'amqp-connection-manager';
 import { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { context } from '@opentelemetry/api';
+import { startConsumerSpan } from '@hospital/platform';
 import { errorMessage, ProtocolLogger, silentLogger } from '../../core/observer';
 import { Disposition, InboundMessage } from '../../ports/messaging.ports';
 import { deadLetterQueue, MessageHeaders, queueArguments, RabbitMqConnection } from './rabbitmq-connection';
@@ -47,6 +49,7 @@ export function decodeDelivery(raw: ConsumeMessage): Decoded {
   const aggregateId = header(raw, MessageHeaders.aggregateId);
   const sequence = header(raw, MessageHeaders.sequence);
   const deliveryCount = header(raw, 'x-delivery-count');
+  const traceparent = header(raw, MessageHeaders.traceparent);
   const source = (raw.properties as { appId?: unknown }).appId;
   return {
     ok: true,
@@ -61,6 +64,7 @@ export function decodeDelivery(raw: ConsumeMessage): Decoded {
       payload,
       deliveryCount: typeof deliveryCount === 'number' ? deliveryCount : raw.fields.redelivered ? 1 : 0,
       replayed: header(raw, MessageHeaders.replayed) === true,
+      ...(typeof traceparent === 'string' ? { traceparent } : {}),
     },
   };
 }
@@ -147,15 +151,33 @@ export class RabbitMqConsumer {
   private async handle(batch: Delivery[]): Promise<void> {
     const decoded = batch.map((d) => decodeDelivery(d.raw));
     const valid = decoded.flatMap((d) => (d.ok ? [d.message] : []));
-    const decisions = await this.process(valid);
+    // A span per message, in the trace of the request that wrote it. A batch of one is handled in its
+    // span's context, so what the handler writes or calls carries the trace on; a batch of several is
+    // handled once for all, in none of theirs.
+    const spans = valid.map((message) => startConsumerSpan(this.options.queue, message));
+    let decisions: Disposition[];
+    try {
+      decisions =
+        spans.length === 1
+          ? await context.with(spans[0].context, () => this.process(valid))
+          : await this.process(valid);
+    } catch (error) {
+      for (const span of spans) span.end('failed', true);
+      throw error;
+    }
     let next = 0;
     const settled = decoded.map((d): Disposition =>
       d.ok ? decisions[next++] : { kind: 'dead-letter', reason: d.reason },
     );
-    for (const [index, delivery] of batch.entries()) {
-      const attempt = decoded[index].ok ? decoded[index].message.deliveryCount : 0;
-      await this.settle(delivery, settled[index], attempt);
-      this.observer.settled(this.options.queue, settled[index].kind);
+    const outcomes = settled.filter((_, index) => decoded[index].ok).map((d) => d.kind);
+    try {
+      for (const [index, delivery] of batch.entries()) {
+        const attempt = decoded[index].ok ? decoded[index].message.deliveryCount : 0;
+        await this.settle(delivery, settled[index], attempt);
+        this.observer.settled(this.options.queue, settled[index].kind);
+      }
+    } finally {
+      spans.forEach((span, index) => span.end(outcomes[index], outcomes[index] === 'dead-letter'));
     }
   }
 

@@ -95,6 +95,9 @@ export class RabbitMqPublisher implements MessagePublisher {
                 ? {}
                 : { [MessageHeaders.aggregateId]: message.aggregateId }),
               ...(message.sequence === undefined ? {} : { [MessageHeaders.sequence]: message.sequence }),
+              ...(message.traceparent === undefined
+                ? {}
+                : { [MessageHeaders.traceparent]: message.traceparent }),
             },
           },
         );

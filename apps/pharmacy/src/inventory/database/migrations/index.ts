@@ -4,6 +4,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   quotaLedgerMigrations,
   tccBarrierMigrations,
 } from '@hospital/transactions';
@@ -17,6 +18,7 @@ export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   InventoryTables1763800100000,
   ...tccBarrierMigrations,
   ...capacityMigrations,

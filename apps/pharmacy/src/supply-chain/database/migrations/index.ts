@@ -5,6 +5,7 @@ import {
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
 } from '@hospital/transactions';
 import { SupplyChainTables1763800001000 } from './1763800001000-supply-chain-tables.migration';
 
@@ -17,6 +18,7 @@ export const migrations: MigrationClass[] = [
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
+  OutboxTraceContext1766600000000,
   MessageBarrierTable1763800000200,
   SupplyChainTables1763800001000,
 ];
