@@ -636,9 +636,10 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
     const worker = async (w: number): Promise<void> => {
       while (Date.now() < loadEnds) {
         const n = next++;
-        // Spread over every replica until the kill, then over the survivors.
+        // Each worker keeps to one replica until the kill (so the victim always has requests in flight
+        // when it dies), then to the survivors.
         const targets = killed ? survivors : replicas;
-        const target = targets[(n + w) % targets.length];
+        const target = targets[w % targets.length];
         const answer = await trial.request(target.base, n, ctx);
         if (answer === undefined) return;
         answers.push(answer);
@@ -653,6 +654,7 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
     ctx.log(`${trial.style}: killed ${victim.container.name} after ${next} requests`);
     await load;
     const acknowledged = answers.filter((a) => a.status === 200 || a.status === 201).length;
+    const unanswered = answers.filter((a) => a.status === 'error').length;
 
     // The survivors settle what the dead replica left: read until every invariant holds, or give up.
     const settleFrom = Date.now();
@@ -672,7 +674,7 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
       verdict.duplicated.length > 0 ? `duplicated ${examples(verdict.duplicated)}` : '',
       verdict.inDoubt.length > 0 ? `in doubt ${examples(verdict.inDoubt)}` : '',
     ].filter(Boolean);
-    const load_ = `${answers.length} requests (${acknowledged} acknowledged) ${trial.loadAt ?? `over the ${replicas.length} replicas`}, ${victim.container.name} killed at ${formatDuration(killAt)}`;
+    const load_ = `${answers.length} requests (${acknowledged} acknowledged, ${unanswered} unanswered) ${trial.loadAt ?? `over the ${replicas.length} replicas`}, ${victim.container.name} killed at ${formatDuration(killAt)}`;
     if (failures.length > 0)
       return {
         name,
