@@ -74,7 +74,8 @@ interface Trial {
   prepare?: (ctx: TrialContext, db: Databases) => Promise<void>;
   /** The `n`th request of the load against one replica at `base`. */
   request: (base: string, n: number, ctx: TrialContext) => Promise<Answer | undefined>;
-  check: (answers: readonly Answer[], db: Databases, ctx: TrialContext) => Promise<Verdict>;
+  /** Reads the databases; `killedAt`: when the replica died. */
+  check: (answers: readonly Answer[], db: Databases, killedAt: Date) => Promise<Verdict>;
 }
 
 /** One connection per service database of the Compose PostgreSQL, reopened when one breaks. */
@@ -368,7 +369,7 @@ function twoPhaseMessages(): Trial {
       });
       return { ...answer, key: `${line.drug}@${line.location}` };
     },
-    check: async (answers, db) => {
+    check: async (answers, db, killedAt) => {
       const verdict: Verdict = { lost: [], duplicated: [], inDoubt: [], summary: '' };
       const reorders = await db.rows<{
         key: string;
@@ -376,10 +377,11 @@ function twoPhaseMessages(): Trial {
         state: string;
         po: string | null;
         gtid: string | null;
+        placed_at: Date | null;
       }>(
         'pharmacy-supply-chain',
         `SELECT r.medication_code || '@' || r.location_id AS key, r.reorder_id, r.state,
-                p.purchase_order_id AS po, p.gtid
+                p.purchase_order_id AS po, p.gtid, p.placed_at
            FROM supply_reorder r LEFT JOIN supply_purchase_order p USING (reorder_id)
           WHERE r.origin = 'stock-low' AND r.created_at >= $1::timestamptz`,
         [startedAt],
@@ -412,8 +414,9 @@ function twoPhaseMessages(): Trial {
             );
         }
       }
-      const placed = reorders.filter((r) => r.po !== null).length;
-      verdict.summary = `${placed} purchase orders placed, each once, their messages submitted`;
+      const placed = reorders.filter((r) => r.po !== null);
+      const after = placed.filter((r) => r.placed_at !== null && r.placed_at > killedAt).length;
+      verdict.summary = `${placed.length} purchase orders placed (${after} by the survivor after the kill), each once, their messages submitted`;
       return verdict;
     },
   };
@@ -649,6 +652,7 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
     const killAt = trial.killAtMs ?? KILL_AT_MS;
     await sleep(killAt);
     down = victim.container.name;
+    const killedAt = new Date();
     await ctx.compose.kill(down);
     killed = true;
     ctx.log(`${trial.style}: killed ${victim.container.name} after ${next} requests`);
@@ -660,7 +664,7 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
     const settleFrom = Date.now();
     let verdict: Verdict;
     for (;;) {
-      verdict = await trial.check(answers, db, ctx);
+      verdict = await trial.check(answers, db, killedAt);
       const clean = verdict.lost.length + verdict.duplicated.length + verdict.inDoubt.length === 0;
       if (clean || Date.now() - settleFrom > SETTLE_MS) break;
       await sleep(2_000);
