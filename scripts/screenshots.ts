@@ -1,6 +1,6 @@
 // `npm run screenshots -- [--gateway http://127.0.0.1:8080] [--out docs/screenshots]`
 // With the demo running (`npm run demo`), opens the operations console in Debian's Chromium as the demo's
-// roles and saves the main screens as PNG: the transaction list, one transaction's timeline, the ICU board
+// roles and saves the main screens as PNG: the transaction list, one transaction's timeline, the ICU board, the pharmacy's stock
 // and the audit review, each with the demo's live data.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -62,6 +62,11 @@ async function main(): Promise<void> {
     await page.getByTestId('nav-icu').click();
     await page.getByTestId('bed-card').first().waitFor({ timeout: 30_000 });
     await shoot(page, 'icu-board');
+
+    await signIn('pharmacist');
+    await page.getByTestId('nav-pharmacy').click();
+    await page.getByTestId('stock-row').first().waitFor({ timeout: 30_000 });
+    await shoot(page, 'pharmacy-stock');
 
     await signIn('auditor');
     await page.getByTestId('nav-audit').click();

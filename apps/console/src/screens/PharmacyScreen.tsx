@@ -59,7 +59,10 @@ function levelOf(line: StockLine): 'out' | 'low' | 'ok' {
   return line.onHand <= line.reorderPoint ? 'low' : 'ok';
 }
 
-/** The pharmacy's stock per drug and location, with open reorders; the lines at or under the reorder point first. */
+/**
+ * The pharmacy's stock per drug and location, with open reorders: the lines out of stock first, then those at
+ * or under their reorder point, each group with the lines that moved last on top.
+ */
 export function PharmacyScreen() {
   const loaded = useLoader(load, 'pharmacy', REFRESH_MS);
   const [text, setText] = useState('');
@@ -76,6 +79,7 @@ export function PharmacyScreen() {
       .sort(
         (a, b) =>
           order[a.level] - order[b.level] ||
+          Date.parse(b.updatedAt) - Date.parse(a.updatedAt) ||
           a.locationId.localeCompare(b.locationId) ||
           a.medicationCode.localeCompare(b.medicationCode),
       );
