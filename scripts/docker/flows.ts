@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, CapabilityStatement, Patient } from '@medplum/fhirtypes';
 import type { Role } from '@hospital/platform';
 import { recordUpdateBundle } from '../lib/sample-bundle';
+import { wardDispense } from '../lib/sample-resources';
 import { devAuthorization } from '../services';
 import { sleep } from './process';
 
@@ -209,17 +210,7 @@ export async function runFlows(
         return lines[0].onHand;
       };
       const before = await onHand();
-      const dispense = {
-        resourceType: 'MedicationDispense',
-        status: 'completed',
-        medicationCodeableConcept: {
-          coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '197361' }],
-        },
-        subject: { reference: 'Patient/pat-0001' },
-        location: { reference: 'Location/ward-3a' },
-        quantity: { value: 2, unit: 'tablet' },
-        whenHandedOver: new Date().toISOString(),
-      };
+      const dispense = wardDispense('197361', 'ward-3a', 'pat-0001', 2);
       const answer = await call(`${gateway}/MedicationDispense`, 'clinician', {
         method: 'POST',
         body: dispense,

@@ -12,10 +12,11 @@
 //                reorders from low stock at the supply chain (prepared at the message server); a supply
 //                chain replica killed
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import type { Role } from '@hospital/platform';
+import { DatabaseClients } from '../lib/database-clients';
 import { openSlots } from '../lib/demo-appointments';
 import { recordUpdateBundle } from '../lib/sample-bundle';
+import { oncologyCareTeam, treatmentPlan, wardDispense } from '../lib/sample-resources';
 import { completeConsult, openConsult } from '../lib/telemedicine-cluster';
 import { databaseName, devAuthorization } from '../services';
 import type { Compose, ContainerState } from './compose';
@@ -31,9 +32,6 @@ const WORKERS = 4;
 const SETTLE_MS = 120_000;
 const FHIR_JSON = 'application/fhir+json';
 const MRN_SYSTEM = 'urn:oid:1.2.36.146.595.217.0.1';
-const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
-const DICOM = 'http://dicom.nema.org/resources/ontology/DCM';
-const SLOT_EXTENSION = 'urn:hospital:care-plans:slot';
 const DAY_MS = 86_400_000;
 
 export interface TrialContext {
@@ -78,27 +76,8 @@ interface Trial {
   check: (answers: readonly Answer[], db: Databases, killedAt: Date) => Promise<Verdict>;
 }
 
-/** One connection per service database of the Compose PostgreSQL, reopened when one breaks. */
-class Databases {
-  private readonly clients = new Map<string, Client>();
-
-  constructor(private readonly ctx: TrialContext) {}
-
-  async rows<T extends object>(service: string, sql: string, params: unknown[] = []): Promise<T[]> {
-    let client = this.clients.get(service);
-    if (!client) {
-      client = new Client({ ...this.ctx.postgres, database: databaseName(service) });
-      client.on('error', () => this.clients.delete(service));
-      await client.connect();
-      this.clients.set(service, client);
-    }
-    return (await client.query<T>(sql, params)).rows;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.end().catch(() => undefined)));
-  }
-}
+/** One connection per service database of the Compose PostgreSQL. */
+type Databases = DatabaseClients;
 
 async function send(url: string, role: Role, method: string, body?: unknown): Promise<Answer> {
   try {
@@ -278,15 +257,12 @@ function outbox(): Trial {
       [{ now: startedAt }] = await db.rows<{ now: string }>('pharmacy', 'SELECT now()::text AS now');
     },
     request: (base, n) =>
-      send(`${base}/fhir/MedicationDispense`, 'clinician', 'POST', {
-        resourceType: 'MedicationDispense',
-        status: 'completed',
-        medicationCodeableConcept: { coding: [{ system: RXNORM, code: drug }] },
-        subject: { reference: `Patient/pat-${String(1 + (n % 200)).padStart(4, '0')}` },
-        location: { reference: `Location/${location}` },
-        quantity: { value: 1, unit: 'tablet' },
-        whenHandedOver: new Date().toISOString(),
-      }),
+      send(
+        `${base}/fhir/MedicationDispense`,
+        'clinician',
+        'POST',
+        wardDispense(drug, location, `pat-${String(1 + (n % 200)).padStart(4, '0')}`, 1),
+      ),
     check: async (answers, db) => {
       const dispensed = new Set(
         (
@@ -358,15 +334,12 @@ function twoPhaseMessages(): Trial {
       const line = lines[n];
       if (line === undefined) return undefined;
       await sleep(1_000);
-      const answer = await send(`${ctx.published('gateway')}/fhir/MedicationDispense`, 'clinician', 'POST', {
-        resourceType: 'MedicationDispense',
-        status: 'completed',
-        medicationCodeableConcept: { coding: [{ system: RXNORM, code: line.drug }] },
-        subject: { reference: 'Patient/pat-0003' },
-        location: { reference: `Location/${line.location}` },
-        quantity: { value: 310, unit: 'tablet' },
-        whenHandedOver: new Date().toISOString(),
-      });
+      const answer = await send(
+        `${ctx.published('gateway')}/fhir/MedicationDispense`,
+        'clinician',
+        'POST',
+        wardDispense(line.drug, line.location, 'pat-0003', 310),
+      );
       return { ...answer, key: `${line.drug}@${line.location}` };
     },
     check: async (answers, db, killedAt) => {
@@ -480,41 +453,20 @@ function carePlans(mode: keyof typeof PLAN_MODES): Trial {
     request: async (base, n) => {
       const slot = slots[n % slots.length];
       const day = new Date(Date.now() + (1 + (n % 13)) * DAY_MS).toISOString().slice(0, 10);
-      const answer = await send(`${base}/fhir/CarePlan?_mode=${mode}`, 'clinician', 'POST', {
-        resourceType: 'CarePlan',
-        status: 'draft',
-        intent: 'plan',
-        title: 'Multidisciplinary treatment plan',
-        subject: { reference: 'Patient/pat-0002' },
-        careTeam: [{ reference: `CareTeam/${careTeam}` }],
-        activity: [
-          {
-            detail: {
-              kind: 'Appointment',
-              status: 'scheduled',
-              performer: [{ reference: `Practitioner/${practitioner}` }],
-              extension: [{ url: SLOT_EXTENSION, valueReference: { reference: `Slot/${slot}` } }],
-            },
-          },
-          {
-            detail: {
-              kind: 'ServiceRequest',
-              status: 'scheduled',
-              code: { coding: [{ system: DICOM, code: modality }] },
-              scheduledPeriod: { start: day },
-            },
-          },
-          {
-            detail: {
-              kind: 'MedicationRequest',
-              status: 'scheduled',
-              productCodeableConcept: { coding: [{ system: RXNORM, code: '197361' }] },
-              location: { reference: 'Location/main-pharmacy' },
-              quantity: { value: 1, unit: 'tablet' },
-            },
-          },
-        ],
-      });
+      const answer = await send(
+        `${base}/fhir/CarePlan?_mode=${mode}`,
+        'clinician',
+        'POST',
+        treatmentPlan({
+          patient: 'pat-0002',
+          careTeamId: careTeam,
+          practitioner,
+          slotId: slot,
+          modality,
+          day,
+          drug: '197361',
+        }),
+      );
       return { ...answer, key: slot };
     },
     check: async (answers, db) => {
@@ -575,15 +527,7 @@ function carePlans(mode: keyof typeof PLAN_MODES): Trial {
 }
 
 async function createCareTeam(base: string): Promise<string> {
-  const answer = await send(`${base}/fhir/CareTeam`, 'clinician', 'POST', {
-    resourceType: 'CareTeam',
-    status: 'active',
-    name: 'Oncology multidisciplinary team',
-    subject: { reference: 'Patient/pat-0002' },
-    participant: ['prac-0001', 'prac-0002', 'prac-0003'].map((id) => ({
-      member: { reference: `Practitioner/${id}` },
-    })),
-  });
+  const answer = await send(`${base}/fhir/CareTeam`, 'clinician', 'POST', oncologyCareTeam('pat-0002'));
   const id = answer.status === 201 ? idOf(answer) : undefined;
   if (!id) throw new Error(`care team: HTTP ${answer.status} ${answer.body?.slice(0, 200)}`);
   return id;
@@ -626,7 +570,10 @@ const examples = (list: string[]): string =>
 async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
   const began = Date.now();
   const name = `${trial.style}: one ${trial.victim} replica killed mid-load`;
-  const db = new Databases(ctx);
+  const db: Databases = new DatabaseClients((service) => ({
+    ...ctx.postgres,
+    database: databaseName(service),
+  }));
   let down: string | undefined;
   try {
     const replicas = await replicasOf(ctx.compose, trial.victim, trial.port);

@@ -6,6 +6,7 @@
 // alerts, appointment confirmations) count when the service that finishes them shows a new record.
 import { DEMO_SLOT_DAYS, openSlots } from './demo-appointments';
 import { recordUpdateBundle } from './sample-bundle';
+import { oncologyCareTeam, treatmentPlan, wardDispense } from './sample-resources';
 import { completeConsult, openConsult } from './telemedicine-cluster';
 import { devAuthorizationFor } from '../services';
 
@@ -51,9 +52,6 @@ const MODE_RESOURCES = {
 const STOCK_OUT_DRUG = '999999';
 /** The drug of the plans that are meant to succeed. */
 const PLAN_DRUG = '197361';
-const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
-const DICOM = 'http://dicom.nema.org/resources/ontology/DCM';
-const SLOT_EXTENSION = 'urn:hospital:care-plans:slot';
 
 async function call(
   method: string,
@@ -166,15 +164,11 @@ export class ScenarioDriver {
   /** A ward dispense; the inventory hears of it through the outbox and reorders below the reorder point. */
   private async dispense(n: number): Promise<'completed'> {
     const drug = WARD_DRUGS[Math.floor(n / 3) % WARD_DRUGS.length];
-    const answer = await call('POST', `${this.urls.pharmacy}/fhir/MedicationDispense`, {
-      resourceType: 'MedicationDispense',
-      status: 'completed',
-      medicationCodeableConcept: { coding: [{ system: RXNORM, code: drug }] },
-      subject: { reference: `Patient/${patientOf(n)}` },
-      location: { reference: 'Location/ward-3a' },
-      quantity: { value: 100, unit: 'tablet' },
-      whenHandedOver: new Date().toISOString(),
-    });
+    const answer = await call(
+      'POST',
+      `${this.urls.pharmacy}/fhir/MedicationDispense`,
+      wardDispense(drug, 'ward-3a', patientOf(n), 100),
+    );
     if (answer.status !== 201) throw new Error(`dispense: HTTP ${answer.status}`);
     return 'completed';
   }
@@ -221,43 +215,19 @@ export class ScenarioDriver {
     const slot = await this.freeSlot(practitioner);
     const stockOut = n % 4 === 3;
     const day = new Date(Date.now() + (1 + (n % 13)) * 86_400_000).toISOString().slice(0, 10);
-    const answer = await call('POST', `${this.urls.carePlans}/fhir/CarePlan?_mode=${mode}`, {
-      resourceType: 'CarePlan',
-      status: 'draft',
-      intent: 'plan',
-      title: 'Multidisciplinary treatment plan',
-      subject: { reference: 'Patient/pat-0002' },
-      careTeam: [{ reference: `CareTeam/${this.careTeamId}` }],
-      activity: [
-        {
-          detail: {
-            kind: 'Appointment',
-            status: 'scheduled',
-            performer: [{ reference: `Practitioner/${practitioner}` }],
-            extension: [{ url: SLOT_EXTENSION, valueReference: { reference: `Slot/${slot.slotId}` } }],
-          },
-        },
-        {
-          detail: {
-            kind: 'ServiceRequest',
-            status: 'scheduled',
-            code: { coding: [{ system: DICOM, code: modality }] },
-            scheduledPeriod: { start: day },
-          },
-        },
-        {
-          detail: {
-            kind: 'MedicationRequest',
-            status: 'scheduled',
-            productCodeableConcept: {
-              coding: [{ system: RXNORM, code: stockOut ? STOCK_OUT_DRUG : PLAN_DRUG }],
-            },
-            location: { reference: 'Location/main-pharmacy' },
-            quantity: { value: 1, unit: 'tablet' },
-          },
-        },
-      ],
-    });
+    const answer = await call(
+      'POST',
+      `${this.urls.carePlans}/fhir/CarePlan?_mode=${mode}`,
+      treatmentPlan({
+        patient: 'pat-0002',
+        careTeamId: this.careTeamId,
+        practitioner,
+        slotId: slot.slotId,
+        modality,
+        day,
+        drug: stockOut ? STOCK_OUT_DRUG : PLAN_DRUG,
+      }),
+    );
     if (answer.status === 201) return 'completed';
     // Revoked: a step was refused (the stock-out drug, or a slot or CT day taken meanwhile) and the steps
     // before it compensated or cancelled, as designed.
@@ -299,15 +269,7 @@ export class ScenarioDriver {
 
   private async createCareTeam(): Promise<string> {
     await this.offerPlanDrugs();
-    const answer = await call('POST', `${this.urls.carePlans}/fhir/CareTeam`, {
-      resourceType: 'CareTeam',
-      status: 'active',
-      name: 'Oncology multidisciplinary team',
-      subject: { reference: 'Patient/pat-0002' },
-      participant: ['prac-0001', 'prac-0002', 'prac-0003'].map((id) => ({
-        member: { reference: `Practitioner/${id}` },
-      })),
-    });
+    const answer = await call('POST', `${this.urls.carePlans}/fhir/CareTeam`, oncologyCareTeam('pat-0002'));
     if (answer.status !== 201)
       throw new Error(`care team: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
     return (JSON.parse(answer.body) as { id: string }).id;

@@ -3,7 +3,7 @@
 // imaging capacity, the telemedicine directory) and the demo's patients, practitioners and encounters.
 // Every record is an idempotent upsert under its fixed id, written only when it differs.
 import { FhirResourceStore, SearchParameterRegistry } from '@hospital/fhir';
-import { BaseEnvironment, Database, loadEnvironment } from '@hospital/platform';
+import { BaseEnvironment, Database, type DatabaseSettings, loadEnvironment } from '@hospital/platform';
 /* eslint-disable no-restricted-imports -- the seed writes each service's database with its declared types */
 import { EMR_RESOURCES } from '../../apps/emr/src/fhir-resources';
 import { LIS_RESOURCES } from '../../apps/lis/src/fhir-resources';
@@ -21,11 +21,18 @@ type Log = (line: string) => void;
 /** The record types each 2PC service keeps, as its FHIR module declares them. */
 const SERVED = { emr: EMR_RESOURCES, lis: LIS_RESOURCES, pacs: PACS_RESOURCES };
 
-/** Runs `work` on a small pool to one service's database (settings from PG* of the environment). */
-async function withDatabase<T>(service: string, work: (db: Database) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on a small pool to one service's database: its own (settings from PG* of the environment),
+ * or the one `settings` name (a spec's).
+ */
+async function withDatabase<T>(
+  service: string,
+  work: (db: Database) => Promise<T>,
+  settings?: DatabaseSettings,
+): Promise<T> {
   const env = loadEnvironment(BaseEnvironment);
   const db = new Database(
-    {
+    settings ?? {
       host: env.PGHOST,
       port: env.PGPORT,
       user: env.PGUSER,
@@ -40,6 +47,11 @@ async function withDatabase<T>(service: string, work: (db: Database) => Promise<
   } finally {
     await db.close();
   }
+}
+
+/** The demo's stock into an inventory database of a spec's (the formulary's drugs at the pharmacy and wards). */
+export async function seedStock(settings: DatabaseSettings): Promise<number> {
+  return (await withDatabase('pharmacy-inventory', (db) => seedInventory(db), settings)).lines;
 }
 
 /** The demo hospital's patients, practitioners and encounters (pat-0001…, prac-0001…, enc-0001…). */

@@ -3,8 +3,8 @@
 // Communication, telemedicine's completed request with its findings), each part at most once, a
 // completion answered 200 applied everywhere and one answered 409 nowhere, telemedicine's record of the
 // gtid committed exactly when the parts were applied, and no 3PC branch left prepared in any database.
-import { Client } from 'pg';
 import { clientConfig } from './bench-cluster';
+import { DatabaseClients } from './database-clients';
 import { getJson } from './bench-http';
 import type { ConsultTrace, Finding } from './faults-3pc-plan';
 import { CONSULT_SERVICES, type ConsultServiceName, type TelemedicineCluster } from './telemedicine-cluster';
@@ -39,24 +39,9 @@ const PART_SQL: Record<ConsultServiceName, string> = {
 };
 
 /** One connection to each of the run's databases, re-opened when one breaks. */
-export class ConsultDatabases {
-  private readonly clients = new Map<ConsultServiceName, Client>();
-
-  constructor(private readonly cluster: TelemedicineCluster) {}
-
-  async rows<T extends object>(
-    service: ConsultServiceName,
-    sql: string,
-    params: unknown[] = [],
-  ): Promise<T[]> {
-    let client = this.clients.get(service);
-    if (!client) {
-      client = new Client(clientConfig(this.cluster.database(service)));
-      client.on('error', () => this.clients.delete(service));
-      await client.connect();
-      this.clients.set(service, client);
-    }
-    return (await client.query<T>(sql, params)).rows;
+export class ConsultDatabases extends DatabaseClients<ConsultServiceName> {
+  constructor(cluster: TelemedicineCluster) {
+    super((service) => clientConfig(cluster.database(service)));
   }
 
   /** The gtid telemedicine minted for a completion sent with this correlation id, and its log state. */
@@ -120,11 +105,6 @@ export class ConsultDatabases {
       found.push(...rows.map((r) => `${service} ${r.gid}`));
     }
     return found;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.end().catch(() => undefined)));
-    this.clients.clear();
   }
 }
 

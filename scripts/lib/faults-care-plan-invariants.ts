@@ -5,8 +5,8 @@
 // hold, and each live cache holding what its epoch lent it once no reservation is live.
 import { AUDIT_RECORD_TYPE } from '@hospital/platform';
 import { capacityAccountingViolations } from '@hospital/transactions/testing/capacity-accounting';
-import { Client } from 'pg';
 import { clientConfig } from './bench-cluster';
+import { DatabaseClients } from './database-clients';
 import { type CarePlanCluster, PARTICIPANT_OF, type PlanServiceName } from './care-plan-cluster';
 import type { PlanAnswer } from './faults-care-plan-load';
 import type { CarePlanParticipant, Finding } from './faults-care-plan-plan';
@@ -70,25 +70,9 @@ const LENT_SQL = `
    WHERE c.lent <> coalesce(e.outstanding, 0)`;
 
 /** One connection to each of the run's databases. */
-export class PlanDatabases {
-  private readonly clients = new Map<PlanServiceName, Client>();
-
-  constructor(private readonly cluster: CarePlanCluster) {}
-
-  async rows<T extends object>(service: PlanServiceName, sql: string, params: unknown[] = []): Promise<T[]> {
-    let client = this.clients.get(service);
-    if (!client) {
-      client = new Client(clientConfig(this.cluster.database(service)));
-      client.on('error', () => this.clients.delete(service));
-      await client.connect();
-      this.clients.set(service, client);
-    }
-    return (await client.query<T>(sql, params)).rows;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.end().catch(() => undefined)));
-    this.clients.clear();
+export class PlanDatabases extends DatabaseClients<PlanServiceName> {
+  constructor(cluster: CarePlanCluster) {
+    super((service) => clientConfig(cluster.database(service)));
   }
 }
 

@@ -436,7 +436,7 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
             exported.push(...spans);
             done({ code: ExportResultCode.SUCCESS });
           },
-          shutdown: async () => undefined,
+          shutdown: () => Promise.resolve(),
         },
       },
     );
@@ -451,7 +451,7 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
       });
       const relay = new OutboxRelay(outbox, publisher, { batchSize: 25, pollMs: 50 });
       await relay.publishBatch();
-      await eventually(async () => handledIn.has(written.id), Boolean);
+      await eventually(() => Promise.resolve(handledIn.has(written.id)), Boolean);
       // Written outside any trace: no context stored, so its consumer span starts a trace of its own.
       const [untraced] = await producerDb.transaction((session) =>
         outbox.append(session, [event(2, 'bed-untraced')]),
@@ -465,7 +465,7 @@ describe('transactional outbox and inbox over PostgreSQL and RabbitMQ', () => {
         [untraced.id]: null,
       });
       await relay.publishBatch();
-      await eventually(async () => handledIn.has(untraced.id), Boolean);
+      await eventually(() => Promise.resolve(handledIn.has(untraced.id)), Boolean);
       expect(handledIn.get(untraced.id)).not.toBe(written.traceId);
       expect(handledIn.get(written.id)).toBe(written.traceId);
       await tracing.flush();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { DatabaseSettings } from '@hospital/platform';
-import { seedInventory } from '../../../pharmacy/src/inventory/database/seeds/stock';
+import { seedStock } from '../../../../scripts/lib/demo-seed';
 import { SpawnedServices, url } from './spawned-services';
 
 /**
@@ -84,12 +84,7 @@ export class E2eHospital {
     if (inventory) {
       const stock = await this.services.database('pharmacy-inventory');
       this.databases['pharmacy-inventory'] = stock;
-      const client = new Client({ ...stock });
-      await client.connect();
-      await seedInventory({
-        query: async <T>(sql: string, parameters?: unknown[]) =>
-          (await client.query(sql, parameters)).rows as T[],
-      }).finally(() => client.end());
+      await seedStock(stock);
       await this.services.spawn('pharmacy-inventory', this.ports.inventory, { PGDATABASE: stock.database });
     }
     const db = (name: string): Record<string, string> => ({
