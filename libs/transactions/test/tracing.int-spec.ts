@@ -15,8 +15,11 @@ import {
   PostgresSagaLog,
   PostgresTccBrowser,
   PostgresTccLog,
+  PostgresQuotaSagaBrowser,
+  PostgresQuotaSagaLog,
   PostgresThreePhaseLog,
   PostgresTransactionBrowser,
+  quotaSagaLogMigrations,
   SagaOrchestrator,
   sagaMigrations,
   TccCoordinator,
@@ -267,11 +270,12 @@ describe('tracing across services: one trace per global transaction', () => {
     expect([...receiver.contentTypes]).toEqual(['application/json']);
   });
 
-  it('records the trace that started a saga, a TCC or a 3PC transaction, and none outside a trace', async () => {
+  it('records the trace that started a saga, a quota-cached saga, a TCC or a 3PC transaction, and none outside a trace', async () => {
     const { settings, drop } = await createTestDatabase('tracing-logs', [
       ...transactionLogMigrations,
       ...sagaMigrations,
       ...tccLogMigrations,
+      ...quotaSagaLogMigrations,
     ]);
     drops.push(drop);
     const db = new Database(settings, 'tracing-test');
@@ -290,19 +294,27 @@ describe('tracing across services: one trace per global transaction', () => {
     const sagas = new SagaOrchestrator(new PostgresSagaLog(db), [saga], { name: 'replica-a' });
     const tccs = new TccCoordinator(new PostgresTccLog(db), [tcc], { name: 'replica-a' });
     const threePhase = new PostgresThreePhaseLog(db);
+    const quotaSagas = new PostgresQuotaSagaLog(db);
     const startAll = async () => {
       const gtid3pc = newGtid();
       await threePhase.begin(gtid3pc, ['referral-inbox']);
+      const gtidQuota = newGtid();
+      const steps = [{ step: 'regimen', participant: 'pharmacy', resource: 'drug:197361@icu', units: 1 }];
+      await quotaSagas.begin({ gtid: gtidQuota, input: {}, steps }, 'replica-a', 10_000, () =>
+        Promise.resolve(),
+      );
       return {
         saga: (await sagas.start(saga, {})).gtid,
         tcc: (await tccs.run(tcc, {})).gtid,
         '3pc': gtid3pc,
+        'quota-saga': gtidQuota,
       };
     };
-    const listed = async (gtids: Record<'saga' | 'tcc' | '3pc', string>) => [
+    const listed = async (gtids: Record<'saga' | 'tcc' | '3pc' | 'quota-saga', string>) => [
       await new PostgresSagaBrowser(db).get(gtids.saga),
       await new PostgresTccBrowser(db).get(gtids.tcc),
       await new PostgresTransactionBrowser(db).get(gtids['3pc']),
+      await new PostgresQuotaSagaBrowser(db).get(gtids['quota-saga']),
     ];
 
     const span = trace.getTracer('spec').startSpan('POST /api/care-plans');

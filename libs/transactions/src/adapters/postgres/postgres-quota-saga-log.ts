@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Database, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
+import { activeTraceId, Database, PgErrorCode, pgErrorCode, Session } from '@hospital/platform';
 import {
   QuotaSagaLease,
   QuotaSagaLeaseLostError,
@@ -44,8 +44,8 @@ export class PostgresQuotaSagaLog implements QuotaSagaLog<Session> {
     try {
       await this.db.transaction(async (tx) => {
         await tx.query(
-          `INSERT INTO tx_quota_saga (gtid, input, steps, correlation_id, lease_owner, lease_token, lease_until)
-           VALUES ($1, $2, $3, $4, $5, $6, ${msFromNow(7)})`,
+          `INSERT INTO tx_quota_saga (gtid, input, steps, correlation_id, lease_owner, lease_token, lease_until, trace_id)
+           VALUES ($1, $2, $3, $4, $5, $6, ${msFromNow(7)}, $8)`,
           [
             saga.gtid,
             JSON.stringify(saga.input),
@@ -54,6 +54,7 @@ export class PostgresQuotaSagaLog implements QuotaSagaLog<Session> {
             owner,
             token,
             leaseMs,
+            activeTraceId() ?? null,
           ],
         );
         await work(tx);
@@ -120,9 +121,10 @@ interface BrowsedQuotaSagaRow {
   reason: string | null;
   created_at: Date;
   finished_at: Date | null;
+  trace_id: string | null;
 }
 
-const BROWSED_COLUMNS = 'gtid, steps, state, correlation_id, reason, created_at, finished_at';
+const BROWSED_COLUMNS = 'gtid, steps, state, correlation_id, reason, created_at, finished_at, trace_id';
 
 /**
  * What each reservation is known to be in the saga's state: the log is written only at the start and the
@@ -165,6 +167,7 @@ function toListed(row: BrowsedQuotaSagaRow): ListedTransaction {
     // The log keeps no count: a reservation retried within a run, or a saga recovery aborts, leaves none.
     retries: 0,
     ...(row.state === 'aborted' && row.reason !== null ? { lastError: row.reason } : {}),
+    ...(row.trace_id === null ? {} : { traceId: row.trace_id }),
     createdAt: row.created_at.toISOString(),
     updatedAt: (row.finished_at ?? row.created_at).toISOString(),
   };
