@@ -31,6 +31,7 @@ export * from './adapters/postgres/1763800000000-messaging-tables.migration';
 export * from './adapters/postgres/1763800000300-outbox-lean-indexes.migration';
 export * from './adapters/postgres/1763800000400-outbox-unroutable.migration';
 export * from './adapters/postgres/1766600000000-outbox-trace-context.migration';
+export * from './adapters/postgres/1766600000200-message-trace-context.migration';
 export * from './adapters/postgres/postgres-outbox';
 export * from './adapters/postgres/postgres-inbox';
 export * from './adapters/rabbitmq';

@@ -16,6 +16,7 @@ import {
   MessageBarrierTable1763800000200,
   MessageServerRecovery,
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
   MessageTransactionModule,
   MessageTransactionProducer,
   newGtid,
@@ -156,7 +157,7 @@ describe('internal routes: service tokens, POST for state changes, check-backs o
     messages = await start(
       'pharmacy-messages',
       messagesPort,
-      [MessageServerTables1763800000100],
+      [MessageServerTables1763800000100, MessageTraceContext1766600000200],
       peers,
       () => [publisherModule(publisher), MessageTransactionModule.forRoot()],
     );

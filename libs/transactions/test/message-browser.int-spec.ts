@@ -3,6 +3,7 @@ import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   ListedTransaction,
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
   MessageTransactionServer,
   PostgresMessageBrowser,
   PostgresMessageServerStore,
@@ -67,7 +68,10 @@ describe('two-phase message browser over PostgreSQL', () => {
   let unanswered: ListedTransaction | undefined;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('txlib_message_browser', [MessageServerTables1763800000100]);
+    const created = await createTestDatabase('txlib_message_browser', [
+      MessageServerTables1763800000100,
+      MessageTraceContext1766600000200,
+    ]);
     drop = created.drop;
     db = new Database({ ...created.settings, poolSize: 4 }, 'message-browser-test');
     browser = new PostgresMessageBrowser(db);

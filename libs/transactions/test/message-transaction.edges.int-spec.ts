@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Database } from '@hospital/platform';
+import { Database, startTracing } from '@hospital/platform';
+import { trace } from '@opentelemetry/api';
 import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
+  outboundOf,
   PostgresMessageServerStore,
   PreparedMessage,
 } from '@hospital/transactions';
@@ -20,7 +23,10 @@ describe('two-phase message store at its edges', () => {
   let store: PostgresMessageServerStore;
 
   beforeAll(async () => {
-    const created = await createTestDatabase('txmsg-server', [MessageServerTables1763800000100]);
+    const created = await createTestDatabase('txmsg-server', [
+      MessageServerTables1763800000100,
+      MessageTraceContext1766600000200,
+    ]);
     db = new Database(created.settings, 'message-edges-test');
     drop = created.drop;
     store = new PostgresMessageServerStore(db);
@@ -113,5 +119,26 @@ describe('two-phase message store at its edges', () => {
     expect(await claimedDue()).toContain(prepared.gtid);
     // The next recovery round (or another replica) leaves it to the one that claimed it.
     expect(await claimedDue()).not.toContain(prepared.gtid);
+  });
+
+  it("keeps the trace of the producer's prepare and publishes the message with it", async () => {
+    const tracing = startTracing('pharmacy-messages', {});
+    try {
+      const [traced, span] = await trace
+        .getTracer('spec')
+        .startActiveSpan('POST /internal/messages/prepare', async (active) => {
+          const prepared = await store.prepare(message(), 60_000);
+          active.end();
+          return [prepared.record, active.spanContext()] as const;
+        });
+      const expected = `00-${span.traceId}-${span.spanId}-01`;
+      expect((await store.get(traced.gtid))?.traceparent).toBe(expected);
+      expect(outboundOf(traced).traceparent).toBe(expected);
+      const untraced = (await store.prepare(message(), 60_000)).record;
+      expect(untraced).not.toHaveProperty('traceparent');
+      expect(outboundOf(untraced)).not.toHaveProperty('traceparent');
+    } finally {
+      await tracing.release();
+    }
   });
 });

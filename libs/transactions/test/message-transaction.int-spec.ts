@@ -10,6 +10,7 @@ import {
   MessagePublisher,
   MessageServerRecovery,
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
   MessageTransactionModule,
   MessageTransactionProducer,
   OutboundMessage,
@@ -114,7 +115,10 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
   let seq = 0;
 
   beforeAll(async () => {
-    const server = await createTestDatabase('txmsg-server', [MessageServerTables1763800000100]);
+    const server = await createTestDatabase('txmsg-server', [
+      MessageServerTables1763800000100,
+      MessageTraceContext1766600000200,
+    ]);
     const producer = await createTestDatabase('txmsg-producer', [MessageBarrierTable1763800000200]);
     drops.push(server.drop, producer.drop);
     serverDb = new Database(server.settings, 'txmsg-test');
@@ -235,6 +239,8 @@ describe('two-phase messages over HTTP, PostgreSQL and RabbitMQ', () => {
         gtid: message.gtid,
         payload: message.payload,
         aggregateId: message.aggregateId,
+        // The trace of the producer's prepare call (its client span), published with the message.
+        traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/) as unknown,
       },
     ]);
     expect(await onBroker(message.gtid)).toBe(1);

@@ -3,6 +3,7 @@ import { createTestDatabase } from '@hospital/platform/testing/test-database';
 import {
   MessageBarrierTable1763800000200,
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
   MessagingTables1763800000000,
   newGtid,
   OutboxLeanIndexes1763800000300,
@@ -45,6 +46,7 @@ describe('retention of finished transaction rows', () => {
       OutboxUnroutable1763800000400,
       OutboxTraceContext1766600000000,
       MessageServerTables1763800000100,
+      MessageTraceContext1766600000200,
       MessageBarrierTable1763800000200,
     ]);
     db = new Database(created.settings, 'retention-test');

@@ -56,5 +56,6 @@ export function outboundOf(record: MessageRecord): OutboundMessage {
     gtid: record.gtid,
     payload: record.payload,
     aggregateId: record.aggregateId,
+    ...(record.traceparent === undefined ? {} : { traceparent: record.traceparent }),
   };
 }

@@ -50,6 +50,8 @@ export interface MessageRecord extends PreparedMessage {
    * publishing lease of a submitted one. Absent once delivered or aborted.
    */
   nextCheckAt?: Date;
+  /** The W3C trace context of the producer's prepare, published with the message; absent outside a trace. */
+  traceparent?: string;
 }
 
 /** Result of a prepare: the record in force, and whether this call created it. */

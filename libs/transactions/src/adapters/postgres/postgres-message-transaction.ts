@@ -1,4 +1,4 @@
-import { Database, Session } from '@hospital/platform';
+import { activeTraceparent, Database, Session } from '@hospital/platform';
 import { ListedTransaction, TransactionBrowser, TransactionQuery } from '../../ports/global-transaction';
 import {
   BarrierConflictError,
@@ -29,6 +29,7 @@ interface Row {
   created_at: Date;
   updated_at: Date;
   next_check_at: Date | null;
+  traceparent: string | null;
 }
 
 const toRecord = (row: Row): MessageRecord => ({
@@ -47,6 +48,7 @@ const toRecord = (row: Row): MessageRecord => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   ...(row.next_check_at === null ? {} : { nextCheckAt: row.next_check_at }),
+  ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
 });
 
 const MS = `* interval '1 millisecond'`;
@@ -63,8 +65,8 @@ export class PostgresMessageServerStore implements MessageServerStore {
     // Durable before the producer runs its local transaction: a lost prepare would lose the message.
     const [inserted] = await this.db.query<Row>(
       `INSERT INTO tx_message (gtid, message_id, producer, check_back_url, exchange, routing_key, type,
-                               aggregate_id, payload, state, next_check_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'prepared', now() + $10 ${MS})
+                               aggregate_id, payload, state, next_check_at, traceparent)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'prepared', now() + $10 ${MS}, $11)
        ON CONFLICT (gtid) DO NOTHING
        RETURNING *`,
       [
@@ -78,6 +80,8 @@ export class PostgresMessageServerStore implements MessageServerStore {
         message.aggregateId,
         JSON.stringify(message.payload),
         checkBackAfterMs,
+        // The producer's prepare request: its trace goes on with the message.
+        activeTraceparent() ?? null,
       ],
     );
     if (inserted) return { record: toRecord(inserted), created: true };

@@ -1,6 +1,7 @@
 import { MigrationClass } from '@hospital/platform';
 import {
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
   MessagingTables1763800000000,
   OutboxLeanIndexes1763800000300,
   OutboxUnroutable1763800000400,
@@ -14,4 +15,5 @@ export const migrations: MigrationClass[] = [
   OutboxUnroutable1763800000400,
   OutboxTraceContext1766600000000,
   MessageServerTables1763800000100,
+  MessageTraceContext1766600000200,
 ];

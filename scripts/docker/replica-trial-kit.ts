@@ -1,0 +1,99 @@
+// What every replica trial shares (replica-trials.ts runs them): the context, a trial's shape, its
+// verdict, the requests it sends and the databases it reads.
+import type { Role } from '@hospital/platform';
+import type { DatabaseClients } from '../lib/database-clients';
+import { databaseName, devAuthorization } from '../services';
+import type { Compose } from './compose';
+import type { Log } from './process';
+
+/** How long each trial's load runs, and when into it the replica is killed. */
+export const LOAD_MS = 12_000;
+export const KILL_AT_MS = 4_000;
+/** Requests in flight at once. */
+export const WORKERS = 4;
+/** How long the survivors may take to settle (leases of the dead replica's transactions run out first). */
+export const SETTLE_MS = 120_000;
+const FHIR_JSON = 'application/fhir+json';
+export const MRN_SYSTEM = 'urn:oid:1.2.36.146.595.217.0.1';
+export const DAY_MS = 86_400_000;
+
+export interface TrialContext {
+  compose: Compose;
+  /** Published base URLs of the services that run one replica (`appointments`, `pharmacy-inventory`…). */
+  published: (service: string) => string;
+  /** The published PostgreSQL. */
+  postgres: { host: string; port: number; user: string; password: string };
+  log: Log;
+}
+
+/** What a trial's databases show once read: each list names examples, empty when the invariant holds. */
+export interface Verdict {
+  lost: string[];
+  duplicated: string[];
+  inDoubt: string[];
+  /** One line: what was found applied. */
+  summary: string;
+}
+
+export interface Answer {
+  key: string;
+  status: number | 'error';
+  body?: string;
+}
+
+/** The replica-aware part of a trial: which service's replicas it loads and kills, and how it checks. */
+export interface Trial {
+  style: string;
+  /** The service a replica of which is killed. */
+  victim: string;
+  /** The victim's own port (its replicas are reached at their addresses on the project's network). */
+  port: number;
+  /** When into the load the replica is killed (KILL_AT_MS unless set). */
+  killAtMs?: number;
+  /** Where the load goes, when not to the victim's replicas themselves (e.g. 'at telemedicine'). */
+  loadAt?: string;
+  prepare?: (ctx: TrialContext, db: Databases) => Promise<void>;
+  /** The `n`th request of the load against one replica at `base`. */
+  request: (base: string, n: number, ctx: TrialContext) => Promise<Answer | undefined>;
+  /** Reads the databases; `killedAt`: when the replica died. */
+  check: (answers: readonly Answer[], db: Databases, killedAt: Date) => Promise<Verdict>;
+}
+
+/** One connection per service database of the Compose PostgreSQL. */
+export type Databases = DatabaseClients;
+
+export async function send(url: string, role: Role, method: string, body?: unknown): Promise<Answer> {
+  try {
+    const response = await fetch(url, {
+      method,
+      headers: {
+        accept: FHIR_JSON,
+        authorization: devAuthorization(role),
+        ...(body === undefined ? {} : { 'content-type': FHIR_JSON }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(20_000),
+    });
+    return { key: url, status: response.status, body: await response.text() };
+  } catch (error) {
+    return { key: url, status: 'error', body: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export const idOf = (answer: Answer): string | undefined => {
+  try {
+    return (JSON.parse(answer.body ?? '') as { id?: string }).id;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Prepared transactions PostgreSQL still holds in the services' databases. */
+export async function preparedIn(db: Databases, services: readonly string[]): Promise<string[]> {
+  const rows = await db.rows<{ database: string; gid: string }>(
+    services[0],
+    'SELECT database, gid FROM pg_prepared_xacts WHERE database = ANY($1)',
+    [services.map(databaseName)],
+  );
+  return rows.map((r) => `${r.database} ${r.gid}`);
+}
