@@ -3,7 +3,7 @@
 import type { Role } from '@hospital/platform';
 import type { DatabaseClients } from '../lib/database-clients';
 import { databaseName, devAuthorization } from '../services';
-import type { Compose } from './compose';
+import type { Compose, ContainerState } from './compose';
 import type { Log } from './process';
 
 /** How long each trial's load runs, and when into it the replica is killed. */
@@ -56,7 +56,7 @@ export interface Trial {
   /** The `n`th request of the load against one replica at `base`. */
   request: (base: string, n: number, ctx: TrialContext) => Promise<Answer | undefined>;
   /** Reads the databases; `killedAt`: when the replica died. */
-  check: (answers: readonly Answer[], db: Databases, killedAt: Date) => Promise<Verdict>;
+  check: (answers: readonly Answer[], db: Databases, killedAt: Date, ctx: TrialContext) => Promise<Verdict>;
 }
 
 /** One connection per service database of the Compose PostgreSQL. */
@@ -96,4 +96,26 @@ export async function preparedIn(db: Databases, services: readonly string[]): Pr
     [services.map(databaseName)],
   );
   return rows.map((r) => `${r.database} ${r.gid}`);
+}
+
+/** The running replicas of `service`, with their base URLs (`port`) on the project's network. */
+export async function runningReplicas(
+  compose: Compose,
+  service: string,
+  port: number,
+): Promise<{ container: ContainerState; base: string }[]> {
+  const running = (await compose.containers()).filter((c) => c.service === service && c.state === 'running');
+  return Promise.all(
+    running.map(async (container) => ({
+      container,
+      base: `http://${await compose.address(container.name)}:${port}`,
+    })),
+  );
+}
+
+/** The base URL of one running replica of a service that publishes no port (appointments, say). */
+export async function replicaUrl(ctx: TrialContext, service: string, port: number): Promise<string> {
+  const [first] = await runningReplicas(ctx.compose, service, port);
+  if (first === undefined) throw new Error(`no replica of ${service} is running`);
+  return first.base;
 }

@@ -2,7 +2,7 @@
 // replica killed in each.
 import { openSlots } from '../lib/demo-appointments';
 import { oncologyCareTeam, treatmentPlan } from '../lib/sample-resources';
-import { DAY_MS, idOf, send, type Trial, type Verdict } from './replica-trial-kit';
+import { DAY_MS, idOf, replicaUrl, send, type Trial, type Verdict } from './replica-trial-kit';
 
 // ── Saga, quota-cached saga, TCC: treatment plans at care-plans ────────────────────────────────────────
 
@@ -34,7 +34,7 @@ export function carePlans(mode: keyof typeof PLAN_MODES): Trial {
     prepare: async (ctx, db) => {
       [{ now: startedAt }] = await db.rows<{ now: string }>('care-plans', 'SELECT now()::text AS now');
       careTeam = await createCareTeam(ctx.published('gateway'));
-      const appointments = ctx.published('appointments');
+      const appointments = await replicaUrl(ctx, 'appointments', 3006);
       // Days of the practitioner's slots of its own, far enough ahead that no other plan holds them; a
       // plan sent on a slot an earlier one took is revoked (its steps before compensated or cancelled).
       await openSlots(appointments, practitioner, firstDay, SLOT_DAYS);

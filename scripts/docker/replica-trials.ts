@@ -11,6 +11,8 @@
 //   two-phase messages
 //                reorders from low stock at the supply chain (prepared at the message server); a supply
 //                chain replica killed
+//   best-effort  bookings at appointments, each confirmed by e-mail, SMS and push to the simulated
+//                receivers; an appointments replica killed
 import { DatabaseClients } from '../lib/database-clients';
 import { databaseName } from '../services';
 import type { Compose, ContainerState } from './compose';
@@ -21,12 +23,14 @@ import {
   type Databases,
   KILL_AT_MS,
   LOAD_MS,
+  runningReplicas,
   SETTLE_MS,
   type Trial,
   type TrialContext,
   type Verdict,
   WORKERS,
 } from './replica-trial-kit';
+import { bestEffort } from './replica-trials-best-effort';
 import { carePlans } from './replica-trials-care-plans';
 import { threePhaseCommit, twoPhaseCommit } from './replica-trials-commit';
 import { outbox, twoPhaseMessages } from './replica-trials-messaging';
@@ -41,14 +45,9 @@ async function replicasOf(
   service: string,
   port: number,
 ): Promise<{ container: ContainerState; base: string }[]> {
-  const running = (await compose.containers()).filter((c) => c.service === service && c.state === 'running');
+  const running = await runningReplicas(compose, service, port);
   if (running.length < 2) throw new Error(`${running.length} replica(s) of ${service} running, not two`);
-  return Promise.all(
-    running.map(async (container) => ({
-      container,
-      base: `http://${await compose.address(container.name)}:${port}`,
-    })),
-  );
+  return running;
 }
 
 /** Until `ready` answers 200 at the container's address, or `timeoutMs`. */
@@ -111,7 +110,7 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
     const settleFrom = Date.now();
     let verdict: Verdict;
     for (;;) {
-      verdict = await trial.check(answers, db, killedAt);
+      verdict = await trial.check(answers, db, killedAt, ctx);
       const clean = verdict.lost.length + verdict.duplicated.length + verdict.inDoubt.length === 0;
       if (clean || Date.now() - settleFrom > SETTLE_MS) break;
       await sleep(2_000);
@@ -161,7 +160,16 @@ async function revive(ctx: TrialContext, container: string, port: number): Promi
 }
 
 /** The styles there is a trial of, in the order they run. */
-export const TRIAL_STYLES = ['2pc', '3pc', 'outbox', 'two-phase messages', 'saga', 'quota-saga', 'tcc'];
+export const TRIAL_STYLES = [
+  '2pc',
+  '3pc',
+  'outbox',
+  'two-phase messages',
+  'best-effort',
+  'saga',
+  'quota-saga',
+  'tcc',
+];
 
 /**
  * Every style's trial in turn (they share the hospital, so one at a time), or those of `only`, reported as
@@ -177,6 +185,7 @@ export async function runReplicaTrials(
     threePhaseCommit(),
     outbox(),
     twoPhaseMessages(),
+    bestEffort(),
     carePlans('saga'),
     carePlans('quota-saga'),
     carePlans('tcc'),

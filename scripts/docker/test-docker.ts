@@ -7,7 +7,8 @@
 //      waiting until every container is healthy and the migrate job is done;
 //   5. the README's flows over the published ports (flows.ts);
 //   6. one fault trial per transaction style with a replica of its service killed (replica-trials.ts): the
-//      EMR, the pharmacy, its supply chain, care-plans and the gateway run as two replicas each (--scale);
+//      EMR, the pharmacy, its supply chain, appointments, care-plans and the gateway run as two replicas
+//      each (--scale), appointments confirming bookings to the simulated receivers;
 //   7. `down -v`, always (also on Ctrl-C), unless --keep.
 // Progress on stderr; the commands' own output in .hospital/docker-test.log; a summary at the end and a
 // non-zero exit status on any failure.
@@ -36,11 +37,14 @@ const SCALE: Readonly<Record<string, number>> = {
   emr: 2,
   pharmacy: 2,
   'pharmacy-supply-chain': 2,
+  appointments: 2,
   'care-plans': 2,
   gateway: 2,
 };
 /** Services compose.yaml publishes no port of (reached through the gateway); the gateway's second replica's. */
-const UNPUBLISHED = new Set(['emr', 'pharmacy', 'pharmacy-supply-chain', 'care-plans']);
+const UNPUBLISHED = new Set(['emr', 'pharmacy', 'pharmacy-supply-chain', 'appointments', 'care-plans']);
+/** The simulated confirmation receivers' view, published beside the services' ports. */
+const RECEIVERS_VIEW_PORT = 3061;
 const GATEWAY_SECOND_PORT = 8081;
 /** Backing services' ports compose.yaml publishes (with the prefix in front), beside every service's own. */
 const INFRA_PORTS = [5432, 1883, 8042, 4242, 2575];
@@ -232,6 +236,9 @@ async function main(): Promise<Summary> {
     Object.assign(env, {
       HOSPITAL_PORT_PREFIX: options.prefix,
       HOSPITAL_BIND: '127.0.0.1',
+      // Confirmations of bookings to the simulated receivers (the best-effort trial counts them there).
+      CONFIRM_CLINICIAN_CHANNELS: 'email',
+      CONFIRM_PATIENT_CHANNELS: 'sms,push',
       AUTH_JWKS: issuer.AUTH_JWKS,
       AUTH_ISSUER: issuer.AUTH_ISSUER,
     });
@@ -254,7 +261,7 @@ async function main(): Promise<Summary> {
       await project.down();
       const taken: string[] = [];
       const ports = services.filter((s) => !UNPUBLISHED.has(s.name)).map((s) => s.port);
-      for (const port of [...ports, GATEWAY_SECOND_PORT, ...INFRA_PORTS])
+      for (const port of [...ports, GATEWAY_SECOND_PORT, RECEIVERS_VIEW_PORT, ...INFRA_PORTS])
         if (await portInUse(published(port))) taken.push(String(published(port)));
       if (taken.length > 0)
         throw new Error(
@@ -309,7 +316,12 @@ async function main(): Promise<Summary> {
       ...(await runReplicaTrials(
         {
           compose: project,
-          published: (service) => url(services.find((s) => s.name === service)?.port ?? 0),
+          published: (service) =>
+            url(
+              service === 'confirmation-receivers'
+                ? RECEIVERS_VIEW_PORT
+                : (services.find((s) => s.name === service)?.port ?? 0),
+            ),
           postgres: {
             host: '127.0.0.1',
             port: published(5432),

@@ -27,8 +27,13 @@ export interface ConfirmationSinksOptions {
   smtpPort: number;
   smsPort: number;
   pushPort: number;
-  /** Serves `GET /mail` (one entry per Message-ID, the text decoded) on this port when given. */
+  /**
+   * Serves `GET /mail` (one entry per Message-ID, the text decoded) and `GET /arrivals` (every idempotency
+   * key received, on any channel, with its first arrival and its repeats) on this port when given.
+   */
   mailboxPort?: number;
+  /** The address every receiver listens on (127.0.0.1 unless given). */
+  host?: string;
   /** Called with every confirmation received, repeats included. */
   onArrival?: (arrival: Arrival) => void;
 }
@@ -41,16 +46,20 @@ export class ConfirmationSinks {
   /** The first arrival (Date.now()) of each idempotency key. */
   private readonly firstArrival = new Map<string, number>();
   private repeats = 0;
+  /** Repeats per idempotency key. */
+  private readonly repeatsOf = new Map<string, number>();
   private mailbox?: Server;
 
   constructor(private readonly options: ConfirmationSinksOptions) {
     this.smtp = new SmtpSink({
       port: options.smtpPort,
+      host: options.host,
       onMessage: (message) => this.arrived(mailArrival(message)),
     });
     const gateway = (channel: 'sms' | 'push', path: string, port: number) =>
       new GatewaySim(path, {
         port,
+        host: options.host,
         onRequest: (request, duplicate) =>
           this.arrived({
             channel,
@@ -117,16 +126,33 @@ export class ConfirmationSinks {
 
   private arrived(arrival: Arrival): void {
     const seen = this.firstArrival.has(arrival.key);
-    if (seen) this.repeats += 1;
-    else this.firstArrival.set(arrival.key, arrival.receivedAt);
+    if (seen) {
+      this.repeats += 1;
+      this.repeatsOf.set(arrival.key, (this.repeatsOf.get(arrival.key) ?? 0) + 1);
+    } else this.firstArrival.set(arrival.key, arrival.receivedAt);
     this.options.onArrival?.({ ...arrival, duplicate: arrival.duplicate || seen });
   }
 
   private async serveMailbox(port: number): Promise<Server> {
     const server = createServer((req, res) => {
-      const found = req.method === 'GET' && req.url === '/mail';
-      res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
-      if (!found) return res.end(JSON.stringify({ error: 'GET /mail lists the mails received' }));
+      const route = req.method === 'GET' ? req.url : undefined;
+      if (route !== '/mail' && route !== '/arrivals') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end(
+          JSON.stringify({ error: 'GET /mail lists the mails received, GET /arrivals every key' }),
+        );
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (route === '/arrivals')
+        return res.end(
+          JSON.stringify(
+            [...this.firstArrival].map(([key, at]) => ({
+              key,
+              firstArrival: new Date(at).toISOString(),
+              repeats: this.repeatsOf.get(key) ?? 0,
+            })),
+          ),
+        );
       const mails = this.smtp.unique().map((m) => ({
         messageId: m.messageId,
         idempotencyKey: m.idempotencyKey,
@@ -140,7 +166,7 @@ export class ConfirmationSinks {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, this.options.host ?? '127.0.0.1', () => {
         server.off('error', reject);
         resolve();
       });

@@ -14,8 +14,10 @@ export interface GatewayRequest {
 }
 
 export interface GatewaySimOptions {
-  /** The port to listen on (127.0.0.1); a free one when absent. */
+  /** The port to listen on; a free one when absent. */
   port?: number;
+  /** The address to listen on (127.0.0.1 unless given). */
+  host?: string;
   /** Called with every request accepted, repeats included. */
   onRequest?: (request: GatewayRequest, duplicate: boolean) => void;
 }
@@ -74,7 +76,7 @@ export class GatewaySim {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => {
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
         server.off('error', reject);
         resolve();
       });

@@ -18,8 +18,10 @@ export interface SinkMessage {
 }
 
 export interface SmtpSinkOptions {
-  /** The port to listen on (127.0.0.1); a free one when absent. */
+  /** The port to listen on; a free one when absent. */
   port?: number;
+  /** The address to listen on (127.0.0.1 unless given: a container's receivers listen on 0.0.0.0). */
+  host?: string;
   /** Called with every message accepted, duplicates included. */
   onMessage?: (message: SinkMessage) => void;
 }
@@ -84,7 +86,7 @@ export class SmtpSink {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => {
+      server.listen(this.port, this.options.host ?? '127.0.0.1', () => {
         server.off('error', reject);
         // A sender killed mid-transaction resets its connection: smtp-server reports it as an 'error' of
         // the server, which must not end the process that hosts the sink.
