@@ -224,15 +224,16 @@ export class Compose {
     return Number(published);
   }
 
-  /**
-   * SIGKILL to a container, kept down (its restart policy off until `revive`): a replica dying in the
-   * middle of its work, with no graceful shutdown.
-   */
-  async kill(container: string): Promise<void> {
+  /** Turns a container's restart policy off, so that a `kill` keeps it down until `revive`. */
+  async holdDown(container: string): Promise<void> {
     await run(['docker', 'update', '--restart', 'no', container], {
       logFile: this.options.logFile,
       env: this.options.env,
     });
+  }
+
+  /** SIGKILL to a container (held down first): a replica dying in the middle of its work, no graceful shutdown. */
+  async kill(container: string): Promise<void> {
     await run(['docker', 'kill', '--signal', 'KILL', container], {
       logFile: this.options.logFile,
       env: this.options.env,

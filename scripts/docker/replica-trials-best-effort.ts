@@ -8,7 +8,7 @@ import { DAY_MS, idOf, replicaUrl, send, type Trial, type Verdict } from './repl
 const PRACTITIONER = 'prac-0002';
 /** Days of the practitioner's slots of the trial's own, far ahead of the demo's and the plans'. */
 const FIRST_DAY = 80;
-const DAYS = 3;
+const DAYS = 6;
 /** Confirmations per booking: e-mail to the practitioner, SMS and push to the patient (test-docker's env). */
 const CHANNELS = ['clinician:email', 'patient:sms', 'patient:push'];
 
@@ -28,6 +28,8 @@ export function bestEffort(): Trial {
     style: 'best-effort',
     victim: 'appointments',
     port: 3006,
+    // Bookings take tens of milliseconds: killed early, while they still come.
+    killAtMs: 2_000,
     prepare: async (ctx, db) => {
       [{ now: startedAt, position: lastPosition }] = await db.rows<{ now: string; position: number }>(
         'appointments',
@@ -47,6 +49,10 @@ export function bestEffort(): Trial {
         if (free.status !== 200) throw new Error(`free slots: HTTP ${free.status}`);
         slots.push(...(JSON.parse(free.body ?? '[]') as { slotId: string; start: string; end: string }[]));
       }
+      if (slots.length === 0)
+        throw new Error(
+          `${PRACTITIONER} has no free slot on days ${FIRST_DAY}–${FIRST_DAY + DAYS - 1} (an earlier run took them)`,
+        );
     },
     // One booking per slot, each for a patient of its own.
     request: async (base, n) => {

@@ -50,6 +50,10 @@ export function carePlans(mode: keyof typeof PLAN_MODES): Trial {
         if (free.status !== 200) throw new Error(`free slots: HTTP ${free.status}`);
         slots.push(...(JSON.parse(free.body ?? '[]') as { slotId: string }[]).map((s) => s.slotId));
       }
+      if (slots.length === 0)
+        throw new Error(
+          `${practitioner} has no free slot on days ${firstDay}–${firstDay + SLOT_DAYS - 1} (an earlier run took them)`,
+        );
       const offered = await send(
         `${ctx.published('pharmacy-inventory')}/api/capacity/resources/drug:197361@main-pharmacy`,
         'administrator',

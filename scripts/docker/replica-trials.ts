@@ -94,13 +94,16 @@ async function runTrial(trial: Trial, ctx: TrialContext): Promise<CheckResult> {
         answers.push(answer);
       }
     };
+    // Held down before the load, so the kill itself is one quick command.
+    down = victim.container.name;
+    await ctx.compose.holdDown(down);
     const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
     const killAt = trial.killAtMs ?? KILL_AT_MS;
     await sleep(killAt);
-    down = victim.container.name;
+    // New requests go to the survivors from here; those in flight at the victim die with it.
+    killed = true;
     const killedAt = new Date();
     await ctx.compose.kill(down);
-    killed = true;
     ctx.log(`${trial.style}: killed ${victim.container.name} after ${next} requests`);
     await load;
     const acknowledged = answers.filter((a) => a.status === 200 || a.status === 201).length;
