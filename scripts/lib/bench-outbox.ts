@@ -17,6 +17,7 @@ import { findService, repositoryRoot, serviceEntry, serviceEnv, ServiceName } fr
 /* eslint-disable no-restricted-imports -- the bench seeds the pharmacy the way the demo does */
 import { FORMULARY_DRUGS, seedFormulary } from '../../apps/pharmacy/src/dispensing/database/seeds/formulary';
 import { seedInventory, stockSeedLines } from '../../apps/pharmacy/src/inventory/database/seeds/stock';
+import { PharmacyEvent } from '../../apps/pharmacy/src/contracts/pharmacy-events';
 /* eslint-enable no-restricted-imports */
 import { clientConfig, Log, withClient } from './bench-cluster';
 import { failureSummary, keepAliveAgent, postFhir } from './bench-http';
@@ -152,7 +153,13 @@ interface Lags {
   notApplied: number;
 }
 
-/** Joins the measured phase's outbox rows with the inventory's ledger rows, by message id. */
+/**
+ * The outbox rows the inventory applies: the dispense events (the same outbox also carries the pharmacy's
+ * audit records, which go to the audit service).
+ */
+const DISPENSED = PharmacyEvent.MedicationDispensed.type;
+
+/** Joins the measured phase's dispense events with the inventory's ledger rows, by message id. */
 async function measureLags(from: Date, to: Date): Promise<Lags> {
   const written = await withClient(
     database('pharmacy'),
@@ -160,8 +167,8 @@ async function measureLags(from: Date, to: Date): Promise<Lags> {
       (
         await client.query<{ id: string; at: number }>(
           `SELECT id, extract(epoch FROM created_at) * 1000 AS at FROM tx_outbox
-          WHERE created_at >= $1 AND created_at < $2`,
-          [from, to],
+          WHERE created_at >= $1 AND created_at < $2 AND type = $3`,
+          [from, to, DISPENSED],
         )
       ).rows,
   );
@@ -190,7 +197,10 @@ async function drain(timeoutMs: number, log: Log): Promise<void> {
   const count = (database: string, sql: string) =>
     withClient(database, async (client) => Number((await client.query<{ n: string }>(sql)).rows[0].n));
   for (;;) {
-    const written = await count(database('pharmacy'), 'SELECT count(*) AS n FROM tx_outbox');
+    const written = await count(
+      database('pharmacy'),
+      `SELECT count(*) AS n FROM tx_outbox WHERE type = '${DISPENSED}'`,
+    );
     const applied = await count(
       database('pharmacy-inventory'),
       `SELECT count(*) AS n FROM inventory_movement WHERE kind = 'dispense'`,
