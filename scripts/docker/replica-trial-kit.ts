@@ -2,6 +2,7 @@
 // verdict, the requests it sends and the databases it reads.
 import type { Role } from '@hospital/platform';
 import type { DatabaseClients } from '../lib/database-clients';
+import { openSlots } from '../lib/demo-appointments';
 import { databaseName, devAuthorization } from '../services';
 import type { Compose, ContainerState } from './compose';
 import type { Log } from './process';
@@ -118,4 +119,42 @@ export async function replicaUrl(ctx: TrialContext, service: string, port: numbe
   const [first] = await runningReplicas(ctx.compose, service, port);
   if (first === undefined) throw new Error(`no replica of ${service} is running`);
   return first.base;
+}
+
+export interface FreeSlot {
+  slotId: string;
+  start: string;
+  end: string;
+}
+
+/**
+ * Opens `practitioner`'s slots for `days` days from `firstDay` days ahead (far enough that no other trial
+ * holds them) at appointments (`base`) and returns the free ones; throws when there are none (an earlier
+ * run took them).
+ */
+export async function openFreeSlots(
+  base: string,
+  practitioner: string,
+  firstDay: number,
+  days: number,
+): Promise<FreeSlot[]> {
+  await openSlots(base, practitioner, firstDay, days);
+  const slots: FreeSlot[] = [];
+  for (let offset = firstDay; offset < firstDay + days; offset += 1) {
+    const date = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS + offset * DAY_MS)
+      .toISOString()
+      .slice(0, 10);
+    const free = await send(
+      `${base}/api/slots/free?practitioner=${practitioner}&date=${date}`,
+      'clinician',
+      'GET',
+    );
+    if (free.status !== 200) throw new Error(`free slots: HTTP ${free.status}`);
+    slots.push(...(JSON.parse(free.body ?? '[]') as FreeSlot[]));
+  }
+  if (slots.length === 0)
+    throw new Error(
+      `${practitioner} has no free slot on days ${firstDay}–${firstDay + days - 1} (an earlier run took them)`,
+    );
+  return slots;
 }

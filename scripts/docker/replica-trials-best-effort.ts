@@ -2,8 +2,16 @@
 // practitioner and by SMS and push to the patient through the simulated receivers; an appointments replica
 // killed mid-load. Every booking is logged with its confirmations in one local transaction, and the
 // surviving replica's dispatcher delivers what the dead one had claimed once its lease runs out.
-import { openSlots } from '../lib/demo-appointments';
-import { DAY_MS, idOf, replicaUrl, send, type Trial, type Verdict } from './replica-trial-kit';
+import { appointmentBooking } from '../lib/sample-resources';
+import {
+  type FreeSlot,
+  idOf,
+  openFreeSlots,
+  replicaUrl,
+  send,
+  type Trial,
+  type Verdict,
+} from './replica-trial-kit';
 
 const PRACTITIONER = 'prac-0002';
 /** Days of the practitioner's slots of the trial's own, far ahead of the demo's and the plans'. */
@@ -21,7 +29,7 @@ interface NotificationRow {
 }
 
 export function bestEffort(): Trial {
-  const slots: { slotId: string; start: string; end: string }[] = [];
+  const slots: FreeSlot[] = [];
   let startedAt = '';
   let lastPosition = 0;
   return {
@@ -36,42 +44,18 @@ export function bestEffort(): Trial {
         'SELECT now()::text AS now, coalesce(max(position), 0)::int AS position FROM tx_notification',
       );
       const appointments = await replicaUrl(ctx, 'appointments', 3006);
-      await openSlots(appointments, PRACTITIONER, FIRST_DAY, DAYS);
-      for (let offset = FIRST_DAY; offset < FIRST_DAY + DAYS; offset += 1) {
-        const date = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS + offset * DAY_MS)
-          .toISOString()
-          .slice(0, 10);
-        const free = await send(
-          `${appointments}/api/slots/free?practitioner=${PRACTITIONER}&date=${date}`,
-          'clinician',
-          'GET',
-        );
-        if (free.status !== 200) throw new Error(`free slots: HTTP ${free.status}`);
-        slots.push(...(JSON.parse(free.body ?? '[]') as { slotId: string; start: string; end: string }[]));
-      }
-      if (slots.length === 0)
-        throw new Error(
-          `${PRACTITIONER} has no free slot on days ${FIRST_DAY}–${FIRST_DAY + DAYS - 1} (an earlier run took them)`,
-        );
+      slots.push(...(await openFreeSlots(appointments, PRACTITIONER, FIRST_DAY, DAYS)));
     },
     // One booking per slot, each for a patient of its own.
     request: async (base, n) => {
       const slot = slots[n];
       if (slot === undefined) return undefined;
-      const answer = await send(`${base}/fhir/Appointment`, 'clinician', 'POST', {
-        resourceType: 'Appointment',
-        status: 'booked',
-        slot: [{ reference: `Slot/${slot.slotId}` }],
-        start: slot.start,
-        end: slot.end,
-        participant: [
-          {
-            actor: { reference: `Patient/pat-${String(1 + (n % 290)).padStart(4, '0')}` },
-            status: 'accepted',
-          },
-          { actor: { reference: `Practitioner/${PRACTITIONER}` }, status: 'accepted' },
-        ],
-      });
+      const answer = await send(
+        `${base}/fhir/Appointment`,
+        'clinician',
+        'POST',
+        appointmentBooking(slot, `pat-${String(1 + (n % 290)).padStart(4, '0')}`, PRACTITIONER),
+      );
       return { ...answer, key: slot.slotId };
     },
     check: async (answers, db, _killedAt, ctx) => {

@@ -1,8 +1,7 @@
 // The replica trials of the treatment plans: saga, quota-cached saga and TCC at care-plans, a care-plans
 // replica killed in each.
-import { openSlots } from '../lib/demo-appointments';
 import { oncologyCareTeam, treatmentPlan } from '../lib/sample-resources';
-import { DAY_MS, idOf, replicaUrl, send, type Trial, type Verdict } from './replica-trial-kit';
+import { DAY_MS, idOf, openFreeSlots, replicaUrl, send, type Trial, type Verdict } from './replica-trial-kit';
 
 // ── Saga, quota-cached saga, TCC: treatment plans at care-plans ────────────────────────────────────────
 
@@ -37,23 +36,9 @@ export function carePlans(mode: keyof typeof PLAN_MODES): Trial {
       const appointments = await replicaUrl(ctx, 'appointments', 3006);
       // Days of the practitioner's slots of its own, far enough ahead that no other plan holds them; a
       // plan sent on a slot an earlier one took is revoked (its steps before compensated or cancelled).
-      await openSlots(appointments, practitioner, firstDay, SLOT_DAYS);
-      for (let offset = firstDay; offset < firstDay + SLOT_DAYS; offset += 1) {
-        const date = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS + offset * DAY_MS)
-          .toISOString()
-          .slice(0, 10);
-        const free = await send(
-          `${appointments}/api/slots/free?practitioner=${practitioner}&date=${date}`,
-          'clinician',
-          'GET',
-        );
-        if (free.status !== 200) throw new Error(`free slots: HTTP ${free.status}`);
-        slots.push(...(JSON.parse(free.body ?? '[]') as { slotId: string }[]).map((s) => s.slotId));
-      }
-      if (slots.length === 0)
-        throw new Error(
-          `${practitioner} has no free slot on days ${firstDay}–${firstDay + SLOT_DAYS - 1} (an earlier run took them)`,
-        );
+      slots.push(
+        ...(await openFreeSlots(appointments, practitioner, firstDay, SLOT_DAYS)).map((s) => s.slotId),
+      );
       const offered = await send(
         `${ctx.published('pharmacy-inventory')}/api/capacity/resources/drug:197361@main-pharmacy`,
         'administrator',

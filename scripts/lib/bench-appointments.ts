@@ -14,6 +14,7 @@ import { withClient } from './bench-cluster';
 import { cpuSnapshot, cpuUse, type CpuUse } from './bench-cpu';
 import { createSchedule, createSlots, SERVICE_TYPE_SYSTEM } from './appointments-seeding';
 import { failureSummary, getJson, keepAliveAgent, postFhir } from './bench-http';
+import { appointmentBooking } from './sample-resources';
 import { runLoad, type Outcome } from './bench-load';
 import { type BenchResultBase, type BenchRunOptions, Latencies, percentile, round } from './bench-report';
 import { ConfirmationSinks } from './confirmation-sinks';
@@ -289,17 +290,7 @@ export async function runBenchAppointments(options: BenchRunOptions): Promise<Be
       const n = booking++;
       const answer = await postFhir(
         `${base}/fhir/Appointment`,
-        {
-          resourceType: 'Appointment',
-          status: 'booked',
-          slot: [{ reference: `Slot/${slot.slotId}` }],
-          start: slot.start,
-          end: slot.end,
-          participant: [
-            { actor: { reference: `Patient/bench-${run}-${n}` }, status: 'accepted' },
-            { actor: { reference: `Practitioner/${practitioners[p]}` }, status: 'accepted' },
-          ],
-        },
+        appointmentBooking(slot, `bench-${run}-${n}`, practitioners[p]),
         { agent },
       );
       if (answer.status === 201) {

@@ -6,7 +6,7 @@
 // alerts, appointment confirmations) count when the service that finishes them shows a new record.
 import { DEMO_SLOT_DAYS, openSlots } from './demo-appointments';
 import { recordUpdateBundle } from './sample-bundle';
-import { oncologyCareTeam, treatmentPlan, wardDispense } from './sample-resources';
+import { appointmentBooking, oncologyCareTeam, treatmentPlan, wardDispense } from './sample-resources';
 import { completeConsult, openConsult } from './telemedicine-cluster';
 import { devAuthorizationFor } from '../services';
 
@@ -180,17 +180,11 @@ export class ScenarioDriver {
    */
   private async booking(n: number): Promise<'completed'> {
     const slot = await this.freeSlot('prac-0002');
-    const answer = await call('POST', `${this.urls.appointments}/fhir/Appointment`, {
-      resourceType: 'Appointment',
-      status: 'booked',
-      slot: [{ reference: `Slot/${slot.slotId}` }],
-      start: slot.start,
-      end: slot.end,
-      participant: [
-        { actor: { reference: `Patient/${patientOf(n)}` }, status: 'accepted' },
-        { actor: { reference: 'Practitioner/prac-0002' }, status: 'accepted' },
-      ],
-    });
+    const answer = await call(
+      'POST',
+      `${this.urls.appointments}/fhir/Appointment`,
+      appointmentBooking(slot, patientOf(n), 'prac-0002'),
+    );
     if (answer.status !== 201) throw new Error(`booking: HTTP ${answer.status}`);
     const resource = JSON.parse(answer.body) as Record<string, unknown> & { id: string };
     this.booked.push({ id: resource.id, resource });

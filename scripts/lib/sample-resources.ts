@@ -1,5 +1,5 @@
-// The workflows' requests as the demo's scenario driver and the Docker replica trials send them: a ward
-// dispense, a multidisciplinary team and a treatment plan. Synthetic data only.
+// The workflows' requests as the demo's scenario driver, the benches and the Docker replica trials send
+// them: a ward dispense, a booking, a multidisciplinary team and a treatment plan. Synthetic data only.
 
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 const DICOM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -16,6 +16,25 @@ export function wardDispense(drug: string, location: string, patient: string, qu
     location: { reference: `Location/${location}` },
     quantity: { value: quantity, unit: 'tablet' },
     whenHandedOver: new Date().toISOString(),
+  };
+}
+
+/** A booking of `slot` for `patient` with `practitioner` (`POST /fhir/Appointment` at appointments). */
+export function appointmentBooking(
+  slot: { slotId: string; start: string; end: string },
+  patient: string,
+  practitioner: string,
+): object {
+  return {
+    resourceType: 'Appointment',
+    status: 'booked',
+    slot: [{ reference: `Slot/${slot.slotId}` }],
+    start: slot.start,
+    end: slot.end,
+    participant: [
+      { actor: { reference: `Patient/${patient}` }, status: 'accepted' },
+      { actor: { reference: `Practitioner/${practitioner}` }, status: 'accepted' },
+    ],
   };
 }
 

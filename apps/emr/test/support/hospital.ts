@@ -10,8 +10,7 @@ import type { INestApplication } from '@nestjs/common';
 import { createServiceApp } from '@hospital/platform';
 import { emrConfig } from '../../src/config';
 import { migrations } from '../../src/database/migrations';
-import { migrations as lisMigrations } from '../../../lis/src/database/migrations';
-import { migrations as pacsMigrations } from '../../../pacs/src/database/migrations';
+import { findService } from '../../../../scripts/services';
 import { EmrModule } from '../../src/emr.module';
 import { freePort } from '@hospital/platform/testing/waiting';
 import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
@@ -19,8 +18,9 @@ import { testAuthorizationFor } from '@hospital/platform/testing/access-token';
 /** Each service's schema. */
 const MIGRATIONS: Record<'emr' | 'lis' | 'pacs', MigrationClass[]> = {
   emr: migrations,
-  lis: lisMigrations,
-  pacs: pacsMigrations,
+  // The participants' schemas as the scripts migrate them (an app imports no other app's code).
+  lis: [...findService('lis').migrations],
+  pacs: [...findService('pacs').migrations],
 };
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
